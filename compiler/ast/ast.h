@@ -1,0 +1,210 @@
+// compiler/ast/ast.h: the syntax tree of .cdr files, with 1-based source ranges on every node.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/source/source.h"
+
+namespace cdr::ast {
+
+using source::SourceRange;
+
+/// Expression node kinds; see exprs.def.
+enum class ExprKind {
+#define EXPR(id, name) id,
+#include "compiler/ast/exprs.def"
+#undef EXPR
+};
+
+const char* ExprKindName(ExprKind kind);
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+/// A literal inside a band condition or a test step: a signed number with an
+/// optional unit, a single-quoted text (enum member), or a boolean.
+struct PlainValue {
+  enum class Kind { Number, Text, Bool } kind = Kind::Number;
+  SourceRange range;
+  std::string text;  // the number as written (with its sign), the text without quotes, `true`/`false`
+  std::string unit;  // for numbers: the UCUM unit without quotes, or empty
+  SourceRange unit_range;
+};
+
+struct BandBound {
+  std::string op;  // <, <=, >, >=
+  PlainValue value;
+};
+
+struct BandRow {
+  enum class Kind { Range, Bounds, Exact, Else } kind = Kind::Exact;
+  SourceRange range;  // the condition (or `else`)
+  PlainValue low, high;          // Range: low .. high; Exact: low
+  std::vector<BandBound> bounds; // Bounds: one or two
+  ExprPtr value;
+};
+
+struct CallArg {
+  ExprPtr value;
+  ExprPtr window;  // `within` duration, or null
+};
+
+/// One expression node. Fields are used according to `kind` (see exprs.def).
+struct Expr {
+  ExprKind kind = ExprKind::Error;
+  SourceRange range;
+  std::string op;      // operator, literal text, or name
+  std::string unit;    // Quantity literal: UCUM unit or temporal word; Duration: the shorthand suffix
+  bool quoted_unit = false;  // Quantity literal: unit written as '...'
+  bool negated = false;      // Is: `is not`
+  std::string name2;   // Sequence: the second signal
+  SourceRange name_range, name2_range;
+  std::vector<ExprPtr> kids;
+  std::vector<CallArg> args;  // Call
+  std::vector<BandRow> rows;  // Bands
+  bool has_subject = false;   // Case: `case X when ...`
+};
+
+struct CodeGroup {
+  SourceRange range;
+  std::string system;
+  std::vector<std::string> codes;  // raw, with quotes
+};
+
+struct ValueType {
+  enum class Kind { None, Quantity, Boolean, Integer, Decimal, Text, Code, Enum } kind = Kind::None;
+  SourceRange range;
+  std::string unit;  // Quantity, without quotes
+  SourceRange unit_range;
+  std::string valueset;  // Code: `in valueset NAME`, or empty
+  std::vector<std::string> members;  // Enum
+  std::vector<SourceRange> member_ranges;
+};
+
+struct Conversion {
+  SourceRange range;
+  std::string unit;
+  SourceRange unit_range;
+  std::string factor;  // as written
+  SourceRange factor_range;
+};
+
+/// A `signal` or `event` in a schema.
+struct SignalDecl {
+  bool is_event = false;
+  SourceRange range;
+  std::string name;
+  SourceRange name_range;
+  ValueType type;
+  std::vector<CodeGroup> codes;
+  bool has_plausible = false;
+  std::string plausible_low, plausible_high;
+  SourceRange plausible_range;
+  std::vector<Conversion> conversions;
+};
+
+struct ValuesetDecl {
+  SourceRange range;
+  std::string name;
+  SourceRange name_range;
+  std::vector<CodeGroup> codes;
+};
+
+struct SchemaItem {
+  SourceRange range;
+  std::unique_ptr<SignalDecl> signal;    // signal or event
+  std::unique_ptr<ValuesetDecl> valueset;
+};
+
+struct Schema {
+  SourceRange range;
+  std::string name;
+  SourceRange name_range;
+  std::string version;  // raw, with quotes, or empty
+  SourceRange version_range;
+  std::vector<SchemaItem> items;
+};
+
+struct RuleItem {
+  enum class Kind { Title, Owner, Status, Cites, Approvals, Uses, Let, When, Suppress } kind;
+  SourceRange range;
+  std::vector<std::string> strings;        // Title/Owner/Cites/Approvals: raw strings
+  std::vector<std::string> names;          // Status, Uses, Let (the name), When (severity)
+  std::vector<SourceRange> name_ranges;
+  std::vector<SourceRange> string_ranges;
+  ExprPtr expr;                            // Let, When, Suppress
+  std::string message;                     // When: raw, with quotes
+  SourceRange message_range;
+};
+
+struct Rule {
+  SourceRange range;
+  std::string name;
+  SourceRange name_range;
+  std::string version;  // raw, with quotes, or empty
+  SourceRange version_range;
+  std::vector<RuleItem> items;
+};
+
+struct TestStep {
+  enum class Kind { Given, ExpectAlert, ExpectNoAlert } kind = Kind::Given;
+  SourceRange range;
+  std::string signal;  // Given
+  SourceRange signal_range;
+  std::optional<PlainValue> value;
+  ExprPtr time;
+  ExprPtr recorded;
+  std::string id;      // raw, or empty
+  std::string status;  // or empty
+  SourceRange status_range;
+  std::string severity;  // ExpectAlert, or empty
+  SourceRange severity_range;
+};
+
+struct Test {
+  SourceRange range;
+  std::string name;  // raw, with quotes
+  std::string target;
+  SourceRange target_range;
+  std::vector<TestStep> steps;
+};
+
+struct Ruleset {
+  SourceRange range;
+  std::string name;
+  SourceRange name_range;
+  ExprPtr retention;
+};
+
+struct Decl {
+  SourceRange range;
+  std::unique_ptr<Schema> schema;
+  std::unique_ptr<Rule> rule;
+  std::unique_ptr<Test> test;
+  std::unique_ptr<Ruleset> ruleset;
+};
+
+/// A comment kept for the formatter.
+struct Comment {
+  SourceRange range;
+  std::string text;
+};
+
+struct File {
+  source::FileId file;
+  std::vector<Decl> decls;
+  std::vector<Comment> comments;
+  bool parsed_cleanly = false;  // no syntax errors
+};
+
+/// An S-expression dump of the tree; with `with_ranges`, each node shows its range.
+/// The formatter's property test compares dumps without ranges.
+std::string Dump(const File& file, bool with_ranges);
+
+/// Decodes a raw "..." or '...' literal (backslash escapes).
+std::string Unquote(const std::string& raw);
+
+}  // namespace cdr::ast

@@ -1,0 +1,69 @@
+// compiler/driver/frontend.cpp: file collection, reading, parsing and checking.
+#include "compiler/driver/frontend.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <cerrno>
+#include <cstring>
+
+#include "compiler/syntax/parse.h"
+
+namespace cdr::driver {
+
+namespace fs = std::filesystem;
+
+bool CollectFiles(const std::vector<std::string>& paths, std::vector<std::string>& out, std::string& error) {
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<std::string> found;
+      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec) && it->path().extension() == ".cdr") found.push_back(it->path().string());
+      }
+      if (ec) {
+        error = "cannot read directory `" + p + "`: " + ec.message();
+        return false;
+      }
+      std::sort(found.begin(), found.end());
+      out.insert(out.end(), found.begin(), found.end());
+    } else if (fs::exists(p, ec)) {
+      out.push_back(p);
+    } else {
+      error = "no such file or directory: `" + p + "`";
+      return false;
+    }
+  }
+  return true;
+}
+
+void Frontend::AddText(std::string name, std::string text) {
+  source::FileId id = sources.Add(std::move(name), std::move(text));
+  files.push_back(syntax::Parse(sources, id, diags));
+}
+
+void Frontend::Load(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    if (in) ss << in.rdbuf();
+    if (!in || in.bad()) {
+      source::FileId id = sources.Add(p, "");
+      diags.Emit(diag::Kind::IoError, source::SourceRange{id, 0, 0, 0, 0}, p, std::strerror(errno));
+      io_error = true;
+      continue;
+    }
+    AddText(p, ss.str());
+  }
+}
+
+void Frontend::Check() {
+  std::vector<const ast::File*> ptrs;
+  for (const auto& f : files) ptrs.push_back(&f);
+  model = sema::Check(ptrs, diags);
+  diags.Sort();
+}
+
+}  // namespace cdr::driver

@@ -1,0 +1,33 @@
+// compiler/driver/frontend.h: loads .cdr files and runs the front end over them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "compiler/ast/ast.h"
+#include "compiler/diag/diagnostic.h"
+#include "compiler/sema/check.h"
+
+namespace cdr::driver {
+
+/// Expands files and directories (recursively, `.cdr` files, sorted) into file paths.
+/// Returns false and sets `error` when a path does not exist.
+bool CollectFiles(const std::vector<std::string>& paths, std::vector<std::string>& out, std::string& error);
+
+/// One run of the front end over a set of files.
+struct Frontend {
+  source::SourceManager sources;
+  diag::DiagnosticEngine diags{sources};
+  std::vector<ast::File> files;
+  sema::Model model;
+  bool io_error = false;
+
+  /// Reads and parses each path; read failures become io-error diagnostics.
+  void Load(const std::vector<std::string>& paths);
+  /// Adds one file from memory (tests, stdin).
+  void AddText(std::string name, std::string text);
+  /// Checks and lints every file that was loaded.
+  void Check();
+};
+
+}  // namespace cdr::driver

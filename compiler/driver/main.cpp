@@ -1,0 +1,53 @@
+// compiler/driver/main.cpp: the `cdr` command line.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "compiler/driver/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace cdr::driver;
+  CLI::App app{"cdr: a compiler and stream engine for clinical decision rules"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("cdr ") + Version());
+
+  LintOptions lint;
+  auto* lint_cmd = app.add_subcommand("lint", "parse, check and lint .cdr files (directories recursively)");
+  lint_cmd->add_option("paths", lint.paths, "files or directories")->required();
+  lint_cmd->add_option("--format", lint.format, "text, json or sarif")
+      ->check(CLI::IsMember({"text", "json", "sarif"}));
+  lint_cmd->add_flag("--werror", lint.werror, "treat warnings as errors (exit 1)");
+  lint_cmd->add_flag("--color", lint.color, "color the text output");
+
+  FmtOptions fmt_opts;
+  auto* fmt_cmd = app.add_subcommand("fmt", "format .cdr files canonically, in place");
+  fmt_cmd->add_option("paths", fmt_opts.paths, "files or directories")->required();
+  fmt_cmd->add_flag("--check", fmt_opts.check, "only report files that would change (exit 1)");
+
+  std::string ast_path;
+  bool ast_ranges = false;
+  auto* ast_cmd = app.add_subcommand("ast", "print the syntax tree of a file");
+  ast_cmd->add_option("path", ast_path, "a .cdr file")->required();
+  ast_cmd->add_flag("--ranges", ast_ranges, "show source ranges");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kUsage;
+  }
+  try {
+    if (*lint_cmd) return Lint(lint);
+    if (*fmt_cmd) return Fmt(fmt_opts);
+    if (*ast_cmd) return Ast(ast_path, ast_ranges);
+  } catch (const std::exception& e) {
+    std::cerr << "cdr: internal error: " << e.what() << "\n";
+    return kUsage;
+  }
+  return kUsage;
+}

@@ -1,0 +1,15 @@
+// compiler/format/format.h: the canonical formatter (`cdr fmt`).
+#pragma once
+
+#include <string>
+
+#include "compiler/ast/ast.h"
+
+namespace cdr::format {
+
+/// Prints a cleanly parsed file in canonical form, keeping every comment.
+/// `source` is the original text (used to keep single blank lines between items).
+/// Formatting is idempotent and preserves the AST (ranges aside).
+std::string Format(const ast::File& file, const std::string& source);
+
+}  // namespace cdr::format

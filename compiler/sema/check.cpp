@@ -1,0 +1,1356 @@
+// compiler/sema/check.cpp: resolves names against schemas, types every expression
+// (units included), and runs the lint checks. Errors are collected, never thrown;
+// an expression in error gets the Error type so one mistake does not cascade.
+#include "compiler/sema/check.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "compiler/sema/lint.h"
+
+namespace cdr::sema {
+namespace {
+
+using ast::Expr;
+using ast::ExprKind;
+using diag::Kind;
+using source::SourceRange;
+using stdlib::Decimal;
+
+enum class Function {
+#define FUNCTION(id, name, kind, min, max, doc) id,
+#include "stdlib/functions.def"
+#undef FUNCTION
+};
+
+struct FunctionInfo {
+  Function id;
+  std::string_view name;
+  bool aggregate;
+  int min_args, max_args;
+};
+
+constexpr bool Aggregate = true;
+constexpr bool Scalar = false;
+
+const std::vector<FunctionInfo>& Functions() {
+  static const std::vector<FunctionInfo> table = {
+#define FUNCTION(id, name, kind, min, max, doc) FunctionInfo{Function::id, name, kind, min, max},
+#include "stdlib/functions.def"
+#undef FUNCTION
+  };
+  return table;
+}
+
+const FunctionInfo* FindFunction(std::string_view name) {
+  for (const auto& f : Functions()) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+const std::set<std::string> kSeverities = {"low", "medium", "high", "critical"};
+const std::set<std::string> kStatuses = {"draft", "review", "approved", "retired"};
+
+// Temporal words of CQL quantities, as UCUM units.
+std::string TemporalUnit(const std::string& word) {
+  static const std::map<std::string, std::string> m = {
+      {"year", "a"},   {"years", "a"},     {"month", "mo"},   {"months", "mo"},
+      {"week", "wk"},  {"weeks", "wk"},    {"day", "d"},      {"days", "d"},
+      {"hour", "h"},   {"hours", "h"},     {"minute", "min"}, {"minutes", "min"},
+      {"second", "s"}, {"seconds", "s"},   {"millisecond", "ms"}, {"milliseconds", "ms"}};
+  auto it = m.find(word);
+  return it == m.end() ? word : it->second;
+}
+
+bool IsSemver(std::string_view v) {
+  int parts = 0;
+  size_t i = 0;
+  while (true) {
+    size_t start = i;
+    while (i < v.size() && std::isdigit(static_cast<unsigned char>(v[i]))) ++i;
+    if (i == start || (i - start > 1 && v[start] == '0')) return false;
+    ++parts;
+    if (parts == 3) break;
+    if (i >= v.size() || v[i] != '.') return false;
+    ++i;
+  }
+  if (i == v.size()) return true;
+  if (v[i] != '-' && v[i] != '+') return false;
+  ++i;
+  if (i == v.size()) return false;
+  for (; i < v.size(); ++i) {
+    char c = v[i];
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+')) return false;
+  }
+  return true;
+}
+
+SourceRange Point(const SourceRange& r) {
+  SourceRange p = r;
+  p.line = r.end_line;
+  p.column = r.end_column;
+  return p;
+}
+
+// A let of the rule being checked.
+struct LetInfo {
+  const ast::RuleItem* item;
+  ExprInfo info;
+  bool used = false;
+};
+
+class Checker {
+ public:
+  Checker(const std::vector<const ast::File*>& files, diag::DiagnosticEngine& diags)
+      : files_(files), diags_(diags) {}
+
+  Model Run() {
+    for (const ast::File* f : files_) {
+      for (const auto& d : f->decls) {
+        if (d.schema) Schema(*d.schema);
+      }
+    }
+    for (const ast::File* f : files_) {
+      for (const auto& d : f->decls) {
+        if (d.ruleset) Ruleset(*d.ruleset);
+      }
+    }
+    for (const ast::File* f : files_) {
+      for (const auto& d : f->decls) {
+        if (d.rule) Rule(*d.rule);
+      }
+    }
+    for (const ast::File* f : files_) {
+      for (const auto& d : f->decls) {
+        if (d.test) Test(*d.test);
+      }
+    }
+    return std::move(model_);
+  }
+
+ private:
+  // ---- helpers ------------------------------------------------------------
+
+  diag::Diagnostic* Error(Kind k, const SourceRange& r, auto&&... args) {
+    return diags_.Emit(k, r, std::forward<decltype(args)>(args)...);
+  }
+
+  static void AddNote(diag::Diagnostic* d, const SourceRange& r, std::string msg) {
+    if (d) d->notes.push_back(diag::Note{r, std::move(msg)});
+  }
+
+  std::optional<stdlib::Unit> Unit(const std::string& text, const SourceRange& r) {
+    std::string why;
+    auto u = stdlib::ParseUnit(text, &why);
+    if (!u) {
+      auto* d = Error(Kind::UnknownUnit, r, text, why);
+      std::vector<std::string> atoms(stdlib::AtomCodes().begin(), stdlib::AtomCodes().end());
+      std::string s = Suggest(text, atoms);
+      if (!s.empty() && d) {
+        AddNote(d, {}, "did you mean `" + s + "`?");
+        d->fixes.push_back(diag::FixIt{r, "'" + s + "'"});
+      }
+    }
+    return u;
+  }
+
+  std::optional<Decimal> Number(const std::string& text, const SourceRange& r) {
+    auto d = Decimal::Parse(text);
+    if (!d) {
+      size_t dot = text.find('.');
+      bool too_precise = dot != std::string::npos && text.size() - dot - 1 > Decimal::kScale;
+      Error(Kind::InvalidNumber, r, text,
+            too_precise ? "has more than 8 decimal places" : "is out of range for a decimal");
+    }
+    return d;
+  }
+
+  // ---- schemas -------------------------------------------------------------
+
+  void Schema(const ast::Schema& s) {
+    if (schema_decls_.count(s.name)) {
+      auto* d = Error(Kind::Redefinition, s.name_range, "schema " + s.name);
+      AddNote(d, schema_decls_[s.name]->name_range, "first defined here");
+      return;
+    }
+    schema_decls_[s.name] = &s;
+    if (!s.version.empty() && !IsSemver(ast::Unquote(s.version))) {
+      Error(Kind::InvalidMetadata, s.version_range,
+            "version " + s.version + " is not a semantic version such as \"1.0.0\"");
+    }
+    auto& signals = model_.schemas[s.name];
+    std::set<std::string> valuesets;
+    for (const auto& item : s.items) {
+      if (item.valueset) valuesets.insert(item.valueset->name);
+    }
+    for (const auto& item : s.items) {
+      if (item.valueset) {
+        if (item.valueset->codes.empty()) {
+          Error(Kind::InvalidSchema, item.valueset->range, "value set `" + item.valueset->name + "` has no codes");
+        }
+        continue;
+      }
+      if (!item.signal) continue;
+      const ast::SignalDecl& sig = *item.signal;
+      if (auto it = signals.find(sig.name); it != signals.end()) {
+        auto* d = Error(Kind::Redefinition, sig.name_range, sig.name);
+        AddNote(d, it->second.decl->name_range, "first defined here");
+        continue;
+      }
+      SignalInfo info;
+      info.decl = &sig;
+      info.schema = s.name;
+      info.type = ValueType(sig, valuesets);
+      if (sig.has_plausible) {
+        if (info.type.kind != TypeKind::Quantity && !info.type.IsNumeric()) {
+          Error(Kind::InvalidSchema, sig.plausible_range,
+                "`plausible` needs a numeric signal; `" + sig.name + "` is " + ToString(info.type));
+        } else {
+          info.plausible_low = Number(sig.plausible_low, sig.plausible_range);
+          info.plausible_high = Number(sig.plausible_high, sig.plausible_range);
+          if (info.plausible_low && info.plausible_high && *info.plausible_low > *info.plausible_high) {
+            Error(Kind::InvalidSchema, sig.plausible_range,
+                  "plausible range of `" + sig.name + "` is empty: " + sig.plausible_low + " > " + sig.plausible_high);
+          }
+        }
+      }
+      for (const auto& conv : sig.conversions) {
+        auto u = Unit(conv.unit, conv.unit_range);
+        auto f = Number(conv.factor, conv.factor_range);
+        if (info.type.kind != TypeKind::Quantity) {
+          Error(Kind::InvalidSchema, conv.range, "`convert` needs a quantity signal");
+        } else if (u && u->CommensurableWith(info.type.unit)) {
+          Error(Kind::InvalidSchema, conv.unit_range,
+                "`" + conv.unit + "` already converts to `" + info.type.unit.text +
+                    "` by UCUM; remove this `convert`");
+        } else if (f && f->raw() <= 0) {
+          Error(Kind::InvalidSchema, conv.factor_range, "conversion factor must be positive");
+        }
+      }
+      for (const auto& g : sig.codes) {
+        for (const auto& c : g.codes) {
+          std::string key = g.system + "|" + ast::Unquote(c);
+          auto [it, fresh] = codes_.emplace(key, &sig);
+          if (!fresh && it->second != &sig) {
+            auto* d = Error(Kind::InvalidSchema, g.range,
+                            "code " + g.system + " " + c + " maps to both `" + it->second->name + "` and `" + sig.name + "`");
+            AddNote(d, it->second->name_range, "`" + it->second->name + "` is declared here");
+          }
+        }
+      }
+      signals.emplace(sig.name, std::move(info));
+    }
+  }
+
+  Type ValueType(const ast::SignalDecl& sig, const std::set<std::string>& valuesets) {
+    using VK = ast::ValueType::Kind;
+    switch (sig.type.kind) {
+      case VK::None: return Type::Of(TypeKind::Error);
+      case VK::Quantity: {
+        auto u = Unit(sig.type.unit, sig.type.unit_range);
+        return u ? Type::Quantity(*u) : Type::Of(TypeKind::Error);
+      }
+      case VK::Boolean: return Type::Of(TypeKind::Boolean);
+      case VK::Integer: return Type::Of(TypeKind::Integer);
+      case VK::Decimal: return Type::Of(TypeKind::Decimal);
+      case VK::Text: return Type::Of(TypeKind::Text);
+      case VK::Code:
+        if (!sig.type.valueset.empty() && !valuesets.count(sig.type.valueset)) {
+          Error(Kind::UnknownName, sig.type.range, "no value set named `" + sig.type.valueset + "` in this schema");
+        }
+        return Type::Of(TypeKind::Code);
+      case VK::Enum: {
+        Type t = Type::Of(TypeKind::Enum);
+        t.enum_name = sig.name;
+        std::set<std::string> seen;
+        for (size_t i = 0; i < sig.type.members.size(); ++i) {
+          if (!seen.insert(sig.type.members[i]).second) {
+            Error(Kind::Redefinition, sig.type.member_ranges[i], sig.type.members[i]);
+          }
+        }
+        t.members = sig.type.members;
+        return t;
+      }
+    }
+    return Type::Of(TypeKind::Error);
+  }
+
+  // ---- rule sets -----------------------------------------------------------
+
+  std::optional<Decimal> DurationSeconds(const Expr& e, const ExprInfo& info, const char* what) {
+    if (info.type.IsError()) return std::nullopt;
+    if (!info.type.IsDuration() || !info.constant) {
+      Error(Kind::InvalidWindow, e.range, std::string(what) + " must be a constant duration such as `4h`; found " +
+                                              ToString(info.type));
+      return std::nullopt;
+    }
+    auto s = stdlib::Convert(*info.constant, info.type.unit, *stdlib::ParseUnit("s"));
+    if (!s || s->raw() <= 0) {
+      Error(Kind::InvalidWindow, e.range, std::string(what) + " must be longer than zero");
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  void Ruleset(const ast::Ruleset& rs) {
+    if (!rs.retention) return;
+    Scope none;
+    ExprInfo info = Check(*rs.retention, none);
+    auto secs = DurationSeconds(*rs.retention, info, "retention");
+    if (secs && (!model_.retention_seconds || *secs < *model_.retention_seconds)) {
+      model_.retention_seconds = secs;
+      model_.retention_ruleset = rs.name;
+      retention_text_ = rs.retention->op + (rs.retention->kind == ExprKind::Duration ? "" : " ") + rs.retention->unit;
+    }
+  }
+
+  // ---- rules ---------------------------------------------------------------
+
+  struct Scope {
+    std::map<std::string, const SignalInfo*> signals;
+    std::map<std::string, LetInfo>* lets = nullptr;
+    std::vector<std::string> schema_names;
+    bool in_sustained = false;
+  };
+
+  void Rule(const ast::Rule& r) {
+    using K = ast::RuleItem::Kind;
+    // Metadata.
+    std::map<K, const ast::RuleItem*> seen;
+    for (const auto& it : r.items) {
+      bool single = it.kind == K::Title || it.kind == K::Owner || it.kind == K::Status || it.kind == K::Suppress;
+      if (single && seen.count(it.kind)) {
+        auto* d = Error(Kind::Redefinition, it.range, ItemName(it.kind) + " of rule " + r.name);
+        AddNote(d, seen[it.kind]->range, "first given here");
+      }
+      seen.emplace(it.kind, &it);
+    }
+    std::string version = r.version.empty() ? "" : ast::Unquote(r.version);
+    if (r.version.empty()) {
+      Error(Kind::MissingMetadata, r.name_range, r.name, "version");
+    } else if (!IsSemver(version)) {
+      Error(Kind::InvalidMetadata, r.version_range,
+            "version " + r.version + " is not a semantic version such as \"1.0.0\"");
+    }
+    for (K k : {K::Title, K::Owner, K::Status}) {
+      if (!seen.count(k)) Error(Kind::MissingMetadata, r.name_range, r.name, ItemName(k));
+    }
+    if (!seen.count(K::Cites)) Error(Kind::MissingCitation, r.name_range, r.name);
+    if (!r.version.empty()) {
+      std::string key = r.name + "@" + version;
+      auto [it, fresh] = rules_.emplace(key, &r);
+      if (!fresh) {
+        auto* d = Error(Kind::DuplicateRule, r.name_range, r.name, version);
+        AddNote(d, it->second->name_range, "first defined here");
+      }
+    }
+    rules_by_name_.emplace(r.name, &r);
+
+    Scope scope;
+    std::map<std::string, LetInfo> lets;
+    scope.lets = &lets;
+    for (const auto& it : r.items) {
+      if (it.kind == K::Status) {
+        if (!kStatuses.count(it.names[0])) {
+          Error(Kind::InvalidMetadata, it.name_ranges[0],
+                "status `" + it.names[0] + "` is not one of draft, review, approved, retired");
+        }
+      } else if (it.kind == K::Uses) {
+        for (size_t i = 0; i < it.names.size(); ++i) {
+          auto s = model_.schemas.find(it.names[i]);
+          if (s == model_.schemas.end()) {
+            auto* d = Error(Kind::UnknownSchema, it.name_ranges[i], it.names[i]);
+            std::vector<std::string> names;
+            for (const auto& [n, _] : model_.schemas) names.push_back(n);
+            std::string sug = Suggest(it.names[i], names);
+            if (!sug.empty() && d) {
+              AddNote(d, {}, "did you mean `" + sug + "`?");
+              d->fixes.push_back(diag::FixIt{it.name_ranges[i], sug});
+            }
+            continue;
+          }
+          scope.schema_names.push_back(it.names[i]);
+          for (const auto& [n, info] : s->second) scope.signals.emplace(n, &info);
+        }
+      }
+    }
+    rule_signals_[&r] = scope.signals;
+    for (const auto& it : r.items) {
+      if (it.kind == K::Let) {
+        const std::string& name = it.names[0];
+        ExprInfo info = Check(*it.expr, scope);
+        if (auto prev = lets.find(name); prev != lets.end()) {
+          auto* d = Error(Kind::Redefinition, it.name_ranges[0], name);
+          AddNote(d, prev->second.item->name_ranges[0], "first defined here");
+          continue;
+        }
+        if (auto sig = scope.signals.find(name); sig != scope.signals.end()) {
+          auto* d = Error(Kind::Redefinition, it.name_ranges[0], name);
+          AddNote(d, sig->second->decl->name_range, "`" + name + "` is a signal of schema `" + sig->second->schema + "`");
+          continue;
+        }
+        lets.emplace(name, LetInfo{&it, info, false});
+      } else if (it.kind == K::When) {
+        ExprInfo info = Check(*it.expr, scope);
+        if (!info.type.IsError() && info.type.kind != TypeKind::Boolean && info.type.kind != TypeKind::Null) {
+          Error(Kind::TypeMismatch, it.expr->range, "`when` needs a boolean condition; this is " + ToString(info.type));
+        }
+        if (info.unshielded_arith && info.arith_site) {
+          auto* d = Error(Kind::UnknownBlocksAlert, info.arith_site->range,
+                          "`" + info.arith_site->op +
+                              "` gives unknown when any input is missing, so this alert can never fire "
+                              "while one is; give missing inputs a value with `??`");
+          AddNote(d, it.range, "the alert is here");
+        }
+        if (!kSeverities.count(it.names[0])) {
+          auto* d = Error(Kind::InvalidMetadata, it.name_ranges[0],
+                          "severity `" + it.names[0] + "` is not one of low, medium, high, critical");
+          std::string sug = Suggest(it.names[0], {kSeverities.begin(), kSeverities.end()});
+          if (!sug.empty() && d) d->fixes.push_back(diag::FixIt{it.name_ranges[0], sug});
+        }
+        Message(r, it, lets);
+      } else if (it.kind == K::Suppress) {
+        ExprInfo info = Check(*it.expr, scope);
+        DurationSeconds(*it.expr, info, "`suppress`");
+      }
+    }
+    for (const auto& [name, let] : lets) {
+      if (!let.used) Error(Kind::UnusedLet, let.item->name_ranges[0], name);
+    }
+  }
+
+  static std::string ItemName(ast::RuleItem::Kind k) {
+    static constexpr const char* kNames[] = {"title", "owner", "status", "cites", "approvals",
+                                             "uses", "let", "when", "suppress"};
+    return kNames[static_cast<int>(k)];
+  }
+
+  // Checks `{name}` references of an alert message; marks those lets used.
+  void Message(const ast::Rule& r, const ast::RuleItem& it, std::map<std::string, LetInfo>& lets) {
+    const std::string& raw = it.message;
+    int32_t col = it.message_range.column;  // column of the opening quote
+    int32_t cp = 0;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(raw[i]);
+      if ((c & 0xC0) != 0x80) ++cp;
+      if (c == '\\') {
+        ++i;
+        ++cp;
+        continue;
+      }
+      if (c != '{') continue;
+      size_t close = raw.find('}', i);
+      if (close == std::string::npos) break;
+      std::string name = raw.substr(i + 1, close - i - 1);
+      SourceRange range = it.message_range;
+      range.column = col + cp - 1;
+      range.end_column = range.column + source::CodePoints(name) + 2;
+      if (auto l = lets.find(name); l != lets.end()) {
+        l->second.used = true;
+      } else {
+        auto* d = Error(Kind::UndefinedMessageName, range, name, r.name);
+        std::vector<std::string> names;
+        for (const auto& [n, _] : lets) names.push_back(n);
+        std::string sug = Suggest(name, names);
+        if (!sug.empty() && d) {
+          AddNote(d, {}, "did you mean `" + sug + "`?");
+          SourceRange inner = range;
+          inner.column += 1;
+          inner.end_column -= 1;
+          d->fixes.push_back(diag::FixIt{inner, sug});
+        }
+      }
+      cp += source::CodePoints(std::string_view(raw).substr(i + 1, close - i));
+      i = close;
+    }
+  }
+
+  // ---- tests ---------------------------------------------------------------
+
+  void Test(const ast::Test& t) {
+    auto r = rules_by_name_.find(t.target);
+    if (r == rules_by_name_.end()) {
+      auto* d = Error(Kind::UnknownRule, t.target_range, t.target);
+      std::vector<std::string> names;
+      for (const auto& [n, _] : rules_by_name_) names.push_back(n);
+      std::string sug = Suggest(t.target, names);
+      if (!sug.empty()) AddNote(d, {}, "did you mean `" + sug + "`?");
+      return;
+    }
+    Scope scope;
+    scope.signals = rule_signals_[r->second];
+    Scope none;
+    std::set<std::string> ids;
+    for (const auto& s : t.steps) {
+      ExprInfo time = Check(*s.time, none);
+      if (!time.type.IsError() && !(time.type.IsDuration() && time.constant) && time.type.kind != TypeKind::DateTime) {
+        Error(Kind::InvalidTest, s.time->range,
+              "a test time is a duration from the start of the test (`2h`) or a date-time; found " + ToString(time.type));
+      }
+      if (s.recorded) {
+        ExprInfo rec = Check(*s.recorded, none);
+        if (!rec.type.IsError() && !(rec.type.IsDuration() && rec.constant) && rec.type.kind != TypeKind::DateTime) {
+          Error(Kind::InvalidTest, s.recorded->range, "`recorded` is a duration or a date-time; found " + ToString(rec.type));
+        }
+      }
+      if (!s.severity.empty() && !kSeverities.count(s.severity)) {
+        Error(Kind::InvalidMetadata, s.severity_range,
+              "severity `" + s.severity + "` is not one of low, medium, high, critical");
+      }
+      if (s.kind != ast::TestStep::Kind::Given) continue;
+      if (!s.status.empty() && s.status != "final" && s.status != "amended" && s.status != "entered_in_error") {
+        Error(Kind::InvalidTest, s.status_range,
+              "status `" + s.status + "` is not one of final, amended, entered_in_error");
+      }
+      if (!s.id.empty() && s.status.empty() && !ids.insert(s.id).second) {
+        Error(Kind::InvalidTest, s.range, "event id " + s.id + " is given twice; mark the second `status amended`");
+      }
+      auto sig = scope.signals.find(s.signal);
+      if (sig == scope.signals.end()) {
+        UnknownSignal(s.signal, s.signal_range, scope);
+        continue;
+      }
+      const Type& want = sig->second->type;
+      if (!s.value) {
+        if (!want.IsError() && !sig->second->decl->is_event) {
+          Error(Kind::InvalidTest, s.signal_range, "`" + s.signal + "` needs a value of type " + ToString(want));
+        }
+        continue;
+      }
+      const ast::PlainValue& v = *s.value;
+      std::string problem = PlainMatches(v, want, sig->second->decl->name);
+      if (!problem.empty()) {
+        auto* d = Error(want.kind == TypeKind::Quantity && v.kind == ast::PlainValue::Kind::Number && v.unit.empty()
+                            ? Kind::BareNumber
+                            : Kind::TypeMismatch,
+                        v.range, problem);
+        if (d && want.kind == TypeKind::Quantity && v.kind == ast::PlainValue::Kind::Number && v.unit.empty()) {
+          d->fixes.push_back(diag::FixIt{Point(v.range), " '" + want.unit.text + "'"});
+        }
+      }
+    }
+  }
+
+  // Empty when a plain value fits the type; otherwise the message.
+  std::string PlainMatches(const ast::PlainValue& v, const Type& want, const std::string& what) {
+    using PK = ast::PlainValue::Kind;
+    switch (want.kind) {
+      case TypeKind::Quantity:
+        if (v.kind != PK::Number) return "`" + what + "` is a " + ToString(want) + "; found `" + v.text + "`";
+        if (v.unit.empty()) {
+          return "`" + what + "` is a quantity in `" + want.unit.text + "`, given the bare number `" + v.text + "`";
+        }
+        if (auto u = Unit(v.unit, v.unit_range); u && !u->CommensurableWith(want.unit)) {
+          return "`" + what + "` is a quantity in `" + want.unit.text + "`, given `" + v.unit + "` (" +
+                 u->dim.ToString() + ", not " + want.unit.dim.ToString() + ")";
+        }
+        Number(v.text, v.range);
+        return "";
+      case TypeKind::Integer:
+      case TypeKind::Decimal:
+        if (v.kind != PK::Number || !v.unit.empty()) return "`" + what + "` is " + ToString(want) + "; found `" + v.text + "`";
+        if (want.kind == TypeKind::Integer && v.text.find('.') != std::string::npos) {
+          return "`" + what + "` is an integer; found `" + v.text + "`";
+        }
+        Number(v.text, v.range);
+        return "";
+      case TypeKind::Boolean:
+        return v.kind == PK::Bool ? "" : "`" + what + "` is boolean; found `" + v.text + "`";
+      case TypeKind::Enum:
+        if (v.kind != PK::Text) return "`" + what + "` is " + ToString(want) + "; found `" + v.text + "`";
+        if (std::find(want.members.begin(), want.members.end(), v.text) == want.members.end()) {
+          std::string sug = Suggest(v.text, want.members);
+          return "'" + v.text + "' is not a value of `" + what + "`" + (sug.empty() ? "" : "; did you mean '" + sug + "'?");
+        }
+        return "";
+      case TypeKind::Text:
+      case TypeKind::Code:
+        return v.kind == PK::Text ? "" : "`" + what + "` is " + ToString(want) + "; found `" + v.text + "`";
+      default:
+        return "";
+    }
+  }
+
+  void UnknownSignal(const std::string& name, const SourceRange& r, const Scope& scope) {
+    auto* d = Error(Kind::UnknownName, r, "no signal named `" + name + "` in the schemas this rule uses");
+    std::vector<std::string> names;
+    for (const auto& [n, _] : scope.signals) names.push_back(n);
+    std::string sug = Suggest(name, names);
+    if (!sug.empty() && d) {
+      AddNote(d, {}, "did you mean `" + sug + "`?");
+      d->fixes.push_back(diag::FixIt{r, sug});
+      return;
+    }
+    for (const auto& [schema, signals] : model_.schemas) {
+      if (signals.count(name)) {
+        AddNote(d, signals.at(name).decl->name_range, "`" + name + "` is declared in schema `" + schema +
+                                                          "`; add `uses " + schema + "`");
+        return;
+      }
+    }
+  }
+
+  // ---- expressions -----------------------------------------------------------
+
+  ExprInfo Check(const Expr& e, Scope& scope) {
+    ExprInfo info = CheckInner(e, scope);
+    model_.exprs[&e] = info;
+    return info;
+  }
+
+  static ExprInfo Err() { return ExprInfo{Type::Of(TypeKind::Error), true, std::nullopt, nullptr, false, nullptr, {}}; }
+  static ExprInfo Of(Type t, bool unknown) {
+    ExprInfo i;
+    i.type = std::move(t);
+    i.may_be_unknown = unknown;
+    return i;
+  }
+
+  ExprInfo CheckInner(const Expr& e, Scope& scope) {
+    switch (e.kind) {
+      case ExprKind::Error: return Err();
+      case ExprKind::Bool: return Of(Type::Of(TypeKind::Boolean), false);
+      case ExprKind::Null: return Of(Type::Of(TypeKind::Null), true);
+      case ExprKind::Number: {
+        auto d = Number(e.op, e.range);
+        if (!d) return Err();
+        ExprInfo i = Of(Type::Of(e.op.find('.') == std::string::npos ? TypeKind::Integer : TypeKind::Decimal), false);
+        i.constant = d;
+        return i;
+      }
+      case ExprKind::Quantity:
+      case ExprKind::Duration: {
+        auto d = Number(e.op, e.name_range.valid() ? e.name_range : e.range);
+        std::string unit = e.kind == ExprKind::Duration ? e.unit : (e.quoted_unit ? e.unit : TemporalUnit(e.unit));
+        auto u = Unit(unit, e.kind == ExprKind::Duration || !e.name2_range.valid() ? e.range : e.name2_range);
+        if (!d || !u) return Err();
+        ExprInfo i = Of(Type::Quantity(*u), false);
+        i.constant = d;
+        return i;
+      }
+      case ExprKind::Text: return Of(Type::Of(TypeKind::Text), false);
+      case ExprKind::DateTime: return Of(Type::Of(TypeKind::DateTime), false);
+      case ExprKind::Name: return Name(e, scope);
+      case ExprKind::Paren: return Check(*e.kids[0], scope);
+      case ExprKind::Unary: {
+        ExprInfo a = Check(*e.kids[0], scope);
+        if (a.type.IsError()) return Err();
+        if (!a.type.IsNumeric() && a.type.kind != TypeKind::Quantity && a.type.kind != TypeKind::Null) {
+          Error(Kind::TypeMismatch, e.range, "unary `" + e.op + "` needs a number or quantity; found " + ToString(a.type));
+          return Err();
+        }
+        if (a.constant && e.op == "-") a.constant = Decimal::FromRaw(-a.constant->raw());
+        a.origin = nullptr;
+        return a;
+      }
+      case ExprKind::Not: {
+        ExprInfo a = Check(*e.kids[0], scope);
+        Boolean(*e.kids[0], a, "`not`");
+        return Of(Type::Of(TypeKind::Boolean), a.may_be_unknown);
+      }
+      case ExprKind::Is: {
+        ExprInfo a = Check(*e.kids[0], scope);
+        if (e.op != "null") Boolean(*e.kids[0], a, "`is " + e.op + "`");
+        return Of(Type::Of(TypeKind::Boolean), false);
+      }
+      case ExprKind::Binary: return Binary(e, scope);
+      case ExprKind::Sustained: {
+        bool outer = scope.in_sustained;
+        scope.in_sustained = true;
+        ExprInfo c = Check(*e.kids[0], scope);
+        scope.in_sustained = outer;
+        Boolean(*e.kids[0], c, "`for`");
+        ExprInfo d = Check(*e.kids[1], scope);
+        Window(*e.kids[1], d);
+        return Of(Type::Of(TypeKind::Boolean), false);
+      }
+      case ExprKind::If: {
+        ExprInfo c = Check(*e.kids[0], scope);
+        Boolean(*e.kids[0], c, "`if`");
+        ExprInfo a = Check(*e.kids[1], scope);
+        ExprInfo b = Check(*e.kids[2], scope);
+        return Join(a, b, *e.kids[2], "`if` branches");
+      }
+      case ExprKind::Case: return Case(e, scope);
+      case ExprKind::Bands: return Bands(e, scope);
+      case ExprKind::Absence: {
+        Signal(e.op, e.name_range, scope);
+        ExprInfo d = Check(*e.kids[0], scope);
+        Window(*e.kids[0], d);
+        return Of(Type::Of(TypeKind::Boolean), false);
+      }
+      case ExprKind::Sequence: {
+        Signal(e.op, e.name_range, scope);
+        Signal(e.name2, e.name2_range, scope);
+        ExprInfo d = Check(*e.kids[0], scope);
+        Window(*e.kids[0], d);
+        return Of(Type::Of(TypeKind::Boolean), false);
+      }
+      case ExprKind::Call: return Call(e, scope);
+    }
+    return Err();
+  }
+
+  void Boolean(const Expr& e, const ExprInfo& i, const std::string& what) {
+    if (i.type.IsError() || i.type.kind == TypeKind::Boolean || i.type.kind == TypeKind::Null) return;
+    Error(Kind::TypeMismatch, e.range, what + " needs a boolean; found " + ToString(i.type));
+  }
+
+  void Window(const Expr& e, const ExprInfo& i) {
+    auto secs = DurationSeconds(e, i, "a window");
+    if (secs && model_.retention_seconds && *secs > *model_.retention_seconds) {
+      auto* d = Error(Kind::WindowExceedsRetention, e.range, "`" + Text(e) + "`", model_.retention_ruleset,
+                      retention_text_);
+      AddNote(d, {}, "events older than the retention are evicted, so this window would silently see less");
+    }
+  }
+
+  static std::string Text(const Expr& e) {
+    if (e.kind == ExprKind::Duration) return e.op + e.unit;
+    if (e.kind == ExprKind::Quantity) return e.op + " " + (e.quoted_unit ? "'" + e.unit + "'" : e.unit);
+    return e.op;
+  }
+
+  const SignalInfo* Signal(const std::string& name, const SourceRange& r, Scope& scope) {
+    auto it = scope.signals.find(name);
+    if (it != scope.signals.end()) return it->second;
+    if (scope.lets && scope.lets->count(name)) {
+      Error(Kind::NotASignal, r, "`" + name + "` is a `let`; windows and aggregates take a signal");
+      return nullptr;
+    }
+    UnknownSignal(name, r, scope);
+    return nullptr;
+  }
+
+  ExprInfo Name(const Expr& e, Scope& scope) {
+    if (scope.lets) {
+      if (auto it = scope.lets->find(e.op); it != scope.lets->end()) {
+        it->second.used = true;
+        ExprInfo i = it->second.info;
+        return i;
+      }
+    }
+    if (auto it = scope.signals.find(e.op); it != scope.signals.end()) {
+      if (scope.in_sustained) {
+        ExprInfo i = Of(it->second->type, true);
+        i.origin = it->second;
+        i.signal = e.op;
+        return i;
+      }
+      auto* d = Error(Kind::NotASignal, e.range,
+                      "`" + e.op + "` is a signal, not a value; take one with an aggregate such as `last(" + e.op +
+                          " within 4h)`");
+      if (d) d->fixes.push_back(diag::FixIt{e.range, "last(" + e.op + " within 4h)"});
+      return Err();
+    }
+    std::vector<std::string> names;
+    if (scope.lets) {
+      for (const auto& [n, _] : *scope.lets) names.push_back(n);
+    }
+    for (const auto& [n, _] : scope.signals) names.push_back(n);
+    auto* d = Error(Kind::UnknownName, e.range, "`" + e.op + "` is not defined");
+    std::string sug = Suggest(e.op, names);
+    if (!sug.empty() && d) {
+      AddNote(d, {}, "did you mean `" + sug + "`?");
+      d->fixes.push_back(diag::FixIt{e.range, sug});
+    }
+    return Err();
+  }
+
+  // The common type of two branches (if, case, ??, bands rows).
+  ExprInfo Join(const ExprInfo& a, const ExprInfo& b, const Expr& at, const std::string& what) {
+    if (a.type.IsError() || b.type.IsError()) return Err();
+    ExprInfo r;
+    r.may_be_unknown = a.may_be_unknown || b.may_be_unknown;
+    r.unshielded_arith = a.unshielded_arith || b.unshielded_arith;
+    r.arith_site = a.arith_site ? a.arith_site : b.arith_site;
+    if (a.type.kind == TypeKind::Null) return r.type = b.type, r.may_be_unknown = true, r;
+    if (b.type.kind == TypeKind::Null) return r.type = a.type, r.may_be_unknown = true, r;
+    if (a.type.IsNumeric() && b.type.IsNumeric()) {
+      r.type = Type::Of(a.type.kind == TypeKind::Decimal || b.type.kind == TypeKind::Decimal ? TypeKind::Decimal
+                                                                                                : TypeKind::Integer);
+      return r;
+    }
+    if (a.type.kind == TypeKind::Quantity && b.type.kind == TypeKind::Quantity) {
+      if (!a.type.unit.CommensurableWith(b.type.unit)) {
+        Error(Kind::UnitMismatch, at.range, what + " differ in dimension: `" + a.type.unit.text + "` and `" +
+                                                b.type.unit.text + "`");
+        return Err();
+      }
+      r.type = a.type;
+      return r;
+    }
+    if (a.type.kind == b.type.kind && (a.type.kind != TypeKind::Enum || a.type.enum_name == b.type.enum_name)) {
+      r.type = a.type;
+      return r;
+    }
+    if (a.type.kind == TypeKind::Quantity && b.type.IsNumeric() && at.kind == ExprKind::Number) {
+      BareNumber(at, a.type, "");
+      return Err();
+    }
+    Error(Kind::TypeMismatch, at.range, what + " have different types: " + ToString(a.type) + " and " + ToString(b.type));
+    return Err();
+  }
+
+  void BareNumber(const Expr& number, const Type& quantity, const std::string& subject) {
+    std::string who = subject.empty() ? "the other side" : "`" + subject + "`";
+    auto* d = Error(Kind::BareNumber, number.range,
+                    who + " is a quantity in `" + quantity.unit.text + "`, compared with the bare number `" +
+                        number.op + "`");
+    if (d) {
+      d->fixes.push_back(diag::FixIt{Point(number.range), " '" + quantity.unit.text + "'"});
+    }
+  }
+
+  // Converts a constant to `to`'s unit (for lint and constant folding).
+  static std::optional<Decimal> ConstantIn(const ExprInfo& i, const Type& to) {
+    if (!i.constant) return std::nullopt;
+    if (i.type.kind == TypeKind::Quantity && to.kind == TypeKind::Quantity) {
+      return stdlib::Convert(*i.constant, i.type.unit, to.unit);
+    }
+    return i.constant;
+  }
+
+  ExprInfo Binary(const Expr& e, Scope& scope) {
+    ExprInfo a = Check(*e.kids[0], scope);
+    ExprInfo b = Check(*e.kids[1], scope);
+    const std::string& op = e.op;
+    if (op == "and" || op == "or" || op == "xor" || op == "implies") {
+      Boolean(*e.kids[0], a, "`" + op + "`");
+      Boolean(*e.kids[1], b, "`" + op + "`");
+      ExprInfo r = Of(Type::Of(TypeKind::Boolean), a.may_be_unknown || b.may_be_unknown);
+      if (op == "and") {
+        r.unshielded_arith = a.unshielded_arith || b.unshielded_arith;
+        r.arith_site = a.unshielded_arith ? a.arith_site : b.arith_site;
+      }
+      return r;
+    }
+    if (a.type.IsError() || b.type.IsError()) return Err();
+    if (op == "??") {
+      ExprInfo r = Join(a, b, *e.kids[1], "the sides of `??`");
+      if (r.type.IsError()) return r;
+      r.may_be_unknown = b.may_be_unknown;
+      r.unshielded_arith = false;
+      r.arith_site = nullptr;
+      return r;
+    }
+    bool arith = op == "+" || op == "-" || op == "*" || op == "/" || op == "div" || op == "mod";
+    if (arith) {
+      ExprInfo r = Arithmetic(e, a, b);
+      if (r.type.IsError()) return r;
+      r.may_be_unknown = r.may_be_unknown || a.may_be_unknown || b.may_be_unknown;
+      if (a.unshielded_arith || b.unshielded_arith) {
+        r.unshielded_arith = true;
+        r.arith_site = a.unshielded_arith ? a.arith_site : b.arith_site;
+      } else if (a.may_be_unknown && b.may_be_unknown) {
+        r.unshielded_arith = true;
+        r.arith_site = &e;
+      }
+      return r;
+    }
+    // Comparison and equality.
+    bool equality = op == "=" || op == "!=" || op == "~" || op == "!~";
+    ExprInfo r = Of(Type::Of(TypeKind::Boolean), a.may_be_unknown || b.may_be_unknown);
+    r.unshielded_arith = a.unshielded_arith || b.unshielded_arith;
+    r.arith_site = a.unshielded_arith ? a.arith_site : b.arith_site;
+    if (op == "~" || op == "!~") r.may_be_unknown = false;
+    if (a.type.kind == TypeKind::Null || b.type.kind == TypeKind::Null) return r;
+    if (a.type.IsNumeric() && b.type.IsNumeric()) return r;
+    if (a.type.kind == TypeKind::Quantity || b.type.kind == TypeKind::Quantity) {
+      if (a.type.kind == TypeKind::Quantity && b.type.kind == TypeKind::Quantity) {
+        if (!a.type.unit.CommensurableWith(b.type.unit)) {
+          auto* d = Error(Kind::UnitMismatch, e.range,
+                          Describe(*e.kids[0], a) + " is a quantity in `" + a.type.unit.text + "` (" +
+                              a.type.unit.dim.ToString() + "), compared with `" + b.type.unit.text + "` (" +
+                              b.type.unit.dim.ToString() + ")");
+          (void)d;
+          return Err();
+        }
+        Threshold(e, a, b);
+        return r;
+      }
+      const Expr& num = a.type.kind == TypeKind::Quantity ? *e.kids[1] : *e.kids[0];
+      const ExprInfo& q = a.type.kind == TypeKind::Quantity ? a : b;
+      const ExprInfo& n = a.type.kind == TypeKind::Quantity ? b : a;
+      if (n.type.IsNumeric() && (num.kind == ExprKind::Number || (num.kind == ExprKind::Unary && num.kids[0]->kind == ExprKind::Number))) {
+        const Expr& lit = num.kind == ExprKind::Number ? num : *num.kids[0];
+        const Expr& qe = a.type.kind == TypeKind::Quantity ? *e.kids[0] : *e.kids[1];
+        BareNumber(lit, q.type, Subject(qe, q));
+        return Err();
+      }
+      Error(Kind::TypeMismatch, e.range, "cannot compare " + ToString(a.type) + " with " + ToString(b.type));
+      return Err();
+    }
+    if (a.type.kind == TypeKind::Enum || b.type.kind == TypeKind::Enum) {
+      const ExprInfo& en = a.type.kind == TypeKind::Enum ? a : b;
+      const Expr& other = a.type.kind == TypeKind::Enum ? *e.kids[1] : *e.kids[0];
+      const ExprInfo& oi = a.type.kind == TypeKind::Enum ? b : a;
+      if (!equality) {
+        Error(Kind::TypeMismatch, e.range, "`" + op + "` does not order enum values; use `=` or bands");
+        return Err();
+      }
+      if (oi.type.kind == TypeKind::Enum && oi.type.enum_name == en.type.enum_name) return r;
+      if (other.kind == ExprKind::Text) {
+        EnumMember(ast::Unquote(other.op), other.range, en.type);
+        return r;
+      }
+      Error(Kind::TypeMismatch, e.range, "cannot compare " + ToString(a.type) + " with " + ToString(b.type));
+      return Err();
+    }
+    if (a.type.kind == b.type.kind) {
+      if (!equality && a.type.kind == TypeKind::Boolean) {
+        Error(Kind::TypeMismatch, e.range, "`" + op + "` does not order booleans");
+        return Err();
+      }
+      return r;
+    }
+    Error(Kind::TypeMismatch, e.range, "cannot compare " + ToString(a.type) + " with " + ToString(b.type));
+    return Err();
+  }
+
+  // How a message names an expression: a name as written, else its signal.
+  static std::string Subject(const Expr& e, const ExprInfo& i) {
+    if (e.kind == ExprKind::Name) return e.op;
+    if (e.kind == ExprKind::Paren) return Subject(*e.kids[0], i);
+    return i.signal;
+  }
+
+  static std::string Describe(const Expr& e, const ExprInfo& i) {
+    if (std::string s = Subject(e, i); !s.empty()) return "`" + s + "`";
+    if (e.kind == ExprKind::Name) return "`" + e.op + "`";
+    if (e.kind == ExprKind::Call) return "`" + e.op + "(...)`";
+    return "the left side";
+  }
+
+  void EnumMember(const std::string& value, const SourceRange& r, const Type& en) {
+    if (std::find(en.members.begin(), en.members.end(), value) != en.members.end()) return;
+    auto* d = Error(Kind::UnknownName, r, "'" + value + "' is not a value of " + ToString(en));
+    std::string sug = Suggest(value, en.members);
+    if (!sug.empty() && d) {
+      AddNote(d, {}, "did you mean '" + sug + "'?");
+      d->fixes.push_back(diag::FixIt{r, "'" + sug + "'"});
+    }
+  }
+
+  // Lint: a comparison of a signal's value with a constant outside its plausible range.
+  void Threshold(const Expr& e, const ExprInfo& a, const ExprInfo& b) {
+    const ExprInfo* sig = a.origin ? &a : (b.origin ? &b : nullptr);
+    const ExprInfo* cst = a.origin ? &b : &a;
+    if (!sig || !cst->constant || sig == cst) return;
+    const SignalInfo& s = *sig->origin;
+    if (!s.plausible_low || !s.plausible_high) return;
+    auto c = ConstantIn(*cst, s.type);
+    if (!c) return;
+    std::string op = e.op;
+    if (sig == &b) {  // constant on the left: mirror the operator
+      if (op == "<") op = ">";
+      else if (op == ">") op = "<";
+      else if (op == "<=") op = ">=";
+      else if (op == ">=") op = "<=";
+    }
+    Decimal lo = *s.plausible_low, hi = *s.plausible_high;
+    const char* verdict = nullptr;
+    if (op == ">") verdict = *c >= hi ? "never" : (*c < lo ? "always" : nullptr);
+    else if (op == ">=") verdict = *c > hi ? "never" : (*c <= lo ? "always" : nullptr);
+    else if (op == "<") verdict = *c <= lo ? "never" : (*c > hi ? "always" : nullptr);
+    else if (op == "<=") verdict = *c < lo ? "never" : (*c >= hi ? "always" : nullptr);
+    else if (op == "=" || op == "~") verdict = (*c < lo || *c > hi) ? "never" : nullptr;
+    if (!verdict) return;
+    auto* d = Error(Kind::ThresholdOutOfRange, e.range,
+                    fmt::format("`{}` is plausible from {} to {} `{}`, so this condition {} holds", s.decl->name,
+                                lo.ToString(), hi.ToString(), s.type.unit.text, verdict));
+    AddNote(d, s.decl->plausible_range, "the plausible range is declared here");
+  }
+
+  ExprInfo Arithmetic(const Expr& e, const ExprInfo& a, const ExprInfo& b) {
+    const std::string& op = e.op;
+    const Type& ta = a.type;
+    const Type& tb = b.type;
+    if (ta.kind == TypeKind::Null || tb.kind == TypeKind::Null) {
+      return Of(ta.kind == TypeKind::Null ? tb : ta, true);
+    }
+    if (op == "div" || op == "mod") {
+      if (ta.kind == TypeKind::Integer && tb.kind == TypeKind::Integer) return Of(ta, true);
+      if (ta.IsNumeric() && tb.IsNumeric()) return Of(Type::Of(TypeKind::Decimal), true);
+      Error(Kind::TypeMismatch, e.range, "`" + op + "` needs numbers; found " + ToString(ta) + " and " + ToString(tb));
+      return Err();
+    }
+    if (ta.IsNumeric() && tb.IsNumeric()) {
+      bool dec = op == "/" || ta.kind == TypeKind::Decimal || tb.kind == TypeKind::Decimal;
+      return Of(Type::Of(dec ? TypeKind::Decimal : TypeKind::Integer), op == "/");
+    }
+    if (op == "+" || op == "-") {
+      if (ta.kind == TypeKind::DateTime && tb.IsDuration()) return Of(ta, false);
+      if (ta.kind == TypeKind::DateTime && tb.kind == TypeKind::DateTime && op == "-") {
+        return Of(Type::Quantity(*stdlib::ParseUnit("h")), false);
+      }
+      if (ta.kind == TypeKind::Quantity && tb.kind == TypeKind::Quantity) {
+        if (!ta.unit.CommensurableWith(tb.unit)) {
+          Error(Kind::UnitMismatch, e.range,
+                "cannot " + std::string(op == "+" ? "add" : "subtract") + " `" + tb.unit.text + "` (" +
+                    tb.unit.dim.ToString() + ") " + (op == "+" ? "to" : "from") + " `" + ta.unit.text + "` (" +
+                    ta.unit.dim.ToString() + ")");
+          return Err();
+        }
+        return Of(ta, false);
+      }
+      if (ta.kind == TypeKind::Quantity && tb.IsNumeric() && e.kids[1]->kind == ExprKind::Number) {
+        BareNumber(*e.kids[1], ta, Subject(*e.kids[0], a));
+        return Err();
+      }
+      if (tb.kind == TypeKind::Quantity && ta.IsNumeric() && e.kids[0]->kind == ExprKind::Number) {
+        BareNumber(*e.kids[0], tb, Subject(*e.kids[1], b));
+        return Err();
+      }
+    }
+    if (op == "*" || op == "/") {
+      if (ta.kind == TypeKind::Quantity && tb.IsNumeric()) return Of(ta, op == "/");
+      if (tb.kind == TypeKind::Quantity && ta.IsNumeric() && op == "*") return Of(tb, false);
+      if (ta.kind == TypeKind::Quantity && tb.kind == TypeKind::Quantity) {
+        if (op == "/" && ta.unit.CommensurableWith(tb.unit)) return Of(Type::Of(TypeKind::Decimal), true);
+        return Of(Type::Quantity(op == "*" ? stdlib::Multiply(ta.unit, tb.unit) : stdlib::Divide(ta.unit, tb.unit)),
+                  op == "/");
+      }
+    }
+    Error(Kind::TypeMismatch, e.range, "`" + op + "` cannot combine " + ToString(ta) + " and " + ToString(tb));
+    return Err();
+  }
+
+  ExprInfo Case(const Expr& e, Scope& scope) {
+    size_t i = 0;
+    ExprInfo subject;
+    if (e.has_subject) subject = Check(*e.kids[i++], scope);
+    std::optional<ExprInfo> result;
+    for (; i + 1 < e.kids.size(); i += 2) {
+      ExprInfo w = Check(*e.kids[i], scope);
+      if (e.has_subject) {
+        if (!subject.type.IsError() && !w.type.IsError() && subject.type.kind == TypeKind::Enum &&
+            e.kids[i]->kind == ExprKind::Text) {
+          EnumMember(ast::Unquote(e.kids[i]->op), e.kids[i]->range, subject.type);
+        }
+      } else {
+        Boolean(*e.kids[i], w, "`case when`");
+      }
+      ExprInfo t = Check(*e.kids[i + 1], scope);
+      result = result ? Join(*result, t, *e.kids[i + 1], "`case` results") : t;
+    }
+    ExprInfo other = Check(*e.kids.back(), scope);
+    return result ? Join(*result, other, *e.kids.back(), "`case` results") : other;
+  }
+
+  // A band bound as a raw decimal in the subject's unit.
+  std::optional<Decimal> BandNumber(const ast::PlainValue& v, const Type& subject) {
+    if (v.kind != ast::PlainValue::Kind::Number) {
+      Error(Kind::TypeMismatch, v.range, "band bound `" + v.text + "` is not a number; the bands are over " +
+                                             ToString(subject));
+      return std::nullopt;
+    }
+    auto d = Number(v.text, v.range);
+    if (!d) return std::nullopt;
+    if (v.unit.empty()) return d;  // bare bounds are in the subject's unit
+    if (subject.kind != TypeKind::Quantity) {
+      Error(Kind::UnitMismatch, v.unit_range, "the bands are over " + ToString(subject) + ", but this bound has unit `" +
+                                                  v.unit + "`");
+      return std::nullopt;
+    }
+    auto u = Unit(v.unit, v.unit_range);
+    if (!u) return std::nullopt;
+    if (!u->CommensurableWith(subject.unit)) {
+      Error(Kind::UnitMismatch, v.unit_range,
+            "the bands are over a quantity in `" + subject.unit.text + "` (" + subject.unit.dim.ToString() +
+                "); this bound is in `" + v.unit + "` (" + u->dim.ToString() + ")");
+      return std::nullopt;
+    }
+    return stdlib::Convert(*d, *u, subject.unit);
+  }
+
+  ExprInfo Bands(const Expr& e, Scope& scope) {
+    ExprInfo subject = Check(*e.kids[0], scope);
+    std::optional<ExprInfo> result;
+    for (const auto& row : e.rows) {
+      ExprInfo v = Check(*row.value, scope);
+      result = result ? Join(*result, v, *row.value, "band values") : v;
+    }
+    if (!result) return Err();
+    ExprInfo out = *result;
+    out.constant.reset();
+    out.origin = nullptr;
+    out.may_be_unknown = out.may_be_unknown || subject.may_be_unknown;
+    out.unshielded_arith = out.unshielded_arith || subject.unshielded_arith;
+    if (subject.type.IsError()) return out;
+    const Type& st = subject.type;
+    if (st.IsNumeric() || st.kind == TypeKind::Quantity) {
+      std::vector<std::optional<BandInterval>> rows;
+      bool ok = true;
+      for (const auto& row : e.rows) {
+        using RK = ast::BandRow::Kind;
+        if (row.kind == RK::Else) {
+          rows.push_back(std::nullopt);
+          continue;
+        }
+        int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+        int64_t step = st.kind == TypeKind::Integer ? Decimal::kOne : 1;
+        if (row.kind == RK::Range || row.kind == RK::Exact) {
+          auto l = BandNumber(row.low, st);
+          auto h = row.kind == RK::Range ? BandNumber(row.high, st) : l;
+          if (!l || !h) {
+            ok = false;
+            continue;
+          }
+          lo = l->raw();
+          hi = h->raw();
+          if (lo > hi) {
+            Error(Kind::TypeMismatch, row.range, "band row is empty: " + l->ToString() + " is above " + h->ToString());
+          }
+        } else {
+          for (const auto& b : row.bounds) {
+            auto v = BandNumber(b.value, st);
+            if (!v) {
+              ok = false;
+              continue;
+            }
+            if (b.op == "<") hi = std::min(hi, v->raw() - step);
+            if (b.op == "<=") hi = std::min(hi, v->raw());
+            if (b.op == ">") lo = std::max(lo, v->raw() + step);
+            if (b.op == ">=") lo = std::max(lo, v->raw());
+          }
+        }
+        rows.push_back(BandInterval{lo, hi});
+      }
+      if (ok) {
+        int64_t dlo = std::numeric_limits<int64_t>::min(), dhi = std::numeric_limits<int64_t>::max();
+        if (subject.origin && subject.origin->plausible_low && subject.origin->plausible_high) {
+          dlo = subject.origin->plausible_low->raw();
+          dhi = subject.origin->plausible_high->raw();
+        }
+        bool total = LintNumericBands(e, rows, dlo, dhi, st.kind == TypeKind::Integer ? Decimal::kOne : 1, diags_);
+        if (!total) out.may_be_unknown = true;
+      } else {
+        out.may_be_unknown = true;
+      }
+      return out;
+    }
+    // Enum, text and boolean subjects: exact rows only.
+    std::set<std::string> covered;
+    bool has_else = false;
+    for (size_t i = 0; i < e.rows.size(); ++i) {
+      const auto& row = e.rows[i];
+      if (row.kind == ast::BandRow::Kind::Else) {
+        has_else = true;
+        continue;
+      }
+      if (row.kind != ast::BandRow::Kind::Exact) {
+        Error(Kind::TypeMismatch, row.range, "ranges need numeric bands; these are over " + ToString(st));
+        continue;
+      }
+      const auto& v = row.low;
+      bool fits = (st.kind == TypeKind::Boolean && v.kind == ast::PlainValue::Kind::Bool) ||
+                  ((st.kind == TypeKind::Enum || st.kind == TypeKind::Text || st.kind == TypeKind::Code) &&
+                   v.kind == ast::PlainValue::Kind::Text);
+      if (!fits) {
+        Error(Kind::TypeMismatch, v.range, "band value `" + v.text + "` does not fit " + ToString(st));
+        continue;
+      }
+      if (st.kind == TypeKind::Enum) EnumMember(v.text, v.range, st);
+      if (!covered.insert(v.text).second) {
+        Error(Kind::BandOverlap, row.range, i + 1, i + 1, "`" + v.text + "` (listed twice)");
+      }
+    }
+    if (!has_else) {
+      std::vector<std::string> missing;
+      if (st.kind == TypeKind::Enum) {
+        for (const auto& m : st.members) {
+          if (!covered.count(m)) missing.push_back("'" + m + "'");
+        }
+      } else if (st.kind == TypeKind::Boolean) {
+        for (const char* m : {"true", "false"}) {
+          if (!covered.count(m)) missing.push_back(m);
+        }
+      } else {
+        missing.push_back("values not listed (add an `else` row)");
+      }
+      if (!missing.empty()) {
+        std::string list = missing[0];
+        for (size_t i = 1; i < missing.size(); ++i) list += ", " + missing[i];
+        Error(Kind::BandGap, e.range, list);
+        out.may_be_unknown = true;
+      }
+    }
+    return out;
+  }
+
+  ExprInfo Call(const Expr& e, Scope& scope) {
+    const FunctionInfo* f = FindFunction(e.op);
+    if (!f) {
+      auto* d = Error(Kind::UnknownFunction, e.name_range, e.op);
+      std::vector<std::string> names;
+      for (const auto& fn : Functions()) names.emplace_back(fn.name);
+      std::string sug = Suggest(e.op, names);
+      if (!sug.empty() && d) {
+        AddNote(d, {}, "did you mean `" + sug + "`?");
+        d->fixes.push_back(diag::FixIt{e.name_range, sug});
+      }
+      for (const auto& a : e.args) {
+        if (a.value && a.value->kind != ExprKind::Name) Check(*a.value, scope);
+      }
+      return Err();
+    }
+    int n = static_cast<int>(e.args.size());
+    if (n < f->min_args || n > f->max_args) {
+      std::string takes = f->min_args == f->max_args
+                              ? fmt::format("{} argument{}", f->min_args, f->min_args == 1 ? "" : "s")
+                              : fmt::format("{} to {} arguments", f->min_args, f->max_args);
+      Error(Kind::ArgumentCount, e.range, e.op, takes, n);
+      return Err();
+    }
+    if (f->aggregate) return AggregateCall(e, *f, scope);
+    for (const auto& a : e.args) {
+      if (a.window) Error(Kind::InvalidWindow, a.window->range, "`" + e.op + "` is not an aggregate and takes no window");
+    }
+    std::vector<ExprInfo> args;
+    for (const auto& a : e.args) args.push_back(Check(*a.value, scope));
+    for (const auto& a : args) {
+      if (a.type.IsError()) return Err();
+    }
+    bool unknown = false;
+    for (const auto& a : args) unknown = unknown || a.may_be_unknown;
+    switch (f->id) {
+      case Function::Abs:
+      case Function::Round:
+      case Function::Floor:
+      case Function::Ceiling:
+      case Function::Truncate: {
+        const Type& t = args[0].type;
+        if (!t.IsNumeric() && t.kind != TypeKind::Quantity) {
+          Error(Kind::TypeMismatch, e.args[0].value->range, "`" + e.op + "` needs a number or quantity; found " + ToString(t));
+          return Err();
+        }
+        if (args.size() == 2 && args[1].type.kind != TypeKind::Integer) {
+          Error(Kind::TypeMismatch, e.args[1].value->range, "the precision of `round` is an integer; found " + ToString(args[1].type));
+          return Err();
+        }
+        Type r = t;
+        if ((f->id == Function::Floor || f->id == Function::Ceiling || f->id == Function::Truncate) && t.IsNumeric()) {
+          r = Type::Of(TypeKind::Integer);
+        }
+        return Of(r, unknown);
+      }
+      case Function::Coalesce: {
+        ExprInfo r = args[0];
+        for (size_t i = 1; i < args.size(); ++i) r = Join(r, args[i], *e.args[i].value, "arguments of `coalesce`");
+        if (r.type.IsError()) return r;
+        r.may_be_unknown = true;
+        for (const auto& a : args) r.may_be_unknown = r.may_be_unknown && a.may_be_unknown;
+        r.unshielded_arith = false;
+        return r;
+      }
+      case Function::ValueIn: {
+        if (args[0].type.kind != TypeKind::Quantity) {
+          Error(Kind::TypeMismatch, e.args[0].value->range, "`value_in` needs a quantity; found " + ToString(args[0].type));
+          return Err();
+        }
+        const Expr& u = *e.args[1].value;
+        if (u.kind != ExprKind::Text) {
+          Error(Kind::TypeMismatch, u.range, "the unit of `value_in` is a unit in quotes such as '/min'");
+          return Err();
+        }
+        auto unit = Unit(ast::Unquote(u.op), u.range);
+        if (!unit) return Err();
+        if (!unit->CommensurableWith(args[0].type.unit)) {
+          Error(Kind::UnitMismatch, u.range,
+                "cannot express a quantity in `" + args[0].type.unit.text + "` in `" + unit->text + "`");
+          return Err();
+        }
+        return Of(Type::Of(TypeKind::Decimal), unknown);
+      }
+      default:
+        break;
+    }
+    return Err();
+  }
+
+  ExprInfo AggregateCall(const Expr& e, const FunctionInfo& f, Scope& scope) {
+    const ast::CallArg& arg = e.args[0];
+    if (arg.window) {
+      ExprInfo w = Check(*arg.window, scope);
+      Window(*arg.window, w);
+    }
+    if (arg.value->kind != ExprKind::Name) {
+      Error(Kind::NotASignal, arg.value->range, "`" + e.op + "` takes a signal such as `" + e.op + "(resp_rate within 4h)`");
+      return Err();
+    }
+    const SignalInfo* s = Signal(arg.value->op, arg.value->range, scope);
+    if (!s) return Err();
+    const Type& t = s->type;
+    ExprInfo r;
+    r.signal = s->decl->name;
+    switch (f.id) {
+      case Function::Count:
+        r.type = Type::Of(TypeKind::Integer);
+        return r;
+      case Function::Exists:
+        r.type = Type::Of(TypeKind::Boolean);
+        return r;
+      case Function::TimeSince:
+        r.type = Type::Quantity(*stdlib::ParseUnit("min"));
+        r.may_be_unknown = true;
+        return r;
+      case Function::Last:
+      case Function::First:
+        if (t.IsError()) {
+          Error(Kind::NotASignal, arg.value->range, "`" + s->decl->name + "` is an event without a value; use `count`, `exists` or `time_since`");
+          return Err();
+        }
+        r.type = t;
+        r.may_be_unknown = true;
+        r.origin = s;
+        return r;
+      case Function::Min:
+      case Function::Max:
+      case Function::Avg:
+      case Function::Sum:
+      case Function::Delta:
+      case Function::Slope: {
+        if (!t.IsNumeric() && t.kind != TypeKind::Quantity) {
+          Error(Kind::TypeMismatch, arg.value->range,
+                "`" + e.op + "` needs a numeric signal; `" + s->decl->name + "` is " + ToString(t));
+          return Err();
+        }
+        r.type = t;
+        if (f.id == Function::Avg && t.kind == TypeKind::Integer) r.type = Type::Of(TypeKind::Decimal);
+        if (f.id == Function::Slope) {
+          stdlib::Unit per_hour = *stdlib::ParseUnit("h");
+          r.type = t.kind == TypeKind::Quantity ? Type::Quantity(stdlib::Divide(t.unit, per_hour))
+                                                : Type::Quantity(stdlib::Divide(stdlib::One(), per_hour));
+        }
+        r.may_be_unknown = true;
+        if (f.id == Function::Min || f.id == Function::Max || f.id == Function::Avg) r.origin = s;
+        return r;
+      }
+      default:
+        break;
+    }
+    return Err();
+  }
+
+  const std::vector<const ast::File*>& files_;
+  diag::DiagnosticEngine& diags_;
+  Model model_;
+  std::map<std::string, const ast::Schema*> schema_decls_;
+  std::map<std::string, const ast::SignalDecl*> codes_;
+  std::map<std::string, const ast::Rule*> rules_;
+  std::multimap<std::string, const ast::Rule*> rules_by_name_;
+  std::map<const ast::Rule*, std::map<std::string, const SignalInfo*>> rule_signals_;
+  std::string retention_text_;
+};
+
+}  // namespace
+
+Model Check(const std::vector<const ast::File*>& files, diag::DiagnosticEngine& diags) {
+  return Checker(files, diags).Run();
+}
+
+}  // namespace cdr::sema

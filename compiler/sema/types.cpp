@@ -1,0 +1,55 @@
+// compiler/sema/types.cpp: type names and suggestions.
+#include "compiler/sema/types.h"
+
+#include <algorithm>
+
+namespace cdr::sema {
+
+std::string ToString(const Type& t) {
+  switch (t.kind) {
+    case TypeKind::Error: return "error";
+    case TypeKind::Null: return "null";
+    case TypeKind::Boolean: return "boolean";
+    case TypeKind::Integer: return "integer";
+    case TypeKind::Decimal: return "decimal";
+    case TypeKind::Quantity:
+      return t.IsDuration() ? "duration" : "quantity in `" + t.unit.text + "`";
+    case TypeKind::DateTime: return "datetime";
+    case TypeKind::Code: return "code";
+    case TypeKind::Text: return "text";
+    case TypeKind::Enum: return "enum `" + t.enum_name + "`";
+  }
+  return "error";
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string Suggest(std::string_view name, const std::vector<std::string>& candidates) {
+  if (name.size() > 64) return {};
+  size_t limit = std::max<size_t>(1, name.size() / 3);
+  std::string best;
+  size_t best_d = limit + 1;
+  for (const auto& c : candidates) {
+    if (c.size() > 64) continue;
+    size_t d = EditDistance(name, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace cdr::sema

@@ -1,0 +1,68 @@
+// compiler/sema/types.h: the types of the language and what the checker records per expression.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "compiler/ast/ast.h"
+#include "stdlib/decimal.h"
+#include "stdlib/units.h"
+
+namespace cdr::sema {
+
+enum class TypeKind { Error, Null, Boolean, Integer, Decimal, Quantity, DateTime, Code, Text, Enum };
+
+/// A type. Quantities carry their unit (and so their dimension); a quantity whose
+/// dimension is time is shown as a duration. Enums carry their members.
+struct Type {
+  TypeKind kind = TypeKind::Error;
+  stdlib::Unit unit;                 // Quantity
+  std::string enum_name;             // Enum: the signal that declares it
+  std::vector<std::string> members;  // Enum
+
+  static Type Of(TypeKind k) { Type t; t.kind = k; return t; }
+  static Type Quantity(stdlib::Unit u) { Type t; t.kind = TypeKind::Quantity; t.unit = std::move(u); return t; }
+  bool IsNumeric() const { return kind == TypeKind::Integer || kind == TypeKind::Decimal; }
+  bool IsDuration() const { return kind == TypeKind::Quantity && unit.dim.IsTime(); }
+  bool IsError() const { return kind == TypeKind::Error; }
+};
+
+/// `quantity in 'mg/dL'`, `duration`, `integer`...
+std::string ToString(const Type& t);
+
+/// A schema signal or event as the checker sees it.
+struct SignalInfo {
+  const ast::SignalDecl* decl = nullptr;
+  std::string schema;
+  Type type;                          // Error for an event without a value
+  std::optional<stdlib::Decimal> plausible_low, plausible_high;  // in the signal's unit
+};
+
+/// What the checker knows of one expression.
+struct ExprInfo {
+  Type type;
+  bool may_be_unknown = false;
+  std::optional<stdlib::Decimal> constant;  // a number or quantity literal, in `type`'s unit
+  const SignalInfo* origin = nullptr;       // value taken from this signal unchanged (last, min, ...)
+  bool unshielded_arith = false;            // arithmetic over 2+ possibly-unknown values, no `??`
+  const ast::Expr* arith_site = nullptr;    // where that arithmetic is
+  std::string signal;                       // Name resolving to a signal, or an aggregate's signal
+};
+
+/// Everything the checker learned, for the later stages (IR lowering, lint, tools).
+struct Model {
+  std::map<std::string, std::map<std::string, SignalInfo>> schemas;  // schema -> signal -> info
+  std::unordered_map<const ast::Expr*, ExprInfo> exprs;
+  std::optional<stdlib::Decimal> retention_seconds;  // the smallest declared rule-set retention
+  std::string retention_ruleset;
+};
+
+/// Edit distance, for "did you mean" suggestions.
+size_t EditDistance(std::string_view a, std::string_view b);
+/// The closest candidate within a small distance, or empty.
+std::string Suggest(std::string_view name, const std::vector<std::string>& candidates);
+
+}  // namespace cdr::sema

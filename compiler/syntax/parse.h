@@ -1,0 +1,17 @@
+// compiler/syntax/parse.h: text to AST. The only folder that includes ANTLR headers.
+#pragma once
+
+#include "compiler/ast/ast.h"
+#include "compiler/diag/diagnostic.h"
+
+namespace cdr::syntax {
+
+/// Limits that keep the front end safe on any input (docs/robustness.md).
+inline constexpr size_t kMaxFileBytes = 1 << 20;
+inline constexpr int kMaxNesting = 200;
+
+/// Parses one file. Always returns a tree: after a syntax error the tree holds
+/// what could be recovered and `parsed_cleanly` is false. Never throws.
+ast::File Parse(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags);
+
+}  // namespace cdr::syntax
