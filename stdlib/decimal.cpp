@@ -92,6 +92,12 @@ std::string Decimal::ToString() const {
   return out;
 }
 
+std::string Decimal::ToShortString() const {
+  std::string s = ToString();
+  if (s.size() > 2 && s.compare(s.size() - 2, 2, ".0") == 0) s.resize(s.size() - 2);
+  return s;
+}
+
 std::optional<Decimal> Add(Decimal a, Decimal b) {
   return Fit(static_cast<Int128>(a.raw_) + b.raw_);
 }

@@ -34,6 +34,8 @@ class Decimal {
   int64_t raw() const { return raw_; }
   /// Shortest text with at least one decimal place: `5.0`, `0.3`, `-1.25`.
   std::string ToString() const;
+  /// As ToString, but integers without the `.0` (for messages: `8`, `35.1`).
+  std::string ToShortString() const;
   double ToDouble() const { return static_cast<double>(raw_) / kOne; }
   bool IsInteger() const { return raw_ % kOne == 0; }
 

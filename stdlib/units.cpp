@@ -2,6 +2,7 @@
 #include "stdlib/units.h"
 
 #include <cstdlib>
+#include <algorithm>
 #include <numeric>
 
 namespace cdr::stdlib {
@@ -363,6 +364,42 @@ const std::vector<std::string_view>& AtomCodes() {
     return v;
   }();
   return codes;
+}
+
+std::string SuggestUnit(std::string_view text) {
+  static const std::vector<std::pair<std::string_view, std::string_view>> aliases = {
+      {"mmHg", "mm[Hg]"}, {"mm Hg", "mm[Hg]"}, {"cmH2O", "cm[H2O]"}, {"degF", "[degF]"}, {"F", "[degF]"},
+      {"degC", "Cel"},    {"C", "Cel"},        {"bpm", "/min"},       {"beats/min", "/min"},
+      {"breaths/min", "/min"}, {"mEq", "meq"}, {"IU", "[iU]"},       {"pH", "[pH]"},
+      {"hr", "h"},        {"hrs", "h"},        {"hours", "h"},        {"mins", "min"},
+      {"sec", "s"},       {"days", "d"},       {"K/uL", "10*3/uL"},   {"x10^9/L", "10*9/L"}};
+  for (const auto& [alias, ucum] : aliases) {
+    if (alias == text) return std::string(ucum);
+  }
+  static const std::vector<std::string_view> common = {
+      "/min", "mm[Hg]", "Cel", "[degF]", "%", "mg/dL", "g/dL", "g/L", "mmol/L", "umol/L", "mEq/L",
+      "10*3/uL", "10*9/L", "U/L", "ng/mL", "kg", "g", "L", "mL", "mL/h", "mL/kg/h", "s", "min", "h",
+      "d", "wk", "[pH]", "[iU]/L", "kPa"};
+  size_t best_d = std::max<size_t>(1, text.size() / 3) + 1;
+  std::string best;
+  for (std::string_view c : common) {
+    // Edit distance, small strings only.
+    if (text.size() > 32) break;
+    std::vector<size_t> prev(c.size() + 1), cur(c.size() + 1);
+    for (size_t j = 0; j <= c.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= text.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= c.size(); ++j) {
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (text[i - 1] == c[j - 1] ? 0 : 1)});
+      }
+      std::swap(prev, cur);
+    }
+    if (prev[c.size()] < best_d) {
+      best_d = prev[c.size()];
+      best = std::string(c);
+    }
+  }
+  return best;
 }
 
 }  // namespace cdr::stdlib

@@ -57,7 +57,11 @@ Unit Divide(const Unit& a, const Unit& b);
 /// The unit of the dimensionless number `1`.
 Unit One();
 
-/// Every atom code in the table, for "did you mean" suggestions.
+/// Every atom code in the table.
 const std::vector<std::string_view>& AtomCodes();
+
+/// The UCUM spelling of a common non-UCUM unit (`mmHg` -> `mm[Hg]`, `degF` -> `[degF]`),
+/// or the closest common clinical unit; empty when nothing is close.
+std::string SuggestUnit(std::string_view text);
 
 }  // namespace cdr::stdlib

@@ -15,11 +15,32 @@ std::string Location(const source::SourceManager& sources, const SourceRange& r)
   return fmt::format("{}:{}:{}", file.name(), r.line, r.column);
 }
 
+// The line with invalid UTF-8 sequences replaced by '?', so a terminal never gets raw bytes.
+std::string Printable(std::string_view s) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size() && c != 0;
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (!ok) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    out.append(s, i, len);
+    i += len;
+  }
+  return out;
+}
+
 // The source line, then a caret and tildes under the range (first line only).
 void Snippet(std::string& out, const source::SourceManager& sources, const SourceRange& r) {
   if (!r.valid()) return;
   const auto& file = sources.Get(r.file);
-  std::string_view line = file.Line(r.line);
+  std::string printable = Printable(file.Line(r.line));
+  std::string_view line = printable;
   std::string gutter = fmt::format("{:>5} | ", r.line);
   out += gutter;
   out += line;

@@ -41,11 +41,20 @@ bool CollectFiles(const std::vector<std::string>& paths, std::vector<std::string
 
 void Frontend::AddText(std::string name, std::string text) {
   source::FileId id = sources.Add(std::move(name), std::move(text));
-  files.push_back(syntax::Parse(sources, id, diags));
+  files.push_back(syntax::Parse(sources, id, diags, options.max_file_bytes));
 }
 
 void Frontend::Load(const std::vector<std::string>& paths) {
   for (const auto& p : paths) {
+    std::error_code ec;
+    auto size = fs::file_size(p, ec);
+    if (!ec && size > options.max_file_bytes) {
+      // Do not read a huge file only to refuse it.
+      source::FileId id = sources.Add(p, "");
+      diags.Emit(diag::Kind::FileTooLarge, source::SourceRange{id, 0, 0, 0, 0}, size, options.max_file_bytes);
+      files.push_back(ast::File{id, {}, {}, false});
+      continue;
+    }
     std::ifstream in(p, std::ios::binary);
     std::ostringstream ss;
     if (in) ss << in.rdbuf();

@@ -14,10 +14,18 @@ namespace cdr::driver {
 /// Returns false and sets `error` when a path does not exist.
 bool CollectFiles(const std::vector<std::string>& paths, std::vector<std::string>& out, std::string& error);
 
+/// Limits of one front-end run (docs/robustness.md).
+struct FrontendOptions {
+  size_t max_file_bytes = 1 << 20;
+  size_t max_diagnostics_per_file = 100;
+};
+
 /// One run of the front end over a set of files.
 struct Frontend {
+  explicit Frontend(FrontendOptions options = {}) : options(options), diags(sources, options.max_diagnostics_per_file) {}
+  FrontendOptions options;
   source::SourceManager sources;
-  diag::DiagnosticEngine diags{sources};
+  diag::DiagnosticEngine diags;
   std::vector<ast::File> files;
   sema::Model model;
   bool io_error = false;

@@ -118,12 +118,16 @@ class Checker {
         if (d.ruleset) Ruleset(*d.ruleset);
       }
     }
+    // Rules and tests of a file with syntax errors are not checked: what the parser
+    // recovered would only produce confusing follow-on errors. Its schemas still count.
     for (const ast::File* f : files_) {
+      if (!f->parsed_cleanly) continue;
       for (const auto& d : f->decls) {
         if (d.rule) Rule(*d.rule);
       }
     }
     for (const ast::File* f : files_) {
+      if (!f->parsed_cleanly) continue;
       for (const auto& d : f->decls) {
         if (d.test) Test(*d.test);
       }
@@ -146,9 +150,9 @@ class Checker {
     std::string why;
     auto u = stdlib::ParseUnit(text, &why);
     if (!u) {
+      if (why == "unknown unit `" + text + "`") why = "no such UCUM unit";
       auto* d = Error(Kind::UnknownUnit, r, text, why);
-      std::vector<std::string> atoms(stdlib::AtomCodes().begin(), stdlib::AtomCodes().end());
-      std::string s = Suggest(text, atoms);
+      std::string s = stdlib::SuggestUnit(text);
       if (!s.empty() && d) {
         AddNote(d, {}, "did you mean `" + s + "`?");
         d->fixes.push_back(diag::FixIt{r, "'" + s + "'"});
@@ -961,7 +965,7 @@ class Checker {
     if (!verdict) return;
     auto* d = Error(Kind::ThresholdOutOfRange, e.range,
                     fmt::format("`{}` is plausible from {} to {} `{}`, so this condition {} holds", s.decl->name,
-                                lo.ToString(), hi.ToString(), s.type.unit.text, verdict));
+                                lo.ToShortString(), hi.ToShortString(), s.type.unit.text, verdict));
     AddNote(d, s.decl->plausible_range, "the plausible range is declared here");
   }
 
@@ -1134,7 +1138,7 @@ class Checker {
       return out;
     }
     // Enum, text and boolean subjects: exact rows only.
-    std::set<std::string> covered;
+    std::map<std::string, size_t> covered;  // value -> first row
     bool has_else = false;
     for (size_t i = 0; i < e.rows.size(); ++i) {
       const auto& row = e.rows[i];
@@ -1155,8 +1159,8 @@ class Checker {
         continue;
       }
       if (st.kind == TypeKind::Enum) EnumMember(v.text, v.range, st);
-      if (!covered.insert(v.text).second) {
-        Error(Kind::BandOverlap, row.range, i + 1, i + 1, "`" + v.text + "` (listed twice)");
+      if (auto [it, fresh] = covered.emplace(v.text, i); !fresh) {
+        Error(Kind::BandOverlap, row.range, i + 1, it->second + 1, "`" + v.text + "`");
       }
     }
     if (!has_else) {

@@ -12,10 +12,7 @@ namespace {
 constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
-std::string Show(int64_t raw) {
-  auto d = stdlib::Decimal::FromRaw(raw);
-  return d.IsInteger() ? std::to_string(raw / stdlib::Decimal::kOne) : d.ToString();
-}
+std::string Show(int64_t raw) { return stdlib::Decimal::FromRaw(raw).ToShortString(); }
 
 // A gap [a, b] (closed, in raw steps) shown as an interval of values: its ends are
 // open where a neighbouring row ends, closed where the domain ends.

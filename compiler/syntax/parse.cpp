@@ -687,12 +687,13 @@ const antlr4::Token* TooDeep(const std::vector<std::unique_ptr<antlr4::Token>>& 
 
 }  // namespace
 
-ast::File Parse(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags) {
+ast::File Parse(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags,
+                size_t max_file_bytes) {
   ast::File out;
   out.file = file;
   const source::SourceFile& f = sources.Get(file);
-  if (f.text().size() > kMaxFileBytes) {
-    diags.Emit(diag::Kind::FileTooLarge, SourceRange{file, 1, 1, 1, 1}, f.text().size(), kMaxFileBytes);
+  if (f.text().size() > max_file_bytes) {
+    diags.Emit(diag::Kind::FileTooLarge, SourceRange{file, 0, 0, 0, 0}, f.text().size(), max_file_bytes);
     return out;
   }
   size_t errors_before = diags.ErrorsIn(file);

@@ -12,6 +12,7 @@ inline constexpr int kMaxNesting = 200;
 
 /// Parses one file. Always returns a tree: after a syntax error the tree holds
 /// what could be recovered and `parsed_cleanly` is false. Never throws.
-ast::File Parse(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags);
+ast::File Parse(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags,
+                size_t max_file_bytes = kMaxFileBytes);
 
 }  // namespace cdr::syntax

@@ -1,0 +1,129 @@
+// tests/golden/golden_test.cpp: golden-file tests of the front end.
+//
+// Each tests/golden/lint/NAME.cdr is linted on its own; the text diagnostics must equal
+// NAME.expected exactly (lines, columns, carets, notes, fixes). A file expects errors
+// exactly when its name starts with `fail_`. Every diagnostic kind must appear in some
+// expected file. Files that parse are also formatted: the formatter must be idempotent
+// and keep the syntax tree. Options for one file go on its first line:
+//   // cdr-test: max-file-bytes=N max-diagnostics=N
+// Set CDR_UPDATE_GOLDEN=1 to rewrite the expected files (then read the diff).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "compiler/driver/frontend.h"
+#include "compiler/format/format.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kDir = fs::path(CDR_SOURCE_DIR) / "tests" / "golden" / "lint";
+
+std::string ReadAll(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> Cases() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(kDir)) {
+    if (e.path().extension() == ".cdr") names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+cdr::driver::FrontendOptions OptionsFor(const std::string& text) {
+  cdr::driver::FrontendOptions o;
+  std::string first = text.substr(0, text.find('\n'));
+  const std::string tag = "// cdr-test:";
+  if (first.rfind(tag, 0) != 0) return o;
+  std::istringstream words(first.substr(tag.size()));
+  std::string w;
+  while (words >> w) {
+    auto eq = w.find('=');
+    if (eq == std::string::npos) continue;
+    size_t v = std::stoul(w.substr(eq + 1));
+    if (w.substr(0, eq) == "max-file-bytes") o.max_file_bytes = v;
+    if (w.substr(0, eq) == "max-diagnostics") o.max_diagnostics_per_file = v;
+  }
+  return o;
+}
+
+bool Updating() {
+  const char* u = std::getenv("CDR_UPDATE_GOLDEN");
+  return u && std::string(u) == "1";
+}
+
+class GoldenLint : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenLint, MatchesExpectedDiagnostics) {
+  const std::string name = GetParam();
+  fs::path file = kDir / (name + ".cdr");
+  fs::path expected_file = kDir / (name + ".expected");
+  // Run from the golden folder so file names in the output are stable.
+  fs::path saved = fs::current_path();
+  fs::current_path(kDir);
+  std::string text = fs::exists(file) ? ReadAll(file) : "";
+  cdr::driver::Frontend fe(OptionsFor(text));
+  fe.Load({name + ".cdr"});
+  fe.Check();
+  fs::current_path(saved);
+  std::string actual = cdr::diag::FormatText(fe.diags);
+
+  bool expects_errors = name.rfind("fail_", 0) == 0;
+  EXPECT_EQ(fe.diags.error_count() > 0, expects_errors)
+      << name << ": the `fail_` prefix must be used exactly when errors are expected\n" << actual;
+
+  if (Updating()) {
+    std::ofstream(expected_file, std::ios::binary) << actual;
+    return;
+  }
+  ASSERT_TRUE(fs::exists(expected_file)) << "missing " << expected_file << " (run with CDR_UPDATE_GOLDEN=1)";
+  EXPECT_EQ(actual, ReadAll(expected_file)) << "diagnostics of " << name << " changed";
+}
+
+// Property: formatting is idempotent and keeps the syntax tree, on every golden input that parses.
+TEST_P(GoldenLint, FormatIsIdempotentAndKeepsMeaning) {
+  const std::string name = GetParam();
+  fs::path file = kDir / (name + ".cdr");
+  if (!fs::is_regular_file(file)) GTEST_SKIP() << "not a regular file";
+  std::string text = ReadAll(file);
+  cdr::driver::Frontend fe(OptionsFor(text));
+  fe.AddText(name, text);
+  if (!fe.files[0].parsed_cleanly) GTEST_SKIP() << "does not parse (syntax errors expected)";
+  std::string once = cdr::format::Format(fe.files[0], text);
+  cdr::driver::Frontend fe2;
+  fe2.AddText(name, once);
+  ASSERT_TRUE(fe2.files[0].parsed_cleanly) << "formatted text does not parse:\n" << once;
+  EXPECT_EQ(cdr::ast::Dump(fe2.files[0], false), cdr::ast::Dump(fe.files[0], false)) << once;
+  std::string twice = cdr::format::Format(fe2.files[0], once);
+  EXPECT_EQ(twice, once) << "formatting is not idempotent";
+  // Every comment survives.
+  EXPECT_EQ(fe2.files[0].comments.size(), fe.files[0].comments.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Lint, GoldenLint, ::testing::ValuesIn(Cases()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+TEST(GoldenCoverage, EveryDiagnosticKindHasAGoldenTest) {
+  std::set<std::string> seen;
+  for (const auto& e : fs::directory_iterator(kDir)) {
+    if (e.path().extension() != ".expected") continue;
+    std::string text = ReadAll(e.path());
+    for (const auto& k : cdr::diag::AllKinds()) {
+      if (text.find("[" + std::string(k.name) + "]\n") != std::string::npos) seen.insert(std::string(k.name));
+    }
+  }
+  for (const auto& k : cdr::diag::AllKinds()) {
+    EXPECT_TRUE(seen.count(std::string(k.name))) << "no golden test produces `" << k.name << "`";
+  }
+}
+
+}  // namespace
