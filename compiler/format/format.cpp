@@ -242,8 +242,18 @@ class Formatter {
       case ExprKind::Is: return E(*e.kids[0], depth) + " is " + (e.negated ? "not " : "") + e.op;
       case ExprKind::Not: return "not " + E(*e.kids[0], depth);
       case ExprKind::Sustained: return E(*e.kids[0], depth) + " for " + E(*e.kids[1], depth);
-      case ExprKind::If:
-        return "if " + E(*e.kids[0], depth) + " then " + E(*e.kids[1], depth) + " else " + E(*e.kids[2], depth);
+      case ExprKind::If: {
+        // An else-if chain puts each `else` on its own line, one level in.
+        std::string s = "if " + E(*e.kids[0], depth) + " then " + E(*e.kids[1], depth);
+        const Expr* rest = e.kids[2].get();
+        bool chain = rest->kind == ExprKind::If;
+        std::string sep = chain ? "\n" + std::string(static_cast<size_t>(depth + 1) * 2, ' ') + "else " : " else ";
+        while (chain && rest->kind == ExprKind::If) {
+          s += sep + "if " + E(*rest->kids[0], depth) + " then " + E(*rest->kids[1], depth);
+          rest = rest->kids[2].get();
+        }
+        return s + sep + E(*rest, depth);
+      }
       case ExprKind::Case: {
         std::string s = "case";
         size_t i = 0;

@@ -232,6 +232,8 @@ class Checker {
                     "` by UCUM; remove this `convert`");
         } else if (f && f->raw() <= 0) {
           Error(Kind::InvalidSchema, conv.factor_range, "conversion factor must be positive");
+        } else if (u && f) {
+          info.conversions.emplace_back(*u, *f);
         }
       }
       for (const auto& g : sig.codes) {
@@ -525,7 +527,7 @@ class Checker {
         continue;
       }
       const ast::PlainValue& v = *s.value;
-      std::string problem = PlainMatches(v, want, sig->second->decl->name);
+      std::string problem = PlainMatches(v, *sig->second);
       if (!problem.empty()) {
         auto* d = Error(want.kind == TypeKind::Quantity && v.kind == ast::PlainValue::Kind::Number && v.unit.empty()
                             ? Kind::BareNumber
@@ -539,15 +541,19 @@ class Checker {
   }
 
   // Empty when a plain value fits the type; otherwise the message.
-  std::string PlainMatches(const ast::PlainValue& v, const Type& want, const std::string& what) {
+  std::string PlainMatches(const ast::PlainValue& v, const SignalInfo& signal) {
     using PK = ast::PlainValue::Kind;
+    const Type& want = signal.type;
+    const std::string& what = signal.decl->name;
     switch (want.kind) {
       case TypeKind::Quantity:
         if (v.kind != PK::Number) return "`" + what + "` is a " + ToString(want) + "; found `" + v.text + "`";
         if (v.unit.empty()) {
           return "`" + what + "` is a quantity in `" + want.unit.text + "`, given the bare number `" + v.text + "`";
         }
-        if (auto u = Unit(v.unit, v.unit_range); u && !u->CommensurableWith(want.unit)) {
+        if (auto u = Unit(v.unit, v.unit_range); u && !u->CommensurableWith(want.unit) &&
+            std::none_of(signal.conversions.begin(), signal.conversions.end(),
+                         [&](const auto& c) { return c.first.CommensurableWith(*u); })) {
           return "`" + what + "` is a quantity in `" + want.unit.text + "`, given `" + v.unit + "` (" +
                  u->dim.ToString() + ", not " + want.unit.dim.ToString() + ")";
         }
@@ -849,7 +855,9 @@ class Checker {
       if (a.unshielded_arith || b.unshielded_arith) {
         r.unshielded_arith = true;
         r.arith_site = a.unshielded_arith ? a.arith_site : b.arith_site;
-      } else if (a.may_be_unknown && b.may_be_unknown) {
+      } else if (op == "+" && a.may_be_unknown && b.may_be_unknown) {
+        // Only sums: a total of scores is where a missing part silently blocks the alert.
+        // A ratio or difference of two measurements is meant to be unknown without both.
         r.unshielded_arith = true;
         r.arith_site = &e;
       }

@@ -39,6 +39,8 @@ struct SignalInfo {
   std::string schema;
   Type type;                          // Error for an event without a value
   std::optional<stdlib::Decimal> plausible_low, plausible_high;  // in the signal's unit
+  /// Units from `convert` clauses, each with its factor to the signal's unit.
+  std::vector<std::pair<stdlib::Unit, stdlib::Decimal>> conversions;
 };
 
 /// What the checker knows of one expression.
