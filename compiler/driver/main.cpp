@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "cdr: internal error: " << e.what() << "\n";
     return kUsage;
+  } catch (...) {
+    std::cerr << "cdr: internal error\n";
+    return kUsage;
   }
   return kUsage;
 }

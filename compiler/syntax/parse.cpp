@@ -729,6 +729,10 @@ ast::File Parse(const source::SourceManager& sources, source::FileId file, diag:
       diags.Emit(diag::Kind::NestingTooDeep, TokenRange(file, deep), kMaxNesting);
       return out;
     }
+    if (kept.empty()) {  // an empty file (ListTokenSource refuses an empty list)
+      out.parsed_cleanly = diags.ErrorsIn(file) == errors_before;
+      return out;
+    }
     antlr4::ListTokenSource source(std::move(kept));
     antlr4::CommonTokenStream tokens(&source);
     CdrParser parser(&tokens);
@@ -740,8 +744,12 @@ ast::File Parse(const source::SourceManager& sources, source::FileId file, diag:
     builder.File(tree, out);
     out.parsed_cleanly = diags.ErrorsIn(file) == errors_before;
   } catch (const std::exception& e) {
-    diags.Emit(diag::Kind::SyntaxError, SourceRange{file, 1, 1, 1, 1},
+    diags.Emit(diag::Kind::SyntaxError, SourceRange{file, 1, 1, 1, 2},
                std::string("the parser stopped: ") + e.what());
+    out.parsed_cleanly = false;
+  } catch (...) {
+    // The ANTLR runtime also throws non-exception types (`const char*`).
+    diags.Emit(diag::Kind::SyntaxError, SourceRange{file, 1, 1, 1, 2}, "the parser stopped on an internal error");
     out.parsed_cleanly = false;
   }
   return out;

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# tests/cli/cli_test.sh: the `cdr` command line end to end: exit codes of contracts.md,
+# output formats, fmt in place, and malformed input that must never crash or hang.
+# Usage: cli_test.sh PATH/TO/cdr SOURCE_DIR
+set -uo pipefail
+cdr="$1"
+src="$2"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+check() {  # check NAME EXPECTED_EXIT ACTUAL_EXIT
+  if [ "$2" = "$3" ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $1: expected exit $2, got $3"
+  fi
+}
+
+expect_text() {  # expect_text NAME FILE TEXT
+  if grep -qF -- "$3" "$2"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $1: output lacks: $3"
+    head -20 "$2"
+  fi
+}
+
+golden="$src/tests/golden/lint"
+
+# lint exit codes
+"$cdr" lint "$src/rules" >"$tmp/out" 2>&1; check "lint shipped rules is clean" 0 $?
+"$cdr" lint "$golden/fail_bare_number.cdr" >"$tmp/out" 2>&1; check "lint with errors" 1 $?
+expect_text "text diagnostic header" "$tmp/out" "fail_bare_number.cdr:16:13: error: \`rr\` is a quantity in \`/min\`, compared with the bare number \`20\` [bare-number]"
+"$cdr" lint "$golden/unused_let.cdr" >"$tmp/out" 2>&1; check "lint with warnings only" 0 $?
+"$cdr" lint --werror "$golden/unused_let.cdr" >"$tmp/out" 2>&1; check "lint --werror with warnings" 1 $?
+"$cdr" lint "$tmp/does-not-exist.cdr" >"$tmp/out" 2>&1; check "lint of a missing path" 2 $?
+"$cdr" lint --format xml "$src/rules" >"$tmp/out" 2>&1; check "lint with a bad --format" 2 $?
+"$cdr" lint >"$tmp/out" 2>&1; check "lint without paths" 2 $?
+"$cdr" frobnicate >"$tmp/out" 2>&1; check "unknown subcommand" 2 $?
+"$cdr" --version >"$tmp/out" 2>&1; check "--version" 0 $?
+expect_text "--version text" "$tmp/out" "cdr 0.1.0"
+
+# JSON and SARIF
+"$cdr" lint --format json "$golden/fail_bare_number.cdr" >"$tmp/out.json" 2>/dev/null; check "lint json exit" 1 $?
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d,list) and d[0]["kind"]=="bare-number" and d[0]["line"]==16 and d[0]["fixes"][0]["replacement"]==" '"'"'/min'"'"'"' "$tmp/out.json"
+check "lint json content" 0 $?
+"$cdr" lint --format sarif "$golden/band_gap.cdr" >"$tmp/out.sarif" 2>/dev/null; check "lint sarif exit" 0 $?
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d["runs"][0]; assert d["version"]=="2.1.0" and r["tool"]["driver"]["name"]=="cdr"; assert all(x["ruleId"]=="band-gap" and x["level"]=="warning" and x["message"]["text"] and x["locations"] for x in r["results"])' "$tmp/out.sarif"
+check "lint sarif content" 0 $?
+
+# fmt: check, rewrite in place, refuse files with errors
+printf 'rule r version "1.0.0"\n title "t"   owner "o"\n status draft cites "c" // why\n' > "$tmp/messy.cdr"
+"$cdr" fmt --check "$tmp/messy.cdr" >"$tmp/out" 2>&1; check "fmt --check on unformatted" 1 $?
+"$cdr" fmt "$tmp/messy.cdr" >"$tmp/out" 2>&1; check "fmt rewrites" 0 $?
+"$cdr" fmt --check "$tmp/messy.cdr" >"$tmp/out" 2>&1; check "fmt --check after fmt" 0 $?
+expect_text "fmt keeps comments" "$tmp/messy.cdr" '  status draft // why'
+"$cdr" fmt --check "$src/rules" >"$tmp/out" 2>&1; check "shipped rules are formatted" 0 $?
+cp "$golden/fail_syntax_error.cdr" "$tmp/broken.cdr"
+"$cdr" fmt "$tmp/broken.cdr" >"$tmp/out" 2>&1; check "fmt refuses a file with syntax errors" 2 $?
+cmp -s "$golden/fail_syntax_error.cdr" "$tmp/broken.cdr"; check "fmt leaves a broken file untouched" 0 $?
+
+# malformed input: diagnostics, never a crash (exit >= 128) or a hang (timeout: 124)
+head -c 200000 /dev/urandom > "$tmp/garbage.cdr"
+timeout 20 "$cdr" lint "$tmp/garbage.cdr" >"$tmp/out" 2>&1; check "binary garbage" 1 $?
+python3 -c 'import sys; open(sys.argv[1],"w").write("rule r version \"1.0.0\"\n  let x = " + "a" * 1000000 + "\n")' "$tmp/longline.cdr"
+timeout 20 "$cdr" lint "$tmp/longline.cdr" >"$tmp/out" 2>&1; check "1 MB line" 1 $?
+python3 -c 'import sys; open(sys.argv[1],"w").write("rule r version \"1.0.0\"\n  let x = " + "(" * 100000 + "1" + ")" * 100000 + "\n")' "$tmp/deep.cdr"
+timeout 20 "$cdr" lint "$tmp/deep.cdr" >"$tmp/out" 2>&1; check "deep nesting" 1 $?
+expect_text "deep nesting diagnostic" "$tmp/out" "[nesting-too-deep]"
+python3 -c 'import sys; open(sys.argv[1],"w").write("rule r version \"1.0.0\"\n  let x = " + "1 + " * 50000 + "1\n")' "$tmp/chain.cdr"
+timeout 20 "$cdr" lint "$tmp/chain.cdr" >"$tmp/out" 2>&1; check "long operator chain" 1 $?
+python3 -c 'import sys; open(sys.argv[1],"w").write("rule r version \"1.0.0\"\n  let x = " + "not " * 100000 + "true\n")' "$tmp/prefix.cdr"
+timeout 20 "$cdr" lint "$tmp/prefix.cdr" >"$tmp/out" 2>&1; check "long prefix chain" 1 $?
+printf 'rule r version "1.0.0"\n  title "\xc3\x28 \xed\xa0\x80 \xf4\x90\x80\x80 \x00"\n' > "$tmp/utf8.cdr"
+timeout 20 "$cdr" lint "$tmp/utf8.cdr" >"$tmp/out" 2>&1; check "invalid UTF-8" 1 $?
+expect_text "invalid UTF-8 diagnostic" "$tmp/out" "[invalid-utf8]"
+head -c 3000000 /dev/zero | tr '\0' 'x' > "$tmp/huge.cdr"
+timeout 20 "$cdr" lint "$tmp/huge.cdr" >"$tmp/out" 2>&1; check "file over the size limit" 1 $?
+expect_text "size limit diagnostic" "$tmp/out" "[file-too-large]"
+: > "$tmp/empty.cdr"
+"$cdr" lint "$tmp/empty.cdr" >"$tmp/out" 2>&1; check "empty file" 0 $?
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
