@@ -66,7 +66,7 @@ class Dumper {
     }
     Open(ExprKindName(e->kind), e->range, indent);
     if (!e->op.empty()) out += " " + e->op;
-    if (!e->unit.empty()) out += fmt::format(" unit={}{}", e->quoted_unit ? "'" : "", e->unit);
+    if (!e->unit.empty()) out += e->quoted_unit ? fmt::format(" unit='{}'", e->unit) : " unit=" + e->unit;
     if (!e->name2.empty()) out += " " + e->name2;
     if (e->negated) out += " negated";
     if (e->has_subject) out += " subject";

@@ -112,6 +112,38 @@ TEST_P(GoldenLint, FormatIsIdempotentAndKeepsMeaning) {
 INSTANTIATE_TEST_SUITE_P(Lint, GoldenLint, ::testing::ValuesIn(Cases()),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
+// AST dumps with source ranges: tests/golden/ast/NAME.cdr beside NAME.expected.
+const fs::path kAstDir = fs::path(CDR_SOURCE_DIR) / "tests" / "golden" / "ast";
+
+std::vector<std::string> AstCases() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(kAstDir)) {
+    if (e.path().extension() == ".cdr") names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+class GoldenAst : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenAst, DumpWithRangesMatches) {
+  const std::string name = GetParam();
+  std::string text = ReadAll(kAstDir / (name + ".cdr"));
+  cdr::driver::Frontend fe;
+  fe.AddText(name + ".cdr", text);
+  ASSERT_TRUE(fe.files[0].parsed_cleanly) << cdr::diag::FormatText(fe.diags);
+  std::string actual = cdr::ast::Dump(fe.files[0], true);
+  fs::path expected_file = kAstDir / (name + ".expected");
+  if (Updating()) {
+    std::ofstream(expected_file, std::ios::binary) << actual;
+    return;
+  }
+  EXPECT_EQ(actual, ReadAll(expected_file));
+}
+
+INSTANTIATE_TEST_SUITE_P(Ast, GoldenAst, ::testing::ValuesIn(AstCases()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
 TEST(GoldenCoverage, EveryDiagnosticKindHasAGoldenTest) {
   std::set<std::string> seen;
   for (const auto& e : fs::directory_iterator(kDir)) {
