@@ -312,27 +312,34 @@ std::optional<Unit> ParseUnit(std::string_view text, std::string* error) {
   return Parser(text).Run(error);
 }
 
-std::optional<Decimal> Convert(Decimal value, const Unit& from, const Unit& to) {
+std::optional<Linear> LinearConversion(const Unit& from, const Unit& to) {
   if (!from.CommensurableWith(to)) return std::nullopt;
-  // base = (v + o1) * f1 ; result = base / f2 - o2, as one rational step per term.
-  std::optional<Decimal> shifted = value;
+  Linear l;
+  l.num = from.factor_num * to.factor_den;
+  l.den = from.factor_den * to.factor_num;
+  Reduce(l.num, l.den);
   if (from.IsAffine()) {
     auto off = Decimal::FromRatio(from.offset_num, from.offset_den);
     if (!off) return std::nullopt;
-    shifted = Add(value, *off);
-    if (!shifted) return std::nullopt;
+    l.from_offset = *off;
   }
-  Int128 num = from.factor_num * to.factor_den;
-  Int128 den = from.factor_den * to.factor_num;
-  Reduce(num, den);
-  auto scaled = shifted->Scale(num, den);
-  if (!scaled) return std::nullopt;
   if (to.IsAffine()) {
     auto off = Decimal::FromRatio(to.offset_num, to.offset_den);
     if (!off) return std::nullopt;
-    return Sub(*scaled, *off);
+    l.to_offset = *off;
   }
-  return scaled;
+  return l;
+}
+
+std::optional<Decimal> Convert(Decimal value, const Unit& from, const Unit& to) {
+  auto l = LinearConversion(from, to);
+  if (!l) return std::nullopt;
+  // One rounding, at the scaling step.
+  auto shifted = Add(value, l->from_offset);
+  if (!shifted) return std::nullopt;
+  auto scaled = shifted->Scale(l->num, l->den);
+  if (!scaled) return std::nullopt;
+  return Sub(*scaled, l->to_offset);
 }
 
 Unit Multiply(const Unit& a, const Unit& b) {

@@ -46,6 +46,14 @@ struct Unit {
 /// On failure returns nothing and sets `error` to a readable reason.
 std::optional<Unit> ParseUnit(std::string_view text, std::string* error = nullptr);
 
+/// A conversion as exact numbers: to = (from + from_offset) * num / den - to_offset.
+struct Linear {
+  Int128 num = 1, den = 1;
+  Decimal from_offset, to_offset;
+};
+/// The conversion between two units of one dimension (nothing otherwise).
+std::optional<Linear> LinearConversion(const Unit& from, const Unit& to);
+
 /// Converts `value` from one unit to another of the same dimension, exactly
 /// up to the 8th decimal place (rounded half away from zero).
 std::optional<Decimal> Convert(Decimal value, const Unit& from, const Unit& to);

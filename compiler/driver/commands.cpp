@@ -22,6 +22,7 @@ int Lint(const LintOptions& o) {
   Frontend fe;
   fe.Load(files);
   fe.Check();
+  fe.Lower();  // a rule that checks but cannot run is an error too
   if (o.format == "json") {
     std::cout << diag::FormatJson(fe.diags);
   } else if (o.format == "sarif") {
@@ -85,6 +86,24 @@ int Fmt(const FmtOptions& o) {
     std::cout << path << ": formatted\n";
   }
   return status;
+}
+
+int Ir(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  std::string error;
+  if (!CollectFiles(paths, files, error)) {
+    std::cerr << "cdr ir: " << error << "\n";
+    return kUsage;
+  }
+  Frontend fe;
+  fe.Load(files);
+  fe.Check();
+  bool ok = fe.Lower();
+  std::cerr << diag::FormatText(fe.diags);
+  if (fe.io_error) return kUsage;
+  if (!ok) return kFailed;
+  std::cout << ir::Print(fe.module);
+  return kOk;
 }
 
 int Ast(const std::string& path, bool ranges) {

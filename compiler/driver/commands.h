@@ -23,6 +23,9 @@ struct FmtOptions {
 };
 int Fmt(const FmtOptions& options);
 
+/// Prints the IR of the rules in `paths` (with their schemas).
+int Ir(const std::vector<std::string>& paths);
+
 /// Prints the syntax tree of one file (`--ranges` adds source ranges).
 int Ast(const std::string& path, bool ranges);
 

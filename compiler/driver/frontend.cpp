@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "compiler/ir/lower.h"
 #include "compiler/syntax/parse.h"
 
 namespace cdr::driver {
@@ -73,6 +74,23 @@ void Frontend::Check() {
   for (const auto& f : files) ptrs.push_back(&f);
   model = sema::Check(ptrs, diags);
   diags.Sort();
+}
+
+}  // namespace cdr::driver
+
+namespace cdr::driver {
+
+bool Frontend::Lower() {
+  if (diags.error_count() > 0) return false;
+  std::vector<const ast::File*> ptrs;
+  for (const auto& f : files) ptrs.push_back(&f);
+  module = ir::Lower(ptrs, model, diags);
+  for (const std::string& problem : ir::Verify(module)) {
+    // A verifier failure is a compiler bug: say so plainly rather than run bad code.
+    diags.Emit(diag::Kind::Unsupported, source::SourceRange{}, "this rule set (internal error: " + problem + ")");
+  }
+  diags.Sort();
+  return diags.error_count() == 0;
 }
 
 }  // namespace cdr::driver

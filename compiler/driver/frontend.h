@@ -6,6 +6,7 @@
 
 #include "compiler/ast/ast.h"
 #include "compiler/diag/diagnostic.h"
+#include "compiler/ir/ir.h"
 #include "compiler/sema/check.h"
 
 namespace cdr::driver {
@@ -36,6 +37,9 @@ struct Frontend {
   void AddText(std::string name, std::string text);
   /// Checks and lints every file that was loaded.
   void Check();
+  /// Lowers the checked rules to IR (only when there are no errors); false on errors.
+  bool Lower();
+  ir::Module module;
 };
 
 }  // namespace cdr::driver

@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
   ast_cmd->add_option("path", ast_path, "a .cdr file")->required();
   ast_cmd->add_flag("--ranges", ast_ranges, "show source ranges");
 
+  std::vector<std::string> ir_paths;
+  auto* ir_cmd = app.add_subcommand("ir", "print the IR of the rules (files or directories, with their schemas)");
+  ir_cmd->add_option("paths", ir_paths, "files or directories")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
     if (*lint_cmd) return Lint(lint);
     if (*fmt_cmd) return Fmt(fmt_opts);
     if (*ast_cmd) return Ast(ast_path, ast_ranges);
+    if (*ir_cmd) return Ir(ir_paths);
   } catch (const std::exception& e) {
     std::cerr << "cdr: internal error: " << e.what() << "\n";
     return kUsage;

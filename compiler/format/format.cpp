@@ -22,8 +22,8 @@ std::string QuoteSingle(const std::string& s) {
 
 class Formatter {
  public:
-  Formatter(const ast::File& file, const std::string& source) : file_(file) {
-    comments_ = file.comments;
+  Formatter(const ast::File* file, const std::string& source) : file_(file) {
+    if (file) comments_ = file->comments;
     std::stable_sort(comments_.begin(), comments_.end(), [](const ast::Comment& a, const ast::Comment& b) {
       return std::pair(a.range.line, a.range.column) < std::pair(b.range.line, b.range.column);
     });
@@ -39,7 +39,7 @@ class Formatter {
 
   std::string Run() {
     bool first = true;
-    for (const auto& d : file_.decls) {
+    for (const auto& d : file_->decls) {
       Leading(d.range.line, "", first ? Gap::None : Gap::Force);
       first = false;
       if (d.schema) Schema(*d.schema);
@@ -151,6 +151,13 @@ class Formatter {
     EndLine(r.range.end_line);
   }
 
+ public:
+  std::string RuleOnly(const ast::Rule& r) {
+    Rule(r);
+    return out_;
+  }
+
+ private:
   void Rule(const ast::Rule& r) {
     out_ += "rule " + r.name;
     if (!r.version.empty()) out_ += " version " + r.version;
@@ -316,7 +323,7 @@ class Formatter {
     return "";
   }
 
-  const ast::File& file_;
+  const ast::File* file_;
   std::vector<ast::Comment> comments_;
   std::vector<bool> blank_;
   size_t next_ = 0;
@@ -327,7 +334,9 @@ class Formatter {
 }  // namespace
 
 std::string Format(const ast::File& file, const std::string& source) {
-  return Formatter(file, source).Run();
+  return Formatter(&file, source).Run();
 }
+
+std::string FormatRule(const ast::Rule& rule) { return Formatter(nullptr, "").RuleOnly(rule); }
 
 }  // namespace cdr::format

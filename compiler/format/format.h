@@ -12,4 +12,8 @@ namespace cdr::format {
 /// Formatting is idempotent and preserves the AST (ranges aside).
 std::string Format(const ast::File& file, const std::string& source);
 
+/// One rule in canonical form without comments: the text its content hash is taken of,
+/// so reformatting a rule or editing its comments does not change its hash.
+std::string FormatRule(const ast::Rule& rule);
+
 }  // namespace cdr::format

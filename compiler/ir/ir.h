@@ -1,0 +1,143 @@
+// compiler/ir/ir.h: the typed IR that both back ends execute (interpreter, JIT).
+// A rule is a list of blocks of instructions in topological order; instructions refer
+// to earlier ones by index. Units are resolved: every quantity is a decimal in a known
+// unit and every conversion is an explicit `convert`. Nothing here refers to the AST.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cdr::ir {
+
+enum class Op : uint8_t {
+#define IR_OP(id, name, n) id,
+#include "compiler/ir/ops.def"
+#undef IR_OP
+};
+const char* OpName(Op op);
+int OperandCount(Op op);
+
+/// Runtime representation of a value: Bool (0/1), Int (int64), Dec (raw 10^-8 steps),
+/// Text (an index into the rule's texts, interned by the runtime), Time (ms since epoch).
+enum class Kind : uint8_t { Bool, Int, Dec, Text, Time };
+const char* KindName(Kind k);
+
+enum class AggKind : uint8_t { Last, First, Min, Max, Avg, Sum, Count, Exists, Delta, Slope, TimeSince };
+const char* AggName(AggKind k);
+
+using InstId = int32_t;
+
+struct Inst {
+  Op op = Op::Unknown;
+  Kind kind = Kind::Bool;
+  bool may_be_unknown = true;
+  InstId a = -1, b = -1, c = -1;
+  int64_t imm = 0;
+  int64_t imm2 = 0;
+  int32_t aux = -1;
+};
+
+struct Block {
+  std::vector<Inst> insts;
+};
+
+/// value_in_target = (value + from_offset) * num / den - to_offset (offsets raw decimals).
+struct Conversion {
+  int64_t num = 1, den = 1;
+  int64_t from_offset = 0, to_offset = 0;
+};
+
+/// One band row as a closed interval of raw values (numbers) or one key (text, bool).
+struct BandRow {
+  bool is_else = false;
+  int64_t low = INT64_MIN, high = INT64_MAX;
+  InstId value = -1;  // in the block that holds the `bands`
+};
+struct BandTable {
+  std::vector<BandRow> rows;
+};
+
+/// A value a rule reads: one signal of a schema.
+struct SignalSlot {
+  int32_t signal = -1;  // index into Module::signals
+};
+
+struct Let {
+  std::string name;
+  InstId inst = -1;
+  Kind kind = Kind::Bool;
+  std::string unit;  // for quantities: the unit of the decimal
+};
+
+struct MessagePart {
+  std::string text;  // literal text, or
+  int32_t let = -1;  // a let's value
+};
+
+struct When {
+  InstId cond = -1;
+  std::string severity;
+  std::vector<MessagePart> message;
+};
+
+/// A time after an event at which a rule must also be evaluated (absence, sustained).
+struct Timer {
+  int32_t slot = -1;
+  int64_t offset_ms = 0;
+};
+
+/// An aggregate whose events are reported as evidence, and the name it is reported under.
+struct EvidenceSite {
+  InstId inst = -1;
+  std::string name;
+};
+
+struct Rule {
+  std::string id, version, title, status, hash;  // hash: "sha256:..." of the canonical rule text
+  std::vector<SignalSlot> slots;
+  std::vector<Block> blocks;  // blocks[0] is the rule; others are `for` conditions
+  std::vector<Conversion> conversions;
+  std::vector<BandTable> bands;
+  std::vector<std::string> texts;
+  std::vector<Let> lets;
+  std::vector<When> whens;
+  std::vector<Timer> timers;
+  std::vector<EvidenceSite> evidence;
+  int64_t suppress_ms = 0;
+  int64_t longest_window_ms = 0;  // how far back the rule looks (for re-evaluation and retention)
+};
+
+enum class SignalType : uint8_t { Quantity, Boolean, Integer, Decimal, Text, Code, Enum, Event };
+
+struct Code {
+  std::string system, code;
+};
+
+struct UnitConversion {
+  std::string unit;  // UCUM text accepted at ingest
+  Conversion to_canonical;
+};
+
+struct Signal {
+  std::string name, schema;
+  SignalType type = SignalType::Event;
+  std::string unit;  // canonical unit of quantities
+  std::vector<Code> codes;
+  std::vector<std::string> members;  // enum
+  std::vector<UnitConversion> conversions;  // declared `convert` units (UCUM ones are found at ingest)
+};
+
+struct Module {
+  std::vector<Signal> signals;
+  std::vector<Rule> rules;
+  int64_t retention_ms = 0;  // declared by a rule set, or 0
+};
+
+/// A readable listing (`cdr ir`).
+std::string Print(const Module& m);
+/// Structural checks: operands defined before use, kinds agree, indices in range.
+/// Returns the problems found (empty when valid).
+std::vector<std::string> Verify(const Module& m);
+
+}  // namespace cdr::ir

@@ -1,0 +1,217 @@
+// compiler/ir/print.cpp: the IR as text (`cdr ir`), and its structural verifier.
+#include <fmt/format.h>
+
+#include "compiler/ir/ir.h"
+#include "stdlib/decimal.h"
+
+namespace cdr::ir {
+
+const char* OpName(Op op) {
+  switch (op) {
+#define IR_OP(id, name, n) \
+  case Op::id:             \
+    return name;
+#include "compiler/ir/ops.def"
+#undef IR_OP
+  }
+  return "?";
+}
+
+int OperandCount(Op op) {
+  switch (op) {
+#define IR_OP(id, name, n) \
+  case Op::id:             \
+    return n;
+#include "compiler/ir/ops.def"
+#undef IR_OP
+  }
+  return 0;
+}
+
+const char* KindName(Kind k) {
+  switch (k) {
+    case Kind::Bool: return "bool";
+    case Kind::Int: return "int";
+    case Kind::Dec: return "dec";
+    case Kind::Text: return "text";
+    case Kind::Time: return "time";
+  }
+  return "?";
+}
+
+const char* AggName(AggKind k) {
+  static constexpr const char* kNames[] = {"last", "first", "min",    "max",   "avg",       "sum",
+                                           "count", "exists", "delta", "slope", "time_since"};
+  return kNames[static_cast<int>(k)];
+}
+
+namespace {
+
+std::string Raw(Kind k, int64_t v) {
+  switch (k) {
+    case Kind::Bool: return v ? "true" : "false";
+    case Kind::Dec: return stdlib::Decimal::FromRaw(v).ToString();
+    case Kind::Text: return fmt::format("text#{}", v);
+    default: return std::to_string(v);
+  }
+}
+
+std::string Bound(int64_t v, Kind k) {
+  if (v == INT64_MIN) return "-inf";
+  if (v == INT64_MAX) return "+inf";
+  return Raw(k == Kind::Int ? Kind::Int : k, v);
+}
+
+}  // namespace
+
+std::string Print(const Module& m) {
+  std::string out;
+  for (const Signal& s : m.signals) {
+    out += fmt::format("signal {}.{}{}\n", s.schema, s.name, s.unit.empty() ? "" : " '" + s.unit + "'");
+  }
+  if (m.retention_ms) out += fmt::format("retention {}ms\n", m.retention_ms);
+  for (const Rule& r : m.rules) {
+    out += fmt::format("\nrule {} version {} {}\n", r.id, r.version, r.hash);
+    for (size_t i = 0; i < r.slots.size(); ++i) {
+      out += fmt::format("  slot {} = {}\n", i, r.slots[i].signal >= 0 ? m.signals[static_cast<size_t>(r.slots[i].signal)].name : "?");
+    }
+    for (size_t i = 0; i < r.texts.size(); ++i) out += fmt::format("  text#{} = '{}'\n", i, r.texts[i]);
+    for (size_t b = 0; b < r.blocks.size(); ++b) {
+      out += fmt::format("  block {}:\n", b);
+      const auto& insts = r.blocks[b].insts;
+      for (size_t i = 0; i < insts.size(); ++i) {
+        const Inst& in = insts[i];
+        std::string line = fmt::format("    %{} = {} {}{}", i, OpName(in.op), KindName(in.kind), in.may_be_unknown ? "?" : "");
+        for (InstId x : {in.a, in.b, in.c}) {
+          if (x >= 0) line += fmt::format(" %{}", x);
+        }
+        switch (in.op) {
+          case Op::Const: line += " " + Raw(in.kind, in.imm); break;
+          case Op::Convert: {
+            const Conversion& c = r.conversions[static_cast<size_t>(in.aux)];
+            line += fmt::format(" * {}/{}", c.num, c.den);
+            if (c.from_offset || c.to_offset) {
+              line += fmt::format(" offsets {} {}", stdlib::Decimal::FromRaw(c.from_offset).ToString(),
+                                  stdlib::Decimal::FromRaw(c.to_offset).ToString());
+            }
+            break;
+          }
+          case Op::Agg:
+            line += fmt::format(" {} slot{} window {}", AggName(static_cast<AggKind>(in.imm2)), in.aux,
+                                in.imm < 0 ? std::string("all") : std::to_string(in.imm) + "ms");
+            break;
+          case Op::Latest: line += fmt::format(" slot{}", in.aux); break;
+          case Op::Absence: line += fmt::format(" slot{} window {}ms", in.aux, in.imm); break;
+          case Op::Sequence: line += fmt::format(" slot{} then slot{} within {}ms", in.aux, in.imm2, in.imm); break;
+          case Op::Sustained: line += fmt::format(" block{} %{} for {}ms", in.aux, in.imm2, in.imm); break;
+          case Op::Bands: {
+            const BandTable& t = r.bands[static_cast<size_t>(in.aux)];
+            Kind sk = insts[static_cast<size_t>(in.a)].kind;
+            for (const BandRow& row : t.rows) {
+              if (row.is_else) line += fmt::format(" [else: %{}]", row.value);
+              else line += fmt::format(" [{} .. {}: %{}]", Bound(row.low, sk), Bound(row.high, sk), row.value);
+            }
+            break;
+          }
+          default: break;
+        }
+        out += line + "\n";
+      }
+    }
+    for (const Let& l : r.lets) {
+      out += fmt::format("  let {} = %{}{}\n", l.name, l.inst, l.unit.empty() ? "" : " '" + l.unit + "'");
+    }
+    for (const When& w : r.whens) {
+      std::string msg;
+      for (const auto& p : w.message) msg += p.let >= 0 ? "{" + r.lets[static_cast<size_t>(p.let)].name + "}" : p.text;
+      out += fmt::format("  when %{} alert {} \"{}\"\n", w.cond, w.severity, msg);
+    }
+    for (const Timer& t : r.timers) out += fmt::format("  timer slot{} +{}ms\n", t.slot, t.offset_ms);
+    for (const EvidenceSite& e : r.evidence) out += fmt::format("  evidence %{} as {}\n", e.inst, e.name);
+    if (r.suppress_ms) out += fmt::format("  suppress {}ms\n", r.suppress_ms);
+    out += fmt::format("  looks back {}ms\n", r.longest_window_ms);
+  }
+  return out;
+}
+
+std::vector<std::string> Verify(const Module& m) {
+  std::vector<std::string> problems;
+  auto bad = [&](const Rule& r, size_t b, size_t i, const std::string& what) {
+    problems.push_back(fmt::format("rule {} block {} %{}: {}", r.id, b, i, what));
+  };
+  for (const Rule& r : m.rules) {
+    if (r.blocks.empty()) problems.push_back("rule " + r.id + ": no blocks");
+    for (size_t b = 0; b < r.blocks.size(); ++b) {
+      const auto& insts = r.blocks[b].insts;
+      for (size_t i = 0; i < insts.size(); ++i) {
+        const Inst& in = insts[i];
+        int n = OperandCount(in.op);
+        InstId ops[] = {in.a, in.b, in.c};
+        for (int k = 0; k < 3; ++k) {
+          if (k < n && (ops[k] < 0 || static_cast<size_t>(ops[k]) >= i)) bad(r, b, i, "operand not defined before use");
+          if (k >= n && ops[k] != -1) bad(r, b, i, "unexpected operand");
+        }
+        auto kind = [&](InstId x) { return insts[static_cast<size_t>(x)].kind; };
+        switch (in.op) {
+          case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: case Op::Lt: case Op::Le: case Op::Gt:
+          case Op::Ge: case Op::Eq: case Op::Ne: case Op::Equiv: case Op::Coalesce:
+            if (n == 2 && in.a >= 0 && in.b >= 0 && static_cast<size_t>(in.a) < i && static_cast<size_t>(in.b) < i &&
+                kind(in.a) != kind(in.b) && !(in.kind == Kind::Time && kind(in.b) == Kind::Dec) &&
+                !(in.op == Op::Sub && kind(in.a) == Kind::Time)) {
+              bad(r, b, i, fmt::format("operands of different kinds ({} and {})", KindName(kind(in.a)), KindName(kind(in.b))));
+            }
+            break;
+          case Op::And: case Op::Or: case Op::Xor: case Op::Implies:
+            if (in.a >= 0 && static_cast<size_t>(in.a) < i && kind(in.a) != Kind::Bool) bad(r, b, i, "boolean operator on a non-boolean");
+            break;
+          case Op::Convert:
+            if (in.aux < 0 || static_cast<size_t>(in.aux) >= r.conversions.size()) bad(r, b, i, "conversion out of range");
+            else if (r.conversions[static_cast<size_t>(in.aux)].den <= 0) bad(r, b, i, "conversion with a zero denominator");
+            break;
+          case Op::Bands:
+            if (in.aux < 0 || static_cast<size_t>(in.aux) >= r.bands.size()) {
+              bad(r, b, i, "band table out of range");
+            } else {
+              for (const BandRow& row : r.bands[static_cast<size_t>(in.aux)].rows) {
+                if (row.value < 0 || static_cast<size_t>(row.value) >= i) bad(r, b, i, "band value not defined before use");
+              }
+            }
+            break;
+          case Op::Agg: case Op::Latest: case Op::Absence:
+            if (in.aux < 0 || static_cast<size_t>(in.aux) >= r.slots.size()) bad(r, b, i, "signal slot out of range");
+            break;
+          case Op::Sequence:
+            if (in.aux < 0 || static_cast<size_t>(in.aux) >= r.slots.size() || in.imm2 < 0 ||
+                static_cast<size_t>(in.imm2) >= r.slots.size()) {
+              bad(r, b, i, "signal slot out of range");
+            }
+            break;
+          case Op::Sustained:
+            if (in.aux <= 0 || static_cast<size_t>(in.aux) >= r.blocks.size() || in.imm2 < 0 ||
+                static_cast<size_t>(in.imm2) >= r.blocks[static_cast<size_t>(in.aux)].insts.size()) {
+              bad(r, b, i, "sustained block out of range");
+            }
+            break;
+          default: break;
+        }
+      }
+    }
+    for (const Let& l : r.lets) {
+      if (l.inst < 0 || r.blocks.empty() || static_cast<size_t>(l.inst) >= r.blocks[0].insts.size()) {
+        problems.push_back("rule " + r.id + ": let " + l.name + " out of range");
+      }
+    }
+    for (const When& w : r.whens) {
+      if (w.cond < 0 || r.blocks.empty() || static_cast<size_t>(w.cond) >= r.blocks[0].insts.size() ||
+          r.blocks[0].insts[static_cast<size_t>(w.cond)].kind != Kind::Bool) {
+        problems.push_back("rule " + r.id + ": when condition is not a boolean instruction");
+      }
+    }
+    for (const auto& s : r.slots) {
+      if (s.signal < 0 || static_cast<size_t>(s.signal) >= m.signals.size()) problems.push_back("rule " + r.id + ": unknown signal slot");
+    }
+  }
+  return problems;
+}
+
+}  // namespace cdr::ir
