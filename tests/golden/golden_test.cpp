@@ -75,6 +75,7 @@ TEST_P(GoldenLint, MatchesExpectedDiagnostics) {
   cdr::driver::Frontend fe(OptionsFor(text));
   fe.Load({name + ".cdr"});
   fe.Check();
+  fe.Lower();  // as `cdr lint` does
   fs::current_path(saved);
   std::string actual = cdr::diag::FormatText(fe.diags);
 
