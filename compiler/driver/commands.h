@@ -1,7 +1,10 @@
 // compiler/driver/commands.h: the `cdr` subcommands of the front end.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cdr::driver {
@@ -22,6 +25,30 @@ struct FmtOptions {
   bool check = false;
 };
 int Fmt(const FmtOptions& options);
+
+struct RunOptions {
+  std::vector<std::string> rules;
+  std::string events = "-";
+  std::string out;          // alerts; stdout when empty
+  std::string trace;        // none when empty
+  std::string dead_letter;  // stderr when empty
+  std::string late;         // stderr when empty
+  std::string allowed_lateness = "24h";
+  std::string engine = "adaptive";
+  bool progress = false;
+};
+/// `cdr run`: 0 done, 1 rules refused, 2 usage or I/O error.
+int Run(const RunOptions& options);
+
+struct ImportOptions {
+  std::string dir;
+  std::string out;  // stdout when empty
+};
+/// `cdr import physionet2019 DIR`: 0 done, 2 usage or I/O error.
+int ImportPhysionet(const ImportOptions& options);
+
+/// `4h`, `90min`, `2d` in milliseconds.
+std::optional<int64_t> ParseDurationMs(std::string_view text);
 
 /// Prints the IR of the rules in `paths` (with their schemas).
 int Ir(const std::vector<std::string>& paths);

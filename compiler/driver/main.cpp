@@ -33,6 +33,26 @@ int main(int argc, char** argv) {
   auto* ir_cmd = app.add_subcommand("ir", "print the IR of the rules (files or directories, with their schemas)");
   ir_cmd->add_option("paths", ir_paths, "files or directories")->required();
 
+  RunOptions run;
+  auto* run_cmd = app.add_subcommand("run", "stream events through the rules; alerts as NDJSON");
+  run_cmd->add_option("--rules", run.rules, "rule and schema files or directories")->required();
+  run_cmd->add_option("--events", run.events, "NDJSON events, or - for stdin (default)");
+  run_cmd->add_option("--out", run.out, "alerts to this file (default: stdout)");
+  run_cmd->add_option("--trace", run.trace, "every evaluation point's final result to this file");
+  run_cmd->add_option("--dead-letter", run.dead_letter, "events that cannot be used, with the reason (default: stderr)");
+  run_cmd->add_option("--late", run.late, "events later than the allowed lateness (default: stderr)");
+  run_cmd->add_option("--allowed-lateness", run.allowed_lateness, "how late an event may arrive (default 24h)");
+  run_cmd->add_option("--engine", run.engine, "interp, jit or adaptive (default)")
+      ->check(CLI::IsMember({"interp", "jit", "adaptive"}));
+  run_cmd->add_flag("--progress", run.progress, "report progress on stderr (default: when stderr is a terminal)");
+
+  ImportOptions import_opts;
+  auto* import_cmd = app.add_subcommand("import", "convert a data set to NDJSON events");
+  import_cmd->require_subcommand(1);
+  auto* physionet_cmd = import_cmd->add_subcommand("physionet2019", "PhysioNet/CinC 2019 .psv stays, merged in time order");
+  physionet_cmd->add_option("dir", import_opts.dir, "folder of .psv files")->required();
+  physionet_cmd->add_option("--out", import_opts.out, "write events here (default: stdout)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -50,6 +70,8 @@ int main(int argc, char** argv) {
     if (*fmt_cmd) return Fmt(fmt_opts);
     if (*ast_cmd) return Ast(ast_path, ast_ranges);
     if (*ir_cmd) return Ir(ir_paths);
+    if (*run_cmd) return Run(run);
+    if (*physionet_cmd) return ImportPhysionet(import_opts);
   } catch (const std::exception& e) {
     std::cerr << "cdr: internal error: " << e.what() << "\n";
     return kUsage;

@@ -126,6 +126,7 @@ struct Signal {
   std::vector<Code> codes;
   std::vector<std::string> members;  // enum
   std::vector<UnitConversion> conversions;  // declared `convert` units (UCUM ones are found at ingest)
+  std::vector<Code> valueset_codes;  // `code in valueset V`: these codes map to this signal, as its value
 };
 
 struct Module {

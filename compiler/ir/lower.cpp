@@ -652,6 +652,16 @@ class RuleLowerer {
 Module Lower(const std::vector<const ast::File*>& files, const sema::Model& model, diag::DiagnosticEngine& diags) {
   Module m;
   std::map<std::string, int32_t> signal_index;
+  // Value sets by schema, for the signals whose value is a code of one.
+  std::map<std::pair<std::string, std::string>, const ast::ValuesetDecl*> valuesets;
+  for (const ast::File* f : files) {
+    for (const auto& d : f->decls) {
+      if (!d.schema) continue;
+      for (const auto& item : d.schema->items) {
+        if (item.valueset) valuesets[{d.schema->name, item.valueset->name}] = item.valueset.get();
+      }
+    }
+  }
   for (const auto& [schema, signals] : model.schemas) {
     for (const auto& [name, info] : signals) {
       if (signal_index.count(name)) continue;  // the first schema (by name) wins; lint warns
@@ -664,6 +674,13 @@ Module Lower(const std::vector<const ast::File*>& files, const sema::Model& mode
         for (const auto& c : g.codes) s.codes.push_back(Code{g.system, ast::Unquote(c)});
       }
       s.members = info.type.members;
+      if (!info.decl->type.valueset.empty()) {
+        if (auto vs = valuesets.find({schema, info.decl->type.valueset}); vs != valuesets.end()) {
+          for (const auto& g : vs->second->codes) {
+            for (const auto& c : g.codes) s.valueset_codes.push_back(Code{g.system, ast::Unquote(c)});
+          }
+        }
+      }
       for (const auto& [unit, factor] : info.conversions) {
         // value in `unit` * factor = value in the signal's unit
         s.conversions.push_back(UnitConversion{unit.text, Conversion{factor.raw(), Decimal::kOne, 0, 0}});

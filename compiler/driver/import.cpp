@@ -1,0 +1,167 @@
+// compiler/driver/import.cpp: `cdr import physionet2019 DIR`: PhysioNet/CinC 2019 `.psv`
+// stays to NDJSON events, as ../shared/data/README.md (and docs/events.md) map them.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "compiler/driver/commands.h"
+#include "runtime/decode.h"
+#include "runtime/engine.h"
+#include "stdlib/time.h"
+
+namespace cdr::driver {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Column {
+  const char* name;
+  const char* loinc;
+  const char* unit;
+};
+
+// The measured columns: LOINC code and the UCUM unit the challenge gives them in.
+constexpr Column kColumns[] = {
+    {"HR", "8867-4", "/min"},           {"O2Sat", "59408-5", "%"},         {"Temp", "8310-5", "Cel"},
+    {"SBP", "8480-6", "mm[Hg]"},        {"MAP", "8478-0", "mm[Hg]"},       {"DBP", "8462-4", "mm[Hg]"},
+    {"Resp", "9279-1", "/min"},         {"EtCO2", "19891-1", "mm[Hg]"},    {"BaseExcess", "1925-7", "mmol/L"},
+    {"HCO3", "1963-8", "mmol/L"},       {"FiO2", "3150-0", "1"},           {"pH", "2744-1", "[pH]"},
+    {"PaCO2", "2019-8", "mm[Hg]"},      {"SaO2", "2708-6", "%"},           {"AST", "1920-8", "U/L"},
+    {"BUN", "3094-0", "mg/dL"},         {"Alkalinephos", "6768-6", "U/L"}, {"Calcium", "17861-6", "mg/dL"},
+    {"Chloride", "2075-0", "mmol/L"},   {"Creatinine", "2160-0", "mg/dL"}, {"Bilirubin_direct", "1968-7", "mg/dL"},
+    {"Glucose", "2345-7", "mg/dL"},     {"Lactate", "2524-7", "mmol/L"},   {"Magnesium", "19123-9", "mg/dL"},
+    {"Phosphate", "2777-1", "mg/dL"},   {"Potassium", "2823-3", "mmol/L"}, {"Bilirubin_total", "1975-2", "mg/dL"},
+    {"TroponinI", "10839-9", "ng/mL"},  {"Hct", "4544-3", "%"},            {"Hgb", "718-7", "g/dL"},
+    {"PTT", "3173-2", "s"},             {"WBC", "6690-2", "10*3/uL"},      {"Fibrinogen", "3255-7", "mg/dL"},
+    {"Platelets", "777-3", "10*3/uL"}};
+
+// 2000-01-01T00:00:00Z: hour ICULOS of every stay is this plus ICULOS hours.
+constexpr int64_t kEpoch2000 = 946684800000LL;
+
+struct Row {
+  int64_t time;
+  std::string patient;
+  size_t column;
+  std::string value;
+  int iculos;
+};
+
+std::vector<std::string> Split(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cell;
+  std::istringstream ss(line);
+  while (std::getline(ss, cell, '|')) out.push_back(cell);
+  if (!line.empty() && line.back() == '|') out.emplace_back();
+  return out;
+}
+
+}  // namespace
+
+int ImportPhysionet(const ImportOptions& o) {
+  std::error_code ec;
+  if (!fs::is_directory(o.dir, ec)) {
+    std::cerr << "cdr import: " << o.dir << " is not a directory\n";
+    return kUsage;
+  }
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(o.dir, ec)) {
+    if (e.path().extension() == ".psv") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) {
+    std::cerr << "cdr import: no .psv files in " << o.dir << "\n";
+    return kUsage;
+  }
+  std::vector<Row> rows;
+  size_t stays = 0, lines = 0, problems = 0;
+  for (const auto& path : files) {
+    std::ifstream in(path);
+    std::string header;
+    if (!std::getline(in, header)) {
+      std::cerr << "cdr import: " << path.string() << ": empty file; skipped\n";
+      ++problems;
+      continue;
+    }
+    auto names = Split(header);
+    std::vector<int> col_of(names.size(), -1);
+    int iculos_col = -1;
+    for (size_t i = 0; i < names.size(); ++i) {
+      for (size_t k = 0; k < std::size(kColumns); ++k) {
+        if (names[i] == kColumns[k].name) col_of[i] = static_cast<int>(k);
+      }
+      if (names[i] == "ICULOS") iculos_col = static_cast<int>(i);
+    }
+    if (iculos_col < 0) {
+      std::cerr << "cdr import: " << path.string() << ": no ICULOS column; skipped\n";
+      ++problems;
+      continue;
+    }
+    ++stays;
+    std::string patient = path.stem().string();
+    std::string line;
+    size_t line_no = 1;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.empty()) continue;
+      ++lines;
+      auto cells = Split(line);
+      if (cells.size() != names.size()) {
+        std::cerr << fmt::format("cdr import: {}:{}: {} cells, expected {}; row skipped\n", path.string(), line_no,
+                                 cells.size(), names.size());
+        ++problems;
+        continue;
+      }
+      int iculos = 0;
+      try {
+        iculos = std::stoi(cells[static_cast<size_t>(iculos_col)]);
+      } catch (...) {
+        std::cerr << fmt::format("cdr import: {}:{}: ICULOS is not a number; row skipped\n", path.string(), line_no);
+        ++problems;
+        continue;
+      }
+      for (size_t i = 0; i < cells.size(); ++i) {
+        if (col_of[i] < 0 || cells[i] == "NaN" || cells[i].empty()) continue;
+        if (!runtime::DecimalFromJson(cells[i])) {
+          std::cerr << fmt::format("cdr import: {}:{}: {} value `{}` is not a number; skipped\n", path.string(),
+                                   line_no, names[i], cells[i]);
+          ++problems;
+          continue;
+        }
+        rows.push_back(Row{kEpoch2000 + static_cast<int64_t>(iculos) * 3600000, patient,
+                           static_cast<size_t>(col_of[i]), cells[i], iculos});
+      }
+    }
+  }
+  // Merged across stays in time order, as a live feed would deliver them.
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.time, a.patient, a.column) < std::tie(b.time, b.patient, b.column);
+  });
+  std::ostream* out = &std::cout;
+  std::ofstream file;
+  if (!o.out.empty() && o.out != "-") {
+    file.open(o.out, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      std::cerr << "cdr import: cannot write " << o.out << "\n";
+      return kUsage;
+    }
+    out = &file;
+  }
+  for (const Row& r : rows) {
+    const Column& c = kColumns[r.column];
+    std::string time = stdlib::FormatTime(r.time);
+    *out << "{\"id\":" << runtime::JsonString(fmt::format("{}/{}/{}", r.patient, r.iculos, c.name))
+         << ",\"patient\":" << runtime::JsonString(r.patient) << ",\"time\":\"" << time << "\",\"recorded\":\"" << time
+         << "\",\"code\":{\"system\":\"http://loinc.org\",\"code\":\"" << c.loinc << "\"},\"value\":" << r.value
+         << ",\"unit\":\"" << c.unit << "\"}\n";
+  }
+  out->flush();
+  std::cerr << fmt::format("cdr import: {} stays, {} rows, {} events{}\n", stays, lines, rows.size(),
+                           problems ? fmt::format(", {} problems reported above", problems) : "");
+  return *out ? kOk : kUsage;
+}
+
+}  // namespace cdr::driver

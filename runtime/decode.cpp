@@ -1,0 +1,363 @@
+// runtime/decode.cpp: the NDJSON event decoder (simdjson on-demand).
+#include "runtime/decode.h"
+
+#include <simdjson.h>
+
+#include "stdlib/decimal.h"
+#include "stdlib/time.h"
+#include "stdlib/units.h"
+
+namespace cdr::runtime {
+
+using stdlib::Decimal;
+using stdlib::Int128;
+
+struct EventDecoder::Parser {
+  simdjson::ondemand::parser parser;
+};
+
+// Per (signal, unit text): how to bring a value to the signal's unit, or why not.
+struct EventDecoder::UnitCache {
+  struct Entry {
+    bool ok = false;
+    stdlib::Linear linear;
+    std::string why;
+  };
+  std::map<std::pair<int32_t, std::string>, Entry> entries;
+};
+
+namespace {
+
+std::string Quote(std::string_view s) {
+  std::string out(s.substr(0, 80));
+  if (s.size() > 80) out += "...";
+  return "`" + out + "`";
+}
+
+}  // namespace
+
+std::optional<int64_t> DecimalFromJson(std::string_view s) {
+  // -?int(.frac)?([eE][+-]?exp)?  -> digits and a power of ten, then scaled exactly.
+  size_t i = 0;
+  bool neg = false;
+  if (i < s.size() && s[i] == '-') {
+    neg = true;
+    ++i;
+  }
+  Int128 mant = 0;
+  int scale = 0;  // value = mant * 10^-scale
+  int digits = 0;
+  bool any = false;
+  for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i) {
+    any = true;
+    if (digits < 30) {
+      mant = mant * 10 + (s[i] - '0');
+      if (mant) ++digits;
+    } else {
+      --scale;  // drop low-order digits of a huge integer part
+    }
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i) {
+      any = true;
+      if (digits < 30) {
+        mant = mant * 10 + (s[i] - '0');
+        if (mant) ++digits;
+        ++scale;
+      }
+    }
+  }
+  if (!any) return std::nullopt;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    bool eneg = false;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
+    int e = 0;
+    bool edig = false;
+    for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i) {
+      edig = true;
+      if (e < 1000) e = e * 10 + (s[i] - '0');
+    }
+    if (!edig) return std::nullopt;
+    scale += eneg ? e : -e;
+  }
+  if (i != s.size()) return std::nullopt;
+  // raw = mant * 10^(8 - scale)
+  int shift = Decimal::kScale - scale;
+  if (mant == 0) return 0;
+  if (shift >= 0) {
+    for (int k = 0; k < shift; ++k) {
+      mant *= 10;
+      if (mant > INT64_MAX) return std::nullopt;
+    }
+  } else {
+    Int128 div = 1;
+    for (int k = 0; k < -shift; ++k) {
+      div *= 10;
+      if (div > (static_cast<Int128>(1) << 100)) return 0;  // smaller than 10^-8: rounds to zero
+    }
+    Int128 q = mant / div, r = mant % div;
+    if (2 * r >= div) ++q;
+    mant = q;
+  }
+  if (mant > INT64_MAX) return std::nullopt;
+  return neg ? -static_cast<int64_t>(mant) : static_cast<int64_t>(mant);
+}
+
+std::string EventDecoder::SystemName(std::string_view system) {
+  if (system == "http://loinc.org") return "loinc";
+  if (system == "http://snomed.info/sct") return "snomed";
+  if (system == "http://www.nlm.nih.gov/research/umls/rxnorm") return "rxnorm";
+  return std::string(system);
+}
+
+EventDecoder::EventDecoder(const ir::Module& module, Interner& interner)
+    : module_(module), interner_(interner), units_(std::make_unique<UnitCache>()), parser_(std::make_unique<Parser>()) {
+  // Value sets by name, to map their codes onto the `code in valueset` signals.
+  std::map<std::string, std::vector<ir::Code>> valuesets;
+  for (size_t i = 0; i < module.signals.size(); ++i) {
+    const ir::Signal& s = module.signals[i];
+    by_name_.emplace(s.name, static_cast<int32_t>(i));
+    for (const auto& c : s.codes) by_code_.emplace(SystemName(c.system) + "|" + c.code, std::make_pair(static_cast<int32_t>(i), false));
+    for (const auto& c : s.valueset_codes) {
+      by_code_.emplace(SystemName(c.system) + "|" + c.code, std::make_pair(static_cast<int32_t>(i), true));
+    }
+  }
+  buffer_.reserve(4096);
+}
+
+EventDecoder::~EventDecoder() = default;
+
+std::optional<std::string> EventDecoder::Value(const ir::Signal& signal, std::string_view raw_number, bool is_number,
+                                               std::optional<bool> boolean, std::optional<std::string_view> text,
+                                               std::optional<std::string_view> unit, Event& e) {
+  using ST = ir::SignalType;
+  e.has_value = is_number || boolean || text;
+  if (!e.has_value) {
+    if (signal.type == ST::Event) return std::nullopt;
+    return "`" + signal.name + "` needs a value";
+  }
+  switch (signal.type) {
+    case ST::Event:
+      e.has_value = false;  // an occurrence: a value, if any, is not used
+      return std::nullopt;
+    case ST::Boolean:
+      if (!boolean) return "value of `" + signal.name + "` must be true or false";
+      e.value = *boolean ? 1 : 0;
+      return std::nullopt;
+    case ST::Integer: {
+      if (!is_number) return "value of `" + signal.name + "` must be a number";
+      auto d = DecimalFromJson(raw_number);
+      if (!d || *d % Decimal::kOne != 0) return "value of `" + signal.name + "` must be an integer, got " + Quote(raw_number);
+      e.value = *d / Decimal::kOne;
+      return std::nullopt;
+    }
+    case ST::Decimal: {
+      if (!is_number) return "value of `" + signal.name + "` must be a number";
+      auto d = DecimalFromJson(raw_number);
+      if (!d) return "value " + Quote(raw_number) + " of `" + signal.name + "` is out of range";
+      e.value = *d;
+      return std::nullopt;
+    }
+    case ST::Quantity: {
+      if (!is_number) return "value of `" + signal.name + "` must be a number";
+      auto d = DecimalFromJson(raw_number);
+      if (!d) return "value " + Quote(raw_number) + " of `" + signal.name + "` is out of range";
+      if (!unit) return "`" + signal.name + "` is a quantity in `" + signal.unit + "`; the event has no `unit`";
+      if (*unit == signal.unit) {
+        e.value = *d;
+        return std::nullopt;
+      }
+      auto& entry = units_->entries[{e.signal, std::string(*unit)}];
+      if (!entry.ok && entry.why.empty()) {
+        std::string why;
+        auto from = stdlib::ParseUnit(*unit, &why);
+        auto to = stdlib::ParseUnit(signal.unit);
+        if (!from) {
+          entry.why = "unit " + Quote(*unit) + " of `" + signal.name + "` is not UCUM: " + why;
+        } else if (auto l = stdlib::LinearConversion(*from, *to)) {
+          entry.ok = true;
+          entry.linear = *l;
+        } else {
+          for (const auto& c : signal.conversions) {
+            auto cu = stdlib::ParseUnit(c.unit);
+            if (cu && cu->SameScale(*from)) {
+              entry.ok = true;
+              entry.linear.num = c.to_canonical.num;
+              entry.linear.den = c.to_canonical.den;
+            }
+          }
+          if (!entry.ok) {
+            entry.why = "unit " + Quote(*unit) + " of `" + signal.name + "` cannot be converted to `" + signal.unit + "`";
+          }
+        }
+      }
+      if (!entry.ok) return entry.why;
+      auto shifted = stdlib::Add(Decimal::FromRaw(*d), entry.linear.from_offset);
+      auto scaled = shifted ? shifted->Scale(entry.linear.num, entry.linear.den) : std::nullopt;
+      auto v = scaled ? stdlib::Sub(*scaled, entry.linear.to_offset) : std::nullopt;
+      if (!v) return "value " + Quote(raw_number) + " of `" + signal.name + "` is out of range after conversion";
+      e.value = v->raw();
+      return std::nullopt;
+    }
+    case ST::Enum: {
+      if (!text) return "value of `" + signal.name + "` must be a string";
+      if (std::find(signal.members.begin(), signal.members.end(), *text) == signal.members.end()) {
+        return Quote(*text) + " is not a value of `" + signal.name + "`";
+      }
+      e.value = interner_.Intern(std::string(*text));
+      return std::nullopt;
+    }
+    case ST::Text:
+    case ST::Code:
+      if (!text) return "value of `" + signal.name + "` must be a string";
+      e.value = interner_.Intern(std::string(*text));
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e) {
+  if (line.size() > kMaxEventBytes) return "line of " + std::to_string(line.size()) + " bytes is over the limit of " + std::to_string(kMaxEventBytes);
+  // An event is one object: anything after its closing brace is refused here, since the
+  // on-demand parser stops reading at the end of the object.
+  std::string_view trimmed = line;
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.remove_suffix(1);
+  if (trimmed.empty()) return "empty line";
+  bool ends_object = trimmed.back() == '}';
+  buffer_.assign(line);
+  buffer_.append(simdjson::SIMDJSON_PADDING, ' ');
+  simdjson::padded_string_view view(buffer_.data(), line.size(), buffer_.size());
+  simdjson::ondemand::document doc;
+  if (auto err = parser_->parser.iterate(view).get(doc)) return std::string("not JSON: ") + simdjson::error_message(err);
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj)) return ends_object ? "not JSON: malformed object" : "not a JSON object";
+  if (!ends_object) return "not JSON: text after the object";
+  e = Event{};
+  std::optional<std::string_view> signal_name, system, code, unit, text_value;
+  std::optional<bool> bool_value;
+  std::string_view number_text;
+  bool is_number = false, have_id = false, have_patient = false, have_time = false;
+  std::string_view time_text, recorded_text, status_text;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return "not JSON: malformed key";
+    simdjson::ondemand::value v;
+    if (field.value().get(v)) return "not JSON: malformed value of " + Quote(key);
+    simdjson::ondemand::json_type type;
+    if (v.type().get(type)) return "not JSON: malformed value of " + Quote(key);
+    auto str = [&](std::string_view& out) -> std::optional<std::string> {
+      if (type != simdjson::ondemand::json_type::string) return "`" + std::string(key) + "` must be a string";
+      if (v.get_string().get(out)) return "not JSON: malformed string in " + Quote(key);
+      return std::nullopt;
+    };
+    if (key == "id") {
+      std::string_view s;
+      if (auto err = str(s)) return err;
+      e.id = s;
+      have_id = true;
+    } else if (key == "patient") {
+      std::string_view s;
+      if (auto err = str(s)) return err;
+      e.patient = s;
+      have_patient = true;
+    } else if (key == "time") {
+      std::string_view s;
+      if (auto err = str(s)) return err;
+      e.time = 0;
+      time_text = s;
+      have_time = true;
+      auto t = stdlib::ParseTime(s);
+      if (!t) return "`time` " + Quote(s) + " is not an RFC 3339 date-time";
+      e.time = *t;
+    } else if (key == "recorded") {
+      std::string_view s;
+      if (auto err = str(s)) return err;
+      auto t = stdlib::ParseTime(s);
+      if (!t) return "`recorded` " + Quote(s) + " is not an RFC 3339 date-time";
+      e.recorded = *t;
+      recorded_text = s;
+    } else if (key == "signal") {
+      std::string_view s;
+      if (auto err = str(s)) return err;
+      signal_name = s;
+    } else if (key == "code") {
+      simdjson::ondemand::object c;
+      if (type != simdjson::ondemand::json_type::object || v.get_object().get(c)) return "`code` must be an object with `system` and `code`";
+      for (auto cf : c) {
+        std::string_view ck, cv;
+        if (cf.unescaped_key().get(ck)) return "not JSON: malformed key in `code`";
+        simdjson::ondemand::value cval;
+        if (cf.value().get(cval)) return "not JSON: malformed `code`";
+        if (ck == "system" || ck == "code") {
+          if (cval.get_string().get(cv)) return "`code." + std::string(ck) + "` must be a string";
+          (ck == "system" ? system : code) = cv;
+        }
+      }
+      if (!system || !code) return "`code` must have `system` and `code`";
+    } else if (key == "value") {
+      switch (type) {
+        case simdjson::ondemand::json_type::number:
+          number_text = v.raw_json_token();
+          while (!number_text.empty() && std::isspace(static_cast<unsigned char>(number_text.back()))) number_text.remove_suffix(1);
+          is_number = true;
+          break;
+        case simdjson::ondemand::json_type::boolean: {
+          bool b;
+          if (v.get_bool().get(b)) return "not JSON: malformed boolean";
+          bool_value = b;
+          break;
+        }
+        case simdjson::ondemand::json_type::string: {
+          std::string_view s;
+          if (v.get_string().get(s)) return "not JSON: malformed string in `value`";
+          text_value = s;
+          break;
+        }
+        case simdjson::ondemand::json_type::null: break;
+        default: return "`value` must be a number, boolean, string or absent";
+      }
+    } else if (key == "unit") {
+      std::string_view s;
+      if (auto err = str(s)) return err;
+      unit = s;
+    } else if (key == "status") {
+      std::string_view s;
+      if (auto err = str(s)) return err;
+      status_text = s;
+    }
+  }
+  if (!have_id || e.id.empty()) return "missing `id`";
+  if (!have_patient || e.patient.empty()) return "missing `patient`";
+  if (!have_time) return "missing `time`";
+  if (recorded_text.empty()) e.recorded = e.time;
+  if (status_text.empty() || status_text == "final") {
+    e.status = Status::Final;
+  } else if (status_text == "amended" || status_text == "corrected") {
+    e.status = Status::Amended;
+  } else if (status_text == "entered-in-error") {
+    e.status = Status::EnteredInError;
+  } else {
+    return "`status` " + Quote(status_text) + " is not final, amended or entered-in-error";
+  }
+  bool code_is_value = false;
+  if (signal_name) {
+    auto it = by_name_.find(std::string(*signal_name));
+    if (it == by_name_.end()) return "unknown signal " + Quote(*signal_name);
+    e.signal = it->second;
+  } else if (code) {
+    auto it = by_code_.find(SystemName(*system) + "|" + std::string(*code));
+    if (it == by_code_.end()) return "unknown code " + Quote(*system) + " " + Quote(*code);
+    e.signal = it->second.first;
+    code_is_value = it->second.second;
+  } else {
+    return "missing `signal` or `code`";
+  }
+  const ir::Signal& signal = module_.signals[static_cast<size_t>(e.signal)];
+  if (e.status == Status::EnteredInError) return std::nullopt;  // removes by id; no value needed
+  if (code_is_value && !text_value) text_value = code;
+  return Value(signal, number_text, is_number, bool_value, text_value, unit, e);
+}
+
+}  // namespace cdr::runtime

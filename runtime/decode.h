@@ -1,0 +1,54 @@
+// runtime/decode.h: one line of the NDJSON event format (contracts.md) to a normalized
+// event, with simdjson: code-to-signal mapping, unit conversion to the signal's unit,
+// and a precise reason for every line that cannot be used.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "compiler/ir/ir.h"
+#include "runtime/event.h"
+#include "runtime/interpreter.h"
+
+namespace cdr::runtime {
+
+/// The largest event line accepted (docs/robustness.md).
+inline constexpr size_t kMaxEventBytes = 1 << 20;
+
+class EventDecoder {
+ public:
+  EventDecoder(const ir::Module& module, Interner& interner);
+  ~EventDecoder();
+
+  /// Decodes one line. Returns nothing on success (filling `event`), otherwise the
+  /// dead-letter reason.
+  std::optional<std::string> Decode(std::string_view line, Event& event);
+
+  /// `http://loinc.org` -> `loinc`, and the other FHIR system URIs cdr knows.
+  static std::string SystemName(std::string_view system);
+
+ private:
+  struct UnitCache;
+  std::optional<std::string> Value(const ir::Signal& signal, std::string_view raw_number, bool is_number,
+                                   std::optional<bool> boolean, std::optional<std::string_view> text,
+                                   std::optional<std::string_view> unit, Event& e);
+
+  const ir::Module& module_;
+  Interner& interner_;
+  std::unordered_map<std::string, int32_t> by_name_;
+  std::unordered_map<std::string, std::pair<int32_t, bool>> by_code_;  // "system|code" -> (signal, code is the value)
+  std::unique_ptr<UnitCache> units_;
+  struct Parser;
+  std::unique_ptr<Parser> parser_;
+  std::string buffer_;
+};
+
+/// A JSON number's text as an exact decimal (exponents allowed), rounded half away from
+/// zero to 8 places; nothing when out of range.
+std::optional<int64_t> DecimalFromJson(std::string_view text);
+
+}  // namespace cdr::runtime

@@ -1,0 +1,120 @@
+// runtime/engine.h: the event-time engine. Keeps per-patient state shared by all rules,
+// evaluates rules at evaluation points as data arrives (eager alerts), revises them when
+// late data or corrections change a result (retract, fire anew), fires timer points from
+// the stream's event time, and writes each point's final result to the trace once the
+// watermark has passed it. The engine does no I/O of its own: it writes lines to streams.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "compiler/ir/ir.h"
+#include "runtime/event.h"
+#include "runtime/interpreter.h"
+
+namespace cdr::runtime {
+
+struct EngineOptions {
+  int64_t allowed_lateness_ms = 24LL * 3600 * 1000;
+};
+
+struct Counters {
+  uint64_t applied = 0;     // events used
+  uint64_t late = 0;        // older than the watermark: to the late output
+  uint64_t ignored = 0;     // corrections of an unknown event id
+  uint64_t evaluations = 0;
+  uint64_t fired = 0;
+  uint64_t retracted = 0;
+  uint64_t trace_records = 0;
+};
+
+/// Where the engine's output goes. Any of them may be null.
+struct Outputs {
+  std::ostream* alerts = nullptr;
+  std::ostream* trace = nullptr;
+};
+
+class Engine {
+ public:
+  Engine(const ir::Module& module, EngineOptions options, Outputs outputs);
+  ~Engine();
+
+  enum class Outcome { Applied, Late, UnknownCorrection };
+  /// Takes one event in arrival order. Consecutive events of one patient with the same
+  /// time are applied together. Late events (time before the watermark) are refused.
+  Outcome Ingest(Event event);
+  /// End of input: applies what is pending and writes the remaining trace records.
+  void Finish();
+
+  const Counters& counters() const { return counters_; }
+  size_t patients() const { return patients_.size(); }
+  int64_t watermark() const { return watermark_; }
+  Interner& interner() { return interner_; }
+  /// Coverage per rule (for `cdr test`), when enabled before the first event.
+  void EnableCoverage() { coverage_enabled_ = true; }
+  const Coverage* CoverageOf(size_t rule) const;
+
+ private:
+  struct Point;
+  struct RuleState;
+  struct Patient;
+  struct Due {
+    int64_t time;
+    std::string patient;
+    int32_t rule;
+    bool operator>(const Due& o) const { return std::tie(time, patient, rule) > std::tie(o.time, o.patient, o.rule); }
+  };
+
+  void Flush();
+  void Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, int64_t>>& inserted,
+             std::vector<std::pair<int32_t, int64_t>>& removed);
+  void Update(const std::string& patient_id, Patient& p, size_t rule, int64_t from, int64_t to);
+  void EvaluatePoint(const std::string& patient_id, Patient& p, size_t rule, int64_t t);
+  void Scan(const std::string& patient_id, Patient& p, size_t rule, int64_t from);
+  bool IsPoint(const Patient& p, size_t rule, int64_t t) const;
+  void AdvanceTime(int64_t stream_time);
+  void Finalize(int64_t upto);
+  void Evict(Patient& p);
+  std::string AlertJson(const std::string& patient, size_t rule, int64_t t, const Point& point,
+                        const std::vector<Value>& regs, const std::vector<std::vector<EventRef>>& evidence) const;
+  std::string ValueJson(const ir::Rule& rule, const ir::Let& let, const Value& v) const;
+  std::string EventValueJson(int32_t signal, const StoredEvent& e) const;
+
+  const ir::Module& module_;
+  EngineOptions options_;
+  Outputs out_;
+  Interner interner_;
+  std::vector<LoadedRule> rules_;
+  std::vector<std::vector<size_t>> rules_of_signal_;  // signal -> rules that read it
+  std::vector<std::vector<int64_t>> timer_offsets_;   // rule -> (slot signal, offset) flattened below
+  std::vector<std::vector<std::pair<int32_t, int64_t>>> timers_;  // rule -> (signal, offset)
+  std::vector<bool> unbounded_;                       // rule looks back without a window bound
+  int64_t keep_ms_ = 0;                                // how much history a patient keeps
+  std::unordered_map<std::string, std::unique_ptr<Patient>> patients_;
+  std::vector<Event> group_;
+  int64_t stream_time_ = INT64_MIN;
+  int64_t watermark_ = INT64_MIN;
+  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> timers_due_;
+  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> final_due_;
+  Counters counters_;
+  bool coverage_enabled_ = false;
+  std::vector<Coverage> coverage_;
+  uint64_t since_sweep_ = 0;
+  std::vector<Value> regs_;
+  std::vector<std::vector<EventRef>> evidence_;
+};
+
+/// The deterministic alert id: the first 32 hex digits of SHA-256 of rule, version,
+/// patient and evaluation time.
+std::string AlertId(const std::string& rule, const std::string& version, const std::string& patient, int64_t time);
+
+/// A JSON string literal.
+std::string JsonString(std::string_view s);
+
+}  // namespace cdr::runtime

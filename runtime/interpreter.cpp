@@ -1,0 +1,467 @@
+// runtime/interpreter.cpp: the reference semantics of the IR. Straight-line evaluation
+// of each block; unknown propagates as in CQL; decimals are exact (stdlib::Decimal).
+#include "runtime/interpreter.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "stdlib/decimal.h"
+
+namespace cdr::runtime {
+namespace {
+
+using ir::Inst;
+using ir::Kind;
+using ir::Op;
+using stdlib::Decimal;
+using stdlib::Int128;
+
+constexpr size_t kMaxEvidence = 100;
+
+Value Unknown() { return Value{0, false}; }
+Value Known(int64_t v) { return Value{v, true}; }
+Value Bool(bool b) { return Value{b ? 1 : 0, true}; }
+Value From(std::optional<Decimal> d) { return d ? Known(d->raw()) : Unknown(); }
+
+Value IntOp(Op op, int64_t a, int64_t b) {
+  int64_t r = 0;
+  switch (op) {
+    case Op::Add: return __builtin_add_overflow(a, b, &r) ? Unknown() : Known(r);
+    case Op::Sub: return __builtin_sub_overflow(a, b, &r) ? Unknown() : Known(r);
+    case Op::Mul: return __builtin_mul_overflow(a, b, &r) ? Unknown() : Known(r);
+    case Op::IntDiv:
+      if (b == 0 || (a == INT64_MIN && b == -1)) return Unknown();
+      return Known(a / b);
+    case Op::Mod:
+      if (b == 0 || (a == INT64_MIN && b == -1)) return Unknown();
+      return Known(a % b);
+    default: return Unknown();
+  }
+}
+
+Value DecOp(Op op, int64_t a, int64_t b) {
+  Decimal x = Decimal::FromRaw(a), y = Decimal::FromRaw(b);
+  switch (op) {
+    case Op::Add: return From(Add(x, y));
+    case Op::Sub: return From(Sub(x, y));
+    case Op::Mul: return From(Mul(x, y));
+    case Op::Div: return From(Div(x, y));
+    case Op::IntDiv:
+      if (b == 0) return Unknown();
+      return From(Decimal::FromInteger(a / b));
+    case Op::Mod:
+      if (b == 0) return Unknown();
+      return Known(a % b);
+    default: return Unknown();
+  }
+}
+
+// Floor, ceiling and truncation of a raw decimal, as a raw decimal.
+int64_t FloorRaw(int64_t raw) {
+  int64_t q = raw / Decimal::kOne;
+  if (raw % Decimal::kOne != 0 && raw < 0) --q;
+  return q;
+}
+
+}  // namespace
+
+int64_t Interner::Intern(const std::string& s) {
+  auto it = std::lower_bound(sorted_.begin(), sorted_.end(), s,
+                             [](const auto& p, const std::string& k) { return p.first < k; });
+  if (it != sorted_.end() && it->first == s) return it->second;
+  int64_t id = static_cast<int64_t>(texts_.size());
+  texts_.push_back(s);
+  sorted_.insert(it, {s, id});
+  return id;
+}
+
+LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner) {
+  LoadedRule r;
+  r.ir = &rule;
+  for (const auto& t : rule.texts) r.text_ids.push_back(interner.Intern(t));
+  for (const auto& s : rule.slots) {
+    r.slot_signal.push_back(s.signal);
+    r.slot_int.push_back(module.signals[static_cast<size_t>(s.signal)].type == ir::SignalType::Integer);
+  }
+  return r;
+}
+
+namespace {
+
+class Evaluator {
+ public:
+  Evaluator(const LoadedRule& rule, const PatientEvents& events, const Interner& interner,
+            std::vector<std::vector<EventRef>>* evidence, Coverage* coverage, int64_t retention_ms)
+      : rule_(rule), events_(events), interner_(interner), evidence_(evidence), coverage_(coverage),
+        retention_ms_(retention_ms) {
+    if (evidence_) {
+      evidence_->assign(rule.ir->evidence.size(), {});
+      for (size_t i = 0; i < rule.ir->evidence.size(); ++i) site_of_[rule.ir->evidence[i].inst] = static_cast<int>(i);
+    }
+  }
+
+  void Block(int b, int64_t now, std::vector<Value>& regs) {
+    const auto& insts = rule_.ir->blocks[static_cast<size_t>(b)].insts;
+    regs.assign(insts.size(), Value{});
+    for (size_t i = 0; i < insts.size(); ++i) regs[i] = One(b, insts[i], static_cast<ir::InstId>(i), now, regs);
+  }
+
+ private:
+  const std::vector<StoredEvent>& Events(int32_t slot) const {
+    static const std::vector<StoredEvent> kNone;
+    int32_t sig = rule_.slot_signal[static_cast<size_t>(slot)];
+    if (sig < 0 || static_cast<size_t>(sig) >= events_.by_signal.size()) return kNone;
+    return events_.by_signal[static_cast<size_t>(sig)];
+  }
+
+  // [begin, end) of the events with time in (now - window, now]; window < 0: the retention.
+  std::pair<size_t, size_t> Range(const std::vector<StoredEvent>& ev, int64_t now, int64_t window) const {
+    if (window < 0) window = retention_ms_;
+    auto end = std::upper_bound(ev.begin(), ev.end(), now, [](int64_t t, const StoredEvent& e) { return t < e.time; });
+    auto begin = ev.begin();
+    if (window >= 0) {
+      int64_t from = now - window;
+      begin = std::upper_bound(ev.begin(), end, from, [](int64_t t, const StoredEvent& e) { return t < e.time; });
+    }
+    return {static_cast<size_t>(begin - ev.begin()), static_cast<size_t>(end - ev.begin())};
+  }
+
+  void Note(ir::InstId id, int32_t slot, const StoredEvent& e) {
+    if (!evidence_ || current_block_ != 0) return;
+    auto it = site_of_.find(id);
+    if (it == site_of_.end()) return;
+    auto& list = (*evidence_)[static_cast<size_t>(it->second)];
+    if (list.size() < kMaxEvidence) list.push_back(EventRef{rule_.slot_signal[static_cast<size_t>(slot)], &e});
+  }
+
+  Value Agg(const Inst& in, ir::InstId id, int64_t now) {
+    const auto& ev = Events(in.aux);
+    auto [b, e] = Range(ev, now, in.imm);
+    auto kind = static_cast<ir::AggKind>(in.imm2);
+    using A = ir::AggKind;
+    // Values as raw decimals (integers scaled) for the numeric aggregates.
+    bool int_signal = rule_.slot_int[static_cast<size_t>(in.aux)];
+    auto val = [&](const StoredEvent& x) { return x.value; };
+    switch (kind) {
+      case A::Count: {
+        for (size_t i = b; i < e; ++i) Note(id, in.aux, ev[i]);
+        return Known(static_cast<int64_t>(e - b));
+      }
+      case A::Exists:
+        if (b < e) Note(id, in.aux, ev[e - 1]);
+        return Bool(b < e);
+      case A::Last:
+      case A::TimeSince:
+        for (size_t i = e; i > b; --i) {
+          if (kind == A::TimeSince || ev[i - 1].has_value) {
+            Note(id, in.aux, ev[i - 1]);
+            if (kind == A::Last) return Known(val(ev[i - 1]));
+            return From(Decimal::FromRatio(now - ev[i - 1].time, 60000));
+          }
+        }
+        return Unknown();
+      case A::First:
+        for (size_t i = b; i < e; ++i) {
+          if (ev[i].has_value) {
+            Note(id, in.aux, ev[i]);
+            return Known(val(ev[i]));
+          }
+        }
+        return Unknown();
+      case A::Min:
+      case A::Max: {
+        const StoredEvent* best = nullptr;
+        for (size_t i = b; i < e; ++i) {
+          if (!ev[i].has_value) continue;
+          if (!best || (kind == A::Min ? ev[i].value < best->value : ev[i].value > best->value)) best = &ev[i];
+        }
+        if (!best) return Unknown();
+        Note(id, in.aux, *best);
+        return Known(best->value);
+      }
+      case A::Avg:
+      case A::Sum: {
+        Int128 sum = 0;
+        int64_t n = 0;
+        for (size_t i = b; i < e; ++i) {
+          if (!ev[i].has_value) continue;
+          sum += ev[i].value;
+          ++n;
+          Note(id, in.aux, ev[i]);
+        }
+        if (n == 0) return Unknown();
+        if (kind == A::Sum) {
+          if (sum > INT64_MAX || sum < INT64_MIN) return Unknown();
+          return Known(static_cast<int64_t>(sum));
+        }
+        // avg: a decimal; integer signals' values are whole numbers
+        // Integer signals hold whole numbers, decimal ones raw 10^-8 steps.
+        return From(int_signal ? Decimal::FromRatio(sum, n) : Decimal::FromRatio(sum, static_cast<Int128>(n) * Decimal::kOne));
+      }
+      case A::Delta: {
+        const StoredEvent *first = nullptr, *last = nullptr;
+        for (size_t i = b; i < e; ++i) {
+          if (!ev[i].has_value) continue;
+          if (!first) first = &ev[i];
+          last = &ev[i];
+        }
+        if (!first) return Unknown();
+        Note(id, in.aux, *first);
+        if (last != first) Note(id, in.aux, *last);
+        if (in.kind == Kind::Int) return IntOp(Op::Sub, last->value, first->value);
+        return DecOp(Op::Sub, last->value, first->value);
+      }
+      case A::Slope: {
+        // Least squares over (t, v), t in ms from the first event; per hour.
+        Int128 n = 0, st = 0, sv = 0, stt = 0, stv = 0;
+        int64_t t0 = 0;
+        bool first = true;
+        for (size_t i = b; i < e; ++i) {
+          if (!ev[i].has_value) continue;
+          if (first) t0 = ev[i].time;
+          first = false;
+          Int128 t = ev[i].time - t0;
+          Int128 v = int_signal ? static_cast<Int128>(ev[i].value) * Decimal::kOne : ev[i].value;
+          ++n;
+          st += t;
+          sv += v;
+          stt += t * t;
+          stv += t * v;
+          Note(id, in.aux, ev[i]);
+        }
+        if (n < 2) return Unknown();
+        Int128 num = n * stv - st * sv;
+        Int128 den = n * stt - st * st;
+        if (den == 0) return Unknown();
+        // raw-per-ms -> raw-per-hour; FromRatio scales by 10^8, so divide that back out.
+        return From(Decimal::FromRatio(num * 3600000, den * Decimal::kOne));
+      }
+    }
+    return Unknown();
+  }
+
+  Value Sustained(const Inst& in, int64_t now) {
+    // Known true at now - D and at every change of its signals in (now - D, now].
+    int sub = in.aux;
+    const auto& insts = rule_.ir->blocks[static_cast<size_t>(sub)].insts;
+    std::vector<int64_t> instants = {now - in.imm};
+    for (const auto& x : insts) {
+      if (x.op != Op::Latest && x.op != Op::Agg) continue;
+      const auto& ev = Events(x.aux);
+      auto [b, e] = Range(ev, now, in.imm);
+      for (size_t i = b; i < e; ++i) instants.push_back(ev[i].time);
+    }
+    std::sort(instants.begin(), instants.end());
+    instants.erase(std::unique(instants.begin(), instants.end()), instants.end());
+    std::vector<Value> regs;
+    int outer = current_block_;
+    current_block_ = sub;
+    bool held = true;
+    for (int64_t t : instants) {
+      Block(sub, t, regs);
+      const Value& c = regs[static_cast<size_t>(in.imm2)];
+      if (!c.known || c.v == 0) {
+        held = false;
+        break;
+      }
+    }
+    current_block_ = outer;
+    return Bool(held);
+  }
+
+  Value One(int b, const Inst& in, ir::InstId id, int64_t now, const std::vector<Value>& r) {
+    current_block_ = b;
+    auto A = [&]() -> const Value& { return r[static_cast<size_t>(in.a)]; };
+    auto B = [&]() -> const Value& { return r[static_cast<size_t>(in.b)]; };
+    const auto& insts = rule_.ir->blocks[static_cast<size_t>(b)].insts;
+    auto kind_of = [&](ir::InstId x) { return insts[static_cast<size_t>(x)].kind; };
+    switch (in.op) {
+      case Op::Const:
+        if (in.kind == Kind::Text) return Known(rule_.text_ids[static_cast<size_t>(in.imm)]);
+        return Known(in.imm);
+      case Op::Unknown: return Unknown();
+      case Op::Neg:
+        if (!A().known) return Unknown();
+        return A().v == INT64_MIN ? Unknown() : Known(-A().v);
+      case Op::Add:
+      case Op::Sub:
+      case Op::Mul:
+      case Op::Div:
+      case Op::IntDiv:
+      case Op::Mod: {
+        if (!A().known || !B().known) return Unknown();
+        if (in.kind == Kind::Time || kind_of(in.a) == Kind::Time) {
+          // time +/- ms (the duration is a decimal count of ms), or time - time in ms
+          int64_t ms = kind_of(in.b) == Kind::Time ? B().v : B().v / Decimal::kOne;
+          if (kind_of(in.b) == Kind::Time) return From(Decimal::FromInteger(A().v - ms));
+          return Known(in.op == Op::Add ? A().v + ms : A().v - ms);
+        }
+        if (in.kind == Kind::Int) return IntOp(in.op, A().v, B().v);
+        return DecOp(in.op, A().v, B().v);
+      }
+      case Op::Lt:
+      case Op::Le:
+      case Op::Gt:
+      case Op::Ge: {
+        if (!A().known || !B().known) return Unknown();
+        int c;
+        if (kind_of(in.a) == Kind::Text) {
+          int s = interner_.Text(A().v).compare(interner_.Text(B().v));
+          c = s < 0 ? -1 : s > 0 ? 1 : 0;
+        } else {
+          c = A().v < B().v ? -1 : A().v > B().v ? 1 : 0;
+        }
+        switch (in.op) {
+          case Op::Lt: return Bool(c < 0);
+          case Op::Le: return Bool(c <= 0);
+          case Op::Gt: return Bool(c > 0);
+          default: return Bool(c >= 0);
+        }
+      }
+      case Op::Eq:
+        if (!A().known || !B().known) return Unknown();
+        return Bool(A().v == B().v);
+      case Op::Ne:
+        if (!A().known || !B().known) return Unknown();
+        return Bool(A().v != B().v);
+      case Op::Equiv:
+        if (!A().known || !B().known) return Bool(A().known == B().known);
+        return Bool(A().v == B().v);
+      case Op::And:
+        if ((A().known && !A().v) || (B().known && !B().v)) return Bool(false);
+        if (A().known && B().known) return Bool(true);
+        return Unknown();
+      case Op::Or:
+        if ((A().known && A().v) || (B().known && B().v)) return Bool(true);
+        if (A().known && B().known) return Bool(false);
+        return Unknown();
+      case Op::Xor:
+        if (!A().known || !B().known) return Unknown();
+        return Bool((A().v != 0) != (B().v != 0));
+      case Op::Implies:
+        if ((A().known && !A().v) || (B().known && B().v)) return Bool(true);
+        if (A().known && B().known) return Bool(false);
+        return Unknown();
+      case Op::Not:
+        if (!A().known) return Unknown();
+        return Bool(!A().v);
+      case Op::IsNull: return Bool(!A().known);
+      case Op::IsTrue: return Bool(A().known && A().v);
+      case Op::IsFalse: return Bool(A().known && !A().v);
+      case Op::Coalesce: return A().known ? A() : B();
+      case Op::Select: return (A().known && A().v) ? B() : r[static_cast<size_t>(in.c)];
+      case Op::IntToDec:
+        if (!A().known) return Unknown();
+        return From(Decimal::FromInteger(A().v));
+      case Op::Convert: {
+        if (!A().known) return Unknown();
+        const ir::Conversion& c = rule_.ir->conversions[static_cast<size_t>(in.aux)];
+        auto shifted = stdlib::Add(Decimal::FromRaw(A().v), Decimal::FromRaw(c.from_offset));
+        if (!shifted) return Unknown();
+        auto scaled = shifted->Scale(c.num, c.den);
+        if (!scaled) return Unknown();
+        return From(stdlib::Sub(*scaled, Decimal::FromRaw(c.to_offset)));
+      }
+      case Op::Abs:
+        if (!A().known) return Unknown();
+        return A().v == INT64_MIN ? Unknown() : Known(A().v < 0 ? -A().v : A().v);
+      case Op::Floor:
+      case Op::Ceiling:
+      case Op::Truncate: {
+        if (!A().known) return Unknown();
+        if (kind_of(in.a) == Kind::Int) return A();
+        int64_t raw = A().v;
+        int64_t q = in.op == Op::Floor ? FloorRaw(raw)
+                    : in.op == Op::Ceiling ? -FloorRaw(-raw)
+                                           : raw / Decimal::kOne;
+        if (in.kind == Kind::Int) return Known(q);
+        return From(Decimal::FromInteger(q));
+      }
+      case Op::Round: {
+        if (!A().known || !B().known) return Unknown();
+        if (kind_of(in.a) == Kind::Int) return A();
+        int64_t places = B().v;
+        if (places < 0 || places > Decimal::kScale) return Unknown();
+        int64_t unit = 1;
+        for (int64_t i = places; i < Decimal::kScale; ++i) unit *= 10;
+        int64_t raw = A().v;
+        int64_t q = raw / unit, rem = raw % unit;
+        if (2 * (rem < 0 ? -rem : rem) >= unit) q += raw < 0 ? -1 : 1;
+        return Known(q * unit);
+      }
+      case Op::Bands: {
+        if (!A().known) return Unknown();
+        const ir::BandTable& t = rule_.ir->bands[static_cast<size_t>(in.aux)];
+        for (size_t k = 0; k < t.rows.size(); ++k) {
+          const ir::BandRow& row = t.rows[k];
+          if (row.is_else || (A().v >= row.low && A().v <= row.high)) {
+            if (coverage_ && b == 0) coverage_->band_rows[static_cast<size_t>(in.aux)][k] = true;
+            return r[static_cast<size_t>(row.value)];
+          }
+        }
+        return Unknown();
+      }
+      case Op::Agg: return Agg(in, id, now);
+      case Op::Latest: {
+        const auto& ev = Events(in.aux);
+        auto [lo, hi] = Range(ev, now, -1);
+        for (size_t i = hi; i > lo; --i) {
+          if (ev[i - 1].has_value) return Known(ev[i - 1].value);
+        }
+        return Unknown();
+      }
+      case Op::Absence: {
+        const auto& ev = Events(in.aux);
+        auto [lo, hi] = Range(ev, now, in.imm);
+        return Bool(lo == hi);
+      }
+      case Op::Sequence: {
+        const auto& first = Events(in.aux);
+        const auto& second = Events(static_cast<int32_t>(in.imm2));
+        auto [fb, fe] = Range(first, now, -1);
+        auto [sb, se] = Range(second, now, -1);
+        // Some b with an a in [b - D, b].
+        size_t j = fb;
+        for (size_t i = sb; i < se; ++i) {
+          int64_t tb = second[i].time;
+          while (j < fe && first[j].time < tb - in.imm) ++j;
+          if (j < fe && first[j].time <= tb) return Bool(true);
+        }
+        return Bool(false);
+      }
+      case Op::Sustained: return Sustained(in, now);
+    }
+    return Unknown();
+  }
+
+  const LoadedRule& rule_;
+  const PatientEvents& events_;
+  const Interner& interner_;
+  std::vector<std::vector<EventRef>>* evidence_;
+  Coverage* coverage_;
+  int64_t retention_ms_;
+  std::unordered_map<ir::InstId, int> site_of_;
+  int current_block_ = 0;
+};
+
+}  // namespace
+
+void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, const Interner& interner,
+              std::vector<Value>& regs, std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
+              int64_t retention_ms) {
+  if (coverage && coverage->band_rows.size() != rule.ir->bands.size()) {
+    coverage->band_rows.clear();
+    for (const auto& t : rule.ir->bands) coverage->band_rows.emplace_back(t.rows.size(), false);
+    coverage->whens.assign(rule.ir->whens.size(), false);
+  }
+  Evaluator ev(rule, events, interner, evidence, coverage, retention_ms);
+  ev.Block(0, now, regs);
+  if (coverage) {
+    for (size_t i = 0; i < rule.ir->whens.size(); ++i) {
+      const Value& c = regs[static_cast<size_t>(rule.ir->whens[i].cond)];
+      if (c.known && c.v) coverage->whens[i] = true;
+    }
+  }
+}
+
+}  // namespace cdr::runtime
