@@ -449,7 +449,7 @@ class Evaluator {
 void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, const Interner& interner,
               std::vector<Value>& regs, std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
               int64_t retention_ms) {
-  if (coverage && coverage->band_rows.size() != rule.ir->bands.size()) {
+  if (coverage && (coverage->band_rows.size() != rule.ir->bands.size() || coverage->whens.size() != rule.ir->whens.size())) {
     coverage->band_rows.clear();
     for (const auto& t : rule.ir->bands) coverage->band_rows.emplace_back(t.rows.size(), false);
     coverage->whens.assign(rule.ir->whens.size(), false);

@@ -47,6 +47,14 @@ struct ImportOptions {
 /// `cdr import physionet2019 DIR`: 0 done, 2 usage or I/O error.
 int ImportPhysionet(const ImportOptions& options);
 
+struct TestOptions {
+  std::vector<std::string> paths;
+  std::string engine = "adaptive";
+  bool verbose = false;
+};
+/// `cdr test`: 0 all pass, 1 a failure (or rules with errors), 2 usage or I/O error.
+int TestRules(const TestOptions& options);
+
 /// `4h`, `90min`, `2d` in milliseconds.
 std::optional<int64_t> ParseDurationMs(std::string_view text);
 

@@ -53,6 +53,13 @@ int main(int argc, char** argv) {
   physionet_cmd->add_option("dir", import_opts.dir, "folder of .psv files")->required();
   physionet_cmd->add_option("--out", import_opts.out, "write events here (default: stdout)");
 
+  TestOptions test_opts;
+  auto* test_cmd = app.add_subcommand("test", "run the rule tests in .cdr files, with coverage");
+  test_cmd->add_option("paths", test_opts.paths, "files or directories (with the rules and schemas)")->required();
+  test_cmd->add_option("--engine", test_opts.engine, "interp, jit or adaptive (default)")
+      ->check(CLI::IsMember({"interp", "jit", "adaptive"}));
+  test_cmd->add_flag("-v,--verbose", test_opts.verbose, "list passing tests too");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -71,6 +78,7 @@ int main(int argc, char** argv) {
     if (*ast_cmd) return Ast(ast_path, ast_ranges);
     if (*ir_cmd) return Ir(ir_paths);
     if (*run_cmd) return Run(run);
+    if (*test_cmd) return TestRules(test_opts);
     if (*physionet_cmd) return ImportPhysionet(import_opts);
   } catch (const std::exception& e) {
     std::cerr << "cdr: internal error: " << e.what() << "\n";

@@ -1,0 +1,218 @@
+// compiler/driver/test_cmd.cpp: `cdr test`: runs the rule tests written in .cdr files and
+// reports failures with their source location, and coverage of `when` clauses and band rows.
+#include <fmt/format.h>
+
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "compiler/driver/commands.h"
+#include "compiler/driver/frontend.h"
+#include "runtime/decode.h"
+#include "runtime/engine.h"
+#include "stdlib/time.h"
+#include "stdlib/units.h"
+
+namespace cdr::driver {
+namespace {
+
+// Test times are offsets from this instant, or date-times.
+constexpr int64_t kTestEpoch = 946684800000LL;  // 2000-01-01T00:00:00Z
+
+std::optional<int64_t> TestTime(const Frontend& fe, const ast::Expr& e) {
+  if (e.kind == ast::ExprKind::DateTime) return stdlib::ParseTime(e.op.substr(1));
+  auto it = fe.model.exprs.find(&e);
+  if (it == fe.model.exprs.end() || !it->second.constant || it->second.type.kind != sema::TypeKind::Quantity) {
+    return std::nullopt;
+  }
+  auto ms = stdlib::Convert(*it->second.constant, it->second.type.unit, *stdlib::ParseUnit("ms"));
+  if (!ms) return std::nullopt;
+  return kTestEpoch + ms->raw() / stdlib::Decimal::kOne;
+}
+
+std::string Offset(int64_t t) {
+  int64_t d = t - kTestEpoch;
+  if (d >= 0 && d % 3600000 == 0) return fmt::format("{}h", d / 3600000);
+  if (d >= 0 && d % 60000 == 0) return fmt::format("{}min", d / 60000);
+  return stdlib::FormatTime(t);
+}
+
+}  // namespace
+
+int TestRules(const TestOptions& o) {
+  if (o.engine == "jit") {
+    std::cerr << "cdr test: the JIT back end is not built yet (issue #4); tests run on the interpreter\n";
+    return kUsage;
+  }
+  std::vector<std::string> files;
+  std::string error;
+  if (!CollectFiles(o.paths, files, error)) {
+    std::cerr << "cdr test: " << error << "\n";
+    return kUsage;
+  }
+  Frontend fe;
+  fe.Load(files);
+  fe.Check();
+  fe.Lower();
+  if (fe.diags.error_count() > 0) {
+    std::cerr << diag::FormatText(fe.diags);
+    return fe.io_error ? kUsage : kFailed;
+  }
+  std::map<std::string, size_t> rule_index;
+  for (size_t i = 0; i < fe.module.rules.size(); ++i) rule_index.emplace(fe.module.rules[i].id, i);
+  std::vector<runtime::Coverage> coverage(fe.module.rules.size());
+  std::map<size_t, int> tests_of_rule;
+  int passed = 0, failed = 0;
+  for (const auto& file : fe.files) {
+    const auto& src = fe.sources.Get(file.file);
+    for (const auto& d : file.decls) {
+      if (!d.test) continue;
+      const ast::Test& t = *d.test;
+      auto ri = rule_index.find(t.target);
+      if (ri == rule_index.end()) continue;  // the checker reported it
+      const ir::Rule& rule = fe.module.rules[ri->second];
+      ++tests_of_rule[ri->second];
+      runtime::EngineOptions options;
+      options.allowed_lateness_ms = INT64_MAX / 4;  // tests may give events in any order
+      std::ostringstream alerts;
+      runtime::Engine engine(fe.module, options, runtime::Outputs{&alerts, nullptr});
+      engine.EnableCoverage();
+      runtime::EventDecoder decoder(fe.module, engine.interner());
+      std::vector<std::string> problems;
+      struct Expect {
+        const ast::TestStep* step;
+        int64_t time;
+      };
+      std::vector<Expect> expects;
+      int n = 0;
+      for (const auto& step : t.steps) {
+        auto when = TestTime(fe, *step.time);
+        if (!when) {
+          problems.push_back(fmt::format("{}:{}:{}: cannot read the time of this step", src.name(), step.range.line,
+                                         step.range.column));
+          continue;
+        }
+        if (step.kind != ast::TestStep::Kind::Given) {
+          expects.push_back(Expect{&step, *when});
+          continue;
+        }
+        nlohmann::json ev;
+        ev["id"] = step.id.empty() ? fmt::format("given-{}", ++n) : ast::Unquote(step.id);
+        ev["patient"] = "test";
+        ev["time"] = stdlib::FormatTime(*when);
+        if (step.recorded) {
+          if (auto rec = TestTime(fe, *step.recorded)) ev["recorded"] = stdlib::FormatTime(*rec);
+        }
+        ev["signal"] = step.signal;
+        if (!step.status.empty()) ev["status"] = step.status == "entered_in_error" ? "entered-in-error" : step.status;
+        std::string value_json;
+        if (step.value) {
+          const auto& v = *step.value;
+          if (v.kind == ast::PlainValue::Kind::Number) {
+            value_json = v.text;
+            if (!v.unit.empty()) ev["unit"] = v.unit;
+          } else if (v.kind == ast::PlainValue::Kind::Bool) {
+            ev["value"] = v.text == "true";
+          } else {
+            ev["value"] = v.text;
+          }
+        }
+        std::string line = ev.dump();
+        if (!value_json.empty()) line = line.substr(0, line.size() - 1) + ",\"value\":" + value_json + "}";
+        runtime::Event event;
+        if (auto reason = decoder.Decode(line, event)) {
+          problems.push_back(fmt::format("{}:{}:{}: this event cannot be used: {}", src.name(), step.range.line,
+                                         step.range.column, *reason));
+          continue;
+        }
+        if (engine.Ingest(std::move(event)) == runtime::Engine::Outcome::UnknownCorrection) {
+          problems.push_back(fmt::format("{}:{}:{}: entered_in_error for an id not given before", src.name(),
+                                         step.range.line, step.range.column));
+        }
+      }
+      engine.Finish();
+      // The final alerts of the rule: fires minus retractions.
+      std::map<int64_t, std::string> final_alerts;
+      std::istringstream lines(alerts.str());
+      std::string line;
+      while (std::getline(lines, line)) {
+        auto j = nlohmann::json::parse(line);
+        if (j["rule"] != rule.id) continue;
+        int64_t when = *stdlib::ParseTime(j["time"].get<std::string>());
+        if (j["action"] == "fire") final_alerts[when] = j["severity"].get<std::string>();
+        else final_alerts.erase(when);
+      }
+      for (const Expect& e : expects) {
+        auto it = final_alerts.find(e.time);
+        std::string where = fmt::format("{}:{}:{}", src.name(), e.step->range.line, e.step->range.column);
+        if (e.step->kind == ast::TestStep::Kind::ExpectNoAlert) {
+          if (it != final_alerts.end()) {
+            problems.push_back(fmt::format("{}: expected no alert at {}, got a {} alert", where, Offset(e.time), it->second));
+          }
+        } else if (it == final_alerts.end()) {
+          std::string near;
+          for (const auto& [at, sev] : final_alerts) near += fmt::format(" {} at {};", sev, Offset(at));
+          problems.push_back(fmt::format("{}: expected {}alert at {}, got none{}", where,
+                                         e.step->severity.empty() ? "an " : "a " + e.step->severity + " ", Offset(e.time),
+                                         near.empty() ? "" : " (alerts:" + near.substr(0, near.size() - 1) + ")"));
+        } else if (!e.step->severity.empty() && it->second != e.step->severity) {
+          problems.push_back(fmt::format("{}: expected a {} alert at {}, got {}", where, e.step->severity, Offset(e.time), it->second));
+        }
+      }
+      if (const runtime::Coverage* c = engine.CoverageOf(ri->second)) {
+        auto& acc = coverage[ri->second];
+        if (acc.band_rows.size() != c->band_rows.size() || acc.whens.size() != c->whens.size()) {
+          acc = *c;
+        } else {
+          for (size_t b = 0; b < c->band_rows.size(); ++b) {
+            for (size_t k = 0; k < c->band_rows[b].size(); ++k) acc.band_rows[b][k] = acc.band_rows[b][k] || c->band_rows[b][k];
+          }
+          for (size_t w = 0; w < c->whens.size(); ++w) acc.whens[w] = acc.whens[w] || c->whens[w];
+        }
+      }
+      std::string name = ast::Unquote(t.name);
+      if (problems.empty()) {
+        ++passed;
+        if (o.verbose) std::cout << fmt::format("PASS {}: {}\n", t.target, name);
+      } else {
+        ++failed;
+        std::cout << fmt::format("FAIL {}: {} ({}:{})\n", t.target, name, src.name(), t.range.line);
+        for (const auto& p : problems) std::cout << "  " << p << "\n";
+      }
+    }
+  }
+  // Coverage.
+  for (const auto& [r, count] : tests_of_rule) {
+    const ir::Rule& rule = fe.module.rules[r];
+    const auto& c = coverage[r];
+    size_t whens = 0, rows = 0, total_rows = 0;
+    for (bool w : c.whens) whens += w;
+    std::vector<std::string> missing;
+    for (size_t i = 0; i < c.whens.size(); ++i) {
+      if (!c.whens[i]) missing.push_back(fmt::format("when #{} ({})", i + 1, rule.whens[i].severity));
+    }
+    for (size_t b = 0; b < c.band_rows.size(); ++b) {
+      for (size_t k = 0; k < c.band_rows[b].size(); ++k) {
+        ++total_rows;
+        rows += c.band_rows[b][k];
+        if (!c.band_rows[b][k]) missing.push_back(fmt::format("bands #{} row {}", b + 1, k + 1));
+      }
+    }
+    std::cout << fmt::format("coverage {}: {} tests, when clauses {}/{}, band rows {}/{}", rule.id, count, whens,
+                             rule.whens.size(), rows, total_rows);
+    if (!missing.empty()) {
+      std::cout << "; not exercised:";
+      for (size_t i = 0; i < missing.size(); ++i) std::cout << (i ? ", " : " ") << missing[i];
+    }
+    std::cout << "\n";
+  }
+  for (size_t r = 0; r < fe.module.rules.size(); ++r) {
+    if (!tests_of_rule.count(r)) std::cout << fmt::format("coverage {}: no tests\n", fe.module.rules[r].id);
+  }
+  std::cout << fmt::format("engine: interp (the JIT back end arrives with issue #4)\n");
+  std::cout << fmt::format("{} passed, {} failed\n", passed, failed);
+  return failed ? kFailed : kOk;
+}
+
+}  // namespace cdr::driver
