@@ -175,7 +175,9 @@ std::optional<std::string> EventDecoder::Value(const ir::Signal& signal, std::st
         auto from = stdlib::ParseUnit(*unit, &why);
         auto to = stdlib::ParseUnit(signal.unit);
         if (!from) {
-          entry.why = "unit " + Quote(*unit) + " of `" + signal.name + "` is not UCUM: " + why;
+          std::string suggestion = stdlib::SuggestUnit(*unit);
+          entry.why = "unit " + Quote(*unit) + " of `" + signal.name + "` is not a UCUM unit cdr knows" +
+                      (suggestion.empty() ? "" : " (did you mean `" + suggestion + "`?)");
         } else if (auto l = stdlib::LinearConversion(*from, *to)) {
           entry.ok = true;
           entry.linear = *l;
@@ -232,7 +234,9 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
   simdjson::ondemand::document doc;
   if (auto err = parser_->parser.iterate(view).get(doc)) return std::string("not JSON: ") + simdjson::error_message(err);
   simdjson::ondemand::object obj;
-  if (doc.get_object().get(obj)) return ends_object ? "not JSON: malformed object" : "not a JSON object";
+  if (auto err = doc.get_object().get(obj)) {
+    return std::string(ends_object ? "not JSON: " : "not a JSON object: ") + simdjson::error_message(err);
+  }
   if (!ends_object) return "not JSON: text after the object";
   e = Event{};
   std::optional<std::string_view> signal_name, system, code, unit, text_value;

@@ -1,0 +1,87 @@
+// runtime/file_host.cpp: the read-decode-ingest loop of the file host.
+#include "runtime/file_host.h"
+
+#include <string>
+
+#include "runtime/decode.h"
+
+namespace cdr::runtime {
+
+namespace {
+constexpr size_t kMaxDeadLetterInput = 64 * 1024;
+}
+
+std::string LossyJsonString(std::string_view s) {
+  std::string clean;
+  clean.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (!ok) {
+      clean += "\xef\xbf\xbd";
+      ++i;
+      continue;
+    }
+    clean.append(s, i, len);
+    i += len;
+  }
+  return JsonString(clean);
+}
+
+HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,
+                      const std::function<void(const HostStats&)>& progress) {
+  Engine engine(module, options, Outputs{out.alerts, out.trace});
+  EventDecoder decoder(module, engine.interner());
+  HostStats stats;
+  uint64_t line_no = 0;
+  std::string line;
+  Event event;
+  auto reject = [&](std::ostream* to, const std::string& reason, std::string_view input) {
+    if (!to) return;
+    bool truncated = input.size() > kMaxDeadLetterInput;
+    *to << "{\"reason\":" << JsonString(reason) << ",\"line\":" << line_no
+        << ",\"input\":" << LossyJsonString(input.substr(0, kMaxDeadLetterInput)) << (truncated ? ",\"truncated\":true" : "")
+        << "}\n";
+  };
+  auto snapshot = [&]() {
+    stats.patients = engine.patients();
+    stats.fired = engine.counters().fired;
+    stats.retracted = engine.counters().retracted;
+  };
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      ++stats.blank;
+      continue;
+    }
+    ++stats.read;
+    if (auto reason = decoder.Decode(line, event)) {
+      ++stats.dead_lettered;
+      reject(out.dead_letter, *reason, line);
+    } else {
+      switch (engine.Ingest(std::move(event))) {
+        case Engine::Outcome::Applied: ++stats.used; break;
+        case Engine::Outcome::Late:
+          ++stats.late;
+          reject(out.late, "later than the allowed lateness", line);
+          break;
+        case Engine::Outcome::UnknownCorrection:
+          ++stats.dead_lettered;
+          reject(out.dead_letter, "entered-in-error for an event id that is not known (never seen, or older than the retention)", line);
+          break;
+      }
+    }
+    if (progress && (stats.read & 0xFFFF) == 0) {
+      snapshot();
+      progress(stats);
+    }
+  }
+  engine.Finish();
+  snapshot();
+  return stats;
+}
+
+}  // namespace cdr::runtime

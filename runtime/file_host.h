@@ -1,0 +1,42 @@
+// runtime/file_host.h: the embedded file/stdin host: NDJSON lines in, alert, trace,
+// dead-letter and late lines out. No server; one thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <ostream>
+
+#include "compiler/ir/ir.h"
+#include "runtime/engine.h"
+
+namespace cdr::runtime {
+
+struct HostOutputs {
+  std::ostream* alerts = nullptr;
+  std::ostream* trace = nullptr;
+  std::ostream* dead_letter = nullptr;
+  std::ostream* late = nullptr;
+};
+
+/// What a run did. read = used + dead_lettered + late.
+struct HostStats {
+  uint64_t read = 0;  // non-blank lines
+  uint64_t used = 0;
+  uint64_t dead_lettered = 0;
+  uint64_t late = 0;
+  uint64_t blank = 0;
+  uint64_t patients = 0;
+  uint64_t fired = 0;
+  uint64_t retracted = 0;
+};
+
+/// Streams every line of `in` through the rules of `module`. `progress`, when given, is
+/// called now and then with the stats so far.
+HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,
+                      const std::function<void(const HostStats&)>& progress = {});
+
+/// A JSON string literal of possibly invalid UTF-8 (invalid bytes become U+FFFD).
+std::string LossyJsonString(std::string_view s);
+
+}  // namespace cdr::runtime
