@@ -227,6 +227,8 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
   std::string_view trimmed = line;
   while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.remove_suffix(1);
   if (trimmed.empty()) return "empty line";
+  size_t first = trimmed.find_first_not_of(" \t");
+  if (trimmed[first] != '{') return "not a JSON object (an event is one object per line)";
   bool ends_object = trimmed.back() == '}';
   buffer_.assign(line);
   buffer_.append(simdjson::SIMDJSON_PADDING, ' ');
@@ -235,7 +237,8 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
   if (auto err = parser_->parser.iterate(view).get(doc)) return std::string("not JSON: ") + simdjson::error_message(err);
   simdjson::ondemand::object obj;
   if (auto err = doc.get_object().get(obj)) {
-    return std::string(ends_object ? "not JSON: " : "not a JSON object: ") + simdjson::error_message(err);
+    if (!ends_object) return "not JSON: the object is not closed, or text follows it";
+    return std::string("not JSON: ") + simdjson::error_message(err);
   }
   if (!ends_object) return "not JSON: text after the object";
   e = Event{};

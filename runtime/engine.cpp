@@ -186,6 +186,11 @@ void Engine::Flush() {
     slot->rules.resize(rules_.size());
   }
   Patient& p = *slot;
+  // Timer points before this group's time come first, as in time order.
+  if (t > stream_time_) {
+    stream_time_ = t - 1;
+    FireTimers(stream_time_);
+  }
   std::vector<std::pair<int32_t, int64_t>> inserted, removed;
   for (const Event& e : group) Apply(p, e, inserted, removed);
   counters_.applied += group.size();
@@ -328,8 +333,17 @@ void Engine::Scan(const std::string& pid, Patient& p, size_t r, int64_t from) {
 }
 
 void Engine::AdvanceTime(int64_t stream_time) {
+  FireTimers(stream_time);
+  int64_t wm = stream_time == INT64_MIN ? INT64_MIN : stream_time - options_.allowed_lateness_ms;
+  if (wm > watermark_) {
+    watermark_ = wm;
+    Finalize(watermark_);
+  }
+}
+
+void Engine::FireTimers(int64_t upto) {
   // Timer points whose time the stream has reached are evaluated now.
-  while (!timers_due_.empty() && timers_due_.top().time <= stream_time) {
+  while (!timers_due_.empty() && timers_due_.top().time <= upto) {
     Due d = timers_due_.top();
     timers_due_.pop();
     auto it = patients_.find(d.patient);
@@ -341,11 +355,6 @@ void Engine::AdvanceTime(int64_t stream_time) {
     final_due_.push(Due{d.time, d.patient, d.rule});
     EvaluatePoint(d.patient, p, r, d.time);
     Scan(d.patient, p, r, d.time);
-  }
-  int64_t wm = stream_time == INT64_MIN ? INT64_MIN : stream_time - options_.allowed_lateness_ms;
-  if (wm > watermark_) {
-    watermark_ = wm;
-    Finalize(watermark_);
   }
 }
 

@@ -78,6 +78,7 @@ class Engine {
   void EvaluatePoint(const std::string& patient_id, Patient& p, size_t rule, int64_t t);
   void Scan(const std::string& patient_id, Patient& p, size_t rule, int64_t from);
   bool IsPoint(const Patient& p, size_t rule, int64_t t) const;
+  void FireTimers(int64_t upto);
   void AdvanceTime(int64_t stream_time);
   void Finalize(int64_t upto);
   void Evict(Patient& p);

@@ -358,6 +358,7 @@ class RuleLowerer {
       }
       case ExprKind::Sequence: {
         auto ms = Millis(*e.kids[0]);
+        Window(ms.value_or(0));  // the pair must fit in the history kept
         Inst i;
         i.op = Op::Sequence;
         i.kind = Kind::Bool;

@@ -1,0 +1,79 @@
+// tests/golden/run_test.cpp: golden run tests. Each folder tests/golden/run/NAME holds
+// `rules.cdr` (rules and their schemas), `events.ndjson` (in arrival order), optionally
+// `options` (`allowed-lateness=2h`), and the expected outputs `alerts.expected`,
+// `trace.expected`, `dead-letter.expected`, `late.expected`. The expectations were
+// checked by hand against the definitions in docs/semantics.md; the comments in each
+// rules.cdr say what each event is for. CDR_UPDATE_GOLDEN=1 rewrites them (review the diff).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "compiler/driver/commands.h"
+#include "compiler/driver/frontend.h"
+#include "runtime/file_host.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kDir = fs::path(CDR_SOURCE_DIR) / "tests" / "golden" / "run";
+
+std::string ReadAll(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> Cases() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(kDir)) {
+    if (e.is_directory()) names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+class GoldenRun : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenRun, OutputsMatch) {
+  fs::path dir = kDir / GetParam();
+  cdr::driver::Frontend fe;
+  fe.AddText("rules.cdr", ReadAll(dir / "rules.cdr"));
+  fe.Check();
+  ASSERT_TRUE(fe.Lower()) << cdr::diag::FormatText(fe.diags);
+  cdr::runtime::EngineOptions options;
+  std::istringstream opts(fs::exists(dir / "options") ? ReadAll(dir / "options") : "");
+  std::string word;
+  while (opts >> word) {
+    if (word.rfind("allowed-lateness=", 0) == 0) {
+      auto ms = cdr::driver::ParseDurationMs(word.substr(17));
+      ASSERT_TRUE(ms) << word;
+      options.allowed_lateness_ms = *ms;
+    }
+  }
+  std::ifstream events(dir / "events.ndjson", std::ios::binary);
+  ASSERT_TRUE(events) << "missing events.ndjson";
+  std::ostringstream alerts, trace, dead, late;
+  auto stats = cdr::runtime::RunFileHost(fe.module, events, {&alerts, &trace, &dead, &late}, options);
+  EXPECT_EQ(stats.read, stats.used + stats.dead_lettered + stats.late) << "counters must add up";
+
+  const std::pair<const char*, std::string> outputs[] = {
+      {"alerts.expected", alerts.str()}, {"trace.expected", trace.str()},
+      {"dead-letter.expected", dead.str()}, {"late.expected", late.str()}};
+  const char* update = std::getenv("CDR_UPDATE_GOLDEN");
+  for (const auto& [file, actual] : outputs) {
+    if (update && std::string(update) == "1") {
+      std::ofstream(dir / file, std::ios::binary) << actual;
+      continue;
+    }
+    EXPECT_EQ(actual, ReadAll(dir / file)) << GetParam() << "/" << file;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Run, GoldenRun, ::testing::ValuesIn(Cases()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+}  // namespace
