@@ -354,7 +354,12 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
     if (it == by_name_.end()) return "unknown signal " + Quote(*signal_name);
     e.signal = it->second;
   } else if (code) {
-    auto it = by_code_.find(SystemName(*system) + "|" + std::string(*code));
+    key_.clear();
+    if (*system == "http://loinc.org") key_ += "loinc";
+    else key_ += SystemName(*system);
+    key_ += '|';
+    key_ += *code;
+    auto it = by_code_.find(key_);
     if (it == by_code_.end()) return "unknown code " + Quote(*system) + " " + Quote(*code);
     e.signal = it->second.first;
     code_is_value = it->second.second;

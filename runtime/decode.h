@@ -10,6 +10,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <absl/container/flat_hash_map.h>
+
 #include "compiler/ir/ir.h"
 #include "runtime/event.h"
 #include "runtime/interpreter.h"
@@ -39,12 +41,13 @@ class EventDecoder {
 
   const ir::Module& module_;
   Interner& interner_;
-  std::unordered_map<std::string, int32_t> by_name_;
-  std::unordered_map<std::string, std::pair<int32_t, bool>> by_code_;  // "system|code" -> (signal, code is the value)
+  absl::flat_hash_map<std::string, int32_t> by_name_;
+  absl::flat_hash_map<std::string, std::pair<int32_t, bool>> by_code_;  // "system|code" -> (signal, code is the value)
   std::unique_ptr<UnitCache> units_;
   struct Parser;
   std::unique_ptr<Parser> parser_;
   std::string buffer_;
+  std::string key_;  // reused for code lookups
 };
 
 /// A JSON number's text as an exact decimal (exponents allowed), rounded half away from

@@ -11,7 +11,11 @@
 #include "runtime/engine.h"
 
 #include <algorithm>
+#include <functional>
 
+#include <absl/container/flat_hash_map.h>
+
+#include "runtime/time_map.h"
 #include "stdlib/decimal.h"
 #include "stdlib/hash.h"
 #include "stdlib/time.h"
@@ -23,19 +27,70 @@ using stdlib::Decimal;
 struct Engine::Point {
   int first_held = -1;
   uint64_t held_mask = 0;
-  std::string alert;  // the alert's fields after "action", when a clause held
+  uint64_t content = 0;  // a hash of what an alert here would say (values, evidence)
   bool traced = false;
 };
 
+struct Engine::Fired {
+  int rank = 0;
+  uint64_t content = 0;
+  std::string fields;  // the alert's JSON fields after "action", as fired
+};
+
 struct Engine::RuleState {
-  std::map<int64_t, Point> points;
-  std::map<int64_t, std::pair<int, std::string>> fired;  // time -> (severity rank, alert fields)
+  TimeMap<Point> points;
+  TimeMap<Fired> fired;
+};
+
+// Where an event with a given id is: its signal and time.
+struct IdEntry {
+  int32_t signal;
+  int64_t time;
 };
 
 struct Engine::Patient {
   PatientEvents events;
-  std::unordered_map<std::string, std::pair<int32_t, int64_t>> ids;  // event id -> (signal, time)
+  // Event ids by 64-bit hash (no allocation per event); the rare colliding ids by text.
+  absl::flat_hash_map<uint64_t, IdEntry> ids;
+  std::unordered_map<std::string, IdEntry> colliding_ids;
   std::vector<RuleState> rules;
+  int64_t evicted_at = INT64_MIN;  // the watermark of the last eviction
+
+  static uint64_t Hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+
+  bool HasEventWithId(const IdEntry& at, std::string_view id) const {
+    const auto& list = events.by_signal[static_cast<size_t>(at.signal)];
+    auto it = std::lower_bound(list.begin(), list.end(), at.time, [](const StoredEvent& e, int64_t t) { return e.time < t; });
+    for (; it != list.end() && it->time == at.time; ++it) {
+      if (it->id == id) return true;
+    }
+    return false;
+  }
+
+  const IdEntry* FindId(std::string_view id) const {
+    if (auto it = ids.find(Hash(id)); it != ids.end() && HasEventWithId(it->second, id)) return &it->second;
+    if (colliding_ids.empty()) return nullptr;
+    auto c = colliding_ids.find(std::string(id));
+    return c == colliding_ids.end() ? nullptr : &c->second;
+  }
+
+  void EraseId(std::string_view id) {
+    if (auto it = ids.find(Hash(id)); it != ids.end() && HasEventWithId(it->second, id)) {
+      ids.erase(it);
+      return;
+    }
+    if (!colliding_ids.empty()) colliding_ids.erase(std::string(id));
+  }
+
+  // Call after the event is stored.
+  void AddId(std::string_view id, IdEntry at) {
+    auto [it, fresh] = ids.try_emplace(Hash(id), at);
+    if (!fresh && !HasEventWithId(it->second, id)) {
+      colliding_ids[std::string(id)] = at;  // another id with the same hash holds the slot
+    } else {
+      it->second = at;
+    }
+  }
 };
 
 namespace {
@@ -80,17 +135,27 @@ std::string AlertId(const std::string& rule, const std::string& version, const s
 
 Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
     : module_(module), options_(options), out_(outputs) {
-  rules_of_signal_.resize(module.signals.size());
+  // Only the signals some rule reads are stored, each in a list of its own.
+  store_of_.assign(module.signals.size(), -1);
+  for (const auto& rule : module.rules) {
+    for (const auto& s : rule.slots) {
+      if (store_of_[static_cast<size_t>(s.signal)] < 0) {
+        store_of_[static_cast<size_t>(s.signal)] = static_cast<int32_t>(signal_of_.size());
+        signal_of_.push_back(s.signal);
+      }
+    }
+  }
+  rules_of_signal_.resize(signal_of_.size());
   keep_ms_ = module.retention_ms > 0 ? module.retention_ms : kDefaultRetentionMs;
   for (size_t r = 0; r < module.rules.size(); ++r) {
     const ir::Rule& rule = module.rules[r];
-    rules_.push_back(Load(module, rule, interner_));
-    for (const auto& s : rule.slots) {
-      auto& v = rules_of_signal_[static_cast<size_t>(s.signal)];
+    rules_.push_back(Load(module, rule, interner_, store_of_));
+    for (int32_t list : rules_.back().slot_signal) {
+      auto& v = rules_of_signal_[static_cast<size_t>(list)];
       if (std::find(v.begin(), v.end(), r) == v.end()) v.push_back(r);
     }
     std::vector<std::pair<int32_t, int64_t>> timers;
-    for (const auto& t : rule.timers) timers.emplace_back(rule.slots[static_cast<size_t>(t.slot)].signal, t.offset_ms);
+    for (const auto& t : rule.timers) timers.emplace_back(rules_.back().slot_signal[static_cast<size_t>(t.slot)], t.offset_ms);
     timers_.push_back(timers);
     keep_ms_ = std::max(keep_ms_, rule.longest_window_ms);
     bool unbounded = false;
@@ -110,50 +175,56 @@ const Coverage* Engine::CoverageOf(size_t rule) const {
   return rule < coverage_.size() ? &coverage_[rule] : nullptr;
 }
 
-Engine::Outcome Engine::Ingest(Event e) {
+Engine::Outcome Engine::Ingest(const Event& e) {
   if (e.time < watermark_) {
     ++counters_.late;
     return Outcome::Late;
   }
-  if (!group_.empty() && (group_.front().patient != e.patient || group_.front().time != e.time)) Flush();
+  if (group_size_ > 0 && (group_[0].patient != e.patient || group_[0].time != e.time)) Flush();
   if (e.status == Status::EnteredInError) {
-    bool known = false;
-    if (auto it = patients_.find(e.patient); it != patients_.end()) known = it->second->ids.count(e.id) > 0;
-    for (const Event& g : group_) known = known || g.id == e.id;
+    // Events of signals no rule reads are not stored: removing one changes nothing.
+    bool known = store_of_[static_cast<size_t>(e.signal)] < 0;
+    if (auto it = patients_.find(e.patient); it != patients_.end()) known = it->second->FindId(e.id) != nullptr;
+    for (size_t i = 0; i < group_size_; ++i) known = known || group_[i].id == e.id;
     if (!known) {
       ++counters_.ignored;
       return Outcome::UnknownCorrection;
     }
   }
-  group_.push_back(std::move(e));
+  // Group slots are reused, so their strings keep their capacity: no allocation per event.
+  if (group_size_ == group_.size()) group_.emplace_back();
+  group_[group_size_++] = e;
   return Outcome::Applied;
 }
 
 void Engine::Finish() {
-  if (!group_.empty()) Flush();
+  if (group_size_ > 0) Flush();
   Finalize(INT64_MAX);
 }
 
 void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, int64_t>>& inserted,
                    std::vector<std::pair<int32_t, int64_t>>& removed) {
   // Any event whose id is known replaces (or, entered in error, removes) the earlier one.
-  if (auto it = p.ids.find(e.id); it != p.ids.end()) {
-    auto [sig, t] = it->second;
-    auto& list = p.events.by_signal[static_cast<size_t>(sig)];
-    auto pos = std::find_if(list.begin(), list.end(), [&](const StoredEvent& s) { return s.time == t && s.id == e.id; });
-    if (pos != list.end()) list.erase(pos);
-    p.ids.erase(it);
-    removed.emplace_back(sig, t);
+  if (const IdEntry* at = p.FindId(e.id)) {
+    IdEntry old = *at;
+    p.EraseId(e.id);
+    auto& list = p.events.by_signal[static_cast<size_t>(old.signal)];
+    auto pos = std::lower_bound(list.begin(), list.end(), old.time, [](const StoredEvent& s, int64_t t) { return s.time < t; });
+    while (pos != list.end() && pos->time == old.time && pos->id != e.id) ++pos;
+    if (pos != list.end() && pos->time == old.time) list.erase(pos);
+    removed.emplace_back(old.signal, old.time);
   }
   if (e.status == Status::EnteredInError) return;
-  auto& list = p.events.by_signal[static_cast<size_t>(e.signal)];
+  int32_t store = store_of_[static_cast<size_t>(e.signal)];
+  if (store < 0) return;  // no rule reads this signal
+  auto& list = p.events.by_signal[static_cast<size_t>(store)];
   StoredEvent s{e.time, e.value, e.has_value, e.id};
   auto pos = std::upper_bound(list.begin(), list.end(), s, [](const StoredEvent& a, const StoredEvent& b) {
     return a.time != b.time ? a.time < b.time : a.id < b.id;
   });
   list.insert(pos, std::move(s));
-  p.ids[e.id] = {e.signal, e.time};
-  inserted.emplace_back(e.signal, e.time);
+  p.AddId(e.id, IdEntry{store, e.time});
+  inserted.emplace_back(store, e.time);
 }
 
 bool Engine::IsPoint(const Patient& p, size_t r, int64_t t) const {
@@ -175,14 +246,14 @@ bool Engine::IsPoint(const Patient& p, size_t r, int64_t t) const {
 }
 
 void Engine::Flush() {
-  std::vector<Event> group;
-  std::swap(group, group_);
-  const std::string& pid = group.front().patient;
-  int64_t t = group.front().time;
+  size_t count = group_size_;
+  group_size_ = 0;
+  const std::string pid = group_[0].patient;
+  int64_t t = group_[0].time;
   auto& slot = patients_[pid];
   if (!slot) {
     slot = std::make_unique<Patient>();
-    slot->events.by_signal.resize(module_.signals.size());
+    slot->events.by_signal.resize(signal_of_.size());
     slot->rules.resize(rules_.size());
   }
   Patient& p = *slot;
@@ -191,12 +262,16 @@ void Engine::Flush() {
     stream_time_ = t - 1;
     FireTimers(stream_time_);
   }
-  std::vector<std::pair<int32_t, int64_t>> inserted, removed;
-  for (const Event& e : group) Apply(p, e, inserted, removed);
-  counters_.applied += group.size();
+  auto& inserted = inserted_;
+  auto& removed = removed_;
+  inserted.clear();
+  removed.clear();
+  for (size_t i = 0; i < count; ++i) Apply(p, group_[i], inserted, removed);
+  counters_.applied += count;
   stream_time_ = std::max(stream_time_, t);
 
-  std::vector<size_t> affected;
+  auto& affected = affected_;
+  affected.clear();
   for (const auto* list : {&inserted, &removed}) {
     for (const auto& [sig, when] : *list) {
       for (size_t r : rules_of_signal_[static_cast<size_t>(sig)]) {
@@ -220,12 +295,12 @@ void Engine::Flush() {
     // New points: the times of new events, and the timer points they start.
     for (const auto& [sig, when] : inserted) {
       if (!reads(sig)) continue;
-      if (rs.points.try_emplace(when).second) final_due_.push(Due{when, pid, static_cast<int32_t>(r)});
+      if (rs.points.try_emplace(when).second && out_.trace) final_due_.push(Due{when, pid, static_cast<int32_t>(r)});
       for (const auto& [tsig, off] : timers_[r]) {
         if (tsig != sig) continue;
         int64_t due = when + off;
         if (due <= stream_time_) {
-          if (rs.points.try_emplace(due).second) final_due_.push(Due{due, pid, static_cast<int32_t>(r)});
+          if (rs.points.try_emplace(due).second && out_.trace) final_due_.push(Due{due, pid, static_cast<int32_t>(r)});
         } else {
           timers_due_.push(Due{due, pid, static_cast<int32_t>(r)});
         }
@@ -244,15 +319,22 @@ void Engine::Flush() {
     Scan(pid, p, r, from);
   }
   AdvanceTime(stream_time_);
-  Evict(p);
-  since_sweep_ += group.size();
-  if (since_sweep_ >= 200000) {
-    since_sweep_ = 0;
+  // Evict a patient's old state at most once per hour of watermark progress.
+  if (watermark_ != INT64_MIN && (p.evicted_at == INT64_MIN || watermark_ - p.evicted_at >= 3600000)) Evict(p);
+  // Now and then (each 6 hours of watermark progress), sweep every patient: those who sent
+  // nothing lately still lose their old state, and patients with none left are dropped.
+  if (watermark_ != INT64_MIN && swept_at_ == INT64_MIN) swept_at_ = watermark_;
+  if (watermark_ != INT64_MIN && watermark_ - swept_at_ >= 6 * 3600000LL) {
+    swept_at_ = watermark_;
     for (auto it = patients_.begin(); it != patients_.end();) {
       Evict(*it->second);
       bool empty = it->second->ids.empty();
       for (const auto& rs : it->second->rules) empty = empty && rs.points.empty() && rs.fired.empty();
-      it = empty ? patients_.erase(it) : std::next(it);
+      if (empty) {
+        patients_.erase(it++);
+      } else {
+        ++it;
+      }
     }
   }
 }
@@ -267,7 +349,8 @@ void Engine::Update(const std::string& pid, Patient& p, size_t r, int64_t from, 
 void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t t) {
   const LoadedRule& rule = rules_[r];
   ++counters_.evaluations;
-  Evaluate(rule, p.events, t, interner_, regs_, &evidence_, coverage_enabled_ ? &coverage_[r] : nullptr, keep_ms_);
+  // Evidence is collected only when an alert may result: a second pass, rarely needed.
+  Evaluate(rule, p.events, t, interner_, regs_, nullptr, coverage_enabled_ ? &coverage_[r] : nullptr, keep_ms_);
   Point& point = p.rules[r].points[t];
   point.first_held = -1;
   point.held_mask = 0;
@@ -279,7 +362,34 @@ void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t
       if (point.first_held < 0) point.first_held = static_cast<int>(i);
     }
   }
-  point.alert = point.first_held >= 0 ? AlertJson(pid, r, t, point, regs_, evidence_) : std::string();
+  point.content = 0;
+  if (point.first_held >= 0) {
+    // What the alert would say: its clause, the lets and the evidence. The JSON itself is
+    // built only if the alert is fired (most held points are suppressed).
+    Evaluate(rule, p.events, t, interner_, regs_, &evidence_, nullptr, keep_ms_);
+    uint64_t h = 1469598103934665603ULL;
+    auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+    mix(static_cast<uint64_t>(point.first_held));
+    for (const ir::Let& let : rule.ir->lets) {
+      const Value& v = regs_[static_cast<size_t>(let.inst)];
+      mix(v.known);
+      mix(static_cast<uint64_t>(v.v));
+    }
+    for (const auto& site : evidence_) {
+      mix(site.size());
+      for (const EventRef& ref : site) {
+        mix(static_cast<uint64_t>(ref.event->time));
+        mix(static_cast<uint64_t>(ref.event->value));
+        mix(std::hash<std::string_view>{}(ref.event->id));
+      }
+    }
+    point.content = h;
+  }
+}
+
+std::string Engine::AlertFields(const std::string& pid, Patient& p, size_t r, int64_t t, const Point& point) {
+  Evaluate(rules_[r], p.events, t, interner_, regs_, &evidence_, nullptr, keep_ms_);
+  return AlertJson(pid, r, t, point, regs_, evidence_);
 }
 
 void Engine::Scan(const std::string& pid, Patient& p, size_t r, int64_t from) {
@@ -294,16 +404,17 @@ void Engine::Scan(const std::string& pid, Patient& p, size_t r, int64_t from) {
     --prev;
     have_last = true;
     last_time = prev->first;
-    last_rank = prev->second.first;
+    last_rank = prev->second.rank;
   }
-  std::map<int64_t, std::pair<int, const std::string*>> desired;
+  auto& desired = desired_;
+  desired.clear();
   for (auto it = rs.points.lower_bound(from); it != rs.points.end(); ++it) {
     const Point& pt = it->second;
     if (pt.first_held < 0) continue;
     int rank = Rank(rule.whens[static_cast<size_t>(pt.first_held)].severity);
     bool suppressed = have_last && it->first - last_time < rule.suppress_ms && rank <= last_rank;
     if (suppressed) continue;
-    desired.emplace(it->first, std::make_pair(rank, &pt.alert));
+    desired.push_back(Desired{it->first, rank, &pt});
     have_last = true;
     last_time = it->first;
     last_rank = rank;
@@ -313,22 +424,27 @@ void Engine::Scan(const std::string& pid, Patient& p, size_t r, int64_t from) {
     *out_.alerts << "{\"alert\":\"" << AlertId(rule.id, rule.version, pid, t) << "\",\"action\":\"" << action << "\","
                  << fields << "}\n";
   };
-  // Retractions first, then fires, each in time order.
+  // Retractions first, then fires, each in time order. `desired` is in time order.
+  auto find = [&](int64_t t) -> const Desired* {
+    auto d = std::lower_bound(desired.begin(), desired.end(), t, [](const Desired& x, int64_t k) { return x.time < k; });
+    return d != desired.end() && d->time == t ? &*d : nullptr;
+  };
   for (auto it = rs.fired.lower_bound(from); it != rs.fired.end();) {
-    auto d = desired.find(it->first);
-    if (d == desired.end() || *d->second.second != it->second.second) {
-      line(it->first, "retract", it->second.second);
+    const Desired* d = find(it->first);
+    if (!d || d->point->content != it->second.content || d->rank != it->second.rank) {
+      line(it->first, "retract", it->second.fields);
       ++counters_.retracted;
       it = rs.fired.erase(it);
     } else {
       ++it;
     }
   }
-  for (const auto& [t, want] : desired) {
-    if (rs.fired.count(t)) continue;
-    line(t, "fire", *want.second);
+  for (const Desired& d : desired) {
+    if (rs.fired.count(d.time)) continue;
+    Fired f{d.rank, d.point->content, AlertFields(pid, p, r, d.time, *d.point)};
+    line(d.time, "fire", f.fields);
     ++counters_.fired;
-    rs.fired.emplace(t, std::make_pair(want.first, *want.second));
+    rs.fired.emplace(d.time, std::move(f));
   }
 }
 
@@ -352,7 +468,7 @@ void Engine::FireTimers(int64_t upto) {
     size_t r = static_cast<size_t>(d.rule);
     if (!IsPoint(p, r, d.time)) continue;  // its event was removed
     if (!p.rules[r].points.try_emplace(d.time).second) continue;
-    final_due_.push(Due{d.time, d.patient, d.rule});
+    if (out_.trace) final_due_.push(Due{d.time, d.patient, d.rule});
     EvaluatePoint(d.patient, p, r, d.time);
     Scan(d.patient, p, r, d.time);
   }
@@ -397,23 +513,24 @@ void Engine::Finalize(int64_t upto) {
 
 void Engine::Evict(Patient& p) {
   if (watermark_ == INT64_MIN) return;
+  p.evicted_at = watermark_;
   int64_t cutoff = watermark_ - keep_ms_;
   for (auto& list : p.events.by_signal) {
     size_t n = 0;
-    while (n < list.size() && list[n].time < cutoff) {
-      p.ids.erase(list[n].id);
-      ++n;
-    }
+    while (n < list.size() && list[n].time < cutoff) ++n;
+    for (size_t i = 0; i < n; ++i) p.EraseId(list[i].id);
     if (n) list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
   }
   for (size_t r = 0; r < p.rules.size(); ++r) {
     RuleState& rs = p.rules[r];
-    // Final points (traced, before the watermark) can no longer change.
-    for (auto it = rs.points.begin(); it != rs.points.end() && it->first < watermark_ && it->second.traced;) {
-      it = rs.points.erase(it);
-    }
+    // Points before the watermark are final (and traced, when there is a trace).
+    auto it = rs.points.begin();
+    while (it != rs.points.end() && it->first < watermark_ && (it->second.traced || !out_.trace)) ++it;
+    rs.points.erase_front(it);
     int64_t keep_fired = watermark_ - rules_[r].ir->suppress_ms;
-    while (!rs.fired.empty() && rs.fired.begin()->first < keep_fired) rs.fired.erase(rs.fired.begin());
+    auto f = rs.fired.begin();
+    while (f != rs.fired.end() && f->first < keep_fired) ++f;
+    rs.fired.erase_front(f);
   }
 }
 
@@ -482,7 +599,7 @@ std::string Engine::AlertJson(const std::string& patient, size_t r, int64_t t, c
       const EventRef& ref = evidence[i][k];
       if (k) s += ',';
       s += "{\"id\":" + JsonString(ref.event->id) + ",\"time\":\"" + stdlib::FormatTime(ref.event->time) +
-           "\",\"value\":" + EventValueJson(ref.signal, *ref.event) + "}";
+           "\",\"value\":" + EventValueJson(signal_of_[static_cast<size_t>(ref.signal)], *ref.event) + "}";
     }
     s += "]}";
   }

@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
+
 #include "compiler/ir/ir.h"
 #include "runtime/event.h"
 #include "runtime/interpreter.h"
@@ -48,7 +50,7 @@ class Engine {
   enum class Outcome { Applied, Late, UnknownCorrection };
   /// Takes one event in arrival order. Consecutive events of one patient with the same
   /// time are applied together. Late events (time before the watermark) are refused.
-  Outcome Ingest(Event event);
+  Outcome Ingest(const Event& event);
   /// End of input: applies what is pending and writes the remaining trace records.
   void Finish();
 
@@ -62,7 +64,13 @@ class Engine {
 
  private:
   struct Point;
+  struct Fired;
   struct RuleState;
+  struct Desired {
+    int64_t time;
+    int rank;
+    const Point* point;
+  };
   struct Patient;
   struct Due {
     int64_t time;
@@ -82,6 +90,7 @@ class Engine {
   void AdvanceTime(int64_t stream_time);
   void Finalize(int64_t upto);
   void Evict(Patient& p);
+  std::string AlertFields(const std::string& patient, Patient& p, size_t rule, int64_t t, const Point& point);
   std::string AlertJson(const std::string& patient, size_t rule, int64_t t, const Point& point,
                         const std::vector<Value>& regs, const std::vector<std::vector<EventRef>>& evidence) const;
   std::string ValueJson(const ir::Rule& rule, const ir::Let& let, const Value& v) const;
@@ -92,13 +101,19 @@ class Engine {
   Outputs out_;
   Interner interner_;
   std::vector<LoadedRule> rules_;
-  std::vector<std::vector<size_t>> rules_of_signal_;  // signal -> rules that read it
+  std::vector<int32_t> store_of_;   // module signal -> stored list, or -1 when no rule reads it
+  std::vector<int32_t> signal_of_;  // stored list -> module signal
+  std::vector<std::vector<size_t>> rules_of_signal_;  // stored list -> rules that read it
   std::vector<std::vector<int64_t>> timer_offsets_;   // rule -> (slot signal, offset) flattened below
   std::vector<std::vector<std::pair<int32_t, int64_t>>> timers_;  // rule -> (signal, offset)
   std::vector<bool> unbounded_;                       // rule looks back without a window bound
   int64_t keep_ms_ = 0;                                // how much history a patient keeps
-  std::unordered_map<std::string, std::unique_ptr<Patient>> patients_;
-  std::vector<Event> group_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Patient>> patients_;
+  std::vector<Event> group_;  // slots reused across groups
+  size_t group_size_ = 0;
+  std::vector<std::pair<int32_t, int64_t>> inserted_, removed_;
+  std::vector<size_t> affected_;
+  std::vector<Desired> desired_;
   int64_t stream_time_ = INT64_MIN;
   int64_t watermark_ = INT64_MIN;
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> timers_due_;
@@ -106,7 +121,7 @@ class Engine {
   Counters counters_;
   bool coverage_enabled_ = false;
   std::vector<Coverage> coverage_;
-  uint64_t since_sweep_ = 0;
+  int64_t swept_at_ = INT64_MIN;
   std::vector<Value> regs_;
   std::vector<std::vector<EventRef>> evidence_;
 };

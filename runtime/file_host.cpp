@@ -62,7 +62,7 @@ HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutp
       ++stats.dead_lettered;
       reject(out.dead_letter, *reason, line);
     } else {
-      switch (engine.Ingest(std::move(event))) {
+      switch (engine.Ingest(event)) {
         case Engine::Outcome::Applied: ++stats.used; break;
         case Engine::Outcome::Late:
           ++stats.late;

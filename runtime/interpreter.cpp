@@ -75,14 +75,16 @@ int64_t Interner::Intern(const std::string& s) {
   return id;
 }
 
-LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner) {
+LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner, const std::vector<int32_t>& store_of) {
   LoadedRule r;
   r.ir = &rule;
   for (const auto& t : rule.texts) r.text_ids.push_back(interner.Intern(t));
   for (const auto& s : rule.slots) {
-    r.slot_signal.push_back(s.signal);
+    r.slot_signal.push_back(store_of[static_cast<size_t>(s.signal)]);
     r.slot_int.push_back(module.signals[static_cast<size_t>(s.signal)].type == ir::SignalType::Integer);
   }
+  r.site_of.assign(rule.blocks.empty() ? 0 : rule.blocks[0].insts.size(), -1);
+  for (size_t i = 0; i < rule.evidence.size(); ++i) r.site_of[static_cast<size_t>(rule.evidence[i].inst)] = static_cast<int32_t>(i);
   return r;
 }
 
@@ -95,8 +97,8 @@ class Evaluator {
       : rule_(rule), events_(events), interner_(interner), evidence_(evidence), coverage_(coverage),
         retention_ms_(retention_ms) {
     if (evidence_) {
-      evidence_->assign(rule.ir->evidence.size(), {});
-      for (size_t i = 0; i < rule.ir->evidence.size(); ++i) site_of_[rule.ir->evidence[i].inst] = static_cast<int>(i);
+      evidence_->resize(rule.ir->evidence.size());
+      for (auto& list : *evidence_) list.clear();
     }
   }
 
@@ -128,9 +130,9 @@ class Evaluator {
 
   void Note(ir::InstId id, int32_t slot, const StoredEvent& e) {
     if (!evidence_ || current_block_ != 0) return;
-    auto it = site_of_.find(id);
-    if (it == site_of_.end()) return;
-    auto& list = (*evidence_)[static_cast<size_t>(it->second)];
+    int32_t site = rule_.site_of[static_cast<size_t>(id)];
+    if (site < 0) return;
+    auto& list = (*evidence_)[static_cast<size_t>(site)];
     if (list.size() < kMaxEvidence) list.push_back(EventRef{rule_.slot_signal[static_cast<size_t>(slot)], &e});
   }
 
@@ -440,7 +442,6 @@ class Evaluator {
   std::vector<std::vector<EventRef>>* evidence_;
   Coverage* coverage_;
   int64_t retention_ms_;
-  std::unordered_map<ir::InstId, int> site_of_;
   int current_block_ = 0;
 };
 

@@ -17,7 +17,7 @@ struct Value {
 
 /// The events an aggregate used, by evidence site (ir::Rule::evidence order).
 struct EventRef {
-  int32_t signal;
+  int32_t signal;  // index into PatientEvents::by_signal
   const StoredEvent* event;
 };
 
@@ -42,11 +42,14 @@ class Interner {
 struct LoadedRule {
   const ir::Rule* ir = nullptr;
   std::vector<int64_t> text_ids;
-  std::vector<int32_t> slot_signal;  // slot -> module signal index
+  std::vector<int32_t> slot_signal;  // slot -> index into PatientEvents::by_signal
   std::vector<bool> slot_int;        // the signal holds integers (not raw decimals)
+  std::vector<int32_t> site_of;      // block-0 instruction -> evidence site, or -1
 };
 
-LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner);
+/// `store_of` maps a module signal to its list in PatientEvents::by_signal (the engine
+/// keeps only the signals some rule reads).
+LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner, const std::vector<int32_t>& store_of);
 
 /// Evaluates a rule at `now` over a patient's events (those with time <= now).
 /// `regs` receives the values of block 0. `evidence`, when given, receives the events

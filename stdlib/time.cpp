@@ -98,15 +98,32 @@ std::string FormatTime(int64_t ms) {
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, y, m, d);
-  char buf[48];
   int h = static_cast<int>(rem / 3600000), mi = static_cast<int>(rem / 60000 % 60), s = static_cast<int>(rem / 1000 % 60);
   int milli = static_cast<int>(rem % 1000);
-  if (milli) {
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y), m, d, h, mi, s, milli);
-  } else {
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02dZ", static_cast<long long>(y), m, d, h, mi, s);
+  if (y < 0 || y > 9999) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y), m, d, h, mi, s, milli);
+    return buf;
   }
-  return buf;
+  // Hand-formatted: this runs for every alert and trace record.
+  char out[24] = "0000-00-00T00:00:00.000";
+  auto put = [&](int pos, int value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      out[pos + i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+  };
+  put(0, static_cast<int>(y), 4);
+  put(5, static_cast<int>(m), 2);
+  put(8, static_cast<int>(d), 2);
+  put(11, h, 2);
+  put(14, mi, 2);
+  put(17, s, 2);
+  if (milli) {
+    put(20, milli, 3);
+    return std::string(out, 23) + "Z";
+  }
+  return std::string(out, 19) + "Z";
 }
 
 }  // namespace cdr::stdlib

@@ -126,7 +126,7 @@ int TestRules(const TestOptions& o) {
                                          step.range.column, *reason));
           continue;
         }
-        if (engine.Ingest(std::move(event)) == runtime::Engine::Outcome::UnknownCorrection) {
+        if (engine.Ingest(event) == runtime::Engine::Outcome::UnknownCorrection) {
           problems.push_back(fmt::format("{}:{}:{}: entered_in_error for an id not given before", src.name(),
                                          step.range.line, step.range.column));
         }
