@@ -1,0 +1,83 @@
+// bench/pipeline_bench.cpp: per-event costs of the runtime on a generated stream held in
+// memory: NDJSON decoding alone (simdjson), and the whole pipeline (decode, engine,
+// interpreter, alert output) with the shipped rule set.
+// Run: build/bin/cdr_pipeline_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "compiler/driver/frontend.h"
+#include "runtime/decode.h"
+#include "runtime/file_host.h"
+
+namespace {
+
+const cdr::driver::Frontend& Rules() {
+  static cdr::driver::Frontend* fe = [] {
+    auto* f = new cdr::driver::Frontend();
+    std::vector<std::string> files;
+    std::string error;
+    cdr::driver::CollectFiles({std::string(CDR_SOURCE_DIR) + "/rules"}, files, error);
+    f->Load(files);
+    f->Check();
+    f->Lower();
+    return f;
+  }();
+  return *fe;
+}
+
+// The stream of bench/gen_stream.cpp (same generator, run as a child process).
+const std::string& Stream() {
+  static std::string* s = [] {
+    auto* out = new std::string();
+    std::string cmd = std::string(CDR_BINARY_DIR) + "/bin/cdr_gen_stream 10000 500000 7";
+    FILE* p = popen(cmd.c_str(), "r");
+    char buf[1 << 16];
+    size_t n;
+    while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+    if (p) pclose(p);
+    return out;
+  }();
+  return *s;
+}
+
+void BM_DecodeEvents(benchmark::State& state) {
+  const auto& fe = Rules();
+  const std::string& stream = Stream();
+  std::vector<std::string_view> lines;
+  for (size_t pos = 0; pos < stream.size();) {
+    size_t nl = stream.find('\n', pos);
+    lines.emplace_back(stream.data() + pos, nl - pos);
+    pos = nl + 1;
+  }
+  cdr::runtime::Interner interner;
+  cdr::runtime::EventDecoder decoder(fe.module, interner);
+  cdr::runtime::Event event;
+  size_t i = 0;
+  for (auto _ : state) {
+    auto reason = decoder.Decode(lines[i], event);
+    benchmark::DoNotOptimize(reason);
+    if (++i == lines.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecodeEvents);
+
+void BM_Pipeline(benchmark::State& state) {
+  const auto& fe = Rules();
+  const std::string& stream = Stream();
+  uint64_t events = 0;
+  for (auto _ : state) {
+    std::istringstream in(stream);
+    std::ostringstream alerts;
+    auto stats = cdr::runtime::RunFileHost(fe.module, in, {&alerts, nullptr, nullptr, nullptr}, {});
+    events += stats.read;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(events));
+}
+BENCHMARK(BM_Pipeline)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+}  // namespace
+
+BENCHMARK_MAIN();
