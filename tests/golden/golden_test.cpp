@@ -137,6 +137,30 @@ TEST_P(GoldenAst, DumpWithRangesMatches) {
 INSTANTIATE_TEST_SUITE_P(Ast, GoldenAst, ::testing::ValuesIn(Cases(kAstDir)),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
+// IR listings: tests/golden/ir/NAME.cdr beside NAME.expected (`cdr ir`).
+const fs::path kIrDir = fs::path(CDR_SOURCE_DIR) / "tests" / "golden" / "ir";
+
+class GoldenIr : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenIr, ListingMatches) {
+  const std::string name = GetParam();
+  cdr::driver::Frontend fe;
+  fe.AddText(name + ".cdr", ReadAll(kIrDir / (name + ".cdr")));
+  fe.Check();
+  ASSERT_TRUE(fe.Lower()) << cdr::diag::FormatText(fe.diags);
+  EXPECT_TRUE(cdr::ir::Verify(fe.module).empty());
+  std::string actual = cdr::ir::Print(fe.module);
+  fs::path expected_file = kIrDir / (name + ".expected");
+  if (Updating()) {
+    std::ofstream(expected_file, std::ios::binary) << actual;
+    return;
+  }
+  EXPECT_EQ(actual, ReadAll(expected_file));
+}
+
+INSTANTIATE_TEST_SUITE_P(Ir, GoldenIr, ::testing::ValuesIn(Cases(kIrDir)),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
 TEST(GoldenCoverage, EveryDiagnosticKindHasAGoldenTest) {
   std::set<std::string> seen;
   for (const auto& e : fs::directory_iterator(kDir)) {

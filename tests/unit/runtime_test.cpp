@@ -1,0 +1,132 @@
+// tests/unit/runtime_test.cpp: the pieces under the engine: RFC 3339 times, exact JSON
+// numbers, the event decoder, and the IR verifier.
+#include <gtest/gtest.h>
+
+#include "compiler/driver/frontend.h"
+#include "runtime/decode.h"
+#include "stdlib/time.h"
+
+namespace {
+
+using cdr::stdlib::FormatTime;
+using cdr::stdlib::ParseTime;
+
+TEST(Time, ParsesRfc3339) {
+  EXPECT_EQ(ParseTime("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(ParseTime("2000-01-01T00:00:00Z"), 946684800000LL);  // the PhysioNet import's epoch
+  EXPECT_EQ(ParseTime("2000-01-01T02:00:00+02:00"), 946684800000LL);
+  EXPECT_EQ(ParseTime("1999-12-31T19:00:00-05:00"), 946684800000LL);
+  EXPECT_EQ(ParseTime("2000-01-01T00:00:00.250Z"), 946684800250LL);
+  EXPECT_EQ(ParseTime("2000-01-01"), 946684800000LL);
+  EXPECT_EQ(ParseTime("2024-02-29T12:00:00Z"), 1709208000000LL);  // a leap day
+}
+
+TEST(Time, RejectsMalformedTimes) {
+  for (const char* bad : {"2019-13-01T00:00:00Z", "2019-02-29T00:00:00Z", "2019-04-31T00:00:00Z",
+                          "2019-01-01T24:00:00Z", "2019-01-01T00:00:00", "2019-01-01T00:00Z", "10000-01-01T00:00:00Z",
+                          "2019-1-01T00:00:00Z", "", "yesterday", "2019-01-01T00:00:00Zjunk"}) {
+    EXPECT_FALSE(ParseTime(bad).has_value()) << bad;
+  }
+}
+
+TEST(Time, FormatsAndRoundTrips) {
+  EXPECT_EQ(FormatTime(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatTime(946684800250LL), "2000-01-01T00:00:00.250Z");
+  EXPECT_EQ(FormatTime(-1000), "1969-12-31T23:59:59Z");
+  for (int64_t t : {0LL, 946684800000LL, 1709208000000LL, 253402300799000LL}) EXPECT_EQ(ParseTime(FormatTime(t)), t);
+}
+
+TEST(JsonNumbers, AreReadExactly) {
+  using cdr::runtime::DecimalFromJson;
+  EXPECT_EQ(DecimalFromJson("36.6"), 3660000000LL);  // binary floating point would not be exact
+  EXPECT_EQ(DecimalFromJson("-0.3"), -30000000LL);
+  EXPECT_EQ(DecimalFromJson("1e2"), 10000000000LL);
+  EXPECT_EQ(DecimalFromJson("2.5E-3"), 250000LL);
+  EXPECT_EQ(DecimalFromJson("0.123456785"), 12345679LL);  // 9th place rounds half away from zero
+  EXPECT_EQ(DecimalFromJson("1e-20"), 0);
+  EXPECT_FALSE(DecimalFromJson("1e400").has_value());
+  EXPECT_FALSE(DecimalFromJson("").has_value());
+  EXPECT_FALSE(DecimalFromJson("12abc").has_value());
+}
+
+class DecoderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fe_.AddText("s.cdr", R"(schema s version "1.0.0"
+  signal temp : quantity 'Cel' codes loinc "8310-5"
+  signal creatinine : quantity 'mg/dL' convert 'umol/L' factor 0.011312
+  valueset abx = { rxnorm "11124" }
+  event antibiotic : code in valueset abx
+rule r version "1.0.0"
+  title "t"
+  owner "o"
+  status draft
+  cites "c"
+  uses s
+  let t = last(temp within 4h)
+  let c = last(creatinine within 4h)
+  let a = count(antibiotic within 4h)
+  when t > 38 'Cel' and c > 1 'mg/dL' and a > 0 alert high "{t} {c} {a}"
+)");
+    fe_.Check();
+    ASSERT_TRUE(fe_.Lower()) << cdr::diag::FormatText(fe_.diags);
+    decoder_ = std::make_unique<cdr::runtime::EventDecoder>(fe_.module, interner_);
+  }
+  cdr::driver::Frontend fe_;
+  cdr::runtime::Interner interner_;
+  std::unique_ptr<cdr::runtime::EventDecoder> decoder_;
+  cdr::runtime::Event e_;
+};
+
+TEST_F(DecoderTest, ConvertsUnitsExactly) {
+  ASSERT_FALSE(decoder_->Decode(
+      R"({"id":"1","patient":"p","time":"2019-01-01T00:00:00Z","code":{"system":"http://loinc.org","code":"8310-5"},"value":100.4,"unit":"[degF]"})",
+      e_));
+  EXPECT_EQ(e_.value, 3800000000LL);  // (100.4 - 32) * 5/9 = 38.0 Cel exactly
+  ASSERT_FALSE(decoder_->Decode(
+      R"({"id":"2","patient":"p","time":"2019-01-01T00:00:00Z","signal":"creatinine","value":88.4,"unit":"umol/L"})", e_));
+  EXPECT_EQ(e_.value, 99998080LL);  // 88.4 * 0.011312 = 0.9999808 mg/dL (the schema's factor)
+  ASSERT_FALSE(decoder_->Decode(
+      R"({"id":"3","patient":"p","time":"2019-01-01T00:00:00Z","signal":"creatinine","value":0.01,"unit":"g/L"})", e_));
+  EXPECT_EQ(e_.value, 100000000LL);  // 0.01 g/L = 1 mg/dL by UCUM
+}
+
+TEST_F(DecoderTest, MapsValueSetCodesToTheirSignal) {
+  ASSERT_FALSE(decoder_->Decode(
+      R"({"id":"4","patient":"p","time":"2019-01-01T00:00:00Z","code":{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"11124"}})",
+      e_));
+  EXPECT_EQ(fe_.module.signals[static_cast<size_t>(e_.signal)].name, "antibiotic");
+  EXPECT_EQ(interner_.Text(e_.value), "11124");
+}
+
+TEST_F(DecoderTest, GivesReasons) {
+  auto reason = [&](const char* line) { return decoder_->Decode(line, e_).value_or("(decoded)"); };
+  EXPECT_EQ(reason(R"({"id":"5","patient":"p","time":"2019-01-01T00:00:00Z","signal":"temp","value":38})"),
+            "`temp` is a quantity in `Cel`; the event has no `unit`");
+  EXPECT_EQ(reason(R"({"id":"5","patient":"p","time":"2019-01-01T00:00:00Z","signal":"temp","value":38,"unit":"degC"})"),
+            "unit `degC` of `temp` is not a UCUM unit cdr knows (did you mean `Cel`?)");
+  EXPECT_EQ(reason(R"({"id":"5","patient":"p","time":"2019-01-01T00:00:00Z","signal":"pulse"})"), "unknown signal `pulse`");
+  EXPECT_EQ(reason(R"({"id":"5","patient":"","time":"2019-01-01T00:00:00Z","signal":"temp"})"), "missing `patient`");
+}
+
+TEST(IrVerifier, AcceptsLoweredRulesAndRejectsBrokenOnes) {
+  cdr::driver::Frontend fe;
+  std::vector<std::string> files;
+  std::string error;
+  cdr::driver::CollectFiles({std::string(CDR_SOURCE_DIR) + "/rules"}, files, error);
+  fe.Load(files);
+  fe.Check();
+  ASSERT_TRUE(fe.Lower());
+  EXPECT_TRUE(cdr::ir::Verify(fe.module).empty());
+  cdr::ir::Module broken = fe.module;
+  auto& insts = broken.rules[0].blocks[0].insts;
+  insts[0].a = 5;  // an operand defined after its use
+  insts[0].op = cdr::ir::Op::Neg;
+  broken.rules[0].whens[0].cond = 100000;
+  auto problems = cdr::ir::Verify(broken);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("operand not defined before use"), std::string::npos);
+  EXPECT_NE(problems[1].find("when condition"), std::string::npos);
+}
+
+}  // namespace
