@@ -252,6 +252,7 @@ void Engine::Flush() {
   int64_t t = group_[0].time;
   auto& slot = patients_[pid];
   if (!slot) {
+    patients_seen_.insert(Patient::Hash(pid));
     slot = std::make_unique<Patient>();
     slot->events.by_signal.resize(signal_of_.size());
     slot->rules.resize(rules_.size());

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 
 #include "compiler/ir/ir.h"
 #include "runtime/event.h"
@@ -55,7 +56,8 @@ class Engine {
   void Finish();
 
   const Counters& counters() const { return counters_; }
-  size_t patients() const { return patients_.size(); }
+  /// Distinct patients seen since the start.
+  size_t patients() const { return patients_seen_.size(); }
   int64_t watermark() const { return watermark_; }
   Interner& interner() { return interner_; }
   /// Coverage per rule (for `cdr test`), when enabled before the first event.
@@ -109,6 +111,7 @@ class Engine {
   std::vector<bool> unbounded_;                       // rule looks back without a window bound
   int64_t keep_ms_ = 0;                                // how much history a patient keeps
   absl::flat_hash_map<std::string, std::unique_ptr<Patient>> patients_;
+  absl::flat_hash_set<uint64_t> patients_seen_;  // hashes of patient ids, for the count
   std::vector<Event> group_;  // slots reused across groups
   size_t group_size_ = 0;
   std::vector<std::pair<int32_t, int64_t>> inserted_, removed_;

@@ -46,6 +46,8 @@ struct ImportOptions {
 };
 /// `cdr import physionet2019 DIR`: 0 done, 2 usage or I/O error.
 int ImportPhysionet(const ImportOptions& options);
+/// `cdr import mimic-iv DIR`: the MIMIC-IV demo layout; 0 done, 2 usage or I/O error.
+int ImportMimic(const ImportOptions& options);
 
 struct TestOptions {
   std::vector<std::string> paths;

@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
   auto* physionet_cmd = import_cmd->add_subcommand("physionet2019", "PhysioNet/CinC 2019 .psv stays, merged in time order");
   physionet_cmd->add_option("dir", import_opts.dir, "folder of .psv files")->required();
   physionet_cmd->add_option("--out", import_opts.out, "write events here (default: stdout)");
+  auto* mimic_cmd = import_cmd->add_subcommand("mimic-iv", "MIMIC-IV demo: labs, antibiotics, cultures, urine output");
+  mimic_cmd->add_option("dir", import_opts.dir, "the folder with hosp/ and icu/")->required();
+  mimic_cmd->add_option("--out", import_opts.out, "write events here (default: stdout)");
 
   TestOptions test_opts;
   auto* test_cmd = app.add_subcommand("test", "run the rule tests in .cdr files, with coverage");
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return Run(run);
     if (*test_cmd) return TestRules(test_opts);
     if (*physionet_cmd) return ImportPhysionet(import_opts);
+    if (*mimic_cmd) return ImportMimic(import_opts);
   } catch (const std::exception& e) {
     std::cerr << "cdr: internal error: " << e.what() << "\n";
     return kUsage;

@@ -84,5 +84,58 @@ expect_text "size limit diagnostic" "$tmp/out" "[file-too-large]"
 : > "$tmp/empty.cdr"
 "$cdr" lint "$tmp/empty.cdr" >"$tmp/out" 2>&1; check "empty file" 0 $?
 
+# cdr test: the shipped rules' tests pass; a wrong expectation fails with its location
+"$cdr" test "$src/rules" >"$tmp/out" 2>&1; check "cdr test on the shipped rules" 0 $?
+expect_text "cdr test summary" "$tmp/out" " passed, 0 failed"
+mkdir -p "$tmp/wrong"
+cp -r "$src/rules/schema" "$tmp/wrong/"
+cp "$src/rules/qsofa.cdr" "$tmp/wrong/"
+printf '\ntest "wrong on purpose" for qsofa {\n  given resp_rate 30 '"'"'/min'"'"' at 0h\n  expect alert high at 0h\n}\n' >> "$tmp/wrong/qsofa.cdr"
+"$cdr" test "$tmp/wrong" >"$tmp/out" 2>&1; check "cdr test with a failing test" 1 $?
+expect_text "failure names the step" "$tmp/out" "qsofa.cdr:35:3: expected a high alert at 0h, got none"
+
+# cdr import physionet2019: one event per non-missing measured cell, checked against the files
+"$cdr" import physionet2019 "$src/tests/data/physionet2019" --out "$tmp/events.ndjson" 2>"$tmp/err"; check "import physionet2019" 0 $?
+expected=$(python3 - "$src/tests/data/physionet2019" <<'PY'
+import glob, sys
+skip = {"Age", "Gender", "Unit1", "Unit2", "HospAdmTime", "ICULOS", "SepsisLabel"}
+n = 0
+for f in glob.glob(sys.argv[1] + "/*.psv"):
+    lines = open(f).read().split("\n")
+    cols = lines[0].split("|")
+    for row in lines[1:]:
+        if row:
+            n += sum(1 for c, v in zip(cols, row.split("|")) if c not in skip and v != "NaN")
+print(n)
+PY
+)
+actual=$(wc -l < "$tmp/events.ndjson")
+check "import event count equals the non-missing cells ($expected)" "$expected" "$actual"
+"$cdr" import physionet2019 "$tmp/no-such-dir" >"$tmp/out" 2>&1; check "import of a missing folder" 2 $?
+
+# cdr run: exit codes, counters that add up, outputs
+"$cdr" run --rules "$src/rules" --events "$tmp/events.ndjson" --out "$tmp/alerts.ndjson" --trace "$tmp/trace.ndjson" 2>"$tmp/err"; check "cdr run" 0 $?
+expect_text "run summary" "$tmp/err" "events read: $expected used, 0 dead-lettered, 0 late"
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]; [json.loads(l) for l in open(sys.argv[2])]' "$tmp/alerts.ndjson" "$tmp/trace.ndjson"; check "alerts and trace are NDJSON" 0 $?
+printf '{"id":"x","patient":"p","time":"2000-01-01T00:00:00Z","signal":"resp_rate","value":30,"unit":"/min"}\nnot json\n' | "$cdr" run --rules "$src/rules" --dead-letter "$tmp/dead.ndjson" >"$tmp/out" 2>"$tmp/err"; check "cdr run from stdin" 0 $?
+expect_text "dead letter written" "$tmp/dead.ndjson" '"line":2'
+expect_text "counters add up" "$tmp/err" "2 events read: 1 used, 1 dead-lettered, 0 late"
+"$cdr" run --rules "$golden/fail_bare_number.cdr" --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run refuses rules with errors" 1 $?
+"$cdr" run --rules "$src/rules" --events "$tmp/missing.ndjson" >"$tmp/out" 2>&1; check "cdr run with a missing events file" 2 $?
+"$cdr" run --rules "$src/rules" --allowed-lateness soon --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with a bad lateness" 2 $?
+"$cdr" run --rules "$src/rules" --engine jit --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run --engine jit is refused until it exists" 2 $?
+python3 -c 'import sys; sys.stdout.write("{\"id\":\"" + "x" * 10000000 + "\"}\n")' > "$tmp/huge-line.ndjson"
+timeout 60 "$cdr" run --rules "$src/rules" --events "$tmp/huge-line.ndjson" --dead-letter "$tmp/dead.ndjson" >"$tmp/out" 2>"$tmp/err"; check "a 10 MB event line" 0 $?
+expect_text "10 MB line dead-lettered" "$tmp/dead.ndjson" 'over the limit'
+
+# cdr import mimic-iv, when the shared sample data is beside the clone
+mimic="$src/../shared/data/mimic-iv-demo-2.2"
+if [ -d "$mimic" ]; then
+  "$cdr" import mimic-iv "$mimic" --out "$tmp/mimic.ndjson" 2>"$tmp/err"; check "import mimic-iv" 0 $?
+  expect_text "mimic import summary" "$tmp/err" "events in recorded order"
+  "$cdr" run --rules "$src/rules" --events "$tmp/mimic.ndjson" --out /dev/null --dead-letter "$tmp/dead.ndjson" --late "$tmp/late.ndjson" 2>"$tmp/err"; check "run on the mimic import" 0 $?
+  expect_text "mimic events all usable" "$tmp/err" " 0 dead-lettered"
+fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
