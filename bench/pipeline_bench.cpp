@@ -16,12 +16,8 @@ namespace {
 const cdr::driver::Frontend& Rules() {
   static cdr::driver::Frontend* fe = [] {
     auto* f = new cdr::driver::Frontend();
-    std::vector<std::string> files;
     std::string error;
-    cdr::driver::CollectFiles({std::string(CDR_SOURCE_DIR) + "/rules"}, files, error);
-    f->Load(files);
-    f->Check();
-    f->Lower();
+    f->Compile({std::string(CDR_SOURCE_DIR) + "/rules"}, error);
     return f;
   }();
   return *fe;

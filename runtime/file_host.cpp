@@ -4,6 +4,7 @@
 #include <string>
 
 #include "runtime/decode.h"
+#include "stdlib/utf8.h"
 
 namespace cdr::runtime {
 
@@ -16,10 +17,9 @@ std::string LossyJsonString(std::string_view s) {
   clean.reserve(s.size());
   size_t i = 0;
   while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    size_t len = stdlib::Utf8SequenceLength(s, i);
+    bool ok = len > 0 || s[i] == '\0';  // NUL is valid JSON text once escaped
+    if (s[i] == '\0') len = 1;
     if (!ok) {
       clean += "\xef\xbf\xbd";
       ++i;

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "compiler/diag/diagnostic.h"
+#include "stdlib/utf8.h"
 
 namespace cdr::diag {
 namespace {
@@ -20,10 +21,8 @@ std::string Printable(std::string_view s) {
   std::string out;
   size_t i = 0;
   while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size() && c != 0;
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    size_t len = stdlib::Utf8SequenceLength(s, i);
+    bool ok = len > 0;
     if (!ok) {
       out += '?';
       ++i;

@@ -13,16 +13,13 @@ namespace cdr::driver {
 const char* Version() { return "0.1.0"; }
 
 int Lint(const LintOptions& o) {
-  std::vector<std::string> files;
+  Frontend fe;
   std::string error;
-  if (!CollectFiles(o.paths, files, error)) {
+  // Compile lowers too: a rule that checks but cannot run is an error.
+  if (!fe.Compile(o.paths, error)) {
     std::cerr << "cdr lint: " << error << "\n";
     return kUsage;
   }
-  Frontend fe;
-  fe.Load(files);
-  fe.Check();
-  fe.Lower();  // a rule that checks but cannot run is an error too
   if (o.format == "json") {
     std::cout << diag::FormatJson(fe.diags);
   } else if (o.format == "sarif") {
@@ -32,7 +29,7 @@ int Lint(const LintOptions& o) {
     size_t e = fe.diags.error_count(), w = fe.diags.warning_count();
     if (e + w > 0) {
       std::cerr << fmt::format("{} error{}, {} warning{} in {} file{}\n", e, e == 1 ? "" : "s", w, w == 1 ? "" : "s",
-                               files.size(), files.size() == 1 ? "" : "s");
+                               fe.files.size(), fe.files.size() == 1 ? "" : "s");
     }
   }
   if (fe.io_error) return kUsage;
@@ -88,20 +85,31 @@ int Fmt(const FmtOptions& o) {
   return status;
 }
 
-int Ir(const std::vector<std::string>& paths) {
-  std::vector<std::string> files;
+std::ostream* OpenOutput(const std::string& path, std::ofstream& file, const char* command) {
+  if (path.empty() || path == "-") return &std::cout;
+  file.open(path, std::ios::binary | std::ios::trunc);
+  if (!file) {
+    std::cerr << command << ": cannot write " << path << "\n";
+    return nullptr;
+  }
+  return &file;
+}
+
+int CompileOrReport(Frontend& fe, const std::vector<std::string>& paths, const char* command) {
   std::string error;
-  if (!CollectFiles(paths, files, error)) {
-    std::cerr << "cdr ir: " << error << "\n";
+  if (!fe.Compile(paths, error)) {
+    std::cerr << command << ": " << error << "\n";
     return kUsage;
   }
-  Frontend fe;
-  fe.Load(files);
-  fe.Check();
-  bool ok = fe.Lower();
+  if (fe.diags.error_count() == 0) return kOk;
   std::cerr << diag::FormatText(fe.diags);
-  if (fe.io_error) return kUsage;
-  if (!ok) return kFailed;
+  std::cerr << command << ": the rules have errors\n";
+  return fe.io_error ? kUsage : kFailed;
+}
+
+int Ir(const std::vector<std::string>& paths) {
+  Frontend fe;
+  if (int status = CompileOrReport(fe, paths, "cdr ir"); status != kOk) return status;
   std::cout << ir::Print(fe.module);
   return kOk;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,15 @@ int Ir(const std::vector<std::string>& paths);
 
 /// Prints the syntax tree of one file (`--ranges` adds source ranges).
 int Ast(const std::string& path, bool ranges);
+
+struct Frontend;
+/// Compiles rule files for a command; on errors prints them and returns the exit code
+/// (1 for rule errors, 2 for a missing path or unreadable file), else kOk.
+int CompileOrReport(Frontend& fe, const std::vector<std::string>& paths, const char* command);
+
+/// Where a command writes: stdout for an empty path or `-`, else the opened file.
+/// Returns nullptr (after saying so on stderr) when the file cannot be written.
+std::ostream* OpenOutput(const std::string& path, std::ofstream& file, const char* command);
 
 /// The version printed by `cdr --version` and written into SARIF logs.
 const char* Version();

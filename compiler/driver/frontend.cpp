@@ -80,6 +80,15 @@ void Frontend::Check() {
 
 namespace cdr::driver {
 
+bool Frontend::Compile(const std::vector<std::string>& paths, std::string& error) {
+  std::vector<std::string> found;
+  if (!CollectFiles(paths, found, error)) return false;
+  Load(found);
+  Check();
+  Lower();
+  return true;
+}
+
 bool Frontend::Lower() {
   if (diags.error_count() > 0) return false;
   std::vector<const ast::File*> ptrs;

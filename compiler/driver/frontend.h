@@ -39,6 +39,9 @@ struct Frontend {
   void Check();
   /// Lowers the checked rules to IR (only when there are no errors); false on errors.
   bool Lower();
+  /// The whole front end over files and directories: collect, load, check, lower.
+  /// Returns false when a path does not exist (with `error` set); diagnostics are in `diags`.
+  bool Compile(const std::vector<std::string>& paths, std::string& error);
   ir::Module module;
 };
 

@@ -140,16 +140,9 @@ int ImportPhysionet(const ImportOptions& o) {
   std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     return std::tie(a.time, a.patient, a.column) < std::tie(b.time, b.patient, b.column);
   });
-  std::ostream* out = &std::cout;
   std::ofstream file;
-  if (!o.out.empty() && o.out != "-") {
-    file.open(o.out, std::ios::binary | std::ios::trunc);
-    if (!file) {
-      std::cerr << "cdr import: cannot write " << o.out << "\n";
-      return kUsage;
-    }
-    out = &file;
-  }
+  std::ostream* out = OpenOutput(o.out, file, "cdr import");
+  if (!out) return kUsage;
   for (const Row& r : rows) {
     const Column& c = kColumns[r.column];
     std::string time = stdlib::FormatTime(r.time);

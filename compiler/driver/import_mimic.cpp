@@ -313,16 +313,9 @@ int ImportMimic(const ImportOptions& o) {
   std::stable_sort(out.begin(), out.end(), [](const Out& a, const Out& b) {
     return std::tie(a.recorded, a.time, a.line) < std::tie(b.recorded, b.time, b.line);
   });
-  std::ostream* os = &std::cout;
   std::ofstream file;
-  if (!o.out.empty() && o.out != "-") {
-    file.open(o.out, std::ios::binary | std::ios::trunc);
-    if (!file) {
-      std::cerr << "cdr import: cannot write " << o.out << "\n";
-      return kUsage;
-    }
-    os = &file;
-  }
+  std::ostream* os = OpenOutput(o.out, file, "cdr import");
+  if (!os) return kUsage;
   int64_t max_late = 0;
   for (const Out& e : out) {
     *os << e.line << "\n";

@@ -40,22 +40,8 @@ int Run(const RunOptions& o) {
     std::cerr << "cdr run: --allowed-lateness " << o.allowed_lateness << " is not a duration such as 24h or 90min\n";
     return kUsage;
   }
-  std::vector<std::string> files;
-  std::string error;
-  if (!CollectFiles(o.rules, files, error)) {
-    std::cerr << "cdr run: " << error << "\n";
-    return kUsage;
-  }
   Frontend fe;
-  fe.Load(files);
-  fe.Check();
-  bool ok = fe.Lower();
-  if (fe.diags.error_count() > 0) {
-    std::cerr << diag::FormatText(fe.diags);
-    std::cerr << "cdr run: rules refused\n";
-    return fe.io_error ? kUsage : kFailed;
-  }
-  if (!ok) return kFailed;
+  if (int status = CompileOrReport(fe, o.rules, "cdr run"); status != kOk) return status;
 
   // Outputs.
   std::istream* in = &std::cin;

@@ -45,20 +45,8 @@ int TestRules(const TestOptions& o) {
     std::cerr << "cdr test: the JIT back end is not built yet (issue #4); tests run on the interpreter\n";
     return kUsage;
   }
-  std::vector<std::string> files;
-  std::string error;
-  if (!CollectFiles(o.paths, files, error)) {
-    std::cerr << "cdr test: " << error << "\n";
-    return kUsage;
-  }
   Frontend fe;
-  fe.Load(files);
-  fe.Check();
-  fe.Lower();
-  if (fe.diags.error_count() > 0) {
-    std::cerr << diag::FormatText(fe.diags);
-    return fe.io_error ? kUsage : kFailed;
-  }
+  if (int status = CompileOrReport(fe, o.paths, "cdr test"); status != kOk) return status;
   std::map<std::string, size_t> rule_index;
   for (size_t i = 0; i < fe.module.rules.size(); ++i) rule_index.emplace(fe.module.rules[i].id, i);
   std::vector<runtime::Coverage> coverage(fe.module.rules.size());

@@ -7,6 +7,7 @@
 
 #include "CdrLexer.h"
 #include "CdrParser.h"
+#include "stdlib/utf8.h"
 
 namespace cdr::syntax {
 namespace {
@@ -56,17 +57,8 @@ std::string CheckUtf8(const source::SourceFile& f, source::FileId id, diag::Diag
   size_t i = 0;
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len > 1) {
-      // Reject overlong forms, surrogates and values past U+10FFFF.
-      uint32_t cp = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-      ok = !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) &&
-           !(cp >= 0xD800 && cp <= 0xDFFF) && cp <= 0x10FFFF;
-    }
-    if (c == 0) ok = false;  // NUL is not text
+    size_t len = stdlib::Utf8SequenceLength(s, i);
+    bool ok = len > 0;
     if (!ok) {
       SourceRange r{id, line, col, line, col + 1};
       diags.Emit(diag::Kind::InvalidUtf8, r, static_cast<unsigned>(c));

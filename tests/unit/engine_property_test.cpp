@@ -27,12 +27,9 @@ struct Generated {
 const cdr::ir::Module& ShippedRules() {
   static cdr::driver::Frontend* fe = [] {
     auto* f = new cdr::driver::Frontend();
-    std::vector<std::string> files;
     std::string error;
-    cdr::driver::CollectFiles({std::string(CDR_SOURCE_DIR) + "/rules"}, files, error);
-    f->Load(files);
-    f->Check();
-    EXPECT_TRUE(f->Lower()) << cdr::diag::FormatText(f->diags);
+    f->Compile({std::string(CDR_SOURCE_DIR) + "/rules"}, error);
+    EXPECT_EQ(f->diags.error_count(), 0u) << cdr::diag::FormatText(f->diags);
     return f;
   }();
   return fe->module;

@@ -111,12 +111,9 @@ TEST_F(DecoderTest, GivesReasons) {
 
 TEST(IrVerifier, AcceptsLoweredRulesAndRejectsBrokenOnes) {
   cdr::driver::Frontend fe;
-  std::vector<std::string> files;
   std::string error;
-  cdr::driver::CollectFiles({std::string(CDR_SOURCE_DIR) + "/rules"}, files, error);
-  fe.Load(files);
-  fe.Check();
-  ASSERT_TRUE(fe.Lower());
+  ASSERT_TRUE(fe.Compile({std::string(CDR_SOURCE_DIR) + "/rules"}, error));
+  ASSERT_EQ(fe.diags.error_count(), 0u);
   EXPECT_TRUE(cdr::ir::Verify(fe.module).empty());
   cdr::ir::Module broken = fe.module;
   auto& insts = broken.rules[0].blocks[0].insts;
