@@ -241,15 +241,28 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
     return std::string("not JSON: ") + simdjson::error_message(err);
   }
   if (!ends_object) return "not JSON: text after the object";
-  e = Event{};
+  // Reset field by field: the strings keep their capacity (no allocation per event).
+  e.id.clear();
+  e.patient.clear();
+  e.signal = -1;
+  e.time = e.recorded = 0;
+  e.has_value = false;
+  e.value = 0;
+  e.status = Status::Final;
   std::optional<std::string_view> signal_name, system, code, unit, text_value;
   std::optional<bool> bool_value;
   std::string_view number_text;
   bool is_number = false, have_id = false, have_patient = false, have_time = false;
   std::string_view time_text, recorded_text, status_text;
   for (auto field : obj) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return "not JSON: malformed key";
+    simdjson::ondemand::raw_json_string raw_key;
+    if (field.key().get(raw_key)) return "not JSON: malformed key";
+    // Keys are compared raw (escapes are rare in keys, and then the key is just unknown).
+    auto is = [&](std::string_view name) { return raw_key.unsafe_is_equal(name); };
+    std::string_view key = is("id") ? "id" : is("patient") ? "patient" : is("time") ? "time" : is("recorded") ? "recorded"
+                           : is("signal") ? "signal" : is("code") ? "code" : is("value") ? "value" : is("unit") ? "unit"
+                           : is("status") ? "status" : "";
+    if (key.empty()) continue;  // unknown fields are ignored (the parser skips the value)
     simdjson::ondemand::value v;
     if (field.value().get(v)) return "not JSON: malformed value of " + Quote(key);
     simdjson::ondemand::json_type type;

@@ -218,6 +218,7 @@ void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, in
   int32_t store = store_of_[static_cast<size_t>(e.signal)];
   if (store < 0) return;  // no rule reads this signal
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
+  if (list.capacity() == 0) list.reserve(8);
   StoredEvent s{e.time, e.value, e.has_value, e.id};
   auto pos = std::upper_bound(list.begin(), list.end(), s, [](const StoredEvent& a, const StoredEvent& b) {
     return a.time != b.time ? a.time < b.time : a.id < b.id;

@@ -1,7 +1,9 @@
 // runtime/file_host.cpp: the read-decode-ingest loop of the file host.
 #include "runtime/file_host.h"
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "runtime/decode.h"
 #include "stdlib/utf8.h"
@@ -32,8 +34,15 @@ std::string LossyJsonString(std::string_view s) {
 }
 
 HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,
-                      const std::function<void(const HostStats&)>& progress) {
-  Engine engine(module, options, Outputs{out.alerts, out.trace});
+                      const std::function<void(const HostStats&)>& progress, bool keep_state) {
+  auto owned = std::make_unique<Engine>(module, options, Outputs{out.alerts, out.trace});
+  Engine& engine = *owned;
+  if (keep_state) {
+    // A process about to exit need not free millions of small objects one by one (as
+    // compilers skip freeing their ASTs): the state stays reachable from here until exit.
+    static auto* kept = new std::vector<std::unique_ptr<Engine>>();  // never destroyed
+    kept->push_back(std::move(owned));
+  }
   EventDecoder decoder(module, engine.interner());
   HostStats stats;
   uint64_t line_no = 0;

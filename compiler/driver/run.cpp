@@ -86,7 +86,8 @@ int Run(const RunOptions& o) {
               << std::flush;
   };
   runtime::HostStats s = runtime::RunFileHost(fe.module, *in, runtime::HostOutputs{alerts, trace, dead, late}, options,
-                                              progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr);
+                                              progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
+                                              /*keep_state=*/true);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (progress) std::cerr << "\n";
   std::cerr << fmt::format(
