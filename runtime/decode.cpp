@@ -257,12 +257,19 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
   for (auto field : obj) {
     simdjson::ondemand::raw_json_string raw_key;
     if (field.key().get(raw_key)) return "not JSON: malformed key";
-    // Keys are compared raw (escapes are rare in keys, and then the key is just unknown).
-    auto is = [&](std::string_view name) { return raw_key.unsafe_is_equal(name); };
-    std::string_view key = is("id") ? "id" : is("patient") ? "patient" : is("time") ? "time" : is("recorded") ? "recorded"
-                           : is("signal") ? "signal" : is("code") ? "code" : is("value") ? "value" : is("unit") ? "unit"
-                           : is("status") ? "status" : "";
-    if (key.empty()) continue;  // unknown fields are ignored (the parser skips the value)
+    // Keys are compared raw (escapes are rare in keys, and then the key is just unknown),
+    // once each, into a field number.
+    enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kUnknown };
+    static constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "signal", "code", "value", "unit", "status"};
+    int which = kUnknown;
+    for (int k = 0; k < kUnknown; ++k) {
+      if (raw_key.unsafe_is_equal(kNames[k])) {
+        which = k;
+        break;
+      }
+    }
+    if (which == kUnknown) continue;  // unknown fields are ignored (the parser skips the value)
+    std::string_view key = kNames[which];
     simdjson::ondemand::value v;
     if (field.value().get(v)) return "not JSON: malformed value of " + Quote(key);
     simdjson::ondemand::json_type type;
@@ -272,17 +279,17 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
       if (v.get_string().get(out)) return "not JSON: malformed string in " + Quote(key);
       return std::nullopt;
     };
-    if (key == "id") {
+    if (which == kId) {
       std::string_view s;
       if (auto err = str(s)) return err;
       e.id = s;
       have_id = true;
-    } else if (key == "patient") {
+    } else if (which == kPatient) {
       std::string_view s;
       if (auto err = str(s)) return err;
       e.patient = s;
       have_patient = true;
-    } else if (key == "time") {
+    } else if (which == kTime) {
       std::string_view s;
       if (auto err = str(s)) return err;
       e.time = 0;
@@ -291,18 +298,18 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
       auto t = stdlib::ParseTime(s);
       if (!t) return "`time` " + Quote(s) + " is not an RFC 3339 date-time";
       e.time = *t;
-    } else if (key == "recorded") {
+    } else if (which == kRecorded) {
       std::string_view s;
       if (auto err = str(s)) return err;
       auto t = stdlib::ParseTime(s);
       if (!t) return "`recorded` " + Quote(s) + " is not an RFC 3339 date-time";
       e.recorded = *t;
       recorded_text = s;
-    } else if (key == "signal") {
+    } else if (which == kSignal) {
       std::string_view s;
       if (auto err = str(s)) return err;
       signal_name = s;
-    } else if (key == "code") {
+    } else if (which == kCode) {
       simdjson::ondemand::object c;
       if (type != simdjson::ondemand::json_type::object || v.get_object().get(c)) return "`code` must be an object with `system` and `code`";
       for (auto cf : c) {
@@ -316,7 +323,7 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
         }
       }
       if (!system || !code) return "`code` must have `system` and `code`";
-    } else if (key == "value") {
+    } else if (which == kValue) {
       switch (type) {
         case simdjson::ondemand::json_type::number:
           number_text = v.raw_json_token();
@@ -338,11 +345,11 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
         case simdjson::ondemand::json_type::null: break;
         default: return "`value` must be a number, boolean, string or absent";
       }
-    } else if (key == "unit") {
+    } else if (which == kUnit) {
       std::string_view s;
       if (auto err = str(s)) return err;
       unit = s;
-    } else if (key == "status") {
+    } else if (which == kStatus) {
       std::string_view s;
       if (auto err = str(s)) return err;
       status_text = s;

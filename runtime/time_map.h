@@ -39,6 +39,10 @@ class TimeMap {
   std::pair<iterator, bool> try_emplace(int64_t t) {
     auto it = lower_bound(t);
     if (it != items_.end() && it->first == t) return {it, false};
+    if (items_.capacity() == 0) {
+      items_.reserve(16);  // most maps hold a day of hourly points: skip the small regrowths
+      it = items_.end();
+    }
     return {items_.emplace(it, t, V{}), true};
   }
   std::pair<iterator, bool> emplace(int64_t t, V v) {
