@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <fstream>
+#include <istream>
+#include <ostream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +49,21 @@ struct ImportOptions {
 };
 /// `cdr import physionet2019 DIR`: 0 done, 2 usage or I/O error.
 int ImportPhysionet(const ImportOptions& options);
+/// One measurement of a PhysioNet stay, as `cdr import physionet2019` emits it.
+struct PsvRow {
+  int64_t time;
+  std::string patient;
+  size_t column;
+  std::string value;  // canonical decimal text
+  int iculos;
+};
+/// Reads one `.psv` stay; problems are reported on `err` and counted. False when the
+/// file has no usable header.
+bool ReadPsvStay(std::istream& in, const std::string& patient, const std::string& where, std::vector<PsvRow>& rows,
+                 size_t& lines, size_t& problems, std::ostream& err);
+/// The NDJSON event of one measurement.
+std::string PsvEventJson(const PsvRow& row);
+
 /// `cdr import mimic-iv DIR`: the MIMIC-IV demo layout; 0 done, 2 usage or I/O error.
 int ImportMimic(const ImportOptions& options);
 

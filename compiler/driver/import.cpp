@@ -11,6 +11,7 @@
 #include "compiler/driver/commands.h"
 #include "runtime/decode.h"
 #include "runtime/engine.h"
+#include "stdlib/decimal.h"
 #include "stdlib/time.h"
 
 namespace cdr::driver {
@@ -42,13 +43,6 @@ constexpr Column kColumns[] = {
 // 2000-01-01T00:00:00Z: hour ICULOS of every stay is this plus ICULOS hours.
 constexpr int64_t kEpoch2000 = 946684800000LL;
 
-struct Row {
-  int64_t time;
-  std::string patient;
-  size_t column;
-  std::string value;
-  int iculos;
-};
 
 std::vector<std::string> Split(const std::string& line) {
   std::vector<std::string> out;
@@ -60,6 +54,77 @@ std::vector<std::string> Split(const std::string& line) {
 }
 
 }  // namespace
+
+bool ReadPsvStay(std::istream& in, const std::string& patient, const std::string& where, std::vector<PsvRow>& rows,
+                 size_t& lines, size_t& problems, std::ostream& err) {
+  std::string header;
+  if (!std::getline(in, header)) {
+    err << "cdr import: " << where << ": empty file; skipped\n";
+    ++problems;
+    return false;
+  }
+  auto names = Split(header);
+  std::vector<int> col_of(names.size(), -1);
+  int iculos_col = -1;
+  for (size_t i = 0; i < names.size(); ++i) {
+    for (size_t k = 0; k < std::size(kColumns); ++k) {
+      if (names[i] == kColumns[k].name) col_of[i] = static_cast<int>(k);
+    }
+    if (names[i] == "ICULOS") iculos_col = static_cast<int>(i);
+  }
+  if (iculos_col < 0) {
+    err << "cdr import: " << where << ": no ICULOS column; skipped\n";
+    ++problems;
+    return false;
+  }
+  std::string line;
+  size_t line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    ++lines;
+    auto cells = Split(line);
+    if (cells.size() != names.size()) {
+      err << fmt::format("cdr import: {}:{}: {} cells, expected {}; row skipped\n", where, line_no, cells.size(),
+                         names.size());
+      ++problems;
+      continue;
+    }
+    // ICULOS: a whole number of hours, 0 to 10 years.
+    const std::string& hours = cells[static_cast<size_t>(iculos_col)];
+    auto h = runtime::DecimalFromJson(hours);
+    if (!h || *h % stdlib::Decimal::kOne != 0 || *h < 0 || *h / stdlib::Decimal::kOne > 87600) {
+      err << fmt::format("cdr import: {}:{}: ICULOS `{}` is not a whole number of hours; row skipped\n", where, line_no,
+                         hours.substr(0, 40));
+      ++problems;
+      continue;
+    }
+    int iculos = static_cast<int>(*h / stdlib::Decimal::kOne);
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (col_of[i] < 0 || cells[i] == "NaN" || cells[i].empty()) continue;
+      auto v = runtime::DecimalFromJson(cells[i]);
+      if (!v) {
+        err << fmt::format("cdr import: {}:{}: {} value `{}` is not a number; skipped\n", where, line_no, names[i],
+                           cells[i].substr(0, 40));
+        ++problems;
+        continue;
+      }
+      // Written back in canonical form, so the event is valid JSON whatever the cell's spelling.
+      rows.push_back(PsvRow{kEpoch2000 + static_cast<int64_t>(iculos) * 3600000, patient, static_cast<size_t>(col_of[i]),
+                            stdlib::Decimal::FromRaw(*v).ToShortString(), iculos});
+    }
+  }
+  return true;
+}
+
+std::string PsvEventJson(const PsvRow& r) {
+  const Column& c = kColumns[r.column];
+  std::string time = stdlib::FormatTime(r.time);
+  return "{\"id\":" + runtime::JsonString(fmt::format("{}/{}/{}", r.patient, r.iculos, c.name)) +
+         ",\"patient\":" + runtime::JsonString(r.patient) + ",\"time\":\"" + time + "\",\"recorded\":\"" + time +
+         "\",\"code\":{\"system\":\"http://loinc.org\",\"code\":\"" + c.loinc + "\"},\"value\":" + r.value +
+         ",\"unit\":\"" + c.unit + "\"}";
+}
 
 int ImportPhysionet(const ImportOptions& o) {
   std::error_code ec;
@@ -76,81 +141,20 @@ int ImportPhysionet(const ImportOptions& o) {
     std::cerr << "cdr import: no .psv files in " << o.dir << "\n";
     return kUsage;
   }
-  std::vector<Row> rows;
+  std::vector<PsvRow> rows;
   size_t stays = 0, lines = 0, problems = 0;
   for (const auto& path : files) {
     std::ifstream in(path);
-    std::string header;
-    if (!std::getline(in, header)) {
-      std::cerr << "cdr import: " << path.string() << ": empty file; skipped\n";
-      ++problems;
-      continue;
-    }
-    auto names = Split(header);
-    std::vector<int> col_of(names.size(), -1);
-    int iculos_col = -1;
-    for (size_t i = 0; i < names.size(); ++i) {
-      for (size_t k = 0; k < std::size(kColumns); ++k) {
-        if (names[i] == kColumns[k].name) col_of[i] = static_cast<int>(k);
-      }
-      if (names[i] == "ICULOS") iculos_col = static_cast<int>(i);
-    }
-    if (iculos_col < 0) {
-      std::cerr << "cdr import: " << path.string() << ": no ICULOS column; skipped\n";
-      ++problems;
-      continue;
-    }
-    ++stays;
-    std::string patient = path.stem().string();
-    std::string line;
-    size_t line_no = 1;
-    while (std::getline(in, line)) {
-      ++line_no;
-      if (line.empty()) continue;
-      ++lines;
-      auto cells = Split(line);
-      if (cells.size() != names.size()) {
-        std::cerr << fmt::format("cdr import: {}:{}: {} cells, expected {}; row skipped\n", path.string(), line_no,
-                                 cells.size(), names.size());
-        ++problems;
-        continue;
-      }
-      int iculos = 0;
-      try {
-        iculos = std::stoi(cells[static_cast<size_t>(iculos_col)]);
-      } catch (...) {
-        std::cerr << fmt::format("cdr import: {}:{}: ICULOS is not a number; row skipped\n", path.string(), line_no);
-        ++problems;
-        continue;
-      }
-      for (size_t i = 0; i < cells.size(); ++i) {
-        if (col_of[i] < 0 || cells[i] == "NaN" || cells[i].empty()) continue;
-        if (!runtime::DecimalFromJson(cells[i])) {
-          std::cerr << fmt::format("cdr import: {}:{}: {} value `{}` is not a number; skipped\n", path.string(),
-                                   line_no, names[i], cells[i]);
-          ++problems;
-          continue;
-        }
-        rows.push_back(Row{kEpoch2000 + static_cast<int64_t>(iculos) * 3600000, patient,
-                           static_cast<size_t>(col_of[i]), cells[i], iculos});
-      }
-    }
+    if (ReadPsvStay(in, path.stem().string(), path.string(), rows, lines, problems, std::cerr)) ++stays;
   }
   // Merged across stays in time order, as a live feed would deliver them.
-  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+  std::stable_sort(rows.begin(), rows.end(), [](const PsvRow& a, const PsvRow& b) {
     return std::tie(a.time, a.patient, a.column) < std::tie(b.time, b.patient, b.column);
   });
   std::ofstream file;
   std::ostream* out = OpenOutput(o.out, file, "cdr import");
   if (!out) return kUsage;
-  for (const Row& r : rows) {
-    const Column& c = kColumns[r.column];
-    std::string time = stdlib::FormatTime(r.time);
-    *out << "{\"id\":" << runtime::JsonString(fmt::format("{}/{}/{}", r.patient, r.iculos, c.name))
-         << ",\"patient\":" << runtime::JsonString(r.patient) << ",\"time\":\"" << time << "\",\"recorded\":\"" << time
-         << "\",\"code\":{\"system\":\"http://loinc.org\",\"code\":\"" << c.loinc << "\"},\"value\":" << r.value
-         << ",\"unit\":\"" << c.unit << "\"}\n";
-  }
+  for (const PsvRow& r : rows) *out << PsvEventJson(r) << "\n";
   out->flush();
   std::cerr << fmt::format("cdr import: {} stays, {} rows, {} events{}\n", stays, lines, rows.size(),
                            problems ? fmt::format(", {} problems reported above", problems) : "");
