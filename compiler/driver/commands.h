@@ -64,6 +64,10 @@ bool ReadPsvStay(std::istream& in, const std::string& patient, const std::string
 /// The NDJSON event of one measurement.
 std::string PsvEventJson(const PsvRow& row);
 
+/// The events `cdr import mimic-iv` makes of four tables given as CSV text (labevents,
+/// emar, microbiologyevents, outputevents), in recorded order; problems go to `err`.
+std::vector<std::string> MimicEventsFromText(const std::vector<std::string>& tables, std::ostream& err);
+
 /// `cdr import mimic-iv DIR`: the MIMIC-IV demo layout; 0 done, 2 usage or I/O error.
 int ImportMimic(const ImportOptions& options);
 

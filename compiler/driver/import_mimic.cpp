@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "compiler/driver/commands.h"
 #include "runtime/decode.h"
 #include "runtime/engine.h"
+#include "stdlib/decimal.h"
 #include "stdlib/time.h"
 
 namespace cdr::driver {
@@ -25,10 +27,12 @@ namespace fs = std::filesystem;
 class CsvReader {
  public:
   explicit CsvReader(const fs::path& path) : file_(gzopen(path.string().c_str(), "rb")) {}
+  /// Reads CSV text from memory (tests, fuzzing).
+  explicit CsvReader(std::string text) : file_(nullptr), memory_(std::move(text)), in_memory_(true) {}
   ~CsvReader() {
     if (file_) gzclose(file_);
   }
-  bool ok() const { return file_ != nullptr; }
+  bool ok() const { return file_ != nullptr || in_memory_; }
 
   bool Next(std::vector<std::string>& row) {
     row.clear();
@@ -68,6 +72,7 @@ class CsvReader {
 
  private:
   int Get() {
+    if (in_memory_) return mem_pos_ < memory_.size() ? static_cast<unsigned char>(memory_[mem_pos_++]) : -1;
     if (pos_ == len_) {
       len_ = file_ ? gzread(file_, buf_, sizeof buf_) : 0;
       pos_ = 0;
@@ -80,11 +85,17 @@ class CsvReader {
   }
   int Peek() {
     int c = Get();
-    if (c >= 0) --pos_;
+    if (c >= 0) {
+      if (in_memory_) --mem_pos_;
+      else --pos_;
+    }
     return c;
   }
 
   gzFile file_;
+  std::string memory_;
+  size_t mem_pos_ = 0;
+  bool in_memory_ = false;
   char buf_[1 << 16];
   int len_ = 0, pos_ = 0;
 };
@@ -115,19 +126,25 @@ struct Table {
   size_t rows = 0, used = 0, skipped = 0;
 };
 
-bool Open(CsvReader& r, Table& t, const fs::path& path, const std::vector<std::string>& need) {
+bool Open(CsvReader& r, Table& t, const std::string& path, const std::vector<std::string>& need, std::ostream& err) {
   if (!r.ok() || !r.Next(t.header)) {
-    std::cerr << "cdr import: cannot read " << path.string() << "\n";
+    err << "cdr import: cannot read " << path << "\n";
     return false;
   }
   for (size_t i = 0; i < t.header.size(); ++i) t.col[t.header[i]] = i;
   for (const auto& n : need) {
     if (!t.col.count(n)) {
-      std::cerr << "cdr import: " << path.string() << " has no column `" << n << "`\n";
+      err << "cdr import: " << path << " has no column `" << n << "`\n";
       return false;
     }
   }
   return true;
+}
+
+// A number cell in canonical form (valid JSON whatever its spelling), or empty.
+std::string Number(const std::string& cell) {
+  auto v = runtime::DecimalFromJson(cell);
+  return v ? stdlib::Decimal::FromRaw(*v).ToShortString() : std::string();
 }
 
 std::string Event(const std::string& id, const std::string& patient, int64_t time, int64_t recorded,
@@ -142,9 +159,9 @@ std::string Event(const std::string& id, const std::string& patient, int64_t tim
 
 }  // namespace
 
-int ImportMimic(const ImportOptions& o) {
-  fs::path dir(o.dir);
-  std::vector<Out> out;
+// Reads the four tables through `open` into events; false when a table cannot be read.
+bool CollectMimic(const std::function<std::unique_ptr<CsvReader>(const std::string&)>& open, std::vector<Out>& out,
+                  std::ostream& err, std::vector<std::pair<const char*, Table>>& stats) {
   std::vector<std::string> row;
   // Laboratory results: itemid -> (LOINC, UCUM unit as MIMIC gives it).
   const std::map<std::string, std::pair<const char*, const char*>> labs = {
@@ -158,9 +175,10 @@ int ImportMimic(const ImportOptions& o) {
   };
   Table lab;
   {
-    fs::path p = dir / "hosp" / "labevents.csv.gz";
-    CsvReader r(p);
-    if (!Open(r, lab, p, {"labevent_id", "subject_id", "itemid", "charttime", "storetime", "valuenum"})) return kUsage;
+    const std::string p = "hosp/labevents.csv.gz";
+    auto reader = open(p);
+    CsvReader& r = *reader;
+    if (!Open(r, lab, p, {"labevent_id", "subject_id", "itemid", "charttime", "storetime", "valuenum"}, err)) return false;
     while (r.Next(row)) {
       if (row.size() != lab.header.size()) {
         ++lab.skipped;
@@ -169,10 +187,10 @@ int ImportMimic(const ImportOptions& o) {
       ++lab.rows;
       auto it = labs.find(row[lab.col["itemid"]]);
       if (it == labs.end()) continue;
-      const std::string& v = row[lab.col["valuenum"]];
+      std::string v = Number(row[lab.col["valuenum"]]);
       auto t = MimicTime(row[lab.col["charttime"]]);
       auto rec = MimicTime(row[lab.col["storetime"]]);
-      if (v.empty() || !runtime::DecimalFromJson(v) || !t) {
+      if (v.empty() || !t) {
         ++lab.skipped;
         continue;
       }
@@ -192,9 +210,10 @@ int ImportMimic(const ImportOptions& o) {
       {"clindamycin", "2582"},  {"doxycycline", "3640"},  {"linezolid", "190376"}};
   Table emar;
   {
-    fs::path p = dir / "hosp" / "emar.csv.gz";
-    CsvReader r(p);
-    if (!Open(r, emar, p, {"subject_id", "emar_id", "charttime", "medication", "event_txt", "storetime"})) return kUsage;
+    const std::string p = "hosp/emar.csv.gz";
+    auto reader = open(p);
+    CsvReader& r = *reader;
+    if (!Open(r, emar, p, {"subject_id", "emar_id", "charttime", "medication", "event_txt", "storetime"}, err)) return false;
     while (r.Next(row)) {
       if (row.size() != emar.header.size()) {
         ++emar.skipped;
@@ -236,11 +255,12 @@ int ImportMimic(const ImportOptions& o) {
   // Cultures: one event per specimen of a body fluid or tissue (screens left out).
   Table micro;
   {
-    fs::path p = dir / "hosp" / "microbiologyevents.csv.gz";
-    CsvReader r(p);
+    const std::string p = "hosp/microbiologyevents.csv.gz";
+    auto reader = open(p);
+    CsvReader& r = *reader;
     if (!Open(r, micro, p, {"subject_id", "micro_specimen_id", "chartdate", "charttime", "spec_type_desc", "storedate",
-                            "storetime"})) {
-      return kUsage;
+                            "storetime"}, err)) {
+      return false;
     }
     const std::vector<std::string> kinds = {"BLOOD CULTURE", "URINE", "SPUTUM", "BRONCHOALVEOLAR LAVAGE",
                                             "BRONCHIAL WASHINGS", "PERITONEAL FLUID", "PLEURAL FLUID", "CSF;SPINAL FLUID",
@@ -280,10 +300,11 @@ int ImportMimic(const ImportOptions& o) {
                                                 "226565", "226567", "226557", "226558", "227489"};
   Table outputs;
   {
-    fs::path p = dir / "icu" / "outputevents.csv.gz";
-    CsvReader r(p);
-    if (!Open(r, outputs, p, {"subject_id", "stay_id", "charttime", "storetime", "itemid", "value", "valueuom"})) {
-      return kUsage;
+    const std::string p = "icu/outputevents.csv.gz";
+    auto reader = open(p);
+    CsvReader& r = *reader;
+    if (!Open(r, outputs, p, {"subject_id", "stay_id", "charttime", "storetime", "itemid", "value", "valueuom"}, err)) {
+      return false;
     }
     while (r.Next(row)) {
       if (row.size() != outputs.header.size()) {
@@ -293,11 +314,11 @@ int ImportMimic(const ImportOptions& o) {
       ++outputs.rows;
       const std::string& item = row[outputs.col["itemid"]];
       if (std::find(urine_items.begin(), urine_items.end(), item) == urine_items.end()) continue;
-      const std::string& v = row[outputs.col["value"]];
+      std::string v = Number(row[outputs.col["value"]]);
       auto t = MimicTime(row[outputs.col["charttime"]]);
       auto rec = MimicTime(row[outputs.col["storetime"]]);
       std::string unit = row[outputs.col["valueuom"]] == "ml" ? "mL" : row[outputs.col["valueuom"]];
-      if (v.empty() || !runtime::DecimalFromJson(v) || !t) {
+      if (v.empty() || !t) {
         ++outputs.skipped;
         continue;
       }
@@ -313,6 +334,30 @@ int ImportMimic(const ImportOptions& o) {
   std::stable_sort(out.begin(), out.end(), [](const Out& a, const Out& b) {
     return std::tie(a.recorded, a.time, a.line) < std::tie(b.recorded, b.time, b.line);
   });
+  stats = {{"labevents", lab}, {"emar", emar}, {"microbiologyevents", micro}, {"outputevents", outputs}};
+  return true;
+}
+
+std::vector<std::string> MimicEventsFromText(const std::vector<std::string>& tables, std::ostream& err) {
+  // tables: labevents, emar, microbiologyevents, outputevents, as CSV text
+  std::vector<Out> out;
+  std::vector<std::pair<const char*, Table>> stats;
+  auto open = [&](const std::string& rel) {
+    size_t i = rel == "hosp/labevents.csv.gz" ? 0 : rel == "hosp/emar.csv.gz" ? 1 : rel == "hosp/microbiologyevents.csv.gz" ? 2 : 3;
+    return std::make_unique<CsvReader>(i < tables.size() ? tables[i] : std::string());
+  };
+  std::vector<std::string> lines;
+  if (!CollectMimic(open, out, err, stats)) return lines;
+  for (const Out& e : out) lines.push_back(e.line);
+  return lines;
+}
+
+int ImportMimic(const ImportOptions& o) {
+  fs::path dir(o.dir);
+  std::vector<Out> out;
+  std::vector<std::pair<const char*, Table>> stats;
+  auto open = [&](const std::string& rel) { return std::make_unique<CsvReader>(dir / rel); };
+  if (!CollectMimic(open, out, std::cerr, stats)) return kUsage;
   std::ofstream file;
   std::ostream* os = OpenOutput(o.out, file, "cdr import");
   if (!os) return kUsage;
@@ -322,14 +367,10 @@ int ImportMimic(const ImportOptions& o) {
     max_late = std::max(max_late, e.recorded - e.time);
   }
   os->flush();
-  auto report = [](const char* what, const Table& t) {
+  for (const auto& [what, t] : stats) {
     std::cerr << fmt::format("cdr import: {}: {} rows, {} events, {} rows skipped (malformed or no value)\n", what, t.rows,
                              t.used, t.skipped);
-  };
-  report("labevents", lab);
-  report("emar", emar);
-  report("microbiologyevents", micro);
-  report("outputevents", outputs);
+  }
   std::cerr << fmt::format("cdr import: {} events in recorded order; largest lateness (recorded - time) {:.1f} h\n",
                            out.size(), max_late / 3600000.0);
   return *os ? kOk : kUsage;
