@@ -58,18 +58,16 @@ void Reduce(Int128& num, Int128& den) {
   den /= g;
 }
 
-constexpr Int128 kFactorLimit = static_cast<Int128>(1) << 100;
+// Factors stay below 2^62 so that the product of two (a conversion) fits in 128 bits.
+constexpr Int128 kFactorLimit = static_cast<Int128>(1) << 62;
 
 bool MulFactor(Unit& u, Int128 num, Int128 den, int exp) {
   int n = exp < 0 ? -exp : exp;
   for (int i = 0; i < n; ++i) {
-    if (exp > 0) {
-      u.factor_num *= num;
-      u.factor_den *= den;
-    } else {
-      u.factor_num *= den;
-      u.factor_den *= num;
-    }
+    Int128 a = exp > 0 ? num : den, b = exp > 0 ? den : num;
+    // Each operand is below 2^62 (checked below and at the atoms), so these cannot overflow.
+    u.factor_num *= a;
+    u.factor_den *= b;
     Reduce(u.factor_num, u.factor_den);
     if (u.factor_num > kFactorLimit || u.factor_den > kFactorLimit) return false;
   }
@@ -180,6 +178,7 @@ class Parser {
         err_ = "number too large";
         return false;
       }
+      // 10*N multiplies by 10 at a time, so every step stays within the factor limit.
       Int128 base = std::atoll(digits.c_str());
       int exp = 1;
       if (Peek() == '*' || Peek() == '^') {
@@ -196,6 +195,7 @@ class Parser {
         return false;
       }
       atoms += 2;
+      if (base > kFactorLimit) return Overflow();
       return MulFactor(u, base, 1, sign * exp) || Overflow();
     }
     // An atom: up to a separator, an exponent or an annotation; brackets may hold digits.
@@ -297,6 +297,7 @@ std::string Dimension::ToString() const {
 }
 
 bool Unit::SameScale(const Unit& o) const {
+  if (out_of_range || o.out_of_range) return false;
   return dim == o.dim && factor_num * o.factor_den == o.factor_num * factor_den &&
          offset_num * o.offset_den == o.offset_num * offset_den;
 }
@@ -313,8 +314,9 @@ std::optional<Unit> ParseUnit(std::string_view text, std::string* error) {
 }
 
 std::optional<Linear> LinearConversion(const Unit& from, const Unit& to) {
-  if (!from.CommensurableWith(to)) return std::nullopt;
+  if (!from.CommensurableWith(to) || from.out_of_range || to.out_of_range) return std::nullopt;
   Linear l;
+  // Factors are below 2^62, so these products fit.
   l.num = from.factor_num * to.factor_den;
   l.den = from.factor_den * to.factor_num;
   Reduce(l.num, l.den);
@@ -342,13 +344,29 @@ std::optional<Decimal> Convert(Decimal value, const Unit& from, const Unit& to) 
   return Sub(*scaled, l->to_offset);
 }
 
+namespace {
+
+// num/den = (an * bn) / (ad * bd), reduced; marks the unit out of range on overflow.
+void SetProduct(Unit& u, Int128 an, Int128 ad, Int128 bn, Int128 bd) {
+  Int128 num, den;
+  if (__builtin_mul_overflow(an, bn, &num) || __builtin_mul_overflow(ad, bd, &den)) {
+    u.out_of_range = true;
+    return;
+  }
+  Reduce(num, den);
+  u.factor_num = num;
+  u.factor_den = den;
+  if (num > kFactorLimit || den > kFactorLimit) u.out_of_range = true;
+}
+
+}  // namespace
+
 Unit Multiply(const Unit& a, const Unit& b) {
   Unit u;
   u.text = a.text == "1" ? b.text : (b.text == "1" ? a.text : a.text + "." + b.text);
   u.dim = a.dim.Times(b.dim);
-  u.factor_num = a.factor_num * b.factor_num;
-  u.factor_den = a.factor_den * b.factor_den;
-  Reduce(u.factor_num, u.factor_den);
+  u.out_of_range = a.out_of_range || b.out_of_range;
+  SetProduct(u, a.factor_num, a.factor_den, b.factor_num, b.factor_den);
   return u;
 }
 
@@ -358,9 +376,8 @@ Unit Divide(const Unit& a, const Unit& b) {
   std::string denom = compound ? "(" + b.text + ")" : b.text;
   u.text = b.text == "1" ? a.text : (a.text == "1" ? "/" + denom : a.text + "/" + denom);
   u.dim = a.dim.Times(b.dim, -1);
-  u.factor_num = a.factor_num * b.factor_den;
-  u.factor_den = a.factor_den * b.factor_num;
-  Reduce(u.factor_num, u.factor_den);
+  u.out_of_range = a.out_of_range || b.out_of_range;
+  SetProduct(u, a.factor_num, a.factor_den, b.factor_den, b.factor_num);
   return u;
 }
 

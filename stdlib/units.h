@@ -34,6 +34,7 @@ struct Unit {
   Int128 factor_den = 1;
   Int128 offset_num = 0;
   Int128 offset_den = 1;
+  bool out_of_range = false;  // a product of units whose factor does not fit: converts to nothing
 
   bool IsAffine() const { return offset_num != 0; }
   /// True when both units have the same dimension (a conversion exists).

@@ -81,4 +81,18 @@ TEST(Units, ProductsAndQuotients) {
   EXPECT_EQ(conv->ToString(), "1.0");
 }
 
+// Found by fuzz_event: factors of huge units overflowed 128-bit arithmetic (undefined
+// behaviour). They are now refused, and products that overflow convert to nothing.
+TEST(Units, HugeFactorsAreRefusedNotOverflowed) {
+  std::string why;
+  EXPECT_FALSE(ParseUnit("Tm12", &why).has_value());
+  EXPECT_NE(why.find("out of range"), std::string::npos) << why;
+  EXPECT_FALSE(ParseUnit("10*18.10*18.10*18", &why).has_value());
+  EXPECT_FALSE(ParseUnit("(Tg.Tg.Tg)2", &why).has_value());
+  auto big = cdr::stdlib::Multiply(U("Tg"), U("Tg"));
+  for (int i = 0; i < 6; ++i) big = cdr::stdlib::Multiply(big, U("Tg"));
+  EXPECT_TRUE(big.out_of_range);
+  EXPECT_FALSE(cdr::stdlib::LinearConversion(big, big).has_value());
+}
+
 }  // namespace
