@@ -11,6 +11,7 @@
 #include "compiler/driver/commands.h"
 #include "runtime/decode.h"
 #include "runtime/engine.h"
+#include "runtime/file_host.h"
 #include "stdlib/decimal.h"
 #include "stdlib/time.h"
 
@@ -120,8 +121,8 @@ bool ReadPsvStay(std::istream& in, const std::string& patient, const std::string
 std::string PsvEventJson(const PsvRow& r) {
   const Column& c = kColumns[r.column];
   std::string time = stdlib::FormatTime(r.time);
-  return "{\"id\":" + runtime::JsonString(fmt::format("{}/{}/{}", r.patient, r.iculos, c.name)) +
-         ",\"patient\":" + runtime::JsonString(r.patient) + ",\"time\":\"" + time + "\",\"recorded\":\"" + time +
+  return "{\"id\":" + runtime::LossyJsonString(fmt::format("{}/{}/{}", r.patient, r.iculos, c.name)) +
+         ",\"patient\":" + runtime::LossyJsonString(r.patient) + ",\"time\":\"" + time + "\",\"recorded\":\"" + time +
          "\",\"code\":{\"system\":\"http://loinc.org\",\"code\":\"" + c.loinc + "\"},\"value\":" + r.value +
          ",\"unit\":\"" + c.unit + "\"}";
 }

@@ -15,6 +15,7 @@
 #include "compiler/driver/commands.h"
 #include "runtime/decode.h"
 #include "runtime/engine.h"
+#include "runtime/file_host.h"
 #include "stdlib/decimal.h"
 #include "stdlib/time.h"
 
@@ -147,13 +148,14 @@ std::string Number(const std::string& cell) {
   return v ? stdlib::Decimal::FromRaw(*v).ToShortString() : std::string();
 }
 
+// Strings from the CSV are written with invalid UTF-8 replaced, so every line is JSON.
 std::string Event(const std::string& id, const std::string& patient, int64_t time, int64_t recorded,
                   const std::string& what, const std::string& value, const std::string& unit) {
-  std::string s = "{\"id\":" + runtime::JsonString(id) + ",\"patient\":" + runtime::JsonString(patient) +
+  std::string s = "{\"id\":" + runtime::LossyJsonString(id) + ",\"patient\":" + runtime::LossyJsonString(patient) +
                   ",\"time\":\"" + stdlib::FormatTime(time) + "\",\"recorded\":\"" + stdlib::FormatTime(recorded) + "\"," +
                   what;
   if (!value.empty()) s += ",\"value\":" + value;
-  if (!unit.empty()) s += ",\"unit\":" + runtime::JsonString(unit);
+  if (!unit.empty()) s += ",\"unit\":" + runtime::LossyJsonString(unit);
   return s + "}";
 }
 
@@ -291,7 +293,7 @@ bool CollectMimic(const std::function<std::unique_ptr<CsvReader>(const std::stri
       std::string what = spec == "BLOOD CULTURE" ? "\"code\":{\"system\":\"http://loinc.org\",\"code\":\"600-7\"}"
                          : spec == "URINE"       ? "\"code\":{\"system\":\"http://loinc.org\",\"code\":\"630-4\"}"
                                                  : "\"signal\":\"culture_drawn\"";
-      std::string value = runtime::JsonString(spec == "BLOOD CULTURE" ? "600-7" : spec == "URINE" ? "630-4" : spec);
+      std::string value = runtime::LossyJsonString(spec == "BLOOD CULTURE" ? "600-7" : spec == "URINE" ? "630-4" : spec);
       out.push_back(Out{*rec, *t, Event(id, row[micro.col["subject_id"]], *t, *rec, what, value, "")});
     }
   }
