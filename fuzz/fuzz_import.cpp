@@ -1,5 +1,5 @@
 // fuzz/fuzz_import.cpp: any bytes as a PhysioNet .psv stay through the importer; every
-// event it writes must decode.
+// event it writes must decode (units and codes are the importer's own).
 #include <cstdint>
 #include <sstream>
 
