@@ -187,6 +187,10 @@ bool CollectMimic(const std::function<std::unique_ptr<CsvReader>(const std::stri
         continue;
       }
       ++lab.rows;
+      if (row[lab.col["subject_id"]].empty()) {  // no patient: nothing to key the event by
+        ++lab.skipped;
+        continue;
+      }
       auto it = labs.find(row[lab.col["itemid"]]);
       if (it == labs.end()) continue;
       std::string v = Number(row[lab.col["valuenum"]]);
@@ -222,6 +226,10 @@ bool CollectMimic(const std::function<std::unique_ptr<CsvReader>(const std::stri
         continue;
       }
       ++emar.rows;
+      if (row[emar.col["subject_id"]].empty()) {  // no patient: nothing to key the event by
+        ++emar.skipped;
+        continue;
+      }
       std::string med = Lower(row[emar.col["medication"]]);
       const std::string& what = row[emar.col["event_txt"]];
       if (what != "Administered" && what != "Started") continue;
@@ -275,6 +283,10 @@ bool CollectMimic(const std::function<std::unique_ptr<CsvReader>(const std::stri
         continue;
       }
       ++micro.rows;
+      if (row[micro.col["subject_id"]].empty()) {  // no patient: nothing to key the event by
+        ++micro.skipped;
+        continue;
+      }
       const std::string& spec = row[micro.col["spec_type_desc"]];
       if (std::find(kinds.begin(), kinds.end(), spec) == kinds.end()) continue;
       std::string id = "micro/" + row[micro.col["micro_specimen_id"]];
@@ -314,6 +326,10 @@ bool CollectMimic(const std::function<std::unique_ptr<CsvReader>(const std::stri
         continue;
       }
       ++outputs.rows;
+      if (row[outputs.col["subject_id"]].empty()) {  // no patient: nothing to key the event by
+        ++outputs.skipped;
+        continue;
+      }
       const std::string& item = row[outputs.col["itemid"]];
       if (std::find(urine_items.begin(), urine_items.end(), item) == urine_items.end()) continue;
       std::string v = Number(row[outputs.col["value"]]);

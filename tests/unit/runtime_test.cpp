@@ -120,7 +120,8 @@ TEST(Importers, MimicEventsAreValidJsonWhateverTheInput) {
       "subject_id,emar_id,charttime,medication,event_txt,storetime\n10,e\xc3,2148-08-16 02:00:00,Vancomycin,Administered,\n",
       "subject_id,micro_specimen_id,chartdate,charttime,spec_type_desc,storedate,storetime\n"
       "10,7,2148-08-16 00:00:00,2148-08-16 00:10:00,TISSUE,,\n",
-      "subject_id,stay_id,charttime,storetime,itemid,value,valueuom\n10,3,2148-08-16 03:00:00,,226559,0060,m\xe9l\n"};
+      "subject_id,stay_id,charttime,storetime,itemid,value,valueuom\n10,3,2148-08-16 03:00:00,,226559,0060,m\xe9l\n"
+      ",4,2148-08-16 04:00:00,,226559,10,ml\n"};  // no subject_id: skipped (found by fuzz_import_mimic)
   std::ostringstream err;
   auto lines = cdr::driver::MimicEventsFromText(tables, err);
   ASSERT_EQ(lines.size(), 4u) << err.str();
