@@ -105,11 +105,11 @@ std::optional<int64_t> DecimalFromJson(std::string_view s) {
   return neg ? -static_cast<int64_t>(mant) : static_cast<int64_t>(mant);
 }
 
-std::string EventDecoder::SystemName(std::string_view system) {
+std::string_view EventDecoder::SystemName(std::string_view system) {
   if (system == "http://loinc.org") return "loinc";
   if (system == "http://snomed.info/sct") return "snomed";
   if (system == "http://www.nlm.nih.gov/research/umls/rxnorm") return "rxnorm";
-  return std::string(system);
+  return system;
 }
 
 EventDecoder::EventDecoder(const ir::Module& module, Interner& interner)
@@ -119,9 +119,9 @@ EventDecoder::EventDecoder(const ir::Module& module, Interner& interner)
   for (size_t i = 0; i < module.signals.size(); ++i) {
     const ir::Signal& s = module.signals[i];
     by_name_.emplace(s.name, static_cast<int32_t>(i));
-    for (const auto& c : s.codes) by_code_.emplace(SystemName(c.system) + "|" + c.code, std::make_pair(static_cast<int32_t>(i), false));
+    for (const auto& c : s.codes) by_code_.emplace(std::string(SystemName(c.system)) + "|" + c.code, std::make_pair(static_cast<int32_t>(i), false));
     for (const auto& c : s.valueset_codes) {
-      by_code_.emplace(SystemName(c.system) + "|" + c.code, std::make_pair(static_cast<int32_t>(i), true));
+      by_code_.emplace(std::string(SystemName(c.system)) + "|" + c.code, std::make_pair(static_cast<int32_t>(i), true));
     }
   }
   buffer_.reserve(4096);
@@ -375,8 +375,7 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
     e.signal = it->second;
   } else if (code) {
     key_.clear();
-    if (*system == "http://loinc.org") key_ += "loinc";
-    else key_ += SystemName(*system);
+    key_ += SystemName(*system);
     key_ += '|';
     key_ += *code;
     auto it = by_code_.find(key_);

@@ -31,7 +31,7 @@ class EventDecoder {
   std::optional<std::string> Decode(std::string_view line, Event& event);
 
   /// `http://loinc.org` -> `loinc`, and the other FHIR system URIs cdr knows.
-  static std::string SystemName(std::string_view system);
+  static std::string_view SystemName(std::string_view system);
 
  private:
   struct UnitCache;

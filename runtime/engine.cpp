@@ -496,7 +496,7 @@ void Engine::Finalize(int64_t upto) {
     for (size_t i = 0; i < rule.ir->lets.size(); ++i) {
       const ir::Let& let = rule.ir->lets[i];
       if (i) line += ',';
-      line += JsonString(let.name) + ":" + ValueJson(*rule.ir, let, regs_[static_cast<size_t>(let.inst)]);
+      line += JsonString(let.name) + ":" + ValueJson(let, regs_[static_cast<size_t>(let.inst)]);
     }
     line += "},\"held\":[";
     bool first = true;
@@ -536,7 +536,7 @@ void Engine::Evict(Patient& p) {
   }
 }
 
-std::string Engine::ValueJson(const ir::Rule& rule, const ir::Let& let, const Value& v) const {
+std::string Engine::ValueJson(const ir::Let& let, const Value& v) const {
   if (!v.known) return "null";
   switch (let.kind) {
     case ir::Kind::Bool: return v.v ? "true" : "false";
@@ -576,7 +576,7 @@ std::string Engine::AlertJson(const std::string& patient, size_t r, int64_t t, c
     } else if (let.kind == ir::Kind::Text) {
       message += interner_.Text(v.v);
     } else {
-      std::string text = ValueJson(rule, let, v);
+      std::string text = ValueJson(let, v);
       if (let.kind == ir::Kind::Time) text = text.substr(1, text.size() - 2);  // without quotes
       message += text;
       if (!let.unit.empty() && let.unit != "1") message += " " + let.unit;
@@ -588,7 +588,7 @@ std::string Engine::AlertJson(const std::string& patient, size_t r, int64_t t, c
                   ",\"message\":" + JsonString(message) + ",\"values\":{";
   for (size_t i = 0; i < rule.lets.size(); ++i) {
     if (i) s += ',';
-    s += JsonString(rule.lets[i].name) + ":" + ValueJson(rule, rule.lets[i], regs[static_cast<size_t>(rule.lets[i].inst)]);
+    s += JsonString(rule.lets[i].name) + ":" + ValueJson(rule.lets[i], regs[static_cast<size_t>(rule.lets[i].inst)]);
   }
   s += "},\"evidence\":[";
   bool first = true;

@@ -95,7 +95,7 @@ class Engine {
   std::string AlertFields(const std::string& patient, Patient& p, size_t rule, int64_t t, const Point& point);
   std::string AlertJson(const std::string& patient, size_t rule, int64_t t, const Point& point,
                         const std::vector<Value>& regs, const std::vector<std::vector<EventRef>>& evidence) const;
-  std::string ValueJson(const ir::Rule& rule, const ir::Let& let, const Value& v) const;
+  std::string ValueJson(const ir::Let& let, const Value& v) const;
   std::string EventValueJson(int32_t signal, const StoredEvent& e) const;
 
   const ir::Module& module_;
@@ -106,7 +106,6 @@ class Engine {
   std::vector<int32_t> store_of_;   // module signal -> stored list, or -1 when no rule reads it
   std::vector<int32_t> signal_of_;  // stored list -> module signal
   std::vector<std::vector<size_t>> rules_of_signal_;  // stored list -> rules that read it
-  std::vector<std::vector<int64_t>> timer_offsets_;   // rule -> (slot signal, offset) flattened below
   std::vector<std::vector<std::pair<int32_t, int64_t>>> timers_;  // rule -> (signal, offset)
   std::vector<bool> unbounded_;                       // rule looks back without a window bound
   int64_t keep_ms_ = 0;                                // how much history a patient keeps

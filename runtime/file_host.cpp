@@ -15,22 +15,7 @@ constexpr size_t kMaxDeadLetterInput = 64 * 1024;
 }
 
 std::string LossyJsonString(std::string_view s) {
-  std::string clean;
-  clean.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t len = stdlib::Utf8SequenceLength(s, i);
-    bool ok = len > 0 || s[i] == '\0';  // NUL is valid JSON text once escaped
-    if (s[i] == '\0') len = 1;
-    if (!ok) {
-      clean += "\xef\xbf\xbd";
-      ++i;
-      continue;
-    }
-    clean.append(s, i, len);
-    i += len;
-  }
-  return JsonString(clean);
+  return JsonString(stdlib::ReplaceInvalidUtf8(s, "\xef\xbf\xbd", /*keep_nul=*/true));  // U+FFFD
 }
 
 HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,

@@ -120,11 +120,7 @@ class Evaluator {
   std::pair<size_t, size_t> Range(const std::vector<StoredEvent>& ev, int64_t now, int64_t window) const {
     if (window < 0) window = retention_ms_;
     auto end = std::upper_bound(ev.begin(), ev.end(), now, [](int64_t t, const StoredEvent& e) { return t < e.time; });
-    auto begin = ev.begin();
-    if (window >= 0) {
-      int64_t from = now - window;
-      begin = std::upper_bound(ev.begin(), end, from, [](int64_t t, const StoredEvent& e) { return t < e.time; });
-    }
+    auto begin = std::upper_bound(ev.begin(), end, now - window, [](int64_t t, const StoredEvent& e) { return t < e.time; });
     return {static_cast<size_t>(begin - ev.begin()), static_cast<size_t>(end - ev.begin())};
   }
 

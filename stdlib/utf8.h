@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace cdr::stdlib {
@@ -26,6 +27,25 @@ inline size_t Utf8SequenceLength(std::string_view s, size_t i) {
   bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
   if (overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return 0;
   return len;
+}
+
+/// `s` with each invalid byte replaced by `replacement`. NUL is kept when `keep_nul`
+/// (a JSON writer escapes it) and replaced otherwise (a terminal should not get it).
+inline std::string ReplaceInvalidUtf8(std::string_view s, std::string_view replacement, bool keep_nul) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t len = (keep_nul && s[i] == '\0') ? 1 : Utf8SequenceLength(s, i);
+    if (len == 0) {
+      out += replacement;
+      ++i;
+      continue;
+    }
+    out.append(s, i, len);
+    i += len;
+  }
+  return out;
 }
 
 }  // namespace cdr::stdlib

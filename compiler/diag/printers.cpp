@@ -17,22 +17,7 @@ std::string Location(const source::SourceManager& sources, const SourceRange& r)
 }
 
 // The line with invalid UTF-8 sequences replaced by '?', so a terminal never gets raw bytes.
-std::string Printable(std::string_view s) {
-  std::string out;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t len = stdlib::Utf8SequenceLength(s, i);
-    bool ok = len > 0;
-    if (!ok) {
-      out += '?';
-      ++i;
-      continue;
-    }
-    out.append(s, i, len);
-    i += len;
-  }
-  return out;
-}
+std::string Printable(std::string_view s) { return stdlib::ReplaceInvalidUtf8(s, "?", /*keep_nul=*/false); }
 
 // The source line, then a caret and tildes under the range (first line only).
 void Snippet(std::string& out, const source::SourceManager& sources, const SourceRange& r) {

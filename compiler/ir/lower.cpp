@@ -315,10 +315,7 @@ class RuleLowerer {
         int sub = static_cast<int>(out_->blocks.size());
         out_->blocks.emplace_back();
         sustained_slots_.clear();
-        int outer = sustained_block_;
-        sustained_block_ = sub;
         InstId cond = Lower(*e.kids[0], sub);
-        sustained_block_ = outer;
         for (int32_t slot : sustained_slots_) out_->timers.push_back(Timer{slot, ms.value_or(0)});
         Inst i;
         i.op = Op::Sustained;
@@ -644,7 +641,6 @@ class RuleLowerer {
   std::map<std::string, InstId> let_inst_;
   std::string current_let_;
   int aggs_in_let_ = 0;
-  int sustained_block_ = 0;
   std::vector<int32_t> sustained_slots_;
 };
 
