@@ -16,6 +16,7 @@
 
 #include "compiler/driver/frontend.h"
 #include "compiler/format/format.h"
+#include "tests/golden/golden_util.h"
 
 namespace fs = std::filesystem;
 
@@ -23,12 +24,8 @@ namespace {
 
 const fs::path kDir = fs::path(CDR_SOURCE_DIR) / "tests" / "golden" / "lint";
 
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cdr::golden::ExpectMatchesFile;
+using cdr::golden::ReadAll;
 
 // The stems of the .cdr files in a golden folder, sorted.
 std::vector<std::string> Cases(const fs::path& dir = kDir) {
@@ -57,11 +54,6 @@ cdr::driver::FrontendOptions OptionsFor(const std::string& text) {
   return o;
 }
 
-bool Updating() {
-  const char* u = std::getenv("CDR_UPDATE_GOLDEN");
-  return u && std::string(u) == "1";
-}
-
 class GoldenLint : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GoldenLint, MatchesExpectedDiagnostics) {
@@ -83,12 +75,7 @@ TEST_P(GoldenLint, MatchesExpectedDiagnostics) {
   EXPECT_EQ(fe.diags.error_count() > 0, expects_errors)
       << name << ": the `fail_` prefix must be used exactly when errors are expected\n" << actual;
 
-  if (Updating()) {
-    std::ofstream(expected_file, std::ios::binary) << actual;
-    return;
-  }
-  ASSERT_TRUE(fs::exists(expected_file)) << "missing " << expected_file << " (run with CDR_UPDATE_GOLDEN=1)";
-  EXPECT_EQ(actual, ReadAll(expected_file)) << "diagnostics of " << name << " changed";
+  ExpectMatchesFile(expected_file, actual);
 }
 
 // Property: formatting is idempotent and keeps the syntax tree, on every golden input that parses.
@@ -126,12 +113,7 @@ TEST_P(GoldenAst, DumpWithRangesMatches) {
   fe.AddText(name + ".cdr", text);
   ASSERT_TRUE(fe.files[0].parsed_cleanly) << cdr::diag::FormatText(fe.diags);
   std::string actual = cdr::ast::Dump(fe.files[0], true);
-  fs::path expected_file = kAstDir / (name + ".expected");
-  if (Updating()) {
-    std::ofstream(expected_file, std::ios::binary) << actual;
-    return;
-  }
-  EXPECT_EQ(actual, ReadAll(expected_file));
+  ExpectMatchesFile(kAstDir / (name + ".expected"), actual);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ast, GoldenAst, ::testing::ValuesIn(Cases(kAstDir)),
@@ -150,12 +132,7 @@ TEST_P(GoldenIr, ListingMatches) {
   ASSERT_TRUE(fe.Lower()) << cdr::diag::FormatText(fe.diags);
   EXPECT_TRUE(cdr::ir::Verify(fe.module).empty());
   std::string actual = cdr::ir::Print(fe.module);
-  fs::path expected_file = kIrDir / (name + ".expected");
-  if (Updating()) {
-    std::ofstream(expected_file, std::ios::binary) << actual;
-    return;
-  }
-  EXPECT_EQ(actual, ReadAll(expected_file));
+  ExpectMatchesFile(kIrDir / (name + ".expected"), actual);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ir, GoldenIr, ::testing::ValuesIn(Cases(kIrDir)),

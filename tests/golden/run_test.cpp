@@ -13,6 +13,7 @@
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
 #include "runtime/file_host.h"
+#include "tests/golden/golden_util.h"
 
 namespace fs = std::filesystem;
 
@@ -20,12 +21,7 @@ namespace {
 
 const fs::path kDir = fs::path(CDR_SOURCE_DIR) / "tests" / "golden" / "run";
 
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cdr::golden::ReadAll;
 
 std::vector<std::string> Cases() {
   std::vector<std::string> names;
@@ -63,14 +59,7 @@ TEST_P(GoldenRun, OutputsMatch) {
   const std::pair<const char*, std::string> outputs[] = {
       {"alerts.expected", alerts.str()}, {"trace.expected", trace.str()},
       {"dead-letter.expected", dead.str()}, {"late.expected", late.str()}};
-  const char* update = std::getenv("CDR_UPDATE_GOLDEN");
-  for (const auto& [file, actual] : outputs) {
-    if (update && std::string(update) == "1") {
-      std::ofstream(dir / file, std::ios::binary) << actual;
-      continue;
-    }
-    EXPECT_EQ(actual, ReadAll(dir / file)) << GetParam() << "/" << file;
-  }
+  for (const auto& [file, actual] : outputs) cdr::golden::ExpectMatchesFile(dir / file, actual);
 }
 
 INSTANTIATE_TEST_SUITE_P(Run, GoldenRun, ::testing::ValuesIn(Cases()),
