@@ -3,11 +3,14 @@
 
 #include <simdjson.h>
 
+#include "runtime/line_reader.h"
 #include "stdlib/decimal.h"
 #include "stdlib/time.h"
 #include "stdlib/units.h"
 
 namespace cdr::runtime {
+
+static_assert(kLinePadding >= simdjson::SIMDJSON_PADDING, "lines must be padded for simdjson");
 
 using stdlib::Decimal;
 using stdlib::Int128;
@@ -220,8 +223,20 @@ std::optional<std::string> EventDecoder::Value(const ir::Signal& signal, std::st
   return std::nullopt;
 }
 
+std::string OversizeReason(uint64_t size) {
+  return "line of " + std::to_string(size) + " bytes is over the limit of " + std::to_string(kMaxEventBytes);
+}
+
 std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e) {
-  if (line.size() > kMaxEventBytes) return "line of " + std::to_string(line.size()) + " bytes is over the limit of " + std::to_string(kMaxEventBytes);
+  if (line.size() > kMaxEventBytes) return OversizeReason(line.size());
+  buffer_.assign(line);
+  buffer_.append(simdjson::SIMDJSON_PADDING, ' ');
+  return Decode(std::string_view(buffer_.data(), line.size()), buffer_.size(), e);
+}
+
+std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t readable, Event& e) {
+  if (line.size() > kMaxEventBytes) return OversizeReason(line.size());
+  if (readable < line.size() + simdjson::SIMDJSON_PADDING) return Decode(line, e);  // not padded: copy
   // An event is one object: anything after its closing brace is refused here, since the
   // on-demand parser stops reading at the end of the object.
   std::string_view trimmed = line;
@@ -230,9 +245,7 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
   size_t first = trimmed.find_first_not_of(" \t");
   if (trimmed[first] != '{') return "not a JSON object (an event is one object per line)";
   bool ends_object = trimmed.back() == '}';
-  buffer_.assign(line);
-  buffer_.append(simdjson::SIMDJSON_PADDING, ' ');
-  simdjson::padded_string_view view(buffer_.data(), line.size(), buffer_.size());
+  simdjson::padded_string_view view(line.data(), line.size(), readable);
   simdjson::ondemand::document doc;
   if (auto err = parser_->parser.iterate(view).get(doc)) return std::string("not JSON: ") + simdjson::error_message(err);
   simdjson::ondemand::object obj;

@@ -27,8 +27,11 @@ class EventDecoder {
   ~EventDecoder();
 
   /// Decodes one line. Returns nothing on success (filling `event`), otherwise the
-  /// dead-letter reason.
+  /// dead-letter reason. Copies the line into a padded buffer first.
   std::optional<std::string> Decode(std::string_view line, Event& event);
+  /// The same, in place: `readable` bytes from line.data() may be read (at least
+  /// line.size() + simdjson::SIMDJSON_PADDING; see runtime/line_reader.h).
+  std::optional<std::string> Decode(std::string_view line, size_t readable, Event& event);
 
   /// `http://loinc.org` -> `loinc`, and the other FHIR system URIs cdr knows.
   static std::string_view SystemName(std::string_view system);
@@ -49,6 +52,9 @@ class EventDecoder {
   std::string buffer_;
   std::string key_;  // reused for code lookups
 };
+
+/// The dead-letter reason of a line over kMaxEventBytes.
+std::string OversizeReason(uint64_t size);
 
 /// A JSON number's text as an exact decimal (exponents allowed), rounded half away from
 /// zero to 8 places; nothing when out of range.

@@ -12,6 +12,8 @@ namespace cdr::runtime {
 
 namespace {
 constexpr size_t kMaxDeadLetterInput = 64 * 1024;
+constexpr size_t kReadBlock = 4 << 20;  // larger than kMaxEventBytes: any event line fits whole
+static_assert(kReadBlock > kMaxEventBytes);
 }
 
 std::string LossyJsonString(std::string_view s) {
@@ -19,6 +21,11 @@ std::string LossyJsonString(std::string_view s) {
 }
 
 HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,
+                      const std::function<void(const HostStats&)>& progress, bool keep_state) {
+  return RunFileHost(module, StreamSource(in), out, options, progress, keep_state);
+}
+
+HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutputs& out, const EngineOptions& options,
                       const std::function<void(const HostStats&)>& progress, bool keep_state) {
   auto owned = std::make_unique<Engine>(module, options, Outputs{out.alerts, out.trace});
   Engine& engine = *owned;
@@ -31,11 +38,12 @@ HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutp
   EventDecoder decoder(module, engine.interner());
   HostStats stats;
   uint64_t line_no = 0;
-  std::string line;
+  LineReader reader(in, kReadBlock, kMaxDeadLetterInput);
+  Line line;
   Event event;
-  auto reject = [&](std::ostream* to, const std::string& reason, std::string_view input) {
+  auto reject = [&](std::ostream* to, const std::string& reason, std::string_view input, uint64_t size) {
     if (!to) return;
-    bool truncated = input.size() > kMaxDeadLetterInput;
+    bool truncated = size > kMaxDeadLetterInput;
     *to << "{\"reason\":" << JsonString(reason) << ",\"line\":" << line_no
         << ",\"input\":" << LossyJsonString(input.substr(0, kMaxDeadLetterInput)) << (truncated ? ",\"truncated\":true" : "")
         << "}\n";
@@ -45,26 +53,32 @@ HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutp
     stats.fired = engine.counters().fired;
     stats.retracted = engine.counters().retracted;
   };
-  while (std::getline(in, line)) {
+  while (reader.Next(line)) {
     ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+    if (line.size == line.text.size() && line.text.find_first_not_of(" \t\r") == std::string::npos) {
       ++stats.blank;
       continue;
     }
     ++stats.read;
-    if (auto reason = decoder.Decode(line, event)) {
+    std::optional<std::string> reason;
+    if (line.size > kMaxEventBytes || line.size > line.text.size()) {
+      reason = OversizeReason(line.size);
+    } else {
+      reason = decoder.Decode(line.text, line.readable, event);
+    }
+    if (reason) {
       ++stats.dead_lettered;
-      reject(out.dead_letter, *reason, line);
+      reject(out.dead_letter, *reason, line.text, line.size);
     } else {
       switch (engine.Ingest(event)) {
         case Engine::Outcome::Applied: ++stats.used; break;
         case Engine::Outcome::Late:
           ++stats.late;
-          reject(out.late, "later than the allowed lateness", line);
+          reject(out.late, "later than the allowed lateness", line.text, line.size);
           break;
         case Engine::Outcome::UnknownCorrection:
           ++stats.dead_lettered;
-          reject(out.dead_letter, "entered-in-error for an event id that is not known (never seen, or older than the retention)", line);
+          reject(out.dead_letter, "entered-in-error for an event id that is not known (never seen, or older than the retention)", line.text, line.size);
           break;
       }
     }
@@ -73,6 +87,7 @@ HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutp
       progress(stats);
     }
   }
+  stats.read_error = reader.error();
   engine.Finish();
   snapshot();
   return stats;

@@ -9,6 +9,7 @@
 
 #include "compiler/ir/ir.h"
 #include "runtime/engine.h"
+#include "runtime/line_reader.h"
 
 namespace cdr::runtime {
 
@@ -29,12 +30,16 @@ struct HostStats {
   uint64_t patients = 0;
   uint64_t fired = 0;
   uint64_t retracted = 0;
+  std::string read_error;  // the input ended on a read error (the run stopped there)
 };
 
 /// Streams every line of `in` through the rules of `module`. `progress`, when given, is
 /// called now and then with the stats so far. With `keep_state`, the engine's state is
 /// not freed on return (for a process that exits right after: freeing 100,000 patients
 /// one object at a time takes seconds).
+HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutputs& out, const EngineOptions& options,
+                      const std::function<void(const HostStats&)>& progress = {}, bool keep_state = false);
+/// The same over a stream.
 HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,
                       const std::function<void(const HostStats&)>& progress = {}, bool keep_state = false);
 

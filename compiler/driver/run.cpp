@@ -1,5 +1,7 @@
 // compiler/driver/run.cpp: `cdr run`: events through the rules with the file host.
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -44,15 +46,16 @@ int Run(const RunOptions& o) {
   if (int status = CompileOrReport(fe, o.rules, "cdr run"); status != kOk) return status;
 
   // Outputs.
-  std::istream* in = &std::cin;
-  std::ifstream in_file;
+  // Read with read(2): a pipe's lines are used as soon as they arrive.
+  int in_fd = STDIN_FILENO;
   if (o.events != "-") {
-    in_file.open(o.events, std::ios::binary);
-    if (!in_file) {
-      std::cerr << "cdr run: cannot read " << o.events << "\n";
+    in_fd = ::open(o.events.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (in_fd < 0 || ::fstat(in_fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+      std::cerr << "cdr run: cannot read " << o.events << (in_fd >= 0 ? ": is a directory" : "") << "\n";
+      if (in_fd >= 0) ::close(in_fd);
       return kUsage;
     }
-    in = &in_file;
   }
   auto open = [&](const std::string& path, std::unique_ptr<std::ofstream>& holder) -> std::ostream* {
     if (path.empty()) return nullptr;
@@ -85,7 +88,7 @@ int Run(const RunOptions& o) {
                              s.patients, s.fired)
               << std::flush;
   };
-  runtime::HostStats s = runtime::RunFileHost(fe.module, *in, runtime::HostOutputs{alerts, trace, dead, late}, options,
+  runtime::HostStats s = runtime::RunFileHost(fe.module, runtime::FdSource(in_fd), runtime::HostOutputs{alerts, trace, dead, late}, options,
                                               progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
                                               /*keep_state=*/true);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -95,6 +98,12 @@ int Run(const RunOptions& o) {
       "{:.2f} s ({:.0f} events/s)\n",
       s.read, s.used, s.dead_lettered, s.late, s.patients, s.fired, s.retracted, secs, secs > 0 ? s.read / secs : 0.0);
   if (s.blank) std::cerr << fmt::format("cdr run: {} blank lines skipped\n", s.blank);
+  if (in_fd != STDIN_FILENO) ::close(in_fd);
+  if (!s.read_error.empty()) {
+    std::cerr << "cdr run: error reading " << (o.events == "-" ? "stdin" : o.events) << ": " << s.read_error
+              << " (the summary covers the events before it)\n";
+    return kUsage;
+  }
   alerts->flush();
   if (trace) trace->flush();
   if (!*alerts || (trace && !*trace)) {

@@ -1,0 +1,105 @@
+// runtime/line_reader.cpp
+#include "runtime/line_reader.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace cdr::runtime {
+
+ReadFn StreamSource(std::istream& in) {
+  return [&in](char* to, size_t n) -> long {
+    return static_cast<long>(std::max<std::streamsize>(0, in.rdbuf()->sgetn(to, static_cast<std::streamsize>(n))));
+  };
+}
+
+ReadFn FdSource(int fd) {
+  return [fd](char* to, size_t n) -> long {
+    for (;;) {
+      ssize_t got = ::read(fd, to, n);
+      if (got >= 0 || errno != EINTR) return static_cast<long>(got);
+    }
+  };
+}
+
+LineReader::LineReader(ReadFn read, size_t block, size_t keep)
+    : read_(std::move(read)), block_(block), keep_(keep), buf_(new char[block + kLinePadding]) {
+  std::memset(buf_.get() + block_, ' ', kLinePadding);  // defined bytes past the last line
+}
+
+size_t LineReader::Read(char* to, size_t n) {
+  long got = read_(to, n);
+  if (got < 0) {
+    error_ = std::strerror(errno);
+    return 0;
+  }
+  return static_cast<size_t>(got);
+}
+
+bool LineReader::Fill() {
+  if (eof_) return false;
+  if (begin_ > 0) {  // move the partial line to the front
+    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (end_ == block_) return true;  // full: the caller handles the overlong line
+  size_t got = Read(buf_.get() + end_, block_ - end_);
+  if (got == 0) {
+    eof_ = true;
+    return false;
+  }
+  end_ += got;
+  return true;
+}
+
+bool LineReader::Next(Line& line) {
+  size_t scanned = begin_;  // no '\n' in [begin_, scanned)
+  for (;;) {
+    if (const void* nl = std::memchr(buf_.get() + scanned, '\n', end_ - scanned)) {
+      size_t at = static_cast<size_t>(static_cast<const char*>(nl) - buf_.get());
+      line.text = std::string_view(buf_.get() + begin_, at - begin_);
+      line.readable = block_ + kLinePadding - begin_;
+      line.size = line.text.size();
+      begin_ = at + 1;
+      return true;
+    }
+    size_t pending = end_ - begin_;
+    if (pending == block_) break;  // a line longer than the buffer
+    if (!Fill()) {
+      if (begin_ == end_) return false;
+      line.text = std::string_view(buf_.get() + begin_, end_ - begin_);  // last line, no '\n'
+      line.readable = block_ + kLinePadding - begin_;
+      line.size = line.text.size();
+      begin_ = end_;
+      return true;
+    }
+    scanned = begin_ + pending;
+  }
+  // Overlong: keep its first bytes, count the rest up to the next '\n' (or the end).
+  long_.assign(buf_.get() + begin_, std::min(keep_, block_));
+  uint64_t size = block_;
+  begin_ = end_ = 0;
+  for (;;) {
+    size_t got = eof_ ? 0 : Read(buf_.get(), block_);
+    if (got == 0) {
+      eof_ = true;
+      break;
+    }
+    if (const void* nl = std::memchr(buf_.get(), '\n', got)) {
+      size_t at = static_cast<size_t>(static_cast<const char*>(nl) - buf_.get());
+      size += at;
+      begin_ = at + 1;
+      end_ = got;
+      break;
+    }
+    size += got;
+  }
+  line.text = long_;
+  line.readable = long_.size();
+  line.size = size;
+  return true;
+}
+
+}  // namespace cdr::runtime

@@ -1,0 +1,61 @@
+// runtime/line_reader.h: splits an input into lines without copying them one by one.
+// Reads large blocks into one buffer with simdjson's padding after it, so that every
+// line handed out can be parsed in place (simdjson reads, but does not interpret, up to
+// SIMDJSON_PADDING bytes past the end of its input). A line longer than the buffer is
+// not held whole: its first bytes are kept (for the dead-letter output) and its length
+// is counted, so no input line, however long, costs more than the buffer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace cdr::runtime {
+
+/// Bytes readable after every line handed out (simdjson::SIMDJSON_PADDING or more).
+inline constexpr size_t kLinePadding = 64;
+
+/// Reads up to `n` bytes into `to`; returns how many, 0 at the end of the input, -1 on a
+/// read error (with errno set). May return fewer than asked (a pipe delivers what it
+/// has), so lines are handed out as soon as they arrive.
+using ReadFn = std::function<long(char* to, size_t n)>;
+
+/// A source reading from a stream (bulk reads; for files and in-memory streams).
+ReadFn StreamSource(std::istream& in);
+/// A source reading from a file descriptor with read(2) (stdin, pipes, files).
+ReadFn FdSource(int fd);
+
+struct Line {
+  std::string_view text;  // the line without its '\n'; only a prefix when `size` > text.size()
+  size_t readable = 0;    // bytes readable from text.data() (>= text.size() + padding)
+  uint64_t size = 0;      // the line's full length in bytes
+};
+
+class LineReader {
+ public:
+  /// `block` is the size of each read; lines longer than `block` are returned cut to
+  /// `keep` bytes with their full `size`.
+  LineReader(ReadFn read, size_t block = 4 << 20, size_t keep = 64 << 10);
+  /// The next line; false at the end of the input. A last line without '\n' counts.
+  bool Next(Line& line);
+  /// Why the input ended early (a read error), or empty.
+  const std::string& error() const { return error_; }
+
+ private:
+  bool Fill();  // reads more after end_; false at the end of the input
+  size_t Read(char* to, size_t n);  // 0 at the end or on an error (kept in error_)
+
+  ReadFn read_;
+  size_t block_, keep_;
+  std::unique_ptr<char[]> buf_;  // block_ bytes + padding
+  size_t begin_ = 0, end_ = 0;   // unread data
+  bool eof_ = false;
+  std::string long_;  // the kept prefix of an overlong line
+  std::string error_;
+};
+
+}  // namespace cdr::runtime
