@@ -31,6 +31,9 @@ struct EventDecoder::UnitCache {
 
 namespace {
 
+// A lookup key for Abseil's maps of strings (without copying the text).
+absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
 std::string Quote(std::string_view s) {
   std::string out(s.substr(0, 80));
   if (s.size() > 80) out += "...";
@@ -40,6 +43,31 @@ std::string Quote(std::string_view s) {
 }  // namespace
 
 std::optional<int64_t> DecimalFromJson(std::string_view s) {
+  {
+    // Fast path, exact in 64 bits: up to 10 integer digits, up to 8 decimals, no exponent.
+    size_t i = 0, n = s.size();
+    bool neg = i < n && s[i] == '-';
+    if (neg) ++i;
+    int64_t m = 0;
+    size_t int_start = i;
+    while (i < n && i - int_start < 11 && s[i] >= '0' && s[i] <= '9') m = m * 10 + (s[i++] - '0');
+    size_t int_digits = i - int_start;
+    int frac = 0;
+    bool ok = int_digits > 0 && int_digits <= 10;
+    if (ok && i < n && s[i] == '.') {
+      ++i;
+      while (i < n && frac < Decimal::kScale && s[i] >= '0' && s[i] <= '9') {
+        m = m * 10 + (s[i++] - '0');
+        ++frac;
+      }
+      ok = frac > 0;
+    }
+    if (ok && i == n) {
+      for (int k = frac; k < Decimal::kScale; ++k) m *= 10;
+      return neg ? -m : m;
+    }
+  }
+  // General path: many digits, rounding beyond 8 decimals, exponents.
   // -?int(.frac)?([eE][+-]?exp)?  -> digits and a power of ten, then scaled exactly.
   size_t i = 0;
   bool neg = false;
@@ -122,10 +150,8 @@ EventDecoder::EventDecoder(const ir::Module& module, Interner& interner)
   for (size_t i = 0; i < module.signals.size(); ++i) {
     const ir::Signal& s = module.signals[i];
     by_name_.emplace(s.name, static_cast<int32_t>(i));
-    for (const auto& c : s.codes) by_code_.emplace(std::string(SystemName(c.system)) + "|" + c.code, std::make_pair(static_cast<int32_t>(i), false));
-    for (const auto& c : s.valueset_codes) {
-      by_code_.emplace(std::string(SystemName(c.system)) + "|" + c.code, std::make_pair(static_cast<int32_t>(i), true));
-    }
+    for (const auto& c : s.codes) by_code_[std::string(SystemName(c.system))].emplace(c.code, std::make_pair(static_cast<int32_t>(i), false));
+    for (const auto& c : s.valueset_codes) by_code_[std::string(SystemName(c.system))].emplace(c.code, std::make_pair(static_cast<int32_t>(i), true));
   }
   buffer_.reserve(4096);
 }
@@ -275,12 +301,18 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
     enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kUnknown };
     static constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "signal", "code", "value", "unit", "status"};
     int which = kUnknown;
-    for (int k = 0; k < kUnknown; ++k) {
-      if (raw_key.unsafe_is_equal(kNames[k])) {
-        which = k;
-        break;
-      }
+    switch (raw_key.raw()[0]) {  // one candidate by its first letter, then compared whole
+      case 'i': which = kId; break;
+      case 'p': which = kPatient; break;
+      case 't': which = kTime; break;
+      case 'r': which = kRecorded; break;
+      case 's': which = raw_key.raw()[1] == 'i' ? kSignal : kStatus; break;
+      case 'c': which = kCode; break;
+      case 'v': which = kValue; break;
+      case 'u': which = kUnit; break;
+      default: break;
     }
+    if (which != kUnknown && !raw_key.unsafe_is_equal(kNames[which])) which = kUnknown;
     if (which == kUnknown) continue;  // unknown fields are ignored (the parser skips the value)
     std::string_view key = kNames[which];
     simdjson::ondemand::value v;
@@ -383,16 +415,13 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
   }
   bool code_is_value = false;
   if (signal_name) {
-    auto it = by_name_.find(std::string(*signal_name));
+    auto it = by_name_.find(Key(*signal_name));
     if (it == by_name_.end()) return "unknown signal " + Quote(*signal_name);
     e.signal = it->second;
   } else if (code) {
-    key_.clear();
-    key_ += SystemName(*system);
-    key_ += '|';
-    key_ += *code;
-    auto it = by_code_.find(key_);
-    if (it == by_code_.end()) return "unknown code " + Quote(*system) + " " + Quote(*code);
+    auto sys = by_code_.find(Key(SystemName(*system)));
+    auto it = sys == by_code_.end() ? decltype(sys->second.end()){} : sys->second.find(Key(*code));
+    if (sys == by_code_.end() || it == sys->second.end()) return "unknown code " + Quote(*system) + " " + Quote(*code);
     e.signal = it->second.first;
     code_is_value = it->second.second;
   } else {

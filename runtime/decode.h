@@ -45,12 +45,12 @@ class EventDecoder {
   const ir::Module& module_;
   Interner& interner_;
   absl::flat_hash_map<std::string, int32_t> by_name_;
-  absl::flat_hash_map<std::string, std::pair<int32_t, bool>> by_code_;  // "system|code" -> (signal, code is the value)
+  // system name -> code -> (signal, the code is the value); looked up without copying
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, std::pair<int32_t, bool>>> by_code_;
   std::unique_ptr<UnitCache> units_;
   struct Parser;
   std::unique_ptr<Parser> parser_;
   std::string buffer_;
-  std::string key_;  // reused for code lookups
 };
 
 /// The dead-letter reason of a line over kMaxEventBytes.

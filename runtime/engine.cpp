@@ -25,9 +25,8 @@ namespace cdr::runtime {
 using stdlib::Decimal;
 
 struct Engine::Point {
-  int first_held = -1;
-  uint64_t held_mask = 0;
   uint64_t content = 0;  // a hash of what an alert here would say (values, evidence)
+  int32_t first_held = -1;
   bool traced = false;
 };
 
@@ -67,8 +66,9 @@ struct Engine::Patient {
     return false;
   }
 
-  const IdEntry* FindId(std::string_view id) const {
-    if (auto it = ids.find(Hash(id)); it != ids.end() && HasEventWithId(it->second, id)) return &it->second;
+  const IdEntry* FindId(std::string_view id) const { return FindId(id, Hash(id)); }
+  const IdEntry* FindId(std::string_view id, uint64_t hash) const {
+    if (auto it = ids.find(hash); it != ids.end() && HasEventWithId(it->second, id)) return &it->second;
     if (colliding_ids.empty()) return nullptr;
     auto c = colliding_ids.find(std::string(id));
     return c == colliding_ids.end() ? nullptr : &c->second;
@@ -83,8 +83,8 @@ struct Engine::Patient {
   }
 
   // Call after the event is stored.
-  void AddId(std::string_view id, IdEntry at) {
-    auto [it, fresh] = ids.try_emplace(Hash(id), at);
+  void AddId(std::string_view id, uint64_t hash, IdEntry at) {
+    auto [it, fresh] = ids.try_emplace(hash, at);
     if (!fresh && !HasEventWithId(it->second, id)) {
       colliding_ids[std::string(id)] = at;  // another id with the same hash holds the slot
     } else {
@@ -205,7 +205,8 @@ void Engine::Finish() {
 void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, int64_t>>& inserted,
                    std::vector<std::pair<int32_t, int64_t>>& removed) {
   // Any event whose id is known replaces (or, entered in error, removes) the earlier one.
-  if (const IdEntry* at = p.FindId(e.id)) {
+  uint64_t hash = Patient::Hash(e.id);
+  if (const IdEntry* at = p.FindId(e.id, hash)) {
     IdEntry old = *at;
     p.EraseId(e.id);
     auto& list = p.events.by_signal[static_cast<size_t>(old.signal)];
@@ -219,12 +220,14 @@ void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, in
   if (store < 0) return;  // no rule reads this signal
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
   if (list.capacity() == 0) list.reserve(8);
-  StoredEvent s{e.time, e.value, e.has_value, e.id};
-  auto pos = std::upper_bound(list.begin(), list.end(), s, [](const StoredEvent& a, const StoredEvent& b) {
-    return a.time != b.time ? a.time < b.time : a.id < b.id;
-  });
-  list.insert(pos, std::move(s));
-  p.AddId(e.id, IdEntry{store, e.time});
+  auto before = [](const StoredEvent& a, const Event& b) { return a.time != b.time ? a.time < b.time : a.id < b.id; };
+  if (list.empty() || before(list.back(), e)) {  // in order: the common case
+    list.push_back(StoredEvent{e.time, e.value, e.has_value, e.id});
+  } else {
+    auto pos = std::partition_point(list.begin(), list.end(), [&](const StoredEvent& a) { return a.time != e.time ? a.time < e.time : a.id <= e.id; });
+    list.insert(pos, StoredEvent{e.time, e.value, e.has_value, e.id});
+  }
+  p.AddId(e.id, hash, IdEntry{store, e.time});
   inserted.emplace_back(store, e.time);
 }
 
@@ -355,13 +358,12 @@ void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t
   Evaluate(rule, p.events, t, interner_, regs_, nullptr, coverage_enabled_ ? &coverage_[r] : nullptr, keep_ms_);
   Point& point = p.rules[r].points[t];
   point.first_held = -1;
-  point.held_mask = 0;
   const auto& whens = rule.ir->whens;
   for (size_t i = 0; i < whens.size(); ++i) {
     const Value& c = regs_[static_cast<size_t>(whens[i].cond)];
     if (c.known && c.v) {
-      point.held_mask |= 1ULL << std::min<size_t>(i, 63);
-      if (point.first_held < 0) point.first_held = static_cast<int>(i);
+      point.first_held = static_cast<int32_t>(i);
+      break;
     }
   }
   point.content = 0;

@@ -116,12 +116,28 @@ class Evaluator {
     return events_.by_signal[static_cast<size_t>(sig)];
   }
 
+  // The index of the first event after `t` in ev[0, end). Evaluation looks at the latest
+  // events, so the search runs backwards from `end` in doubling steps, then bisects.
+  static size_t FirstAfter(const std::vector<StoredEvent>& ev, size_t end, int64_t t) {
+    size_t hi = end, step = 1;  // ev[hi, end) are all after t
+    while (hi > 0) {
+      size_t lo = hi >= step ? hi - step : 0;
+      if (ev[lo].time <= t) {
+        auto it = std::upper_bound(ev.begin() + static_cast<std::ptrdiff_t>(lo) + 1, ev.begin() + static_cast<std::ptrdiff_t>(hi), t,
+                                   [](int64_t x, const StoredEvent& e) { return x < e.time; });
+        return static_cast<size_t>(it - ev.begin());
+      }
+      hi = lo;
+      step *= 2;
+    }
+    return 0;
+  }
+
   // [begin, end) of the events with time in (now - window, now]; window < 0: the retention.
   std::pair<size_t, size_t> Range(const std::vector<StoredEvent>& ev, int64_t now, int64_t window) const {
     if (window < 0) window = retention_ms_;
-    auto end = std::upper_bound(ev.begin(), ev.end(), now, [](int64_t t, const StoredEvent& e) { return t < e.time; });
-    auto begin = std::upper_bound(ev.begin(), end, now - window, [](int64_t t, const StoredEvent& e) { return t < e.time; });
-    return {static_cast<size_t>(begin - ev.begin()), static_cast<size_t>(end - ev.begin())};
+    size_t end = FirstAfter(ev, ev.size(), now);
+    return {FirstAfter(ev, end, now - window), end};
   }
 
   void Note(ir::InstId id, int32_t slot, const StoredEvent& e) {

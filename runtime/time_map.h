@@ -27,6 +27,7 @@ class TimeMap {
 
   iterator lower_bound(int64_t t) {
     if (items_.empty() || items_.back().first < t) return items_.end();
+    if (items_.back().first == t) return items_.end() - 1;  // the common case: the latest
     return std::lower_bound(items_.begin(), items_.end(), t, [](const value_type& a, int64_t k) { return a.first < k; });
   }
   iterator find(int64_t t) {

@@ -2,6 +2,8 @@
 // numbers, the event decoder, and the IR verifier.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
 
@@ -50,6 +52,22 @@ TEST(JsonNumbers, AreReadExactly) {
   EXPECT_FALSE(DecimalFromJson("1e400").has_value());
   EXPECT_FALSE(DecimalFromJson("").has_value());
   EXPECT_FALSE(DecimalFromJson("12abc").has_value());
+  EXPECT_EQ(DecimalFromJson("9999999999.99999999"), 999999999999999999LL);  // the 64-bit fast path's limit
+  EXPECT_EQ(DecimalFromJson("12345678901.5"), 1234567890150000000LL);       // past it: the general path
+}
+
+TEST(JsonNumbers, FastPathAgreesWithTheGeneralOne) {
+  // An exponent sends a number down the general path: "x" and "xe0" must read the same.
+  using cdr::runtime::DecimalFromJson;
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s = rng() % 3 == 0 ? "-" : "";
+    int int_digits = 1 + static_cast<int>(rng() % 12), frac_digits = static_cast<int>(rng() % 11);
+    for (int k = 0; k < int_digits; ++k) s += static_cast<char>('0' + rng() % 10);
+    if (frac_digits) s += '.';
+    for (int k = 0; k < frac_digits; ++k) s += static_cast<char>('0' + rng() % 10);
+    EXPECT_EQ(DecimalFromJson(s), DecimalFromJson(s + "e0")) << s;
+  }
 }
 
 class DecoderTest : public ::testing::Test {
