@@ -4,6 +4,9 @@ grammar Cdr;
 
 file : decl* EOF ;
 
+// `cdr eval`: one closed expression.
+exprInput : expr EOF ;
+
 decl
   : schemaDecl
   | ruleDecl
@@ -82,10 +85,13 @@ testValue
 expr
   : primary                                                   # primaryExpr
   | op=('+' | '-') expr                                       # unaryExpr
+  | op=('predecessor' | 'successor') 'of' expr                # stepExpr
+  | <assoc=right> expr op='^' expr                            # powerExpr
   | expr op='??' expr                                         # coalesceExpr
   | expr op=('*' | '/' | 'div' | 'mod') expr                  # mulExpr
   | expr op=('+' | '-') expr                                  # addExpr
   | expr 'is' negated='not'? test=('null' | 'true' | 'false')     # isExpr
+  | expr 'as' type=ident                                      # asExpr
   | expr op=('<' | '<=' | '>' | '>=') expr                    # compareExpr
   | expr op=('=' | '!=' | '~' | '!~') expr                    # equalExpr
   | expr 'for' expr                                           # sustainedExpr
@@ -103,6 +109,7 @@ primary
   | 'bands' subject=expr '{' bandRow (';' bandRow)* ';'? '}'  # bandsPrimary
   | 'no' signal=ident 'within' window=expr                    # absencePrimary
   | first=ident 'then' second=ident 'within' window=expr      # sequencePrimary
+  | op=('minimum' | 'maximum') type=ident                     # limitPrimary
   | callee=ident '(' (callArg (',' callArg)*)? ')'            # callPrimary
   | ident                                                     # namePrimary
   ;
@@ -153,7 +160,8 @@ ident
   | 'title' | 'owner' | 'status' | 'cites' | 'approvals' | 'version' | 'codes'
   | 'plausible' | 'convert' | 'factor' | 'quantity' | 'boolean' | 'integer'
   | 'decimal' | 'text' | 'code' | 'enum' | 'valueset' | 'retention' | 'recorded'
-  | 'id' | 'in' | 'ruleset'
+  | 'id' | 'in' | 'ruleset' | 'of' | 'predecessor' | 'successor' | 'minimum'
+  | 'maximum'
   ;
 
 // ---- lexer -------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include "runtime/interpreter.h"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 #include "stdlib/decimal.h"
@@ -23,20 +24,57 @@ Value Known(int64_t v) { return Value{v, true}; }
 Value Bool(bool b) { return Value{b ? 1 : 0, true}; }
 Value From(std::optional<Decimal> d) { return d ? Known(d->raw()) : Unknown(); }
 
+// An integer result: unknown outside the 32-bit range of the language's integers.
+Value Int(int64_t v) { return v < stdlib::kMinInteger || v > stdlib::kMaxInteger ? Unknown() : Known(v); }
+
 Value IntOp(Op op, int64_t a, int64_t b) {
-  int64_t r = 0;
+  // Operands are 32-bit, so sums, differences and products are exact in 64 bits.
   switch (op) {
-    case Op::Add: return __builtin_add_overflow(a, b, &r) ? Unknown() : Known(r);
-    case Op::Sub: return __builtin_sub_overflow(a, b, &r) ? Unknown() : Known(r);
-    case Op::Mul: return __builtin_mul_overflow(a, b, &r) ? Unknown() : Known(r);
+    case Op::Add: return Int(a + b);
+    case Op::Sub: return Int(a - b);
+    case Op::Mul: return Int(a * b);
     case Op::IntDiv:
-      if (b == 0 || (a == INT64_MIN && b == -1)) return Unknown();
-      return Known(a / b);
+      if (b == 0) return Unknown();
+      return Int(a / b);
     case Op::Mod:
-      if (b == 0 || (a == INT64_MIN && b == -1)) return Unknown();
-      return Known(a % b);
+      if (b == 0) return Unknown();
+      return Int(a % b);
+    case Op::Power: {
+      if (b < 0) return (a == 1 || a == -1) ? Int(b % 2 == 0 ? 1 : a) : Unknown();  // not an integer
+      int64_t r = 1;
+      for (int64_t i = 0; i < b; ++i) {
+        r *= a;
+        if (r < stdlib::kMinInteger || r > stdlib::kMaxInteger) return Unknown();
+        if (r == 0 || r == 1) break;
+      }
+      return Int(r);
+    }
     default: return Unknown();
   }
+}
+
+// A transcendental result computed in long double, rounded to 8 places (as CQL's decimal).
+Value FromReal(long double x) {
+  if (!std::isfinite(x)) return Unknown();
+  long double scaled = std::round(x * static_cast<long double>(Decimal::kOne));
+  if (scaled > static_cast<long double>(INT64_MAX) || scaled < static_cast<long double>(INT64_MIN + 1)) return Unknown();
+  return Known(static_cast<int64_t>(scaled));
+}
+long double Real(int64_t raw) { return static_cast<long double>(raw) / static_cast<long double>(Decimal::kOne); }
+
+Value DecPower(int64_t a, int64_t b) {
+  // Whole exponents multiply exactly; others go through logarithms.
+  if (b % Decimal::kOne == 0) {
+    int64_t n = b / Decimal::kOne;
+    std::optional<Decimal> r = Decimal::FromInteger(1);
+    Decimal base = Decimal::FromRaw(a);
+    for (int64_t i = 0; i < (n < 0 ? -n : n) && r; ++i) r = Mul(*r, base);
+    if (!r) return Unknown();
+    if (n < 0) return From(Div(*Decimal::FromInteger(1), *r));
+    return Known(r->raw());
+  }
+  if (a < 0) return Unknown();  // not a real number
+  return FromReal(std::pow(Real(a), Real(b)));
 }
 
 Value DecOp(Op op, int64_t a, int64_t b) {
@@ -52,6 +90,7 @@ Value DecOp(Op op, int64_t a, int64_t b) {
     case Op::Mod:
       if (b == 0) return Unknown();
       return Known(a % b);
+    case Op::Power: return DecPower(a, b);
     default: return Unknown();
   }
 }
@@ -296,13 +335,15 @@ class Evaluator {
       case Op::Unknown: return Unknown();
       case Op::Neg:
         if (!A().known) return Unknown();
+        if (in.kind == Kind::Int) return Int(-A().v);
         return A().v == INT64_MIN ? Unknown() : Known(-A().v);
       case Op::Add:
       case Op::Sub:
       case Op::Mul:
       case Op::Div:
       case Op::IntDiv:
-      case Op::Mod: {
+      case Op::Mod:
+      case Op::Power: {
         if (!A().known || !B().known) return Unknown();
         if (in.kind == Kind::Time || kind_of(in.a) == Kind::Time) {
           // time +/- ms (the duration is a decimal count of ms), or time - time in ms
@@ -340,6 +381,13 @@ class Evaluator {
         return Bool(A().v != B().v);
       case Op::Equiv:
         if (!A().known || !B().known) return Bool(A().known == B().known);
+        if (kind_of(in.a) == Kind::Text && A().v != B().v) {
+          // Texts are equivalent ignoring case, as in CQL (ASCII letters).
+          const std::string &x = interner_.Text(A().v), &y = interner_.Text(B().v);
+          return Bool(x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), [](char p, char q) {
+                        return std::tolower(static_cast<unsigned char>(p)) == std::tolower(static_cast<unsigned char>(q));
+                      }));
+        }
         return Bool(A().v == B().v);
       case Op::And:
         if ((A().known && !A().v) || (B().known && !B().v)) return Bool(false);
@@ -378,7 +426,18 @@ class Evaluator {
       }
       case Op::Abs:
         if (!A().known) return Unknown();
+        if (in.kind == Kind::Int) return Int(A().v < 0 ? -A().v : A().v);
         return A().v == INT64_MIN ? Unknown() : Known(A().v < 0 ? -A().v : A().v);
+      case Op::Ln:
+        if (!A().known || A().v <= 0) return Unknown();
+        return FromReal(std::log(Real(A().v)));
+      case Op::Exp:
+        if (!A().known) return Unknown();
+        return FromReal(std::exp(Real(A().v)));
+      case Op::Log: {
+        if (!A().known || !B().known || A().v <= 0 || B().v <= 0 || B().v == Decimal::kOne) return Unknown();
+        return FromReal(std::log(Real(A().v)) / std::log(Real(B().v)));
+      }
       case Op::Floor:
       case Op::Ceiling:
       case Op::Truncate: {
@@ -388,7 +447,7 @@ class Evaluator {
         int64_t q = in.op == Op::Floor ? FloorRaw(raw)
                     : in.op == Op::Ceiling ? -FloorRaw(-raw)
                                            : raw / Decimal::kOne;
-        if (in.kind == Kind::Int) return Known(q);
+        if (in.kind == Kind::Int) return Int(q);
         return From(Decimal::FromInteger(q));
       }
       case Op::Round: {

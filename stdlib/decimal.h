@@ -8,6 +8,11 @@
 
 namespace cdr::stdlib {
 
+/// The range of the language's integers: 32-bit, as CQL's Integer. Results outside it
+/// are unknown; literals outside it are errors.
+inline constexpr int64_t kMaxInteger = 2147483647;
+inline constexpr int64_t kMinInteger = -2147483648LL;
+
 /// 128-bit integer for exact intermediate products (a GCC/Clang extension).
 __extension__ typedef __int128 Int128;
 

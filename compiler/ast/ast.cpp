@@ -1,6 +1,8 @@
 // compiler/ast/ast.cpp: AST dump (for tests and `cdr ast`) and literal helpers.
 #include "compiler/ast/ast.h"
 
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace cdr::ast {
@@ -26,6 +28,32 @@ std::string Unquote(const std::string& raw) {
       switch (n) {
         case 'n': out += '\n'; break;
         case 't': out += '\t'; break;
+        case 'r': out += '\r'; break;
+        case 'f': out += '\f'; break;
+        case 'u': {
+          // \uXXXX (CQL): a code point of the Basic Multilingual Plane, as UTF-8.
+          unsigned cp = 0;
+          size_t k = 0;
+          for (; k < 4 && i + 1 + k + 1 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1 + k])); ++k) {
+            cp = cp * 16 + static_cast<unsigned>(std::stoi(std::string(1, raw[i + 1 + k]), nullptr, 16));
+          }
+          if (k < 4 || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            out += n;  // not a complete escape: the letter itself
+            break;
+          }
+          i += 4;
+          if (cp < 0x80) {
+            out += static_cast<char>(cp);
+          } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+          } else {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+          }
+          break;
+        }
         default: out += n; break;
       }
       continue;

@@ -147,6 +147,7 @@ struct Rule {
   std::string version;  // raw, with quotes, or empty
   SourceRange version_range;
   std::vector<RuleItem> items;
+  bool synthetic = false;  // made by the parser around a `cdr eval` expression: no metadata
 };
 
 struct TestStep {

@@ -45,6 +45,11 @@ void Frontend::AddText(std::string name, std::string text) {
   files.push_back(syntax::Parse(sources, id, diags, options.max_file_bytes));
 }
 
+void Frontend::AddExpression(std::string name, std::string text) {
+  source::FileId id = sources.Add(std::move(name), std::move(text));
+  files.push_back(syntax::ParseExpression(sources, id, diags));
+}
+
 void Frontend::Load(const std::vector<std::string>& paths) {
   for (const auto& p : paths) {
     std::error_code ec;

@@ -35,6 +35,8 @@ struct Frontend {
   void Load(const std::vector<std::string>& paths);
   /// Adds one file from memory (tests, stdin).
   void AddText(std::string name, std::string text);
+  /// Adds one closed expression (`cdr eval`): a synthetic rule `eval` with `let value`.
+  void AddExpression(std::string name, std::string text);
   /// Checks and lints every file that was loaded.
   void Check();
   /// Lowers the checked rules to IR (only when there are no errors); false on errors.

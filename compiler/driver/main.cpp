@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "compiler/driver/commands.h"
+#include "compiler/driver/eval.h"
 
 int main(int argc, char** argv) {
   using namespace cdr::driver;
@@ -63,6 +64,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"interp", "jit", "adaptive"}));
   test_cmd->add_flag("-v,--verbose", test_opts.verbose, "list passing tests too");
 
+  std::string eval_expr, eval_format = "text";
+  auto* eval_cmd = app.add_subcommand("eval", "evaluate a closed expression and print it as a CQL literal");
+  eval_cmd->add_option("expression", eval_expr, "the expression, e.g. '1.5 * 2'")->required();
+  eval_cmd->add_option("--format", eval_format, "text (the value) or json (diagnostics only)")
+      ->check(CLI::IsMember({"text", "json"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -82,6 +89,7 @@ int main(int argc, char** argv) {
     if (*ir_cmd) return Ir(ir_paths);
     if (*run_cmd) return Run(run);
     if (*test_cmd) return TestRules(test_opts);
+    if (*eval_cmd) return Eval(eval_expr, eval_format);
     if (*physionet_cmd) return ImportPhysionet(import_opts);
     if (*mimic_cmd) return ImportMimic(import_opts);
   } catch (const std::exception& e) {

@@ -247,6 +247,9 @@ class Formatter {
       case ExprKind::Unary: return e.op + E(*e.kids[0], depth);
       case ExprKind::Binary: return E(*e.kids[0], depth) + " " + e.op + " " + E(*e.kids[1], depth);
       case ExprKind::Is: return E(*e.kids[0], depth) + " is " + (e.negated ? "not " : "") + e.op;
+      case ExprKind::As: return E(*e.kids[0], depth) + " as " + e.op;
+      case ExprKind::Step: return e.op + " of " + E(*e.kids[0], depth);
+      case ExprKind::Limit: return e.op + " " + e.name2;
       case ExprKind::Not: return "not " + E(*e.kids[0], depth);
       case ExprKind::Sustained: return E(*e.kids[0], depth) + " for " + E(*e.kids[1], depth);
       case ExprKind::If: {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "compiler/format/format.h"
+#include "compiler/sema/check.h"
 #include "stdlib/hash.h"
 #include "stdlib/time.h"
 #include "stdlib/units.h"
@@ -298,6 +299,17 @@ class RuleLowerer {
         return Unary(block, Op::Neg, At(block, a).kind, a);
       }
       case ExprKind::Not: return Unary(block, Op::Not, Kind::Bool, Lower(*e.kids[0], block));
+      case ExprKind::As: return LowerAs(*e.kids[0], block, info.type);
+      case ExprKind::Step: {
+        // predecessor / successor: one step of the type (1, or 10^-8 for decimals and quantities).
+        InstId a = Lower(*e.kids[0], block);
+        Kind k = At(block, a).kind;
+        InstId one = Const(block, k, 1);  // raw 1: the integer 1, or the decimal 0.00000001
+        return BinaryInst(block, e.op == "successor" ? Op::Add : Op::Sub, k, a, one, true);
+      }
+      case ExprKind::Limit:
+        if (info.type.kind == TypeKind::Integer) return Const(block, Kind::Int, info.constant->raw() / Decimal::kOne);
+        return Const(block, Kind::Dec, info.constant->raw());
       case ExprKind::Is: {
         InstId a = Lower(*e.kids[0], block);
         Op op = e.op == "null" ? Op::IsNull : e.op == "true" ? Op::IsTrue : Op::IsFalse;
@@ -409,9 +421,13 @@ class RuleLowerer {
       InstId a = LowerAs(*e.kids[0], block, info.type), b = LowerAs(*e.kids[1], block, info.type);
       return BinaryInst(block, Op::Coalesce, KindOf(info.type), a, b, At(block, b).may_be_unknown);
     }
+    // An operand written `null` takes the kind of the result.
+    auto operand = [&](const Expr& x) {
+      return Info(x).type.kind == TypeKind::Null ? UnknownOf(block, KindOf(info.type)) : Lower(x, block);
+    };
     if (op == "*" || (op == "/" && !(ai.type.kind == TypeKind::Quantity && bi.type.kind == TypeKind::Quantity))) {
       // Products and quotients compose units: no conversion, only integer promotion.
-      InstId a = Lower(*e.kids[0], block), b = Lower(*e.kids[1], block);
+      InstId a = operand(*e.kids[0]), b = operand(*e.kids[1]);
       Kind k = KindOf(info.type);
       if (k == Kind::Dec) {
         a = ToDec(block, a);
@@ -419,8 +435,21 @@ class RuleLowerer {
       }
       return BinaryInst(block, op == "*" ? Op::Mul : Op::Div, k, a, b, info.may_be_unknown);
     }
+    if (op == "^") {
+      InstId a = operand(*e.kids[0]), b = operand(*e.kids[1]);
+      Kind k = KindOf(info.type);
+      if (k == Kind::Dec) {
+        a = ToDec(block, a);
+        b = ToDec(block, b);
+      }
+      return BinaryInst(block, Op::Power, k, a, b, true);
+    }
+    if ((op == "div" || op == "mod") && ai.type.kind == TypeKind::Quantity) {
+      InstId a = Lower(*e.kids[0], block), b = LowerAs(*e.kids[1], block, ai.type);  // in a's unit
+      return BinaryInst(block, op == "div" ? Op::IntDiv : Op::Mod, Kind::Dec, ToDec(block, a), ToDec(block, b), true);
+    }
     if (op == "div" || op == "mod") {
-      InstId a = Lower(*e.kids[0], block), b = Lower(*e.kids[1], block);
+      InstId a = operand(*e.kids[0]), b = operand(*e.kids[1]);
       Kind k = KindOf(info.type);
       if (k == Kind::Dec) {
         a = ToDec(block, a);
@@ -574,7 +603,7 @@ class RuleLowerer {
   }
 
   InstId Call(const Expr& e, int block, const sema::ExprInfo& info) {
-    const std::string& f = e.op;
+    const std::string f(sema::CanonicalFunction(e.op));
     static const std::map<std::string, AggKind> kAggs = {
         {"last", AggKind::Last},   {"first", AggKind::First}, {"min", AggKind::Min},     {"max", AggKind::Max},
         {"avg", AggKind::Avg},     {"sum", AggKind::Sum},     {"count", AggKind::Count}, {"exists", AggKind::Exists},
@@ -614,6 +643,22 @@ class RuleLowerer {
       auto to = stdlib::ParseUnit(ast::Unquote(e.args[1].value->op));
       return to ? ConvertUnit(block, q, qi.type.unit, *to, e) : q;
     }
+    if (f == "is_null" || f == "is_true" || f == "is_false") {
+      Op o = f == "is_null" ? Op::IsNull : f == "is_true" ? Op::IsTrue : Op::IsFalse;
+      return Unary(block, o, Kind::Bool, Lower(*e.args[0].value, block));
+    }
+    if (f == "ln" || f == "exp") {
+      return Unary(block, f == "ln" ? Op::Ln : Op::Exp, Kind::Dec, ToDec(block, Lower(*e.args[0].value, block)));
+    }
+    if (f == "log" || f == "power") {
+      Kind k = KindOf(info.type);
+      InstId a = Lower(*e.args[0].value, block), b = Lower(*e.args[1].value, block);
+      if (k == Kind::Dec) {
+        a = ToDec(block, a);
+        b = ToDec(block, b);
+      }
+      return BinaryInst(block, f == "log" ? Op::Log : Op::Power, k, a, b, true);
+    }
     static const std::map<std::string, Op> kScalar = {
         {"abs", Op::Abs}, {"floor", Op::Floor}, {"ceiling", Op::Ceiling}, {"truncate", Op::Truncate}, {"round", Op::Round}};
     auto it = kScalar.find(f);
@@ -625,7 +670,7 @@ class RuleLowerer {
     Kind k = KindOf(info.type);
     if (it->second == Op::Round) {
       InstId places = e.args.size() > 1 ? Lower(*e.args[1].value, block) : Const(block, Kind::Int, 0);
-      return BinaryInst(block, Op::Round, At(block, a).kind, a, places, info.may_be_unknown);
+      return BinaryInst(block, Op::Round, Kind::Dec, ToDec(block, a), places, info.may_be_unknown);
     }
     return Unary(block, it->second, it->second == Op::Abs ? At(block, a).kind : k, a);
   }

@@ -18,6 +18,8 @@ using ast::ExprKind;
 using diag::Kind;
 using source::SourceRange;
 using stdlib::Decimal;
+using stdlib::kMaxInteger;
+using stdlib::kMinInteger;
 
 enum class Function {
 #define FUNCTION(id, name, kind, min, max, doc) id,
@@ -48,6 +50,16 @@ const FunctionInfo* FindFunction(std::string_view name) {
   for (const auto& f : Functions()) {
     if (f.name == name) return &f;
   }
+  static const std::vector<std::pair<std::string_view, Function>> aliases = {
+#define FUNCTION(id, name, kind, min, max, doc)
+#define FUNCTION_ALIAS(id, name) {name, Function::id},
+#include "stdlib/functions.def"
+#undef FUNCTION_ALIAS
+#undef FUNCTION
+  };
+  for (const auto& [alias, id] : aliases) {
+    if (alias == name) return &Functions()[static_cast<size_t>(id)];
+  }
   return nullptr;
 }
 
@@ -57,7 +69,6 @@ const std::set<std::string> kStatuses = {"draft", "review", "approved", "retired
 // Temporal words of CQL quantities, as UCUM units.
 std::string TemporalUnit(const std::string& word) {
   static const std::map<std::string, std::string> m = {
-      {"year", "a"},   {"years", "a"},     {"month", "mo"},   {"months", "mo"},
       {"week", "wk"},  {"weeks", "wk"},    {"day", "d"},      {"days", "d"},
       {"hour", "h"},   {"hours", "h"},     {"minute", "min"}, {"minutes", "min"},
       {"second", "s"}, {"seconds", "s"},   {"millisecond", "ms"}, {"milliseconds", "ms"}};
@@ -161,7 +172,16 @@ class Checker {
     return u;
   }
 
-  std::optional<Decimal> Number(const std::string& text, const SourceRange& r) {
+  std::optional<Decimal> Number(const std::string& text, const SourceRange& r, bool negated = false) {
+    if (text.find('.') == std::string::npos) {
+      // Integers are 32-bit, as CQL's Integer (docs/language.md); `-2147483648` is one.
+      auto d = Decimal::Parse(text);
+      if (!d || d->raw() / Decimal::kOne > kMaxInteger + (negated ? 1 : 0)) {
+        Error(Kind::InvalidNumber, r, text, "is out of range for an integer (at most 2147483647; write a decimal)");
+        return std::nullopt;
+      }
+      return d;
+    }
     auto d = Decimal::Parse(text);
     if (!d) {
       size_t dot = text.find('.');
@@ -324,6 +344,13 @@ class Checker {
 
   void Rule(const ast::Rule& r) {
     using K = ast::RuleItem::Kind;
+    if (r.synthetic) {  // a `cdr eval` expression: no metadata, no schemas
+      Scope scope;
+      std::map<std::string, LetInfo> lets;
+      scope.lets = &lets;
+      for (const auto& it : r.items) Check(*it.expr, scope);
+      return;
+    }
     // Metadata.
     std::map<K, const ast::RuleItem*> seen;
     for (const auto& it : r.items) {
@@ -605,6 +632,8 @@ class Checker {
 
   // ---- expressions -----------------------------------------------------------
 
+  const Expr* negated_literal_ = nullptr;  // the operand of a unary minus being checked
+
   ExprInfo Check(const Expr& e, Scope& scope) {
     ExprInfo info = CheckInner(e, scope);
     model_.exprs[&e] = info;
@@ -625,7 +654,7 @@ class Checker {
       case ExprKind::Bool: return Of(Type::Of(TypeKind::Boolean), false);
       case ExprKind::Null: return Of(Type::Of(TypeKind::Null), true);
       case ExprKind::Number: {
-        auto d = Number(e.op, e.range);
+        auto d = Number(e.op, e.range, negated_literal_ == &e);
         if (!d) return Err();
         ExprInfo i = Of(Type::Of(e.op.find('.') == std::string::npos ? TypeKind::Integer : TypeKind::Decimal), false);
         i.constant = d;
@@ -634,6 +663,14 @@ class Checker {
       case ExprKind::Quantity:
       case ExprKind::Duration: {
         auto d = Number(e.op, e.name_range.valid() ? e.name_range : e.range);
+        if (e.kind == ExprKind::Quantity && !e.quoted_unit &&
+            (e.unit == "month" || e.unit == "months" || e.unit == "year" || e.unit == "years")) {
+          // CQL's calendar durations: a month or year has no fixed length, so cdr refuses
+          // the words rather than guess; UCUM's mean `'mo'` and `'a'` remain available.
+          Error(Kind::UnknownUnit, e.name2_range.valid() ? e.name2_range : e.range, e.unit,
+                "months and years have no fixed length; write days (`30 days`) or UCUM's mean `'mo'` or `'a'`");
+          return Err();
+        }
         std::string unit = e.kind == ExprKind::Duration ? e.unit : (e.quoted_unit ? e.unit : TemporalUnit(e.unit));
         auto u = Unit(unit, e.kind == ExprKind::Duration || !e.name2_range.valid() ? e.range : e.name2_range);
         if (!d || !u) return Err();
@@ -646,7 +683,9 @@ class Checker {
       case ExprKind::Name: return Name(e, scope);
       case ExprKind::Paren: return Check(*e.kids[0], scope);
       case ExprKind::Unary: {
+        if (e.op == "-") negated_literal_ = e.kids[0].get();
         ExprInfo a = Check(*e.kids[0], scope);
+        negated_literal_ = nullptr;
         if (a.type.IsError()) return Err();
         if (!a.type.IsNumeric() && a.type.kind != TypeKind::Quantity && a.type.kind != TypeKind::Null) {
           Error(Kind::TypeMismatch, e.range, "unary `" + e.op + "` needs a number or quantity; found " + ToString(a.type));
@@ -700,7 +739,74 @@ class Checker {
         return Of(Type::Of(TypeKind::Boolean), false);
       }
       case ExprKind::Call: return Call(e, scope);
+      case ExprKind::As: return As(e, scope);
+      case ExprKind::Step: {
+        ExprInfo a = Check(*e.kids[0], scope);
+        if (a.type.IsError()) return Err();
+        if (!a.type.IsNumeric() && a.type.kind != TypeKind::Quantity && a.type.kind != TypeKind::Null) {
+          Error(Kind::TypeMismatch, e.range, "`" + e.op + " of` needs a number or quantity; found " + ToString(a.type));
+          return Err();
+        }
+        a.constant.reset();
+        a.origin = nullptr;
+        a.may_be_unknown = true;  // at the end of the range
+        return a;
+      }
+      case ExprKind::Limit: {
+        TypeKind k = TypeNamed(e.name2);
+        if (k != TypeKind::Integer && k != TypeKind::Decimal) {
+          Error(Kind::TypeMismatch, e.name2_range,
+                "`" + e.op + "` is defined for Integer and Decimal; not for `" + e.name2 + "`");
+          return Err();
+        }
+        ExprInfo i = Of(Type::Of(k), false);
+        bool max = e.op == "maximum";
+        i.constant = k == TypeKind::Integer ? Decimal::FromInteger(max ? kMaxInteger : kMinInteger)
+                                            : Decimal::FromRaw(max ? INT64_MAX : INT64_MIN + 1);
+        return i;
+      }
     }
+    return Err();
+  }
+
+  // Integer ^ Integer is an Integer, unless the exponent is a negative constant (2 ^ -2
+  // is 0.25, as in CQL); any decimal operand makes a Decimal.
+  static TypeKind PowerKind(const ExprInfo& a, const ExprInfo& b) {
+    bool ints = a.type.kind != TypeKind::Decimal && b.type.kind != TypeKind::Decimal;
+    if (ints && b.constant && b.constant->raw() < 0) ints = false;
+    return ints ? TypeKind::Integer : TypeKind::Decimal;
+  }
+
+  // CQL's type names as written after `as` and `minimum`/`maximum`.
+  static TypeKind TypeNamed(const std::string& name) {
+    if (name == "Integer") return TypeKind::Integer;
+    if (name == "Decimal") return TypeKind::Decimal;
+    if (name == "Boolean") return TypeKind::Boolean;
+    if (name == "String") return TypeKind::Text;
+    if (name == "Quantity") return TypeKind::Quantity;
+    return TypeKind::Error;
+  }
+
+  // `x as T`: gives `null` a type; otherwise T must be x's type (or Decimal for an Integer).
+  ExprInfo As(const Expr& e, Scope& scope) {
+    ExprInfo a = Check(*e.kids[0], scope);
+    if (a.type.IsError()) return Err();
+    TypeKind k = TypeNamed(e.op);
+    if (k == TypeKind::Error) {
+      Error(Kind::TypeMismatch, e.name_range, "`" + e.op + "` is not a type cdr knows (Integer, Decimal, Boolean, String, Quantity)");
+      return Err();
+    }
+    if (a.type.kind == TypeKind::Null) {
+      Type t = k == TypeKind::Quantity ? Type::Quantity(*stdlib::ParseUnit("1")) : Type::Of(k);
+      return Of(t, true);
+    }
+    if (a.type.kind == k) return a;
+    if (a.type.kind == TypeKind::Integer && k == TypeKind::Decimal) {
+      a.type = Type::Of(TypeKind::Decimal);
+      a.origin = nullptr;
+      return a;
+    }
+    Error(Kind::TypeMismatch, e.range, "cannot treat " + ToString(a.type) + " as `" + e.op + "`");
     return Err();
   }
 
@@ -847,7 +953,7 @@ class Checker {
       r.arith_site = nullptr;
       return r;
     }
-    bool arith = op == "+" || op == "-" || op == "*" || op == "/" || op == "div" || op == "mod";
+    bool arith = op == "+" || op == "-" || op == "*" || op == "/" || op == "div" || op == "mod" || op == "^";
     if (arith) {
       ExprInfo r = Arithmetic(e, a, b);
       if (r.type.IsError()) return r;
@@ -984,9 +1090,17 @@ class Checker {
     if (ta.kind == TypeKind::Null || tb.kind == TypeKind::Null) {
       return Of(ta.kind == TypeKind::Null ? tb : ta, true);
     }
+    if (op == "^") {
+      if (ta.IsNumeric() && tb.IsNumeric()) return Of(Type::Of(PowerKind(a, b)), true);
+      Error(Kind::TypeMismatch, e.range, "`^` needs numbers; found " + ToString(ta) + " and " + ToString(tb));
+      return Err();
+    }
     if (op == "div" || op == "mod") {
       if (ta.kind == TypeKind::Integer && tb.kind == TypeKind::Integer) return Of(ta, true);
       if (ta.IsNumeric() && tb.IsNumeric()) return Of(Type::Of(TypeKind::Decimal), true);
+      if (ta.kind == TypeKind::Quantity && tb.kind == TypeKind::Quantity && ta.unit.CommensurableWith(tb.unit)) {
+        return Of(ta, true);  // in the left operand's unit
+      }
       Error(Kind::TypeMismatch, e.range, "`" + op + "` needs numbers; found " + ToString(ta) + " and " + ToString(tb));
       return Err();
     }
@@ -1248,8 +1362,27 @@ class Checker {
         if ((f->id == Function::Floor || f->id == Function::Ceiling || f->id == Function::Truncate) && t.IsNumeric()) {
           r = Type::Of(TypeKind::Integer);
         }
+        if (f->id == Function::Round && t.IsNumeric()) r = Type::Of(TypeKind::Decimal);  // as in CQL
         return Of(r, unknown);
       }
+      case Function::Ln:
+      case Function::Exp:
+      case Function::Log:
+      case Function::Power: {
+        for (size_t k = 0; k < args.size(); ++k) {
+          const Type& t = args[k].type;
+          if (!t.IsNumeric() && t.kind != TypeKind::Null) {
+            Error(Kind::TypeMismatch, e.args[k].value->range, "`" + e.op + "` needs numbers; found " + ToString(t));
+            return Err();
+          }
+        }
+        return Of(Type::Of(f->id == Function::Power ? PowerKind(args[0], args[1]) : TypeKind::Decimal), true);
+      }
+      case Function::IsNull:
+      case Function::IsTrue:
+      case Function::IsFalse:
+        if (f->id != Function::IsNull) Boolean(*e.args[0].value, args[0], "`" + e.op + "`");
+        return Of(Type::Of(TypeKind::Boolean), false);
       case Function::Coalesce: {
         ExprInfo r = args[0];
         for (size_t i = 1; i < args.size(); ++i) r = Join(r, args[i], *e.args[i].value, "arguments of `coalesce`");
@@ -1360,6 +1493,11 @@ class Checker {
 };
 
 }  // namespace
+
+std::string_view CanonicalFunction(std::string_view name) {
+  const FunctionInfo* f = FindFunction(name);
+  return f ? f->name : std::string_view();
+}
 
 Model Check(const std::vector<const ast::File*>& files, diag::DiagnosticEngine& diags) {
   return Checker(files, diags).Run();

@@ -171,6 +171,27 @@ class Builder {
   static std::string Text(antlr4::tree::ParseTree* t) { return t ? t->getText() : std::string(); }
   static std::string Text(antlr4::Token* t) { return t ? t->getText() : std::string(); }
 
+  // A closed expression, held as the one `let value` of a synthetic rule `eval`, so the
+  // checker, lowering and interpreter treat it as any other rule.
+  void Expression(CdrParser::ExprInputContext* ctx, ast::File& out) {
+    auto r = std::make_unique<ast::Rule>();
+    r->range = R(ctx);
+    r->name = "eval";
+    r->name_range = r->range;
+    r->synthetic = true;
+    ast::RuleItem it;
+    it.kind = ast::RuleItem::Kind::Let;
+    it.range = r->range;
+    it.names.push_back("value");
+    it.name_ranges.push_back(r->range);
+    it.expr = Expr(ctx->expr());
+    r->items.push_back(std::move(it));
+    ast::Decl decl;
+    decl.range = r->range;
+    decl.rule = std::move(r);
+    out.decls.push_back(std::move(decl));
+  }
+
   void File(CdrParser::FileContext* ctx, ast::File& out) {
     for (auto* d : ctx->decl()) {
       ast::Decl decl;
@@ -488,6 +509,20 @@ class Builder {
     if (auto* a = dynamic_cast<CdrParser::AndExprContext*>(ctx)) return Binary(ctx, a->op, a->expr(0), a->expr(1));
     if (auto* o = dynamic_cast<CdrParser::OrExprContext*>(ctx)) return Binary(ctx, o->op, o->expr(0), o->expr(1));
     if (auto* i = dynamic_cast<CdrParser::ImpliesExprContext*>(ctx)) return Binary(ctx, i->op, i->expr(0), i->expr(1));
+    if (auto* pw = dynamic_cast<CdrParser::PowerExprContext*>(ctx)) return Binary(ctx, pw->op, pw->expr(0), pw->expr(1));
+    if (auto* st = dynamic_cast<CdrParser::StepExprContext*>(ctx)) {
+      auto e = Make(K::Step, ctx);
+      e->op = Text(st->op);
+      e->kids.push_back(Expr(st->expr()));
+      return e;
+    }
+    if (auto* as = dynamic_cast<CdrParser::AsExprContext*>(ctx)) {
+      auto e = Make(K::As, ctx);
+      e->op = Text(as->type);
+      e->name_range = R(as->type);
+      e->kids.push_back(Expr(as->expr()));
+      return e;
+    }
     if (auto* i = dynamic_cast<CdrParser::IsExprContext*>(ctx)) {
       auto e = Make(K::Is, ctx);
       e->op = Text(i->test);
@@ -587,6 +622,13 @@ class Builder {
       e->kids.push_back(Expr(s->window));
       return e;
     }
+    if (auto* l = dynamic_cast<CdrParser::LimitPrimaryContext*>(ctx)) {
+      auto e = Make(K::Limit, ctx);
+      e->op = Text(l->op);
+      e->name2 = Text(l->type);
+      e->name2_range = R(l->type);
+      return e;
+    }
     if (auto* c = dynamic_cast<CdrParser::CallPrimaryContext*>(ctx)) {
       auto e = Make(K::Call, ctx);
       e->op = Text(c->callee);
@@ -679,8 +721,10 @@ const antlr4::Token* TooDeep(const std::vector<std::unique_ptr<antlr4::Token>>& 
 
 }  // namespace
 
-ast::File Parse(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags,
-                size_t max_file_bytes) {
+namespace {
+
+ast::File ParseAs(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags,
+                  size_t max_file_bytes, bool expression) {
   ast::File out;
   out.file = file;
   const source::SourceFile& f = sources.Get(file);
@@ -731,9 +775,14 @@ ast::File Parse(const source::SourceManager& sources, source::FileId file, diag:
     ErrorListener listener(file, diags);
     parser.removeErrorListeners();
     parser.addErrorListener(&listener);
-    CdrParser::FileContext* tree = parser.file();
     Builder builder(file, diags);
-    builder.File(tree, out);
+    if (expression) {
+      CdrParser::ExprInputContext* tree = parser.exprInput();
+      builder.Expression(tree, out);
+    } else {
+      CdrParser::FileContext* tree = parser.file();
+      builder.File(tree, out);
+    }
     out.parsed_cleanly = diags.ErrorsIn(file) == errors_before;
   } catch (const std::exception& e) {
     diags.Emit(diag::Kind::SyntaxError, SourceRange{file, 1, 1, 1, 2},
@@ -745,6 +794,17 @@ ast::File Parse(const source::SourceManager& sources, source::FileId file, diag:
     out.parsed_cleanly = false;
   }
   return out;
+}
+
+}  // namespace
+
+ast::File Parse(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags,
+                size_t max_file_bytes) {
+  return ParseAs(sources, file, diags, max_file_bytes, false);
+}
+
+ast::File ParseExpression(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags) {
+  return ParseAs(sources, file, diags, kMaxFileBytes, true);
 }
 
 }  // namespace cdr::syntax

@@ -15,4 +15,8 @@ inline constexpr int kMaxNesting = 200;
 ast::File Parse(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags,
                 size_t max_file_bytes = kMaxFileBytes);
 
+/// Parses a file that holds one closed expression (`cdr eval`). The tree is a synthetic
+/// rule `eval` (ast::Rule::synthetic) whose one `let value` is the expression.
+ast::File ParseExpression(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags);
+
 }  // namespace cdr::syntax

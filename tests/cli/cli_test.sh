@@ -137,5 +137,21 @@ if [ -d "$mimic" ]; then
   expect_text "mimic events all usable" "$tmp/err" " 0 dead-lettered"
 fi
 
+# eval: closed expressions printed as CQL literals (values checked by hand)
+"$cdr" eval "1.5 * 2" >"$tmp/out" 2>&1; check "eval arithmetic" 0 $?
+expect_text "eval decimal literal" "$tmp/out" "3.0"
+"$cdr" eval "Round(10 / 3, 2) + 1 'cm' / 1 'cm'" >"$tmp/out" 2>&1; check "eval mixed" 0 $?
+expect_text "eval 3.33 + 1" "$tmp/out" "4.33"
+"$cdr" eval "2147483647 + 1" >"$tmp/out" 2>&1; check "eval integer overflow" 0 $?
+expect_text "eval overflow is null" "$tmp/out" "null"
+"$cdr" eval "'Abel' ~ 'abel' and 1 'm' = 100 'cm'" >"$tmp/out" 2>&1; check "eval equivalence" 0 $?
+expect_text "eval true" "$tmp/out" "true"
+"$cdr" eval "1 +" >"$tmp/out" 2>&1; check "eval syntax error" 1 $?
+expect_text "eval error location" "$tmp/out" "<expression>:1:"
+"$cdr" eval "1 month" >"$tmp/out" 2>&1; check "eval calendar duration refused" 1 $?
+expect_text "eval calendar reason" "$tmp/out" "months and years have no fixed length"
+"$cdr" eval --format json "1 + 'a'" >"$tmp/out" 2>&1; check "eval json errors" 1 $?
+expect_text "eval json kind" "$tmp/out" '"type-mismatch"'
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
