@@ -72,6 +72,7 @@ testStep
       ('recorded' recorded=expr)? ('id' id=STRING)? ('status' status=ident)?   # givenStep
   | 'expect' 'alert' severity=ident? 'at' time=expr           # expectAlertStep
   | 'expect' 'no' 'alert' 'at' time=expr                      # expectNoAlertStep
+  | 'expect' name=ident '=' (value=testValue | 'null') 'at' time=expr   # expectValueStep
   ;
 
 testValue

@@ -180,10 +180,11 @@ class Dumper {
         Open("test " + t.name + " for " + t.target, t.range, 0);
         out += '\n';
         for (const auto& s : t.steps) {
-          static constexpr const char* kSteps[] = {"given", "expect-alert", "expect-no-alert"};
+          static constexpr const char* kSteps[] = {"given", "expect-alert", "expect-no-alert", "expect-value"};
           Open(kSteps[static_cast<int>(s.kind)], s.range, 1);
           if (!s.signal.empty()) out += " " + s.signal;
           if (s.value) Plain(*s.value);
+          if (s.kind == TestStep::Kind::ExpectValue && !s.value) out += " null";
           if (!s.id.empty()) out += " id " + s.id;
           if (!s.status.empty()) out += " status " + s.status;
           if (!s.severity.empty()) out += " severity " + s.severity;

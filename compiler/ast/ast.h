@@ -151,11 +151,11 @@ struct Rule {
 };
 
 struct TestStep {
-  enum class Kind { Given, ExpectAlert, ExpectNoAlert } kind = Kind::Given;
+  enum class Kind { Given, ExpectAlert, ExpectNoAlert, ExpectValue } kind = Kind::Given;
   SourceRange range;
-  std::string signal;  // Given
+  std::string signal;  // Given: the signal; ExpectValue: the rule's `let`
   SourceRange signal_range;
-  std::optional<PlainValue> value;
+  std::optional<PlainValue> value;  // Given, ExpectValue (none: `null`)
   ExprPtr time;
   ExprPtr recorded;
   std::string id;      // raw, or empty

@@ -38,6 +38,53 @@ std::string Offset(int64_t t) {
   return stdlib::FormatTime(t);
 }
 
+// A decimal from its text with an optional sign (a JSON number or a test value).
+std::optional<stdlib::Decimal> SignedDecimal(std::string text) {
+  bool neg = !text.empty() && text[0] == '-';
+  if (neg || (!text.empty() && text[0] == '+')) text = text.substr(1);
+  auto d = stdlib::Decimal::Parse(text);
+  if (!d) return std::nullopt;
+  return neg ? stdlib::Decimal::FromRaw(-d->raw()) : *d;
+}
+
+// `expect NAME = VALUE at T`: the let's final value at the evaluation point T.
+std::optional<std::string> CheckValue(const ir::Rule& rule, const ast::TestStep& step,
+                                      const std::map<int64_t, nlohmann::json>& values, int64_t t) {
+  std::string expected = step.value ? (step.value->kind == ast::PlainValue::Kind::Text ? "'" + step.value->text + "'"
+                                                                                       : step.value->text)
+                                    : "null";
+  if (step.value && !step.value->unit.empty()) expected += " '" + step.value->unit + "'";
+  std::string head = fmt::format("expected {} = {} at {}", step.signal, expected, Offset(t));
+  auto at = values.find(t);
+  if (at == values.end()) return head + ", but the rule has no evaluation point there (no event of its signals)";
+  if (!at->second.contains(step.signal)) return head + ", but the trace has no such value";
+  const nlohmann::json& got = at->second[step.signal];
+  std::string shown = got.dump();
+  bool same = false;
+  if (!step.value) {
+    same = got.is_null();
+  } else if (step.value->kind == ast::PlainValue::Kind::Bool) {
+    same = got.is_boolean() && got.get<bool>() == (step.value->text == "true");
+  } else if (step.value->kind == ast::PlainValue::Kind::Text) {
+    same = got.is_string() && got.get<std::string>() == step.value->text;
+  } else if (got.is_number()) {
+    auto want = SignedDecimal(step.value->text);
+    const ir::Let* let = nullptr;
+    for (const auto& l : rule.lets) {
+      if (l.name == step.signal) let = &l;
+    }
+    if (want && let && !step.value->unit.empty() && step.value->unit != let->unit) {
+      auto from = stdlib::ParseUnit(step.value->unit), to = stdlib::ParseUnit(let->unit);
+      want = from && to ? stdlib::Convert(*want, *from, *to) : std::nullopt;
+    }
+    auto have = SignedDecimal(shown);
+    same = want && have && want->raw() == have->raw();
+    if (let && !let->unit.empty() && let->unit != "1") shown += " '" + let->unit + "'";
+  }
+  if (same) return std::nullopt;
+  return head + ", got " + shown;
+}
+
 }  // namespace
 
 int TestRules(const TestOptions& o) {
@@ -63,8 +110,8 @@ int TestRules(const TestOptions& o) {
       ++tests_of_rule[ri->second];
       runtime::EngineOptions options;
       options.allowed_lateness_ms = INT64_MAX / 4;  // tests may give events in any order
-      std::ostringstream alerts;
-      runtime::Engine engine(fe.module, options, runtime::Outputs{&alerts, nullptr});
+      std::ostringstream alerts, trace;
+      runtime::Engine engine(fe.module, options, runtime::Outputs{&alerts, &trace});
       engine.EnableCoverage();
       runtime::EventDecoder decoder(fe.module, engine.interner());
       std::vector<std::string> problems;
@@ -131,9 +178,20 @@ int TestRules(const TestOptions& o) {
         if (j["action"] == "fire") final_alerts[when] = j["severity"].get<std::string>();
         else final_alerts.erase(when);
       }
+      // The final values of the rule's lets at each evaluation point (the trace).
+      std::map<int64_t, nlohmann::json> values;
+      std::istringstream trace_lines(trace.str());
+      while (std::getline(trace_lines, line)) {
+        auto j = nlohmann::json::parse(line);
+        if (j["rule"] == rule.id) values[*stdlib::ParseTime(j["time"].get<std::string>())] = j["values"];
+      }
       for (const Expect& e : expects) {
         auto it = final_alerts.find(e.time);
         std::string where = fmt::format("{}:{}:{}", src.name(), e.step->range.line, e.step->range.column);
+        if (e.step->kind == ast::TestStep::Kind::ExpectValue) {
+          if (auto problem = CheckValue(rule, *e.step, values, e.time)) problems.push_back(where + ": " + *problem);
+          continue;
+        }
         if (e.step->kind == ast::TestStep::Kind::ExpectNoAlert) {
           if (it != final_alerts.end()) {
             problems.push_back(fmt::format("{}: expected no alert at {}, got a {} alert", where, Offset(e.time), it->second));

@@ -222,6 +222,9 @@ class Formatter {
         case ast::TestStep::Kind::ExpectNoAlert:
           out_ += "  expect no alert at " + E(*s.time, 1);
           break;
+        case ast::TestStep::Kind::ExpectValue:
+          out_ += "  expect " + s.signal + " = " + (s.value ? Plain(*s.value) : std::string("null")) + " at " + E(*s.time, 1);
+          break;
       }
       EndLine(s.range.end_line);
     }

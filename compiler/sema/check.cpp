@@ -411,6 +411,7 @@ class Checker {
       }
     }
     rule_signals_[&r] = scope.signals;
+    auto& rule_lets = rule_lets_[&r];
     for (const auto& it : r.items) {
       if (it.kind == K::Let) {
         const std::string& name = it.names[0];
@@ -426,6 +427,7 @@ class Checker {
           continue;
         }
         lets.emplace(name, LetInfo{&it, info, false});
+        rule_lets.emplace(name, info.type);
       } else if (it.kind == K::When) {
         ExprInfo info = Check(*it.expr, scope);
         if (!info.type.IsError() && info.type.kind != TypeKind::Boolean && info.type.kind != TypeKind::Null) {
@@ -533,6 +535,25 @@ class Checker {
         Error(Kind::InvalidMetadata, s.severity_range,
               "severity `" + s.severity + "` is not one of low, medium, high, critical");
       }
+      if (s.kind == ast::TestStep::Kind::ExpectValue) {
+        const auto& lets = rule_lets_[r->second];
+        auto let = lets.find(s.signal);
+        if (let == lets.end()) {
+          auto* d = Error(Kind::InvalidTest, s.signal_range, "rule `" + t.target + "` has no `let " + s.signal + "`");
+          std::vector<std::string> names;
+          for (const auto& [n, _] : lets) names.push_back(n);
+          std::string sug = Suggest(s.signal, names);
+          if (!sug.empty() && d) {
+            AddNote(d, {}, "did you mean `" + sug + "`?");
+            d->fixes.push_back(diag::FixIt{s.signal_range, sug});
+          }
+          continue;
+        }
+        if (!s.value || let->second.IsError()) continue;  // `null` fits every type
+        std::string problem = PlainMatches(*s.value, let->second, s.signal, {});
+        if (!problem.empty()) Error(Kind::TypeMismatch, s.value->range, problem);
+        continue;
+      }
       if (s.kind != ast::TestStep::Kind::Given) continue;
       if (!s.status.empty() && s.status != "final" && s.status != "amended" && s.status != "entered_in_error") {
         Error(Kind::InvalidTest, s.status_range,
@@ -569,9 +590,13 @@ class Checker {
 
   // Empty when a plain value fits the type; otherwise the message.
   std::string PlainMatches(const ast::PlainValue& v, const SignalInfo& signal) {
+    return PlainMatches(v, signal.type, signal.decl->name, signal.conversions);
+  }
+
+  // Empty when a plain value fits `want` (the type of `what`); otherwise the message.
+  std::string PlainMatches(const ast::PlainValue& v, const Type& want, const std::string& what,
+                           const std::vector<std::pair<stdlib::Unit, Decimal>>& conversions) {
     using PK = ast::PlainValue::Kind;
-    const Type& want = signal.type;
-    const std::string& what = signal.decl->name;
     switch (want.kind) {
       case TypeKind::Quantity:
         if (v.kind != PK::Number) return "`" + what + "` is a " + ToString(want) + "; found `" + v.text + "`";
@@ -579,7 +604,7 @@ class Checker {
           return "`" + what + "` is a quantity in `" + want.unit.text + "`, given the bare number `" + v.text + "`";
         }
         if (auto u = Unit(v.unit, v.unit_range); u && !u->CommensurableWith(want.unit) &&
-            std::none_of(signal.conversions.begin(), signal.conversions.end(),
+            std::none_of(conversions.begin(), conversions.end(),
                          [&](const auto& c) { return c.first.CommensurableWith(*u); })) {
           return "`" + what + "` is a quantity in `" + want.unit.text + "`, given `" + v.unit + "` (" +
                  u->dim.ToString() + ", not " + want.unit.dim.ToString() + ")";
@@ -1489,6 +1514,7 @@ class Checker {
   std::map<std::string, const ast::Rule*> rules_;
   std::multimap<std::string, const ast::Rule*> rules_by_name_;
   std::map<const ast::Rule*, std::map<std::string, const SignalInfo*>> rule_signals_;
+  std::map<const ast::Rule*, std::map<std::string, Type>> rule_lets_;  // for `expect NAME = ...`
   std::string retention_text_;
 };
 

@@ -447,6 +447,17 @@ class Builder {
       } else if (auto* n = dynamic_cast<CdrParser::ExpectNoAlertStepContext*>(step)) {
         s.kind = ast::TestStep::Kind::ExpectNoAlert;
         s.time = Expr(n->time);
+      } else if (auto* x = dynamic_cast<CdrParser::ExpectValueStepContext*>(step)) {
+        s.kind = ast::TestStep::Kind::ExpectValue;
+        s.signal = Text(x->name);
+        s.signal_range = R(x->name);
+        if (auto* v = x->value) {
+          s.value = Plain(v->signedNumber(), v->unit,
+                          v->SQSTRING() && !v->signedNumber() ? v->SQSTRING()->getSymbol() : nullptr,
+                          v->getStart() && v->getStart()->getText() == "true",
+                          v->getStart() && v->getStart()->getText() == "false", v);
+        }
+        s.time = Expr(x->time);
       } else {
         continue;
       }

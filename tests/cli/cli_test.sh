@@ -90,9 +90,11 @@ expect_text "cdr test summary" "$tmp/out" " passed, 0 failed"
 mkdir -p "$tmp/wrong"
 cp -r "$src/rules/schema" "$tmp/wrong/"
 cp "$src/rules/qsofa.cdr" "$tmp/wrong/"
-printf '\ntest "wrong on purpose" for qsofa {\n  given resp_rate 30 '"'"'/min'"'"' at 0h\n  expect alert high at 0h\n}\n' >> "$tmp/wrong/qsofa.cdr"
+line=$(( $(wc -l < "$src/rules/qsofa.cdr") + 4 ))
+printf '\ntest "wrong on purpose" for qsofa {\n  given resp_rate 30 '"'"'/min'"'"' at 0h\n  expect alert high at 0h\n  expect score = 2 at 0h\n}\n' >> "$tmp/wrong/qsofa.cdr"
 "$cdr" test "$tmp/wrong" >"$tmp/out" 2>&1; check "cdr test with a failing test" 1 $?
-expect_text "failure names the step" "$tmp/out" "qsofa.cdr:35:3: expected a high alert at 0h, got none"
+expect_text "failure names the step" "$tmp/out" "qsofa.cdr:$line:3: expected a high alert at 0h, got none"
+expect_text "a wrong value names the step and the value found" "$tmp/out" "qsofa.cdr:$((line + 1)):3: expected score = 2 at 0h, got 1"
 
 # cdr import physionet2019: one event per non-missing measured cell, checked against the files
 "$cdr" import physionet2019 "$src/tests/data/physionet2019" --out "$tmp/events.ndjson" 2>"$tmp/err"; check "import physionet2019" 0 $?
