@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""tests/validation/independent_check.py: the values cdr computes on real data, checked
+against an independent computation of the same definitions.
+
+cdr imports the PhysioNet/CinC 2019 stays and runs the shipped rules with `--trace`; this
+script reads the same `.psv` files directly (not through cdr's importer or engine) and
+computes, from the published definitions and the window conventions of issue #5 (vitals:
+the latest value within the last 4 h; laboratory values: within 24 h; KDIGO: 48 h and 7
+days; windows include the evaluation time and exclude their far end), every `let` of
+NEWS2, SIRS, qSOFA, KDIGO and the critical values at every evaluation point. Every
+evaluation point of the trace must be one this script expects and vice versa, and every
+value must be equal. Decimal arithmetic is exact (Python's decimal module), divisions
+round half away from zero at 8 places, and unknown follows CQL's three-valued logic.
+
+Usage: independent_check.py CDR SOURCE_DIR [DATA_DIR]   (DATA_DIR: tests/data/physionet2019)
+Exit 0 when everything matches, 1 with the first differences listed.
+"""
+import decimal
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from decimal import Decimal, ROUND_HALF_UP
+
+decimal.getcontext().prec = 60
+HOUR = 3600 * 1000
+EPOCH_MS = 946684800000  # 2000-01-01T00:00:00Z, the importer's time base
+
+# ---- three-valued logic (None is unknown) ----------------------------------
+
+
+def k_or(a, b):
+    if a is True or b is True:
+        return True
+    if a is None or b is None:
+        return None
+    return False
+
+
+def k_and(a, b):
+    if a is False or b is False:
+        return False
+    if a is None or b is None:
+        return None
+    return True
+
+
+def cmp(op, a, b):
+    if a is None or b is None:
+        return None
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+def div(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return (a / b).quantize(Decimal("0.00000001"), rounding=ROUND_HALF_UP)
+
+
+def sub(a, b):
+    return None if a is None or b is None else a - b
+
+
+def if_then(cond, then, otherwise):
+    return then if cond is True else otherwise  # an unknown condition takes `else`
+
+# ---- the stays --------------------------------------------------------------
+
+
+def read_stay(path):
+    """Column -> list of (hour, Decimal) of the non-missing cells, in time order."""
+    with open(path) as f:
+        header = f.readline().strip().split("|")
+        series = {c: [] for c in header}
+        for line in f:
+            cells = line.strip().split("|")
+            if len(cells) != len(header):
+                continue
+            row = dict(zip(header, cells))
+            hour = int(row["ICULOS"])
+            for c, v in row.items():
+                if v != "NaN" and c not in ("ICULOS",):
+                    series[c].append((hour, Decimal(v)))
+    return series
+
+
+def latest(series, col, now, window_h):
+    """The latest value with time in (now - window, now]."""
+    value = None
+    for hour, v in series.get(col, []):
+        if now - window_h < hour <= now:
+            value = v
+    return value
+
+
+def lowest(series, col, now, window_h):
+    values = [v for hour, v in series.get(col, []) if now - window_h < hour <= now]
+    return min(values) if values else None
+
+
+def points(series, cols):
+    return sorted({hour for c in cols for hour, _ in series.get(c, [])})
+
+# ---- the definitions --------------------------------------------------------
+
+
+def band(x, rows, default):
+    """rows: (upper bound inclusive or exclusive, score); the first that holds."""
+    if x is None:
+        return default
+    for test, score in rows:
+        if test(x):
+            return score
+    return default
+
+
+def news2(s, t):
+    """Royal College of Physicians, NEWS2 (2017), Chart 1 (SpO2 scale 1), bands made
+    total for decimals as issue #5 specifies; a missing parameter scores 0."""
+    rr, sat, sys_, pulse = latest(s, "Resp", t, 4), latest(s, "O2Sat", t, 4), latest(s, "SBP", t, 4), latest(s, "HR", t, 4)
+    temp, fio2 = latest(s, "Temp", t, 4), latest(s, "FiO2", t, 4)
+    # PhysioNet has no documented oxygen flag and no ACVPU: unknown.
+    oxygen = k_or(False, cmp(">", fio2, Decimal("0.21")))
+    D = Decimal
+    rr_score = band(rr, [(lambda x: x <= 8, 3), (lambda x: x <= 11, 1), (lambda x: x <= 20, 0),
+                         (lambda x: x <= 24, 2), (lambda x: True, 3)], 0)
+    spo2_score = band(sat, [(lambda x: x <= 91, 3), (lambda x: x <= 93, 2), (lambda x: x <= 95, 1),
+                            (lambda x: True, 0)], 0)
+    air_score = if_then(oxygen, 2, 0)
+    sbp_score = band(sys_, [(lambda x: x <= 90, 3), (lambda x: x <= 100, 2), (lambda x: x <= 110, 1),
+                            (lambda x: x < 220, 0), (lambda x: True, 3)], 0)
+    pulse_score = band(pulse, [(lambda x: x <= 40, 3), (lambda x: x <= 50, 1), (lambda x: x <= 90, 0),
+                               (lambda x: x <= 110, 1), (lambda x: x <= 130, 2), (lambda x: True, 3)], 0)
+    acvpu_score = 0
+    temp_score = band(temp, [(lambda x: x <= D("35.0"), 3), (lambda x: x <= D("36.0"), 1),
+                             (lambda x: x <= D("38.0"), 0), (lambda x: x <= D("39.0"), 1), (lambda x: True, 2)], 0)
+    scores = [rr_score, spo2_score, air_score, sbp_score, pulse_score, acvpu_score, temp_score]
+    return {
+        "rr": rr, "sat": sat, "sys": sys_, "pulse": pulse, "t": temp, "acvpu": None, "oxygen": oxygen,
+        "rr_score": rr_score, "spo2_score": spo2_score, "air_score": air_score, "sbp_score": sbp_score,
+        "pulse_score": pulse_score, "acvpu_score": acvpu_score, "temp_score": temp_score,
+        "score": sum(scores), "single_red": any(x == 3 for x in scores),
+    }
+
+
+def sirs(s, t):
+    """Bone et al., Chest 1992: temperature > 38 or < 36 Cel, heart rate > 90, respiratory
+    rate > 20 or PaCO2 < 32 mm Hg, WBC > 12 or < 4 10^3/uL; a criterion counts when known met."""
+    temp, wbc = latest(s, "Temp", t, 4), latest(s, "WBC", t, 24)
+    temperature = if_then(k_or(cmp(">", temp, Decimal("38.0")), cmp("<", temp, Decimal("36.0"))), 1, 0)
+    tachycardia = if_then(cmp(">", latest(s, "HR", t, 4), 90), 1, 0)
+    respiratory = if_then(k_or(cmp(">", latest(s, "Resp", t, 4), 20), cmp("<", latest(s, "PaCO2", t, 24), 32)), 1, 0)
+    leukocytes = if_then(k_or(cmp(">", wbc, 12), cmp("<", wbc, 4)), 1, 0)
+    return {"t": temp, "w": wbc, "temperature": temperature, "tachycardia": tachycardia, "respiratory": respiratory,
+            "leukocytes": leukocytes, "score": temperature + tachycardia + respiratory + leukocytes}
+
+
+def qsofa(s, t):
+    """Seymour et al., JAMA 2016: respiratory rate >= 22, systolic BP <= 100, GCS < 15
+    (PhysioNet has no GCS: never known to be met)."""
+    tachypnea = if_then(cmp(">=", latest(s, "Resp", t, 4), 22), 1, 0)
+    hypotension = if_then(cmp("<=", latest(s, "SBP", t, 4), 100), 1, 0)
+    altered = 0
+    return {"tachypnea": tachypnea, "hypotension": hypotension, "altered": altered,
+            "score": tachypnea + hypotension + altered}
+
+
+def kdigo(s, t):
+    """KDIGO 2012, Table 2 (creatinine): stage 1 at a rise >= 0.3 mg/dL over the 48-hour
+    low or >= 1.5 times the 7-day low; 2 at >= 2.0 times; 3 at >= 3.0 times, or >= 4.0
+    mg/dL with a stage 1 criterion."""
+    current = latest(s, "Creatinine", t, 48)
+    low_48h, low_7d = lowest(s, "Creatinine", t, 48), lowest(s, "Creatinine", t, 168)
+    rise = sub(current, low_48h)
+    ratio = div(current, low_7d)
+    stage1 = k_or(cmp(">=", rise, Decimal("0.3")), cmp(">=", ratio, Decimal("1.5")))
+    three = k_or(cmp(">=", ratio, Decimal("3.0")), k_and(cmp(">=", current, Decimal("4.0")), stage1))
+    stage = if_then(three, 3, if_then(cmp(">=", ratio, Decimal("2.0")), 2, if_then(stage1, 1, 0)))
+    return {"current": current, "low_48h": low_48h, "low_7d": low_7d, "rise": rise, "ratio": ratio,
+            "stage1": stage1, "stage": stage}
+
+
+def critical(s, t):
+    """Potassium, glucose and lactate of the last 24 h; shock index = HR / SBP (4 h)."""
+    return {"k": latest(s, "Potassium", t, 24), "glc": latest(s, "Glucose", t, 24), "lac": latest(s, "Lactate", t, 24),
+            "shock_index": div(latest(s, "HR", t, 4), latest(s, "SBP", t, 4))}
+
+
+RULES = {
+    "news2": (news2, ["Resp", "O2Sat", "SBP", "HR", "Temp", "FiO2"]),
+    "sirs": (sirs, ["Temp", "WBC", "HR", "Resp", "PaCO2"]),
+    "qsofa": (qsofa, ["Resp", "SBP"]),
+    "kdigo_aki": (kdigo, ["Creatinine"]),
+    "critical_values": (critical, ["Potassium", "Glucose", "Lactate", "HR", "SBP"]),
+}
+
+# ---- the comparison ---------------------------------------------------------
+
+
+def same(expected, got):
+    if expected is None or got is None:
+        return expected is None and got is None
+    if isinstance(expected, bool) or isinstance(got, bool):
+        return expected is got
+    return Decimal(expected) == Decimal(got)
+
+
+def main():
+    cdr, src = sys.argv[1], sys.argv[2]
+    data = sys.argv[3] if len(sys.argv) > 3 else os.path.join(src, "tests", "data", "physionet2019")
+    with tempfile.TemporaryDirectory() as tmp:
+        events, trace = os.path.join(tmp, "events.ndjson"), os.path.join(tmp, "trace.ndjson")
+        subprocess.run([cdr, "import", "physionet2019", data, "--out", events], check=True, stderr=subprocess.DEVNULL)
+        subprocess.run([cdr, "run", "--rules", os.path.join(src, "rules"), "--events", events, "--trace", trace,
+                        "--out", os.devnull], check=True, stderr=subprocess.DEVNULL)
+        got = {}
+        with open(trace) as f:
+            for line in f:
+                r = json.loads(line, parse_float=Decimal, parse_int=Decimal)
+                got[(r["rule"], r["patient"], r["time"])] = r["values"]
+
+    def stamp(hour):
+        from datetime import datetime, timezone
+        return datetime.fromtimestamp((EPOCH_MS + hour * HOUR) / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    problems, checked_points, checked_values = [], 0, 0
+    expected_keys = set()
+    for name in sorted(os.listdir(data)):
+        if not name.endswith(".psv"):
+            continue
+        patient = name[:-4]
+        s = read_stay(os.path.join(data, name))
+        for rule, (compute, cols) in RULES.items():
+            for hour in points(s, cols):
+                key = (rule, patient, stamp(hour))
+                expected_keys.add(key)
+                if key not in got:
+                    problems.append(f"{rule} {patient} {stamp(hour)}: no evaluation point in the trace")
+                    continue
+                checked_points += 1
+                want = compute(s, hour)
+                for let, value in want.items():
+                    checked_values += 1
+                    have = got[key].get(let, "(absent)")
+                    if have == "(absent)" or not same(value, have):
+                        problems.append(f"{rule} {patient} {stamp(hour)}: {let}: expected {value}, cdr gives {have}")
+    for key in got:
+        if key[0] in RULES and key not in expected_keys:
+            problems.append(f"{key[0]} {key[1]} {key[2]}: an evaluation point the definitions do not have")
+    print(f"independent check: {checked_points} evaluation points, {checked_values} values, "
+          f"{len(problems)} differences")
+    for p in problems[:30]:
+        print("  " + p)
+    return 1 if problems or checked_points == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
