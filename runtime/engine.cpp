@@ -167,6 +167,17 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
     unbounded_.push_back(unbounded);
   }
   coverage_.resize(module.rules.size());
+  if (!options_.native.empty()) InstallNative(options_.native);
+}
+
+void Engine::InstallNative(const std::vector<std::vector<NativeBlock>>& code) {
+  if (code.size() != rules_.size()) return;
+  for (size_t r = 0; r < rules_.size(); ++r) {
+    if (code[r].size() != rules_[r].ir->blocks.size()) return;
+  }
+  for (size_t r = 0; r < rules_.size(); ++r) rules_[r].native = code[r];
+  native_ = true;
+  native_from_event_ = ingested_;
 }
 
 Engine::~Engine() = default;
@@ -176,6 +187,11 @@ const Coverage* Engine::CoverageOf(size_t rule) const {
 }
 
 Engine::Outcome Engine::Ingest(const Event& e) {
+  if (!native_ && options_.take_native) {
+    std::vector<std::vector<NativeBlock>> code;
+    if (options_.take_native(code)) InstallNative(code);
+  }
+  ++ingested_;
   if (e.time < watermark_) {
     ++counters_.late;
     return Outcome::Late;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -25,6 +26,13 @@ namespace cdr::runtime {
 
 struct EngineOptions {
   int64_t allowed_lateness_ms = 24LL * 3600 * 1000;
+  /// Native code per rule and block (the JIT); empty: the interpreter runs the rules.
+  std::vector<std::vector<NativeBlock>> native;
+  /// Adaptive execution: asked before each event until it hands over native code
+  /// (returns true and fills its argument); from then on the rules run natively. The
+  /// switch happens between two events, so no event is lost, duplicated or evaluated
+  /// twice, and both back ends compute the same results.
+  std::function<bool(std::vector<std::vector<NativeBlock>>&)> take_native;
 };
 
 struct Counters {
@@ -56,6 +64,9 @@ class Engine {
   void Finish();
 
   const Counters& counters() const { return counters_; }
+  /// Whether the rules run as native code now, and from which event on (0: the first).
+  bool native() const { return native_; }
+  uint64_t native_from_event() const { return native_from_event_; }
   /// Distinct patients seen since the start.
   size_t patients() const { return patients_seen_.size(); }
   int64_t watermark() const { return watermark_; }
@@ -124,6 +135,10 @@ class Engine {
   bool coverage_enabled_ = false;
   std::vector<Coverage> coverage_;
   int64_t swept_at_ = INT64_MIN;
+  void InstallNative(const std::vector<std::vector<NativeBlock>>& code);
+  bool native_ = false;
+  uint64_t native_from_event_ = 0;
+  uint64_t ingested_ = 0;
   std::vector<Value> regs_;
   std::vector<std::vector<EventRef>> evidence_;
 };

@@ -49,6 +49,8 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
         << "}\n";
   };
   auto snapshot = [&]() {
+    stats.native = engine.native();
+    stats.native_from_event = engine.native_from_event();
     stats.patients = engine.patients();
     stats.fired = engine.counters().fired;
     stats.retracted = engine.counters().retracted;

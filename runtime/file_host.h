@@ -31,6 +31,8 @@ struct HostStats {
   uint64_t fired = 0;
   uint64_t retracted = 0;
   std::string read_error;  // the input ended on a read error (the run stopped there)
+  bool native = false;          // the rules ran as native code at the end
+  uint64_t native_from_event = 0;  // events read before native code took over
 };
 
 /// Streams every line of `in` through the rules of `module`. `progress`, when given, is

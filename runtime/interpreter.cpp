@@ -144,10 +144,36 @@ class Evaluator {
   void Block(int b, int64_t now, std::vector<Value>& regs) {
     const auto& insts = rule_.ir->blocks[static_cast<size_t>(b)].insts;
     regs.assign(insts.size(), Value{});
+    if (!rule_.native.empty()) {
+      int outer = current_block_;
+      current_block_ = b;
+      rule_.native[static_cast<size_t>(b)](this, now, regs.data(), rule_.text_ids.data(), coverage_ && b == 0 ? 1 : 0);
+      current_block_ = outer;
+      return;
+    }
     for (size_t i = 0; i < insts.size(); ++i) regs[i] = One(b, insts[i], static_cast<ir::InstId>(i), now, regs);
   }
 
+  // The runtime's entry for native code (cdr_rt_inst).
+  Value RunInst(int b, ir::InstId id, int64_t now, const Value* regs) {
+    const auto& insts = rule_.ir->blocks[static_cast<size_t>(b)].insts;
+    // One reads operands by index; native registers live in the caller's array.
+    RegView view{regs};
+    int outer = current_block_;
+    Value v = OneOn(b, insts[static_cast<size_t>(id)], id, now, view);
+    current_block_ = outer;
+    return v;
+  }
+
+  void Cover(int32_t table, int32_t row) {
+    if (coverage_) coverage_->band_rows[static_cast<size_t>(table)][static_cast<size_t>(row)] = true;
+  }
+
  private:
+  struct RegView {
+    const Value* p;
+    const Value& operator[](size_t i) const { return p[i]; }
+  };
   const std::vector<StoredEvent>& Events(int32_t slot) const {
     static const std::vector<StoredEvent> kNone;
     int32_t sig = rule_.slot_signal[static_cast<size_t>(slot)];
@@ -323,6 +349,11 @@ class Evaluator {
   }
 
   Value One(int b, const Inst& in, ir::InstId id, int64_t now, const std::vector<Value>& r) {
+    return OneOn(b, in, id, now, RegView{r.data()});
+  }
+
+  template <typename Regs>
+  Value OneOn(int b, const Inst& in, ir::InstId id, int64_t now, const Regs& r) {
     current_block_ = b;
     auto A = [&]() -> const Value& { return r[static_cast<size_t>(in.a)]; };
     auto B = [&]() -> const Value& { return r[static_cast<size_t>(in.b)]; };
@@ -518,6 +549,12 @@ class Evaluator {
 
 }  // namespace
 
+void RtInst(void* ctx, int32_t block, int32_t inst, int64_t now, Value* regs, Value* out) {
+  *out = static_cast<Evaluator*>(ctx)->RunInst(block, inst, now, regs);
+}
+
+void RtCover(void* ctx, int32_t table, int32_t row) { static_cast<Evaluator*>(ctx)->Cover(table, row); }
+
 void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, const Interner& interner,
               std::vector<Value>& regs, std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
               int64_t retention_ms) {
@@ -537,3 +574,10 @@ void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, 
 }
 
 }  // namespace cdr::runtime
+
+extern "C" void cdr_rt_inst(void* ctx, int32_t block, int32_t inst, int64_t now, cdr::runtime::Value* regs,
+                            cdr::runtime::Value* out) {
+  cdr::runtime::RtInst(ctx, block, inst, now, regs, out);
+}
+
+extern "C" void cdr_rt_cover(void* ctx, int32_t table, int32_t row) { cdr::runtime::RtCover(ctx, table, row); }

@@ -38,6 +38,16 @@ class Interner {
   std::vector<std::pair<std::string, int64_t>> sorted_;  // sorted by text, for lookup
 };
 
+/// Native code for one block of a rule (the JIT, compiler/jit). It computes every
+/// instruction of the block into `regs`, exactly as the interpreter would, calling the
+/// runtime through the C functions below for what it does not compute inline.
+///   ctx:   the evaluation (opaque; pass it back to the runtime)
+///   now:   the evaluation time, ms
+///   regs:  the block's registers, one Value per instruction
+///   texts: the rule's text constants as interned ids (LoadedRule::text_ids)
+///   flags: bit 0 set: record band-row coverage (cdr_rt_cover)
+using NativeBlock = void (*)(void* ctx, int64_t now, Value* regs, const int64_t* texts, int32_t flags);
+
 /// A rule ready to run: its IR and its text constants mapped to interned ids.
 struct LoadedRule {
   const ir::Rule* ir = nullptr;
@@ -45,6 +55,7 @@ struct LoadedRule {
   std::vector<int32_t> slot_signal;  // slot -> index into PatientEvents::by_signal
   std::vector<bool> slot_int;        // the signal holds integers (not raw decimals)
   std::vector<int32_t> site_of;      // block-0 instruction -> evidence site, or -1
+  std::vector<NativeBlock> native;   // per block; empty: the interpreter runs the rule
 };
 
 /// `store_of` maps a module signal to its list in PatientEvents::by_signal (the engine
@@ -60,4 +71,19 @@ void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, 
               std::vector<Value>& regs, std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
               int64_t retention_ms);
 
+void RtInst(void* ctx, int32_t block, int32_t inst, int64_t now, Value* regs, Value* out);
+void RtCover(void* ctx, int32_t table, int32_t row);
+
 }  // namespace cdr::runtime
+
+// The runtime's side of the native ABI (docs/architecture.md), called by JIT code.
+extern "C" {
+/// Computes instruction `inst` of block `block` into `*out` with the reference
+/// semantics: window access (aggregates, latest, absence, sequence, sustained, with
+/// evidence recording) and the operations native code leaves to the runtime (128-bit
+/// decimal products and quotients, unit conversions, rounding, logarithms, texts).
+void cdr_rt_inst(void* ctx, int32_t block, int32_t inst, int64_t now, cdr::runtime::Value* regs,
+                 cdr::runtime::Value* out);
+/// Records that row `row` of band table `table` matched (coverage for `cdr test`).
+void cdr_rt_cover(void* ctx, int32_t table, int32_t row);
+}

@@ -38,6 +38,7 @@ struct RunOptions {
   std::string late;         // stderr when empty
   std::string allowed_lateness = "24h";
   std::string engine = "adaptive";
+  int opt = 2;
   bool progress = false;
 };
 /// `cdr run`: 0 done, 1 rules refused, 2 usage or I/O error.
@@ -73,7 +74,8 @@ int ImportMimic(const ImportOptions& options);
 
 struct TestOptions {
   std::vector<std::string> paths;
-  std::string engine = "adaptive";
+  std::string engine = "both";  // interp, jit, or both (adaptive runs both)
+  int opt = 2;
   bool verbose = false;
 };
 /// `cdr test`: 0 all pass, 1 a failure (or rules with errors), 2 usage or I/O error.

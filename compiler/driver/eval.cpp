@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "compiler/driver/commands.h"
+#include "compiler/jit/jit.h"
 #include "runtime/interpreter.h"
 #include "stdlib/decimal.h"
 
@@ -11,7 +12,7 @@ namespace cdr::driver {
 
 using stdlib::Decimal;
 
-std::optional<EvalResult> Evaluate(Frontend& fe, const std::string& name, const std::string& expression) {
+std::optional<EvalResult> Evaluate(Frontend& fe, const std::string& name, const std::string& expression, bool native) {
   fe.AddExpression(name, expression);
   fe.Check();
   if (!fe.Lower() || fe.module.rules.size() != 1 || fe.module.rules[0].lets.size() != 1) return std::nullopt;
@@ -22,6 +23,12 @@ std::optional<EvalResult> Evaluate(Frontend& fe, const std::string& name, const 
 
   runtime::Interner interner;
   runtime::LoadedRule loaded = runtime::Load(fe.module, rule, interner, {});
+  if (native) {
+    if (auto err = jit::Compile(rule, 2, loaded.native)) {
+      fe.diags.Emit(diag::Kind::Unsupported, source::SourceRange{}, "this expression on the JIT (" + *err + ")");
+      return std::nullopt;
+    }
+  }
   std::vector<runtime::Value> regs;
   runtime::PatientEvents none;
   runtime::Evaluate(loaded, none, 0, interner, regs, nullptr, nullptr, 0);

@@ -20,7 +20,9 @@ struct EvalResult {
 
 /// Compiles and evaluates `expression`. Diagnostics (with `name` as the file name) are
 /// left in `fe`; the result is empty when there are errors.
-std::optional<EvalResult> Evaluate(Frontend& fe, const std::string& name, const std::string& expression);
+/// With `native`, the JIT's code computes it (the same compiled rule, both back ends).
+std::optional<EvalResult> Evaluate(Frontend& fe, const std::string& name, const std::string& expression,
+                                   bool native = false);
 
 /// A CQL literal: `null`, `true`, `5`, `5.0`, `5.0 'mg'`, `'text'`.
 std::string CqlLiteral(const EvalResult& r);

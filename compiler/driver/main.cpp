@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--allowed-lateness", run.allowed_lateness, "how late an event may arrive (default 24h)");
   run_cmd->add_option("--engine", run.engine, "interp, jit or adaptive (default)")
       ->check(CLI::IsMember({"interp", "jit", "adaptive"}));
+  run_cmd->add_option("--opt", run.opt, "LLVM optimisation level of the JIT: 0 or 2 (default)")
+      ->check(CLI::IsMember({0, 2}));
   run_cmd->add_flag("--progress", run.progress, "report progress on stderr (default: when stderr is a terminal)");
 
   ImportOptions import_opts;
@@ -60,8 +62,10 @@ int main(int argc, char** argv) {
   TestOptions test_opts;
   auto* test_cmd = app.add_subcommand("test", "run the rule tests in .cdr files, with coverage");
   test_cmd->add_option("paths", test_opts.paths, "files or directories (with the rules and schemas)")->required();
-  test_cmd->add_option("--engine", test_opts.engine, "interp, jit or adaptive (default)")
-      ->check(CLI::IsMember({"interp", "jit", "adaptive"}));
+  test_cmd->add_option("--engine", test_opts.engine, "interp, jit, or both (default; adaptive also runs both)")
+      ->check(CLI::IsMember({"interp", "jit", "adaptive", "both"}));
+  test_cmd->add_option("--opt", test_opts.opt, "LLVM optimisation level of the JIT: 0 or 2 (default)")
+      ->check(CLI::IsMember({0, 2}));
   test_cmd->add_flag("-v,--verbose", test_opts.verbose, "list passing tests too");
 
   std::string eval_expr, eval_format = "text";

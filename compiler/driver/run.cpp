@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 
+#include "compiler/driver/backend.h"
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
 #include "runtime/decode.h"
@@ -33,10 +34,6 @@ std::optional<int64_t> ParseDurationMs(std::string_view text) {
 }
 
 int Run(const RunOptions& o) {
-  if (o.engine == "jit") {
-    std::cerr << "cdr run: the JIT back end is not built yet (issue #4); use --engine interp\n";
-    return kUsage;
-  }
   auto lateness = ParseDurationMs(o.allowed_lateness);
   if (!lateness) {
     std::cerr << "cdr run: --allowed-lateness " << o.allowed_lateness << " is not a duration such as 24h or 90min\n";
@@ -76,6 +73,11 @@ int Run(const RunOptions& o) {
 
   runtime::EngineOptions options;
   options.allowed_lateness_ms = *lateness;
+  Backend backend;
+  if (auto err = backend.Prepare(o.engine, o.opt, fe.module, options)) {
+    std::cerr << "cdr run: --engine " << o.engine << ": " << *err << "\n";
+    return kFailed;
+  }
   bool progress = o.progress || (isatty(STDERR_FILENO) && o.events != "-");
   auto start = std::chrono::steady_clock::now();
   auto last_report = start;
@@ -98,6 +100,8 @@ int Run(const RunOptions& o) {
       "{:.2f} s ({:.0f} events/s)\n",
       s.read, s.used, s.dead_lettered, s.late, s.patients, s.fired, s.retracted, secs, secs > 0 ? s.read / secs : 0.0);
   if (s.blank) std::cerr << fmt::format("cdr run: {} blank lines skipped\n", s.blank);
+  backend.Join();
+  std::cerr << "cdr run: " << backend.Describe(s.native, s.native_from_event) << "\n";
   if (in_fd != STDIN_FILENO) ::close(in_fd);
   if (!s.read_error.empty()) {
     std::cerr << "cdr run: error reading " << (o.events == "-" ? "stdin" : o.events) << ": " << s.read_error

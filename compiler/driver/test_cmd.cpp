@@ -9,6 +9,7 @@
 
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
+#include "compiler/jit/jit.h"
 #include "runtime/decode.h"
 #include "runtime/engine.h"
 #include "stdlib/time.h"
@@ -50,9 +51,9 @@ std::optional<stdlib::Decimal> SignedDecimal(std::string text) {
 // `expect NAME = VALUE at T`: the let's final value at the evaluation point T.
 std::optional<std::string> CheckValue(const ir::Rule& rule, const ast::TestStep& step,
                                       const std::map<int64_t, nlohmann::json>& values, int64_t t) {
-  std::string expected = step.value ? (step.value->kind == ast::PlainValue::Kind::Text ? "'" + step.value->text + "'"
-                                                                                       : step.value->text)
-                                    : "null";
+  std::string expected =
+      step.value ? (step.value->kind == ast::PlainValue::Kind::Text ? "'" + step.value->text + "'" : step.value->text)
+                 : "null";
   if (step.value && !step.value->unit.empty()) expected += " '" + step.value->unit + "'";
   std::string head = fmt::format("expected {} = {} at {}", step.signal, expected, Offset(t));
   auto at = values.find(t);
@@ -88,12 +89,20 @@ std::optional<std::string> CheckValue(const ir::Rule& rule, const ast::TestStep&
 }  // namespace
 
 int TestRules(const TestOptions& o) {
-  if (o.engine == "jit") {
-    std::cerr << "cdr test: the JIT back end is not built yet (issue #4); tests run on the interpreter\n";
-    return kUsage;
-  }
   Frontend fe;
   if (int status = CompileOrReport(fe, o.paths, "cdr test"); status != kOk) return status;
+  // Every test runs on each back end asked for, against the same expectations.
+  std::vector<std::string> engines;
+  if (o.engine != "jit") engines.push_back("interp");
+  if (o.engine != "interp") engines.push_back("jit");
+  std::vector<std::vector<runtime::NativeBlock>> native;
+  jit::CompileStats compile_stats;
+  if (o.engine != "interp") {
+    if (auto err = jit::CompileModule(fe.module, o.opt, native, &compile_stats)) {
+      std::cerr << "cdr test: the JIT cannot compile the rules: " << *err << "\n";
+      return kFailed;
+    }
+  }
   std::map<std::string, size_t> rule_index;
   for (size_t i = 0; i < fe.module.rules.size(); ++i) rule_index.emplace(fe.module.rules[i].id, i);
   std::vector<runtime::Coverage> coverage(fe.module.rules.size());
@@ -108,115 +117,129 @@ int TestRules(const TestOptions& o) {
       if (ri == rule_index.end()) continue;  // the checker reported it
       const ir::Rule& rule = fe.module.rules[ri->second];
       ++tests_of_rule[ri->second];
-      runtime::EngineOptions options;
-      options.allowed_lateness_ms = INT64_MAX / 4;  // tests may give events in any order
-      std::ostringstream alerts, trace;
-      runtime::Engine engine(fe.module, options, runtime::Outputs{&alerts, &trace});
-      engine.EnableCoverage();
-      runtime::EventDecoder decoder(fe.module, engine.interner());
       std::vector<std::string> problems;
-      struct Expect {
-        const ast::TestStep* step;
-        int64_t time;
-      };
-      std::vector<Expect> expects;
-      int n = 0;
-      for (const auto& step : t.steps) {
-        auto when = TestTime(fe, *step.time);
-        if (!when) {
-          problems.push_back(fmt::format("{}:{}:{}: cannot read the time of this step", src.name(), step.range.line,
-                                         step.range.column));
-          continue;
+      for (const std::string& engine_name : engines) {
+        size_t problems_before = problems.size();
+        runtime::EngineOptions options;
+        if (engine_name == "jit") options.native = native;
+        options.allowed_lateness_ms = INT64_MAX / 4;  // tests may give events in any order
+        std::ostringstream alerts, trace;
+        runtime::Engine engine(fe.module, options, runtime::Outputs{&alerts, &trace});
+        engine.EnableCoverage();
+        runtime::EventDecoder decoder(fe.module, engine.interner());
+        struct Expect {
+          const ast::TestStep* step;
+          int64_t time;
+        };
+        std::vector<Expect> expects;
+        int n = 0;
+        for (const auto& step : t.steps) {
+          auto when = TestTime(fe, *step.time);
+          if (!when) {
+            problems.push_back(fmt::format("{}:{}:{}: cannot read the time of this step", src.name(), step.range.line,
+                                           step.range.column));
+            continue;
+          }
+          if (step.kind != ast::TestStep::Kind::Given) {
+            expects.push_back(Expect{&step, *when});
+            continue;
+          }
+          nlohmann::json ev;
+          ev["id"] = step.id.empty() ? fmt::format("given-{}", ++n) : ast::Unquote(step.id);
+          ev["patient"] = "test";
+          ev["time"] = stdlib::FormatTime(*when);
+          if (step.recorded) {
+            if (auto rec = TestTime(fe, *step.recorded)) ev["recorded"] = stdlib::FormatTime(*rec);
+          }
+          ev["signal"] = step.signal;
+          if (!step.status.empty()) ev["status"] = step.status == "entered_in_error" ? "entered-in-error" : step.status;
+          std::string value_json;
+          if (step.value) {
+            const auto& v = *step.value;
+            if (v.kind == ast::PlainValue::Kind::Number) {
+              value_json = v.text;
+              if (!v.unit.empty()) ev["unit"] = v.unit;
+            } else if (v.kind == ast::PlainValue::Kind::Bool) {
+              ev["value"] = v.text == "true";
+            } else {
+              ev["value"] = v.text;
+            }
+          }
+          std::string line = ev.dump();
+          if (!value_json.empty()) line = line.substr(0, line.size() - 1) + ",\"value\":" + value_json + "}";
+          runtime::Event event;
+          if (auto reason = decoder.Decode(line, event)) {
+            problems.push_back(fmt::format("{}:{}:{}: this event cannot be used: {}", src.name(), step.range.line,
+                                           step.range.column, *reason));
+            continue;
+          }
+          if (engine.Ingest(event) == runtime::Engine::Outcome::UnknownCorrection) {
+            problems.push_back(fmt::format("{}:{}:{}: entered_in_error for an id not given before", src.name(),
+                                           step.range.line, step.range.column));
+          }
         }
-        if (step.kind != ast::TestStep::Kind::Given) {
-          expects.push_back(Expect{&step, *when});
-          continue;
+        engine.Finish();
+        // The final alerts of the rule: fires minus retractions.
+        std::map<int64_t, std::string> final_alerts;
+        std::istringstream lines(alerts.str());
+        std::string line;
+        while (std::getline(lines, line)) {
+          auto j = nlohmann::json::parse(line);
+          if (j["rule"] != rule.id) continue;
+          int64_t when = *stdlib::ParseTime(j["time"].get<std::string>());
+          if (j["action"] == "fire")
+            final_alerts[when] = j["severity"].get<std::string>();
+          else
+            final_alerts.erase(when);
         }
-        nlohmann::json ev;
-        ev["id"] = step.id.empty() ? fmt::format("given-{}", ++n) : ast::Unquote(step.id);
-        ev["patient"] = "test";
-        ev["time"] = stdlib::FormatTime(*when);
-        if (step.recorded) {
-          if (auto rec = TestTime(fe, *step.recorded)) ev["recorded"] = stdlib::FormatTime(*rec);
+        // The final values of the rule's lets at each evaluation point (the trace).
+        std::map<int64_t, nlohmann::json> values;
+        std::istringstream trace_lines(trace.str());
+        while (std::getline(trace_lines, line)) {
+          auto j = nlohmann::json::parse(line);
+          if (j["rule"] == rule.id) values[*stdlib::ParseTime(j["time"].get<std::string>())] = j["values"];
         }
-        ev["signal"] = step.signal;
-        if (!step.status.empty()) ev["status"] = step.status == "entered_in_error" ? "entered-in-error" : step.status;
-        std::string value_json;
-        if (step.value) {
-          const auto& v = *step.value;
-          if (v.kind == ast::PlainValue::Kind::Number) {
-            value_json = v.text;
-            if (!v.unit.empty()) ev["unit"] = v.unit;
-          } else if (v.kind == ast::PlainValue::Kind::Bool) {
-            ev["value"] = v.text == "true";
+        for (const Expect& e : expects) {
+          auto it = final_alerts.find(e.time);
+          std::string where = fmt::format("{}:{}:{}", src.name(), e.step->range.line, e.step->range.column);
+          if (e.step->kind == ast::TestStep::Kind::ExpectValue) {
+            if (auto problem = CheckValue(rule, *e.step, values, e.time)) problems.push_back(where + ": " + *problem);
+            continue;
+          }
+          if (e.step->kind == ast::TestStep::Kind::ExpectNoAlert) {
+            if (it != final_alerts.end()) {
+              problems.push_back(
+                  fmt::format("{}: expected no alert at {}, got a {} alert", where, Offset(e.time), it->second));
+            }
+          } else if (it == final_alerts.end()) {
+            std::string near;
+            for (const auto& [at, sev] : final_alerts) near += fmt::format(" {} at {};", sev, Offset(at));
+            problems.push_back(fmt::format("{}: expected {}alert at {}, got none{}", where,
+                                           e.step->severity.empty() ? "an " : "a " + e.step->severity + " ",
+                                           Offset(e.time),
+                                           near.empty() ? "" : " (alerts:" + near.substr(0, near.size() - 1) + ")"));
+          } else if (!e.step->severity.empty() && it->second != e.step->severity) {
+            problems.push_back(fmt::format("{}: expected a {} alert at {}, got {}", where, e.step->severity,
+                                           Offset(e.time), it->second));
+          }
+        }
+        if (const runtime::Coverage* c = engine.CoverageOf(ri->second)) {
+          auto& acc = coverage[ri->second];
+          if (acc.band_rows.size() != c->band_rows.size() || acc.whens.size() != c->whens.size()) {
+            acc = *c;
           } else {
-            ev["value"] = v.text;
+            for (size_t b = 0; b < c->band_rows.size(); ++b) {
+              for (size_t k = 0; k < c->band_rows[b].size(); ++k)
+                acc.band_rows[b][k] = acc.band_rows[b][k] || c->band_rows[b][k];
+            }
+            for (size_t w = 0; w < c->whens.size(); ++w) acc.whens[w] = acc.whens[w] || c->whens[w];
           }
         }
-        std::string line = ev.dump();
-        if (!value_json.empty()) line = line.substr(0, line.size() - 1) + ",\"value\":" + value_json + "}";
-        runtime::Event event;
-        if (auto reason = decoder.Decode(line, event)) {
-          problems.push_back(fmt::format("{}:{}:{}: this event cannot be used: {}", src.name(), step.range.line,
-                                         step.range.column, *reason));
-          continue;
+        if (engines.size() > 1) {
+          for (size_t k = problems_before; k < problems.size(); ++k)
+            problems[k] = "[" + engine_name + "] " + problems[k];
         }
-        if (engine.Ingest(event) == runtime::Engine::Outcome::UnknownCorrection) {
-          problems.push_back(fmt::format("{}:{}:{}: entered_in_error for an id not given before", src.name(),
-                                         step.range.line, step.range.column));
-        }
-      }
-      engine.Finish();
-      // The final alerts of the rule: fires minus retractions.
-      std::map<int64_t, std::string> final_alerts;
-      std::istringstream lines(alerts.str());
-      std::string line;
-      while (std::getline(lines, line)) {
-        auto j = nlohmann::json::parse(line);
-        if (j["rule"] != rule.id) continue;
-        int64_t when = *stdlib::ParseTime(j["time"].get<std::string>());
-        if (j["action"] == "fire") final_alerts[when] = j["severity"].get<std::string>();
-        else final_alerts.erase(when);
-      }
-      // The final values of the rule's lets at each evaluation point (the trace).
-      std::map<int64_t, nlohmann::json> values;
-      std::istringstream trace_lines(trace.str());
-      while (std::getline(trace_lines, line)) {
-        auto j = nlohmann::json::parse(line);
-        if (j["rule"] == rule.id) values[*stdlib::ParseTime(j["time"].get<std::string>())] = j["values"];
-      }
-      for (const Expect& e : expects) {
-        auto it = final_alerts.find(e.time);
-        std::string where = fmt::format("{}:{}:{}", src.name(), e.step->range.line, e.step->range.column);
-        if (e.step->kind == ast::TestStep::Kind::ExpectValue) {
-          if (auto problem = CheckValue(rule, *e.step, values, e.time)) problems.push_back(where + ": " + *problem);
-          continue;
-        }
-        if (e.step->kind == ast::TestStep::Kind::ExpectNoAlert) {
-          if (it != final_alerts.end()) {
-            problems.push_back(fmt::format("{}: expected no alert at {}, got a {} alert", where, Offset(e.time), it->second));
-          }
-        } else if (it == final_alerts.end()) {
-          std::string near;
-          for (const auto& [at, sev] : final_alerts) near += fmt::format(" {} at {};", sev, Offset(at));
-          problems.push_back(fmt::format("{}: expected {}alert at {}, got none{}", where,
-                                         e.step->severity.empty() ? "an " : "a " + e.step->severity + " ", Offset(e.time),
-                                         near.empty() ? "" : " (alerts:" + near.substr(0, near.size() - 1) + ")"));
-        } else if (!e.step->severity.empty() && it->second != e.step->severity) {
-          problems.push_back(fmt::format("{}: expected a {} alert at {}, got {}", where, e.step->severity, Offset(e.time), it->second));
-        }
-      }
-      if (const runtime::Coverage* c = engine.CoverageOf(ri->second)) {
-        auto& acc = coverage[ri->second];
-        if (acc.band_rows.size() != c->band_rows.size() || acc.whens.size() != c->whens.size()) {
-          acc = *c;
-        } else {
-          for (size_t b = 0; b < c->band_rows.size(); ++b) {
-            for (size_t k = 0; k < c->band_rows[b].size(); ++k) acc.band_rows[b][k] = acc.band_rows[b][k] || c->band_rows[b][k];
-          }
-          for (size_t w = 0; w < c->whens.size(); ++w) acc.whens[w] = acc.whens[w] || c->whens[w];
-        }
-      }
+      }  // engines
       std::string name = ast::Unquote(t.name);
       if (problems.empty()) {
         ++passed;
@@ -256,7 +279,11 @@ int TestRules(const TestOptions& o) {
   for (size_t r = 0; r < fe.module.rules.size(); ++r) {
     if (!tests_of_rule.count(r)) std::cout << fmt::format("coverage {}: no tests\n", fe.module.rules[r].id);
   }
-  std::cout << fmt::format("engine: interp (the JIT back end arrives with issue #4)\n");
+  std::string engine_line = engines.size() > 1 ? "interp and jit, each test on both" : engines[0];
+  if (o.engine != "interp")
+    engine_line +=
+        fmt::format(" (JIT at -O{}: {} rules in {:.1f} ms)", o.opt, compile_stats.rules, compile_stats.millis);
+  std::cout << "engine: " << engine_line << "\n";
   std::cout << fmt::format("{} passed, {} failed\n", passed, failed);
   return failed ? kFailed : kOk;
 }

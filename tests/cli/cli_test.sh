@@ -125,7 +125,14 @@ expect_text "counters add up" "$tmp/err" "2 events read: 1 used, 1 dead-lettered
 "$cdr" run --rules "$golden/fail_bare_number.cdr" --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run refuses rules with errors" 1 $?
 "$cdr" run --rules "$src/rules" --events "$tmp/missing.ndjson" >"$tmp/out" 2>&1; check "cdr run with a missing events file" 2 $?
 "$cdr" run --rules "$src/rules" --allowed-lateness soon --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with a bad lateness" 2 $?
-"$cdr" run --rules "$src/rules" --engine jit --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run --engine jit is refused until it exists" 2 $?
+# the three engines give the same alerts and trace, byte for byte
+for engine in interp jit adaptive; do
+  "$cdr" run --rules "$src/rules" --engine $engine --events "$tmp/events.ndjson" --out "$tmp/alerts-$engine" --trace "$tmp/trace-$engine" 2>"$tmp/err-$engine"; check "cdr run --engine $engine" 0 $?
+done
+expect_text "jit summary" "$tmp/err-jit" "engine: jit; 6 rules compiled at -O2"
+cmp -s "$tmp/alerts-interp" "$tmp/alerts-jit" && cmp -s "$tmp/trace-interp" "$tmp/trace-jit" && cmp -s "$tmp/alerts-interp" "$tmp/alerts-adaptive" && cmp -s "$tmp/trace-interp" "$tmp/trace-adaptive"
+check "interp, jit and adaptive agree" 0 $?
+"$cdr" run --rules "$src/rules" --engine jit --opt 1 --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run --opt 1 is a usage error" 2 $?
 python3 -c 'import sys; sys.stdout.write("{\"id\":\"" + "x" * 10000000 + "\"}\n")' > "$tmp/huge-line.ndjson"
 timeout 60 "$cdr" run --rules "$src/rules" --events "$tmp/huge-line.ndjson" --dead-letter "$tmp/dead.ndjson" >"$tmp/out" 2>"$tmp/err"; check "a 10 MB event line" 0 $?
 expect_text "10 MB line dead-lettered" "$tmp/dead.ndjson" 'over the limit'

@@ -4,7 +4,8 @@
 // `cdr eval`; its expected output, a CQL literal, is evaluated the same way and the two
 // values are compared with the suite's equality: same type, equal values (quantities
 // after unit conversion), null equals null. A test whose expression is marked invalid
-// passes when cdr refuses it with an error. Tests listed in exclusions.txt (constructs
+// passes when cdr refuses it with an error. Every test also runs on the JIT, and fails
+// unless both back ends give the same result. Tests listed in exclusions.txt (constructs
 // the language does not have) are skipped and counted as such.
 //
 // Usage: cdr_conformance [--suite DIR] [--exclusions FILE] [--baseline FILE]
@@ -168,6 +169,12 @@ int main(int argc, char** argv) {
         auto got = cdr::driver::Evaluate(fe, "<expression>", text);
         bool ok = false;
         std::string detail;
+        // Both back ends: the JIT must give exactly what the interpreter gives.
+        cdr::driver::Frontend fe_native;
+        auto native = cdr::driver::Evaluate(fe_native, "<expression>", text, /*native=*/true);
+        bool backends_agree = got.has_value() == native.has_value() &&
+                              (!got || (got->type == native->type && got->known == native->known &&
+                                        got->raw == native->raw && got->unit == native->unit && got->text == native->text));
         if (expect_error) {
           ok = !got.has_value();
           detail = got ? "expected an error; got " + cdr::driver::CqlLiteral(*got) : "";
@@ -183,6 +190,11 @@ int main(int argc, char** argv) {
             ok = Same(*got, *want, why);
             if (!ok) detail = "got " + cdr::driver::CqlLiteral(*got) + ", expected " + expected + (why.empty() ? "" : " (" + why + ")");
           }
+        }
+        if (!backends_agree) {
+          ok = false;
+          detail = "the JIT gives " + (native ? cdr::driver::CqlLiteral(*native) : std::string("an error")) +
+                   ", the interpreter " + (got ? cdr::driver::CqlLiteral(*got) : std::string("an error"));
         }
         if (ok) {
           ++fc.pass;

@@ -4,6 +4,8 @@
 // `trace.expected`, `dead-letter.expected`, `late.expected`. The expectations were
 // checked by hand against the definitions in docs/semantics.md; the comments in each
 // rules.cdr say what each event is for. CDR_UPDATE_GOLDEN=1 rewrites them (review the diff).
+// Every case runs on the interpreter, on the JIT at -O0 and -O2, and adaptively, against
+// the same expected files.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,6 +14,7 @@
 
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
+#include "compiler/jit/jit.h"
 #include "runtime/file_host.h"
 #include "tests/golden/golden_util.h"
 
@@ -32,10 +35,13 @@ std::vector<std::string> Cases() {
   return names;
 }
 
-class GoldenRun : public ::testing::TestWithParam<std::string> {};
+const std::vector<std::string> kEngines = {"interp", "jit_O0", "jit_O2", "adaptive"};
+
+class GoldenRun : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 TEST_P(GoldenRun, OutputsMatch) {
-  fs::path dir = kDir / GetParam();
+  const auto& [name, engine] = GetParam();
+  fs::path dir = kDir / name;
   cdr::driver::Frontend fe;
   fe.AddText("rules.cdr", ReadAll(dir / "rules.cdr"));
   fe.Check();
@@ -50,6 +56,22 @@ TEST_P(GoldenRun, OutputsMatch) {
       options.allowed_lateness_ms = *ms;
     }
   }
+  if (engine != "interp") {
+    std::vector<std::vector<cdr::runtime::NativeBlock>> code;
+    auto err = cdr::jit::CompileModule(fe.module, engine == "jit_O0" ? 0 : 2, code);
+    ASSERT_FALSE(err) << *err;
+    if (engine == "adaptive") {
+      // Native code takes over after the first event: part of the run on each back end.
+      int asked = 0;
+      options.take_native = [code, asked](std::vector<std::vector<cdr::runtime::NativeBlock>>& out) mutable {
+        if (++asked < 2) return false;
+        out = code;
+        return true;
+      };
+    } else {
+      options.native = code;
+    }
+  }
   std::ifstream events(dir / "events.ndjson", std::ios::binary);
   ASSERT_TRUE(events) << "missing events.ndjson";
   std::ostringstream alerts, trace, dead, late;
@@ -62,7 +84,9 @@ TEST_P(GoldenRun, OutputsMatch) {
   for (const auto& [file, actual] : outputs) cdr::golden::ExpectMatchesFile(dir / file, actual);
 }
 
-INSTANTIATE_TEST_SUITE_P(Run, GoldenRun, ::testing::ValuesIn(Cases()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Run, GoldenRun, ::testing::Combine(::testing::ValuesIn(Cases()), ::testing::ValuesIn(kEngines)),
+                         [](const ::testing::TestParamInfo<std::tuple<std::string, std::string>>& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param);
+                         });
 
 }  // namespace
