@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <unordered_map>
 
 #include "stdlib/decimal.h"
@@ -143,14 +144,28 @@ class Evaluator {
 
   void Block(int b, int64_t now, std::vector<Value>& regs) {
     const auto& insts = rule_.ir->blocks[static_cast<size_t>(b)].insts;
-    regs.assign(insts.size(), Value{});
     if (!rule_.native.empty()) {
+      // Native code writes the registers anyone reads (lets, `when` conditions, the
+      // runtime's operands) and keeps the others in machine registers: no clearing.
+      if (regs.size() < insts.size()) regs.resize(insts.size());
+      if (!env_.spans) {
+        // One evaluation at a time per thread: the spans live in a reused buffer.
+        static thread_local std::vector<EventSpan> spans;
+        spans.clear();
+        for (size_t slot = 0; slot < rule_.slot_signal.size(); ++slot) {
+          const auto& ev = Events(static_cast<int32_t>(slot));
+          spans.push_back(EventSpan{ev.data(), static_cast<int64_t>(ev.size())});
+        }
+        env_ = NativeEnv{rule_.text_ids.data(), spans.data(), retention_ms_};
+      }
       int outer = current_block_;
       current_block_ = b;
-      rule_.native[static_cast<size_t>(b)](this, now, regs.data(), rule_.text_ids.data(), coverage_ && b == 0 ? 1 : 0);
+      int32_t flags = (coverage_ && b == 0 ? kNativeCoverage : 0) | (evidence_ ? kNativeEvidence : 0);
+      rule_.native[static_cast<size_t>(b)](this, now, regs.data(), &env_, flags);
       current_block_ = outer;
       return;
     }
+    regs.assign(insts.size(), Value{});
     for (size_t i = 0; i < insts.size(); ++i) regs[i] = One(b, insts[i], static_cast<ir::InstId>(i), now, regs);
   }
 
@@ -545,7 +560,12 @@ class Evaluator {
   Coverage* coverage_;
   int64_t retention_ms_;
   int current_block_ = 0;
+  NativeEnv env_{};  // for native code, made on first use
 };
+
+static_assert(offsetof(StoredEvent, time) == 0 && offsetof(StoredEvent, value) == 8 &&
+                  offsetof(StoredEvent, has_value) == 16 && sizeof(StoredEvent) == 56,
+              "the layout native code reads (compiler/jit/jit.cpp)");
 
 }  // namespace
 

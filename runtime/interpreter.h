@@ -38,15 +38,35 @@ class Interner {
   std::vector<std::pair<std::string, int64_t>> sorted_;  // sorted by text, for lookup
 };
 
+/// A signal's events as native code reads them: StoredEvent records (time at offset 0,
+/// value at 8, has_value at 16), sorted by time.
+struct EventSpan {
+  const StoredEvent* data;
+  int64_t size;
+};
+
+/// What native code reads of one evaluation besides its registers.
+struct NativeEnv {
+  const int64_t* texts;     // the rule's text constants as interned ids (LoadedRule::text_ids)
+  const EventSpan* spans;   // per signal slot of the rule
+  int64_t retention_ms;     // the reach of a lookback without a window
+};
+
+/// Flags of a native call.
+enum NativeFlags : int32_t {
+  kNativeCoverage = 1,  // record band-row coverage (cdr_rt_cover)
+  kNativeEvidence = 2,  // evidence is being collected: aggregates go through cdr_rt_inst
+};
+
 /// Native code for one block of a rule (the JIT, compiler/jit). It computes every
 /// instruction of the block into `regs`, exactly as the interpreter would, calling the
 /// runtime through the C functions below for what it does not compute inline.
 ///   ctx:   the evaluation (opaque; pass it back to the runtime)
 ///   now:   the evaluation time, ms
 ///   regs:  the block's registers, one Value per instruction
-///   texts: the rule's text constants as interned ids (LoadedRule::text_ids)
-///   flags: bit 0 set: record band-row coverage (cdr_rt_cover)
-using NativeBlock = void (*)(void* ctx, int64_t now, Value* regs, const int64_t* texts, int32_t flags);
+///   env:   texts, the events of each slot, the retention
+///   flags: NativeFlags
+using NativeBlock = void (*)(void* ctx, int64_t now, Value* regs, const NativeEnv* env, int32_t flags);
 
 /// A rule ready to run: its IR and its text constants mapped to interned ids.
 struct LoadedRule {
@@ -63,7 +83,8 @@ struct LoadedRule {
 LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner, const std::vector<int32_t>& store_of);
 
 /// Evaluates a rule at `now` over a patient's events (those with time <= now).
-/// `regs` receives the values of block 0. `evidence`, when given, receives the events
+/// `regs` receives the values of block 0 (with native code, only those of the lets and
+/// `when` conditions are meaningful: the others are never written to memory). `evidence`, when given, receives the events
 /// each evidence site used; `coverage`, when given, is updated. Lookbacks without a
 /// window bound (an aggregate without `within`, a sequence, a latest value) reach back
 /// `retention_ms`, the history the engine keeps, so results never depend on eviction.

@@ -13,6 +13,8 @@
 #include "compiler/jit/jit.h"
 
 #include <chrono>
+#include <cstddef>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +75,9 @@ class BlockEmitter {
     ptr_ = llvm::PointerType::get(ctx, 0);
     value_ = llvm::StructType::get(ctx, {i64_, i8_});
     auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr_, i64_, ptr_, ptr_, i32_}, false);
+    env_ty_ = llvm::StructType::get(ctx, {ptr_, ptr_, i64_});  // NativeEnv
+    span_ty_ = llvm::StructType::get(ctx, {ptr_, i64_});       // EventSpan
+    event_ty_ = llvm::ArrayType::get(i8_, sizeof(runtime::StoredEvent));
     fn_ = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
     auto* inst_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr_, i32_, i32_, i64_, ptr_, ptr_}, false);
     rt_inst_ = m.getOrInsertFunction("cdr_rt_inst", inst_ty);
@@ -85,10 +90,15 @@ class BlockEmitter {
     ctx_arg_ = &*args++;
     now_ = &*args++;
     regs_ = &*args++;
-    texts_ = &*args++;
+    env_ = &*args++;
     flags_ = &*args++;
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
+    texts_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 0));
+    spans_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 1));
+    retention_ = b_.CreateLoad(i64_, b_.CreateStructGEP(env_ty_, env_, 2));
     const auto& insts = rule_.blocks[static_cast<size_t>(block_)].insts;
+    Observed(insts);
+    ssa_.assign(insts.size(), V{nullptr, nullptr});
     for (size_t i = 0; i < insts.size(); ++i) One(insts, static_cast<int32_t>(i));
     b_.CreateRetVoid();
   }
@@ -100,7 +110,72 @@ class BlockEmitter {
   };
 
   llvm::Value* Reg(int32_t i) { return b_.CreateConstInBoundsGEP1_64(value_, regs_, static_cast<uint64_t>(i)); }
+  // Which registers must be in memory: the lets and `when` conditions (the engine reads
+  // them), the operands of what the runtime computes, and the condition of a `for`
+  // (read by the runtime from this block). The others stay in SSA values.
+  void Observed(const std::vector<ir::Inst>& insts) {
+    observed_.assign(insts.size(), false);
+    auto mark = [&](ir::InstId x) {
+      if (x >= 0 && static_cast<size_t>(x) < observed_.size()) observed_[static_cast<size_t>(x)] = true;
+    };
+    if (block_ == 0) {
+      for (const auto& l : rule_.lets) mark(l.inst);
+      for (const auto& w : rule_.whens) mark(w.cond);
+    }
+    for (const auto& b : rule_.blocks) {
+      for (const auto& in : b.insts) {
+        if (in.op == Op::Sustained && in.aux == block_) mark(static_cast<ir::InstId>(in.imm2));
+      }
+    }
+    for (const auto& in : insts) {
+      if (!Inline(in, insts)) {
+        mark(in.a);
+        mark(in.b);
+        mark(in.c);
+      }
+    }
+  }
+
+  // Whether the code for `in` is generated here (otherwise cdr_rt_inst computes it).
+  static bool Inline(const ir::Inst& in, const std::vector<ir::Inst>& insts) {
+    auto kind_of = [&](ir::InstId x) { return insts[static_cast<size_t>(x)].kind; };
+    switch (in.op) {
+      case Op::Add:
+      case Op::Sub:
+        return !(in.kind == Kind::Time || kind_of(in.a) == Kind::Time);
+      case Op::Lt:
+      case Op::Le:
+      case Op::Gt:
+      case Op::Ge:
+      case Op::Equiv:
+        return kind_of(in.a) != Kind::Text;
+      case Op::Const:
+      case Op::Unknown:
+      case Op::Neg:
+      case Op::Eq:
+      case Op::Ne:
+      case Op::And:
+      case Op::Or:
+      case Op::Implies:
+      case Op::Xor:
+      case Op::Not:
+      case Op::IsNull:
+      case Op::IsTrue:
+      case Op::IsFalse:
+      case Op::Coalesce:
+      case Op::Select:
+      case Op::IntToDec:
+      case Op::Abs:
+      case Op::Bands:
+      case Op::Agg:
+        return true;  // aggregates have no operands
+      default:
+        return false;
+    }
+  }
+
   V Load(int32_t i) {
+    if (ssa_[static_cast<size_t>(i)].v) return ssa_[static_cast<size_t>(i)];
     llvm::Value* p = Reg(i);
     llvm::Value* v = b_.CreateLoad(i64_, b_.CreateStructGEP(value_, p, 0));
     llvm::Value* k =
@@ -108,9 +183,12 @@ class BlockEmitter {
     return {v, k};
   }
   // Stores a result; an unknown result holds 0, as the interpreter's.
+  // Only observed registers are written to memory; the rest stay as SSA values.
   void Store(int32_t i, V r) {
-    llvm::Value* p = Reg(i);
     llvm::Value* v = b_.CreateSelect(r.known, r.v, C(0));
+    ssa_[static_cast<size_t>(i)] = V{v, r.known};
+    if (!observed_[static_cast<size_t>(i)]) return;
+    llvm::Value* p = Reg(i);
     b_.CreateStore(v, b_.CreateStructGEP(value_, p, 0));
     b_.CreateStore(b_.CreateZExt(r.known, i8_), b_.CreateStructGEP(value_, p, 1));
   }
@@ -246,6 +324,8 @@ class BlockEmitter {
       }
       case Op::Bands:
         return Bands(in, i);
+      case Op::Agg:
+        return Aggregate(in, i);
       case Op::Mul:
       case Op::Div:
       case Op::IntDiv:
@@ -259,7 +339,6 @@ class BlockEmitter {
       case Op::Ln:
       case Op::Exp:
       case Op::Log:
-      case Op::Agg:
       case Op::Latest:
       case Op::Absence:
       case Op::Sequence:
@@ -267,6 +346,140 @@ class BlockEmitter {
         return Runtime(i);
     }
     Runtime(i);  // a new operation: the reference semantics until it is generated inline
+  }
+
+  // last, min, max, count and exists over a window, inline: a backward scan of the
+  // slot's events from the newest, stopping at the window's far end. While evidence is
+  // collected (a second pass for a held alert), the runtime computes them and records
+  // the events used.
+  void Aggregate(const ir::Inst& in, int32_t i) {
+    using A = ir::AggKind;
+    auto kind = static_cast<A>(in.imm2);
+    if (kind != A::Last && kind != A::Min && kind != A::Max && kind != A::Count && kind != A::Exists) return Runtime(i);
+    llvm::BasicBlock* runtime_bb = llvm::BasicBlock::Create(ctx_, "agg_rt", fn_);
+    llvm::BasicBlock* inline_bb = llvm::BasicBlock::Create(ctx_, "agg", fn_);
+    llvm::BasicBlock* done = llvm::BasicBlock::Create(ctx_, "agg_done", fn_);
+    llvm::Value* evidence = b_.CreateICmpNE(
+        b_.CreateAnd(flags_, llvm::ConstantInt::get(i32_, runtime::kNativeEvidence)), llvm::ConstantInt::get(i32_, 0));
+    b_.CreateCondBr(evidence, runtime_bb, inline_bb);
+    b_.SetInsertPoint(runtime_bb);
+    Runtime(i);
+    V from_runtime = Load(i);  // the runtime wrote it to memory
+    llvm::BasicBlock* runtime_end = b_.GetInsertBlock();
+    b_.CreateBr(done);
+
+    b_.SetInsertPoint(inline_bb);
+    llvm::Value* span = b_.CreateConstInBoundsGEP1_64(span_ty_, spans_, static_cast<uint64_t>(in.aux));
+    llvm::Value* data = b_.CreateLoad(ptr_, b_.CreateStructGEP(span_ty_, span, 0));
+    llvm::Value* size = b_.CreateLoad(i64_, b_.CreateStructGEP(span_ty_, span, 1));
+    llvm::Value* window = in.imm < 0 ? retention_ : C(in.imm);
+    llvm::Value* far = b_.CreateSub(now_, window);  // events at or before this are outside
+    llvm::BasicBlock* head = llvm::BasicBlock::Create(ctx_, "scan", fn_);
+    llvm::BasicBlock* body = llvm::BasicBlock::Create(ctx_, "scan_body", fn_);
+    llvm::BasicBlock* inside = llvm::BasicBlock::Create(ctx_, "scan_in", fn_);
+    llvm::BasicBlock* next = llvm::BasicBlock::Create(ctx_, "scan_next", fn_);
+    llvm::BasicBlock* end = llvm::BasicBlock::Create(ctx_, "scan_end", fn_);
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    b_.CreateBr(head);
+    // State: index, accumulated value, whether a value was seen, count.
+    b_.SetInsertPoint(head);
+    llvm::PHINode* idx = b_.CreatePHI(i64_, 2);
+    llvm::PHINode* acc = b_.CreatePHI(i64_, 2);
+    llvm::PHINode* seen = b_.CreatePHI(i1_, 2);
+    llvm::PHINode* count = b_.CreatePHI(i64_, 2);
+    idx->addIncoming(size, pre);
+    acc->addIncoming(C(0), pre);
+    seen->addIncoming(llvm::ConstantInt::getFalse(ctx_), pre);
+    count->addIncoming(C(0), pre);
+    b_.CreateCondBr(b_.CreateICmpSGT(idx, C(0)), body, end);
+
+    b_.SetInsertPoint(body);
+    llvm::Value* k = b_.CreateSub(idx, C(1));
+    llvm::Value* e = b_.CreateInBoundsGEP(event_ty_, data, {k});
+    llvm::Value* t = b_.CreateLoad(i64_, e);
+    llvm::Value* v = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i8_, e, offsetof(runtime::StoredEvent, value)));
+    llvm::Value* hv = b_.CreateICmpNE(
+        b_.CreateLoad(i8_, b_.CreateConstInBoundsGEP1_64(i8_, e, offsetof(runtime::StoredEvent, has_value))),
+        llvm::ConstantInt::get(i8_, 0));
+    llvm::Value* after_now = b_.CreateICmpSGT(t, now_);
+    llvm::Value* before_far = b_.CreateICmpSLE(t, far);
+    // Later than now: skip it; at or before the far end: stop (sorted by time).
+    llvm::BasicBlock* check_far = llvm::BasicBlock::Create(ctx_, "scan_far", fn_);
+    b_.CreateCondBr(after_now, next, check_far);
+    b_.SetInsertPoint(check_far);
+    b_.CreateCondBr(before_far, end, inside);
+
+    b_.SetInsertPoint(inside);
+    llvm::Value* acc2 = acc;
+    llvm::Value* seen2 = seen;
+    llvm::Value* count2 = b_.CreateAdd(count, C(1));
+    llvm::Value* stop = llvm::ConstantInt::getFalse(ctx_);
+    switch (kind) {
+      case A::Last:  // the newest event with a value
+        acc2 = b_.CreateSelect(hv, v, acc);
+        seen2 = b_.CreateOr(seen, hv);
+        stop = hv;
+        break;
+      case A::Min:
+      case A::Max: {
+        llvm::Value* better = kind == A::Min ? b_.CreateICmpSLT(v, acc) : b_.CreateICmpSGT(v, acc);
+        llvm::Value* take = b_.CreateAnd(hv, b_.CreateOr(b_.CreateNot(seen), better));
+        acc2 = b_.CreateSelect(take, v, acc);
+        seen2 = b_.CreateOr(seen, hv);
+        break;
+      }
+      case A::Exists:
+        seen2 = llvm::ConstantInt::getTrue(ctx_);
+        stop = llvm::ConstantInt::getTrue(ctx_);
+        break;
+      default:
+        break;  // Count: only the count
+    }
+    llvm::BasicBlock* inside_end = b_.GetInsertBlock();
+    b_.CreateCondBr(stop, end, next);
+
+    b_.SetInsertPoint(next);
+    llvm::PHINode* acc_n = b_.CreatePHI(i64_, 2);
+    llvm::PHINode* seen_n = b_.CreatePHI(i1_, 2);
+    llvm::PHINode* count_n = b_.CreatePHI(i64_, 2);
+    acc_n->addIncoming(acc, body);  // skipped (after now)
+    seen_n->addIncoming(seen, body);
+    count_n->addIncoming(count, body);
+    acc_n->addIncoming(acc2, inside_end);
+    seen_n->addIncoming(seen2, inside_end);
+    count_n->addIncoming(count2, inside_end);
+    idx->addIncoming(k, next);
+    acc->addIncoming(acc_n, next);
+    seen->addIncoming(seen_n, next);
+    count->addIncoming(count_n, next);
+    b_.CreateBr(head);
+
+    b_.SetInsertPoint(end);
+    llvm::PHINode* acc_e = b_.CreatePHI(i64_, 3);
+    llvm::PHINode* seen_e = b_.CreatePHI(i1_, 3);
+    llvm::PHINode* count_e = b_.CreatePHI(i64_, 3);
+    acc_e->addIncoming(acc, head);  // ran out of events
+    seen_e->addIncoming(seen, head);
+    count_e->addIncoming(count, head);
+    acc_e->addIncoming(acc, check_far);  // reached the far end
+    seen_e->addIncoming(seen, check_far);
+    count_e->addIncoming(count, check_far);
+    acc_e->addIncoming(acc2, inside_end);  // stopped early
+    seen_e->addIncoming(seen2, inside_end);
+    count_e->addIncoming(count2, inside_end);
+    V inline_result = kind == A::Count    ? V{count_e, True()}
+                      : kind == A::Exists ? V{Bool64(seen_e), True()}
+                                          : V{acc_e, seen_e};
+    llvm::BasicBlock* inline_end = b_.GetInsertBlock();
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+    llvm::PHINode* v_phi = b_.CreatePHI(i64_, 2);
+    llvm::PHINode* k_phi = b_.CreatePHI(i1_, 2);
+    v_phi->addIncoming(from_runtime.v, runtime_end);
+    k_phi->addIncoming(from_runtime.known, runtime_end);
+    v_phi->addIncoming(inline_result.v, inline_end);
+    k_phi->addIncoming(inline_result.known, inline_end);
+    Store(i, {v_phi, k_phi});
   }
 
   // The first row that holds gives its value register; none: unknown. Rows are closed
@@ -309,7 +522,12 @@ class BlockEmitter {
   llvm::StructType* value_;
   llvm::Function* fn_;
   llvm::FunctionCallee rt_inst_, rt_cover_;
-  llvm::Value *ctx_arg_ = nullptr, *now_ = nullptr, *regs_ = nullptr, *texts_ = nullptr, *flags_ = nullptr;
+  llvm::Value *ctx_arg_ = nullptr, *now_ = nullptr, *regs_ = nullptr, *env_ = nullptr, *flags_ = nullptr;
+  llvm::Value *texts_ = nullptr, *spans_ = nullptr, *retention_ = nullptr;
+  llvm::StructType *env_ty_ = nullptr, *span_ty_ = nullptr;
+  llvm::Type* event_ty_ = nullptr;
+  std::vector<bool> observed_;  // per instruction: written to memory
+  std::vector<V> ssa_;          // per instruction: its value, once generated inline
 };
 
 void Optimize(llvm::Module& m, int opt) {
@@ -336,10 +554,11 @@ class Engine {
   }
 
   std::optional<std::string> Compile(const ir::Rule& rule, int opt, std::vector<runtime::NativeBlock>& out,
-                                     bool& cached) {
+                                     bool& cached, bool use_cache) {
     std::lock_guard<std::mutex> lock(mu_);
     std::string key = CacheKey(rule, opt);
-    if (auto it = cache_.find(key); it != cache_.end()) {
+    if (!use_cache) key += "_" + std::to_string(++uncached_);  // a fresh name for fresh code
+    if (auto it = cache_.find(key); use_cache && it != cache_.end()) {
       out = it->second;
       cached = true;
       return std::nullopt;
@@ -359,6 +578,7 @@ class Engine {
     llvm::raw_string_ostream os(problems);
     if (llvm::verifyModule(*m, &os)) return "rule `" + rule.id + "`: the JIT made invalid LLVM IR: " + os.str();
     Optimize(*m, opt);
+    if (std::getenv("CDR_JIT_DUMP")) m->print(llvm::errs(), nullptr);  // debugging: the LLVM IR made
     if (auto err = jit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx)))) {
       return "rule `" + rule.id + "`: " + llvm::toString(std::move(err));
     }
@@ -368,7 +588,7 @@ class Engine {
       if (!sym) return "rule `" + rule.id + "`: " + llvm::toString(sym.takeError());
       out.push_back(sym->toPtr<runtime::NativeBlock>());
     }
-    cache_.emplace(key, out);
+    if (use_cache) cache_.emplace(key, out);
     return std::nullopt;
   }
 
@@ -409,15 +629,16 @@ class Engine {
   std::map<int, std::unique_ptr<llvm::orc::LLJIT>> jits_;
   std::map<std::string, std::vector<runtime::NativeBlock>> cache_;
   std::string init_error_ = "the JIT did not start";
+  uint64_t uncached_ = 0;
 };
 
 }  // namespace
 
 std::optional<std::string> Compile(const ir::Rule& rule, int opt, std::vector<runtime::NativeBlock>& out,
-                                   CompileStats* stats) {
+                                   CompileStats* stats, bool use_cache) {
   auto start = std::chrono::steady_clock::now();
   bool cached = false;
-  auto err = Engine::Get().Compile(rule, opt == 0 ? 0 : 2, out, cached);
+  auto err = Engine::Get().Compile(rule, opt == 0 ? 0 : 2, out, cached, use_cache);
   if (stats) {
     ++stats->rules;
     stats->cached += cached;
@@ -427,10 +648,11 @@ std::optional<std::string> Compile(const ir::Rule& rule, int opt, std::vector<ru
 }
 
 std::optional<std::string> CompileModule(const ir::Module& module, int opt,
-                                         std::vector<std::vector<runtime::NativeBlock>>& out, CompileStats* stats) {
+                                         std::vector<std::vector<runtime::NativeBlock>>& out, CompileStats* stats,
+                                         bool use_cache) {
   out.assign(module.rules.size(), {});
   for (size_t r = 0; r < module.rules.size(); ++r) {
-    if (auto err = Compile(module.rules[r], opt, out[r], stats)) {
+    if (auto err = Compile(module.rules[r], opt, out[r], stats, use_cache)) {
       out.clear();
       return err;
     }

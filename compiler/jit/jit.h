@@ -26,13 +26,14 @@ struct CompileStats {
 /// compile; nothing falls back silently). Code is cached within the process by a hash of
 /// the rule's IR and `opt`, so an unchanged rule costs nothing the second time.
 /// Thread-safe: the adaptive engine compiles on a background thread.
+/// `use_cache` false compiles anew (benchmarks of compile time).
 std::optional<std::string> Compile(const ir::Rule& rule, int opt, std::vector<runtime::NativeBlock>& out,
-                                   CompileStats* stats = nullptr);
+                                   CompileStats* stats = nullptr, bool use_cache = true);
 
 /// Compiles every rule of `module`: per rule, per block. Empty and an error text when one
 /// rule cannot be compiled.
 std::optional<std::string> CompileModule(const ir::Module& module, int opt,
                                          std::vector<std::vector<runtime::NativeBlock>>& out,
-                                         CompileStats* stats = nullptr);
+                                         CompileStats* stats = nullptr, bool use_cache = true);
 
 }  // namespace cdr::jit

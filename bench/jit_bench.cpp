@@ -1,0 +1,218 @@
+// bench/jit_bench.cpp: the JIT against the interpreter and against a hand-written C++
+// NEWS2 (the floor for what native code can do), on one evaluation point of a patient
+// with a day of hourly vitals; compile time per rule at -O0 and -O2; and the time from
+// the rule files to native code.
+// Run: build-release/bin/cdr_jit_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "compiler/driver/frontend.h"
+#include "compiler/jit/jit.h"
+#include "runtime/interpreter.h"
+
+namespace {
+
+using cdr::runtime::PatientEvents;
+using cdr::runtime::StoredEvent;
+using cdr::runtime::Value;
+
+constexpr int64_t kHour = 3600000;
+constexpr int64_t kOne = 100000000;  // 1.0 as a raw decimal
+constexpr int64_t kRetention = 8 * 24 * kHour;
+
+struct Setup {
+  cdr::driver::Frontend fe;
+  size_t news2 = 0;
+  cdr::runtime::Interner interner;
+  cdr::runtime::LoadedRule interp, native;
+  PatientEvents events;
+  int64_t now = 23 * kHour;
+  int32_t rr = -1, spo2 = -1, sbp = -1, hr = -1, temp = -1, acvpu = -1, o2 = -1, fio2 = -1;
+  int64_t alert_text = 0;
+};
+
+int32_t SignalIndex(const cdr::ir::Module& m, const char* name) {
+  for (size_t i = 0; i < m.signals.size(); ++i) {
+    if (m.signals[i].name == name) return static_cast<int32_t>(i);
+  }
+  std::fprintf(stderr, "jit_bench: no signal %s\n", name);
+  std::abort();
+}
+
+Setup& Get() {
+  static Setup* s = [] {
+    auto* s = new Setup();
+    std::string error;
+    s->fe.Compile({std::string(CDR_SOURCE_DIR) + "/rules"}, error);
+    const auto& m = s->fe.module;
+    for (size_t r = 0; r < m.rules.size(); ++r) {
+      if (m.rules[r].id == "news2") s->news2 = r;
+    }
+    std::vector<int32_t> identity(m.signals.size());
+    for (size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<int32_t>(i);
+    s->interp = cdr::runtime::Load(m, m.rules[s->news2], s->interner, identity);
+    s->native = s->interp;
+    if (auto err = cdr::jit::Compile(m.rules[s->news2], 2, s->native.native)) {
+      std::fprintf(stderr, "jit_bench: %s\n", err->c_str());
+      std::abort();
+    }
+    s->rr = SignalIndex(m, "resp_rate");
+    s->spo2 = SignalIndex(m, "spo2");
+    s->sbp = SignalIndex(m, "sbp");
+    s->hr = SignalIndex(m, "heart_rate");
+    s->temp = SignalIndex(m, "temp");
+    s->acvpu = SignalIndex(m, "consciousness");
+    s->o2 = SignalIndex(m, "on_oxygen");
+    s->fio2 = SignalIndex(m, "fio2");
+    s->alert_text = s->interner.Intern("alert");
+    s->events.by_signal.resize(m.signals.size());
+    // A day of hourly vitals drifting towards deterioration.
+    for (int h = 0; h < 24; ++h) {
+      auto add = [&](int32_t sig, int64_t raw) {
+        s->events.by_signal[static_cast<size_t>(sig)].push_back(StoredEvent{h * kHour, raw, true, "e" + std::to_string(h)});
+      };
+      add(s->rr, (14 + h / 3) * kOne);
+      add(s->spo2, (97 - h / 6) * kOne);
+      add(s->sbp, (125 - h) * kOne);
+      add(s->hr, (80 + h * 2) * kOne);
+      add(s->temp, 3700000000 + h * 5000000);
+    }
+    return s;
+  }();
+  return *s;
+}
+
+// Only the latest value in (now - window, now] of one signal, or none.
+const StoredEvent* Latest(const std::vector<StoredEvent>& ev, int64_t now, int64_t window) {
+  for (size_t i = ev.size(); i > 0; --i) {
+    const StoredEvent& e = ev[i - 1];
+    if (e.time > now) continue;
+    if (e.time <= now - window) return nullptr;
+    if (e.has_value) return &e;
+  }
+  return nullptr;
+}
+
+struct HandNews2 {
+  int64_t score;
+  bool single_red, critical, high, medium;
+};
+
+// NEWS2 written by hand from the RCP chart, with the rule's bands and conventions.
+HandNews2 News2ByHand(const Setup& s, int64_t now) {
+  const auto& by = s.events.by_signal;
+  auto last = [&](int32_t sig) { return Latest(by[static_cast<size_t>(sig)], now, 4 * kHour); };
+  auto score = [](const StoredEvent* e, auto f) { return e ? f(e->value) : 0; };
+  int64_t rr = score(last(s.rr), [](int64_t x) {
+    return x <= 8 * kOne ? 3 : x <= 11 * kOne ? 1 : x <= 20 * kOne ? 0 : x <= 24 * kOne ? 2 : 3;
+  });
+  int64_t sat = score(last(s.spo2), [](int64_t x) { return x <= 91 * kOne ? 3 : x <= 93 * kOne ? 2 : x <= 95 * kOne ? 1 : 0; });
+  const StoredEvent* o2 = last(s.o2);
+  const StoredEvent* fio2 = last(s.fio2);
+  bool oxygen = (o2 && o2->value) || (fio2 && fio2->value > 21000000);
+  int64_t air = oxygen ? 2 : 0;
+  int64_t sbp = score(last(s.sbp), [](int64_t x) {
+    return x <= 90 * kOne ? 3 : x <= 100 * kOne ? 2 : x <= 110 * kOne ? 1 : x < 220 * kOne ? 0 : 3;
+  });
+  int64_t hr = score(last(s.hr), [](int64_t x) {
+    return x <= 40 * kOne ? 3 : x <= 50 * kOne ? 1 : x <= 90 * kOne ? 0 : x <= 110 * kOne ? 1 : x <= 130 * kOne ? 2 : 3;
+  });
+  const StoredEvent* c = last(s.acvpu);
+  int64_t acvpu = c ? (c->value == s.alert_text ? 0 : 3) : 0;
+  int64_t t = score(last(s.temp), [](int64_t x) {
+    return x <= 3500000000 ? 3 : x <= 3600000000 ? 1 : x <= 3800000000 ? 0 : x <= 3900000000 ? 1 : 2;
+  });
+  int64_t total = rr + sat + air + sbp + hr + acvpu + t;
+  bool red = rr == 3 || sat == 3 || sbp == 3 || hr == 3 || acvpu == 3 || t == 3;
+  return {total, red, total >= 7, total >= 5, red};
+}
+
+int64_t LetValue(const Setup& s, std::vector<Value>& regs, const char* name) {
+  for (const auto& l : s.fe.module.rules[s.news2].lets) {
+    if (l.name == name) return regs[static_cast<size_t>(l.inst)].v;
+  }
+  std::abort();
+}
+
+void CheckSame(Setup& s) {
+  static bool checked = false;
+  if (checked) return;
+  checked = true;
+  std::vector<Value> a, b;
+  cdr::runtime::Evaluate(s.interp, s.events, s.now, s.interner, a, nullptr, nullptr, kRetention);
+  cdr::runtime::Evaluate(s.native, s.events, s.now, s.interner, b, nullptr, nullptr, kRetention);
+  HandNews2 h = News2ByHand(s, s.now);
+  if (LetValue(s, a, "score") != h.score || LetValue(s, b, "score") != h.score) {
+    std::fprintf(stderr, "jit_bench: scores differ: interp %lld, jit %lld, by hand %lld\n",
+                 static_cast<long long>(LetValue(s, a, "score")), static_cast<long long>(LetValue(s, b, "score")),
+                 static_cast<long long>(h.score));
+    std::abort();
+  }
+}
+
+void BM_News2Interpreter(benchmark::State& state) {
+  Setup& s = Get();
+  CheckSame(s);
+  std::vector<Value> regs;
+  for (auto _ : state) {
+    cdr::runtime::Evaluate(s.interp, s.events, s.now, s.interner, regs, nullptr, nullptr, kRetention);
+    benchmark::DoNotOptimize(regs.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_News2Interpreter);
+
+void BM_News2Jit(benchmark::State& state) {
+  Setup& s = Get();
+  CheckSame(s);
+  std::vector<Value> regs;
+  for (auto _ : state) {
+    cdr::runtime::Evaluate(s.native, s.events, s.now, s.interner, regs, nullptr, nullptr, kRetention);
+    benchmark::DoNotOptimize(regs.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_News2Jit);
+
+void BM_News2ByHand(benchmark::State& state) {
+  Setup& s = Get();
+  CheckSame(s);
+  for (auto _ : state) {
+    HandNews2 h = News2ByHand(s, s.now);
+    benchmark::DoNotOptimize(h);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_News2ByHand);
+
+// Compile time of the shipped rule set, anew each time (no cache).
+void BM_CompileShippedRules(benchmark::State& state) {
+  Setup& s = Get();
+  int opt = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    std::vector<std::vector<cdr::runtime::NativeBlock>> code;
+    auto err = cdr::jit::CompileModule(s.fe.module, opt, code, nullptr, /*use_cache=*/false);
+    if (err) state.SkipWithError(err->c_str());
+  }
+  state.counters["rules"] = static_cast<double>(s.fe.module.rules.size());
+}
+BENCHMARK(BM_CompileShippedRules)->Arg(0)->Arg(2)->Unit(benchmark::kMillisecond);
+
+// From the rule files to native code: read, parse, check, lower, compile at -O0.
+void BM_RuleFilesToNativeCode(benchmark::State& state) {
+  for (auto _ : state) {
+    cdr::driver::Frontend fe;
+    std::string error;
+    fe.Compile({std::string(CDR_SOURCE_DIR) + "/rules"}, error);
+    std::vector<std::vector<cdr::runtime::NativeBlock>> code;
+    auto err = cdr::jit::CompileModule(fe.module, 0, code, nullptr, /*use_cache=*/false);
+    if (err) state.SkipWithError(err->c_str());
+  }
+}
+BENCHMARK(BM_RuleFilesToNativeCode)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
