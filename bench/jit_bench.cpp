@@ -26,7 +26,7 @@ struct Setup {
   cdr::driver::Frontend fe;
   size_t news2 = 0;
   cdr::runtime::Interner interner;
-  cdr::runtime::LoadedRule interp, native;
+  cdr::runtime::LoadedRule interp, native, native_o0;
   PatientEvents events;
   int64_t now = 23 * kHour;
   int32_t rr = -1, spo2 = -1, sbp = -1, hr = -1, temp = -1, acvpu = -1, o2 = -1, fio2 = -1;
@@ -54,7 +54,12 @@ Setup& Get() {
     for (size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<int32_t>(i);
     s->interp = cdr::runtime::Load(m, m.rules[s->news2], s->interner, identity);
     s->native = s->interp;
+    s->native_o0 = s->interp;
     if (auto err = cdr::jit::Compile(m.rules[s->news2], 2, s->native.native)) {
+      std::fprintf(stderr, "jit_bench: %s\n", err->c_str());
+      std::abort();
+    }
+    if (auto err = cdr::jit::Compile(m.rules[s->news2], 0, s->native_o0.native)) {
       std::fprintf(stderr, "jit_bench: %s\n", err->c_str());
       std::abort();
     }
@@ -140,11 +145,12 @@ void CheckSame(Setup& s) {
   static bool checked = false;
   if (checked) return;
   checked = true;
-  std::vector<Value> a, b;
+  std::vector<Value> a, b, c;
   cdr::runtime::Evaluate(s.interp, s.events, s.now, s.interner, a, nullptr, nullptr, kRetention);
   cdr::runtime::Evaluate(s.native, s.events, s.now, s.interner, b, nullptr, nullptr, kRetention);
+  cdr::runtime::Evaluate(s.native_o0, s.events, s.now, s.interner, c, nullptr, nullptr, kRetention);
   HandNews2 h = News2ByHand(s, s.now);
-  if (LetValue(s, a, "score") != h.score || LetValue(s, b, "score") != h.score) {
+  if (LetValue(s, a, "score") != h.score || LetValue(s, b, "score") != h.score || LetValue(s, c, "score") != h.score) {
     std::fprintf(stderr, "jit_bench: scores differ: interp %lld, jit %lld, by hand %lld\n",
                  static_cast<long long>(LetValue(s, a, "score")), static_cast<long long>(LetValue(s, b, "score")),
                  static_cast<long long>(h.score));
@@ -152,29 +158,20 @@ void CheckSame(Setup& s) {
   }
 }
 
-void BM_News2Interpreter(benchmark::State& state) {
+// One NEWS2 evaluation point on the interpreter, the JIT at -O2 or the JIT at -O0.
+void BM_News2(benchmark::State& state, cdr::runtime::LoadedRule Setup::*which) {
   Setup& s = Get();
   CheckSame(s);
   std::vector<Value> regs;
   for (auto _ : state) {
-    cdr::runtime::Evaluate(s.interp, s.events, s.now, s.interner, regs, nullptr, nullptr, kRetention);
+    cdr::runtime::Evaluate(s.*which, s.events, s.now, s.interner, regs, nullptr, nullptr, kRetention);
     benchmark::DoNotOptimize(regs.data());
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_News2Interpreter);
-
-void BM_News2Jit(benchmark::State& state) {
-  Setup& s = Get();
-  CheckSame(s);
-  std::vector<Value> regs;
-  for (auto _ : state) {
-    cdr::runtime::Evaluate(s.native, s.events, s.now, s.interner, regs, nullptr, nullptr, kRetention);
-    benchmark::DoNotOptimize(regs.data());
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_News2Jit);
+BENCHMARK_CAPTURE(BM_News2, Interpreter, &Setup::interp);
+BENCHMARK_CAPTURE(BM_News2, Jit, &Setup::native);
+BENCHMARK_CAPTURE(BM_News2, JitO0, &Setup::native_o0);
 
 void BM_News2ByHand(benchmark::State& state) {
   Setup& s = Get();

@@ -410,6 +410,11 @@ class Builder {
                  ctx->getStart() && ctx->getStart()->getText() == "false", ctx);
   }
 
+  ast::PlainValue TestValue(CdrParser::TestValueContext* v) {
+    return Plain(v->signedNumber(), v->unit, v->SQSTRING() && !v->signedNumber() ? v->SQSTRING()->getSymbol() : nullptr,
+                 v->getStart() && v->getStart()->getText() == "true", v->getStart() && v->getStart()->getText() == "false", v);
+  }
+
   std::unique_ptr<ast::Test> Test(CdrParser::TestDeclContext* ctx) {
     auto t = std::make_unique<ast::Test>();
     t->range = R(ctx);
@@ -424,12 +429,7 @@ class Builder {
         s.kind = ast::TestStep::Kind::Given;
         s.signal = Text(g->signal);
         s.signal_range = R(g->signal);
-        if (auto* v = g->value) {
-          s.value = Plain(v->signedNumber(), v->unit,
-                          v->SQSTRING() && !v->signedNumber() ? v->SQSTRING()->getSymbol() : nullptr,
-                          v->getStart() && v->getStart()->getText() == "true",
-                          v->getStart() && v->getStart()->getText() == "false", v);
-        }
+        if (auto* v = g->value) s.value = TestValue(v);
         s.time = Expr(g->time);
         if (g->recorded) s.recorded = Expr(g->recorded);
         if (g->id) s.id = Text(g->id);
@@ -451,12 +451,7 @@ class Builder {
         s.kind = ast::TestStep::Kind::ExpectValue;
         s.signal = Text(x->name);
         s.signal_range = R(x->name);
-        if (auto* v = x->value) {
-          s.value = Plain(v->signedNumber(), v->unit,
-                          v->SQSTRING() && !v->signedNumber() ? v->SQSTRING()->getSymbol() : nullptr,
-                          v->getStart() && v->getStart()->getText() == "true",
-                          v->getStart() && v->getStart()->getText() == "false", v);
-        }
+        if (auto* v = x->value) s.value = TestValue(v);
         s.time = Expr(x->time);
       } else {
         continue;
