@@ -8,6 +8,7 @@
 // (ids and `values` included), the trace, the dead letters or the late events is a
 // finding. A rule the generator gets wrong (a front-end error) is skipped, not a finding.
 #include <cstdint>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -224,7 +225,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cdr::driver::Frontend fe;
   fe.AddText("fuzz.cdr", rule);
   fe.Check();
-  if (!fe.Lower()) return 0;  // the generator wrote something the checker refuses: not a finding
+  if (!fe.Lower()) {  // the generator wrote something the checker refuses: not a finding
+    if (std::getenv("CDR_FUZZ_VERBOSE")) std::fprintf(stderr, "refused:\n%s\n%s\n", rule.c_str(), cdr::diag::FormatText(fe.diags).c_str());
+    return 0;
+  }
+  if (std::getenv("CDR_FUZZ_VERBOSE")) std::fprintf(stderr, "accepted\n");
   std::vector<std::vector<cdr::runtime::NativeBlock>> native;
   if (auto err = cdr::jit::CompileModule(fe.module, opt, native, nullptr, /*use_cache=*/false)) {
     std::fprintf(stderr, "%s\n%s\n", rule.c_str(), err->c_str());
