@@ -149,14 +149,20 @@ class Evaluator {
       // runtime's operands) and keeps the others in machine registers: no clearing.
       if (regs.size() < insts.size()) regs.resize(insts.size());
       if (!env_.spans) {
-        // One evaluation at a time per thread: the spans live in a reused buffer.
-        static thread_local std::vector<EventSpan> spans;
-        spans.clear();
-        for (size_t slot = 0; slot < rule_.slot_signal.size(); ++slot) {
-          const auto& ev = Events(static_cast<int32_t>(slot));
-          spans.push_back(EventSpan{ev.data(), static_cast<int64_t>(ev.size())});
+        // The slots' events, in the evaluator itself for the usual few slots (no
+        // allocation), else in a reused per-thread buffer.
+        size_t n = rule_.slot_signal.size();
+        static thread_local std::vector<EventSpan> many;
+        EventSpan* spans = spans_;
+        if (n > kInlineSpans) {
+          many.resize(n);
+          spans = many.data();
         }
-        env_ = NativeEnv{rule_.text_ids.data(), spans.data(), retention_ms_};
+        for (size_t slot = 0; slot < n; ++slot) {
+          const auto& ev = Events(static_cast<int32_t>(slot));
+          spans[slot] = EventSpan{ev.data(), static_cast<int64_t>(ev.size())};
+        }
+        env_ = NativeEnv{rule_.text_ids.data(), spans, retention_ms_};
       }
       int outer = current_block_;
       current_block_ = b;
@@ -561,6 +567,8 @@ class Evaluator {
   int64_t retention_ms_;
   int current_block_ = 0;
   NativeEnv env_{};  // for native code, made on first use
+  static constexpr size_t kInlineSpans = 16;
+  EventSpan spans_[kInlineSpans];
 };
 
 static_assert(offsetof(StoredEvent, time) == 0 && offsetof(StoredEvent, value) == 8 &&
