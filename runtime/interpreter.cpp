@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <deque>
 #include <unordered_map>
 
 #include "stdlib/decimal.h"
@@ -344,7 +345,13 @@ class Evaluator {
     // Known true at now - D and at every change of its signals in (now - D, now].
     int sub = in.aux;
     const auto& insts = rule_.ir->blocks[static_cast<size_t>(sub)].insts;
-    std::vector<int64_t> instants = {now - in.imm};
+    // Buffers reused across evaluations, one pair per nesting depth (a deque keeps an
+    // outer frame's buffers in place while an inner frame adds its own).
+    static thread_local std::deque<std::pair<std::vector<int64_t>, std::vector<Value>>> pool;
+    if (pool.size() <= sustained_depth_) pool.emplace_back();
+    auto& [instants, regs] = pool[sustained_depth_];
+    ++sustained_depth_;
+    instants.assign(1, now - in.imm);
     for (const auto& x : insts) {
       if (x.op != Op::Latest && x.op != Op::Agg) continue;
       const auto& ev = Events(x.aux);
@@ -353,7 +360,6 @@ class Evaluator {
     }
     std::sort(instants.begin(), instants.end());
     instants.erase(std::unique(instants.begin(), instants.end()), instants.end());
-    std::vector<Value> regs;
     int outer = current_block_;
     current_block_ = sub;
     bool held = true;
@@ -366,6 +372,7 @@ class Evaluator {
       }
     }
     current_block_ = outer;
+    --sustained_depth_;
     return Bool(held);
   }
 
@@ -567,6 +574,7 @@ class Evaluator {
   int64_t retention_ms_;
   int current_block_ = 0;
   NativeEnv env_{};  // for native code, made on first use
+  size_t sustained_depth_ = 0;
   static constexpr size_t kInlineSpans = 16;
   EventSpan spans_[kInlineSpans];
 };
