@@ -180,6 +180,10 @@ std::optional<std::string> EventDecoder::Value(const ir::Signal& signal, std::st
       auto d = DecimalFromJson(raw_number);
       if (!d || *d % Decimal::kOne != 0) return "value of `" + signal.name + "` must be an integer, got " + Quote(raw_number);
       e.value = *d / Decimal::kOne;
+      // The language's integers are 32-bit: arithmetic on them is exact in 64 bits.
+      if (e.value < stdlib::kMinInteger || e.value > stdlib::kMaxInteger) {
+        return "value " + Quote(raw_number) + " of `" + signal.name + "` is out of range for an integer";
+      }
       return std::nullopt;
     }
     case ST::Decimal: {

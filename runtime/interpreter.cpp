@@ -293,6 +293,7 @@ class Evaluator {
         if (n == 0) return Unknown();
         if (kind == A::Sum) {
           if (sum > INT64_MAX || sum < INT64_MIN) return Unknown();
+          if (in.kind == Kind::Int) return Int(static_cast<int64_t>(sum));  // 32-bit, as every integer
           return Known(static_cast<int64_t>(sum));
         }
         // avg: a decimal; integer signals' values are whole numbers

@@ -76,6 +76,7 @@ class DecoderTest : public ::testing::Test {
     fe_.AddText("s.cdr", R"(schema s version "1.0.0"
   signal temp : quantity 'Cel' codes loinc "8310-5"
   signal creatinine : quantity 'mg/dL' convert 'umol/L' factor 0.011312
+  signal gcs : integer
   valueset abx = { rxnorm "11124" }
   event antibiotic : code in valueset abx
 rule r version "1.0.0"
@@ -128,6 +129,10 @@ TEST_F(DecoderTest, GivesReasons) {
             "unit `degC` of `temp` is not a UCUM unit cdr knows (did you mean `Cel`?)");
   EXPECT_EQ(reason(R"({"id":"5","patient":"p","time":"2019-01-01T00:00:00Z","signal":"pulse"})"), "unknown signal `pulse`");
   EXPECT_EQ(reason(R"({"id":"5","patient":"","time":"2019-01-01T00:00:00Z","signal":"temp"})"), "missing `patient`");
+  // Integers are 32-bit (docs/language.md): a larger integer value is refused, not wrapped.
+  EXPECT_EQ(reason(R"({"id":"5","patient":"p","time":"2019-01-01T00:00:00Z","signal":"gcs","value":2147483648})"),
+            "value `2147483648` of `gcs` is out of range for an integer");
+  EXPECT_EQ(reason(R"({"id":"5","patient":"p","time":"2019-01-01T00:00:00Z","signal":"gcs","value":2147483647})"), "(decoded)");
 }
 
 // Found by fuzz_import_mimic: a CSV field with invalid UTF-8 made the importer write a
