@@ -62,13 +62,9 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
       continue;
     }
     ++stats.read;
-    std::optional<std::string> reason;
-    if (line.size > kMaxEventBytes || line.size > line.text.size()) {
-      reason = OversizeReason(line.size);
-    } else {
-      reason = decoder.Decode(line.text, line.readable, event);
-    }
-    if (reason) {
+    // A line cut by the reader (longer than a block) is over kMaxEventBytes too.
+    if (auto reason = line.size > kMaxEventBytes ? OversizeReason(line.size)
+                                                 : decoder.Decode(line.text, line.readable, event)) {
       ++stats.dead_lettered;
       reject(out.dead_letter, *reason, line.text, line.size);
     } else {

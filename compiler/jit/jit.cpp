@@ -212,7 +212,8 @@ class BlockEmitter {
 
   void One(const std::vector<ir::Inst>& insts, int32_t i) {
     const ir::Inst& in = insts[static_cast<size_t>(i)];
-    auto kind_of = [&](ir::InstId x) { return insts[static_cast<size_t>(x)].kind; };
+    // One decision of what the runtime computes, shared with Observed().
+    if (!Inline(in, insts)) return Runtime(i);
     switch (in.op) {
       case Op::Const:
         if (in.kind == Kind::Text) {
@@ -230,7 +231,6 @@ class BlockEmitter {
       }
       case Op::Add:
       case Op::Sub: {
-        if (in.kind == Kind::Time || kind_of(in.a) == Kind::Time) return Runtime(i);
         V a = Load(in.a), b = Load(in.b);
         bool add = in.op == Op::Add;
         if (in.kind == Kind::Int) {  // 32-bit operands: exact in 64 bits
@@ -245,7 +245,6 @@ class BlockEmitter {
       case Op::Le:
       case Op::Gt:
       case Op::Ge: {
-        if (kind_of(in.a) == Kind::Text) return Runtime(i);
         V a = Load(in.a), b = Load(in.b);
         llvm::Value* c = in.op == Op::Lt   ? b_.CreateICmpSLT(a.v, b.v)
                          : in.op == Op::Le ? b_.CreateICmpSLE(a.v, b.v)
@@ -260,7 +259,6 @@ class BlockEmitter {
         return Store(i, {Bool64(c), b_.CreateAnd(a.known, b.known)});
       }
       case Op::Equiv: {
-        if (kind_of(in.a) == Kind::Text) return Runtime(i);
         V a = Load(in.a), b = Load(in.b);
         llvm::Value* both = b_.CreateAnd(a.known, b.known);
         llvm::Value* c = b_.CreateSelect(both, b_.CreateICmpEQ(a.v, b.v), b_.CreateICmpEQ(a.known, b.known));
@@ -343,7 +341,7 @@ class BlockEmitter {
       case Op::Absence:
       case Op::Sequence:
       case Op::Sustained:
-        return Runtime(i);
+        return Runtime(i);  // Inline() is false for these: handled above
     }
     Runtime(i);  // not reached: the switch covers every operation (-Wswitch)
   }
