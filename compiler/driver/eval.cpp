@@ -12,10 +12,11 @@ namespace cdr::driver {
 
 using stdlib::Decimal;
 
-std::optional<EvalResult> Evaluate(Frontend& fe, const std::string& name, const std::string& expression, bool native) {
-  fe.AddExpression(name, expression);
-  fe.Check();
-  if (!fe.Lower() || fe.module.rules.size() != 1 || fe.module.rules[0].lets.size() != 1) return std::nullopt;
+namespace {
+
+// Runs the compiled expression of `fe` (one synthetic rule, one let) on one back end.
+std::optional<EvalResult> Run(Frontend& fe, bool native) {
+  if (fe.diags.error_count() > 0 || fe.module.rules.size() != 1 || fe.module.rules[0].lets.size() != 1) return std::nullopt;
   const ir::Rule& rule = fe.module.rules[0];
   const ir::Let& let = rule.lets[0];
   const ast::Expr* expr = fe.files.back().decls[0].rule->items[0].expr.get();
@@ -55,6 +56,17 @@ std::optional<EvalResult> Evaluate(Frontend& fe, const std::string& name, const 
   }
   return r;
 }
+
+}  // namespace
+
+std::optional<EvalResult> Evaluate(Frontend& fe, const std::string& name, const std::string& expression) {
+  fe.AddExpression(name, expression);
+  fe.Check();
+  fe.Lower();
+  return Run(fe, /*native=*/false);
+}
+
+std::optional<EvalResult> EvaluateNative(Frontend& fe) { return Run(fe, /*native=*/true); }
 
 std::string CqlLiteral(const EvalResult& r) {
   if (!r.known) return "null";

@@ -20,9 +20,11 @@ struct EvalResult {
 
 /// Compiles and evaluates `expression`. Diagnostics (with `name` as the file name) are
 /// left in `fe`; the result is empty when there are errors.
-/// With `native`, the JIT's code computes it (the same compiled rule, both back ends).
-std::optional<EvalResult> Evaluate(Frontend& fe, const std::string& name, const std::string& expression,
-                                   bool native = false);
+std::optional<EvalResult> Evaluate(Frontend& fe, const std::string& name, const std::string& expression);
+
+/// The expression `Evaluate` compiled into `fe`, computed again by the JIT's code (no
+/// second pass of the front end); empty when it did not compile or the JIT refuses it.
+std::optional<EvalResult> EvaluateNative(Frontend& fe);
 
 /// A CQL literal: `null`, `true`, `5`, `5.0`, `5.0 'mg'`, `'text'`.
 std::string CqlLiteral(const EvalResult& r);

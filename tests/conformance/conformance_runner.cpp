@@ -170,8 +170,7 @@ int main(int argc, char** argv) {
         bool ok = false;
         std::string detail;
         // Both back ends: the JIT must give exactly what the interpreter gives.
-        cdr::driver::Frontend fe_native;
-        auto native = cdr::driver::Evaluate(fe_native, "<expression>", text, /*native=*/true);
+        auto native = cdr::driver::EvaluateNative(fe);
         bool backends_agree = got.has_value() == native.has_value() &&
                               (!got || (got->type == native->type && got->known == native->known &&
                                         got->raw == native->raw && got->unit == native->unit && got->text == native->text));
