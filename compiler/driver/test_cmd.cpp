@@ -39,15 +39,6 @@ std::string Offset(int64_t t) {
   return stdlib::FormatTime(t);
 }
 
-// A decimal from its text with an optional sign (a JSON number or a test value).
-std::optional<stdlib::Decimal> SignedDecimal(std::string text) {
-  bool neg = !text.empty() && text[0] == '-';
-  if (neg || (!text.empty() && text[0] == '+')) text = text.substr(1);
-  auto d = stdlib::Decimal::Parse(text);
-  if (!d) return std::nullopt;
-  return neg ? stdlib::Decimal::FromRaw(-d->raw()) : *d;
-}
-
 // `expect NAME = VALUE at T`: the let's final value at the evaluation point T.
 std::optional<std::string> CheckValue(const ir::Rule& rule, const ast::TestStep& step,
                                       const std::map<int64_t, nlohmann::json>& values, int64_t t) {
@@ -69,7 +60,7 @@ std::optional<std::string> CheckValue(const ir::Rule& rule, const ast::TestStep&
   } else if (step.value->kind == ast::PlainValue::Kind::Text) {
     same = got.is_string() && got.get<std::string>() == step.value->text;
   } else if (got.is_number()) {
-    auto want = SignedDecimal(step.value->text);
+    auto want = stdlib::Decimal::Parse(step.value->text);  // signed, as written in the test
     const ir::Let* let = nullptr;
     for (const auto& l : rule.lets) {
       if (l.name == step.signal) let = &l;
@@ -78,8 +69,8 @@ std::optional<std::string> CheckValue(const ir::Rule& rule, const ast::TestStep&
       auto from = stdlib::ParseUnit(step.value->unit), to = stdlib::ParseUnit(let->unit);
       want = from && to ? stdlib::Convert(*want, *from, *to) : std::nullopt;
     }
-    auto have = SignedDecimal(shown);
-    same = want && have && want->raw() == have->raw();
+    auto have = runtime::DecimalFromJson(shown);  // the trace's number (JSON may use an exponent)
+    same = want && have && want->raw() == *have;
     if (let && !let->unit.empty() && let->unit != "1") shown += " '" + let->unit + "'";
   }
   if (same) return std::nullopt;
