@@ -157,6 +157,24 @@ class Checker {
     if (d) d->notes.push_back(diag::Note{r, std::move(msg)});
   }
 
+  // "did you mean" for a misspelt name: a note and a fix-it that replaces `r` with the
+  // closest candidate. False when no candidate is close.
+  static bool DidYouMean(diag::Diagnostic* d, const std::string& name, const SourceRange& r,
+                         const std::vector<std::string>& candidates) {
+    std::string sug = Suggest(name, candidates);
+    if (sug.empty() || !d) return false;
+    AddNote(d, {}, "did you mean `" + sug + "`?");
+    d->fixes.push_back(diag::FixIt{r, sug});
+    return true;
+  }
+
+  template <typename Map>
+  static std::vector<std::string> Keys(const Map& m) {
+    std::vector<std::string> out;
+    for (const auto& [k, _] : m) out.push_back(k);
+    return out;
+  }
+
   std::optional<stdlib::Unit> Unit(const std::string& text, const SourceRange& r) {
     std::string why;
     auto u = stdlib::ParseUnit(text, &why);
@@ -396,13 +414,7 @@ class Checker {
           auto s = model_.schemas.find(it.names[i]);
           if (s == model_.schemas.end()) {
             auto* d = Error(Kind::UnknownSchema, it.name_ranges[i], it.names[i]);
-            std::vector<std::string> names;
-            for (const auto& [n, _] : model_.schemas) names.push_back(n);
-            std::string sug = Suggest(it.names[i], names);
-            if (!sug.empty() && d) {
-              AddNote(d, {}, "did you mean `" + sug + "`?");
-              d->fixes.push_back(diag::FixIt{it.name_ranges[i], sug});
-            }
+            DidYouMean(d, it.names[i], it.name_ranges[i], Keys(model_.schemas));
             continue;
           }
           scope.schema_names.push_back(it.names[i]);
@@ -540,13 +552,7 @@ class Checker {
         auto let = lets.find(s.signal);
         if (let == lets.end()) {
           auto* d = Error(Kind::InvalidTest, s.signal_range, "rule `" + t.target + "` has no `let " + s.signal + "`");
-          std::vector<std::string> names;
-          for (const auto& [n, _] : lets) names.push_back(n);
-          std::string sug = Suggest(s.signal, names);
-          if (!sug.empty() && d) {
-            AddNote(d, {}, "did you mean `" + sug + "`?");
-            d->fixes.push_back(diag::FixIt{s.signal_range, sug});
-          }
+          DidYouMean(d, s.signal, s.signal_range, Keys(lets));
           continue;
         }
         if (!s.value || let->second.IsError()) continue;  // `null` fits every type
@@ -638,14 +644,7 @@ class Checker {
 
   void UnknownSignal(const std::string& name, const SourceRange& r, const Scope& scope) {
     auto* d = Error(Kind::UnknownName, r, "no signal named `" + name + "` in the schemas this rule uses");
-    std::vector<std::string> names;
-    for (const auto& [n, _] : scope.signals) names.push_back(n);
-    std::string sug = Suggest(name, names);
-    if (!sug.empty() && d) {
-      AddNote(d, {}, "did you mean `" + sug + "`?");
-      d->fixes.push_back(diag::FixIt{r, sug});
-      return;
-    }
+    if (DidYouMean(d, name, r, Keys(scope.signals))) return;
     for (const auto& [schema, signals] : model_.schemas) {
       if (signals.count(name)) {
         AddNote(d, signals.at(name).decl->name_range, "`" + name + "` is declared in schema `" + schema +
@@ -887,17 +886,10 @@ class Checker {
       if (d) d->fixes.push_back(diag::FixIt{e.range, "last(" + e.op + " within 4h)"});
       return Err();
     }
-    std::vector<std::string> names;
-    if (scope.lets) {
-      for (const auto& [n, _] : *scope.lets) names.push_back(n);
-    }
-    for (const auto& [n, _] : scope.signals) names.push_back(n);
+    std::vector<std::string> names = scope.lets ? Keys(*scope.lets) : std::vector<std::string>{};
+    for (const auto& n : Keys(scope.signals)) names.push_back(n);
     auto* d = Error(Kind::UnknownName, e.range, "`" + e.op + "` is not defined");
-    std::string sug = Suggest(e.op, names);
-    if (!sug.empty() && d) {
-      AddNote(d, {}, "did you mean `" + sug + "`?");
-      d->fixes.push_back(diag::FixIt{e.range, sug});
-    }
+    DidYouMean(d, e.op, e.range, names);
     return Err();
   }
 
@@ -1339,11 +1331,7 @@ class Checker {
       auto* d = Error(Kind::UnknownFunction, e.name_range, e.op);
       std::vector<std::string> names;
       for (const auto& fn : Functions()) names.emplace_back(fn.name);
-      std::string sug = Suggest(e.op, names);
-      if (!sug.empty() && d) {
-        AddNote(d, {}, "did you mean `" + sug + "`?");
-        d->fixes.push_back(diag::FixIt{e.name_range, sug});
-      }
+      DidYouMean(d, e.op, e.name_range, names);
       for (const auto& a : e.args) {
         if (a.value && a.value->kind != ExprKind::Name) Check(*a.value, scope);
       }
