@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "bench/news2_by_hand.h"
 #include "compiler/driver/frontend.h"
 #include "compiler/jit/jit.h"
 #include "runtime/interpreter.h"
@@ -18,8 +19,8 @@ using cdr::runtime::PatientEvents;
 using cdr::runtime::StoredEvent;
 using cdr::runtime::Value;
 
-constexpr int64_t kHour = 3600000;
-constexpr int64_t kOne = 100000000;  // 1.0 as a raw decimal
+using cdr::bench::kHour;
+using cdr::bench::kOne;
 constexpr int64_t kRetention = 8 * 24 * kHour;
 
 struct Setup {
@@ -76,7 +77,8 @@ Setup& Get() {
     // A day of hourly vitals drifting towards deterioration.
     for (int h = 0; h < 24; ++h) {
       auto add = [&](int32_t sig, int64_t raw) {
-        s->events.by_signal[static_cast<size_t>(sig)].push_back(StoredEvent{h * kHour, raw, true, "e" + std::to_string(h)});
+        s->events.by_signal[static_cast<size_t>(sig)].push_back(
+            StoredEvent{h * kHour, raw, true, "e" + std::to_string(h)});
       };
       add(s->rr, (14 + h / 3) * kOne);
       add(s->spo2, (97 - h / 6) * kOne);
@@ -89,49 +91,15 @@ Setup& Get() {
   return *s;
 }
 
-// Only the latest value in (now - window, now] of one signal, or none.
-const StoredEvent* Latest(const std::vector<StoredEvent>& ev, int64_t now, int64_t window) {
-  for (size_t i = ev.size(); i > 0; --i) {
-    const StoredEvent& e = ev[i - 1];
-    if (e.time > now) continue;
-    if (e.time <= now - window) return nullptr;
-    if (e.has_value) return &e;
-  }
-  return nullptr;
-}
-
-struct HandNews2 {
-  int64_t score;
-  bool single_red, critical, high, medium;
-};
-
-// NEWS2 written by hand from the RCP chart, with the rule's bands and conventions.
-HandNews2 News2ByHand(const Setup& s, int64_t now) {
-  const auto& by = s.events.by_signal;
-  auto last = [&](int32_t sig) { return Latest(by[static_cast<size_t>(sig)], now, 4 * kHour); };
-  auto score = [](const StoredEvent* e, auto f) { return e ? f(e->value) : 0; };
-  int64_t rr = score(last(s.rr), [](int64_t x) {
-    return x <= 8 * kOne ? 3 : x <= 11 * kOne ? 1 : x <= 20 * kOne ? 0 : x <= 24 * kOne ? 2 : 3;
-  });
-  int64_t sat = score(last(s.spo2), [](int64_t x) { return x <= 91 * kOne ? 3 : x <= 93 * kOne ? 2 : x <= 95 * kOne ? 1 : 0; });
-  const StoredEvent* o2 = last(s.o2);
-  const StoredEvent* fio2 = last(s.fio2);
-  bool oxygen = (o2 && o2->value) || (fio2 && fio2->value > 21000000);
-  int64_t air = oxygen ? 2 : 0;
-  int64_t sbp = score(last(s.sbp), [](int64_t x) {
-    return x <= 90 * kOne ? 3 : x <= 100 * kOne ? 2 : x <= 110 * kOne ? 1 : x < 220 * kOne ? 0 : 3;
-  });
-  int64_t hr = score(last(s.hr), [](int64_t x) {
-    return x <= 40 * kOne ? 3 : x <= 50 * kOne ? 1 : x <= 90 * kOne ? 0 : x <= 110 * kOne ? 1 : x <= 130 * kOne ? 2 : 3;
-  });
-  const StoredEvent* c = last(s.acvpu);
-  int64_t acvpu = c ? (c->value == s.alert_text ? 0 : 3) : 0;
-  int64_t t = score(last(s.temp), [](int64_t x) {
-    return x <= 3500000000 ? 3 : x <= 3600000000 ? 1 : x <= 3800000000 ? 0 : x <= 3900000000 ? 1 : 2;
-  });
-  int64_t total = rr + sat + air + sbp + hr + acvpu + t;
-  bool red = rr == 3 || sat == 3 || sbp == 3 || hr == 3 || acvpu == 3 || t == 3;
-  return {total, red, total >= 7, total >= 5, red};
+// NEWS2 by hand (bench/news2_by_hand.h) on the same events.
+cdr::bench::News2Scores News2ByHand(const Setup& s, int64_t now) {
+  auto last = [&](int32_t sig) {
+    const auto& ev = s.events.by_signal[static_cast<size_t>(sig)];
+    return cdr::bench::Latest4h(ev.data(), static_cast<int64_t>(ev.size()), now);
+  };
+  const StoredEvent* in[cdr::bench::kNews2Inputs] = {last(s.rr),   last(s.spo2),  last(s.sbp), last(s.hr),
+                                                     last(s.temp), last(s.acvpu), last(s.o2),  last(s.fio2)};
+  return cdr::bench::News2(in, s.alert_text);
 }
 
 int64_t LetValue(const Setup& s, std::vector<Value>& regs, const char* name) {
@@ -149,11 +117,11 @@ void CheckSame(Setup& s) {
   cdr::runtime::Evaluate(s.interp, s.events, s.now, s.interner, a, nullptr, nullptr, kRetention);
   cdr::runtime::Evaluate(s.native, s.events, s.now, s.interner, b, nullptr, nullptr, kRetention);
   cdr::runtime::Evaluate(s.native_o0, s.events, s.now, s.interner, c, nullptr, nullptr, kRetention);
-  HandNews2 h = News2ByHand(s, s.now);
-  if (LetValue(s, a, "score") != h.score || LetValue(s, b, "score") != h.score || LetValue(s, c, "score") != h.score) {
+  cdr::bench::News2Scores h = News2ByHand(s, s.now);
+  if (LetValue(s, a, "score") != h.total || LetValue(s, b, "score") != h.total || LetValue(s, c, "score") != h.total) {
     std::fprintf(stderr, "jit_bench: scores differ: interp %lld, jit %lld, by hand %lld\n",
                  static_cast<long long>(LetValue(s, a, "score")), static_cast<long long>(LetValue(s, b, "score")),
-                 static_cast<long long>(h.score));
+                 static_cast<long long>(h.total));
     std::abort();
   }
 }
@@ -177,7 +145,7 @@ void BM_News2ByHand(benchmark::State& state) {
   Setup& s = Get();
   CheckSame(s);
   for (auto _ : state) {
-    HandNews2 h = News2ByHand(s, s.now);
+    cdr::bench::News2Scores h = News2ByHand(s, s.now);
     benchmark::DoNotOptimize(h);
   }
   state.SetItemsProcessed(state.iterations());

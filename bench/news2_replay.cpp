@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/news2_by_hand.h"
 #include "compiler/driver/frontend.h"
 #include "compiler/jit/jit.h"
 #include "runtime/file_host.h"
@@ -23,13 +24,9 @@
 
 namespace {
 
-using cdr::runtime::EventSpan;
 using cdr::runtime::NativeEnv;
 using cdr::runtime::StoredEvent;
 using cdr::runtime::Value;
-
-constexpr int64_t kHour = 3600000;
-constexpr int64_t kOne = 100000000;
 
 // Where the rule's values live (from its IR), for the hand-written block.
 struct Layout {
@@ -62,68 +59,39 @@ const char* const kLetNames[kLets] = {
     "rr",         "sat",       "sys",       "pulse",       "t",           "acvpu",      "oxygen", "rr_score",
     "spo2_score", "air_score", "sbp_score", "pulse_score", "acvpu_score", "temp_score", "score",  "single_red"};
 
-const StoredEvent* Latest(const EventSpan& s, int64_t now) {
-  for (int64_t i = s.size; i > 0; --i) {
-    const StoredEvent& e = s.data[i - 1];
-    if (e.time > now) continue;
-    if (e.time <= now - 4 * kHour) return nullptr;
-    if (e.has_value) return &e;
-  }
-  return nullptr;
-}
-
-// NEWS2 by hand, with the rule's slots (0 rr, 1 spo2, 2 sbp, 3 hr, 4 temp, 5 acvpu,
-// 6 on_oxygen, 7 fio2), bands and conventions (rules/news2.cdr).
+// NEWS2 by hand (bench/news2_by_hand.h) as the rule's native block: the rule's slots
+// are in the order of cdr::bench::News2Input; the lets and `when` conditions go to the
+// registers the engine reads.
 void News2Block(void* ctx, int64_t now, Value* regs, const NativeEnv* env, int32_t flags) {
+  namespace b = cdr::bench;
   const Layout& l = g_layout;
   if (flags & cdr::runtime::kNativeEvidence) {
     for (int32_t a : l.aggs) cdr_rt_inst(ctx, 0, a, now, regs, &regs[a]);  // the runtime records evidence
   }
-  const EventSpan* s = env->spans;
-  const StoredEvent* v[8];
-  for (int k = 0; k < 8; ++k) v[k] = Latest(s[k], now);
+  const StoredEvent* v[b::kNews2Inputs];
+  for (int k = 0; k < b::kNews2Inputs; ++k) v[k] = b::Latest4h(env->spans[k].data, env->spans[k].size, now);
+  b::News2Scores s = b::News2(v, env->texts[0]);  // the rule's text 0 is `alert` (checked in main)
   auto put = [&](int let, bool known, int64_t x) { regs[l.lets[let]] = Value{known ? x : 0, known}; };
-  auto band = [](const StoredEvent* e, auto f) -> int64_t { return e ? f(e->value) : 0; };
-  put(kRr, v[0], v[0] ? v[0]->value : 0);
-  put(kSat, v[1], v[1] ? v[1]->value : 0);
-  put(kSys, v[2], v[2] ? v[2]->value : 0);
-  put(kPulse, v[3], v[3] ? v[3]->value : 0);
-  put(kT, v[4], v[4] ? v[4]->value : 0);
-  put(kAcvpu, v[5], v[5] ? v[5]->value : 0);
-  // (last(on_oxygen) ?? false) or last(fio2) > 0.21, three-valued
-  bool o2 = v[6] && v[6]->value;
-  bool oxygen_known = o2 || v[7];
-  bool oxygen = o2 || (v[7] && v[7]->value > 21000000);
-  put(kOxygen, oxygen_known, oxygen);
-  int64_t rr = band(v[0], [](int64_t x) {
-    return x <= 8 * kOne ? 3 : x <= 11 * kOne ? 1 : x <= 20 * kOne ? 0 : x <= 24 * kOne ? 2 : 3;
-  });
-  int64_t sat = band(v[1], [](int64_t x) { return x <= 91 * kOne ? 3 : x <= 93 * kOne ? 2 : x <= 95 * kOne ? 1 : 0; });
-  int64_t air = oxygen_known && oxygen ? 2 : 0;
-  int64_t sbp = band(v[2], [](int64_t x) {
-    return x <= 90 * kOne ? 3 : x <= 100 * kOne ? 2 : x <= 110 * kOne ? 1 : x < 220 * kOne ? 0 : 3;
-  });
-  int64_t hr = band(v[3], [](int64_t x) {
-    return x <= 40 * kOne ? 3 : x <= 50 * kOne ? 1 : x <= 90 * kOne ? 0 : x <= 110 * kOne ? 1 : x <= 130 * kOne ? 2 : 3;
-  });
-  int64_t acvpu = v[5] ? (v[5]->value == env->texts[0] ? 0 : 3) : 0;  // text 0 is `alert`
-  int64_t t = band(v[4], [](int64_t x) {
-    return x <= 3500000000 ? 3 : x <= 3600000000 ? 1 : x <= 3800000000 ? 0 : x <= 3900000000 ? 1 : 2;
-  });
-  put(kRrScore, true, rr);
-  put(kSpo2Score, true, sat);
-  put(kAirScore, true, air);
-  put(kSbpScore, true, sbp);
-  put(kPulseScore, true, hr);
-  put(kAcvpuScore, true, acvpu);
-  put(kTempScore, true, t);
-  int64_t score = rr + sat + air + sbp + hr + acvpu + t;
-  bool red = rr == 3 || sat == 3 || sbp == 3 || hr == 3 || acvpu == 3 || t == 3;
-  put(kScore, true, score);
-  put(kSingleRed, true, red);
-  regs[l.whens[0]] = Value{score >= 7, true};
-  regs[l.whens[1]] = Value{score >= 5, true};
-  regs[l.whens[2]] = Value{red, true};
+  auto latest = [&](int let, const StoredEvent* e) { put(let, e, e ? e->value : 0); };
+  latest(kRr, v[b::kRr]);
+  latest(kSat, v[b::kSpo2]);
+  latest(kSys, v[b::kSbp]);
+  latest(kPulse, v[b::kHr]);
+  latest(kT, v[b::kTemp]);
+  latest(kAcvpu, v[b::kAcvpu]);
+  put(kOxygen, s.oxygen_known, s.oxygen);
+  put(kRrScore, true, s.rr);
+  put(kSpo2Score, true, s.spo2);
+  put(kAirScore, true, s.air);
+  put(kSbpScore, true, s.sbp);
+  put(kPulseScore, true, s.pulse);
+  put(kAcvpuScore, true, s.acvpu);
+  put(kTempScore, true, s.temp);
+  put(kScore, true, s.total);
+  put(kSingleRed, true, s.single_red);
+  regs[l.whens[0]] = Value{s.total >= 7, true};
+  regs[l.whens[1]] = Value{s.total >= 5, true};
+  regs[l.whens[2]] = Value{s.single_red, true};
 }
 
 }  // namespace
@@ -143,6 +111,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   const cdr::ir::Rule& rule = fe.module.rules[0];
+  static const char* const kSlots[cdr::bench::kNews2Inputs] = {"resp_rate", "spo2",          "sbp",       "heart_rate",
+                                                               "temp",      "consciousness", "on_oxygen", "fio2"};
+  for (int k = 0; k < cdr::bench::kNews2Inputs; ++k) {
+    if (rule.slots.size() != cdr::bench::kNews2Inputs ||
+        fe.module.signals[static_cast<size_t>(rule.slots[static_cast<size_t>(k)].signal)].name != kSlots[k]) {
+      std::fprintf(stderr, "news2_replay: the hand-written block expects the rule's slots in News2Input order\n");
+      return 1;
+    }
+  }
   if (rule.texts.empty() || rule.texts[0] != "alert") {
     std::fprintf(stderr, "news2_replay: the hand-written block expects the rule's text 0 to be `alert`\n");
     return 1;
