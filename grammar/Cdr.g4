@@ -108,12 +108,15 @@ primary
   | 'if' cond=expr 'then' then=expr 'else' otherwise=expr     # ifPrimary
   | 'case' subject=expr? caseItem+ 'else' otherwise=expr 'end' # casePrimary
   | 'bands' subject=expr '{' bandRow (';' bandRow)* ';'? '}'  # bandsPrimary
-  | 'no' signal=ident 'within' window=expr                    # absencePrimary
-  | first=ident 'then' second=ident 'within' window=expr      # sequencePrimary
+  | 'no' signal=signalName 'within' window=expr               # absencePrimary
+  | first=signalName 'then' second=signalName 'within' window=expr  # sequencePrimary
   | op=('minimum' | 'maximum') type=ident                     # limitPrimary
   | callee=ident '(' (callArg (',' callArg)*)? ')'            # callPrimary
-  | ident                                                     # namePrimary
+  | signalName                                                # namePrimary
   ;
+
+// A name; `rule.let` reads another rule's `let` as a signal (a derived signal).
+signalName : ident ('.' member=ident)? ;
 
 caseItem : 'when' when=expr 'then' then=expr ;
 

@@ -432,6 +432,10 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
     return "missing `signal` or `code`";
   }
   const ir::Signal& signal = module_.signals[static_cast<size_t>(e.signal)];
+  if (signal.derived()) {
+    return "signal " + Quote(signal.name) + " is computed by rule " + Quote(module_.rules[static_cast<size_t>(signal.rule)].id) +
+           "; events cannot set it";
+  }
   if (e.status == Status::EnteredInError) return std::nullopt;  // removes by id; no value needed
   if (code_is_value && !text_value) text_value = code;
   return Value(signal, number_text, is_number, bool_value, text_value, unit, e);

@@ -166,6 +166,15 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
     }
     unbounded_.push_back(unbounded);
   }
+  // Derived signals some rule reads: each rule publishes its lets that others read.
+  outputs_.resize(module.rules.size());
+  for (size_t sig = 0; sig < module.signals.size(); ++sig) {
+    const ir::Signal& s = module.signals[sig];
+    int32_t store = store_of_[sig];
+    if (!s.derived() || store < 0) continue;
+    outputs_[static_cast<size_t>(s.rule)].emplace_back(s.let, store);
+  }
+  affected_flags_.assign(module.rules.size(), 0);
   coverage_.resize(module.rules.size());
   if (!options_.native.empty()) InstallNative(options_.native);
 }
@@ -213,6 +222,15 @@ Engine::Outcome Engine::Ingest(const Event& e) {
   return Outcome::Applied;
 }
 
+void Engine::AdvanceTo(int64_t time) {
+  if (group_size_ > 0) Flush();
+  FireTimers(time);
+  if (time > stream_time_) {
+    stream_time_ = time;
+    AdvanceTime(stream_time_);
+  }
+}
+
 void Engine::Finish() {
   if (group_size_ > 0) Flush();
   Finalize(INT64_MAX);
@@ -257,7 +275,7 @@ bool Engine::IsPoint(const Patient& p, size_t r, int64_t t) const {
   for (int32_t sig : rule.slot_signal) {
     if (has_event_at(sig, t)) return true;
   }
-  if (t <= stream_time_) {
+  if (t <= timers_upto_) {
     for (const auto& [sig, off] : timers_[r]) {
       if (has_event_at(sig, t - off)) return true;
     }
@@ -278,11 +296,8 @@ void Engine::Flush() {
     slot->rules.resize(rules_.size());
   }
   Patient& p = *slot;
-  // Timer points before this group's time come first, as in time order.
-  if (t > stream_time_) {
-    stream_time_ = t - 1;
-    FireTimers(stream_time_);
-  }
+  // The stream has passed the times before this group's: their timer points come first.
+  FireTimers(t - 1);
   auto& inserted = inserted_;
   auto& removed = removed_;
   inserted.clear();
@@ -291,54 +306,7 @@ void Engine::Flush() {
   counters_.applied += count;
   stream_time_ = std::max(stream_time_, t);
 
-  auto& affected = affected_;
-  affected.clear();
-  for (const auto* list : {&inserted, &removed}) {
-    for (const auto& [sig, when] : *list) {
-      for (size_t r : rules_of_signal_[static_cast<size_t>(sig)]) {
-        if (std::find(affected.begin(), affected.end(), r) == affected.end()) affected.push_back(r);
-      }
-    }
-  }
-  std::sort(affected.begin(), affected.end());
-  for (size_t r : affected) {
-    RuleState& rs = p.rules[r];
-    const LoadedRule& rule = rules_[r];
-    auto reads = [&](int32_t sig) {
-      return std::find(rule.slot_signal.begin(), rule.slot_signal.end(), sig) != rule.slot_signal.end();
-    };
-    int64_t from = INT64_MAX;
-    for (const auto* list : {&inserted, &removed}) {
-      for (const auto& [sig, when] : *list) {
-        if (reads(sig)) from = std::min(from, when);
-      }
-    }
-    // New points: the times of new events, and the timer points they start.
-    for (const auto& [sig, when] : inserted) {
-      if (!reads(sig)) continue;
-      if (rs.points.try_emplace(when).second && out_.trace) final_due_.push(Due{when, pid, static_cast<int32_t>(r)});
-      for (const auto& [tsig, off] : timers_[r]) {
-        if (tsig != sig) continue;
-        int64_t due = when + off;
-        if (due <= stream_time_) {
-          if (rs.points.try_emplace(due).second && out_.trace) final_due_.push(Due{due, pid, static_cast<int32_t>(r)});
-        } else {
-          timers_due_.push(Due{due, pid, static_cast<int32_t>(r)});
-        }
-      }
-    }
-    // Points whose only reason was a removed event are no longer points.
-    for (const auto& [sig, when] : removed) {
-      if (!reads(sig)) continue;
-      if (!IsPoint(p, r, when)) rs.points.erase(when);
-      for (const auto& [tsig, off] : timers_[r]) {
-        if (tsig == sig && !IsPoint(p, r, when + off)) rs.points.erase(when + off);
-      }
-    }
-    int64_t to = unbounded_[r] ? INT64_MAX : from + rule.ir->longest_window_ms;
-    Update(pid, p, r, from, to);
-    Scan(pid, p, r, from);
-  }
+  React(pid, p);
   AdvanceTime(stream_time_);
   // Evict a patient's old state at most once per hour of watermark progress.
   if (watermark_ != INT64_MIN && (p.evicted_at == INT64_MIN || watermark_ - p.evicted_at >= 3600000)) Evict(p);
@@ -360,6 +328,90 @@ void Engine::Flush() {
   }
 }
 
+void Engine::React(const std::string& pid, Patient& p) {
+  // The rules run in module order, producers of derived signals first: what a rule
+  // publishes while it is processed (appended to inserted_/removed_) reaches its readers,
+  // which come later. The lists are indexed, not iterated, since they grow meanwhile.
+  auto& inserted = inserted_;
+  auto& removed = removed_;
+  std::fill(affected_flags_.begin(), affected_flags_.end(), 0);
+  size_t marked_inserted = 0, marked_removed = 0;
+  for (size_t r = 0; r < rules_.size(); ++r) {
+    for (; marked_inserted < inserted.size(); ++marked_inserted) {
+      for (size_t q : rules_of_signal_[static_cast<size_t>(inserted[marked_inserted].first)]) affected_flags_[q] = 1;
+    }
+    for (; marked_removed < removed.size(); ++marked_removed) {
+      for (size_t q : rules_of_signal_[static_cast<size_t>(removed[marked_removed].first)]) affected_flags_[q] = 1;
+    }
+    if (!affected_flags_[r]) continue;
+    RuleState& rs = p.rules[r];
+    const LoadedRule& rule = rules_[r];
+    auto reads = [&](int32_t sig) {
+      return std::find(rule.slot_signal.begin(), rule.slot_signal.end(), sig) != rule.slot_signal.end();
+    };
+    // This rule sees the changes made before it runs (its own are for later rules).
+    size_t n_inserted = inserted.size(), n_removed = removed.size();
+    int64_t from = INT64_MAX;
+    for (size_t i = 0; i < n_inserted; ++i) {
+      if (reads(inserted[i].first)) from = std::min(from, inserted[i].second);
+    }
+    for (size_t i = 0; i < n_removed; ++i) {
+      if (reads(removed[i].first)) from = std::min(from, removed[i].second);
+    }
+    // New points: the times of new events, and the timer points they start.
+    for (size_t i = 0; i < n_inserted; ++i) {
+      auto [sig, when] = inserted[i];
+      if (!reads(sig)) continue;
+      if (rs.points.try_emplace(when).second && out_.trace) final_due_.push(Due{when, pid, static_cast<int32_t>(r)});
+      for (const auto& [tsig, off] : timers_[r]) {
+        if (tsig != sig) continue;
+        int64_t due = when + off;
+        if (due <= timers_upto_) {
+          if (rs.points.try_emplace(due).second && out_.trace) final_due_.push(Due{due, pid, static_cast<int32_t>(r)});
+        } else {
+          timers_due_.push(Due{due, pid, static_cast<int32_t>(r)});
+        }
+      }
+    }
+    // Points whose only reason was a removed event are no longer points, nor are the
+    // derived events they published.
+    auto drop = [&](int64_t t) {
+      if (IsPoint(p, r, t) || !rs.points.erase(t)) return;
+      for (const auto& [let, store] : outputs_[r]) Publish(p, store, t, Value{});
+    };
+    for (size_t i = 0; i < n_removed; ++i) {
+      auto [sig, when] = removed[i];
+      if (!reads(sig)) continue;
+      drop(when);
+      for (const auto& [tsig, off] : timers_[r]) {
+        if (tsig == sig) drop(when + off);
+      }
+    }
+    int64_t to = unbounded_[r] ? INT64_MAX : from + rule.ir->longest_window_ms;
+    Update(pid, p, r, from, to);
+    Scan(pid, p, r, from);
+  }
+}
+
+void Engine::Publish(Patient& p, int32_t store, int64_t t, const Value& v) {
+  auto& list = p.events.by_signal[static_cast<size_t>(store)];
+  auto pos = std::lower_bound(list.begin(), list.end(), t, [](const StoredEvent& e, int64_t x) { return e.time < x; });
+  bool have = pos != list.end() && pos->time == t;
+  if (!v.known) {
+    if (!have) return;
+    list.erase(pos);
+    removed_.emplace_back(store, t);
+    return;
+  }
+  if (have) {
+    if (pos->value == v.v) return;
+    pos->value = v.v;  // a new value at a known point: its readers re-evaluate from t
+  } else {
+    list.insert(pos, StoredEvent{t, v.v, true, {}});
+  }
+  inserted_.emplace_back(store, t);
+}
+
 void Engine::Update(const std::string& pid, Patient& p, size_t r, int64_t from, int64_t to) {
   RuleState& rs = p.rules[r];
   for (auto it = rs.points.lower_bound(from); it != rs.points.end() && it->first <= to; ++it) {
@@ -372,6 +424,9 @@ void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t
   ++counters_.evaluations;
   // Evidence is collected only when an alert may result: a second pass, rarely needed.
   Evaluate(rule, p.events, t, interner_, regs_, nullptr, coverage_enabled_ ? &coverage_[r] : nullptr, keep_ms_);
+  for (const auto& [let, store] : outputs_[r]) {
+    Publish(p, store, t, regs_[static_cast<size_t>(rule.ir->lets[static_cast<size_t>(let)].inst)]);
+  }
   Point& point = p.rules[r].points[t];
   point.first_held = -1;
   const auto& whens = rule.ir->whens;
@@ -469,7 +524,6 @@ void Engine::Scan(const std::string& pid, Patient& p, size_t r, int64_t from) {
 }
 
 void Engine::AdvanceTime(int64_t stream_time) {
-  FireTimers(stream_time);
   int64_t wm = stream_time == INT64_MIN ? INT64_MIN : stream_time - options_.allowed_lateness_ms;
   if (wm > watermark_) {
     watermark_ = wm;
@@ -478,7 +532,10 @@ void Engine::AdvanceTime(int64_t stream_time) {
 }
 
 void Engine::FireTimers(int64_t upto) {
-  // Timer points whose time the stream has reached are evaluated now.
+  // Timer points whose time the stream has passed are evaluated now: by then every
+  // patient's events of that time are in, so a timer does not fire ahead of a panel of
+  // its own time (from another patient's events of that time) only to be retracted.
+  timers_upto_ = std::max(timers_upto_, upto);
   while (!timers_due_.empty() && timers_due_.top().time <= upto) {
     Due d = timers_due_.top();
     timers_due_.pop();
@@ -489,13 +546,16 @@ void Engine::FireTimers(int64_t upto) {
     if (!IsPoint(p, r, d.time)) continue;  // its event was removed
     if (!p.rules[r].points.try_emplace(d.time).second) continue;
     if (out_.trace) final_due_.push(Due{d.time, d.patient, d.rule});
+    inserted_.clear();
+    removed_.clear();
     EvaluatePoint(d.patient, p, r, d.time);
     Scan(d.patient, p, r, d.time);
+    if (!inserted_.empty() || !removed_.empty()) React(d.patient, p);  // its readers
   }
 }
 
 void Engine::Finalize(int64_t upto) {
-  while (!final_due_.empty() && final_due_.top().time <= upto) {
+  while (!final_due_.empty() && final_due_.top().time < upto) {  // an event at the watermark is on time
     Due d = final_due_.top();
     final_due_.pop();
     auto it = patients_.find(d.patient);
@@ -618,8 +678,16 @@ std::string Engine::AlertJson(const std::string& patient, size_t r, int64_t t, c
     for (size_t k = 0; k < evidence[i].size(); ++k) {
       const EventRef& ref = evidence[i][k];
       if (k) s += ',';
-      s += "{\"id\":" + JsonString(ref.event->id) + ",\"time\":\"" + stdlib::FormatTime(ref.event->time) +
-           "\",\"value\":" + EventValueJson(signal_of_[static_cast<size_t>(ref.signal)], *ref.event) + "}";
+      // A derived event is named by the id its rule's evaluation point has (as an alert).
+      int32_t sig = signal_of_[static_cast<size_t>(ref.signal)];
+      const ir::Signal& signal = module_.signals[static_cast<size_t>(sig)];
+      std::string id = ref.event->id;
+      if (signal.derived()) {
+        const ir::Rule& producer = module_.rules[static_cast<size_t>(signal.rule)];
+        id = AlertId(producer.id, producer.version, patient, ref.event->time);
+      }
+      s += "{\"id\":" + JsonString(id) + ",\"time\":\"" + stdlib::FormatTime(ref.event->time) +
+           "\",\"value\":" + EventValueJson(sig, *ref.event) + "}";
     }
     s += "]}";
   }

@@ -60,6 +60,9 @@ class Engine {
   /// Takes one event in arrival order. Consecutive events of one patient with the same
   /// time are applied together. Late events (time before the watermark) are refused.
   Outcome Ingest(const Event& event);
+  /// The stream's event time has reached `time` with no event (a rule test's clock, a
+  /// heartbeat): applies what is pending and evaluates the timer points up to `time`.
+  void AdvanceTo(int64_t time);
   /// End of input: applies what is pending and writes the remaining trace records.
   void Finish();
 
@@ -95,6 +98,11 @@ class Engine {
   void Flush();
   void Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, int64_t>>& inserted,
              std::vector<std::pair<int32_t, int64_t>>& removed);
+  /// Re-evaluates, in rule order, what the changes in inserted_/removed_ affect.
+  void React(const std::string& patient_id, Patient& p);
+  /// Sets (or, unknown, removes) the derived event of list `store` at `t`; a change is
+  /// recorded in inserted_/removed_ for the rules that read it.
+  void Publish(Patient& p, int32_t store, int64_t t, const Value& v);
   void Update(const std::string& patient_id, Patient& p, size_t rule, int64_t from, int64_t to);
   void EvaluatePoint(const std::string& patient_id, Patient& p, size_t rule, int64_t t);
   void Scan(const std::string& patient_id, Patient& p, size_t rule, int64_t from);
@@ -125,9 +133,11 @@ class Engine {
   std::vector<Event> group_;  // slots reused across groups
   size_t group_size_ = 0;
   std::vector<std::pair<int32_t, int64_t>> inserted_, removed_;
-  std::vector<size_t> affected_;
+  std::vector<uint8_t> affected_flags_;  // rule -> affected by the changes (React)
+  std::vector<std::vector<std::pair<int32_t, int32_t>>> outputs_;  // rule -> (let, stored list) it publishes
   std::vector<Desired> desired_;
   int64_t stream_time_ = INT64_MIN;
+  int64_t timers_upto_ = INT64_MIN;  // timer points up to this time have been evaluated
   int64_t watermark_ = INT64_MIN;
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> timers_due_;
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> final_due_;

@@ -54,9 +54,12 @@ class TimeMap {
   V& operator[](int64_t t) { return try_emplace(t).first->second; }
 
   iterator erase(iterator it) { return items_.erase(it); }
-  void erase(int64_t t) {
+  /// Removes the entry at `t`; false when there was none.
+  bool erase(int64_t t) {
     auto it = find(t);
-    if (it != items_.end()) items_.erase(it);
+    if (it == items_.end()) return false;
+    items_.erase(it);
+    return true;
   }
   /// Removes the entries before `it` (eviction from the front).
   void erase_front(iterator it) { items_.erase(items_.begin(), it); }

@@ -169,6 +169,10 @@ int TestRules(const TestOptions& o) {
                                            step.range.line, step.range.column));
           }
         }
+        // The test's clock runs to its last expectation: timer points up to it are evaluated.
+        int64_t until = INT64_MIN;
+        for (const Expect& e : expects) until = std::max(until, e.time);
+        if (until != INT64_MIN) engine.AdvanceTo(until);
         engine.Finish();
         // The final alerts of the rule: fires minus retractions.
         std::map<int64_t, std::string> final_alerts;

@@ -127,10 +127,15 @@ struct Signal {
   std::vector<std::string> members;  // enum
   std::vector<UnitConversion> conversions;  // declared `convert` units (UCUM ones are found at ingest)
   std::vector<Code> valueset_codes;  // `code in valueset V`: these codes map to this signal, as its value
+  /// A derived signal (`rule.let`): computed by Module::rules[rule], the value of its
+  /// lets[let] at each of its evaluation points where it is known. Never read from input.
+  int32_t rule = -1, let = -1;
+  bool derived() const { return rule >= 0; }
 };
 
 struct Module {
   std::vector<Signal> signals;
+  /// In the order they run: a rule comes after every rule whose lets it reads.
   std::vector<Rule> rules;
   int64_t retention_ms = 0;  // declared by a rule set, or 0
 };

@@ -731,13 +731,50 @@ Module Lower(const std::vector<const ast::File*>& files, const sema::Model& mode
       m.signals.push_back(std::move(s));
     }
   }
-  if (model.retention_seconds) m.retention_ms = model.retention_seconds->raw() / Decimal::kOne * 1000;
-  for (const ast::File* f : files) {
-    for (const auto& d : f->decls) {
-      if (!d.rule) continue;
-      Rule r;
-      if (RuleLowerer(*d.rule, model, signal_index, diags).Run(r)) m.rules.push_back(std::move(r));
+  for (const auto& [name, info] : model.derived) {
+    Signal s;
+    s.name = name;
+    s.schema = info.schema;
+    switch (info.type.kind) {
+      case TypeKind::Boolean: s.type = SignalType::Boolean; break;
+      case TypeKind::Integer: s.type = SignalType::Integer; break;
+      case TypeKind::Quantity:
+        s.type = SignalType::Quantity;
+        s.unit = info.type.unit.text;
+        break;
+      default: s.type = SignalType::Decimal; break;
     }
+    signal_index[name] = static_cast<int32_t>(m.signals.size());
+    m.signals.push_back(std::move(s));
+  }
+  if (model.retention_seconds) m.retention_ms = model.retention_seconds->raw() / Decimal::kOne * 1000;
+  std::map<std::string, size_t> rule_at;
+  for (const ast::Rule* rule : model.rule_order) {
+    Rule r;
+    if (!RuleLowerer(*rule, model, signal_index, diags).Run(r)) continue;
+    rule_at[r.id] = m.rules.size();
+    m.rules.push_back(std::move(r));
+  }
+  // Derived signals name the rule and let that compute them; a rule reading one has its
+  // producers' hashes in its own, since their change changes what it computes.
+  for (Signal& s : m.signals) {
+    auto info = model.derived.find(s.name);
+    if (info == model.derived.end()) continue;
+    auto at = rule_at.find(info->second.rule);
+    if (at == rule_at.end()) continue;
+    s.rule = static_cast<int32_t>(at->second);
+    const Rule& producer = m.rules[at->second];
+    for (size_t i = 0; i < producer.lets.size(); ++i) {
+      if (producer.lets[i].name == info->second.let) s.let = static_cast<int32_t>(i);
+    }
+  }
+  for (Rule& r : m.rules) {
+    std::string producers;
+    for (const SignalSlot& slot : r.slots) {
+      const Signal& s = m.signals[static_cast<size_t>(slot.signal)];
+      if (s.derived()) producers += "|" + m.signals[static_cast<size_t>(slot.signal)].name + "=" + m.rules[static_cast<size_t>(s.rule)].hash;
+    }
+    if (!producers.empty()) r.hash = "sha256:" + stdlib::Sha256Hex(r.hash + producers);
   }
   return m;
 }

@@ -67,6 +67,10 @@ std::string Bound(int64_t v, Kind k) {
 std::string Print(const Module& m) {
   std::string out;
   for (const Signal& s : m.signals) {
+    if (s.derived()) {
+      out += fmt::format("signal {}{} = rule#{} let#{}\n", s.name, s.unit.empty() ? "" : " '" + s.unit + "'", s.rule, s.let);
+      continue;
+    }
     out += fmt::format("signal {}.{}{}\n", s.schema, s.name, s.unit.empty() ? "" : " '" + s.unit + "'");
   }
   if (m.retention_ms) out += fmt::format("retention {}ms\n", m.retention_ms);
@@ -208,7 +212,16 @@ std::vector<std::string> Verify(const Module& m) {
       }
     }
     for (const auto& s : r.slots) {
-      if (s.signal < 0 || static_cast<size_t>(s.signal) >= m.signals.size()) problems.push_back("rule " + r.id + ": unknown signal slot");
+      if (s.signal < 0 || static_cast<size_t>(s.signal) >= m.signals.size()) {
+        problems.push_back("rule " + r.id + ": unknown signal slot");
+        continue;
+      }
+      // A derived signal comes from an earlier rule's let, so one pass in order computes it.
+      const Signal& sig = m.signals[static_cast<size_t>(s.signal)];
+      if (sig.derived() && (static_cast<size_t>(sig.rule) >= static_cast<size_t>(&r - m.rules.data()) || sig.let < 0 ||
+                            static_cast<size_t>(sig.let) >= m.rules[static_cast<size_t>(sig.rule)].lets.size())) {
+        problems.push_back("rule " + r.id + ": derived signal " + sig.name + " is not computed by an earlier rule");
+      }
     }
   }
   return problems;

@@ -4,6 +4,7 @@
 #include "compiler/sema/check.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -131,12 +132,16 @@ class Checker {
     }
     // Rules and tests of a file with syntax errors are not checked: what the parser
     // recovered would only produce confusing follow-on errors. Its schemas still count.
+    std::vector<const ast::Rule*> rules;
     for (const ast::File* f : files_) {
       if (!f->parsed_cleanly) continue;
       for (const auto& d : f->decls) {
-        if (d.rule) Rule(*d.rule);
+        if (d.rule) rules.push_back(d.rule.get());
       }
     }
+    // A rule that reads another rule's lets is checked (and later run) after that rule.
+    model_.rule_order = OrderRules(rules);
+    for (const ast::Rule* r : model_.rule_order) Rule(*r);
     for (const ast::File* f : files_) {
       if (!f->parsed_cleanly) continue;
       for (const auto& d : f->decls) {
@@ -399,6 +404,8 @@ class Checker {
       }
     }
     rules_by_name_.emplace(r.name, &r);
+    checked_rules_.insert(r.name);
+    current_rule_ = &r;
 
     Scope scope;
     std::map<std::string, LetInfo> lets;
@@ -440,6 +447,7 @@ class Checker {
         }
         lets.emplace(name, LetInfo{&it, info, false});
         rule_lets.emplace(name, info.type);
+        rule_let_items_[&r].emplace(name, &it);
       } else if (it.kind == K::When) {
         ExprInfo info = Check(*it.expr, scope);
         if (!info.type.IsError() && info.type.kind != TypeKind::Boolean && info.type.kind != TypeKind::Null) {
@@ -465,7 +473,7 @@ class Checker {
       }
     }
     for (const auto& [name, let] : lets) {
-      if (!let.used) Error(Kind::UnusedLet, let.item->name_ranges[0], name);
+      if (!let.used && !referenced_lets_.count(r.name + "." + name)) Error(Kind::UnusedLet, let.item->name_ranges[0], name);
     }
   }
 
@@ -513,6 +521,135 @@ class Checker {
       cp += source::CodePoints(std::string_view(raw).substr(i + 1, close - i));
       i = close;
     }
+  }
+
+  // ---- derived signals: one rule's `let` read by another as `rule.let` ----------
+
+  // The `rule.let` names an expression reads, with where they are written.
+  static void References(const Expr& e, std::vector<std::pair<std::string, SourceRange>>& out) {
+    auto add = [&](const std::string& name, const SourceRange& r) {
+      if (name.find('.') != std::string::npos) out.emplace_back(name, r);
+    };
+    if (e.kind == ExprKind::Name || e.kind == ExprKind::Absence) add(e.op, e.kind == ExprKind::Name ? e.range : e.name_range);
+    if (e.kind == ExprKind::Sequence) {
+      add(e.op, e.name_range);
+      add(e.name2, e.name2_range);
+    }
+    for (const auto& k : e.kids) References(*k, out);
+    for (const auto& a : e.args) {
+      if (a.value) References(*a.value, out);
+      if (a.window) References(*a.window, out);
+    }
+    for (const auto& row : e.rows) {
+      if (row.value) References(*row.value, out);
+    }
+  }
+
+  // The rules in file order, except that a rule comes after every rule whose lets it
+  // reads. A cycle is an error: no order could compute it.
+  std::vector<const ast::Rule*> OrderRules(const std::vector<const ast::Rule*>& rules) {
+    std::multimap<std::string, const ast::Rule*> by_name;
+    for (const ast::Rule* r : rules) by_name.emplace(r->name, r);
+    std::map<const ast::Rule*, int> state;  // 1: being ordered, 2: done
+    std::vector<const ast::Rule*> order, path;
+    std::function<void(const ast::Rule*)> visit = [&](const ast::Rule* r) {
+      if (state[r] == 2) return;
+      state[r] = 1;
+      path.push_back(r);
+      std::vector<std::pair<std::string, SourceRange>> refs;
+      for (const auto& it : r->items) {
+        if (it.expr) References(*it.expr, refs);
+      }
+      for (const auto& [name, range] : refs) {
+        referenced_lets_.insert(name);
+        std::string producer = name.substr(0, name.find('.'));
+        auto [lo, hi] = by_name.equal_range(producer);
+        for (auto q = lo; q != hi; ++q) {
+          if (state[q->second] == 1) {
+            std::string cycle;
+            auto from = std::find(path.begin(), path.end(), q->second);
+            for (auto p = from; p != path.end(); ++p) cycle += (*p)->name + " -> ";
+            Error(Kind::RuleCycle, range, "`" + name + "`", cycle + q->second->name);
+          } else {
+            visit(q->second);
+          }
+        }
+      }
+      path.pop_back();
+      state[r] = 2;
+      order.push_back(r);
+    };
+    for (const ast::Rule* r : rules) visit(r);
+    return order;
+  }
+
+  // The derived signal `rule.let`: every evaluation point of that rule at which the let is
+  // known is an event of it, at the point's time, with the let's value. Null (after an
+  // error) when the name does not resolve.
+  const SignalInfo* Derived(const std::string& name, const SourceRange& r, Scope& scope) {
+    if (auto it = scope.signals.find(name); it != scope.signals.end()) return it->second;
+    size_t dot = name.find('.');
+    std::string rule = name.substr(0, dot), let = name.substr(dot + 1);
+    auto [lo, hi] = rules_by_name_.equal_range(rule);
+    if (lo == hi) {
+      if (!checked_rules_.count(rule) && std::any_of(model_.rule_order.begin(), model_.rule_order.end(),
+                                                     [&](const ast::Rule* x) { return x->name == rule; })) {
+        return nullptr;  // a rule in a cycle, reported as such
+      }
+      auto* d = Error(Kind::UnknownName, r, "`" + name + "` names rule `" + rule + "`, which is not defined");
+      std::vector<std::string> names;
+      for (const ast::Rule* x : model_.rule_order) {
+        if (!x->synthetic) names.push_back(x->name);
+      }
+      std::string sug = Suggest(rule, names);
+      if (sug.empty()) {
+        AddNote(d, {}, "a rule reads the lets of the rules checked with it; pass their files too (or the whole directory)");
+      } else if (d) {
+        AddNote(d, {}, "did you mean `" + sug + "." + let + "`?");
+        d->fixes.push_back(diag::FixIt{r, sug + "." + let});
+      }
+      return nullptr;
+    }
+    if (std::next(lo) != hi) {
+      auto* d = Error(Kind::UnknownName, r, "`" + name + "` is ambiguous: rule `" + rule + "` is defined in more than one version");
+      for (auto q = lo; q != hi; ++q) AddNote(d, q->second->name_range, "a version of `" + rule + "` is here");
+      return nullptr;
+    }
+    if (lo->second == current_rule_) return nullptr;  // reads itself: reported as a cycle
+    const auto& lets = rule_let_items_[lo->second];
+    auto l = lets.find(let);
+    if (l == lets.end()) {
+      auto* d = Error(Kind::UnknownName, r, "rule `" + rule + "` has no `let " + let + "`");
+      std::vector<std::string> names = Keys(lets);
+      std::string sug = Suggest(let, names);
+      if (!sug.empty() && d) {
+        AddNote(d, {}, "did you mean `" + rule + "." + sug + "`?");
+        d->fixes.push_back(diag::FixIt{r, rule + "." + sug});
+      }
+      return nullptr;
+    }
+    const Type& t = rule_lets_[lo->second][let];
+    if (t.IsError()) return nullptr;
+    if (t.kind != TypeKind::Boolean && !t.IsNumeric() && t.kind != TypeKind::Quantity) {
+      auto* d = Error(Kind::TypeMismatch, r, "`" + name + "` is " + ToString(t) +
+                                                 "; another rule can read only a boolean, number or quantity `let`");
+      AddNote(d, l->second->name_ranges[0], "the `let` is here");
+      return nullptr;
+    }
+    auto [info, fresh] = model_.derived.try_emplace(name);
+    if (fresh) {
+      ast::SignalDecl& decl = model_.derived_decls.emplace_back();
+      decl.name = name;
+      decl.range = l->second->range;
+      decl.name_range = l->second->name_ranges[0];
+      info->second.decl = &decl;
+      info->second.schema = "rule " + rule;
+      info->second.type = t;
+      info->second.rule = rule;
+      info->second.let = let;
+    }
+    scope.signals.emplace(name, &info->second);
+    return &info->second;
   }
 
   // ---- tests ---------------------------------------------------------------
@@ -575,7 +712,8 @@ class Checker {
       }
       const Type& want = sig->second->type;
       if (!s.value) {
-        if (!want.IsError() && !sig->second->decl->is_event) {
+        // An entry in error only removes the event with its id: it needs no value.
+        if (!want.IsError() && !sig->second->decl->is_event && s.status != "entered_in_error") {
           Error(Kind::InvalidTest, s.signal_range, "`" + s.signal + "` needs a value of type " + ToString(want));
         }
         continue;
@@ -857,6 +995,7 @@ class Checker {
   const SignalInfo* Signal(const std::string& name, const SourceRange& r, Scope& scope) {
     auto it = scope.signals.find(name);
     if (it != scope.signals.end()) return it->second;
+    if (name.find('.') != std::string::npos) return Derived(name, r, scope);
     if (scope.lets && scope.lets->count(name)) {
       Error(Kind::NotASignal, r, "`" + name + "` is a `let`; windows and aggregates take a signal");
       return nullptr;
@@ -866,6 +1005,7 @@ class Checker {
   }
 
   ExprInfo Name(const Expr& e, Scope& scope) {
+    if (e.op.find('.') != std::string::npos && !Derived(e.op, e.range, scope)) return Err();
     if (scope.lets) {
       if (auto it = scope.lets->find(e.op); it != scope.lets->end()) {
         it->second.used = true;
@@ -1503,6 +1643,10 @@ class Checker {
   std::multimap<std::string, const ast::Rule*> rules_by_name_;
   std::map<const ast::Rule*, std::map<std::string, const SignalInfo*>> rule_signals_;
   std::map<const ast::Rule*, std::map<std::string, Type>> rule_lets_;  // for `expect NAME = ...`
+  std::map<const ast::Rule*, std::map<std::string, const ast::RuleItem*>> rule_let_items_;
+  std::set<std::string> checked_rules_;
+  std::set<std::string> referenced_lets_;  // `rule.let` names some rule reads
+  const ast::Rule* current_rule_ = nullptr;
   std::string retention_text_;
 };
 

@@ -1,6 +1,7 @@
 // compiler/sema/types.h: the types of the language and what the checker records per expression.
 #pragma once
 
+#include <list>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,6 +42,8 @@ struct SignalInfo {
   std::optional<stdlib::Decimal> plausible_low, plausible_high;  // in the signal's unit
   /// Units from `convert` clauses, each with its factor to the signal's unit.
   std::vector<std::pair<stdlib::Unit, stdlib::Decimal>> conversions;
+  /// A derived signal `rule.let` (another rule's `let`): that rule and let; else empty.
+  std::string rule, let;
 };
 
 /// What the checker knows of one expression.
@@ -60,6 +63,11 @@ struct Model {
   std::unordered_map<const ast::Expr*, ExprInfo> exprs;
   std::optional<stdlib::Decimal> retention_seconds;  // the smallest declared rule-set retention
   std::string retention_ruleset;
+  /// Every rule checked, in the order they must run: a rule after the rules it reads.
+  std::vector<const ast::Rule*> rule_order;
+  /// Derived signals (`rule.let`) that some rule reads, with the declarations made for them.
+  std::map<std::string, SignalInfo> derived;
+  std::list<ast::SignalDecl> derived_decls;
 };
 
 /// Edit distance, for "did you mean" suggestions.

@@ -649,8 +649,8 @@ class Builder {
     }
     if (auto* n = dynamic_cast<CdrParser::NamePrimaryContext*>(ctx)) {
       auto e = Make(K::Name, ctx);
-      e->op = Text(n->ident());
-      e->name_range = R(n->ident());
+      e->op = Text(n->signalName());
+      e->name_range = R(n->signalName());
       return e;
     }
     return Make(K::Error, ctx);
