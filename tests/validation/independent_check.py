@@ -7,7 +7,8 @@ script reads the same `.psv` files directly (not through cdr's importer or engin
 computes, from the published definitions and the window conventions of issue #5 (vitals:
 the latest value within the last 4 h; laboratory values: within 24 h; KDIGO: 48 h and 7
 days; windows include the evaluation time and exclude their far end), every `let` of
-NEWS2, SIRS, qSOFA, KDIGO and the critical values at every evaluation point. Every
+NEWS2, SIRS, qSOFA, KDIGO, the critical values and the overdue observations at every
+evaluation point. Every
 evaluation point of the trace must be one this script expects and vice versa, and every
 value must be equal. Decimal arithmetic is exact (Python's decimal module), divisions
 round half away from zero at 8 places, and unknown follows CQL's three-valued logic.
@@ -187,13 +188,36 @@ def critical(s, t):
             "shock_index": div(latest(s, "HR", t, 4), latest(s, "SBP", t, 4))}
 
 
+NEWS2_COLUMNS = ["Resp", "O2Sat", "SBP", "HR", "Temp", "FiO2"]
+
+
+def overdue(s, t):
+    """No respiratory rate in (t - 12 h, t], and the highest NEWS2 total at NEWS2's own
+    evaluation points in (t - 24 h, t] (unknown when there is none)."""
+    scores = [news2(s, h)["score"] for h in points(s, NEWS2_COLUMNS) if t - 24 < h <= t]
+    return {"recent_news2": max(scores) if scores else None,
+            "rr_overdue": not any(t - 12 < h <= t for h, _ in s.get("Resp", []))}
+
+
+def overdue_points(s, stream_end):
+    """The hours of a respiratory rate or of a NEWS2 evaluation point, and 12 h after each
+    respiratory rate (the absence timer) once the stream has passed it."""
+    resp = [h for h, _ in s.get("Resp", [])]
+    return sorted(set(resp) | set(points(s, NEWS2_COLUMNS)) | {h + 12 for h in resp if h + 12 < stream_end})
+
+
 RULES = {
     "news2": (news2, ["Resp", "O2Sat", "SBP", "HR", "Temp", "FiO2"]),
     "sirs": (sirs, ["Temp", "WBC", "HR", "Resp", "PaCO2"]),
     "qsofa": (qsofa, ["Resp", "SBP"]),
     "kdigo_aki": (kdigo, ["Creatinine"]),
     "critical_values": (critical, ["Potassium", "Glucose", "Lactate", "HR", "SBP"]),
+    "overdue_observations": (overdue, overdue_points),
 }
+
+# The clinical measurements of the data set (its README): every column but the
+# demographics, the ICU stay hour and the label. The stream ends at the last of them.
+NOT_MEASUREMENTS = {"Age", "Gender", "Unit1", "Unit2", "HospAdmTime", "ICULOS", "SepsisLabel"}
 
 # ---- the comparison ---------------------------------------------------------
 
@@ -226,13 +250,12 @@ def main():
 
     problems, checked_points, checked_values = [], 0, 0
     expected_keys = set()
-    for name in sorted(os.listdir(data)):
-        if not name.endswith(".psv"):
-            continue
-        patient = name[:-4]
-        s = read_stay(os.path.join(data, name))
+    stays = {name[:-4]: read_stay(os.path.join(data, name)) for name in sorted(os.listdir(data)) if name.endswith(".psv")}
+    # The stays are one stream, merged in time order; timer points fire up to its end.
+    stream_end = max(h for s in stays.values() for c, series in s.items() if c not in NOT_MEASUREMENTS for h, _ in series)
+    for patient, s in stays.items():
         for rule, (compute, cols) in RULES.items():
-            for hour in points(s, cols):
+            for hour in (cols(s, stream_end) if callable(cols) else points(s, cols)):
                 key = (rule, patient, stamp(hour))
                 expected_keys.add(key)
                 if key not in got:
