@@ -1,6 +1,7 @@
 // bench/jit_bench.cpp: the JIT against the interpreter and against a hand-written C++
 // NEWS2 (the floor for what native code can do), on one evaluation point of a patient
-// with a day of hourly vitals; compile time per rule at -O0 and -O2; and the time from
+// with a day of hourly vitals: bare, and as the rule's native block through the same
+// evaluator as the JIT's code (so the difference is the code alone); compile time per rule at -O0 and -O2; and the time from
 // the rule files to native code.
 // Run: build-release/bin/cdr_jit_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -27,7 +28,7 @@ struct Setup {
   cdr::driver::Frontend fe;
   size_t news2 = 0;
   cdr::runtime::Interner interner;
-  cdr::runtime::LoadedRule interp, native, native_o0;
+  cdr::runtime::LoadedRule interp, native, native_o0, hand;
   PatientEvents events;
   int64_t now = 23 * kHour;
   int32_t rr = -1, spo2 = -1, sbp = -1, hr = -1, temp = -1, acvpu = -1, o2 = -1, fio2 = -1;
@@ -56,6 +57,12 @@ Setup& Get() {
     s->interp = cdr::runtime::Load(m, m.rules[s->news2], s->interner, identity);
     s->native = s->interp;
     s->native_o0 = s->interp;
+    s->hand = s->interp;
+    if (auto problem = cdr::bench::SetUpNews2Block(m, m.rules[s->news2])) {
+      std::fprintf(stderr, "jit_bench: %s\n", problem->c_str());
+      std::abort();
+    }
+    s->hand.native = {&cdr::bench::News2Block};
     if (auto err = cdr::jit::Compile(m.rules[s->news2], 2, s->native.native)) {
       std::fprintf(stderr, "jit_bench: %s\n", err->c_str());
       std::abort();
@@ -113,12 +120,14 @@ void CheckSame(Setup& s) {
   static bool checked = false;
   if (checked) return;
   checked = true;
-  std::vector<Value> a, b, c;
+  std::vector<Value> a, b, c, d;
   cdr::runtime::Evaluate(s.interp, s.events, s.now, s.interner, a, nullptr, nullptr, kRetention);
   cdr::runtime::Evaluate(s.native, s.events, s.now, s.interner, b, nullptr, nullptr, kRetention);
   cdr::runtime::Evaluate(s.native_o0, s.events, s.now, s.interner, c, nullptr, nullptr, kRetention);
+  cdr::runtime::Evaluate(s.hand, s.events, s.now, s.interner, d, nullptr, nullptr, kRetention);
   cdr::bench::News2Scores h = News2ByHand(s, s.now);
-  if (LetValue(s, a, "score") != h.total || LetValue(s, b, "score") != h.total || LetValue(s, c, "score") != h.total) {
+  if (LetValue(s, a, "score") != h.total || LetValue(s, b, "score") != h.total || LetValue(s, c, "score") != h.total ||
+      LetValue(s, d, "score") != h.total) {
     std::fprintf(stderr, "jit_bench: scores differ: interp %lld, jit %lld, by hand %lld\n",
                  static_cast<long long>(LetValue(s, a, "score")), static_cast<long long>(LetValue(s, b, "score")),
                  static_cast<long long>(h.total));
@@ -140,6 +149,7 @@ void BM_News2(benchmark::State& state, cdr::runtime::LoadedRule Setup::*which) {
 BENCHMARK_CAPTURE(BM_News2, Interpreter, &Setup::interp);
 BENCHMARK_CAPTURE(BM_News2, Jit, &Setup::native);
 BENCHMARK_CAPTURE(BM_News2, JitO0, &Setup::native_o0);
+BENCHMARK_CAPTURE(BM_News2, HandWrittenBlock, &Setup::hand);
 
 void BM_News2ByHand(benchmark::State& state) {
   Setup& s = Get();

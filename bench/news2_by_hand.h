@@ -1,12 +1,18 @@
 // bench/news2_by_hand.h: NEWS2 written by hand in C++ from the RCP chart, with the shipped
 // rule's bands and conventions (rules/news2.cdr): the floor for what native code can do.
-// Shared by bench/jit_bench.cpp (one evaluation point) and bench/news2_replay.cpp (a
-// whole stream, through the native ABI).
+// Shared by bench/jit_bench.cpp (one evaluation point, bare and through the native ABI)
+// and bench/news2_replay.cpp (a whole stream, through the native ABI).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include "compiler/ir/ir.h"
 #include "runtime/event.h"
+#include "runtime/interpreter.h"
 
 namespace cdr::bench {
 
@@ -59,6 +65,74 @@ inline News2Scores News2(const runtime::StoredEvent* const (&in)[kNews2Inputs], 
   s.total = s.rr + s.spo2 + s.air + s.sbp + s.pulse + s.acvpu + s.temp;
   s.single_red = s.rr == 3 || s.spo2 == 3 || s.sbp == 3 || s.pulse == 3 || s.acvpu == 3 || s.temp == 3;
   return s;
+}
+
+
+// ---- the same NEWS2 as the rule's native block (runtime/interpreter.h, NativeBlock) ----
+
+/// Where the rule's values live (from its IR), for the hand-written block.
+struct News2Layout {
+  int32_t lets[16] = {};  // in the order of kNews2LetNames
+  int32_t whens[3] = {};
+  std::vector<int32_t> aggs;  // aggregate instructions (for evidence)
+};
+inline News2Layout g_news2_layout;
+
+inline const char* const kNews2LetNames[16] = {
+    "rr",         "sat",       "sys",       "pulse",       "t",           "acvpu",      "oxygen", "rr_score",
+    "spo2_score", "air_score", "sbp_score", "pulse_score", "acvpu_score", "temp_score", "score",  "single_red"};
+
+/// Checks that the rule has the slots, text and lets the block relies on and records where
+/// its values go; the problem otherwise.
+inline std::optional<std::string> SetUpNews2Block(const ir::Module& module, const ir::Rule& rule) {
+  static const char* const kSlots[kNews2Inputs] = {"resp_rate", "spo2",          "sbp",       "heart_rate",
+                                                   "temp",      "consciousness", "on_oxygen", "fio2"};
+  for (int k = 0; k < kNews2Inputs; ++k) {
+    if (rule.slots.size() != kNews2Inputs ||
+        module.signals[static_cast<size_t>(rule.slots[static_cast<size_t>(k)].signal)].name != kSlots[k]) {
+      return "the hand-written block expects the rule's slots in News2Input order";
+    }
+  }
+  if (rule.texts.empty() || rule.texts[0] != "alert") return "the hand-written block expects the rule's text 0 to be `alert`";
+  News2Layout& l = g_news2_layout;
+  for (int k = 0; k < 16; ++k) {
+    auto it = std::find_if(rule.lets.begin(), rule.lets.end(), [&](const auto& x) { return x.name == kNews2LetNames[k]; });
+    if (it == rule.lets.end()) return std::string("the rule has no let ") + kNews2LetNames[k];
+    l.lets[k] = it->inst;
+  }
+  if (rule.whens.size() != 3) return "the hand-written block expects 3 `when` clauses";
+  for (int w = 0; w < 3; ++w) l.whens[w] = rule.whens[static_cast<size_t>(w)].cond;
+  l.aggs.clear();
+  for (size_t i = 0; i < rule.blocks[0].insts.size(); ++i) {
+    if (rule.blocks[0].insts[i].op == ir::Op::Agg) l.aggs.push_back(static_cast<int32_t>(i));
+  }
+  return std::nullopt;
+}
+
+/// NEWS2 by hand as the rule's native block (after SetUpNews2Block): the rule's slots are
+/// in the order of News2Input; the lets and `when` conditions go to the registers the
+/// engine reads.
+inline void News2Block(void* ctx, int64_t now, runtime::Value* regs, const runtime::NativeEnv* env, int32_t flags) {
+  using runtime::Value;
+  const News2Layout& l = g_news2_layout;
+  if (flags & runtime::kNativeEvidence) {
+    for (int32_t a : l.aggs) cdr_rt_inst(ctx, 0, a, now, regs, &regs[a]);  // the runtime records evidence
+  }
+  const runtime::StoredEvent* v[kNews2Inputs];
+  for (int k = 0; k < kNews2Inputs; ++k) {
+    const auto& span = env->lists[env->slot_list[k]].span();
+    v[k] = Latest4h(span.data, span.size, now);
+  }
+  News2Scores s = News2(v, env->texts[0]);  // the rule's text 0 is `alert` (SetUpNews2Block)
+  auto put = [&](int let, bool known, int64_t x) { regs[l.lets[let]] = Value{known ? x : 0, known}; };
+  auto latest = [&](int let, const runtime::StoredEvent* e) { put(let, e, e ? e->value : 0); };
+  for (int k = 0; k < 6; ++k) latest(k, v[k]);  // rr, sat, sys, pulse, t, acvpu: inputs 0 to 5
+  put(6, s.oxygen_known, s.oxygen);
+  const int64_t scores[9] = {s.rr, s.spo2, s.air, s.sbp, s.pulse, s.acvpu, s.temp, s.total, s.single_red};
+  for (int k = 0; k < 9; ++k) put(7 + k, true, scores[k]);
+  regs[l.whens[0]] = Value{s.total >= 7, true};
+  regs[l.whens[1]] = Value{s.total >= 5, true};
+  regs[l.whens[2]] = Value{s.single_red, true};
 }
 
 }  // namespace cdr::bench

@@ -29,9 +29,86 @@ struct StoredEvent {
   std::string id;
 };
 
+/// A signal's events as native code reads them: StoredEvent records (time at offset 0,
+/// value at 8, has_value at 16), sorted by time.
+struct EventSpan {
+  const StoredEvent* data;
+  int64_t size;
+};
+
+/// One signal's events of a patient, sorted by (time, id): a std::vector that keeps its
+/// span (data, size) current at offset 0, where native code reads it without a call and
+/// without the runtime building spans for each evaluation. Every change goes through the
+/// members below, which update the span.
+class EventList {
+ public:
+  using iterator = std::vector<StoredEvent>::iterator;
+  using const_iterator = std::vector<StoredEvent>::const_iterator;
+
+  EventList() = default;
+  EventList(const EventList& o) : v_(o.v_) { Sync(); }
+  EventList(EventList&& o) noexcept : v_(std::move(o.v_)) {
+    Sync();
+    o.Sync();
+  }
+  EventList& operator=(const EventList& o) {
+    v_ = o.v_;
+    Sync();
+    return *this;
+  }
+  EventList& operator=(EventList&& o) noexcept {
+    v_ = std::move(o.v_);
+    Sync();
+    o.Sync();
+    return *this;
+  }
+
+  const EventSpan& span() const { return span_; }
+  size_t size() const { return v_.size(); }
+  bool empty() const { return v_.empty(); }
+  size_t capacity() const { return v_.capacity(); }
+  const StoredEvent* data() const { return v_.data(); }
+  const StoredEvent& operator[](size_t i) const { return v_[i]; }
+  const StoredEvent& back() const { return v_.back(); }
+  const_iterator begin() const { return v_.begin(); }
+  const_iterator end() const { return v_.end(); }
+  /// Mutable access to the records (not to their number or places).
+  iterator begin() { return v_.begin(); }
+  iterator end() { return v_.end(); }
+
+  void reserve(size_t n) {
+    v_.reserve(n);
+    Sync();
+  }
+  void push_back(StoredEvent e) {
+    v_.push_back(std::move(e));
+    Sync();
+  }
+  iterator insert(const_iterator pos, StoredEvent e) {
+    auto it = v_.insert(pos, std::move(e));
+    Sync();
+    return it;
+  }
+  iterator erase(const_iterator pos) {
+    auto it = v_.erase(pos);
+    Sync();
+    return it;
+  }
+  iterator erase(const_iterator first, const_iterator last) {
+    auto it = v_.erase(first, last);
+    Sync();
+    return it;
+  }
+
+ private:
+  void Sync() { span_ = EventSpan{v_.data(), static_cast<int64_t>(v_.size())}; }
+  EventSpan span_{nullptr, 0};  // first: see kEventListSpanOffset
+  std::vector<StoredEvent> v_;
+};
+
 /// A patient's events, per signal, each list sorted by (time, id).
 struct PatientEvents {
-  std::vector<std::vector<StoredEvent>> by_signal;
+  std::vector<EventList> by_signal;
 };
 
 }  // namespace cdr::runtime

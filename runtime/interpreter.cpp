@@ -2,10 +2,14 @@
 // of each block; unknown propagates as in CQL; decimals are exact (stdlib::Decimal).
 #include "runtime/interpreter.h"
 
+#include <cstdio>
+#include <type_traits>
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <deque>
+#include <optional>
 #include <unordered_map>
 
 #include "stdlib/decimal.h"
@@ -122,58 +126,42 @@ LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& intern
   for (const auto& t : rule.texts) r.text_ids.push_back(interner.Intern(t));
   for (const auto& s : rule.slots) {
     r.slot_signal.push_back(store_of[static_cast<size_t>(s.signal)]);
+    // A slot whose signal has no list cannot be read natively (the engine keeps a list for
+    // every signal its rules read).
+    r.lists_needed = r.slot_signal.back() < 0 ? SIZE_MAX
+                                              : std::max(r.lists_needed, static_cast<size_t>(r.slot_signal.back()) + 1);
     r.slot_int.push_back(module.signals[static_cast<size_t>(s.signal)].type == ir::SignalType::Integer);
   }
-  r.site_of.assign(rule.blocks.empty() ? 0 : rule.blocks[0].insts.size(), -1);
+  r.regs0 = rule.blocks.empty() ? 0 : rule.blocks[0].insts.size();
+  r.site_of.assign(r.regs0, -1);
   for (size_t i = 0; i < rule.evidence.size(); ++i) r.site_of[static_cast<size_t>(rule.evidence[i].inst)] = static_cast<int32_t>(i);
   return r;
 }
 
 namespace {
 
+struct NativeCall;
+
 class Evaluator {
  public:
-  Evaluator(const LoadedRule& rule, const PatientEvents& events, const Interner& interner,
-            std::vector<std::vector<EventRef>>* evidence, Coverage* coverage, int64_t retention_ms)
-      : rule_(rule), events_(events), interner_(interner), evidence_(evidence), coverage_(coverage),
-        retention_ms_(retention_ms) {
-    if (evidence_) {
-      evidence_->resize(rule.ir->evidence.size());
-      for (auto& list : *evidence_) list.clear();
-    }
-  }
+  explicit Evaluator(NativeCall& call);
 
   void Block(int b, int64_t now, std::vector<Value>& regs) {
+    if (!rule_.native.empty()) return Native(b, now, regs);
     const auto& insts = rule_.ir->blocks[static_cast<size_t>(b)].insts;
-    if (!rule_.native.empty()) {
-      // Native code writes the registers anyone reads (lets, `when` conditions, the
-      // runtime's operands) and keeps the others in machine registers: no clearing.
-      if (regs.size() < insts.size()) regs.resize(insts.size());
-      if (!env_.spans) {
-        // The slots' events, in the evaluator itself for the usual few slots (no
-        // allocation), else in a reused per-thread buffer.
-        size_t n = rule_.slot_signal.size();
-        static thread_local std::vector<EventSpan> many;
-        EventSpan* spans = spans_;
-        if (n > kInlineSpans) {
-          many.resize(n);
-          spans = many.data();
-        }
-        for (size_t slot = 0; slot < n; ++slot) {
-          const auto& ev = Events(static_cast<int32_t>(slot));
-          spans[slot] = EventSpan{ev.data(), static_cast<int64_t>(ev.size())};
-        }
-        env_ = NativeEnv{rule_.text_ids.data(), spans, retention_ms_};
-      }
-      int outer = current_block_;
-      current_block_ = b;
-      int32_t flags = (coverage_ && b == 0 ? kNativeCoverage : 0) | (evidence_ ? kNativeEvidence : 0);
-      rule_.native[static_cast<size_t>(b)](this, now, regs.data(), &env_, flags);
-      current_block_ = outer;
-      return;
-    }
     regs.assign(insts.size(), Value{});
     for (size_t i = 0; i < insts.size(); ++i) regs[i] = One(b, insts[i], static_cast<ir::InstId>(i), now, regs);
+  }
+
+  // A nested block (a `for` condition) as native code; Evaluate runs block 0.
+  void Native(int b, int64_t now, std::vector<Value>& regs) {
+    size_t n = rule_.ir->blocks[static_cast<size_t>(b)].insts.size();
+    if (regs.size() < n) regs.resize(n);
+    env_ = NativeEnv{rule_.text_ids.data(), events_.by_signal.data(), rule_.slot_signal.data(), retention_ms_};
+    int outer = current_block_;
+    current_block_ = b;
+    rule_.native[static_cast<size_t>(b)](&call_, now, regs.data(), &env_, evidence_ ? kNativeEvidence : 0);
+    current_block_ = outer;
   }
 
   // The runtime's entry for native code (cdr_rt_inst).
@@ -187,8 +175,8 @@ class Evaluator {
     return v;
   }
 
-  void Cover(int32_t table, int32_t row) {
-    if (coverage_) coverage_->band_rows[static_cast<size_t>(table)][static_cast<size_t>(row)] = true;
+  void Cover(int32_t table, int32_t row) {  // row -1: none matched
+    if (coverage_ && row >= 0) coverage_->band_rows[static_cast<size_t>(table)][static_cast<size_t>(row)] = true;
   }
 
  private:
@@ -196,8 +184,8 @@ class Evaluator {
     const Value* p;
     const Value& operator[](size_t i) const { return p[i]; }
   };
-  const std::vector<StoredEvent>& Events(int32_t slot) const {
-    static const std::vector<StoredEvent> kNone;
+  const EventList& Events(int32_t slot) const {
+    static const EventList kNone;
     int32_t sig = rule_.slot_signal[static_cast<size_t>(slot)];
     if (sig < 0 || static_cast<size_t>(sig) >= events_.by_signal.size()) return kNone;
     return events_.by_signal[static_cast<size_t>(sig)];
@@ -205,7 +193,7 @@ class Evaluator {
 
   // The index of the first event after `t` in ev[0, end). Evaluation looks at the latest
   // events, so the search runs backwards from `end` in doubling steps, then bisects.
-  static size_t FirstAfter(const std::vector<StoredEvent>& ev, size_t end, int64_t t) {
+  static size_t FirstAfter(const EventList& ev, size_t end, int64_t t) {
     size_t hi = end, step = 1;  // ev[hi, end) are all after t
     while (hi > 0) {
       size_t lo = hi >= step ? hi - step : 0;
@@ -221,7 +209,7 @@ class Evaluator {
   }
 
   // [begin, end) of the events with time in (now - window, now]; window < 0: the retention.
-  std::pair<size_t, size_t> Range(const std::vector<StoredEvent>& ev, int64_t now, int64_t window) const {
+  std::pair<size_t, size_t> Range(const EventList& ev, int64_t now, int64_t window) const {
     if (window < 0) window = retention_ms_;
     size_t end = FirstAfter(ev, ev.size(), now);
     return {FirstAfter(ev, end, now - window), end};
@@ -567,6 +555,7 @@ class Evaluator {
     return Unknown();
   }
 
+  NativeCall& call_;
   const LoadedRule& rule_;
   const PatientEvents& events_;
   const Interner& interner_;
@@ -574,34 +563,90 @@ class Evaluator {
   Coverage* coverage_;
   int64_t retention_ms_;
   int current_block_ = 0;
-  NativeEnv env_{};  // for native code, made on first use
+  NativeEnv env_{};  // for native code
   size_t sustained_depth_ = 0;
-  static constexpr size_t kInlineSpans = 16;
-  EventSpan spans_[kInlineSpans];
 };
+
+// What native code passes back to the runtime (cdr_rt_inst, cdr_rt_cover): the
+// evaluation's arguments, and the evaluator, made on the first call. Evaluations of
+// compiled rules mostly never call the runtime, so they never make one.
+struct NativeCall {
+  const LoadedRule& rule;
+  const PatientEvents& events;
+  const Interner& interner;
+  std::vector<std::vector<EventRef>>* evidence;
+  Coverage* coverage;
+  int64_t retention_ms;
+  std::optional<Evaluator> evaluator;
+
+  Evaluator& Get() {
+    if (!evaluator) evaluator.emplace(*this);
+    return *evaluator;
+  }
+};
+
+Evaluator::Evaluator(NativeCall& call)
+    : call_(call), rule_(call.rule), events_(call.events), interner_(call.interner), evidence_(call.evidence),
+      coverage_(call.coverage), retention_ms_(call.retention_ms) {
+  if (evidence_) {
+    evidence_->resize(rule_.ir->evidence.size());
+    for (auto& list : *evidence_) list.clear();
+  }
+}
 
 static_assert(offsetof(StoredEvent, time) == 0 && offsetof(StoredEvent, value) == 8 &&
                   offsetof(StoredEvent, has_value) == 16 && sizeof(StoredEvent) == 56,
               "the layout native code reads (compiler/jit/jit.cpp)");
+static_assert(std::is_standard_layout_v<EventSpan> && sizeof(EventSpan) == 16,
+              "the span native code reads at the start of an EventList (compiler/jit/jit.cpp)");
 
 }  // namespace
 
 void RtInst(void* ctx, int32_t block, int32_t inst, int64_t now, Value* regs, Value* out) {
-  *out = static_cast<Evaluator*>(ctx)->RunInst(block, inst, now, regs);
+  *out = static_cast<NativeCall*>(ctx)->Get().RunInst(block, inst, now, regs);
 }
 
-void RtCover(void* ctx, int32_t table, int32_t row) { static_cast<Evaluator*>(ctx)->Cover(table, row); }
+void RtCover(void* ctx, int32_t table, int32_t row) { static_cast<NativeCall*>(ctx)->Get().Cover(table, row); }
+
+namespace {
+
+void PrepareCoverage(const LoadedRule& rule, Coverage& coverage) {
+  if (coverage.band_rows.size() == rule.ir->bands.size() && coverage.whens.size() == rule.ir->whens.size()) return;
+  coverage.band_rows.clear();
+  for (const auto& t : rule.ir->bands) coverage.band_rows.emplace_back(t.rows.size(), false);
+  coverage.whens.assign(rule.ir->whens.size(), false);
+}
+
+[[noreturn]] __attribute__((noinline, cold)) void NativeListsMissing(const LoadedRule& rule, const PatientEvents& events) {
+  // Native code reads every slot's list without a bounds check; the engine keeps one
+  // list per signal its rules read, so this is a bug of the caller, not of the input.
+  std::fprintf(stderr, "cdr: internal error: rule %s evaluated natively over %zu event lists, fewer than it reads\n",
+               rule.ir->id.c_str(), events.by_signal.size());
+  std::abort();
+}
+
+}  // namespace
 
 void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, const Interner& interner,
               std::vector<Value>& regs, std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
               int64_t retention_ms) {
-  if (coverage && (coverage->band_rows.size() != rule.ir->bands.size() || coverage->whens.size() != rule.ir->whens.size())) {
-    coverage->band_rows.clear();
-    for (const auto& t : rule.ir->bands) coverage->band_rows.emplace_back(t.rows.size(), false);
-    coverage->whens.assign(rule.ir->whens.size(), false);
+  if (coverage) PrepareCoverage(rule, *coverage);
+  NativeCall call{rule, events, interner, evidence, coverage, retention_ms, std::nullopt};
+  if (rule.native.empty()) {
+    call.Get().Block(0, now, regs);
+  } else {
+    // Native code writes the registers anyone reads (lets, `when` conditions, the
+    // runtime's operands) and keeps the others in machine registers: no clearing. It
+    // reads each slot's list through the patient's lists and the slot map (the lists keep
+    // their spans current): nothing is built per evaluation, and the evaluator is made
+    // only if the code calls the runtime (or evidence or coverage is collected).
+    if (events.by_signal.size() < rule.lists_needed) [[unlikely]] NativeListsMissing(rule, events);
+    if (regs.size() < rule.regs0) regs.resize(rule.regs0);
+    if (evidence || coverage) call.Get();
+    NativeEnv env{rule.text_ids.data(), events.by_signal.data(), rule.slot_signal.data(), retention_ms};
+    int32_t flags = (coverage ? kNativeCoverage : 0) | (evidence ? kNativeEvidence : 0);
+    rule.native[0](&call, now, regs.data(), &env, flags);
   }
-  Evaluator ev(rule, events, interner, evidence, coverage, retention_ms);
-  ev.Block(0, now, regs);
   if (coverage) {
     for (size_t i = 0; i < rule.ir->whens.size(); ++i) {
       const Value& c = regs[static_cast<size_t>(rule.ir->whens[i].cond)];

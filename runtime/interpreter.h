@@ -38,17 +38,11 @@ class Interner {
   std::vector<std::pair<std::string, int64_t>> sorted_;  // sorted by text, for lookup
 };
 
-/// A signal's events as native code reads them: StoredEvent records (time at offset 0,
-/// value at 8, has_value at 16), sorted by time.
-struct EventSpan {
-  const StoredEvent* data;
-  int64_t size;
-};
-
 /// What native code reads of one evaluation besides its registers.
 struct NativeEnv {
   const int64_t* texts;     // the rule's text constants as interned ids (LoadedRule::text_ids)
-  const EventSpan* spans;   // per signal slot of the rule
+  const EventList* lists;   // the patient's event lists (PatientEvents::by_signal)
+  const int32_t* slot_list; // per signal slot of the rule: its list (LoadedRule::slot_signal)
   int64_t retention_ms;     // the reach of a lookback without a window
 };
 
@@ -76,6 +70,8 @@ struct LoadedRule {
   std::vector<bool> slot_int;        // the signal holds integers (not raw decimals)
   std::vector<int32_t> site_of;      // block-0 instruction -> evidence site, or -1
   std::vector<NativeBlock> native;   // per block; empty: the interpreter runs the rule
+  size_t lists_needed = 0;           // 1 + the largest list a slot reads
+  size_t regs0 = 0;                  // registers of block 0
 };
 
 /// `store_of` maps a module signal to its list in PatientEvents::by_signal (the engine

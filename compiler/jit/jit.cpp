@@ -75,8 +75,9 @@ class BlockEmitter {
     ptr_ = llvm::PointerType::get(ctx, 0);
     value_ = llvm::StructType::get(ctx, {i64_, i8_});
     auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr_, i64_, ptr_, ptr_, i32_}, false);
-    env_ty_ = llvm::StructType::get(ctx, {ptr_, ptr_, i64_});  // NativeEnv
+    env_ty_ = llvm::StructType::get(ctx, {ptr_, ptr_, ptr_, i64_});  // NativeEnv
     span_ty_ = llvm::StructType::get(ctx, {ptr_, i64_});       // EventSpan
+    list_ty_ = llvm::ArrayType::get(i8_, sizeof(runtime::EventList));  // an EventList: its span first
     event_ty_ = llvm::ArrayType::get(i8_, sizeof(runtime::StoredEvent));
     fn_ = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
     auto* inst_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr_, i32_, i32_, i64_, ptr_, ptr_}, false);
@@ -94,8 +95,9 @@ class BlockEmitter {
     flags_ = &*args++;
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
     texts_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 0));
-    spans_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 1));
-    retention_ = b_.CreateLoad(i64_, b_.CreateStructGEP(env_ty_, env_, 2));
+    lists_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 1));
+    slot_list_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 2));
+    retention_ = b_.CreateLoad(i64_, b_.CreateStructGEP(env_ty_, env_, 3));
     const auto& insts = rule_.blocks[static_cast<size_t>(block_)].insts;
     Observed(insts);
     ssa_.assign(insts.size(), V{nullptr, nullptr});
@@ -367,7 +369,10 @@ class BlockEmitter {
     b_.CreateBr(done);
 
     b_.SetInsertPoint(inline_bb);
-    llvm::Value* span = b_.CreateConstInBoundsGEP1_64(span_ty_, spans_, static_cast<uint64_t>(in.aux));
+    // The slot's list (NativeEnv::slot_list), whose span is at the start of the EventList.
+    llvm::Value* list_index = b_.CreateSExt(
+        b_.CreateLoad(i32_, b_.CreateConstInBoundsGEP1_64(i32_, slot_list_, static_cast<uint64_t>(in.aux))), i64_);
+    llvm::Value* span = b_.CreateInBoundsGEP(list_ty_, lists_, list_index);
     llvm::Value* data = b_.CreateLoad(ptr_, b_.CreateStructGEP(span_ty_, span, 0));
     llvm::Value* size = b_.CreateLoad(i64_, b_.CreateStructGEP(span_ty_, span, 1));
     llvm::Value* window = in.imm < 0 ? retention_ : C(in.imm);
@@ -487,28 +492,37 @@ class BlockEmitter {
     V s = Load(in.a);
     llvm::Value* v = C(0);
     llvm::Value* known = llvm::ConstantInt::getFalse(ctx_);
-    llvm::Value* row = llvm::ConstantInt::get(i32_, static_cast<uint64_t>(-1), true);
     for (size_t k = t.rows.size(); k-- > 0;) {
       const ir::BandRow& r = t.rows[k];
-      llvm::Value* hit =
-          r.is_else ? True() : b_.CreateAnd(b_.CreateICmpSGE(s.v, C(r.low)), b_.CreateICmpSLE(s.v, C(r.high)));
       V val = Load(r.value);
+      llvm::Value* hit = Hit(r, s.v);
       v = b_.CreateSelect(hit, val.v, v);
       known = b_.CreateSelect(hit, val.known, known);
-      row = b_.CreateSelect(hit, llvm::ConstantInt::get(i32_, k), row);
     }
     Store(i, {v, b_.CreateAnd(s.known, known)});
-    // Coverage (cdr test): only when asked for, and only for a known subject with a row.
+    // Coverage (cdr test): only when asked for and the subject is known. The matching
+    // row is found there, off the path of ordinary evaluations.
     llvm::Value* want = b_.CreateAnd(
-        b_.CreateICmpNE(b_.CreateAnd(flags_, llvm::ConstantInt::get(i32_, 1)), llvm::ConstantInt::get(i32_, 0)),
-        b_.CreateAnd(s.known, b_.CreateICmpSGE(row, llvm::ConstantInt::get(i32_, 0))));
+        b_.CreateICmpNE(b_.CreateAnd(flags_, llvm::ConstantInt::get(i32_, runtime::kNativeCoverage)),
+                        llvm::ConstantInt::get(i32_, 0)),
+        s.known);
     llvm::BasicBlock* cover = llvm::BasicBlock::Create(ctx_, "cover", fn_);
     llvm::BasicBlock* next = llvm::BasicBlock::Create(ctx_, "next", fn_);
     b_.CreateCondBr(want, cover, next);
     b_.SetInsertPoint(cover);
+    llvm::Value* row = llvm::ConstantInt::get(i32_, static_cast<uint64_t>(-1), true);
+    for (size_t k = t.rows.size(); k-- > 0;) {
+      row = b_.CreateSelect(Hit(t.rows[k], s.v), llvm::ConstantInt::get(i32_, k), row);
+    }
     b_.CreateCall(rt_cover_, {ctx_arg_, llvm::ConstantInt::get(i32_, static_cast<uint64_t>(in.aux)), row});
     b_.CreateBr(next);
     b_.SetInsertPoint(next);
+  }
+
+  // Whether band row `r` holds for the raw value `x`.
+  llvm::Value* Hit(const ir::BandRow& r, llvm::Value* x) {
+    if (r.is_else) return True();
+    return b_.CreateAnd(b_.CreateICmpSGE(x, C(r.low)), b_.CreateICmpSLE(x, C(r.high)));
   }
 
   llvm::LLVMContext& ctx_;
@@ -521,9 +535,10 @@ class BlockEmitter {
   llvm::Function* fn_;
   llvm::FunctionCallee rt_inst_, rt_cover_;
   llvm::Value *ctx_arg_ = nullptr, *now_ = nullptr, *regs_ = nullptr, *env_ = nullptr, *flags_ = nullptr;
-  llvm::Value *texts_ = nullptr, *spans_ = nullptr, *retention_ = nullptr;
+  llvm::Value *texts_ = nullptr, *lists_ = nullptr, *slot_list_ = nullptr, *retention_ = nullptr;
   llvm::StructType *env_ty_ = nullptr, *span_ty_ = nullptr;
   llvm::Type* event_ty_ = nullptr;
+  llvm::Type* list_ty_ = nullptr;
   std::vector<bool> observed_;  // per instruction: written to memory
   std::vector<V> ssa_;          // per instruction: its value, once generated inline
 };
