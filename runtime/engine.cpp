@@ -59,7 +59,7 @@ struct Engine::Patient {
 
   bool HasEventWithId(const IdEntry& at, std::string_view id) const {
     const auto& list = events.by_signal[static_cast<size_t>(at.signal)];
-    auto it = std::lower_bound(list.begin(), list.end(), at.time, [](const StoredEvent& e, int64_t t) { return e.time < t; });
+    auto it = list.FirstAt(at.time);
     for (; it != list.end() && it->time == at.time; ++it) {
       if (it->id == id) return true;
     }
@@ -244,7 +244,7 @@ void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, in
     IdEntry old = *at;
     p.EraseId(e.id);
     auto& list = p.events.by_signal[static_cast<size_t>(old.signal)];
-    auto pos = std::lower_bound(list.begin(), list.end(), old.time, [](const StoredEvent& s, int64_t t) { return s.time < t; });
+    auto pos = list.FirstAt(old.time);
     while (pos != list.end() && pos->time == old.time && pos->id != e.id) ++pos;
     if (pos != list.end() && pos->time == old.time) list.erase(pos);
     removed.emplace_back(old.signal, old.time);
@@ -269,7 +269,7 @@ bool Engine::IsPoint(const Patient& p, size_t r, int64_t t) const {
   const LoadedRule& rule = rules_[r];
   auto has_event_at = [&](int32_t sig, int64_t when) {
     const auto& list = p.events.by_signal[static_cast<size_t>(sig)];
-    auto it = std::lower_bound(list.begin(), list.end(), when, [](const StoredEvent& e, int64_t x) { return e.time < x; });
+    auto it = list.FirstAt(when);
     return it != list.end() && it->time == when;
   };
   for (int32_t sig : rule.slot_signal) {
@@ -395,7 +395,7 @@ void Engine::React(const std::string& pid, Patient& p) {
 
 void Engine::Publish(Patient& p, int32_t store, int64_t t, const Value& v) {
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
-  auto pos = std::lower_bound(list.begin(), list.end(), t, [](const StoredEvent& e, int64_t x) { return e.time < x; });
+  auto pos = list.FirstAt(t);
   bool have = pos != list.end() && pos->time == t;
   if (!v.known) {
     if (!have) return;

@@ -1,6 +1,8 @@
 // runtime/event.h: normalized events and the per-patient state the rules read.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -75,6 +77,9 @@ class EventList {
   /// Mutable access to the records (not to their number or places).
   iterator begin() { return v_.begin(); }
   iterator end() { return v_.end(); }
+  /// The first record with time >= `time` (end() when none).
+  const_iterator FirstAt(int64_t time) const { return v_.begin() + FirstIndexAt(time); }
+  iterator FirstAt(int64_t time) { return v_.begin() + FirstIndexAt(time); }
 
   void reserve(size_t n) {
     v_.reserve(n);
@@ -101,6 +106,10 @@ class EventList {
   }
 
  private:
+  std::ptrdiff_t FirstIndexAt(int64_t time) const {
+    return std::lower_bound(v_.begin(), v_.end(), time, [](const StoredEvent& e, int64_t t) { return e.time < t; }) -
+           v_.begin();
+  }
   void Sync() { span_ = EventSpan{v_.data(), static_cast<int64_t>(v_.size())}; }
   EventSpan span_{nullptr, 0};  // first: see kEventListSpanOffset
   std::vector<StoredEvent> v_;

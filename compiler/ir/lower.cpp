@@ -772,7 +772,7 @@ Module Lower(const std::vector<const ast::File*>& files, const sema::Model& mode
     std::string producers;
     for (const SignalSlot& slot : r.slots) {
       const Signal& s = m.signals[static_cast<size_t>(slot.signal)];
-      if (s.derived()) producers += "|" + m.signals[static_cast<size_t>(slot.signal)].name + "=" + m.rules[static_cast<size_t>(s.rule)].hash;
+      if (s.derived()) producers += "|" + s.name + "=" + m.rules[static_cast<size_t>(s.rule)].hash;
     }
     if (!producers.empty()) r.hash = "sha256:" + stdlib::Sha256Hex(r.hash + producers);
   }
