@@ -86,23 +86,38 @@ class BlockEmitter {
     rt_cover_ = m.getOrInsertFunction("cdr_rt_cover", cover_ty);
   }
 
-  void Emit() {
+  /// Emits the block; `specialize`: with a second copy for calls without flags (worth
+  /// it only when the optimiser runs).
+  void Emit(bool specialize) {
     auto args = fn_->arg_begin();
     ctx_arg_ = &*args++;
     now_ = &*args++;
     regs_ = &*args++;
     env_ = &*args++;
-    flags_ = &*args++;
+    llvm::Value* flags = &*args++;
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
     texts_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 0));
     lists_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 1));
     slot_list_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 2));
     retention_ = b_.CreateLoad(i64_, b_.CreateStructGEP(env_ty_, env_, 3));
-    const auto& insts = rule_.blocks[static_cast<size_t>(block_)].insts;
-    Observed(insts);
-    ssa_.assign(insts.size(), V{nullptr, nullptr});
-    for (size_t i = 0; i < insts.size(); ++i) One(insts, static_cast<int32_t>(i));
-    b_.CreateRetVoid();
+    Observed(rule_.blocks[static_cast<size_t>(block_)].insts);
+    if (!specialize) {
+      flags_ = flags;
+      Body();
+      return;
+    }
+    // Two copies of the block: one for the common call without evidence or coverage,
+    // where the optimiser drops every flag test, the runtime calls they guard and the
+    // registers those calls keep alive; one for any flags.
+    auto* plain = llvm::BasicBlock::Create(ctx_, "plain", fn_);
+    auto* any = llvm::BasicBlock::Create(ctx_, "any", fn_);
+    b_.CreateCondBr(b_.CreateICmpEQ(flags, llvm::ConstantInt::get(i32_, 0)), plain, any);
+    b_.SetInsertPoint(plain);
+    flags_ = llvm::ConstantInt::get(i32_, 0);
+    Body();
+    b_.SetInsertPoint(any);
+    flags_ = flags;
+    Body();
   }
 
  private:
@@ -110,6 +125,13 @@ class BlockEmitter {
     llvm::Value* v;
     llvm::Value* known;  // i1
   };
+
+  void Body() {
+    const auto& insts = rule_.blocks[static_cast<size_t>(block_)].insts;
+    ssa_.assign(insts.size(), V{nullptr, nullptr});
+    for (size_t i = 0; i < insts.size(); ++i) One(insts, static_cast<int32_t>(i));
+    b_.CreateRetVoid();
+  }
 
   llvm::Value* Reg(int32_t i) { return b_.CreateConstInBoundsGEP1_64(value_, regs_, static_cast<uint64_t>(i)); }
   // Which registers must be in memory: the lets and `when` conditions (the engine reads
@@ -585,7 +607,7 @@ class Engine {
     std::vector<std::string> names;
     for (size_t b = 0; b < rule.blocks.size(); ++b) {
       names.push_back("cdr_" + key + "_b" + std::to_string(b));
-      BlockEmitter(*ctx, *m, rule, static_cast<int>(b), names.back()).Emit();
+      BlockEmitter(*ctx, *m, rule, static_cast<int>(b), names.back()).Emit(/*specialize=*/opt != 0);
     }
     std::string problems;
     llvm::raw_string_ostream os(problems);
