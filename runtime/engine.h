@@ -96,6 +96,8 @@ class Engine {
   };
 
   void Flush();
+  /// Prefetches the state the group's Flush will touch, one step per event of the group.
+  void Prefetch(const Event& e, size_t index_in_group);
   void Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, int64_t>>& inserted,
              std::vector<std::pair<int32_t, int64_t>>& removed);
   /// Re-evaluates, in rule order, what the changes in inserted_/removed_ affect.
@@ -132,6 +134,7 @@ class Engine {
   absl::flat_hash_set<uint64_t> patients_seen_;  // hashes of patient ids, for the count
   std::vector<Event> group_;  // slots reused across groups
   size_t group_size_ = 0;
+  const Patient* prefetched_ = nullptr;  // the patient of the group being read (Prefetch)
   std::vector<std::pair<int32_t, int64_t>> inserted_, removed_;
   std::vector<uint8_t> affected_flags_;  // rule -> affected by the changes (React)
   std::vector<std::vector<std::pair<int32_t, int32_t>>> outputs_;  // rule -> (let, stored list) it publishes
