@@ -1,7 +1,8 @@
 // fuzz/fuzz_differential.cpp: the interpreter against the JIT. The input bytes choose a
 // well-typed rule (lets of every kind of expression the language has: aggregates,
 // arithmetic on integers, decimals and quantities, comparisons, three-valued logic,
-// `??`, `if`, `case`, bands, `for`, `no ... within`, `then ... within`, functions) and an
+// `??`, `if`, `case`, bands, `for`, `no ... within`, `then ... within`, functions), now
+// and then with a second rule reading the first's lets as derived signals, and an
 // event stream (values, gaps, amendments, entered-in-error, late and malformed events).
 // The stream runs through the engine on the interpreter, on the JIT (-O0 or -O2), and
 // adaptively (native code taking over at a chosen event); any difference in the alerts
@@ -65,6 +66,13 @@ class RuleGen {
     r += "  when " + Bool(2) + " alert critical \"" + used + "\"\n";
     r += "  when " + Bool(2) + " alert medium \"m\"\n";
     if (b_.Coin()) r += "  suppress " + std::to_string(1 + b_.Next(6)) + "h\n";
+    // Now and then a second rule reading f's lets as derived signals (`f.v0`), written
+    // before or after f: the engine orders them, and late events, amendments and
+    // corrections reach g through f's published values on both back ends.
+    if (b_.Coin()) {
+      std::string g = Reader(lets);
+      r = b_.Coin() ? r + g : std::string(kSchema) + g + r.substr(std::string(kSchema).size());
+    }
     return r;
   }
 
@@ -159,6 +167,42 @@ class RuleGen {
     }
   }
 
+  // Rule g: lets over f's lets (each a derived signal of f's let type), and a `when`.
+  std::string Reader(int f_lets) {
+    std::string r = "rule g version \"1.0.0\"\n  title \"t\"\n  owner \"o\"\n  status draft\n  cites \"c\"\n  uses s\n";
+    int lets = 1 + static_cast<int>(b_.Next(3));
+    std::string when, used;
+    for (int i = 0; i < lets; ++i) {
+      int k = static_cast<int>(b_.Next(static_cast<uint32_t>(f_lets)));
+      std::string sig = "f.v" + std::to_string(k);
+      int type = 0;
+      for (int t = 0; t < 4; ++t) {
+        for (const auto& n : names_[t]) {
+          if (n == "v" + std::to_string(k)) type = t;
+        }
+      }
+      std::string w = "within " + Window();
+      std::string e, test;
+      switch (b_.Next(4)) {
+        case 0: e = "exists(" + sig + " " + w + ")"; break;
+        case 1: e = "(no " + sig + " " + w + ")"; break;
+        case 2: e = "count(" + sig + " " + w + ")"; test = " >= 2"; break;
+        default: {
+          static const char* const kTests[] = {" is true", " > 1.5", " >= 3", " > 80 '/min'"};
+          static const char* const kAggs[] = {"last", "max", "min", "last"};
+          e = std::string(type == 0 ? "last" : kAggs[b_.Next(4)]) + "(" + sig + " " + w + ")";
+          test = kTests[type];
+        }
+      }
+      std::string name = "w" + std::to_string(i);
+      r += "  let " + name + " = " + e + "\n";
+      when += (i ? " or (" : "(") + name + test + ")";
+      used += (i ? ", " : "") + std::string("{") + name + "}";
+    }
+    r += "  when " + when + " alert high \"" + used + "\"\n";
+    return r;
+  }
+
   Bytes& b_;
   std::vector<std::string> names_[4];
 };
@@ -229,7 +273,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (std::getenv("CDR_FUZZ_VERBOSE")) std::fprintf(stderr, "refused:\n%s\n%s\n", rule.c_str(), cdr::diag::FormatText(fe.diags).c_str());
     return 0;
   }
-  if (std::getenv("CDR_FUZZ_VERBOSE")) std::fprintf(stderr, "accepted\n");
+  if (std::getenv("CDR_FUZZ_VERBOSE")) std::fprintf(stderr, "accepted:\n%s\n", rule.c_str());
   std::vector<std::vector<cdr::runtime::NativeBlock>> native;
   if (auto err = cdr::jit::CompileModule(fe.module, opt, native, nullptr, /*use_cache=*/false)) {
     std::fprintf(stderr, "%s\n%s\n", rule.c_str(), err->c_str());
