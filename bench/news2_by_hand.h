@@ -126,10 +126,13 @@ inline void News2Block(void* ctx, int64_t now, runtime::Value* regs, const runti
   News2Scores s = News2(v, env->texts[0]);  // the rule's text 0 is `alert` (SetUpNews2Block)
   auto put = [&](int let, bool known, int64_t x) { regs[l.lets[let]] = Value{known ? x : 0, known}; };
   auto latest = [&](int let, const runtime::StoredEvent* e) { put(let, e, e ? e->value : 0); };
-  for (int k = 0; k < 6; ++k) latest(k, v[k]);  // rr, sat, sys, pulse, t, acvpu: inputs 0 to 5
-  put(6, s.oxygen_known, s.oxygen);
-  const int64_t scores[9] = {s.rr, s.spo2, s.air, s.sbp, s.pulse, s.acvpu, s.temp, s.total, s.single_red};
-  for (int k = 0; k < 9; ++k) put(7 + k, true, scores[k]);
+  put(14, true, s.total);  // `score`: read by another rule (overdue_observations), always wanted
+  if (flags) {  // every let is wanted only with flags (runtime::Wanted)
+    for (int k = 0; k < 6; ++k) latest(k, v[k]);  // rr, sat, sys, pulse, t, acvpu: inputs 0 to 5
+    put(6, s.oxygen_known, s.oxygen);
+    const int64_t scores[9] = {s.rr, s.spo2, s.air, s.sbp, s.pulse, s.acvpu, s.temp, s.total, s.single_red};
+    for (int k = 0; k < 9; ++k) put(7 + k, true, scores[k]);
+  }
   regs[l.whens[0]] = Value{s.total >= 7, true};
   regs[l.whens[1]] = Value{s.total >= 5, true};
   regs[l.whens[2]] = Value{s.single_red, true};

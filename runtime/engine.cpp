@@ -463,7 +463,8 @@ void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t
   const LoadedRule& rule = rules_[r];
   ++counters_.evaluations;
   // Evidence is collected only when an alert may result: a second pass, rarely needed.
-  Evaluate(rule, p.events, t, interner_, regs_, nullptr, coverage_enabled_ ? &coverage_[r] : nullptr, keep_ms_);
+  Evaluate(rule, p.events, t, interner_, regs_, nullptr, coverage_enabled_ ? &coverage_[r] : nullptr, keep_ms_,
+           Wanted::Whens);
   for (const auto& [let, store] : outputs_[r]) {
     Publish(p, store, t, regs_[static_cast<size_t>(rule.ir->lets[static_cast<size_t>(let)].inst)]);
   }
@@ -481,7 +482,7 @@ void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t
   if (point.first_held >= 0) {
     // What the alert would say: its clause, the lets and the evidence. The JSON itself is
     // built only if the alert is fired (most held points are suppressed).
-    Evaluate(rule, p.events, t, interner_, regs_, &evidence_, nullptr, keep_ms_);
+    Evaluate(rule, p.events, t, interner_, regs_, &evidence_, nullptr, keep_ms_, Wanted::AllLets);
     uint64_t h = 1469598103934665603ULL;
     auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
     mix(static_cast<uint64_t>(point.first_held));
@@ -503,7 +504,7 @@ void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t
 }
 
 std::string Engine::AlertFields(const std::string& pid, Patient& p, size_t r, int64_t t, const Point& point) {
-  Evaluate(rules_[r], p.events, t, interner_, regs_, &evidence_, nullptr, keep_ms_);
+  Evaluate(rules_[r], p.events, t, interner_, regs_, &evidence_, nullptr, keep_ms_, Wanted::AllLets);
   return AlertJson(pid, r, t, point, regs_, evidence_);
 }
 
@@ -607,7 +608,7 @@ void Engine::Finalize(int64_t upto) {
     pt->second.traced = true;
     if (!out_.trace) continue;
     const LoadedRule& rule = rules_[r];
-    Evaluate(rule, p.events, d.time, interner_, regs_, nullptr, nullptr, keep_ms_);
+    Evaluate(rule, p.events, d.time, interner_, regs_, nullptr, nullptr, keep_ms_, Wanted::AllLets);
     std::string line = "{\"rule\":" + JsonString(rule.ir->id) + ",\"version\":" + JsonString(rule.ir->version) +
                        ",\"patient\":" + JsonString(d.patient) + ",\"time\":\"" + stdlib::FormatTime(d.time) +
                        "\",\"values\":{";

@@ -657,12 +657,11 @@ __attribute__((noinline)) void EvaluateInterpreted(const LoadedRule& rule, const
 __attribute__((noinline)) void EvaluateNativeWithFlags(const LoadedRule& rule, const PatientEvents& events, int64_t now,
                                                        const Interner& interner, std::vector<Value>& regs,
                                                        std::vector<std::vector<EventRef>>* evidence,
-                                                       Coverage* coverage, int64_t retention_ms) {
+                                                       Coverage* coverage, int64_t retention_ms, int32_t flags) {
   if (coverage) PrepareCoverage(rule, *coverage);
   NativeCall call(rule, events, interner, evidence, coverage, retention_ms);
-  call.Get();
+  if (evidence || coverage) call.Get();
   NativeEnv env{rule.text_ids.data(), events.by_signal.data(), rule.slot_signal.data(), retention_ms};
-  int32_t flags = (coverage ? kNativeCoverage : 0) | (evidence ? kNativeEvidence : 0);
   rule.native[0](&call, now, regs.data(), &env, flags);
   if (coverage) CoverWhens(rule, regs, *coverage);
 }
@@ -671,20 +670,20 @@ __attribute__((noinline)) void EvaluateNativeWithFlags(const LoadedRule& rule, c
 
 void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, const Interner& interner,
               std::vector<Value>& regs, std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
-              int64_t retention_ms) {
+              int64_t retention_ms, Wanted wanted) {
   if (rule.native.empty()) return EvaluateInterpreted(rule, events, now, interner, regs, evidence, coverage, retention_ms);
-  // Native code writes the registers anyone reads (lets, `when` conditions, the runtime's
-  // operands) and keeps the others in machine registers: no clearing. It reads each
-  // slot's list through the patient's lists and the slot map (the lists keep their spans
-  // current): nothing is built per evaluation, and the evaluator is made only if the code
-  // calls the runtime (or evidence or coverage is collected).
+  // Native code writes the registers someone reads (the `when` conditions, the lets
+  // wanted, the runtime's operands) and keeps the others in machine registers: no
+  // clearing. It reads each slot's list through the patient's lists and the slot map (the
+  // lists keep their spans current): nothing is built per evaluation, and the evaluator
+  // is made only if the code calls the runtime (or evidence or coverage is collected).
   if (events.by_signal.data() + rule.lists_needed > events.by_signal.data() + events.by_signal.size()) [[unlikely]] {
     NativeListsMissing(rule, events);
   }
   if (regs.size() < rule.regs0) [[unlikely]] regs.resize(rule.regs0);
-  if (evidence || coverage) {
-    return EvaluateNativeWithFlags(rule, events, now, interner, regs, evidence, coverage, retention_ms);
-  }
+  int32_t flags = (coverage ? kNativeCoverage : 0) | (evidence ? kNativeEvidence : 0) |
+                  (wanted == Wanted::AllLets ? kNativeLets : 0);
+  if (flags) return EvaluateNativeWithFlags(rule, events, now, interner, regs, evidence, coverage, retention_ms, flags);
   NativeCall call(rule, events, interner, evidence, coverage, retention_ms);
   NativeEnv env{rule.text_ids.data(), events.by_signal.data(), rule.slot_signal.data(), retention_ms};
   rule.native[0](&call, now, regs.data(), &env, 0);

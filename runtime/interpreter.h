@@ -50,6 +50,8 @@ struct NativeEnv {
 enum NativeFlags : int32_t {
   kNativeCoverage = 1,  // record band-row coverage (cdr_rt_cover)
   kNativeEvidence = 2,  // evidence is being collected: aggregates go through cdr_rt_inst
+  kNativeLets = 4,      // every let is wanted in `regs` (without flags: only the `when`
+                        // conditions and the lets other rules read as derived signals)
 };
 
 /// Native code for one block of a rule (the JIT, compiler/jit). It computes every
@@ -78,15 +80,23 @@ struct LoadedRule {
 /// keeps only the signals some rule reads).
 LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner, const std::vector<int32_t>& store_of);
 
+/// What an evaluation must leave in `regs` besides the `when` conditions.
+enum class Wanted {
+  Whens,    // the lets other rules read (derived signals); the engine's common call
+  AllLets,  // every let (alerts, the trace, `cdr eval`)
+};
+
 /// Evaluates a rule at `now` over a patient's events (those with time <= now).
-/// `regs` receives the values of block 0 (with native code, only those of the lets and
-/// `when` conditions are meaningful: the others are never written to memory). `evidence`, when given, receives the events
-/// each evidence site used; `coverage`, when given, is updated. Lookbacks without a
-/// window bound (an aggregate without `within`, a sequence, a latest value) reach back
-/// `retention_ms`, the history the engine keeps, so results never depend on eviction.
+/// `regs` receives the values of block 0: with native code, only the `when` conditions
+/// and the lets `wanted` (all of them when evidence or coverage is collected) are
+/// meaningful; the others are never written to memory. `evidence`, when given, receives
+/// the events each evidence site used; `coverage`, when given, is updated. Lookbacks
+/// without a window bound (an aggregate without `within`, a sequence, a latest value)
+/// reach back `retention_ms`, the history the engine keeps, so results never depend on
+/// eviction.
 void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, const Interner& interner,
               std::vector<Value>& regs, std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
-              int64_t retention_ms);
+              int64_t retention_ms, Wanted wanted);
 
 void RtInst(void* ctx, int32_t block, int32_t inst, int64_t now, Value* regs, Value* out);
 void RtCover(void* ctx, int32_t table, int32_t row);

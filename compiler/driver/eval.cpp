@@ -32,7 +32,7 @@ std::optional<EvalResult> Run(Frontend& fe, bool native) {
   }
   std::vector<runtime::Value> regs;
   runtime::PatientEvents none;
-  runtime::Evaluate(loaded, none, 0, interner, regs, nullptr, nullptr, 0);
+  runtime::Evaluate(loaded, none, 0, interner, regs, nullptr, nullptr, 0, runtime::Wanted::AllLets);
   const runtime::Value& v = regs[static_cast<size_t>(let.inst)];
 
   EvalResult r;

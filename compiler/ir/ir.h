@@ -68,6 +68,7 @@ struct Let {
   InstId inst = -1;
   Kind kind = Kind::Bool;
   std::string unit;  // for quantities: the unit of the decimal
+  bool published = false;  // read by another rule as a derived signal (`rule.let`)
 };
 
 struct MessagePart {

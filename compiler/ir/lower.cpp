@@ -763,9 +763,11 @@ Module Lower(const std::vector<const ast::File*>& files, const sema::Model& mode
     auto at = rule_at.find(info->second.rule);
     if (at == rule_at.end()) continue;
     s.rule = static_cast<int32_t>(at->second);
-    const Rule& producer = m.rules[at->second];
+    Rule& producer = m.rules[at->second];
     for (size_t i = 0; i < producer.lets.size(); ++i) {
-      if (producer.lets[i].name == info->second.let) s.let = static_cast<int32_t>(i);
+      if (producer.lets[i].name != info->second.let) continue;
+      s.let = static_cast<int32_t>(i);
+      producer.lets[i].published = true;
     }
   }
   for (Rule& r : m.rules) {

@@ -44,9 +44,15 @@ using ir::Op;
 static_assert(sizeof(runtime::Value) == 16 && offsetof(runtime::Value, v) == 0 && offsetof(runtime::Value, known) == 8,
               "the native code's register layout");
 
-// What the generated code depends on: the blocks, the band tables, the texts' count.
+// What the generated code depends on: the blocks, the band tables, the texts' count, and
+// which registers it stores (the lets, which of them other rules read, the `when`
+// conditions).
 std::string CacheKey(const ir::Rule& rule, int opt) {
-  std::string s = "opt" + std::to_string(opt) + ";texts" + std::to_string(rule.texts.size()) + ";";
+  std::string s = "opt" + std::to_string(opt) + ";texts" + std::to_string(rule.texts.size()) + ";L";
+  for (const auto& l : rule.lets) s += std::to_string(l.inst) + (l.published ? "p," : ",");
+  s += ";W";
+  for (const auto& w : rule.whens) s += std::to_string(w.cond) + ",";
+  s += ";";
   for (const auto& b : rule.blocks) {
     s += "B";
     for (const auto& in : b.insts) {
@@ -100,22 +106,26 @@ class BlockEmitter {
     lists_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 1));
     slot_list_ = b_.CreateLoad(ptr_, b_.CreateStructGEP(env_ty_, env_, 2));
     retention_ = b_.CreateLoad(i64_, b_.CreateStructGEP(env_ty_, env_, 3));
-    Observed(rule_.blocks[static_cast<size_t>(block_)].insts);
+    const auto& insts = rule_.blocks[static_cast<size_t>(block_)].insts;
     if (!specialize) {
+      Observed(insts, /*all_lets=*/true);
       flags_ = flags;
       Body();
       return;
     }
-    // Two copies of the block: one for the common call without evidence or coverage,
-    // where the optimiser drops every flag test, the runtime calls they guard and the
-    // registers those calls keep alive; one for any flags.
+    // Two copies of the block. One for the engine's common call (no flags: no evidence,
+    // no coverage, and only the `when` conditions and the lets other rules read are
+    // wanted), where the optimiser drops every flag test and the runtime calls they
+    // guard, and the other lets stay in machine registers; one for any flags.
     auto* plain = llvm::BasicBlock::Create(ctx_, "plain", fn_);
     auto* any = llvm::BasicBlock::Create(ctx_, "any", fn_);
     b_.CreateCondBr(b_.CreateICmpEQ(flags, llvm::ConstantInt::get(i32_, 0)), plain, any);
     b_.SetInsertPoint(plain);
+    Observed(insts, /*all_lets=*/false);
     flags_ = llvm::ConstantInt::get(i32_, 0);
     Body();
     b_.SetInsertPoint(any);
+    Observed(insts, /*all_lets=*/true);
     flags_ = flags;
     Body();
   }
@@ -134,16 +144,19 @@ class BlockEmitter {
   }
 
   llvm::Value* Reg(int32_t i) { return b_.CreateConstInBoundsGEP1_64(value_, regs_, static_cast<uint64_t>(i)); }
-  // Which registers must be in memory: the lets and `when` conditions (the engine reads
-  // them), the operands of what the runtime computes, and the condition of a `for`
-  // (read by the runtime from this block). The others stay in SSA values.
-  void Observed(const std::vector<ir::Inst>& insts) {
+  // Which registers must be in memory: the `when` conditions and the lets (the engine
+  // reads them; without `all_lets`, only the lets other rules read), the operands of what
+  // the runtime computes, and the condition of a `for` (read by the runtime from this
+  // block). The others stay in SSA values.
+  void Observed(const std::vector<ir::Inst>& insts, bool all_lets) {
     observed_.assign(insts.size(), false);
     auto mark = [&](ir::InstId x) {
       if (x >= 0 && static_cast<size_t>(x) < observed_.size()) observed_[static_cast<size_t>(x)] = true;
     };
     if (block_ == 0) {
-      for (const auto& l : rule_.lets) mark(l.inst);
+      for (const auto& l : rule_.lets) {
+        if (all_lets || l.published) mark(l.inst);
+      }
       for (const auto& w : rule_.whens) mark(w.cond);
     }
     for (const auto& b : rule_.blocks) {
