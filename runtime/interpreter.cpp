@@ -638,9 +638,6 @@ void CoverWhens(const LoadedRule& rule, const std::vector<Value>& regs, Coverage
   std::abort();
 }
 
-}  // namespace
-
-namespace {
 
 // The evaluations off the common path, kept out of line so that the common one (native
 // code, no evidence, no coverage) stays a few stores and a call.
