@@ -662,14 +662,7 @@ std::string Engine::ValueJson(const ir::Let& let, const Value& v) const {
     case ir::Kind::Int: return std::to_string(v.v);
     case ir::Kind::Dec: return Decimal::FromRaw(v.v).ToShortString();
     case ir::Kind::Text: return JsonString(interner_.Text(v.v));
-    case ir::Kind::Time: {
-      // Appended, not `"\"" + FormatTime(...)`: GCC 12 warns falsely (-Wrestrict,
-      // GCC bug 105329) about the insertion at the front that form compiles to.
-      std::string s = "\"";
-      s += stdlib::FormatTime(v.v);
-      s += '"';
-      return s;
-    }
+    case ir::Kind::Time: return "\"" + stdlib::FormatTime(v.v) + "\"";
   }
   return "null";
 }
