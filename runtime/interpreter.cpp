@@ -133,6 +133,20 @@ LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& intern
     r.slot_int.push_back(module.signals[static_cast<size_t>(s.signal)].type == ir::SignalType::Integer);
   }
   r.regs0 = rule.blocks.empty() ? 0 : rule.blocks[0].insts.size();
+  // Constants do not depend on the events: they are put in place once per evaluation by
+  // copying, rather than computed one instruction at a time (half of NEWS2's).
+  for (const auto& b : rule.blocks) {
+    auto& init = r.initial_regs.emplace_back(b.insts.size(), Value{});
+    auto& work = r.computed.emplace_back();
+    for (size_t i = 0; i < b.insts.size(); ++i) {
+      const ir::Inst& in = b.insts[i];
+      if (in.op == ir::Op::Const) {
+        init[i] = Value{in.kind == ir::Kind::Text ? r.text_ids[static_cast<size_t>(in.imm)] : in.imm, true};
+      } else if (in.op != ir::Op::Unknown) {
+        work.push_back(static_cast<int32_t>(i));
+      }
+    }
+  }
   r.site_of.assign(r.regs0, -1);
   for (size_t i = 0; i < rule.evidence.size(); ++i) r.site_of[static_cast<size_t>(rule.evidence[i].inst)] = static_cast<int32_t>(i);
   return r;
@@ -149,8 +163,9 @@ class Evaluator {
   void Block(int b, int64_t now, std::vector<Value>& regs) {
     if (!rule_.native.empty()) return Native(b, now, regs);
     const auto& insts = rule_.ir->blocks[static_cast<size_t>(b)].insts;
-    regs.assign(insts.size(), Value{});
-    for (size_t i = 0; i < insts.size(); ++i) regs[i] = One(b, insts[i], static_cast<ir::InstId>(i), now, regs);
+    const auto& init = rule_.initial_regs[static_cast<size_t>(b)];
+    regs.assign(init.begin(), init.end());
+    for (int32_t i : rule_.computed[static_cast<size_t>(b)]) regs[static_cast<size_t>(i)] = One(b, insts[static_cast<size_t>(i)], i, now, regs);
   }
 
   // A nested block (a `for` condition) as native code; Evaluate runs block 0.

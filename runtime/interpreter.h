@@ -72,6 +72,10 @@ struct LoadedRule {
   std::vector<bool> slot_int;        // the signal holds integers (not raw decimals)
   std::vector<int32_t> site_of;      // block-0 instruction -> evidence site, or -1
   std::vector<NativeBlock> native;   // per block; empty: the interpreter runs the rule
+  // For the interpreter, per block: the registers with every constant in place (unknown
+  // elsewhere), and the instructions left to compute, in order.
+  std::vector<std::vector<Value>> initial_regs;
+  std::vector<std::vector<int32_t>> computed;
   size_t lists_needed = 0;           // 1 + the largest list a slot reads
   size_t regs0 = 0;                  // registers of block 0
 };
