@@ -1,9 +1,10 @@
 // bench/jit_bench.cpp: the JIT against the interpreter and against a hand-written C++
 // NEWS2 (the floor for what native code can do), on one evaluation point of a patient
 // with a day of hourly vitals: bare, and as the rule's native block through the same
-// evaluator as the JIT's code (so the difference is the code alone); compile time per rule at -O0 and -O2; and the time from
-// the rule files to native code.
-// Run: build-release/bin/cdr_jit_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// evaluator as the JIT's code (so the difference is the code alone); compile time per
+// rule at -O0 and -O2; and the time from the rule files to native code.
+// Run: build-release/bin/cdr_jit_bench --benchmark_repetitions=10 --benchmark_enable_random_interleaving=true
+//      --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <cstdio>

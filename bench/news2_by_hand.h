@@ -93,10 +93,13 @@ inline std::optional<std::string> SetUpNews2Block(const ir::Module& module, cons
       return "the hand-written block expects the rule's slots in News2Input order";
     }
   }
-  if (rule.texts.empty() || rule.texts[0] != "alert") return "the hand-written block expects the rule's text 0 to be `alert`";
+  if (rule.texts.empty() || rule.texts[0] != "alert") {
+    return "the hand-written block expects the rule's text 0 to be `alert`";
+  }
   News2Layout& l = g_news2_layout;
   for (int k = 0; k < 16; ++k) {
-    auto it = std::find_if(rule.lets.begin(), rule.lets.end(), [&](const auto& x) { return x.name == kNews2LetNames[k]; });
+    auto it = std::find_if(rule.lets.begin(), rule.lets.end(),
+                           [&](const auto& x) { return x.name == kNews2LetNames[k]; });
     if (it == rule.lets.end()) return std::string("the rule has no let ") + kNews2LetNames[k];
     l.lets[k] = it->inst;
   }

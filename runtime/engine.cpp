@@ -231,6 +231,9 @@ void Engine::Prefetch(const Event& e, size_t index) {
   // event of the group, with prefetches, and is in cache by the time Flush needs it.
   // Only hints: nothing here changes state, and a short group simply prefetches less.
   auto line = [](const void* a) { __builtin_prefetch(a, 1, 3); };
+  auto lines = [&](const void* a, size_t bytes) {
+    for (size_t off = 0; off < bytes; off += 64) line(static_cast<const char*>(a) + off);
+  };
   if (index == 0) {
     prefetched_ = nullptr;
     patients_.prefetch(e.patient);
@@ -240,16 +243,14 @@ void Engine::Prefetch(const Event& e, size_t index) {
     auto it = patients_.find(e.patient);
     if (it == patients_.end()) return;
     prefetched_ = it->second.get();
-    line(prefetched_);
-    line(reinterpret_cast<const char*>(prefetched_) + 64);
+    lines(prefetched_, 128);
     return;
   }
   const Patient* p = prefetched_;
   if (!p) return;
   if (index == 2) {
-    const auto& lists = p->events.by_signal;
-    for (size_t off = 0; off < lists.size() * sizeof(EventList); off += 64) line(reinterpret_cast<const char*>(lists.data()) + off);
-    for (size_t off = 0; off < p->rules.size() * sizeof(RuleState); off += 64) line(reinterpret_cast<const char*>(p->rules.data()) + off);
+    lines(p->events.by_signal.data(), p->events.by_signal.size() * sizeof(EventList));
+    lines(p->rules.data(), p->rules.size() * sizeof(RuleState));
   } else if (index == 3) {
     for (const auto& list : p->events.by_signal) {
       if (!list.empty()) line(&list.back());

@@ -111,7 +111,7 @@ class EventList {
            v_.begin();
   }
   void Sync() { span_ = EventSpan{v_.data(), static_cast<int64_t>(v_.size())}; }
-  EventSpan span_{nullptr, 0};  // first: see kEventListSpanOffset
+  EventSpan span_{nullptr, 0};  // first: native code reads it at the list's address
   std::vector<StoredEvent> v_;
 };
 

@@ -154,6 +154,11 @@ LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& intern
 
 namespace {
 
+// What native code reads of an evaluation besides its registers.
+NativeEnv EnvFor(const LoadedRule& rule, const PatientEvents& events, int64_t retention_ms) {
+  return NativeEnv{rule.text_ids.data(), events.by_signal.data(), rule.slot_signal.data(), retention_ms};
+}
+
 struct NativeCall;
 
 class Evaluator {
@@ -165,17 +170,19 @@ class Evaluator {
     const auto& insts = rule_.ir->blocks[static_cast<size_t>(b)].insts;
     const auto& init = rule_.initial_regs[static_cast<size_t>(b)];
     regs.assign(init.begin(), init.end());
-    for (int32_t i : rule_.computed[static_cast<size_t>(b)]) regs[static_cast<size_t>(i)] = One(b, insts[static_cast<size_t>(i)], i, now, regs);
+    for (int32_t i : rule_.computed[static_cast<size_t>(b)]) {
+      regs[static_cast<size_t>(i)] = One(b, insts[static_cast<size_t>(i)], i, now, regs);
+    }
   }
 
   // A nested block (a `for` condition) as native code; Evaluate runs block 0.
   void Native(int b, int64_t now, std::vector<Value>& regs) {
     size_t n = rule_.ir->blocks[static_cast<size_t>(b)].insts.size();
     if (regs.size() < n) regs.resize(n);
-    env_ = NativeEnv{rule_.text_ids.data(), events_.by_signal.data(), rule_.slot_signal.data(), retention_ms_};
+    NativeEnv env = EnvFor(rule_, events_, retention_ms_);
     int outer = current_block_;
     current_block_ = b;
-    rule_.native[static_cast<size_t>(b)](&call_, now, regs.data(), &env_, evidence_ ? kNativeEvidence : 0);
+    rule_.native[static_cast<size_t>(b)](&call_, now, regs.data(), &env, evidence_ ? kNativeEvidence : 0);
     current_block_ = outer;
   }
 
@@ -578,7 +585,6 @@ class Evaluator {
   Coverage* coverage_;
   int64_t retention_ms_;
   int current_block_ = 0;
-  NativeEnv env_{};  // for native code
   size_t sustained_depth_ = 0;
 };
 
@@ -645,14 +651,14 @@ void CoverWhens(const LoadedRule& rule, const std::vector<Value>& regs, Coverage
   }
 }
 
-[[noreturn]] __attribute__((noinline, cold)) void NativeListsMissing(const LoadedRule& rule, const PatientEvents& events) {
+[[noreturn]] __attribute__((noinline, cold)) void NativeListsMissing(const LoadedRule& rule,
+                                                                   const PatientEvents& events) {
   // Native code reads every slot's list without a bounds check; the engine keeps one
   // list per signal its rules read, so this is a bug of the caller, not of the input.
   std::fprintf(stderr, "cdr: internal error: rule %s evaluated natively over %zu event lists, fewer than it reads\n",
                rule.ir->id.c_str(), events.by_signal.size());
   std::abort();
 }
-
 
 // The evaluations off the common path, kept out of line so that the common one (native
 // code, no evidence, no coverage) stays a few stores and a call.
@@ -673,7 +679,7 @@ __attribute__((noinline)) void EvaluateNativeWithFlags(const LoadedRule& rule, c
   if (coverage) PrepareCoverage(rule, *coverage);
   NativeCall call(rule, events, interner, evidence, coverage, retention_ms);
   if (evidence || coverage) call.Get();
-  NativeEnv env{rule.text_ids.data(), events.by_signal.data(), rule.slot_signal.data(), retention_ms};
+  NativeEnv env = EnvFor(rule, events, retention_ms);
   rule.native[0](&call, now, regs.data(), &env, flags);
   if (coverage) CoverWhens(rule, regs, *coverage);
 }
@@ -683,7 +689,9 @@ __attribute__((noinline)) void EvaluateNativeWithFlags(const LoadedRule& rule, c
 void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, const Interner& interner,
               std::vector<Value>& regs, std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
               int64_t retention_ms, Wanted wanted) {
-  if (rule.native.empty()) return EvaluateInterpreted(rule, events, now, interner, regs, evidence, coverage, retention_ms);
+  if (rule.native.empty()) {
+    return EvaluateInterpreted(rule, events, now, interner, regs, evidence, coverage, retention_ms);
+  }
   // Native code writes the registers someone reads (the `when` conditions, the lets
   // wanted, the runtime's operands) and keeps the others in machine registers: no
   // clearing. It reads each slot's list through the patient's lists and the slot map (the
@@ -697,7 +705,7 @@ void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, 
                   (wanted == Wanted::AllLets ? kNativeLets : 0);
   if (flags) return EvaluateNativeWithFlags(rule, events, now, interner, regs, evidence, coverage, retention_ms, flags);
   NativeCall call(rule, events, interner, evidence, coverage, retention_ms);
-  NativeEnv env{rule.text_ids.data(), events.by_signal.data(), rule.slot_signal.data(), retention_ms};
+  NativeEnv env = EnvFor(rule, events, retention_ms);
   rule.native[0](&call, now, regs.data(), &env, 0);
 }
 
