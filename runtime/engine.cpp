@@ -49,6 +49,7 @@ struct IdEntry {
 
 struct Engine::Patient {
   PatientEvents events;
+  IdTexts id_texts;  // the ids of the stored events
   // Event ids by 64-bit hash (no allocation per event); the rare colliding ids by text.
   absl::flat_hash_map<uint64_t, IdEntry> ids;
   std::unordered_map<std::string, IdEntry> colliding_ids;
@@ -61,7 +62,7 @@ struct Engine::Patient {
     const auto& list = events.by_signal[static_cast<size_t>(at.signal)];
     auto it = list.FirstAt(at.time);
     for (; it != list.end() && it->time == at.time; ++it) {
-      if (it->id == id) return true;
+      if (id_texts.Text(it->id) == id) return true;
     }
     return false;
   }
@@ -80,6 +81,23 @@ struct Engine::Patient {
       return;
     }
     if (!colliding_ids.empty()) colliding_ids.erase(std::string(id));
+  }
+
+  std::string_view IdOf(const StoredEvent& e) const { return id_texts.Text(e.id); }
+
+  // Removes list[first, last), with their ids' texts (not their index entries).
+  void EraseEvents(EventList& list, EventList::const_iterator first, EventList::const_iterator last) {
+    for (auto it = first; it != last; ++it) id_texts.Drop(it->id);
+    list.erase(first, last);
+  }
+
+  void CompactIds() {
+    if (!id_texts.WantsCompaction()) return;
+    id_texts.Compact([&](auto&& rewrite) {
+      for (auto& list : events.by_signal) {
+        for (auto& e : list) rewrite(e.id);
+      }
+    });
   }
 
   // Call after the event is stored.
@@ -286,8 +304,8 @@ void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, in
     p.EraseId(e.id);
     auto& list = p.events.by_signal[static_cast<size_t>(old.signal)];
     auto pos = list.FirstAt(old.time);
-    while (pos != list.end() && pos->time == old.time && pos->id != e.id) ++pos;
-    if (pos != list.end() && pos->time == old.time) list.erase(pos);
+    while (pos != list.end() && pos->time == old.time && p.IdOf(*pos) != e.id) ++pos;
+    if (pos != list.end() && pos->time == old.time) p.EraseEvents(list, pos, pos + 1);
     removed.emplace_back(old.signal, old.time);
   }
   if (e.status == Status::EnteredInError) return;
@@ -295,12 +313,14 @@ void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, in
   if (store < 0) return;  // no rule reads this signal
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
   if (list.capacity() == 0) list.reserve(8);
-  auto before = [](const StoredEvent& a, const Event& b) { return a.time != b.time ? a.time < b.time : a.id < b.id; };
-  if (list.empty() || before(list.back(), e)) {  // in order: the common case
-    list.push_back(StoredEvent{e.time, e.value, e.has_value, e.id});
+  StoredEvent stored{e.time, e.value, e.has_value, p.id_texts.Add(e.id)};
+  if (list.empty() || list.back().time < e.time || (list.back().time == e.time && p.IdOf(list.back()) < e.id)) {
+    list.push_back(stored);  // in order: the common case
   } else {
-    auto pos = std::partition_point(list.begin(), list.end(), [&](const StoredEvent& a) { return a.time != e.time ? a.time < e.time : a.id <= e.id; });
-    list.insert(pos, StoredEvent{e.time, e.value, e.has_value, e.id});
+    auto pos = std::partition_point(list.begin(), list.end(), [&](const StoredEvent& a) {
+      return a.time != e.time ? a.time < e.time : p.IdOf(a) <= e.id;
+    });
+    list.insert(pos, stored);
   }
   p.AddId(e.id, hash, IdEntry{store, e.time});
   inserted.emplace_back(store, e.time);
@@ -428,8 +448,28 @@ void Engine::React(const std::string& pid, Patient& p) {
         if (tsig == sig) drop(when + off);
       }
     }
-    int64_t to = unbounded_[r] ? INT64_MAX : from + rule.ir->longest_window_ms;
-    Update(pid, p, r, from, to);
+    // A change at t can affect the points in [t, t + the rule's longest window]; a group
+    // may change times far apart (a new event and corrections of old ones), so the
+    // points of each change's interval are evaluated, not those after the earliest only.
+    if (unbounded_[r]) {
+      Update(pid, p, r, from, INT64_MAX);
+    } else {
+      auto& times = changed_times_;
+      times.clear();
+      for (size_t i = 0; i < n_inserted; ++i) {
+        if (reads(inserted[i].first)) times.push_back(inserted[i].second);
+      }
+      for (size_t i = 0; i < n_removed; ++i) {
+        if (reads(removed[i].first)) times.push_back(removed[i].second);
+      }
+      std::sort(times.begin(), times.end());
+      const int64_t window = rule.ir->longest_window_ms;
+      for (size_t i = 0; i < times.size();) {
+        int64_t lo = times[i], hi = times[i] + window;
+        for (++i; i < times.size() && times[i] <= hi; ++i) hi = std::max(hi, times[i] + window);
+        Update(pid, p, r, lo, hi);
+      }
+    }
     Scan(pid, p, r, from);
   }
 }
@@ -448,7 +488,7 @@ void Engine::Publish(Patient& p, int32_t store, int64_t t, const Value& v) {
     if (pos->value == v.v) return;
     pos->value = v.v;  // a new value at a known point: its readers re-evaluate from t
   } else {
-    list.insert(pos, StoredEvent{t, v.v, true, {}});
+    list.insert(pos, StoredEvent{t, v.v, true, 0});
   }
   inserted_.emplace_back(store, t);
 }
@@ -497,7 +537,7 @@ void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t
       for (const EventRef& ref : site) {
         mix(static_cast<uint64_t>(ref.event->time));
         mix(static_cast<uint64_t>(ref.event->value));
-        mix(std::hash<std::string_view>{}(ref.event->id));
+        mix(std::hash<std::string_view>{}(p.IdOf(*ref.event)));
       }
     }
     point.content = h;
@@ -506,7 +546,7 @@ void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t
 
 std::string Engine::AlertFields(const std::string& pid, Patient& p, size_t r, int64_t t, const Point& point) {
   Evaluate(rules_[r], p.events, t, interner_, regs_, &evidence_, nullptr, keep_ms_, Wanted::AllLets);
-  return AlertJson(pid, r, t, point, regs_, evidence_);
+  return AlertJson(pid, p, r, t, point, regs_, evidence_);
 }
 
 void Engine::Scan(const std::string& pid, Patient& p, size_t r, int64_t from) {
@@ -640,9 +680,10 @@ void Engine::Evict(Patient& p) {
   for (auto& list : p.events.by_signal) {
     size_t n = 0;
     while (n < list.size() && list[n].time < cutoff) ++n;
-    for (size_t i = 0; i < n; ++i) p.EraseId(list[i].id);
-    if (n) list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
+    for (size_t i = 0; i < n; ++i) p.EraseId(p.IdOf(list[i]));
+    if (n) p.EraseEvents(list, list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
   }
+  p.CompactIds();
   for (size_t r = 0; r < p.rules.size(); ++r) {
     RuleState& rs = p.rules[r];
     // Points before the watermark are final (and traced, when there is a trace).
@@ -679,7 +720,7 @@ std::string Engine::EventValueJson(int32_t signal, const StoredEvent& e) const {
   }
 }
 
-std::string Engine::AlertJson(const std::string& patient, size_t r, int64_t t, const Point& point,
+std::string Engine::AlertJson(const std::string& patient, const Patient& p, size_t r, int64_t t, const Point& point,
                               const std::vector<Value>& regs, const std::vector<std::vector<EventRef>>& evidence) const {
   const ir::Rule& rule = *rules_[r].ir;
   const ir::When& w = rule.whens[static_cast<size_t>(point.first_held)];
@@ -723,7 +764,7 @@ std::string Engine::AlertJson(const std::string& patient, size_t r, int64_t t, c
       // A derived event is named by the id its rule's evaluation point has (as an alert).
       int32_t sig = signal_of_[static_cast<size_t>(ref.signal)];
       const ir::Signal& signal = module_.signals[static_cast<size_t>(sig)];
-      std::string id = ref.event->id;
+      std::string id(p.IdOf(*ref.event));
       if (signal.derived()) {
         const ir::Rule& producer = module_.rules[static_cast<size_t>(signal.rule)];
         id = AlertId(producer.id, producer.version, patient, ref.event->time);

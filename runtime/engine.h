@@ -114,7 +114,7 @@ class Engine {
   void Finalize(int64_t upto);
   void Evict(Patient& p);
   std::string AlertFields(const std::string& patient, Patient& p, size_t rule, int64_t t, const Point& point);
-  std::string AlertJson(const std::string& patient, size_t rule, int64_t t, const Point& point,
+  std::string AlertJson(const std::string& patient, const Patient& p, size_t rule, int64_t t, const Point& point,
                         const std::vector<Value>& regs, const std::vector<std::vector<EventRef>>& evidence) const;
   std::string ValueJson(const ir::Let& let, const Value& v) const;
   std::string EventValueJson(int32_t signal, const StoredEvent& e) const;
@@ -139,6 +139,7 @@ class Engine {
   std::vector<uint8_t> affected_flags_;  // rule -> affected by the changes (React)
   std::vector<std::vector<std::pair<int32_t, int32_t>>> outputs_;  // rule -> (let, stored list) it publishes
   std::vector<Desired> desired_;
+  std::vector<int64_t> changed_times_;  // React: the times a rule's inputs changed
   int64_t stream_time_ = INT64_MIN;
   int64_t timers_upto_ = INT64_MIN;  // timer points up to this time have been evaluated
   int64_t watermark_ = INT64_MIN;

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cdr::runtime {
@@ -23,13 +25,61 @@ struct Event {
   Status status = Status::Final;
 };
 
-/// An event as stored for a patient and signal.
+/// An event as stored for a patient and signal: 24 bytes, trivially copyable. Its id's
+/// text is kept apart, in the patient's id texts (IdTexts), since the rules never read
+/// it; only corrections, ties at one time and evidence do.
 struct StoredEvent {
   int64_t time = 0;
   int64_t value = 0;
   bool has_value = false;
-  std::string id;
+  uint32_t id = 0;  // IdTexts::Ref of the event's id; 0: none (a derived event)
 };
+
+/// The ids of a patient's stored events, back to back in one buffer (no allocation per
+/// event): each a 4-byte length and the text, padded to 8 bytes. A reference is the
+/// entry's offset in 8-byte units plus one, so 32 bits reach 32 GiB. Dropped entries
+/// are reclaimed by Compact, which the owner calls with every live reference.
+class IdTexts {
+ public:
+  uint32_t Add(std::string_view id);
+  std::string_view Text(uint32_t ref) const {
+    if (ref == 0) return {};
+    const char* at = buf_.data() + (static_cast<size_t>(ref) - 1) * 8;
+    uint32_t n;
+    std::memcpy(&n, at, 4);
+    return {at + 4, n};
+  }
+  void Drop(uint32_t ref) {
+    if (ref) dead_ += Span(static_cast<uint32_t>(Text(ref).size()));
+  }
+  /// Whether enough is dropped that compacting pays (more than half, and at least 4 KiB).
+  bool WantsCompaction() const { return dead_ > 4096 && dead_ * 2 > buf_.size(); }
+  /// Rewrites every live reference (each passed once, by pointer) into a fresh buffer.
+  template <typename ForEachRef>
+  void Compact(ForEachRef&& for_each_ref) {
+    IdTexts fresh;
+    fresh.buf_.reserve(buf_.size() - dead_);
+    for_each_ref([&](uint32_t& ref) {
+      if (ref) ref = fresh.Add(Text(ref));
+    });
+    *this = std::move(fresh);
+  }
+  size_t bytes() const { return buf_.size(); }
+
+ private:
+  static size_t Span(uint32_t n) { return (4 + static_cast<size_t>(n) + 7) & ~size_t{7}; }
+  std::string buf_;
+  size_t dead_ = 0;
+};
+
+inline uint32_t IdTexts::Add(std::string_view id) {
+  size_t at = buf_.size();
+  uint32_t n = static_cast<uint32_t>(id.size());  // ids are shorter than an event line (1 MiB)
+  buf_.resize(at + Span(n));
+  std::memcpy(buf_.data() + at, &n, 4);
+  std::memcpy(buf_.data() + at + 4, id.data(), id.size());
+  return static_cast<uint32_t>(at / 8 + 1);
+}
 
 /// A signal's events as native code reads them: StoredEvent records (time at offset 0,
 /// value at 8, has_value at 16), sorted by time.
@@ -86,11 +136,11 @@ class EventList {
     Sync();
   }
   void push_back(StoredEvent e) {
-    v_.push_back(std::move(e));
+    v_.push_back(e);
     Sync();
   }
   iterator insert(const_iterator pos, StoredEvent e) {
-    auto it = v_.insert(pos, std::move(e));
+    auto it = v_.insert(pos, e);
     Sync();
     return it;
   }

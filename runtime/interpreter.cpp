@@ -622,7 +622,8 @@ Evaluator::Evaluator(NativeCall& call)
 }
 
 static_assert(offsetof(StoredEvent, time) == 0 && offsetof(StoredEvent, value) == 8 &&
-                  offsetof(StoredEvent, has_value) == 16 && sizeof(StoredEvent) == 56,
+                  offsetof(StoredEvent, has_value) == 16 && sizeof(StoredEvent) == 24 &&
+                  std::is_trivially_copyable_v<StoredEvent>,
               "the layout native code reads (compiler/jit/jit.cpp)");
 static_assert(std::is_standard_layout_v<EventSpan> && sizeof(EventSpan) == 16,
               "the span native code reads at the start of an EventList (compiler/jit/jit.cpp)");

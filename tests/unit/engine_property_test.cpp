@@ -191,4 +191,63 @@ TEST(EngineProperty, SameInputTwiceGivesByteIdenticalOutput) {
   EXPECT_EQ(a.raw_trace, b.raw_trace);
 }
 
+// Event ids are kept apart from the stored records, in one buffer per patient that is
+// compacted as eviction drops old events. A month of hourly events with 300-byte ids
+// drops far more than the 8 days + 24 h kept, so it is compacted many times; afterwards
+// corrections must still find their events by id, and alerts must still name them.
+TEST(EngineState, EventIdsSurviveEvictionAndCompaction) {
+  const int64_t t0 = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z");
+  const std::string pad(300, 'x');
+  auto line = [&](const std::string& id, int hour, const char* signal, const char* value, const char* unit,
+                  const char* status) {
+    std::string s = "{\"id\":\"" + id + "\",\"patient\":\"p\",\"time\":\"" +
+                    cdr::stdlib::FormatTime(t0 + hour * 3600000LL) + "\",\"signal\":\"" + signal + "\"";
+    if (*value) s += std::string(",\"value\":") + value + ",\"unit\":\"" + unit + "\"";
+    if (*status) s += std::string(",\"status\":\"") + status + "\"";
+    return Generated{t0 + hour * 3600000LL, s + "}"};
+  };
+  auto hr_id = [&](int h) { return "hr-" + std::to_string(h) + "-" + pad; };
+  auto sbp_id = [&](int h) { return "sbp-" + std::to_string(h) + "-" + pad; };
+  std::vector<Generated> events;
+  const int last = 30 * 24;
+  for (int h = 0; h < last; ++h) {
+    events.push_back(line(hr_id(h), h, "heart_rate", "80", "/min", ""));
+    events.push_back(line(sbp_id(h), h, "sbp", "120", "mm[Hg]", ""));
+    // Two events of hour 400 removed by id at hour 500 (known: not dead-lettered). The
+    // buffer holds about 9 days of 312-byte entries and is first compacted when its
+    // dropped part exceeds its live part, at hour 410, so they were moved by compaction.
+    if (h == 500) {
+      events.push_back(line(hr_id(400), h, "heart_rate", "", "", "entered-in-error"));
+      events.push_back(line(sbp_id(400), h, "sbp", "", "", "entered-in-error"));
+    }
+  }
+  // Shock index 130 / 100 = 1.3 >= 1.0: critical_values fires, naming both events.
+  events.push_back(line(hr_id(last), last, "heart_rate", "130", "/min", ""));
+  events.push_back(line(sbp_id(last), last, "sbp", "100", "mm[Hg]", ""));
+  // A correction of the heart rate by id, an hour later (at 720 the heart rate is then
+  // 80 of hour 719: 80 / 100 = 0.8, the alert is retracted), and, in the same group, an
+  // old event removed by id: the points after each change are re-evaluated.
+  events.push_back(line(hr_id(last), last + 1, "heart_rate", "80", "/min", "amended"));
+  events.push_back(line(sbp_id(600), last + 1, "sbp", "", "", "entered-in-error"));
+  Result r = RunEvents(events, 24LL * 3600 * 1000);
+  EXPECT_EQ(r.stats.dead_lettered, 0u);
+  EXPECT_EQ(r.stats.used, events.size());
+  bool fired = false, retracted = false;
+  std::istringstream lines(r.raw_alerts);
+  std::string text;
+  while (std::getline(lines, text)) {
+    auto j = nlohmann::json::parse(text);
+    if (j["rule"] != "critical_values") continue;
+    EXPECT_EQ(j["time"], cdr::stdlib::FormatTime(t0 + last * 3600000LL));
+    std::set<std::string> ids;
+    for (const auto& site : j["evidence"]) {
+      for (const auto& e : site["events"]) ids.insert(e["id"].get<std::string>());
+    }
+    EXPECT_EQ(ids, (std::set<std::string>{hr_id(last), sbp_id(last)})) << text;
+    (j["action"] == "fire" ? fired : retracted) = true;
+  }
+  EXPECT_TRUE(fired);
+  EXPECT_TRUE(retracted);
+}
+
 }  // namespace

@@ -1,5 +1,5 @@
 // tests/unit/runtime_test.cpp: the pieces under the engine: RFC 3339 times, exact JSON
-// numbers, the event decoder, and the IR verifier.
+// numbers, event id texts, the event decoder, and the IR verifier.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -39,6 +39,42 @@ TEST(Time, FormatsAndRoundTrips) {
   EXPECT_EQ(FormatTime(946684800250LL), "2000-01-01T00:00:00.250Z");
   EXPECT_EQ(FormatTime(-1000), "1969-12-31T23:59:59Z");
   for (int64_t t : {0LL, 946684800000LL, 1709208000000LL, 253402300799000LL}) EXPECT_EQ(ParseTime(FormatTime(t)), t);
+}
+
+TEST(IdTexts, KeepTextsAcrossDropsAndCompaction) {
+  cdr::runtime::IdTexts ids;
+  std::vector<std::pair<uint32_t, std::string>> live;
+  for (int i = 0; i < 2000; ++i) {
+    std::string text = "id-" + std::to_string(i) + std::string(static_cast<size_t>(i % 40), 'z');
+    live.emplace_back(ids.Add(text), text);
+  }
+  EXPECT_EQ(ids.Text(0), "");  // no id (a derived event)
+  for (const auto& [ref, text] : live) ASSERT_EQ(ids.Text(ref), text);
+  // Drop all but every tenth: more than half is dead, so compaction is due.
+  EXPECT_FALSE(ids.WantsCompaction());
+  std::vector<std::pair<uint32_t, std::string>> kept;
+  for (size_t i = 0; i < live.size(); ++i) {
+    if (i % 10 == 0) {
+      kept.push_back(live[i]);
+    } else {
+      ids.Drop(live[i].first);
+    }
+  }
+  ASSERT_TRUE(ids.WantsCompaction());
+  size_t before = ids.bytes();
+  ids.Compact([&](auto&& rewrite) {
+    for (auto& entry : kept) rewrite(entry.first);
+  });
+  EXPECT_LT(ids.bytes(), before / 5);
+  EXPECT_FALSE(ids.WantsCompaction());
+  for (const auto& [ref, text] : kept) EXPECT_EQ(ids.Text(ref), text);
+  // Entries are padded to 8 bytes: an empty id and a 4-byte one each take 8.
+  cdr::runtime::IdTexts small;
+  uint32_t a = small.Add(""), b = small.Add("abcd"), c = small.Add("abcde");
+  EXPECT_EQ(small.bytes(), 8u + 8u + 16u);
+  EXPECT_EQ(small.Text(a), "");
+  EXPECT_EQ(small.Text(b), "abcd");
+  EXPECT_EQ(small.Text(c), "abcde");
 }
 
 TEST(JsonNumbers, AreReadExactly) {
