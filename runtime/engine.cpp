@@ -193,6 +193,10 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
     outputs_[static_cast<size_t>(s.rule)].emplace_back(s.let, store);
   }
   affected_flags_.assign(module.rules.size(), 0);
+  reads_.assign(rules_.size() * signal_of_.size(), 0);
+  for (size_t r = 0; r < rules_.size(); ++r) {
+    for (int32_t list : rules_[r].slot_signal) reads_[r * signal_of_.size() + static_cast<size_t>(list)] = 1;
+  }
   coverage_.resize(module.rules.size());
   if (!options_.native.empty()) InstallNative(options_.native);
 }
@@ -347,16 +351,22 @@ bool Engine::IsPoint(const Patient& p, size_t r, int64_t t) const {
 void Engine::Flush() {
   size_t count = group_size_;
   group_size_ = 0;
-  const std::string pid = group_[0].patient;
+  // The group's slots are not touched until the next Ingest: no copy of the id.
+  const std::string& pid = group_[0].patient;
   int64_t t = group_[0].time;
-  auto& slot = patients_[pid];
-  if (!slot) {
-    patients_seen_.insert(Patient::Hash(pid));
-    slot = std::make_unique<Patient>();
-    slot->events.by_signal.resize(signal_of_.size());
-    slot->rules.resize(rules_.size());
+  // Prefetch found the patient already when the group has two events or more.
+  Patient* found = count > 1 ? prefetched_ : nullptr;
+  if (!found) {
+    auto& slot = patients_[pid];
+    if (!slot) {
+      patients_seen_.insert(Patient::Hash(pid));
+      slot = std::make_unique<Patient>();
+      slot->events.by_signal.resize(signal_of_.size());
+      slot->rules.resize(rules_.size());
+    }
+    found = slot.get();
   }
-  Patient& p = *slot;
+  Patient& p = *found;
   // The stream has passed the times before this group's: their timer points come first.
   FireTimers(t - 1);
   auto& inserted = inserted_;
@@ -407,9 +417,8 @@ void Engine::React(const std::string& pid, Patient& p) {
     if (!affected_flags_[r]) continue;
     RuleState& rs = p.rules[r];
     const LoadedRule& rule = rules_[r];
-    auto reads = [&](int32_t sig) {
-      return std::find(rule.slot_signal.begin(), rule.slot_signal.end(), sig) != rule.slot_signal.end();
-    };
+    const uint8_t* reads_list = &reads_[r * signal_of_.size()];
+    auto reads = [&](int32_t list) { return reads_list[static_cast<size_t>(list)] != 0; };
     // This rule sees the changes made before it runs (its own are for later rules).
     size_t n_inserted = inserted.size(), n_removed = removed.size();
     int64_t from = INT64_MAX;

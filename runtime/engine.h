@@ -127,6 +127,7 @@ class Engine {
   std::vector<int32_t> store_of_;   // module signal -> stored list, or -1 when no rule reads it
   std::vector<int32_t> signal_of_;  // stored list -> module signal
   std::vector<std::vector<size_t>> rules_of_signal_;  // stored list -> rules that read it
+  std::vector<uint8_t> reads_;  // [rule * stored lists + list]: the rule reads the list
   std::vector<std::vector<std::pair<int32_t, int64_t>>> timers_;  // rule -> (signal, offset)
   std::vector<bool> unbounded_;                       // rule looks back without a window bound
   int64_t keep_ms_ = 0;                                // how much history a patient keeps
@@ -134,7 +135,7 @@ class Engine {
   absl::flat_hash_set<uint64_t> patients_seen_;  // hashes of patient ids, for the count
   std::vector<Event> group_;  // slots reused across groups
   size_t group_size_ = 0;
-  const Patient* prefetched_ = nullptr;  // the patient of the group being read (Prefetch)
+  Patient* prefetched_ = nullptr;  // the patient of the group being read (Prefetch; Flush uses it)
   std::vector<std::pair<int32_t, int64_t>> inserted_, removed_;
   std::vector<uint8_t> affected_flags_;  // rule -> affected by the changes (React)
   std::vector<std::vector<std::pair<int32_t, int32_t>>> outputs_;  // rule -> (let, stored list) it publishes
