@@ -108,6 +108,61 @@ int64_t FloorRaw(int64_t raw) {
   return q;
 }
 
+// The operations the interpreter's common loop (no evidence, no coverage) runs inline,
+// each exactly as Evaluator::OneOn computes it; everything else goes through OneOn.
+enum class Fast : uint8_t {
+  General,
+  AggLast,   // last(x within W), W >= 0
+  Absence,   // no x within W
+  Coalesce,
+  Select,
+  And,
+  Or,
+  Not,
+  IntAdd,
+  IntSub,
+  DecAdd,
+  DecSub,
+  Lt,  // Lt .. Ge: numbers, times and booleans (raw order); texts go through OneOn
+  Le,
+  Gt,
+  Ge,
+  Eq,
+  Ne,
+  Bands,
+};
+
+Fast FastOf(const ir::Block& block, const Inst& in) {
+  auto kind_of = [&](ir::InstId x) { return block.insts[static_cast<size_t>(x)].kind; };
+  switch (in.op) {
+    case Op::Agg:
+      return static_cast<ir::AggKind>(in.imm2) == ir::AggKind::Last && in.imm >= 0 ? Fast::AggLast : Fast::General;
+    case Op::Absence: return in.imm >= 0 ? Fast::Absence : Fast::General;
+    case Op::Coalesce: return Fast::Coalesce;
+    case Op::Select: return Fast::Select;
+    case Op::And: return Fast::And;
+    case Op::Or: return Fast::Or;
+    case Op::Not: return Fast::Not;
+    case Op::Add:
+    case Op::Sub: {
+      if (in.kind == Kind::Time || kind_of(in.a) == Kind::Time) return Fast::General;
+      bool add = in.op == Op::Add;
+      if (in.kind == Kind::Int) return add ? Fast::IntAdd : Fast::IntSub;
+      return add ? Fast::DecAdd : Fast::DecSub;
+    }
+    case Op::Lt:
+    case Op::Le:
+    case Op::Gt:
+    case Op::Ge:
+      if (kind_of(in.a) == Kind::Text) return Fast::General;
+      return in.op == Op::Lt ? Fast::Lt : in.op == Op::Le ? Fast::Le : in.op == Op::Gt ? Fast::Gt : Fast::Ge;
+    case Op::Eq: return Fast::Eq;
+    case Op::Ne: return Fast::Ne;
+    case Op::Bands: return Fast::Bands;
+    default: return Fast::General;
+  }
+}
+
 }  // namespace
 
 int64_t Interner::Intern(const std::string& s) {
@@ -138,12 +193,14 @@ LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& intern
   for (const auto& b : rule.blocks) {
     auto& init = r.initial_regs.emplace_back(b.insts.size(), Value{});
     auto& work = r.computed.emplace_back();
+    auto& fast = r.fast_ops.emplace_back();
     for (size_t i = 0; i < b.insts.size(); ++i) {
       const ir::Inst& in = b.insts[i];
       if (in.op == ir::Op::Const) {
         init[i] = Value{in.kind == ir::Kind::Text ? r.text_ids[static_cast<size_t>(in.imm)] : in.imm, true};
       } else if (in.op != ir::Op::Unknown) {
         work.push_back(static_cast<int32_t>(i));
+        fast.push_back(static_cast<uint8_t>(FastOf(b, in)));
       }
     }
   }
@@ -170,8 +227,69 @@ class Evaluator {
     const auto& insts = rule_.ir->blocks[static_cast<size_t>(b)].insts;
     const auto& init = rule_.initial_regs[static_cast<size_t>(b)];
     regs.assign(init.begin(), init.end());
-    for (int32_t i : rule_.computed[static_cast<size_t>(b)]) {
-      regs[static_cast<size_t>(i)] = One(b, insts[static_cast<size_t>(i)], i, now, regs);
+    if (evidence_ || coverage_) {
+      for (int32_t i : rule_.computed[static_cast<size_t>(b)]) {
+        regs[static_cast<size_t>(i)] = One(b, insts[static_cast<size_t>(i)], i, now, regs);
+      }
+      return;
+    }
+    // The common loop: no evidence, no coverage. The frequent operations are computed
+    // here, as OneOn computes them, without a call each; `r` stays valid (a nested
+    // block, of `sustained`, has registers of its own).
+    const auto& work = rule_.computed[static_cast<size_t>(b)];
+    const uint8_t* fast = rule_.fast_ops[static_cast<size_t>(b)].data();
+    Value* r = regs.data();
+    for (size_t k = 0; k < work.size(); ++k) {
+      size_t i = static_cast<size_t>(work[k]);
+      const Inst& in = insts[i];
+      const Value& a = r[static_cast<size_t>(in.a < 0 ? 0 : in.a)];
+      const Value& c = r[static_cast<size_t>(in.b < 0 ? 0 : in.b)];
+      switch (static_cast<Fast>(fast[k])) {
+        case Fast::AggLast: r[i] = LastWithin(Events(in.aux), now, in.imm); break;
+        case Fast::Absence: {
+          const auto& ev = Events(in.aux);
+          size_t end = FirstAfter(ev, ev.size(), now);
+          r[i] = Bool(!(end > 0 && ev[end - 1].time > now - in.imm));
+          break;
+        }
+        case Fast::Coalesce: r[i] = a.known ? a : c; break;
+        case Fast::Select: r[i] = (a.known && a.v) ? c : r[static_cast<size_t>(in.c)]; break;
+        case Fast::And:
+          r[i] = ((a.known && !a.v) || (c.known && !c.v)) ? Bool(false) : (a.known && c.known) ? Bool(true) : Unknown();
+          break;
+        case Fast::Or:
+          r[i] = ((a.known && a.v) || (c.known && c.v)) ? Bool(true) : (a.known && c.known) ? Bool(false) : Unknown();
+          break;
+        case Fast::Not: r[i] = a.known ? Bool(!a.v) : Unknown(); break;
+        case Fast::IntAdd: r[i] = a.known && c.known ? Int(a.v + c.v) : Unknown(); break;
+        case Fast::IntSub: r[i] = a.known && c.known ? Int(a.v - c.v) : Unknown(); break;
+        case Fast::DecAdd:
+          r[i] = a.known && c.known ? From(stdlib::Add(Decimal::FromRaw(a.v), Decimal::FromRaw(c.v))) : Unknown();
+          break;
+        case Fast::DecSub:
+          r[i] = a.known && c.known ? From(stdlib::Sub(Decimal::FromRaw(a.v), Decimal::FromRaw(c.v))) : Unknown();
+          break;
+        case Fast::Lt: r[i] = a.known && c.known ? Bool(a.v < c.v) : Unknown(); break;
+        case Fast::Le: r[i] = a.known && c.known ? Bool(a.v <= c.v) : Unknown(); break;
+        case Fast::Gt: r[i] = a.known && c.known ? Bool(a.v > c.v) : Unknown(); break;
+        case Fast::Ge: r[i] = a.known && c.known ? Bool(a.v >= c.v) : Unknown(); break;
+        case Fast::Eq: r[i] = a.known && c.known ? Bool(a.v == c.v) : Unknown(); break;
+        case Fast::Ne: r[i] = a.known && c.known ? Bool(a.v != c.v) : Unknown(); break;
+        case Fast::Bands: {
+          Value out = Unknown();
+          if (a.known) {
+            for (const ir::BandRow& row : rule_.ir->bands[static_cast<size_t>(in.aux)].rows) {
+              if (row.is_else || (a.v >= row.low && a.v <= row.high)) {
+                out = r[static_cast<size_t>(row.value)];
+                break;
+              }
+            }
+          }
+          r[i] = out;
+          break;
+        }
+        case Fast::General: r[i] = OneOn(b, in, static_cast<ir::InstId>(i), now, RegView{r}); break;
+      }
     }
   }
 
@@ -228,6 +346,16 @@ class Evaluator {
       step *= 2;
     }
     return 0;
+  }
+
+  // last(x within window), window >= 0, as Agg computes it without evidence: the latest
+  // event with a value among those with time in (now - window, now].
+  static Value LastWithin(const EventList& ev, int64_t now, int64_t window) {
+    size_t i = FirstAfter(ev, ev.size(), now);
+    for (; i > 0 && ev[i - 1].time > now - window; --i) {
+      if (ev[i - 1].has_value) return Known(ev[i - 1].value);
+    }
+    return Unknown();
   }
 
   // [begin, end) of the events with time in (now - window, now]; window < 0: the retention.

@@ -76,6 +76,9 @@ struct LoadedRule {
   // elsewhere), and the instructions left to compute, in order.
   std::vector<std::vector<Value>> initial_regs;
   std::vector<std::vector<int32_t>> computed;
+  // Per computed instruction, how the interpreter's common loop runs it: an operation it
+  // does inline (its kinds resolved here, once), or the general path (runtime/interpreter.cpp).
+  std::vector<std::vector<uint8_t>> fast_ops;
   size_t lists_needed = 0;           // 1 + the largest list a slot reads
   size_t regs0 = 0;                  // registers of block 0
 };
