@@ -34,6 +34,9 @@ namespace {
 // A lookup key for Abseil's maps of strings (without copying the text).
 absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+// std::isspace in the C locale, inline (the library's is a call per byte).
+bool IsSpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 std::string Quote(std::string_view s) {
   std::string out(s.substr(0, 80));
   if (s.size() > 80) out += "...";
@@ -270,7 +273,7 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
   // An event is one object: anything after its closing brace is refused here, since the
   // on-demand parser stops reading at the end of the object.
   std::string_view trimmed = line;
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.remove_suffix(1);
+  while (!trimmed.empty() && IsSpace(trimmed.back())) trimmed.remove_suffix(1);
   if (trimmed.empty()) return "empty line";
   size_t first = trimmed.find_first_not_of(" \t");
   if (trimmed[first] != '{') return "not a JSON object (an event is one object per line)";
@@ -344,9 +347,15 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
       e.time = 0;
       time_text = s;
       have_time = true;
-      auto t = stdlib::ParseTime(s);
-      if (!t) return "`time` " + Quote(s) + " is not an RFC 3339 date-time";
-      e.time = *t;
+      // The events of a panel share their time: the last one parsed is kept.
+      if (!have_last_time_ || s != last_time_text_) {
+        auto t = stdlib::ParseTime(s);
+        if (!t) return "`time` " + Quote(s) + " is not an RFC 3339 date-time";
+        last_time_text_ = s;
+        last_time_ = *t;
+        have_last_time_ = true;
+      }
+      e.time = last_time_;
     } else if (which == kRecorded) {
       std::string_view s;
       if (auto err = str(s)) return err;
@@ -376,7 +385,7 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
       switch (type) {
         case simdjson::ondemand::json_type::number:
           number_text = v.raw_json_token();
-          while (!number_text.empty() && std::isspace(static_cast<unsigned char>(number_text.back()))) number_text.remove_suffix(1);
+          while (!number_text.empty() && IsSpace(number_text.back())) number_text.remove_suffix(1);
           is_number = true;
           break;
         case simdjson::ondemand::json_type::boolean: {

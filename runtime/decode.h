@@ -51,6 +51,9 @@ class EventDecoder {
   struct Parser;
   std::unique_ptr<Parser> parser_;
   std::string buffer_;
+  std::string last_time_text_;  // the last `time` parsed, and its value
+  int64_t last_time_ = 0;
+  bool have_last_time_ = false;
 };
 
 /// The dead-letter reason of a line over kMaxEventBytes.

@@ -149,6 +149,25 @@ TEST_F(DecoderTest, ConvertsUnitsExactly) {
   EXPECT_EQ(e_.value, 100000000LL);  // 0.01 g/L = 1 mg/dL by UCUM
 }
 
+// The decoder keeps the last time it parsed (a panel's events share it): a line with
+// another time, an empty one or a malformed one must not be given the kept value.
+TEST_F(DecoderTest, TimesAreParsedPerLineWhateverCameBefore) {
+  auto line = [](const std::string& time) {
+    return R"({"id":"1","patient":"p","time":")" + time + R"(","signal":"creatinine","value":1,"unit":"mg/dL"})";
+  };
+  ASSERT_FALSE(decoder_->Decode(line("2019-01-01T00:00:00Z"), e_));
+  EXPECT_EQ(e_.time, 1546300800000LL);
+  ASSERT_FALSE(decoder_->Decode(line("2019-01-01T00:00:00Z"), e_));
+  EXPECT_EQ(e_.time, 1546300800000LL);
+  EXPECT_EQ(decoder_->Decode(line(""), e_).value_or("(decoded)"), "`time` `` is not an RFC 3339 date-time");
+  EXPECT_EQ(decoder_->Decode(line("2019-01-01T00:00:00"), e_).value_or("(decoded)"),
+            "`time` `2019-01-01T00:00:00` is not an RFC 3339 date-time");
+  ASSERT_FALSE(decoder_->Decode(line("2019-01-01T01:00:00+01:00"), e_));
+  EXPECT_EQ(e_.time, 1546300800000LL);  // the same instant, written otherwise
+  ASSERT_FALSE(decoder_->Decode(line("2019-01-02T00:00:00Z"), e_));
+  EXPECT_EQ(e_.time, 1546300800000LL + 86400000LL);
+}
+
 TEST_F(DecoderTest, MapsValueSetCodesToTheirSignal) {
   ASSERT_FALSE(decoder_->Decode(
       R"({"id":"4","patient":"p","time":"2019-01-01T00:00:00Z","code":{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"11124"}})",
