@@ -48,6 +48,9 @@ struct IdEntry {
 };
 
 struct Engine::Patient {
+  std::string id;
+  uint64_t id_prefix = 0;  // the first 8 bytes of the id, big-endian: orders as the id does
+  uint32_t pending = 0;    // entries of timers_due_ and final_due_ for this patient
   PatientEvents events;
   IdTexts id_texts;  // the ids of the stored events
   // Event ids by 64-bit hash (no allocation per event); the rare colliding ids by text.
@@ -55,6 +58,9 @@ struct Engine::Patient {
   std::unordered_map<std::string, IdEntry> colliding_ids;
   std::vector<RuleState> rules;
   int64_t evicted_at = INT64_MIN;  // the watermark of the last eviction
+  // No event, point or alert of the patient is older: a lower bound, lowered by every
+  // insertion and made exact by each eviction that walks the state.
+  int64_t oldest = INT64_MAX;
 
   static uint64_t Hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
 
@@ -122,7 +128,35 @@ int Rank(const std::string& severity) {
 
 constexpr int64_t kDefaultRetentionMs = 24LL * 3600 * 1000;
 
+uint64_t IdPrefix(std::string_view id) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = v << 8 | (i < id.size() ? static_cast<unsigned char>(id[i]) : 0);
+  return v;
+}
+
 }  // namespace
+
+bool Engine::Due::operator>(const Due& o) const {
+  if (time != o.time) return time > o.time;
+  if (id_prefix != o.id_prefix) return id_prefix > o.id_prefix;
+  if (patient != o.patient) {
+    if (int c = patient->id.compare(o.patient->id)) return c > 0;
+  }
+  return rule > o.rule;
+}
+
+void Engine::PushDue(std::priority_queue<Due, std::vector<Due>, std::greater<Due>>& queue, int64_t time, Patient& p,
+                     size_t rule) {
+  ++p.pending;
+  queue.push(Due{time, p.id_prefix, &p, static_cast<int32_t>(rule)});
+}
+
+Engine::Patient& Engine::PopDue(std::priority_queue<Due, std::vector<Due>, std::greater<Due>>& queue, Due& d) {
+  d = queue.top();
+  queue.pop();
+  --d.patient->pending;
+  return *d.patient;
+}
 
 std::string JsonString(std::string_view s) {
   std::string out = "\"";
@@ -327,6 +361,7 @@ void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, in
     list.insert(pos, stored);
   }
   p.AddId(e.id, hash, IdEntry{store, e.time});
+  p.oldest = std::min(p.oldest, e.time);
   inserted.emplace_back(store, e.time);
 }
 
@@ -361,6 +396,8 @@ void Engine::Flush() {
     if (!slot) {
       patients_seen_.insert(Patient::Hash(pid));
       slot = std::make_unique<Patient>();
+      slot->id = pid;
+      slot->id_prefix = IdPrefix(pid);
       slot->events.by_signal.resize(signal_of_.size());
       slot->rules.resize(rules_.size());
     }
@@ -388,7 +425,7 @@ void Engine::Flush() {
     swept_at_ = watermark_;
     for (auto it = patients_.begin(); it != patients_.end();) {
       Evict(*it->second);
-      bool empty = it->second->ids.empty();
+      bool empty = it->second->ids.empty() && it->second->pending == 0;
       for (const auto& rs : it->second->rules) empty = empty && rs.points.empty() && rs.fired.empty();
       if (empty) {
         patients_.erase(it++);
@@ -432,14 +469,15 @@ void Engine::React(const std::string& pid, Patient& p) {
     for (size_t i = 0; i < n_inserted; ++i) {
       auto [sig, when] = inserted[i];
       if (!reads(sig)) continue;
-      if (rs.points.try_emplace(when).second && out_.trace) final_due_.push(Due{when, pid, static_cast<int32_t>(r)});
+      p.oldest = std::min(p.oldest, when);
+      if (rs.points.try_emplace(when).second && out_.trace) PushDue(final_due_, when, p, r);
       for (const auto& [tsig, off] : timers_[r]) {
         if (tsig != sig) continue;
         int64_t due = when + off;
         if (due <= timers_upto_) {
-          if (rs.points.try_emplace(due).second && out_.trace) final_due_.push(Due{due, pid, static_cast<int32_t>(r)});
+          if (rs.points.try_emplace(due).second && out_.trace) PushDue(final_due_, due, p, r);
         } else {
-          timers_due_.push(Due{due, pid, static_cast<int32_t>(r)});
+          PushDue(timers_due_, due, p, r);
         }
       }
     }
@@ -498,6 +536,7 @@ void Engine::Publish(Patient& p, int32_t store, int64_t t, const Value& v) {
     pos->value = v.v;  // a new value at a known point: its readers re-evaluate from t
   } else {
     list.insert(pos, StoredEvent{t, v.v, true, 0});
+    p.oldest = std::min(p.oldest, t);
   }
   inserted_.emplace_back(store, t);
 }
@@ -611,6 +650,7 @@ void Engine::Scan(const std::string& pid, Patient& p, size_t r, int64_t from) {
     line(d.time, "fire", f.fields);
     ++counters_.fired;
     rs.fired.emplace(d.time, std::move(f));
+    p.oldest = std::min(p.oldest, d.time);
   }
 }
 
@@ -628,30 +668,25 @@ void Engine::FireTimers(int64_t upto) {
   // its own time (from another patient's events of that time) only to be retracted.
   timers_upto_ = std::max(timers_upto_, upto);
   while (!timers_due_.empty() && timers_due_.top().time <= upto) {
-    Due d = timers_due_.top();
-    timers_due_.pop();
-    auto it = patients_.find(d.patient);
-    if (it == patients_.end()) continue;
-    Patient& p = *it->second;
+    Due d;
+    Patient& p = PopDue(timers_due_, d);
     size_t r = static_cast<size_t>(d.rule);
     if (!IsPoint(p, r, d.time)) continue;  // its event was removed
     if (!p.rules[r].points.try_emplace(d.time).second) continue;
-    if (out_.trace) final_due_.push(Due{d.time, d.patient, d.rule});
+    p.oldest = std::min(p.oldest, d.time);
+    if (out_.trace) PushDue(final_due_, d.time, p, r);
     inserted_.clear();
     removed_.clear();
-    EvaluatePoint(d.patient, p, r, d.time);
-    Scan(d.patient, p, r, d.time);
-    if (!inserted_.empty() || !removed_.empty()) React(d.patient, p);  // its readers
+    EvaluatePoint(p.id, p, r, d.time);
+    Scan(p.id, p, r, d.time);
+    if (!inserted_.empty() || !removed_.empty()) React(p.id, p);  // its readers
   }
 }
 
 void Engine::Finalize(int64_t upto) {
   while (!final_due_.empty() && final_due_.top().time < upto) {  // an event at the watermark is on time
-    Due d = final_due_.top();
-    final_due_.pop();
-    auto it = patients_.find(d.patient);
-    if (it == patients_.end()) continue;
-    Patient& p = *it->second;
+    Due d;
+    Patient& p = PopDue(final_due_, d);
     size_t r = static_cast<size_t>(d.rule);
     auto pt = p.rules[r].points.find(d.time);
     if (pt == p.rules[r].points.end() || pt->second.traced) continue;
@@ -660,7 +695,7 @@ void Engine::Finalize(int64_t upto) {
     const LoadedRule& rule = rules_[r];
     Evaluate(rule, p.events, d.time, interner_, regs_, nullptr, nullptr, keep_ms_, Wanted::AllLets);
     std::string line = "{\"rule\":" + JsonString(rule.ir->id) + ",\"version\":" + JsonString(rule.ir->version) +
-                       ",\"patient\":" + JsonString(d.patient) + ",\"time\":\"" + stdlib::FormatTime(d.time) +
+                       ",\"patient\":" + JsonString(p.id) + ",\"time\":\"" + stdlib::FormatTime(d.time) +
                        "\",\"values\":{";
     for (size_t i = 0; i < rule.ir->lets.size(); ++i) {
       const ir::Let& let = rule.ir->lets[i];
@@ -685,6 +720,8 @@ void Engine::Finalize(int64_t upto) {
 void Engine::Evict(Patient& p) {
   if (watermark_ == INT64_MIN) return;
   p.evicted_at = watermark_;
+  // Every threshold below is at or before the watermark: nothing older, nothing to do.
+  if (p.oldest >= watermark_) return;
   int64_t cutoff = watermark_ - keep_ms_;
   for (auto& list : p.events.by_signal) {
     size_t n = 0;
@@ -704,6 +741,15 @@ void Engine::Evict(Patient& p) {
     while (f != rs.fired.end() && f->first < keep_fired) ++f;
     rs.fired.erase_front(f);
   }
+  int64_t oldest = INT64_MAX;
+  for (const auto& list : p.events.by_signal) {
+    if (!list.empty()) oldest = std::min(oldest, list[0].time);
+  }
+  for (const RuleState& rs : p.rules) {
+    if (!rs.points.empty()) oldest = std::min(oldest, rs.points.begin()->first);
+    if (!rs.fired.empty()) oldest = std::min(oldest, rs.fired.begin()->first);
+  }
+  p.oldest = oldest;
 }
 
 std::string Engine::ValueJson(const ir::Let& let, const Value& v) const {

@@ -88,12 +88,20 @@ class Engine {
     const Point* point;
   };
   struct Patient;
+  /// A timer point, or a point to trace once final, in (time, patient id, rule) order.
+  /// It holds its patient (kept while anything is due for it: Patient::pending) and the
+  /// first 8 bytes of the id as a number, so most comparisons read neither the id nor
+  /// the patient.
   struct Due {
     int64_t time;
-    std::string patient;
+    uint64_t id_prefix;
+    Patient* patient;
     int32_t rule;
-    bool operator>(const Due& o) const { return std::tie(time, patient, rule) > std::tie(o.time, o.patient, o.rule); }
+    bool operator>(const Due& o) const;
   };
+  void PushDue(std::priority_queue<Due, std::vector<Due>, std::greater<Due>>& queue, int64_t time, Patient& p,
+               size_t rule);
+  static Patient& PopDue(std::priority_queue<Due, std::vector<Due>, std::greater<Due>>& queue, Due& d);
 
   void Flush();
   /// Prefetches the state the group's Flush will touch, one step per event of the group.
