@@ -168,6 +168,29 @@ TEST_F(DecoderTest, TimesAreParsedPerLineWhateverCameBefore) {
   EXPECT_EQ(e_.time, 1546300800000LL + 86400000LL);
 }
 
+// Strings without escapes are read where they are in the line; strings with escapes
+// are unescaped. Both must give the same texts.
+TEST_F(DecoderTest, ReadsStringsWithAndWithoutEscapes) {
+  ASSERT_FALSE(decoder_->Decode(
+      R"({"id":"a\"b\\c","patient":"p\u0031","time":"2019-01-01T00:00:00Z","code":{"system":"http:\/\/loinc.org","code":"8310\u002D5"},"value":37,"unit":"C\u0065l"})",
+      e_));
+  EXPECT_EQ(e_.id, "a\"b\\c");
+  EXPECT_EQ(e_.patient, "p1");
+  EXPECT_EQ(fe_.module.signals[static_cast<size_t>(e_.signal)].name, "temp");
+  EXPECT_EQ(e_.value, 3700000000LL);
+  ASSERT_FALSE(decoder_->Decode(
+      R"({"id" : "x" , "patient" : "p2" , "time" : "2019-01-01T00:00:00Z" , "code" : { "code" : "8310-5" , "system" : "http://loinc.org" } , "value" : 37 , "unit" : "Cel" })",
+      e_));
+  EXPECT_EQ(e_.id, "x");
+  EXPECT_EQ(e_.patient, "p2");
+  EXPECT_EQ(fe_.module.signals[static_cast<size_t>(e_.signal)].name, "temp");
+  auto reason = [&](const char* line) { return decoder_->Decode(line, e_).value_or("(decoded)"); };
+  EXPECT_EQ(reason(R"({"id":1,"patient":"p","time":"2019-01-01T00:00:00Z","signal":"temp","value":37,"unit":"Cel"})"),
+            "`id` must be a string");
+  EXPECT_EQ(reason(R"({"id":"1","patient":"p","time":"2019-01-01T00:00:00Z","code":{"system":"http://loinc.org","code":85},"value":37,"unit":"Cel"})"),
+            "`code.code` must be a string");
+}
+
 TEST_F(DecoderTest, MapsValueSetCodesToTheirSignal) {
   ASSERT_FALSE(decoder_->Decode(
       R"({"id":"4","patient":"p","time":"2019-01-01T00:00:00Z","code":{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"11124"}})",
