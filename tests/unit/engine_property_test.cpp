@@ -124,7 +124,9 @@ Result RunEvents(const std::vector<Generated>& events, int64_t lateness, int swi
   Result r;
   r.stats = cdr::runtime::RunFileHost(ShippedRules(), in, {&alerts, &trace, &dead, &late}, options);
   r.raw_dead = dead.str();
-  if (expect_valid) EXPECT_EQ(dead.str(), "") << "generated events must all be valid";
+  if (expect_valid) {
+    EXPECT_EQ(dead.str(), "") << "generated events must all be valid";
+  }
   EXPECT_EQ(late.str(), "") << "arrival orders stay within the lateness";
   r.raw_alerts = alerts.str();
   r.raw_trace = trace.str();
