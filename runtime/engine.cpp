@@ -48,19 +48,21 @@ struct IdEntry {
 };
 
 struct Engine::Patient {
-  std::string id;
-  uint64_t id_prefix = 0;  // the first 8 bytes of the id, big-endian: orders as the id does
-  uint32_t pending = 0;    // entries of timers_due_ and final_due_ for this patient
+  // What every panel reads, first (Prefetch fetches the whole struct, these lines first).
   PatientEvents events;
-  IdTexts id_texts;  // the ids of the stored events
+  std::vector<RuleState> rules;
   // Event ids by 64-bit hash (no allocation per event); the rare colliding ids by text.
   absl::flat_hash_map<uint64_t, IdEntry> ids;
-  std::unordered_map<std::string, IdEntry> colliding_ids;
-  std::vector<RuleState> rules;
   int64_t evicted_at = INT64_MIN;  // the watermark of the last eviction
   // No event, point or alert of the patient is older: a lower bound, lowered by every
   // insertion and made exact by each eviction that walks the state.
   int64_t oldest = INT64_MAX;
+  IdTexts id_texts;  // the ids of the stored events
+  // Read off the common path: alerts, timers, collisions.
+  std::string id;
+  uint64_t id_prefix = 0;  // the first 8 bytes of the id, big-endian: orders as the id does
+  uint32_t pending = 0;    // entries of timers_due_ and final_due_ for this patient
+  std::unordered_map<std::string, IdEntry> colliding_ids;
 
   static uint64_t Hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
 
@@ -299,7 +301,7 @@ void Engine::Prefetch(const Event& e, size_t index) {
     auto it = patients_.find(e.patient);
     if (it == patients_.end()) return;
     prefetched_ = it->second.get();
-    lines(prefetched_, 128);
+    lines(prefetched_, sizeof(Patient));
     return;
   }
   const Patient* p = prefetched_;
