@@ -108,6 +108,24 @@ int64_t FloorRaw(int64_t raw) {
   return q;
 }
 
+// Three-valued `and` and `or` (CQL): false (true) wins over unknown.
+Value And3(const Value& a, const Value& b) {
+  if ((a.known && !a.v) || (b.known && !b.v)) return Bool(false);
+  return a.known && b.known ? Bool(true) : Unknown();
+}
+Value Or3(const Value& a, const Value& b) {
+  if ((a.known && a.v) || (b.known && b.v)) return Bool(true);
+  return a.known && b.known ? Bool(false) : Unknown();
+}
+
+// The first row of a band table that `v` falls in, or -1.
+int BandRow(const ir::BandTable& t, int64_t v) {
+  for (size_t k = 0; k < t.rows.size(); ++k) {
+    if (t.rows[k].is_else || (v >= t.rows[k].low && v <= t.rows[k].high)) return static_cast<int>(k);
+  }
+  return -1;
+}
+
 // The operations the interpreter's common loop (no evidence, no coverage) runs inline,
 // each exactly as Evaluator::OneOn computes it; everything else goes through OneOn.
 enum class Fast : uint8_t {
@@ -254,12 +272,8 @@ class Evaluator {
         }
         case Fast::Coalesce: r[i] = a.known ? a : c; break;
         case Fast::Select: r[i] = (a.known && a.v) ? c : r[static_cast<size_t>(in.c)]; break;
-        case Fast::And:
-          r[i] = ((a.known && !a.v) || (c.known && !c.v)) ? Bool(false) : (a.known && c.known) ? Bool(true) : Unknown();
-          break;
-        case Fast::Or:
-          r[i] = ((a.known && a.v) || (c.known && c.v)) ? Bool(true) : (a.known && c.known) ? Bool(false) : Unknown();
-          break;
+        case Fast::And: r[i] = And3(a, c); break;
+        case Fast::Or: r[i] = Or3(a, c); break;
         case Fast::Not: r[i] = a.known ? Bool(!a.v) : Unknown(); break;
         case Fast::IntAdd: r[i] = a.known && c.known ? Int(a.v + c.v) : Unknown(); break;
         case Fast::IntSub: r[i] = a.known && c.known ? Int(a.v - c.v) : Unknown(); break;
@@ -276,16 +290,9 @@ class Evaluator {
         case Fast::Eq: r[i] = a.known && c.known ? Bool(a.v == c.v) : Unknown(); break;
         case Fast::Ne: r[i] = a.known && c.known ? Bool(a.v != c.v) : Unknown(); break;
         case Fast::Bands: {
-          Value out = Unknown();
-          if (a.known) {
-            for (const ir::BandRow& row : rule_.ir->bands[static_cast<size_t>(in.aux)].rows) {
-              if (row.is_else || (a.v >= row.low && a.v <= row.high)) {
-                out = r[static_cast<size_t>(row.value)];
-                break;
-              }
-            }
-          }
-          r[i] = out;
+          const ir::BandTable& t = rule_.ir->bands[static_cast<size_t>(in.aux)];
+          int row = a.known ? BandRow(t, a.v) : -1;
+          r[i] = row < 0 ? Unknown() : r[static_cast<size_t>(t.rows[static_cast<size_t>(row)].value)];
           break;
         }
         case Fast::General: r[i] = OneOn(b, in, static_cast<ir::InstId>(i), now, RegView{r}); break;
@@ -587,14 +594,8 @@ class Evaluator {
                       }));
         }
         return Bool(A().v == B().v);
-      case Op::And:
-        if ((A().known && !A().v) || (B().known && !B().v)) return Bool(false);
-        if (A().known && B().known) return Bool(true);
-        return Unknown();
-      case Op::Or:
-        if ((A().known && A().v) || (B().known && B().v)) return Bool(true);
-        if (A().known && B().known) return Bool(false);
-        return Unknown();
+      case Op::And: return And3(A(), B());
+      case Op::Or: return Or3(A(), B());
       case Op::Xor:
         if (!A().known || !B().known) return Unknown();
         return Bool((A().v != 0) != (B().v != 0));
@@ -663,14 +664,10 @@ class Evaluator {
       case Op::Bands: {
         if (!A().known) return Unknown();
         const ir::BandTable& t = rule_.ir->bands[static_cast<size_t>(in.aux)];
-        for (size_t k = 0; k < t.rows.size(); ++k) {
-          const ir::BandRow& row = t.rows[k];
-          if (row.is_else || (A().v >= row.low && A().v <= row.high)) {
-            if (coverage_ && b == 0) coverage_->band_rows[static_cast<size_t>(in.aux)][k] = true;
-            return r[static_cast<size_t>(row.value)];
-          }
-        }
-        return Unknown();
+        int row = BandRow(t, A().v);
+        if (row < 0) return Unknown();
+        if (coverage_ && b == 0) coverage_->band_rows[static_cast<size_t>(in.aux)][static_cast<size_t>(row)] = true;
+        return r[static_cast<size_t>(t.rows[static_cast<size_t>(row)].value)];
       }
       case Op::Agg: return Agg(in, id, now);
       case Op::Latest: {
