@@ -416,7 +416,7 @@ void Engine::Flush() {
   counters_.applied += count;
   stream_time_ = std::max(stream_time_, t);
 
-  React(pid, p);
+  React(p);
   AdvanceTime(stream_time_);
   // Evict a patient's old state at most once per hour of watermark progress.
   if (watermark_ != INT64_MIN && (p.evicted_at == INT64_MIN || watermark_ - p.evicted_at >= 3600000)) Evict(p);
@@ -438,7 +438,7 @@ void Engine::Flush() {
   }
 }
 
-void Engine::React(const std::string& pid, Patient& p) {
+void Engine::React(Patient& p) {
   // The rules run in module order, producers of derived signals first: what a rule
   // publishes while it is processed (appended to inserted_/removed_) reaches its readers,
   // which come later. The lists are indexed, not iterated, since they grow meanwhile.
@@ -458,15 +458,20 @@ void Engine::React(const std::string& pid, Patient& p) {
     const LoadedRule& rule = rules_[r];
     const uint8_t* reads_list = &reads_[r * signal_of_.size()];
     auto reads = [&](int32_t list) { return reads_list[static_cast<size_t>(list)] != 0; };
-    // This rule sees the changes made before it runs (its own are for later rules).
+    // This rule sees the changes made before it runs (its own are for later rules): their
+    // times, in order; alerts are decided anew from the earliest.
     size_t n_inserted = inserted.size(), n_removed = removed.size();
-    int64_t from = INT64_MAX;
+    auto& times = changed_times_;
+    times.clear();
     for (size_t i = 0; i < n_inserted; ++i) {
-      if (reads(inserted[i].first)) from = std::min(from, inserted[i].second);
+      if (reads(inserted[i].first)) times.push_back(inserted[i].second);
     }
     for (size_t i = 0; i < n_removed; ++i) {
-      if (reads(removed[i].first)) from = std::min(from, removed[i].second);
+      if (reads(removed[i].first)) times.push_back(removed[i].second);
     }
+    if (times.empty()) continue;
+    std::sort(times.begin(), times.end());
+    const int64_t from = times.front();
     // New points: the times of new events, and the timer points they start.
     for (size_t i = 0; i < n_inserted; ++i) {
       auto [sig, when] = inserted[i];
@@ -501,25 +506,16 @@ void Engine::React(const std::string& pid, Patient& p) {
     // may change times far apart (a new event and corrections of old ones), so the
     // points of each change's interval are evaluated, not those after the earliest only.
     if (unbounded_[r]) {
-      Update(pid, p, r, from, INT64_MAX);
+      Update(p, r, from, INT64_MAX);
     } else {
-      auto& times = changed_times_;
-      times.clear();
-      for (size_t i = 0; i < n_inserted; ++i) {
-        if (reads(inserted[i].first)) times.push_back(inserted[i].second);
-      }
-      for (size_t i = 0; i < n_removed; ++i) {
-        if (reads(removed[i].first)) times.push_back(removed[i].second);
-      }
-      std::sort(times.begin(), times.end());
       const int64_t window = rule.ir->longest_window_ms;
       for (size_t i = 0; i < times.size();) {
         int64_t lo = times[i], hi = times[i] + window;
         for (++i; i < times.size() && times[i] <= hi; ++i) hi = std::max(hi, times[i] + window);
-        Update(pid, p, r, lo, hi);
+        Update(p, r, lo, hi);
       }
     }
-    Scan(pid, p, r, from);
+    Scan(p, r, from);
   }
 }
 
@@ -543,14 +539,14 @@ void Engine::Publish(Patient& p, int32_t store, int64_t t, const Value& v) {
   inserted_.emplace_back(store, t);
 }
 
-void Engine::Update(const std::string& pid, Patient& p, size_t r, int64_t from, int64_t to) {
+void Engine::Update(Patient& p, size_t r, int64_t from, int64_t to) {
   RuleState& rs = p.rules[r];
   for (auto it = rs.points.lower_bound(from); it != rs.points.end() && it->first <= to; ++it) {
-    EvaluatePoint(pid, p, r, it->first);
+    EvaluatePoint(p, r, it->first);
   }
 }
 
-void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t t) {
+void Engine::EvaluatePoint(Patient& p, size_t r, int64_t t) {
   const LoadedRule& rule = rules_[r];
   ++counters_.evaluations;
   // Evidence is collected only when an alert may result: a second pass, rarely needed.
@@ -594,12 +590,12 @@ void Engine::EvaluatePoint(const std::string& pid, Patient& p, size_t r, int64_t
   }
 }
 
-std::string Engine::AlertFields(const std::string& pid, Patient& p, size_t r, int64_t t, const Point& point) {
+std::string Engine::AlertFields(Patient& p, size_t r, int64_t t, const Point& point) {
   Evaluate(rules_[r], p.events, t, interner_, regs_, &evidence_, nullptr, keep_ms_, Wanted::AllLets);
-  return AlertJson(pid, p, r, t, point, regs_, evidence_);
+  return AlertJson(p, r, t, point, regs_, evidence_);
 }
 
-void Engine::Scan(const std::string& pid, Patient& p, size_t r, int64_t from) {
+void Engine::Scan(Patient& p, size_t r, int64_t from) {
   RuleState& rs = p.rules[r];
   const ir::Rule& rule = *rules_[r].ir;
   // The last alert before `from` still stands and may suppress later ones.
@@ -628,7 +624,7 @@ void Engine::Scan(const std::string& pid, Patient& p, size_t r, int64_t from) {
   }
   auto line = [&](int64_t t, const char* action, const std::string& fields) {
     if (!out_.alerts) return;
-    *out_.alerts << "{\"alert\":\"" << AlertId(rule.id, rule.version, pid, t) << "\",\"action\":\"" << action << "\","
+    *out_.alerts << "{\"alert\":\"" << AlertId(rule.id, rule.version, p.id, t) << "\",\"action\":\"" << action << "\","
                  << fields << "}\n";
   };
   // Retractions first, then fires, each in time order. `desired` is in time order.
@@ -648,7 +644,7 @@ void Engine::Scan(const std::string& pid, Patient& p, size_t r, int64_t from) {
   }
   for (const Desired& d : desired) {
     if (rs.fired.count(d.time)) continue;
-    Fired f{d.rank, d.point->content, AlertFields(pid, p, r, d.time, *d.point)};
+    Fired f{d.rank, d.point->content, AlertFields(p, r, d.time, *d.point)};
     line(d.time, "fire", f.fields);
     ++counters_.fired;
     rs.fired.emplace(d.time, std::move(f));
@@ -679,9 +675,9 @@ void Engine::FireTimers(int64_t upto) {
     if (out_.trace) PushDue(final_due_, d.time, p, r);
     inserted_.clear();
     removed_.clear();
-    EvaluatePoint(p.id, p, r, d.time);
-    Scan(p.id, p, r, d.time);
-    if (!inserted_.empty() || !removed_.empty()) React(p.id, p);  // its readers
+    EvaluatePoint(p, r, d.time);
+    Scan(p, r, d.time);
+    if (!inserted_.empty() || !removed_.empty()) React(p);  // its readers
   }
 }
 
@@ -777,7 +773,7 @@ std::string Engine::EventValueJson(int32_t signal, const StoredEvent& e) const {
   }
 }
 
-std::string Engine::AlertJson(const std::string& patient, const Patient& p, size_t r, int64_t t, const Point& point,
+std::string Engine::AlertJson(const Patient& p, size_t r, int64_t t, const Point& point,
                               const std::vector<Value>& regs, const std::vector<std::vector<EventRef>>& evidence) const {
   const ir::Rule& rule = *rules_[r].ir;
   const ir::When& w = rule.whens[static_cast<size_t>(point.first_held)];
@@ -801,7 +797,7 @@ std::string Engine::AlertJson(const std::string& patient, const Patient& p, size
     }
   }
   std::string s = "\"rule\":" + JsonString(rule.id) + ",\"version\":" + JsonString(rule.version) +
-                  ",\"rule_hash\":" + JsonString(rule.hash) + ",\"patient\":" + JsonString(patient) + ",\"time\":\"" +
+                  ",\"rule_hash\":" + JsonString(rule.hash) + ",\"patient\":" + JsonString(p.id) + ",\"time\":\"" +
                   stdlib::FormatTime(t) + "\",\"severity\":" + JsonString(w.severity) +
                   ",\"message\":" + JsonString(message) + ",\"values\":{";
   for (size_t i = 0; i < rule.lets.size(); ++i) {
@@ -824,7 +820,7 @@ std::string Engine::AlertJson(const std::string& patient, const Patient& p, size
       std::string id(p.IdOf(*ref.event));
       if (signal.derived()) {
         const ir::Rule& producer = module_.rules[static_cast<size_t>(signal.rule)];
-        id = AlertId(producer.id, producer.version, patient, ref.event->time);
+        id = AlertId(producer.id, producer.version, p.id, ref.event->time);
       }
       s += "{\"id\":" + JsonString(id) + ",\"time\":\"" + stdlib::FormatTime(ref.event->time) +
            "\",\"value\":" + EventValueJson(sig, *ref.event) + "}";

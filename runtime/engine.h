@@ -109,20 +109,20 @@ class Engine {
   void Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, int64_t>>& inserted,
              std::vector<std::pair<int32_t, int64_t>>& removed);
   /// Re-evaluates, in rule order, what the changes in inserted_/removed_ affect.
-  void React(const std::string& patient_id, Patient& p);
+  void React(Patient& p);
   /// Sets (or, unknown, removes) the derived event of list `store` at `t`; a change is
   /// recorded in inserted_/removed_ for the rules that read it.
   void Publish(Patient& p, int32_t store, int64_t t, const Value& v);
-  void Update(const std::string& patient_id, Patient& p, size_t rule, int64_t from, int64_t to);
-  void EvaluatePoint(const std::string& patient_id, Patient& p, size_t rule, int64_t t);
-  void Scan(const std::string& patient_id, Patient& p, size_t rule, int64_t from);
+  void Update(Patient& p, size_t rule, int64_t from, int64_t to);
+  void EvaluatePoint(Patient& p, size_t rule, int64_t t);
+  void Scan(Patient& p, size_t rule, int64_t from);
   bool IsPoint(const Patient& p, size_t rule, int64_t t) const;
   void FireTimers(int64_t upto);
   void AdvanceTime(int64_t stream_time);
   void Finalize(int64_t upto);
   void Evict(Patient& p);
-  std::string AlertFields(const std::string& patient, Patient& p, size_t rule, int64_t t, const Point& point);
-  std::string AlertJson(const std::string& patient, const Patient& p, size_t rule, int64_t t, const Point& point,
+  std::string AlertFields(Patient& p, size_t rule, int64_t t, const Point& point);
+  std::string AlertJson(const Patient& p, size_t rule, int64_t t, const Point& point,
                         const std::vector<Value>& regs, const std::vector<std::vector<EventRef>>& evidence) const;
   std::string ValueJson(const ir::Let& let, const Value& v) const;
   std::string EventValueJson(int32_t signal, const StoredEvent& e) const;
