@@ -347,13 +347,13 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
       e.time = 0;
       time_text = s;
       have_time = true;
-      // The events of a panel share their time: the last one parsed is kept.
-      if (!have_last_time_ || s != last_time_text_) {
+      // The events of a panel share their time: the last one parsed is kept (a time
+      // parsed is never empty, so an empty kept text means none yet).
+      if (s.empty() || s != last_time_text_) {
         auto t = stdlib::ParseTime(s);
         if (!t) return "`time` " + Quote(s) + " is not an RFC 3339 date-time";
         last_time_text_ = s;
         last_time_ = *t;
-        have_last_time_ = true;
       }
       e.time = last_time_;
     } else if (which == kRecorded) {

@@ -53,7 +53,6 @@ class EventDecoder {
   std::string buffer_;
   std::string last_time_text_;  // the last `time` parsed, and its value
   int64_t last_time_ = 0;
-  bool have_last_time_ = false;
 };
 
 /// The dead-letter reason of a line over kMaxEventBytes.

@@ -32,7 +32,7 @@ struct StoredEvent {
   int64_t time = 0;
   int64_t value = 0;
   bool has_value = false;
-  uint32_t id = 0;  // IdTexts::Ref of the event's id; 0: none (a derived event)
+  uint32_t id = 0;  // the reference of the event's id in IdTexts; 0: none (a derived event)
 };
 
 /// The ids of a patient's stored events, back to back in one buffer (no allocation per
@@ -54,7 +54,7 @@ class IdTexts {
   }
   /// Whether enough is dropped that compacting pays (more than half, and at least 4 KiB).
   bool WantsCompaction() const { return dead_ > 4096 && dead_ * 2 > buf_.size(); }
-  /// Rewrites every live reference (each passed once, by pointer) into a fresh buffer.
+  /// Rewrites every live reference (each passed once, by reference) into a fresh buffer.
   template <typename ForEachRef>
   void Compact(ForEachRef&& for_each_ref) {
     IdTexts fresh;
