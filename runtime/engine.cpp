@@ -138,26 +138,24 @@ uint64_t IdPrefix(std::string_view id) {
 
 }  // namespace
 
-bool Engine::Due::operator>(const Due& o) const {
-  if (time != o.time) return time > o.time;
-  if (id_prefix != o.id_prefix) return id_prefix > o.id_prefix;
+bool Engine::Due::operator<(const Due& o) const {
+  if (time != o.time) return time < o.time;
+  if (id_prefix != o.id_prefix) return id_prefix < o.id_prefix;
   if (patient != o.patient) {
-    if (int c = patient->id.compare(o.patient->id)) return c > 0;
+    if (int c = patient->id.compare(o.patient->id)) return c < 0;
   }
-  return rule > o.rule;
+  return rule < o.rule;
 }
 
-void Engine::PushDue(std::priority_queue<Due, std::vector<Due>, std::greater<Due>>& queue, int64_t time, Patient& p,
-                     size_t rule) {
+void Engine::PushDue(DueQueue& queue, int64_t time, Patient& p, size_t rule) {
   ++p.pending;
-  queue.push(Due{time, p.id_prefix, &p, static_cast<int32_t>(rule)});
+  queue.Push(Due{time, p.id_prefix, &p, static_cast<int32_t>(rule)});
 }
 
-Engine::Patient& Engine::PopDue(std::priority_queue<Due, std::vector<Due>, std::greater<Due>>& queue, Due& d) {
-  d = queue.top();
-  queue.pop();
+Engine::Patient* Engine::PopDue(DueQueue& queue, int64_t upto, Due& d) {
+  if (!queue.PopUpTo(upto, d)) return nullptr;
   --d.patient->pending;
-  return *d.patient;
+  return d.patient;
 }
 
 std::string JsonString(std::string_view s) {
@@ -665,9 +663,9 @@ void Engine::FireTimers(int64_t upto) {
   // patient's events of that time are in, so a timer does not fire ahead of a panel of
   // its own time (from another patient's events of that time) only to be retracted.
   timers_upto_ = std::max(timers_upto_, upto);
-  while (!timers_due_.empty() && timers_due_.top().time <= upto) {
-    Due d;
-    Patient& p = PopDue(timers_due_, d);
+  Due d;
+  while (Patient* due = PopDue(timers_due_, upto, d)) {
+    Patient& p = *due;
     size_t r = static_cast<size_t>(d.rule);
     if (!IsPoint(p, r, d.time)) continue;  // its event was removed
     if (!p.rules[r].points.try_emplace(d.time).second) continue;
@@ -682,9 +680,9 @@ void Engine::FireTimers(int64_t upto) {
 }
 
 void Engine::Finalize(int64_t upto) {
-  while (!final_due_.empty() && final_due_.top().time < upto) {  // an event at the watermark is on time
-    Due d;
-    Patient& p = PopDue(final_due_, d);
+  Due d;
+  while (Patient* due = PopDue(final_due_, upto - 1, d)) {  // an event at the watermark is on time
+    Patient& p = *due;
     size_t r = static_cast<size_t>(d.rule);
     auto pt = p.rules[r].points.find(d.time);
     if (pt == p.rules[r].points.end() || pt->second.traced) continue;

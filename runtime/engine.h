@@ -10,7 +10,6 @@
 #include <map>
 #include <memory>
 #include <ostream>
-#include <queue>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,6 +18,7 @@
 #include <absl/container/flat_hash_set.h>
 
 #include "compiler/ir/ir.h"
+#include "runtime/due_queue.h"
 #include "runtime/event.h"
 #include "runtime/interpreter.h"
 
@@ -97,11 +97,12 @@ class Engine {
     uint64_t id_prefix;
     Patient* patient;
     int32_t rule;
-    bool operator>(const Due& o) const;
+    bool operator<(const Due& o) const;
   };
-  void PushDue(std::priority_queue<Due, std::vector<Due>, std::greater<Due>>& queue, int64_t time, Patient& p,
-               size_t rule);
-  static Patient& PopDue(std::priority_queue<Due, std::vector<Due>, std::greater<Due>>& queue, Due& d);
+  using DueQueue = runtime::DueQueue<Due, std::less<Due>>;
+  void PushDue(DueQueue& queue, int64_t time, Patient& p, size_t rule);
+  /// Takes the first entry due at `upto` or before; nullptr when there is none.
+  static Patient* PopDue(DueQueue& queue, int64_t upto, Due& d);
 
   void Flush();
   /// Prefetches the state the group's Flush will touch, one step per event of the group.
@@ -152,8 +153,8 @@ class Engine {
   int64_t stream_time_ = INT64_MIN;
   int64_t timers_upto_ = INT64_MIN;  // timer points up to this time have been evaluated
   int64_t watermark_ = INT64_MIN;
-  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> timers_due_;
-  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> final_due_;
+  DueQueue timers_due_;
+  DueQueue final_due_;
   Counters counters_;
   bool coverage_enabled_ = false;
   std::vector<Coverage> coverage_;
