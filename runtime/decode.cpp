@@ -29,7 +29,20 @@ struct EventDecoder::UnitCache {
   std::map<std::pair<int32_t, std::string>, Entry> entries;
 };
 
+// An event line's fields as read from the JSON, before they are given meaning (Map).
+// The texts point into the parser's buffers: valid until the next parse.
+struct RawEvent {
+  std::string_view id, patient, time, recorded, status;
+  bool have_id = false, have_patient = false, have_time = false, have_recorded = false;
+  std::optional<std::string_view> signal_name, system, code, unit, text_value;
+  std::optional<bool> bool_value;
+  std::string_view number_text;
+  bool is_number = false;
+};
+
 namespace {
+
+std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r);
 
 // A lookup key for Abseil's maps of strings (without copying the text).
 absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -270,8 +283,6 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, Event& e)
 std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t readable, Event& e) {
   if (line.size() > kMaxEventBytes) return OversizeReason(line.size());
   if (readable < line.size() + simdjson::SIMDJSON_PADDING) return Decode(line, e);  // not padded: copy
-  // An event is one object: anything after its closing brace is refused here, since the
-  // on-demand parser stops reading at the end of the object.
   std::string_view trimmed = line;
   while (!trimmed.empty() && IsSpace(trimmed.back())) trimmed.remove_suffix(1);
   if (trimmed.empty()) return "empty line";
@@ -287,19 +298,19 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
     return std::string("not JSON: ") + simdjson::error_message(err);
   }
   if (!ends_object) return "not JSON: text after the object";
-  // Reset field by field: the strings keep their capacity (no allocation per event).
-  e.id.clear();
-  e.patient.clear();
-  e.signal = -1;
-  e.time = e.recorded = 0;
-  e.has_value = false;
-  e.value = 0;
-  e.status = Status::Final;
-  std::optional<std::string_view> signal_name, system, code, unit, text_value;
-  std::optional<bool> bool_value;
-  std::string_view number_text;
-  bool is_number = false, have_id = false, have_patient = false, have_time = false;
-  std::string_view time_text, recorded_text, status_text;
+  RawEvent raw;
+  if (auto err = Walk(obj, raw)) return err;
+  // The walk has read the object to its closing brace: nothing may follow it (a line
+  // ending in `}` may still hold a second value, or a stray bracket, after the object).
+  const char* next = nullptr;
+  if (doc.current_location().get(next) != simdjson::OUT_OF_BOUNDS) return "not JSON: text after the object";
+  return Map(raw, e);
+}
+
+namespace {
+
+// Reads an event object's fields (the JSON side: types, strings); Map gives them meaning.
+std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
   for (auto field : obj) {
     simdjson::ondemand::raw_json_string raw_key;
     if (field.key().get(raw_key)) return "not JSON: malformed key";
@@ -331,110 +342,110 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
       if (v.get_string().get(out)) return "not JSON: malformed string in " + Quote(key);
       return std::nullopt;
     };
-    if (which == kId) {
-      std::string_view s;
-      if (auto err = str(s)) return err;
-      e.id = s;
-      have_id = true;
-    } else if (which == kPatient) {
-      std::string_view s;
-      if (auto err = str(s)) return err;
-      e.patient = s;
-      have_patient = true;
-    } else if (which == kTime) {
-      std::string_view s;
-      if (auto err = str(s)) return err;
-      e.time = 0;
-      time_text = s;
-      have_time = true;
-      // The events of a panel share their time: the last one parsed is kept (a time
-      // parsed is never empty, so an empty kept text means none yet).
-      if (s.empty() || s != last_time_text_) {
-        auto t = stdlib::ParseTime(s);
-        if (!t) return "`time` " + Quote(s) + " is not an RFC 3339 date-time";
-        last_time_text_ = s;
-        last_time_ = *t;
-      }
-      e.time = last_time_;
-    } else if (which == kRecorded) {
-      std::string_view s;
-      if (auto err = str(s)) return err;
-      auto t = stdlib::ParseTime(s);
-      if (!t) return "`recorded` " + Quote(s) + " is not an RFC 3339 date-time";
-      e.recorded = *t;
-      recorded_text = s;
-    } else if (which == kSignal) {
-      std::string_view s;
-      if (auto err = str(s)) return err;
-      signal_name = s;
-    } else if (which == kCode) {
-      simdjson::ondemand::object c;
-      if (type != simdjson::ondemand::json_type::object || v.get_object().get(c)) return "`code` must be an object with `system` and `code`";
-      for (auto cf : c) {
-        std::string_view ck, cv;
-        if (cf.unescaped_key().get(ck)) return "not JSON: malformed key in `code`";
-        simdjson::ondemand::value cval;
-        if (cf.value().get(cval)) return "not JSON: malformed `code`";
-        if (ck == "system" || ck == "code") {
-          if (cval.get_string().get(cv)) return "`code." + std::string(ck) + "` must be a string";
-          (ck == "system" ? system : code) = cv;
+    std::optional<std::string> err;
+    switch (which) {
+      case kId: r.have_id = true, err = str(r.id); break;
+      case kPatient: r.have_patient = true, err = str(r.patient); break;
+      case kTime: r.have_time = true, err = str(r.time); break;
+      case kRecorded: r.have_recorded = true, err = str(r.recorded); break;
+      case kSignal: err = str(r.signal_name.emplace()); break;
+      case kUnit: err = str(r.unit.emplace()); break;
+      case kStatus: err = str(r.status); break;
+      case kCode: {
+        simdjson::ondemand::object c;
+        if (type != simdjson::ondemand::json_type::object || v.get_object().get(c)) return "`code` must be an object with `system` and `code`";
+        for (auto cf : c) {
+          std::string_view ck, cv;
+          if (cf.unescaped_key().get(ck)) return "not JSON: malformed key in `code`";
+          simdjson::ondemand::value cval;
+          if (cf.value().get(cval)) return "not JSON: malformed `code`";
+          if (ck == "system" || ck == "code") {
+            if (cval.get_string().get(cv)) return "`code." + std::string(ck) + "` must be a string";
+            (ck == "system" ? r.system : r.code) = cv;
+          }
         }
+        if (!r.system || !r.code) return "`code` must have `system` and `code`";
+        break;
       }
-      if (!system || !code) return "`code` must have `system` and `code`";
-    } else if (which == kValue) {
-      switch (type) {
-        case simdjson::ondemand::json_type::number:
-          number_text = v.raw_json_token();
-          while (!number_text.empty() && IsSpace(number_text.back())) number_text.remove_suffix(1);
-          is_number = true;
-          break;
-        case simdjson::ondemand::json_type::boolean: {
-          bool b;
-          if (v.get_bool().get(b)) return "not JSON: malformed boolean";
-          bool_value = b;
-          break;
+      case kValue:
+        switch (type) {
+          case simdjson::ondemand::json_type::number:
+            r.number_text = v.raw_json_token();
+            while (!r.number_text.empty() && IsSpace(r.number_text.back())) r.number_text.remove_suffix(1);
+            r.is_number = true;
+            break;
+          case simdjson::ondemand::json_type::boolean: {
+            bool b;
+            if (v.get_bool().get(b)) return "not JSON: malformed boolean";
+            r.bool_value = b;
+            break;
+          }
+          case simdjson::ondemand::json_type::string: {
+            std::string_view s;
+            if (v.get_string().get(s)) return "not JSON: malformed string in `value`";
+            r.text_value = s;
+            break;
+          }
+          case simdjson::ondemand::json_type::null: break;
+          default: return "`value` must be a number, boolean, string or absent";
         }
-        case simdjson::ondemand::json_type::string: {
-          std::string_view s;
-          if (v.get_string().get(s)) return "not JSON: malformed string in `value`";
-          text_value = s;
-          break;
-        }
-        case simdjson::ondemand::json_type::null: break;
-        default: return "`value` must be a number, boolean, string or absent";
-      }
-    } else if (which == kUnit) {
-      std::string_view s;
-      if (auto err = str(s)) return err;
-      unit = s;
-    } else if (which == kStatus) {
-      std::string_view s;
-      if (auto err = str(s)) return err;
-      status_text = s;
+        break;
+      default: break;
     }
+    if (err) return err;
   }
-  if (!have_id || e.id.empty()) return "missing `id`";
-  if (!have_patient || e.patient.empty()) return "missing `patient`";
-  if (!have_time) return "missing `time`";
-  if (recorded_text.empty()) e.recorded = e.time;
-  if (status_text.empty() || status_text == "final") {
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
+  // Reset field by field: the strings keep their capacity (no allocation per event).
+  e.id.clear();
+  e.patient.clear();
+  e.signal = -1;
+  e.time = e.recorded = 0;
+  e.has_value = false;
+  e.value = 0;
+  e.status = Status::Final;
+  if (!r.have_id || r.id.empty()) return "missing `id`";
+  if (!r.have_patient || r.patient.empty()) return "missing `patient`";
+  if (!r.have_time) return "missing `time`";
+  e.id = r.id;
+  e.patient = r.patient;
+  // The events of a panel share their time: the last one parsed is kept (a time parsed
+  // is never empty, so an empty kept text means none yet).
+  if (r.time.empty() || r.time != last_time_text_) {
+    auto t = stdlib::ParseTime(r.time);
+    if (!t) return "`time` " + Quote(r.time) + " is not an RFC 3339 date-time";
+    last_time_text_ = r.time;
+    last_time_ = *t;
+  }
+  e.time = last_time_;
+  if (r.have_recorded) {
+    auto t = stdlib::ParseTime(r.recorded);
+    if (!t) return "`recorded` " + Quote(r.recorded) + " is not an RFC 3339 date-time";
+    e.recorded = *t;
+  }
+  if (r.recorded.empty()) e.recorded = e.time;
+  if (r.status.empty() || r.status == "final") {
     e.status = Status::Final;
-  } else if (status_text == "amended" || status_text == "corrected") {
+  } else if (r.status == "amended" || r.status == "corrected") {
     e.status = Status::Amended;
-  } else if (status_text == "entered-in-error") {
+  } else if (r.status == "entered-in-error") {
     e.status = Status::EnteredInError;
   } else {
-    return "`status` " + Quote(status_text) + " is not final, amended or entered-in-error";
+    return "`status` " + Quote(r.status) + " is not final, amended or entered-in-error";
   }
   bool code_is_value = false;
-  if (signal_name) {
-    auto it = by_name_.find(Key(*signal_name));
-    if (it == by_name_.end()) return "unknown signal " + Quote(*signal_name);
+  if (r.signal_name) {
+    auto it = by_name_.find(Key(*r.signal_name));
+    if (it == by_name_.end()) return "unknown signal " + Quote(*r.signal_name);
     e.signal = it->second;
-  } else if (code) {
-    auto sys = by_code_.find(Key(SystemName(*system)));
-    auto it = sys == by_code_.end() ? decltype(sys->second.end()){} : sys->second.find(Key(*code));
-    if (sys == by_code_.end() || it == sys->second.end()) return "unknown code " + Quote(*system) + " " + Quote(*code);
+  } else if (r.code) {
+    auto sys = by_code_.find(Key(SystemName(*r.system)));
+    auto it = sys == by_code_.end() ? decltype(sys->second.end()){} : sys->second.find(Key(*r.code));
+    if (sys == by_code_.end() || it == sys->second.end()) return "unknown code " + Quote(*r.system) + " " + Quote(*r.code);
     e.signal = it->second.first;
     code_is_value = it->second.second;
   } else {
@@ -446,8 +457,8 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
            "; events cannot set it";
   }
   if (e.status == Status::EnteredInError) return std::nullopt;  // removes by id; no value needed
-  if (code_is_value && !text_value) text_value = code;
-  return Value(signal, number_text, is_number, bool_value, text_value, unit, e);
+  if (code_is_value && !r.text_value) r.text_value = r.code;
+  return Value(signal, r.number_text, r.is_number, r.bool_value, r.text_value, r.unit, e);
 }
 
 }  // namespace cdr::runtime

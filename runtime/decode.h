@@ -21,6 +21,8 @@ namespace cdr::runtime {
 /// The largest event line accepted (docs/robustness.md).
 inline constexpr size_t kMaxEventBytes = 1 << 20;
 
+struct RawEvent;
+
 class EventDecoder {
  public:
   EventDecoder(const ir::Module& module, Interner& interner);
@@ -38,6 +40,8 @@ class EventDecoder {
 
  private:
   struct UnitCache;
+  /// Gives the fields read from a line their meaning: signal, time, status, value.
+  std::optional<std::string> Map(RawEvent& raw, Event& e);
   std::optional<std::string> Value(const ir::Signal& signal, std::string_view raw_number, bool is_number,
                                    std::optional<bool> boolean, std::optional<std::string_view> text,
                                    std::optional<std::string_view> unit, Event& e);
