@@ -41,18 +41,26 @@ struct Engine::RuleState {
   TimeMap<Fired> fired;
 };
 
-// Where an event with a given id is: its signal and time.
+// Where an event with a given id is: its list and time. 12 bytes, aligned to 4 (the time
+// kept in two halves), so that an id-index slot with its 32-bit key takes 16 bytes, not 24.
 struct IdEntry {
   int32_t signal;
-  int64_t time;
+  uint32_t time_lo;
+  int32_t time_hi;
+  IdEntry() : IdEntry(0, 0) {}
+  IdEntry(int32_t list, int64_t t)
+      : signal(list), time_lo(static_cast<uint32_t>(static_cast<uint64_t>(t))), time_hi(static_cast<int32_t>(t >> 32)) {}
+  int64_t time() const { return static_cast<int64_t>(static_cast<uint64_t>(static_cast<uint32_t>(time_hi)) << 32 | time_lo); }
 };
+static_assert(sizeof(IdEntry) == 12 && alignof(IdEntry) == 4);
 
 struct Engine::Patient {
   // What every panel reads, first (Prefetch fetches the whole struct, these lines first).
   PatientEvents events;
   std::vector<RuleState> rules;
-  // Event ids by 64-bit hash (no allocation per event); the rare colliding ids by text.
-  absl::flat_hash_map<uint64_t, IdEntry> ids;
+  // Event ids by a 32-bit hash (no allocation per event; the slot's id is checked against
+  // the event's); the rare ids whose hash another holds, by text.
+  absl::flat_hash_map<uint32_t, IdEntry> ids;
   int64_t evicted_at = INT64_MIN;  // the watermark of the last eviction
   // No event, point or alert of the patient is older: a lower bound, lowered by every
   // insertion and made exact by each eviction that walks the state.
@@ -64,19 +72,19 @@ struct Engine::Patient {
   uint32_t pending = 0;    // entries of timers_due_ and final_due_ for this patient
   std::unordered_map<std::string, IdEntry> colliding_ids;
 
-  static uint64_t Hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+  static uint32_t Hash(std::string_view id) { return EventIdHash(id); }
 
   bool HasEventWithId(const IdEntry& at, std::string_view id) const {
     const auto& list = events.by_signal[static_cast<size_t>(at.signal)];
-    auto it = list.FirstAt(at.time);
-    for (; it != list.end() && it->time == at.time; ++it) {
+    auto it = list.FirstAt(at.time());
+    for (; it != list.end() && it->time == at.time(); ++it) {
       if (id_texts.Text(it->id) == id) return true;
     }
     return false;
   }
 
   const IdEntry* FindId(std::string_view id) const { return FindId(id, Hash(id)); }
-  const IdEntry* FindId(std::string_view id, uint64_t hash) const {
+  const IdEntry* FindId(std::string_view id, uint32_t hash) const {
     if (auto it = ids.find(hash); it != ids.end() && HasEventWithId(it->second, id)) return &it->second;
     if (colliding_ids.empty()) return nullptr;
     auto c = colliding_ids.find(std::string(id));
@@ -109,7 +117,7 @@ struct Engine::Patient {
   }
 
   // Call after the event is stored.
-  void AddId(std::string_view id, uint64_t hash, IdEntry at) {
+  void AddId(std::string_view id, uint32_t hash, IdEntry at) {
     auto [it, fresh] = ids.try_emplace(hash, at);
     if (!fresh && !HasEventWithId(it->second, id)) {
       colliding_ids[std::string(id)] = at;  // another id with the same hash holds the slot
@@ -156,6 +164,11 @@ Engine::Patient* Engine::PopDue(DueQueue& queue, int64_t upto, Due& d) {
   if (!queue.PopUpTo(upto, d)) return nullptr;
   --d.patient->pending;
   return d.patient;
+}
+
+uint32_t EventIdHash(std::string_view id) {
+  uint64_t h = std::hash<std::string_view>{}(id);
+  return static_cast<uint32_t>(h ^ h >> 32);
 }
 
 std::string JsonString(std::string_view s) {
@@ -336,21 +349,21 @@ void Engine::Finish() {
 void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, int64_t>>& inserted,
                    std::vector<std::pair<int32_t, int64_t>>& removed) {
   // Any event whose id is known replaces (or, entered in error, removes) the earlier one.
-  uint64_t hash = Patient::Hash(e.id);
+  uint32_t hash = Patient::Hash(e.id);
   if (const IdEntry* at = p.FindId(e.id, hash)) {
     IdEntry old = *at;
     p.EraseId(e.id);
     auto& list = p.events.by_signal[static_cast<size_t>(old.signal)];
-    auto pos = list.FirstAt(old.time);
-    while (pos != list.end() && pos->time == old.time && p.IdOf(*pos) != e.id) ++pos;
-    if (pos != list.end() && pos->time == old.time) p.EraseEvents(list, pos, pos + 1);
-    removed.emplace_back(old.signal, old.time);
+    int64_t old_time = old.time();
+    auto pos = list.FirstAt(old_time);
+    while (pos != list.end() && pos->time == old_time && p.IdOf(*pos) != e.id) ++pos;
+    if (pos != list.end() && pos->time == old_time) p.EraseEvents(list, pos, pos + 1);
+    removed.emplace_back(old.signal, old_time);
   }
   if (e.status == Status::EnteredInError) return;
   int32_t store = store_of_[static_cast<size_t>(e.signal)];
   if (store < 0) return;  // no rule reads this signal
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
-  if (list.capacity() == 0) list.reserve(8);
   StoredEvent stored{e.time, e.value, e.has_value, p.id_texts.Add(e.id)};
   if (list.empty() || list.back().time < e.time || (list.back().time == e.time && p.IdOf(list.back()) < e.id)) {
     list.push_back(stored);  // in order: the common case
@@ -394,7 +407,7 @@ void Engine::Flush() {
   if (!found) {
     auto& slot = patients_[pid];
     if (!slot) {
-      patients_seen_.insert(Patient::Hash(pid));
+      patients_seen_.insert(std::hash<std::string_view>{}(pid));  // 64 bits: a count of millions stays exact
       slot = std::make_unique<Patient>();
       slot->id = pid;
       slot->id_prefix = IdPrefix(pid);

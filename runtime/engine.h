@@ -171,6 +171,10 @@ class Engine {
 /// patient and evaluation time.
 std::string AlertId(const std::string& rule, const std::string& version, const std::string& patient, int64_t time);
 
+/// The 32-bit hash a patient's id index keys its events by. Two ids of one patient with
+/// the same hash are both kept (the second by its text); tests make such ids with it.
+uint32_t EventIdHash(std::string_view id);
+
 /// A JSON string literal.
 std::string JsonString(std::string_view s);
 

@@ -136,11 +136,14 @@ class EventList {
     Sync();
   }
   void push_back(StoredEvent e) {
+    Grow();
     v_.push_back(e);
     Sync();
   }
   iterator insert(const_iterator pos, StoredEvent e) {
-    auto it = v_.insert(pos, e);
+    auto at = pos - v_.cbegin();
+    Grow();
+    auto it = v_.insert(v_.cbegin() + at, e);
     Sync();
     return it;
   }
@@ -161,6 +164,12 @@ class EventList {
            v_.begin();
   }
   void Sync() { span_ = EventSpan{v_.data(), static_cast<int64_t>(v_.size())}; }
+  /// Room for one more: 8 records first, then 1.5 times as many (a patient's lists are
+  /// many and mostly short: doubling left half of their memory unused on the replay).
+  void Grow() {
+    size_t c = v_.capacity();
+    if (v_.size() == c) v_.reserve(c < 8 ? 8 : c + c / 2);
+  }
   EventSpan span_{nullptr, 0};  // first: native code reads it at the list's address
   std::vector<StoredEvent> v_;
 };

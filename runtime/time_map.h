@@ -40,9 +40,12 @@ class TimeMap {
   std::pair<iterator, bool> try_emplace(int64_t t) {
     auto it = lower_bound(t);
     if (it != items_.end() && it->first == t) return {it, false};
-    if (items_.capacity() == 0) {
-      items_.reserve(16);  // most maps hold a day of hourly points: skip the small regrowths
-      it = items_.end();
+    if (items_.size() == items_.capacity()) {
+      // Most maps hold a day of hourly points: 16 first, skipping the small regrowths,
+      // then 1.5 times as many (doubling left much of a patient's memory unused).
+      size_t at = static_cast<size_t>(it - items_.begin()), c = items_.capacity();
+      items_.reserve(c < 16 ? 16 : c + c / 2);
+      it = items_.begin() + static_cast<std::ptrdiff_t>(at);
     }
     return {items_.emplace(it, t, V{}), true};
   }

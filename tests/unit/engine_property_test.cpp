@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <unordered_map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -255,6 +256,53 @@ TEST(EngineState, EventIdsSurviveEvictionAndCompaction) {
   }
   EXPECT_TRUE(fired);
   EXPECT_TRUE(retracted);
+}
+
+// The id index keys a patient's events by a 32-bit hash of their ids: two ids with the
+// same hash must both be found, by corrections and by entered-in-error.
+TEST(EngineState, EventIdsWithTheSameHashAreKeptApart) {
+  std::unordered_map<uint32_t, std::string> seen;
+  std::string a, b;
+  for (uint64_t n = 0; b.empty(); ++n) {  // a collision within about 2^16 ids (birthday)
+    std::string id = "c-" + std::to_string(n);
+    auto [it, fresh] = seen.try_emplace(cdr::runtime::EventIdHash(id), id);
+    if (!fresh) a = it->second, b = id;
+  }
+  ASSERT_NE(a, b);
+  ASSERT_EQ(cdr::runtime::EventIdHash(a), cdr::runtime::EventIdHash(b));
+  const int64_t t0 = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z");
+  auto line = [&](const std::string& id, int hour, const char* signal, const char* value, const char* unit,
+                  const char* status) {
+    std::string s = "{\"id\":\"" + id + "\",\"patient\":\"p\",\"time\":\"" +
+                    cdr::stdlib::FormatTime(t0 + hour * 3600000LL) + "\",\"signal\":\"" + signal + "\"";
+    if (*value) s += std::string(",\"value\":") + value + ",\"unit\":\"" + unit + "\"";
+    if (*status) s += std::string(",\"status\":\"") + status + "\"";
+    return Generated{t0 + hour * 3600000LL, s + "}"};
+  };
+  // Shock index 130 / 100 = 1.3 >= 1.0 at hour 0: critical_values fires, naming both.
+  // At hour 1 the pressure is amended by its id to 140 (130 / 140 < 1: retracted), then
+  // the heart rate is removed by its id. Neither correction may be refused as unknown.
+  std::vector<Generated> events = {line(a, 0, "heart_rate", "130", "/min", ""), line(b, 0, "sbp", "100", "mm[Hg]", ""),
+                                   line(b, 1, "sbp", "140", "mm[Hg]", "amended"),
+                                   line(a, 2, "heart_rate", "", "", "entered-in-error")};
+  Result r = RunEvents(events, 24LL * 3600 * 1000, -1, /*expect_valid=*/false);
+  EXPECT_EQ(r.stats.dead_lettered, 0u) << r.raw_dead;
+  EXPECT_EQ(r.stats.used, events.size());
+  int fired = 0, retracted = 0;
+  std::istringstream lines(r.raw_alerts);
+  std::string text;
+  while (std::getline(lines, text)) {
+    auto j = nlohmann::json::parse(text);
+    if (j["rule"] != "critical_values") continue;
+    std::set<std::string> ids;
+    for (const auto& site : j["evidence"]) {
+      for (const auto& e : site["events"]) ids.insert(e["id"].get<std::string>());
+    }
+    EXPECT_EQ(ids, (std::set<std::string>{a, b})) << text;
+    ++(j["action"] == "fire" ? fired : retracted);
+  }
+  EXPECT_EQ(fired, 1);
+  EXPECT_EQ(retracted, 1);
 }
 
 }  // namespace
