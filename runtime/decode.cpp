@@ -1,6 +1,8 @@
 // runtime/decode.cpp: the NDJSON event decoder (simdjson on-demand).
 #include "runtime/decode.h"
 
+#include <cstring>
+
 #include <simdjson.h>
 
 #include "runtime/line_reader.h"
@@ -49,6 +51,18 @@ absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s
 
 // std::isspace in the C locale, inline (the library's is a call per byte).
 bool IsSpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+// Whether the raw key at `raw` is `quoted` (the name and its closing quote).
+template <size_t N>
+bool KeyIs(const char* raw, const char (&quoted)[N]) {
+  return std::memcmp(raw, quoted, N - 1) == 0;
+}
+
+// Whether `s` is the literal `text`, compared at a constant length.
+template <size_t N>
+bool Is(std::string_view s, const char (&text)[N]) {
+  return s.size() == N - 1 && std::memcmp(s.data(), text, N - 1) == 0;
+}
 
 std::string Quote(std::string_view s) {
   std::string out(s.substr(0, 80));
@@ -153,9 +167,9 @@ std::optional<int64_t> DecimalFromJson(std::string_view s) {
 }
 
 std::string_view EventDecoder::SystemName(std::string_view system) {
-  if (system == "http://loinc.org") return "loinc";
-  if (system == "http://snomed.info/sct") return "snomed";
-  if (system == "http://www.nlm.nih.gov/research/umls/rxnorm") return "rxnorm";
+  if (Is(system, "http://loinc.org")) return "loinc";
+  if (Is(system, "http://snomed.info/sct")) return "snomed";
+  if (Is(system, "http://www.nlm.nih.gov/research/umls/rxnorm")) return "rxnorm";
   return system;
 }
 
@@ -318,19 +332,22 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
     // once each, into a field number.
     enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kUnknown };
     static constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "signal", "code", "value", "unit", "status"};
+    // One candidate by its first letter, then compared whole with its closing quote. The
+    // key is in the padded input, so reading a few bytes past a shorter one is safe; a
+    // comparison of constant length is a load or two, not a call.
+    const char* k = raw_key.raw();
     int which = kUnknown;
-    switch (raw_key.raw()[0]) {  // one candidate by its first letter, then compared whole
-      case 'i': which = kId; break;
-      case 'p': which = kPatient; break;
-      case 't': which = kTime; break;
-      case 'r': which = kRecorded; break;
-      case 's': which = raw_key.raw()[1] == 'i' ? kSignal : kStatus; break;
-      case 'c': which = kCode; break;
-      case 'v': which = kValue; break;
-      case 'u': which = kUnit; break;
+    switch (k[0]) {
+      case 'i': which = KeyIs(k, "id\"") ? kId : kUnknown; break;
+      case 'p': which = KeyIs(k, "patient\"") ? kPatient : kUnknown; break;
+      case 't': which = KeyIs(k, "time\"") ? kTime : kUnknown; break;
+      case 'r': which = KeyIs(k, "recorded\"") ? kRecorded : kUnknown; break;
+      case 's': which = KeyIs(k, "signal\"") ? kSignal : KeyIs(k, "status\"") ? kStatus : kUnknown; break;
+      case 'c': which = KeyIs(k, "code\"") ? kCode : kUnknown; break;
+      case 'v': which = KeyIs(k, "value\"") ? kValue : kUnknown; break;
+      case 'u': which = KeyIs(k, "unit\"") ? kUnit : kUnknown; break;
       default: break;
     }
-    if (which != kUnknown && !raw_key.unsafe_is_equal(kNames[which])) which = kUnknown;
     if (which == kUnknown) continue;  // unknown fields are ignored (the parser skips the value)
     std::string_view key = kNames[which];
     simdjson::ondemand::value v;
