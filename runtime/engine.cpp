@@ -680,8 +680,12 @@ void Engine::FireTimers(int64_t upto) {
   while (Patient* due = PopDue(timers_due_, upto, d)) {
     Patient& p = *due;
     size_t r = static_cast<size_t>(d.rule);
+    // Already a point (most timers fall on a later event's time): nothing to do. Asked
+    // first, since IsPoint searches the rule's lists.
+    auto& points = p.rules[r].points;
+    if (points.find(d.time) != points.end()) continue;
     if (!IsPoint(p, r, d.time)) continue;  // its event was removed
-    if (!p.rules[r].points.try_emplace(d.time).second) continue;
+    points.try_emplace(d.time);
     p.oldest = std::min(p.oldest, d.time);
     if (out_.trace) PushDue(final_due_, d.time, p, r);
     inserted_.clear();
