@@ -364,10 +364,11 @@ void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, in
   int32_t store = store_of_[static_cast<size_t>(e.signal)];
   if (store < 0) return;  // no rule reads this signal
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
-  StoredEvent stored{e.time, e.value, e.has_value, p.id_texts.Add(e.id)};
+  uint32_t id_ref = p.id_texts.Add(e.id);
   if (list.empty() || list.back().time < e.time || (list.back().time == e.time && p.IdOf(list.back()) < e.id)) {
-    list.push_back(stored);  // in order: the common case
+    list.emplace_back(e.time, e.value, e.has_value, id_ref);  // in order: the common case
   } else {
+    StoredEvent stored{e.time, e.value, e.has_value, id_ref};
     auto pos = std::partition_point(list.begin(), list.end(), [&](const StoredEvent& a) {
       return a.time != e.time ? a.time < e.time : p.IdOf(a) <= e.id;
     });

@@ -140,6 +140,18 @@ class EventList {
     v_.push_back(e);
     Sync();
   }
+  /// Appends a record written in place, field by field: a copy of a temporary would be
+  /// reloaded at full width from its partial stores, and such a load waits for every
+  /// older store to reach the cache (the id's text, just written to a cold buffer).
+  void emplace_back(int64_t time, int64_t value, bool has_value, uint32_t id) {
+    Grow();
+    StoredEvent& r = v_.emplace_back();
+    r.time = time;
+    r.value = value;
+    r.has_value = has_value;
+    r.id = id;
+    Sync();
+  }
   iterator insert(const_iterator pos, StoredEvent e) {
     auto at = pos - v_.cbegin();
     Grow();
