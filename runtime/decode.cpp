@@ -376,9 +376,10 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
           if (cf.unescaped_key().get(ck)) return "not JSON: malformed key in `code`";
           simdjson::ondemand::value cval;
           if (cf.value().get(cval)) return "not JSON: malformed `code`";
-          if (ck == "system" || ck == "code") {
+          bool is_system = Is(ck, "system");
+          if (is_system || Is(ck, "code")) {
             if (cval.get_string().get(cv)) return "`code." + std::string(ck) + "` must be a string";
-            (ck == "system" ? r.system : r.code) = cv;
+            (is_system ? r.system : r.code) = cv;
           }
         }
         if (!r.system || !r.code) return "`code` must have `system` and `code`";

@@ -285,14 +285,20 @@ Engine::Outcome Engine::Ingest(const Event& e) {
       return Outcome::UnknownCorrection;
     }
   }
-  Prefetch(e, group_size_);
+  // The id's hash, once: Prefetch fetches its index slot, Apply looks it up.
+  uint32_t id_hash = Patient::Hash(e.id);
+  Prefetch(e, group_size_, id_hash);
   // Group slots are reused, so their strings keep their capacity: no allocation per event.
-  if (group_size_ == group_.size()) group_.emplace_back();
+  if (group_size_ == group_.size()) {
+    group_.emplace_back();
+    group_id_hash_.emplace_back();
+  }
+  group_id_hash_[group_size_] = id_hash;
   group_[group_size_++] = e;
   return Outcome::Applied;
 }
 
-void Engine::Prefetch(const Event& e, size_t index) {
+void Engine::Prefetch(const Event& e, size_t index, uint32_t id_hash) {
   // A patient's state is cold when its next group arrives (a stream interleaves many
   // patients), and reaching it is a chain of dependent loads: the patient's slot, the
   // patient, its lists and rule states, their newest entries. Each event of a group takes
@@ -329,7 +335,7 @@ void Engine::Prefetch(const Event& e, size_t index) {
       if (!rs.fired.empty()) line(&*(rs.fired.end() - 1));
     }
   }
-  p->ids.prefetch(Patient::Hash(e.id));
+  p->ids.prefetch(id_hash);
 }
 
 void Engine::AdvanceTo(int64_t time) {
@@ -346,10 +352,9 @@ void Engine::Finish() {
   Finalize(INT64_MAX);
 }
 
-void Engine::Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, int64_t>>& inserted,
+void Engine::Apply(Patient& p, const Event& e, uint32_t hash, std::vector<std::pair<int32_t, int64_t>>& inserted,
                    std::vector<std::pair<int32_t, int64_t>>& removed) {
   // Any event whose id is known replaces (or, entered in error, removes) the earlier one.
-  uint32_t hash = Patient::Hash(e.id);
   if (const IdEntry* at = p.FindId(e.id, hash)) {
     IdEntry old = *at;
     p.EraseId(e.id);
@@ -424,7 +429,7 @@ void Engine::Flush() {
   auto& removed = removed_;
   inserted.clear();
   removed.clear();
-  for (size_t i = 0; i < count; ++i) Apply(p, group_[i], inserted, removed);
+  for (size_t i = 0; i < count; ++i) Apply(p, group_[i], group_id_hash_[i], inserted, removed);
   counters_.applied += count;
   stream_time_ = std::max(stream_time_, t);
 
@@ -475,21 +480,31 @@ void Engine::React(Patient& p) {
     size_t n_inserted = inserted.size(), n_removed = removed.size();
     auto& times = changed_times_;
     times.clear();
+    // A group's events share their time, so equal neighbours are kept once.
+    auto note = [&](int64_t when) {
+      if (times.empty() || times.back() != when) times.push_back(when);
+    };
     for (size_t i = 0; i < n_inserted; ++i) {
-      if (reads(inserted[i].first)) times.push_back(inserted[i].second);
+      if (reads(inserted[i].first)) note(inserted[i].second);
     }
     for (size_t i = 0; i < n_removed; ++i) {
-      if (reads(removed[i].first)) times.push_back(removed[i].second);
+      if (reads(removed[i].first)) note(removed[i].second);
     }
     if (times.empty()) continue;
     std::sort(times.begin(), times.end());
     const int64_t from = times.front();
-    // New points: the times of new events, and the timer points they start.
+    // New points: the times of new events (each once), and the timer points they start.
+    int64_t pointed = 0;
+    bool any_pointed = false;
     for (size_t i = 0; i < n_inserted; ++i) {
       auto [sig, when] = inserted[i];
       if (!reads(sig)) continue;
-      p.oldest = std::min(p.oldest, when);
-      if (rs.points.try_emplace(when).second && out_.trace) PushDue(final_due_, when, p, r);
+      if (!any_pointed || when != pointed) {
+        any_pointed = true;
+        pointed = when;
+        p.oldest = std::min(p.oldest, when);
+        if (rs.points.try_emplace(when).second && out_.trace) PushDue(final_due_, when, p, r);
+      }
       for (const auto& [tsig, off] : timers_[r]) {
         if (tsig != sig) continue;
         int64_t due = when + off;
@@ -554,11 +569,11 @@ void Engine::Publish(Patient& p, int32_t store, int64_t t, const Value& v) {
 void Engine::Update(Patient& p, size_t r, int64_t from, int64_t to) {
   RuleState& rs = p.rules[r];
   for (auto it = rs.points.lower_bound(from); it != rs.points.end() && it->first <= to; ++it) {
-    EvaluatePoint(p, r, it->first);
+    EvaluatePoint(p, r, it->first, it->second);
   }
 }
 
-void Engine::EvaluatePoint(Patient& p, size_t r, int64_t t) {
+void Engine::EvaluatePoint(Patient& p, size_t r, int64_t t, Point& point) {
   const LoadedRule& rule = rules_[r];
   ++counters_.evaluations;
   // Evidence is collected only when an alert may result: a second pass, rarely needed.
@@ -567,7 +582,6 @@ void Engine::EvaluatePoint(Patient& p, size_t r, int64_t t) {
   for (const auto& [let, store] : outputs_[r]) {
     Publish(p, store, t, regs_[static_cast<size_t>(rule.ir->lets[static_cast<size_t>(let)].inst)]);
   }
-  Point& point = p.rules[r].points[t];
   point.first_held = -1;
   const auto& whens = rule.ir->whens;
   for (size_t i = 0; i < whens.size(); ++i) {
@@ -686,12 +700,12 @@ void Engine::FireTimers(int64_t upto) {
     auto& points = p.rules[r].points;
     if (points.find(d.time) != points.end()) continue;
     if (!IsPoint(p, r, d.time)) continue;  // its event was removed
-    points.try_emplace(d.time);
+    Point& point = points.try_emplace(d.time).first->second;
     p.oldest = std::min(p.oldest, d.time);
     if (out_.trace) PushDue(final_due_, d.time, p, r);
     inserted_.clear();
     removed_.clear();
-    EvaluatePoint(p, r, d.time);
+    EvaluatePoint(p, r, d.time, point);
     Scan(p, r, d.time);
     if (!inserted_.empty() || !removed_.empty()) React(p);  // its readers
   }

@@ -106,8 +106,9 @@ class Engine {
 
   void Flush();
   /// Prefetches the state the group's Flush will touch, one step per event of the group.
-  void Prefetch(const Event& e, size_t index_in_group);
-  void Apply(Patient& p, const Event& e, std::vector<std::pair<int32_t, int64_t>>& inserted,
+  void Prefetch(const Event& e, size_t index_in_group, uint32_t id_hash);
+  /// Stores one event (`hash`: EventIdHash of its id), replacing or removing by id.
+  void Apply(Patient& p, const Event& e, uint32_t hash, std::vector<std::pair<int32_t, int64_t>>& inserted,
              std::vector<std::pair<int32_t, int64_t>>& removed);
   /// Re-evaluates, in rule order, what the changes in inserted_/removed_ affect.
   void React(Patient& p);
@@ -115,7 +116,9 @@ class Engine {
   /// recorded in inserted_/removed_ for the rules that read it.
   void Publish(Patient& p, int32_t store, int64_t t, const Value& v);
   void Update(Patient& p, size_t rule, int64_t from, int64_t to);
-  void EvaluatePoint(Patient& p, size_t rule, int64_t t);
+  /// Evaluates `rule` at its point `t` (the entry of the rule's points at `t`). Publishes
+  /// the rule's derived events, which touches event lists only: `point` stays valid.
+  void EvaluatePoint(Patient& p, size_t rule, int64_t t, Point& point);
   void Scan(Patient& p, size_t rule, int64_t from);
   bool IsPoint(const Patient& p, size_t rule, int64_t t) const;
   void FireTimers(int64_t upto);
@@ -143,6 +146,7 @@ class Engine {
   absl::flat_hash_map<std::string, std::unique_ptr<Patient>> patients_;
   absl::flat_hash_set<uint64_t> patients_seen_;  // hashes of patient ids, for the count
   std::vector<Event> group_;  // slots reused across groups
+  std::vector<uint32_t> group_id_hash_;  // EventIdHash of each slot's id
   size_t group_size_ = 0;
   Patient* prefetched_ = nullptr;  // the patient of the group being read (Prefetch; Flush uses it)
   std::vector<std::pair<int32_t, int64_t>> inserted_, removed_;
