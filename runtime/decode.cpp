@@ -420,8 +420,8 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
 
 std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
   // Reset field by field: the strings keep their capacity (no allocation per event).
-  e.id.clear();
-  e.patient.clear();
+  e.id = {};
+  e.patient = {};
   e.signal = -1;
   e.time = e.recorded = 0;
   e.has_value = false;
@@ -430,7 +430,7 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
   if (!r.have_id || r.id.empty()) return "missing `id`";
   if (!r.have_patient || r.patient.empty()) return "missing `patient`";
   if (!r.have_time) return "missing `time`";
-  e.id = r.id;
+  e.id = r.id;  // views into the parser's buffers, valid until the next line
   e.patient = r.patient;
   // The events of a panel share their time: the last one parsed is kept (a time parsed
   // is never empty, so an empty kept text means none yet).

@@ -138,6 +138,9 @@ int Rank(const std::string& severity) {
 
 constexpr int64_t kDefaultRetentionMs = 24LL * 3600 * 1000;
 
+// A lookup key for Abseil's maps of strings (without copying the text).
+absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
 uint64_t IdPrefix(std::string_view id) {
   uint64_t v = 0;
   for (size_t i = 0; i < 8; ++i) v = v << 8 | (i < id.size() ? static_cast<unsigned char>(id[i]) : 0);
@@ -274,11 +277,11 @@ Engine::Outcome Engine::Ingest(const Event& e) {
     ++counters_.late;
     return Outcome::Late;
   }
-  if (group_size_ > 0 && (group_[0].patient != e.patient || group_[0].time != e.time)) Flush();
+  if (group_size_ > 0 && (group_[0].patient != e.patient || group_[0].fields.time != e.time)) Flush();
   if (e.status == Status::EnteredInError) {
     // Events of signals no rule reads are not stored: removing one changes nothing.
     bool known = store_of_[static_cast<size_t>(e.signal)] < 0;
-    if (auto it = patients_.find(e.patient); it != patients_.end()) known = it->second->FindId(e.id) != nullptr;
+    if (auto it = patients_.find(Key(e.patient)); it != patients_.end()) known = it->second->FindId(e.id) != nullptr;
     for (size_t i = 0; i < group_size_; ++i) known = known || group_[i].id == e.id;
     if (!known) {
       ++counters_.ignored;
@@ -294,7 +297,11 @@ Engine::Outcome Engine::Ingest(const Event& e) {
     group_id_hash_.emplace_back();
   }
   group_id_hash_[group_size_] = id_hash;
-  group_[group_size_++] = e;
+  Pending& slot = group_[group_size_++];
+  slot.id.assign(e.id);
+  slot.patient.assign(e.patient);
+  slot.fields = e;
+  slot.fields.id = slot.fields.patient = {};
   return Outcome::Applied;
 }
 
@@ -311,11 +318,11 @@ void Engine::Prefetch(const Event& e, size_t index, uint32_t id_hash) {
   };
   if (index == 0) {
     prefetched_ = nullptr;
-    patients_.prefetch(e.patient);
+    patients_.prefetch(Key(e.patient));
     return;
   }
   if (index == 1) {
-    auto it = patients_.find(e.patient);
+    auto it = patients_.find(Key(e.patient));
     if (it == patients_.end()) return;
     prefetched_ = it->second.get();
     lines(prefetched_, sizeof(Patient));
@@ -407,7 +414,7 @@ void Engine::Flush() {
   group_size_ = 0;
   // The group's slots are not touched until the next Ingest: no copy of the id.
   const std::string& pid = group_[0].patient;
-  int64_t t = group_[0].time;
+  int64_t t = group_[0].fields.time;
   // Prefetch found the patient already when the group has two events or more.
   Patient* found = count > 1 ? prefetched_ : nullptr;
   if (!found) {
@@ -429,7 +436,7 @@ void Engine::Flush() {
   auto& removed = removed_;
   inserted.clear();
   removed.clear();
-  for (size_t i = 0; i < count; ++i) Apply(p, group_[i], group_id_hash_[i], inserted, removed);
+  for (size_t i = 0; i < count; ++i) Apply(p, group_[i].View(), group_id_hash_[i], inserted, removed);
   counters_.applied += count;
   stream_time_ = std::max(stream_time_, t);
 

@@ -145,7 +145,18 @@ class Engine {
   int64_t keep_ms_ = 0;                                // how much history a patient keeps
   absl::flat_hash_map<std::string, std::unique_ptr<Patient>> patients_;
   absl::flat_hash_set<uint64_t> patients_seen_;  // hashes of patient ids, for the count
-  std::vector<Event> group_;  // slots reused across groups
+  /// An event of the group being gathered, with its own copies of its texts.
+  struct Pending {
+    std::string id, patient;
+    Event fields;  // the rest (its views are not kept: the strings above are the texts)
+    Event View() const {
+      Event e = fields;
+      e.id = id;
+      e.patient = patient;
+      return e;
+    }
+  };
+  std::vector<Pending> group_;  // slots reused across groups
   std::vector<uint32_t> group_id_hash_;  // EventIdHash of each slot's id
   size_t group_size_ = 0;
   Patient* prefetched_ = nullptr;  // the patient of the group being read (Prefetch; Flush uses it)

@@ -13,10 +13,13 @@ namespace cdr::runtime {
 
 enum class Status : uint8_t { Final, Amended, EnteredInError };
 
-/// One event after ingest: its signal resolved, its value in the signal's canonical unit.
+/// One event after decoding: its signal resolved, its value in the signal's canonical
+/// unit. Its texts are views: into the decoder's buffers (valid until the next decode) or
+/// the caller's strings; Engine::Ingest copies what it keeps, so they need to outlive only
+/// that call.
 struct Event {
-  std::string id;
-  std::string patient;
+  std::string_view id;
+  std::string_view patient;
   int32_t signal = -1;  // index into ir::Module::signals
   int64_t time = 0;     // event time, ms since the epoch
   int64_t recorded = 0;
