@@ -9,6 +9,7 @@
 
 #include <sstream>
 #include "runtime/decode.h"
+#include "runtime/engine.h"
 #include "stdlib/time.h"
 
 namespace {
@@ -75,6 +76,19 @@ TEST(IdTexts, KeepTextsAcrossDropsAndCompaction) {
   EXPECT_EQ(small.Text(a), "");
   EXPECT_EQ(small.Text(b), "abcd");
   EXPECT_EQ(small.Text(c), "abcde");
+}
+
+// RFC 8259 section 7: quotation mark, reverse solidus and the control characters
+// U+0000..U+001F must be escaped; everything else may be written as it is (UTF-8 here).
+TEST(JsonStrings, EscapeWhatRfc8259Requires) {
+  using cdr::runtime::JsonString;
+  EXPECT_EQ(JsonString(""), "\"\"");
+  EXPECT_EQ(JsonString("p17/3/2"), "\"p17/3/2\"");
+  EXPECT_EQ(JsonString("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(JsonString("\n\r\t"), "\"\\n\\r\\t\"");
+  EXPECT_EQ(JsonString(std::string_view("x\0y\x01\x1f", 5)), "\"x\\u0000y\\u0001\\u001f\"");
+  EXPECT_EQ(JsonString("caf\xc3\xa9 / \x7f"), "\"caf\xc3\xa9 / \x7f\"");  // UTF-8 and DEL as they are
+  EXPECT_EQ(JsonString("\"\""), "\"\\\"\\\"\"");
 }
 
 TEST(JsonNumbers, AreReadExactly) {
