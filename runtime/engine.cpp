@@ -138,6 +138,11 @@ int Rank(const std::string& severity) {
 
 constexpr int64_t kDefaultRetentionMs = 24LL * 3600 * 1000;
 
+// a == b, inline (string_view's operator== is a call here, once per event).
+bool SameText(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
 // A lookup key for Abseil's maps of strings (without copying the text).
 absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -284,12 +289,12 @@ Engine::Outcome Engine::Ingest(const Event& e) {
     ++counters_.late;
     return Outcome::Late;
   }
-  if (group_size_ > 0 && (group_[0].patient != e.patient || group_[0].fields.time != e.time)) Flush();
+  if (group_size_ > 0 && (group_[0].fields.time != e.time || !SameText(group_[0].patient(), e.patient))) Flush();
   if (e.status == Status::EnteredInError) {
     // Events of signals no rule reads are not stored: removing one changes nothing.
     bool known = store_of_[static_cast<size_t>(e.signal)] < 0;
     if (auto it = patients_.find(Key(e.patient)); it != patients_.end()) known = it->second->FindId(e.id) != nullptr;
-    for (size_t i = 0; i < group_size_; ++i) known = known || group_[i].id == e.id;
+    for (size_t i = 0; i < group_size_; ++i) known = known || group_[i].id() == e.id;
     if (!known) {
       ++counters_.ignored;
       return Outcome::UnknownCorrection;
@@ -304,11 +309,7 @@ Engine::Outcome Engine::Ingest(const Event& e) {
     group_id_hash_.emplace_back();
   }
   group_id_hash_[group_size_] = id_hash;
-  Pending& slot = group_[group_size_++];
-  slot.id.assign(e.id);
-  slot.patient.assign(e.patient);
-  slot.fields = e;
-  slot.fields.id = slot.fields.patient = {};
+  group_[group_size_++].Take(e);
   return Outcome::Applied;
 }
 
@@ -420,12 +421,12 @@ void Engine::Flush() {
   size_t count = group_size_;
   group_size_ = 0;
   // The group's slots are not touched until the next Ingest: no copy of the id.
-  const std::string& pid = group_[0].patient;
+  const std::string_view pid = group_[0].patient();
   int64_t t = group_[0].fields.time;
   // Prefetch found the patient already when the group has two events or more.
   Patient* found = count > 1 ? prefetched_ : nullptr;
   if (!found) {
-    auto& slot = patients_[pid];
+    auto& slot = patients_[Key(pid)];
     if (!slot) {
       patients_seen_.insert(std::hash<std::string_view>{}(pid));  // 64 bits: a count of millions stays exact
       slot = std::make_unique<Patient>();

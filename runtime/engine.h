@@ -5,7 +5,9 @@
 // watermark has passed it. The engine does no I/O of its own: it writes lines to streams.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -145,14 +147,32 @@ class Engine {
   int64_t keep_ms_ = 0;                                // how much history a patient keeps
   absl::flat_hash_map<std::string, std::unique_ptr<Patient>> patients_;
   absl::flat_hash_set<uint64_t> patients_seen_;  // hashes of patient ids, for the count
-  /// An event of the group being gathered, with its own copies of its texts.
+  /// An event of the group being gathered, with its own copy of its texts (id, then
+  /// patient, in one buffer reused from group to group: a copy is a memcpy, with no
+  /// allocation once the buffer is large enough).
   struct Pending {
-    std::string id, patient;
-    Event fields;  // the rest (its views are not kept: the strings above are the texts)
+    std::unique_ptr<char[]> text;
+    size_t capacity = 0, id_size = 0, patient_size = 0;
+    Event fields;  // the rest (its views are not kept: `text` holds the texts)
+    void Take(const Event& e) {
+      size_t need = e.id.size() + e.patient.size();
+      if (need > capacity) {
+        capacity = std::max<size_t>(need, 2 * capacity);
+        text.reset(new char[capacity]);
+      }
+      if (!e.id.empty()) std::memcpy(text.get(), e.id.data(), e.id.size());
+      if (!e.patient.empty()) std::memcpy(text.get() + e.id.size(), e.patient.data(), e.patient.size());
+      id_size = e.id.size();
+      patient_size = e.patient.size();
+      fields = e;
+      fields.id = fields.patient = {};  // the caller's texts, not kept
+    }
+    std::string_view id() const { return {text.get(), id_size}; }
+    std::string_view patient() const { return {text.get() + id_size, patient_size}; }
     Event View() const {
       Event e = fields;
-      e.id = id;
-      e.patient = patient;
+      e.id = id();
+      e.patient = patient();
       return e;
     }
   };
