@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
+#include <utility>
 
 #include <absl/container/flat_hash_map.h>
 
@@ -116,14 +118,26 @@ struct Engine::Patient {
     });
   }
 
-  // Call after the event is stored.
-  void AddId(std::string_view id, uint32_t hash, IdEntry at) {
+  // Records that the event `id` (hash `hash`) is now at `at`, with one probe of the index
+  // in the common case. Returns where the earlier event of that id was, if there was one.
+  // Call before the new event is stored, so that a slot's holder is recognised by its own
+  // event only.
+  std::optional<IdEntry> PutId(std::string_view id, uint32_t hash, IdEntry at) {
     auto [it, fresh] = ids.try_emplace(hash, at);
-    if (!fresh && !HasEventWithId(it->second, id)) {
-      colliding_ids[std::string(id)] = at;  // another id with the same hash holds the slot
-    } else {
-      it->second = at;
+    if (fresh) {
+      // The id may still be kept by its text, from when another id held the slot.
+      if (colliding_ids.empty()) return std::nullopt;
+      auto c = colliding_ids.find(std::string(id));
+      if (c == colliding_ids.end()) return std::nullopt;
+      IdEntry old = c->second;
+      colliding_ids.erase(c);
+      return old;
     }
+    if (HasEventWithId(it->second, id)) return std::exchange(it->second, at);
+    // Another id with the same hash holds the slot: this one is kept by its text.
+    auto [c, new_text] = colliding_ids.try_emplace(std::string(id), at);
+    if (new_text) return std::nullopt;
+    return std::exchange(c->second, at);
   }
 };
 
@@ -370,19 +384,26 @@ void Engine::Finish() {
 void Engine::Apply(Patient& p, const Event& e, uint32_t hash, std::vector<std::pair<int32_t, int64_t>>& inserted,
                    std::vector<std::pair<int32_t, int64_t>>& removed) {
   // Any event whose id is known replaces (or, entered in error, removes) the earlier one.
-  if (const IdEntry* at = p.FindId(e.id, hash)) {
-    IdEntry old = *at;
-    p.EraseId(e.id);
+  auto remove = [&](const IdEntry& old) {
     auto& list = p.events.by_signal[static_cast<size_t>(old.signal)];
     int64_t old_time = old.time();
     auto pos = list.FirstAt(old_time);
     while (pos != list.end() && pos->time == old_time && p.IdOf(*pos) != e.id) ++pos;
     if (pos != list.end() && pos->time == old_time) p.EraseEvents(list, pos, pos + 1);
     removed.emplace_back(old.signal, old_time);
+  };
+  int32_t store = e.status == Status::EnteredInError ? -1 : store_of_[static_cast<size_t>(e.signal)];
+  if (store < 0) {
+    // Not stored (removed in error, or a signal no rule reads): its id leaves the index.
+    if (const IdEntry* at = p.FindId(e.id, hash)) {
+      IdEntry old = *at;
+      p.EraseId(e.id);
+      remove(old);
+    }
+    return;
   }
-  if (e.status == Status::EnteredInError) return;
-  int32_t store = store_of_[static_cast<size_t>(e.signal)];
-  if (store < 0) return;  // no rule reads this signal
+  // Stored: one probe of the index finds the earlier event of this id or takes a slot.
+  if (std::optional<IdEntry> old = p.PutId(e.id, hash, IdEntry{store, e.time})) remove(*old);
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
   uint32_t id_ref = p.id_texts.Add(e.id);
   if (list.empty() || list.back().time < e.time || (list.back().time == e.time && p.IdOf(list.back()) < e.id)) {
@@ -394,7 +415,6 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, std::vector<std::p
     });
     list.insert(pos, stored);
   }
-  p.AddId(e.id, hash, IdEntry{store, e.time});
   p.oldest = std::min(p.oldest, e.time);
   inserted.emplace_back(store, e.time);
 }

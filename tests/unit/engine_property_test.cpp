@@ -260,25 +260,36 @@ TEST(EngineState, EventIdsSurviveEvictionAndCompaction) {
 
 // The id index keys a patient's events by a 32-bit hash of their ids: two ids with the
 // same hash must both be found, by corrections and by entered-in-error.
-TEST(EngineState, EventIdsWithTheSameHashAreKeptApart) {
-  std::unordered_map<uint32_t, std::string> seen;
+// Two event ids with the same EventIdHash (found by search: a collision within about
+// 2^16 ids, by the birthday bound), and an event line maker for patient `p`.
+struct CollidingIds {
   std::string a, b;
-  for (uint64_t n = 0; b.empty(); ++n) {  // a collision within about 2^16 ids (birthday)
-    std::string id = "c-" + std::to_string(n);
-    auto [it, fresh] = seen.try_emplace(cdr::runtime::EventIdHash(id), id);
-    if (!fresh) a = it->second, b = id;
+  int64_t t0 = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z");
+  CollidingIds() {
+    std::unordered_map<uint32_t, std::string> seen;
+    for (uint64_t n = 0; b.empty(); ++n) {
+      std::string id = "c-" + std::to_string(n);
+      auto [it, fresh] = seen.try_emplace(cdr::runtime::EventIdHash(id), id);
+      if (!fresh) a = it->second, b = id;
+    }
   }
-  ASSERT_NE(a, b);
-  ASSERT_EQ(cdr::runtime::EventIdHash(a), cdr::runtime::EventIdHash(b));
-  const int64_t t0 = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z");
-  auto line = [&](const std::string& id, int hour, const char* signal, const char* value, const char* unit,
-                  const char* status) {
+  Generated Line(const std::string& id, int hour, const char* signal, const char* value, const char* unit,
+                 const char* status) const {
     std::string s = "{\"id\":\"" + id + "\",\"patient\":\"p\",\"time\":\"" +
                     cdr::stdlib::FormatTime(t0 + hour * 3600000LL) + "\",\"signal\":\"" + signal + "\"";
     if (*value) s += std::string(",\"value\":") + value + ",\"unit\":\"" + unit + "\"";
     if (*status) s += std::string(",\"status\":\"") + status + "\"";
     return Generated{t0 + hour * 3600000LL, s + "}"};
-  };
+  }
+};
+
+TEST(EngineState, EventIdsWithTheSameHashAreKeptApart) {
+  const CollidingIds ids;
+  const std::string& a = ids.a;
+  const std::string& b = ids.b;
+  ASSERT_NE(a, b);
+  ASSERT_EQ(cdr::runtime::EventIdHash(a), cdr::runtime::EventIdHash(b));
+  auto line = [&](auto&&... args) { return ids.Line(args...); };
   // Shock index 130 / 100 = 1.3 >= 1.0 at hour 0: critical_values fires, naming both.
   // At hour 1 the pressure is amended by its id to 140 (130 / 140 < 1: retracted), then
   // the heart rate is removed by its id. Neither correction may be refused as unknown.
@@ -303,6 +314,48 @@ TEST(EngineState, EventIdsWithTheSameHashAreKeptApart) {
   }
   EXPECT_EQ(fired, 1);
   EXPECT_EQ(retracted, 1);
+}
+
+// The second of two ids with the same hash is amended to another time: its earlier event
+// must go (found by its text, since the other id holds the hash's slot). Shock index
+// 130 / 100 = 1.3 at hour 0 fires; moving the pressure to hour 2 (130 / 140 < 1) leaves
+// hour 0 without one, so that alert is retracted and none stands at the end.
+TEST(EngineState, AnIdSharingAHashIsAmendedByItsText) {
+  const CollidingIds ids;
+  std::vector<Generated> events = {ids.Line(ids.a, 0, "heart_rate", "130", "/min", ""),
+                                   ids.Line(ids.b, 0, "sbp", "100", "mm[Hg]", ""),
+                                   ids.Line(ids.b, 2, "sbp", "140", "mm[Hg]", "amended")};
+  Result r = RunEvents(events, 24LL * 3600 * 1000, -1, /*expect_valid=*/false);
+  EXPECT_EQ(r.stats.dead_lettered, 0u) << r.raw_dead;
+  EXPECT_EQ(r.stats.used, events.size());
+  int fired = 0, retracted = 0;
+  std::istringstream lines(r.raw_alerts);
+  std::string text;
+  while (std::getline(lines, text)) {
+    auto j = nlohmann::json::parse(text);
+    if (j["rule"] == "critical_values") ++(j["action"] == "fire" ? fired : retracted);
+  }
+  EXPECT_EQ(fired, 1) << r.raw_alerts;
+  EXPECT_EQ(retracted, 1) << r.raw_alerts;
+  EXPECT_TRUE(r.final_alerts.empty()) << r.raw_alerts;
+}
+
+// The two ids name two pressures of the same list at the same time: the second must not
+// take the first's slot (an earlier version checked the slot after storing the second
+// event, found an event of that id at the slot's list and time, and overwrote the first's
+// entry). The first is removed in error, the second moved to hour 2: hour 0 is left with
+// no pressure, so its alert (130 / 100 or 130 / 120, both >= 1) is retracted.
+TEST(EngineState, IdsSharingAHashAtOneTimeKeepTheirOwnEntries) {
+  const CollidingIds ids;
+  std::vector<Generated> events = {ids.Line("hr", 0, "heart_rate", "130", "/min", ""),
+                                   ids.Line(ids.a, 0, "sbp", "100", "mm[Hg]", ""),
+                                   ids.Line(ids.b, 0, "sbp", "120", "mm[Hg]", ""),
+                                   ids.Line(ids.a, 1, "sbp", "", "", "entered-in-error"),
+                                   ids.Line(ids.b, 2, "sbp", "140", "mm[Hg]", "amended")};
+  Result r = RunEvents(events, 24LL * 3600 * 1000, -1, /*expect_valid=*/false);
+  EXPECT_EQ(r.stats.dead_lettered, 0u) << r.raw_dead;
+  EXPECT_EQ(r.stats.used, events.size());
+  EXPECT_TRUE(r.final_alerts.empty()) << r.raw_alerts;
 }
 
 }  // namespace
