@@ -274,6 +274,8 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
     for (int32_t list : rules_[r].slot_signal) reads_[r * signal_of_.size() + static_cast<size_t>(list)] = 1;
   }
   coverage_.resize(module.rules.size());
+  regs_.resize(module.rules.size());
+  regs_primed_.assign(module.rules.size(), 0);
   if (!options_.native.empty()) InstallNative(options_.native);
 }
 
@@ -608,19 +610,28 @@ void Engine::Update(Patient& p, size_t r, int64_t from, int64_t to) {
   }
 }
 
+std::vector<Value>& Engine::Eval(size_t r, const Patient& p, int64_t t, std::vector<std::vector<EventRef>>* evidence,
+                                  Coverage* coverage, Wanted wanted) {
+  // Each rule has registers of its own: after its first evaluation they hold its
+  // constants, and the interpreter writes only what it computes.
+  auto& regs = regs_[r];
+  Evaluate(rules_[r], p.events, t, interner_, regs, evidence, coverage, keep_ms_, wanted, regs_primed_[r] != 0);
+  regs_primed_[r] = 1;
+  return regs;
+}
+
 void Engine::EvaluatePoint(Patient& p, size_t r, int64_t t, Point& point) {
   const LoadedRule& rule = rules_[r];
   ++counters_.evaluations;
   // Evidence is collected only when an alert may result: a second pass, rarely needed.
-  Evaluate(rule, p.events, t, interner_, regs_, nullptr, coverage_enabled_ ? &coverage_[r] : nullptr, keep_ms_,
-           Wanted::Whens);
+  const std::vector<Value>& regs = Eval(r, p, t, nullptr, coverage_enabled_ ? &coverage_[r] : nullptr, Wanted::Whens);
   for (const auto& [let, store] : outputs_[r]) {
-    Publish(p, store, t, regs_[static_cast<size_t>(rule.ir->lets[static_cast<size_t>(let)].inst)]);
+    Publish(p, store, t, regs[static_cast<size_t>(rule.ir->lets[static_cast<size_t>(let)].inst)]);
   }
   point.first_held = -1;
   const auto& whens = rule.ir->whens;
   for (size_t i = 0; i < whens.size(); ++i) {
-    const Value& c = regs_[static_cast<size_t>(whens[i].cond)];
+    const Value& c = regs[static_cast<size_t>(whens[i].cond)];
     if (c.known && c.v) {
       point.first_held = static_cast<int32_t>(i);
       break;
@@ -630,12 +641,12 @@ void Engine::EvaluatePoint(Patient& p, size_t r, int64_t t, Point& point) {
   if (point.first_held >= 0) {
     // What the alert would say: its clause, the lets and the evidence. The JSON itself is
     // built only if the alert is fired (most held points are suppressed).
-    Evaluate(rule, p.events, t, interner_, regs_, &evidence_, nullptr, keep_ms_, Wanted::AllLets);
+    Eval(r, p, t, &evidence_, nullptr, Wanted::AllLets);
     uint64_t h = 1469598103934665603ULL;
     auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
     mix(static_cast<uint64_t>(point.first_held));
     for (const ir::Let& let : rule.ir->lets) {
-      const Value& v = regs_[static_cast<size_t>(let.inst)];
+      const Value& v = regs[static_cast<size_t>(let.inst)];
       mix(v.known);
       mix(static_cast<uint64_t>(v.v));
     }
@@ -652,8 +663,7 @@ void Engine::EvaluatePoint(Patient& p, size_t r, int64_t t, Point& point) {
 }
 
 std::string Engine::AlertFields(Patient& p, size_t r, int64_t t, const Point& point) {
-  Evaluate(rules_[r], p.events, t, interner_, regs_, &evidence_, nullptr, keep_ms_, Wanted::AllLets);
-  return AlertJson(p, r, t, point, regs_, evidence_);
+  return AlertJson(p, r, t, point, Eval(r, p, t, &evidence_, nullptr, Wanted::AllLets), evidence_);
 }
 
 void Engine::Scan(Patient& p, size_t r, int64_t from) {
@@ -756,19 +766,19 @@ void Engine::Finalize(int64_t upto) {
     pt->second.traced = true;
     if (!out_.trace) continue;
     const LoadedRule& rule = rules_[r];
-    Evaluate(rule, p.events, d.time, interner_, regs_, nullptr, nullptr, keep_ms_, Wanted::AllLets);
+    const std::vector<Value>& regs = Eval(r, p, d.time, nullptr, nullptr, Wanted::AllLets);
     std::string line = "{\"rule\":" + JsonString(rule.ir->id) + ",\"version\":" + JsonString(rule.ir->version) +
                        ",\"patient\":" + JsonString(p.id) + ",\"time\":\"" + stdlib::FormatTime(d.time) +
                        "\",\"values\":{";
     for (size_t i = 0; i < rule.ir->lets.size(); ++i) {
       const ir::Let& let = rule.ir->lets[i];
       if (i) line += ',';
-      line += JsonString(let.name) + ":" + ValueJson(let, regs_[static_cast<size_t>(let.inst)]);
+      line += JsonString(let.name) + ":" + ValueJson(let, regs[static_cast<size_t>(let.inst)]);
     }
     line += "},\"held\":[";
     bool first = true;
     for (size_t i = 0; i < rule.ir->whens.size(); ++i) {
-      const Value& c = regs_[static_cast<size_t>(rule.ir->whens[i].cond)];
+      const Value& c = regs[static_cast<size_t>(rule.ir->whens[i].cond)];
       if (!(c.known && c.v)) continue;
       if (!first) line += ',';
       first = false;

@@ -198,7 +198,11 @@ class Engine {
   bool native_ = false;
   uint64_t native_from_event_ = 0;
   uint64_t ingested_ = 0;
-  std::vector<Value> regs_;
+  /// Evaluates rule `r` at `t` into its own registers (regs_[r]), which it returns.
+  std::vector<Value>& Eval(size_t r, const Patient& p, int64_t t, std::vector<std::vector<EventRef>>* evidence,
+                           Coverage* coverage, Wanted wanted);
+  std::vector<std::vector<Value>> regs_;  // per rule
+  std::vector<uint8_t> regs_primed_;      // per rule: regs_[r] holds the rule's constants
   std::vector<std::vector<EventRef>> evidence_;
 };
 

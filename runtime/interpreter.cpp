@@ -240,11 +240,13 @@ class Evaluator {
  public:
   explicit Evaluator(NativeCall& call);
 
-  void Block(int b, int64_t now, std::vector<Value>& regs) {
+  // `primed`: regs already holds this block's constants (Evaluate's regs_primed); every
+  // register the block computes is written below, so the rest need no copy.
+  void Block(int b, int64_t now, std::vector<Value>& regs, bool primed = false) {
     if (!rule_.native.empty()) return Native(b, now, regs);
     const auto& insts = rule_.ir->blocks[static_cast<size_t>(b)].insts;
     const auto& init = rule_.initial_regs[static_cast<size_t>(b)];
-    regs.assign(init.begin(), init.end());
+    if (!primed || regs.size() != init.size()) regs.assign(init.begin(), init.end());
     if (evidence_ || coverage_) {
       for (int32_t i : rule_.computed[static_cast<size_t>(b)]) {
         regs[static_cast<size_t>(i)] = One(b, insts[static_cast<size_t>(i)], i, now, regs);
@@ -791,10 +793,10 @@ void CoverWhens(const LoadedRule& rule, const std::vector<Value>& regs, Coverage
 __attribute__((noinline)) void EvaluateInterpreted(const LoadedRule& rule, const PatientEvents& events, int64_t now,
                                                    const Interner& interner, std::vector<Value>& regs,
                                                    std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
-                                                   int64_t retention_ms) {
+                                                   int64_t retention_ms, bool regs_primed) {
   if (coverage) PrepareCoverage(rule, *coverage);
   NativeCall call(rule, events, interner, evidence, coverage, retention_ms);
-  call.Get().Block(0, now, regs);
+  call.Get().Block(0, now, regs, regs_primed);
   if (coverage) CoverWhens(rule, regs, *coverage);
 }
 
@@ -814,9 +816,9 @@ __attribute__((noinline)) void EvaluateNativeWithFlags(const LoadedRule& rule, c
 
 void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, const Interner& interner,
               std::vector<Value>& regs, std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
-              int64_t retention_ms, Wanted wanted) {
+              int64_t retention_ms, Wanted wanted, bool regs_primed) {
   if (rule.native.empty()) {
-    return EvaluateInterpreted(rule, events, now, interner, regs, evidence, coverage, retention_ms);
+    return EvaluateInterpreted(rule, events, now, interner, regs, evidence, coverage, retention_ms, regs_primed);
   }
   // Native code writes the registers someone reads (the `when` conditions, the lets
   // wanted, the runtime's operands) and keeps the others in machine registers: no

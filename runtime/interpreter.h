@@ -100,10 +100,12 @@ enum class Wanted {
 /// the events each evidence site used; `coverage`, when given, is updated. Lookbacks
 /// without a window bound (an aggregate without `within`, a sequence, a latest value)
 /// reach back `retention_ms`, the history the engine keeps, so results never depend on
-/// eviction.
+/// eviction. `regs_primed`: `regs` belongs to this rule and was filled by an evaluation of
+/// it since (its constant registers still hold their values): the interpreter then writes
+/// only the registers it computes instead of copying the whole initial file first.
 void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, const Interner& interner,
               std::vector<Value>& regs, std::vector<std::vector<EventRef>>* evidence, Coverage* coverage,
-              int64_t retention_ms, Wanted wanted);
+              int64_t retention_ms, Wanted wanted, bool regs_primed = false);
 
 void RtInst(void* ctx, int32_t block, int32_t inst, int64_t now, Value* regs, Value* out);
 void RtCover(void* ctx, int32_t table, int32_t row);
