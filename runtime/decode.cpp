@@ -352,27 +352,32 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
     std::string_view key = kNames[which];
     simdjson::ondemand::value v;
     if (field.value().get(v)) return "not JSON: malformed value of " + Quote(key);
-    simdjson::ondemand::json_type type;
-    if (v.type().get(type)) return "not JSON: malformed value of " + Quote(key);
-    // A string field: true when read; the reason is built only for a refused event.
-    auto str = [&](std::string_view& out) {
-      return type == simdjson::ondemand::json_type::string && !v.get_string().get(out);
-    };
-    auto str_error = [&]() -> std::string {
-      if (type != simdjson::ondemand::json_type::string) return "`" + std::string(key) + "` must be a string";
-      return "not JSON: malformed string in " + Quote(key);
+    // A field of one type is read as that type at once; its type is asked only for `value`
+    // (of several types) and to explain a refusal (a value of another type leaves the
+    // iterator where it was, so the type can still be read then).
+    auto malformed = [&]() { return "not JSON: malformed value of " + Quote(key); };
+    auto str = [&](std::string_view& out) { return v.get_string().get(out); };
+    auto str_error = [&](simdjson::error_code err) -> std::string {
+      if (err != simdjson::INCORRECT_TYPE) return "not JSON: malformed string in " + Quote(key);
+      simdjson::ondemand::json_type type;
+      if (v.type().get(type)) return malformed();
+      return "`" + std::string(key) + "` must be a string";
     };
     switch (which) {
-      case kId: r.have_id = true; if (!str(r.id)) return str_error(); break;
-      case kPatient: r.have_patient = true; if (!str(r.patient)) return str_error(); break;
-      case kTime: r.have_time = true; if (!str(r.time)) return str_error(); break;
-      case kRecorded: r.have_recorded = true; if (!str(r.recorded)) return str_error(); break;
-      case kSignal: if (!str(r.signal_name.emplace())) return str_error(); break;
-      case kUnit: if (!str(r.unit.emplace())) return str_error(); break;
-      case kStatus: if (!str(r.status)) return str_error(); break;
+      case kId: r.have_id = true; if (auto err = str(r.id)) return str_error(err); break;
+      case kPatient: r.have_patient = true; if (auto err = str(r.patient)) return str_error(err); break;
+      case kTime: r.have_time = true; if (auto err = str(r.time)) return str_error(err); break;
+      case kRecorded: r.have_recorded = true; if (auto err = str(r.recorded)) return str_error(err); break;
+      case kSignal: if (auto err = str(r.signal_name.emplace())) return str_error(err); break;
+      case kUnit: if (auto err = str(r.unit.emplace())) return str_error(err); break;
+      case kStatus: if (auto err = str(r.status)) return str_error(err); break;
       case kCode: {
         simdjson::ondemand::object c;
-        if (type != simdjson::ondemand::json_type::object || v.get_object().get(c)) return "`code` must be an object with `system` and `code`";
+        if (v.get_object().get(c)) {
+          simdjson::ondemand::json_type type;
+          if (v.type().get(type)) return malformed();
+          return "`code` must be an object with `system` and `code`";
+        }
         for (auto cf : c) {
           std::string_view ck, cv;
           if (cf.unescaped_key().get(ck)) return "not JSON: malformed key in `code`";
@@ -387,7 +392,9 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
         if (!r.system || !r.code) return "`code` must have `system` and `code`";
         break;
       }
-      case kValue:
+      case kValue: {
+        simdjson::ondemand::json_type type;
+        if (v.type().get(type)) return malformed();
         switch (type) {
           case simdjson::ondemand::json_type::number:
             r.number_text = v.raw_json_token();
@@ -410,6 +417,7 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
           default: return "`value` must be a number, boolean, string or absent";
         }
         break;
+      }
       default: break;
     }
   }
