@@ -58,6 +58,14 @@ bool KeyIs(const char* raw, const char (&quoted)[N]) {
   return std::memcmp(raw, quoted, N - 1) == 0;
 }
 
+// Whether the raw JSON string at `raw` (its text up to the closing quote) holds an escape.
+bool HasEscape(const char* raw) {
+  for (; *raw != '"'; ++raw) {
+    if (*raw == '\\') return true;
+  }
+  return false;
+}
+
 // Whether `s` is the literal `text`, compared at a constant length.
 template <size_t N>
 bool Is(std::string_view s, const char (&text)[N]) {
@@ -379,14 +387,22 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
           return "`code` must be an object with `system` and `code`";
         }
         for (auto cf : c) {
-          std::string_view ck, cv;
-          if (cf.unescaped_key().get(ck)) return "not JSON: malformed key in `code`";
+          // The key compared raw (no copy), or unescaped when it holds an escape.
+          simdjson::ondemand::raw_json_string raw_ck;
+          if (cf.key().get(raw_ck)) return "not JSON: malformed key in `code`";
+          const char* ck = raw_ck.raw();
+          enum { kOther, kSystem, kCodeValue } part = KeyIs(ck, "system\"") ? kSystem : KeyIs(ck, "code\"") ? kCodeValue : kOther;
+          if (part == kOther && HasEscape(ck)) {
+            std::string_view unescaped;
+            if (cf.unescaped_key().get(unescaped)) return "not JSON: malformed key in `code`";
+            part = Is(unescaped, "system") ? kSystem : Is(unescaped, "code") ? kCodeValue : kOther;
+          }
           simdjson::ondemand::value cval;
           if (cf.value().get(cval)) return "not JSON: malformed `code`";
-          bool is_system = Is(ck, "system");
-          if (is_system || Is(ck, "code")) {
-            if (cval.get_string().get(cv)) return "`code." + std::string(ck) + "` must be a string";
-            (is_system ? r.system : r.code) = cv;
+          if (part != kOther) {
+            std::string_view cv;
+            if (cval.get_string().get(cv)) return part == kSystem ? "`code.system` must be a string" : "`code.code` must be a string";
+            (part == kSystem ? r.system : r.code) = cv;
           }
         }
         if (!r.system || !r.code) return "`code` must have `system` and `code`";

@@ -203,6 +203,16 @@ TEST_F(DecoderTest, ReadsStringsWithAndWithoutEscapes) {
             "`id` must be a string");
   EXPECT_EQ(reason(R"({"id":"1","patient":"p","time":"2019-01-01T00:00:00Z","code":{"system":"http://loinc.org","code":85},"value":37,"unit":"Cel"})"),
             "`code.code` must be a string");
+  // The keys inside `code` may be written with escapes (RFC 8259 section 7: "\u0074" is
+  // "t"); other keys there are ignored.
+  ASSERT_FALSE(decoder_->Decode(
+      R"({"id":"y","patient":"p","time":"2019-01-01T00:00:00Z","code":{"sys\u0074em":"http://loinc.org","note":"x","c\u006fde":"8310-5"},"value":37,"unit":"Cel"})",
+      e_));
+  EXPECT_EQ(fe_.module.signals[static_cast<size_t>(e_.signal)].name, "temp");
+  EXPECT_EQ(reason(R"({"id":"1","patient":"p","time":"2019-01-01T00:00:00Z","code":{"sys\u0074en":"http://loinc.org","code":"8310-5"},"value":37,"unit":"Cel"})"),
+            "`code` must have `system` and `code`");
+  EXPECT_EQ(reason(R"({"id":"1","patient":"p","time":"2019-01-01T00:00:00Z","code":{"system":"http://loinc.org","c\u006fde":true},"value":37,"unit":"Cel"})"),
+            "`code.code` must be a string");
 }
 
 TEST_F(DecoderTest, MapsValueSetCodesToTheirSignal) {
