@@ -336,8 +336,8 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
   for (auto field : obj) {
     simdjson::ondemand::raw_json_string raw_key;
     if (field.key().get(raw_key)) return "not JSON: malformed key";
-    // Keys are compared raw (escapes are rare in keys, and then the key is just unknown),
-    // once each, into a field number.
+    // Keys are compared raw, once each, into a field number; a key not known so that holds
+    // an escape (rare) is unescaped and compared again.
     enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kUnknown };
     static constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "signal", "code", "value", "unit", "status"};
     // One candidate by its first letter, then compared whole with its closing quote. The
@@ -355,6 +355,13 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
       case 'v': which = KeyIs(k, "value\"") ? kValue : kUnknown; break;
       case 'u': which = KeyIs(k, "unit\"") ? kUnit : kUnknown; break;
       default: break;
+    }
+    if (which == kUnknown && HasEscape(k)) {
+      std::string_view unescaped;
+      if (field.unescaped_key().get(unescaped)) return "not JSON: malformed key";
+      for (int f = 0; f < kUnknown; ++f) {
+        if (unescaped == kNames[f]) which = f;
+      }
     }
     if (which == kUnknown) continue;  // unknown fields are ignored (the parser skips the value)
     std::string_view key = kNames[which];

@@ -203,8 +203,15 @@ TEST_F(DecoderTest, ReadsStringsWithAndWithoutEscapes) {
             "`id` must be a string");
   EXPECT_EQ(reason(R"({"id":"1","patient":"p","time":"2019-01-01T00:00:00Z","code":{"system":"http://loinc.org","code":85},"value":37,"unit":"Cel"})"),
             "`code.code` must be a string");
-  // The keys inside `code` may be written with escapes (RFC 8259 section 7: "\u0074" is
-  // "t"); other keys there are ignored.
+  // Keys may be written with escapes (RFC 8259 section 7: "\u0074" is "t"), the event's
+  // and those inside `code`; other keys are ignored.
+  ASSERT_FALSE(decoder_->Decode(
+      R"({"\u0069d":"z","pa\u0074ient":"p3","ti\u006de":"2019-01-01T00:00:00Z","sign\u0061l":"temp","v\u0061lue":37,"uni\u0074":"Cel","n\u006fte":1})",
+      e_));
+  EXPECT_EQ(e_.id, "z");
+  EXPECT_EQ(e_.patient, "p3");
+  EXPECT_EQ(fe_.module.signals[static_cast<size_t>(e_.signal)].name, "temp");
+  EXPECT_EQ(e_.value, 3700000000LL);
   ASSERT_FALSE(decoder_->Decode(
       R"({"id":"y","patient":"p","time":"2019-01-01T00:00:00Z","code":{"sys\u0074em":"http://loinc.org","note":"x","c\u006fde":"8310-5"},"value":37,"unit":"Cel"})",
       e_));
