@@ -44,7 +44,11 @@ struct RawEvent {
 
 namespace {
 
-std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r);
+// How Walk reads keys: raw (the common case: compared as written, no copy), or each
+// unescaped (for the rare line with a key that holds an escape).
+enum class Keys { Raw, Unescaped };
+template <Keys kKeys>
+std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key);
 
 // A lookup key for Abseil's maps of strings (without copying the text).
 absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -174,11 +178,23 @@ std::optional<int64_t> DecimalFromJson(std::string_view s) {
   return neg ? -static_cast<int64_t>(mant) : static_cast<int64_t>(mant);
 }
 
-std::string_view EventDecoder::SystemName(std::string_view system) {
-  if (Is(system, "http://loinc.org")) return "loinc";
-  if (Is(system, "http://snomed.info/sct")) return "snomed";
-  if (Is(system, "http://www.nlm.nih.gov/research/umls/rxnorm")) return "rxnorm";
-  return system;
+int EventDecoder::KnownSystem(std::string_view system) {
+  if (Is(system, "http://loinc.org") || Is(system, "loinc")) return 0;
+  if (Is(system, "http://snomed.info/sct") || Is(system, "snomed")) return 1;
+  if (Is(system, "http://www.nlm.nih.gov/research/umls/rxnorm") || Is(system, "rxnorm")) return 2;
+  return -1;
+}
+
+EventDecoder::Codes& EventDecoder::CodesOf(std::string_view system) {
+  int known = KnownSystem(system);
+  return known >= 0 ? known_systems_[known] : other_systems_[std::string(system)];
+}
+
+const EventDecoder::Codes* EventDecoder::FindCodes(std::string_view system) const {
+  int known = KnownSystem(system);
+  if (known >= 0) return &known_systems_[known];
+  auto it = other_systems_.find(Key(system));
+  return it == other_systems_.end() ? nullptr : &it->second;
 }
 
 EventDecoder::EventDecoder(const ir::Module& module, Interner& interner)
@@ -188,8 +204,8 @@ EventDecoder::EventDecoder(const ir::Module& module, Interner& interner)
   for (size_t i = 0; i < module.signals.size(); ++i) {
     const ir::Signal& s = module.signals[i];
     by_name_.emplace(s.name, static_cast<int32_t>(i));
-    for (const auto& c : s.codes) by_code_[std::string(SystemName(c.system))].emplace(c.code, std::make_pair(static_cast<int32_t>(i), false));
-    for (const auto& c : s.valueset_codes) by_code_[std::string(SystemName(c.system))].emplace(c.code, std::make_pair(static_cast<int32_t>(i), true));
+    for (const auto& c : s.codes) CodesOf(c.system).emplace(c.code, std::make_pair(static_cast<int32_t>(i), false));
+    for (const auto& c : s.valueset_codes) CodesOf(c.system).emplace(c.code, std::make_pair(static_cast<int32_t>(i), true));
   }
   buffer_.reserve(4096);
 }
@@ -321,7 +337,16 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
   }
   if (!ends_object) return "not JSON: text after the object";
   RawEvent raw;
-  if (auto err = Walk(obj, raw)) return err;
+  bool escaped_key = false;
+  if (auto err = Walk<Keys::Raw>(obj, raw, &escaped_key)) return err;
+  if (escaped_key) {
+    // A key not known as written holds an escape: the line is read again, every key
+    // unescaped (a second parse for a rare line keeps the common walk lean).
+    raw = RawEvent{};
+    if (auto err = parser_->parser.iterate(view).get(doc)) return std::string("not JSON: ") + simdjson::error_message(err);
+    if (auto err = doc.get_object().get(obj)) return std::string("not JSON: ") + simdjson::error_message(err);
+    if (auto err = Walk<Keys::Unescaped>(obj, raw, nullptr)) return err;
+  }
   // The walk has read the object to its closing brace: nothing may follow it (a line
   // ending in `}` may still hold a second value, or a stray bracket, after the object).
   const char* next = nullptr;
@@ -332,35 +357,41 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
 namespace {
 
 // Reads an event object's fields (the JSON side: types, strings); Map gives them meaning.
-std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r) {
+template <Keys kKeys>
+std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key) {
   for (auto field : obj) {
-    simdjson::ondemand::raw_json_string raw_key;
-    if (field.key().get(raw_key)) return "not JSON: malformed key";
     // Keys are compared raw, once each, into a field number; a key not known so that holds
-    // an escape (rare) is unescaped and compared again.
+    // an escape (rare) sends the line to the walk that unescapes every key.
     enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kUnknown };
     static constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "signal", "code", "value", "unit", "status"};
-    // One candidate by its first letter, then compared whole with its closing quote. The
-    // key is in the padded input, so reading a few bytes past a shorter one is safe; a
-    // comparison of constant length is a load or two, not a call.
-    const char* k = raw_key.raw();
     int which = kUnknown;
-    switch (k[0]) {
-      case 'i': which = KeyIs(k, "id\"") ? kId : kUnknown; break;
-      case 'p': which = KeyIs(k, "patient\"") ? kPatient : kUnknown; break;
-      case 't': which = KeyIs(k, "time\"") ? kTime : kUnknown; break;
-      case 'r': which = KeyIs(k, "recorded\"") ? kRecorded : kUnknown; break;
-      case 's': which = KeyIs(k, "signal\"") ? kSignal : KeyIs(k, "status\"") ? kStatus : kUnknown; break;
-      case 'c': which = KeyIs(k, "code\"") ? kCode : kUnknown; break;
-      case 'v': which = KeyIs(k, "value\"") ? kValue : kUnknown; break;
-      case 'u': which = KeyIs(k, "unit\"") ? kUnit : kUnknown; break;
-      default: break;
-    }
-    if (which == kUnknown && HasEscape(k)) {
+    if constexpr (kKeys == Keys::Unescaped) {
       std::string_view unescaped;
       if (field.unescaped_key().get(unescaped)) return "not JSON: malformed key";
       for (int f = 0; f < kUnknown; ++f) {
         if (unescaped == kNames[f]) which = f;
+      }
+    } else {
+      simdjson::ondemand::raw_json_string raw_key;
+      if (field.key().get(raw_key)) return "not JSON: malformed key";
+      // One candidate by its first letter, then compared whole with its closing quote. The
+      // key is in the padded input, so reading a few bytes past a shorter one is safe; a
+      // comparison of constant length is a load or two, not a call.
+      const char* k = raw_key.raw();
+      switch (k[0]) {
+        case 'i': which = KeyIs(k, "id\"") ? kId : kUnknown; break;
+        case 'p': which = KeyIs(k, "patient\"") ? kPatient : kUnknown; break;
+        case 't': which = KeyIs(k, "time\"") ? kTime : kUnknown; break;
+        case 'r': which = KeyIs(k, "recorded\"") ? kRecorded : kUnknown; break;
+        case 's': which = KeyIs(k, "signal\"") ? kSignal : KeyIs(k, "status\"") ? kStatus : kUnknown; break;
+        case 'c': which = KeyIs(k, "code\"") ? kCode : kUnknown; break;
+        case 'v': which = KeyIs(k, "value\"") ? kValue : kUnknown; break;
+        case 'u': which = KeyIs(k, "unit\"") ? kUnit : kUnknown; break;
+        default: break;
+      }
+      if (which == kUnknown && HasEscape(k)) {
+        *escaped_key = true;
+        return std::nullopt;
       }
     }
     if (which == kUnknown) continue;  // unknown fields are ignored (the parser skips the value)
@@ -493,9 +524,9 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
     if (it == by_name_.end()) return "unknown signal " + Quote(*r.signal_name);
     e.signal = it->second;
   } else if (r.code) {
-    auto sys = by_code_.find(Key(SystemName(*r.system)));
-    auto it = sys == by_code_.end() ? decltype(sys->second.end()){} : sys->second.find(Key(*r.code));
-    if (sys == by_code_.end() || it == sys->second.end()) return "unknown code " + Quote(*r.system) + " " + Quote(*r.code);
+    const Codes* codes = FindCodes(*r.system);
+    auto it = codes ? codes->find(Key(*r.code)) : Codes::const_iterator{};
+    if (!codes || it == codes->end()) return "unknown code " + Quote(*r.system) + " " + Quote(*r.code);
     e.signal = it->second.first;
     code_is_value = it->second.second;
   } else {

@@ -35,9 +35,6 @@ class EventDecoder {
   /// line.size() + simdjson::SIMDJSON_PADDING; see runtime/line_reader.h).
   std::optional<std::string> Decode(std::string_view line, size_t readable, Event& event);
 
-  /// `http://loinc.org` -> `loinc`, and the other FHIR system URIs cdr knows.
-  static std::string_view SystemName(std::string_view system);
-
  private:
   struct UnitCache;
   /// Gives the fields read from a line their meaning: signal, time, status, value.
@@ -49,8 +46,15 @@ class EventDecoder {
   const ir::Module& module_;
   Interner& interner_;
   absl::flat_hash_map<std::string, int32_t> by_name_;
-  // system name -> code -> (signal, the code is the value); looked up without copying
-  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, std::pair<int32_t, bool>>> by_code_;
+  // code -> (signal, the code is the value), per system; looked up without copying. The
+  // systems cdr names (loinc, snomed, rxnorm) by their index, found with a comparison or
+  // two of the event's system; any other by its text.
+  using Codes = absl::flat_hash_map<std::string, std::pair<int32_t, bool>>;
+  static int KnownSystem(std::string_view system);  // 0, 1, 2, or -1 for another
+  Codes& CodesOf(std::string_view system);
+  const Codes* FindCodes(std::string_view system) const;
+  Codes known_systems_[3];
+  absl::flat_hash_map<std::string, Codes> other_systems_;
   std::unique_ptr<UnitCache> units_;
   struct Parser;
   std::unique_ptr<Parser> parser_;
