@@ -68,17 +68,22 @@ class IdTexts {
     *this = std::move(fresh);
   }
   size_t bytes() const { return buf_.size(); }
+  size_t capacity() const { return buf_.capacity(); }
 
  private:
   static size_t Span(uint32_t n) { return (4 + static_cast<size_t>(n) + 7) & ~size_t{7}; }
-  std::string buf_;
+  // A vector, grown 1.5 times when full from 64 bytes: a std::string at least doubles
+  // its capacity, which left a quarter of the texts' memory unused on average.
+  std::vector<char> buf_;
   size_t dead_ = 0;
 };
 
 inline uint32_t IdTexts::Add(std::string_view id) {
   size_t at = buf_.size();
   uint32_t n = static_cast<uint32_t>(id.size());  // ids are shorter than an event line (1 MiB)
-  buf_.resize(at + Span(n));
+  size_t need = at + Span(n), room = buf_.capacity();
+  if (need > room) buf_.reserve(std::max({need, room + room / 2, size_t{64}}));
+  buf_.resize(need);
   std::memcpy(buf_.data() + at, &n, 4);
   std::memcpy(buf_.data() + at + 4, id.data(), id.size());
   return static_cast<uint32_t>(at / 8 + 1);

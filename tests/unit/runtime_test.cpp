@@ -76,6 +76,23 @@ TEST(IdTexts, KeepTextsAcrossDropsAndCompaction) {
   EXPECT_EQ(small.Text(a), "");
   EXPECT_EQ(small.Text(b), "abcd");
   EXPECT_EQ(small.Text(c), "abcde");
+  // Room grows 1.5 times when full, from 64 bytes (not doubled: a patient's texts are
+  // kept for the whole retention, so unused room is memory held).
+  EXPECT_EQ(small.capacity(), 64u);
+  cdr::runtime::IdTexts grown;
+  size_t room = 0, grew = 0;
+  for (int i = 0; i < 1000; ++i) {
+    grown.Add("id-" + std::to_string(i));
+    if (grown.capacity() != room) {
+      if (room) {
+        EXPECT_EQ(grown.capacity(), room + room / 2) << "after " << room;
+      }
+      room = grown.capacity();
+      ++grew;
+    }
+  }
+  EXPECT_GE(grown.capacity(), grown.bytes());
+  EXPECT_GT(grew, 5u);
 }
 
 // RFC 8259 section 7: quotation mark, reverse solidus and the control characters
