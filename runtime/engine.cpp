@@ -26,15 +26,17 @@ namespace cdr::runtime {
 
 using stdlib::Decimal;
 
+// An evaluation point's result: 8 bytes, so 16 with its time in a rule's points. What an
+// alert here would say (its content) is not kept: held points are rare, and it is
+// computed again, from the same events, when an alert is fired or compared (Scan).
 struct Engine::Point {
-  uint64_t content = 0;  // a hash of what an alert here would say (values, evidence)
   int32_t first_held = -1;
   bool traced = false;
 };
 
 struct Engine::Fired {
   int rank = 0;
-  uint64_t content = 0;
+  uint64_t content = 0;  // Engine::Content of the point when fired
   std::string fields;  // the alert's JSON fields after "action", as fired
 };
 
@@ -622,8 +624,10 @@ std::vector<Value>& Engine::Eval(size_t r, const Patient& p, int64_t t, std::vec
 
 void Engine::EvaluatePoint(Patient& p, size_t r, int64_t t, Point& point) {
   const LoadedRule& rule = rules_[r];
+  static_assert(sizeof(std::pair<int64_t, Point>) == 16, "a point and its time take 16 bytes");
   ++counters_.evaluations;
-  // Evidence is collected only when an alert may result: a second pass, rarely needed.
+  // Evidence is collected only when an alert is fired or compared (Scan): a second pass,
+  // rarely needed.
   const std::vector<Value>& regs = Eval(r, p, t, nullptr, coverage_enabled_ ? &coverage_[r] : nullptr, Wanted::Whens);
   for (const auto& [let, store] : outputs_[r]) {
     Publish(p, store, t, regs[static_cast<size_t>(rule.ir->lets[static_cast<size_t>(let)].inst)]);
@@ -637,33 +641,31 @@ void Engine::EvaluatePoint(Patient& p, size_t r, int64_t t, Point& point) {
       break;
     }
   }
-  point.content = 0;
-  if (point.first_held >= 0) {
-    // What the alert would say: its clause, the lets and the evidence. The JSON itself is
-    // built only if the alert is fired (most held points are suppressed).
-    Eval(r, p, t, &evidence_, nullptr, Wanted::AllLets);
-    uint64_t h = 1469598103934665603ULL;
-    auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
-    mix(static_cast<uint64_t>(point.first_held));
-    for (const ir::Let& let : rule.ir->lets) {
-      const Value& v = regs[static_cast<size_t>(let.inst)];
-      mix(v.known);
-      mix(static_cast<uint64_t>(v.v));
-    }
-    for (const auto& site : evidence_) {
-      mix(site.size());
-      for (const EventRef& ref : site) {
-        mix(static_cast<uint64_t>(ref.event->time));
-        mix(static_cast<uint64_t>(ref.event->value));
-        mix(std::hash<std::string_view>{}(p.IdOf(*ref.event)));
-      }
-    }
-    point.content = h;
-  }
 }
 
-std::string Engine::AlertFields(Patient& p, size_t r, int64_t t, const Point& point) {
-  return AlertJson(p, r, t, point, Eval(r, p, t, &evidence_, nullptr, Wanted::AllLets), evidence_);
+const std::vector<Value>& Engine::EvalForAlert(const Patient& p, size_t r, int64_t t) {
+  return Eval(r, p, t, &evidence_, nullptr, Wanted::AllLets);
+}
+
+uint64_t Engine::Content(const Patient& p, size_t r, const Point& point, const std::vector<Value>& regs) const {
+  // What the alert would say: its clause, the lets and the evidence (EvalForAlert's).
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+  mix(static_cast<uint64_t>(point.first_held));
+  for (const ir::Let& let : rules_[r].ir->lets) {
+    const Value& v = regs[static_cast<size_t>(let.inst)];
+    mix(v.known);
+    mix(static_cast<uint64_t>(v.v));
+  }
+  for (const auto& site : evidence_) {
+    mix(site.size());
+    for (const EventRef& ref : site) {
+      mix(static_cast<uint64_t>(ref.event->time));
+      mix(static_cast<uint64_t>(ref.event->value));
+      mix(std::hash<std::string_view>{}(p.IdOf(*ref.event)));
+    }
+  }
+  return h;
 }
 
 void Engine::Scan(Patient& p, size_t r, int64_t from) {
@@ -703,9 +705,15 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
     auto d = std::lower_bound(desired.begin(), desired.end(), t, [](const Desired& x, int64_t k) { return x.time < k; });
     return d != desired.end() && d->time == t ? &*d : nullptr;
   };
+  // A point's content is computed only where an alert stands to compare it with: the
+  // events it is computed from are those its evaluation read (points at or after `from`
+  // are not final, so nothing they read has been evicted).
+  auto changed = [&](const Desired& d, const Fired& f) {
+    return d.rank != f.rank || Content(p, r, *d.point, EvalForAlert(p, r, d.time)) != f.content;
+  };
   for (auto it = rs.fired.lower_bound(from); it != rs.fired.end();) {
     const Desired* d = find(it->first);
-    if (!d || d->point->content != it->second.content || d->rank != it->second.rank) {
+    if (!d || changed(*d, it->second)) {
       line(it->first, "retract", it->second.fields);
       ++counters_.retracted;
       it = rs.fired.erase(it);
@@ -715,7 +723,8 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
   }
   for (const Desired& d : desired) {
     if (rs.fired.count(d.time)) continue;
-    Fired f{d.rank, d.point->content, AlertFields(p, r, d.time, *d.point)};
+    const std::vector<Value>& regs = EvalForAlert(p, r, d.time);
+    Fired f{d.rank, Content(p, r, *d.point, regs), AlertJson(p, r, d.time, *d.point, regs, evidence_)};
     line(d.time, "fire", f.fields);
     ++counters_.fired;
     rs.fired.emplace(d.time, std::move(f));
