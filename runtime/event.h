@@ -184,11 +184,12 @@ class EventList {
            v_.begin();
   }
   void Sync() { span_ = EventSpan{v_.data(), static_cast<int64_t>(v_.size())}; }
-  /// Room for one more: 8 records first, then 1.5 times as many (a patient's lists are
-  /// many and mostly short: doubling left half of their memory unused on the replay).
+  /// Room for one more: 4 records first, then 1.5 times as many (a patient's lists are
+  /// many and mostly short: a lab taken a few times a day; doubling left half of their
+  /// memory unused on the replay, and 8 records first a third of it).
   void Grow() {
     size_t c = v_.capacity();
-    if (v_.size() == c) v_.reserve(c < 8 ? 8 : c + c / 2);
+    if (v_.size() == c) v_.reserve(c < 4 ? 4 : c + c / 2);
   }
   EventSpan span_{nullptr, 0};  // first: native code reads it at the list's address
   std::vector<StoredEvent> v_;
