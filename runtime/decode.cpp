@@ -357,13 +357,26 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
 namespace {
 
 // Reads an event object's fields (the JSON side: types, strings); Map gives them meaning.
+// The fields Walk reads, by number.
+enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kUnknown };
+constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "signal", "code", "value", "unit", "status"};
+
+[[gnu::noinline, gnu::cold]] std::string Malformed(int field) { return "not JSON: malformed value of " + Quote(kNames[field]); }
+
+// Why a field that must be a string could not be read as one.
+[[gnu::noinline, gnu::cold]] std::string StringError(simdjson::ondemand::value& v, int field, simdjson::error_code err) {
+  std::string_view key = kNames[field];
+  if (err != simdjson::INCORRECT_TYPE) return "not JSON: malformed string in " + Quote(key);
+  simdjson::ondemand::json_type type;
+  if (v.type().get(type)) return Malformed(field);
+  return "`" + std::string(key) + "` must be a string";
+}
+
 template <Keys kKeys>
 std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key) {
   for (auto field : obj) {
     // Keys are compared raw, once each, into a field number; a key not known so that holds
     // an escape (rare) sends the line to the walk that unescapes every key.
-    enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kUnknown };
-    static constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "signal", "code", "value", "unit", "status"};
     int which = kUnknown;
     if constexpr (kKeys == Keys::Unescaped) {
       std::string_view unescaped;
@@ -395,33 +408,33 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bo
       }
     }
     if (which == kUnknown) continue;  // unknown fields are ignored (the parser skips the value)
-    std::string_view key = kNames[which];
     simdjson::ondemand::value v;
-    if (field.value().get(v)) return "not JSON: malformed value of " + Quote(key);
+    if (field.value().get(v)) return Malformed(which);
     // A field of one type is read as that type at once; its type is asked only for `value`
     // (of several types) and to explain a refusal (a value of another type leaves the
-    // iterator where it was, so the type can still be read then).
-    auto malformed = [&]() { return "not JSON: malformed value of " + Quote(key); };
-    auto str = [&](std::string_view& out) { return v.get_string().get(out); };
-    auto str_error = [&](simdjson::error_code err) -> std::string {
-      if (err != simdjson::INCORRECT_TYPE) return "not JSON: malformed string in " + Quote(key);
-      simdjson::ondemand::json_type type;
-      if (v.type().get(type)) return malformed();
-      return "`" + std::string(key) + "` must be a string";
-    };
+    // iterator where it was, so the type can still be read then). The reasons are built
+    // out of line: the common path carries no closure and no key text.
+    std::string_view* text = nullptr;
     switch (which) {
-      case kId: r.have_id = true; if (auto err = str(r.id)) return str_error(err); break;
-      case kPatient: r.have_patient = true; if (auto err = str(r.patient)) return str_error(err); break;
-      case kTime: r.have_time = true; if (auto err = str(r.time)) return str_error(err); break;
-      case kRecorded: r.have_recorded = true; if (auto err = str(r.recorded)) return str_error(err); break;
-      case kSignal: if (auto err = str(r.signal_name.emplace())) return str_error(err); break;
-      case kUnit: if (auto err = str(r.unit.emplace())) return str_error(err); break;
-      case kStatus: if (auto err = str(r.status)) return str_error(err); break;
+      case kId: r.have_id = true; text = &r.id; break;
+      case kPatient: r.have_patient = true; text = &r.patient; break;
+      case kTime: r.have_time = true; text = &r.time; break;
+      case kRecorded: r.have_recorded = true; text = &r.recorded; break;
+      case kSignal: text = &r.signal_name.emplace(); break;
+      case kUnit: text = &r.unit.emplace(); break;
+      case kStatus: text = &r.status; break;
+      default: break;
+    }
+    if (text) {
+      if (auto err = v.get_string().get(*text)) return StringError(v, which, err);
+      continue;
+    }
+    switch (which) {
       case kCode: {
         simdjson::ondemand::object c;
         if (v.get_object().get(c)) {
           simdjson::ondemand::json_type type;
-          if (v.type().get(type)) return malformed();
+          if (v.type().get(type)) return Malformed(which);
           return "`code` must be an object with `system` and `code`";
         }
         for (auto cf : c) {
@@ -448,7 +461,7 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bo
       }
       case kValue: {
         simdjson::ondemand::json_type type;
-        if (v.type().get(type)) return malformed();
+        if (v.type().get(type)) return Malformed(which);
         switch (type) {
           case simdjson::ondemand::json_type::number:
             r.number_text = v.raw_json_token();
