@@ -519,28 +519,14 @@ void Engine::React(Patient& p) {
     size_t n_inserted = inserted.size(), n_removed = removed.size();
     auto& times = changed_times_;
     times.clear();
-    // A group's events share their time, so equal neighbours are kept once.
-    auto note = [&](int64_t when) {
-      if (times.empty() || times.back() != when) times.push_back(when);
-    };
-    for (size_t i = 0; i < n_inserted; ++i) {
-      if (reads(inserted[i].first)) note(inserted[i].second);
-    }
-    for (size_t i = 0; i < n_removed; ++i) {
-      if (reads(removed[i].first)) note(removed[i].second);
-    }
-    if (times.empty()) continue;
-    std::sort(times.begin(), times.end());
-    const int64_t from = times.front();
-    // New points: the times of new events (each once), and the timer points they start.
-    int64_t pointed = 0;
-    bool any_pointed = false;
+    // New points: the times of new events (each once: a group's events share their
+    // time, so equal neighbours are taken once), noted as changed, and the timer points
+    // they start; then the times of removed events.
     for (size_t i = 0; i < n_inserted; ++i) {
       auto [sig, when] = inserted[i];
       if (!reads(sig)) continue;
-      if (!any_pointed || when != pointed) {
-        any_pointed = true;
-        pointed = when;
+      if (times.empty() || times.back() != when) {
+        times.push_back(when);
         p.oldest = std::min(p.oldest, when);
         if (rs.points.try_emplace(when).second && out_.trace) PushDue(final_due_, when, p, r);
       }
@@ -554,6 +540,13 @@ void Engine::React(Patient& p) {
         }
       }
     }
+    for (size_t i = 0; i < n_removed; ++i) {
+      auto when = removed[i].second;
+      if (reads(removed[i].first) && (times.empty() || times.back() != when)) times.push_back(when);
+    }
+    if (times.empty()) continue;
+    if (times.size() > 1) std::sort(times.begin(), times.end());
+    const int64_t from = times.front();
     // Points whose only reason was a removed event are no longer points, nor are the
     // derived events they published.
     auto drop = [&](int64_t t) {
