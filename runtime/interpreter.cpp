@@ -211,14 +211,16 @@ LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& intern
   for (const auto& b : rule.blocks) {
     auto& init = r.initial_regs.emplace_back(b.insts.size(), Value{});
     auto& work = r.computed.emplace_back();
-    auto& fast = r.fast_ops.emplace_back();
+    auto& steps = r.steps.emplace_back();
     for (size_t i = 0; i < b.insts.size(); ++i) {
       const ir::Inst& in = b.insts[i];
       if (in.op == ir::Op::Const) {
         init[i] = Value{in.kind == ir::Kind::Text ? r.text_ids[static_cast<size_t>(in.imm)] : in.imm, true};
       } else if (in.op != ir::Op::Unknown) {
         work.push_back(static_cast<int32_t>(i));
-        fast.push_back(static_cast<uint8_t>(FastOf(b, in)));
+        auto operand = [](ir::InstId x) { return x < 0 ? 0 : static_cast<int32_t>(x); };
+        steps.push_back(LoadedRule::Step{static_cast<uint8_t>(FastOf(b, in)), static_cast<int32_t>(i), operand(in.a),
+                                         operand(in.b), operand(in.c), in.aux, in.imm});
       }
     }
   }
@@ -256,24 +258,21 @@ class Evaluator {
     // The common loop: no evidence, no coverage. The frequent operations are computed
     // here, as OneOn computes them, without a call each; `r` stays valid (a nested
     // block, of `sustained`, has registers of its own).
-    const auto& work = rule_.computed[static_cast<size_t>(b)];
-    const uint8_t* fast = rule_.fast_ops[static_cast<size_t>(b)].data();
     Value* r = regs.data();
-    for (size_t k = 0; k < work.size(); ++k) {
-      size_t i = static_cast<size_t>(work[k]);
-      const Inst& in = insts[i];
-      const Value& a = r[static_cast<size_t>(in.a < 0 ? 0 : in.a)];
-      const Value& c = r[static_cast<size_t>(in.b < 0 ? 0 : in.b)];
-      switch (static_cast<Fast>(fast[k])) {
-        case Fast::AggLast: r[i] = LastWithin(Events(in.aux), now, in.imm); break;
+    for (const LoadedRule::Step& st : rule_.steps[static_cast<size_t>(b)]) {
+      size_t i = static_cast<size_t>(st.i);
+      const Value& a = r[static_cast<size_t>(st.a)];
+      const Value& c = r[static_cast<size_t>(st.b)];
+      switch (static_cast<Fast>(st.fast)) {
+        case Fast::AggLast: r[i] = LastWithin(Events(st.aux), now, st.imm); break;
         case Fast::Absence: {
-          const auto& ev = Events(in.aux);
+          const auto& ev = Events(st.aux);
           size_t end = FirstAfter(ev, ev.size(), now);
-          r[i] = Bool(!(end > 0 && ev[end - 1].time > now - in.imm));
+          r[i] = Bool(!(end > 0 && ev[end - 1].time > now - st.imm));
           break;
         }
         case Fast::Coalesce: r[i] = a.known ? a : c; break;
-        case Fast::Select: r[i] = (a.known && a.v) ? c : r[static_cast<size_t>(in.c)]; break;
+        case Fast::Select: r[i] = (a.known && a.v) ? c : r[static_cast<size_t>(st.c)]; break;
         case Fast::And: r[i] = And3(a, c); break;
         case Fast::Or: r[i] = Or3(a, c); break;
         case Fast::Not: r[i] = a.known ? Bool(!a.v) : Unknown(); break;
@@ -292,12 +291,12 @@ class Evaluator {
         case Fast::Eq: r[i] = a.known && c.known ? Bool(a.v == c.v) : Unknown(); break;
         case Fast::Ne: r[i] = a.known && c.known ? Bool(a.v != c.v) : Unknown(); break;
         case Fast::Bands: {
-          const ir::BandTable& t = rule_.ir->bands[static_cast<size_t>(in.aux)];
+          const ir::BandTable& t = rule_.ir->bands[static_cast<size_t>(st.aux)];
           int row = a.known ? BandRow(t, a.v) : -1;
           r[i] = row < 0 ? Unknown() : r[static_cast<size_t>(t.rows[static_cast<size_t>(row)].value)];
           break;
         }
-        case Fast::General: r[i] = OneOn(b, in, static_cast<ir::InstId>(i), now, RegView{r}); break;
+        case Fast::General: r[i] = OneOn(b, insts[i], static_cast<ir::InstId>(i), now, RegView{r}); break;
       }
     }
   }

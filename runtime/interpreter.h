@@ -76,9 +76,16 @@ struct LoadedRule {
   // elsewhere), and the instructions left to compute, in order.
   std::vector<std::vector<Value>> initial_regs;
   std::vector<std::vector<int32_t>> computed;
-  // Per computed instruction, how the interpreter's common loop runs it: an operation it
-  // does inline (its kinds resolved here, once), or the general path (runtime/interpreter.cpp).
-  std::vector<std::vector<uint8_t>> fast_ops;
+  // Per computed instruction, what the interpreter's common loop reads, in one record:
+  // how it runs it (an operation done inline, its kinds resolved here, once, or the
+  // general path: runtime/interpreter.cpp), its register and operands (a missing operand
+  // reads register 0, unused), its immediate and aux.
+  struct Step {
+    uint8_t fast = 0;
+    int32_t i = 0, a = 0, b = 0, c = 0, aux = 0;
+    int64_t imm = 0;
+  };
+  std::vector<std::vector<Step>> steps;
   size_t lists_needed = 0;           // 1 + the largest list a slot reads
   size_t regs0 = 0;                  // registers of block 0
 };
