@@ -663,6 +663,13 @@ uint64_t Engine::Content(const Patient& p, size_t r, const Point& point, const s
 
 void Engine::Scan(Patient& p, size_t r, int64_t from) {
   RuleState& rs = p.rules[r];
+  // Nothing to decide when no alert stands from `from` on and no point there holds (the
+  // common case: a new point where no clause held).
+  if (rs.fired.lower_bound(from) == rs.fired.end()) {
+    bool held = false;
+    for (auto it = rs.points.lower_bound(from); it != rs.points.end() && !held; ++it) held = it->second.first_held >= 0;
+    if (!held) return;
+  }
   const ir::Rule& rule = *rules_[r].ir;
   // The last alert before `from` still stands and may suppress later ones.
   bool have_last = false;
