@@ -50,8 +50,14 @@ int main(int argc, char** argv) {
   long written = 0;
   const long long epoch = 946684800;  // 2000-01-01T00:00:00Z
   std::vector<char> line(512);
+  // In time order: each hour, the patients whose panel falls in minute 0, then minute 1,
+  // and so on (patient p at minute p % 60). Before, the patients were written in their
+  // own order, so each hour's times cycled through the minutes once per 60 patients:
+  // events up to 59 minutes late, and timer points due before their panel arrived.
   for (long hour = 0; written < events; ++hour) {
-    for (long p = 0; p < patients && written < events; ++p) {
+    for (long slot = 0; slot < 60 * ((patients + 59) / 60) && written < events; ++slot) {
+      const long p = slot % ((patients + 59) / 60) * 60 + slot / ((patients + 59) / 60);  // minute-major
+      if (p >= patients) continue;
       long long t = epoch + hour * 3600 + (p % 60) * 60;  // patients spread over the hour
       long long days = t / 86400, rem = t % 86400;
       // 2000-01-01 + days (simple: within 2000-2001 for any realistic run)

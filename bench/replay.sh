@@ -15,7 +15,8 @@ runs="${3:-3}"
 read -r -a engines <<< "${4:-interp}"
 bin=build-release/bin
 [ -x "$bin/cdr" ] || { echo "replay: build first: scripts/build release" >&2; exit 2; }
-stream="${TMPDIR:-/tmp}/cdr-replay-$patients-$events.ndjson"
+# v2: the generator writes in time order (before, each hour cycled through its minutes)
+stream="${TMPDIR:-/tmp}/cdr-replay-$patients-$events-v2.ndjson"
 if [ ! -s "$stream" ]; then
   echo "replay: generating $events events over $patients patients into $stream" >&2
   "$bin/cdr_gen_stream" "$patients" "$events" 1 > "$stream"
