@@ -210,14 +210,12 @@ LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& intern
   // copying, rather than computed one instruction at a time (half of NEWS2's).
   for (const auto& b : rule.blocks) {
     auto& init = r.initial_regs.emplace_back(b.insts.size(), Value{});
-    auto& work = r.computed.emplace_back();
     auto& steps = r.steps.emplace_back();
     for (size_t i = 0; i < b.insts.size(); ++i) {
       const ir::Inst& in = b.insts[i];
       if (in.op == ir::Op::Const) {
         init[i] = Value{in.kind == ir::Kind::Text ? r.text_ids[static_cast<size_t>(in.imm)] : in.imm, true};
       } else if (in.op != ir::Op::Unknown) {
-        work.push_back(static_cast<int32_t>(i));
         auto operand = [](ir::InstId x) { return x < 0 ? 0 : static_cast<int32_t>(x); };
         steps.push_back(LoadedRule::Step{static_cast<uint8_t>(FastOf(b, in)), static_cast<int32_t>(i), operand(in.a),
                                          operand(in.b), operand(in.c), in.aux, in.imm});
@@ -250,8 +248,8 @@ class Evaluator {
     const auto& init = rule_.initial_regs[static_cast<size_t>(b)];
     if (!primed || regs.size() != init.size()) regs.assign(init.begin(), init.end());
     if (evidence_ || coverage_) {
-      for (int32_t i : rule_.computed[static_cast<size_t>(b)]) {
-        regs[static_cast<size_t>(i)] = One(b, insts[static_cast<size_t>(i)], i, now, regs);
+      for (const LoadedRule::Step& st : rule_.steps[static_cast<size_t>(b)]) {
+        regs[static_cast<size_t>(st.i)] = One(b, insts[static_cast<size_t>(st.i)], st.i, now, regs);
       }
       return;
     }

@@ -73,11 +73,10 @@ struct LoadedRule {
   std::vector<int32_t> site_of;      // block-0 instruction -> evidence site, or -1
   std::vector<NativeBlock> native;   // per block; empty: the interpreter runs the rule
   // For the interpreter, per block: the registers with every constant in place (unknown
-  // elsewhere), and the instructions left to compute, in order.
+  // elsewhere), and the instructions left to compute, in order, as steps.
   std::vector<std::vector<Value>> initial_regs;
-  std::vector<std::vector<int32_t>> computed;
-  // Per computed instruction, what the interpreter's common loop reads, in one record:
-  // how it runs it (an operation done inline, its kinds resolved here, once, or the
+  // Per computed instruction, what the interpreter's loops read, in one record: how the
+  // common loop runs it (an operation done inline, its kinds resolved here, once, or the
   // general path: runtime/interpreter.cpp), its register and operands (a missing operand
   // reads register 0, unused), its immediate and aux.
   struct Step {
