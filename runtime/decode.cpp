@@ -377,7 +377,8 @@ template <Keys kKeys>
 std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key) {
   for (auto field : obj) {
     // Keys are compared raw, once each, into a field number; a key not known so that holds
-    // an escape (rare) sends the line to the walk that unescapes every key.
+    // an escape (rare; here or inside `code`) sends the line to the walk that unescapes
+    // every key.
     int which = kUnknown;
     if constexpr (kKeys == Keys::Unescaped) {
       std::string_view unescaped;
@@ -439,15 +440,22 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bo
           return "`code` must be an object with `system` and `code`";
         }
         for (auto cf : c) {
-          // The key compared raw (no copy), or unescaped when it holds an escape.
-          simdjson::ondemand::raw_json_string raw_ck;
-          if (cf.key().get(raw_ck)) return "not JSON: malformed key in `code`";
-          const char* ck = raw_ck.raw();
-          enum { kOther, kSystem, kCodeValue } part = KeyIs(ck, "system\"") ? kSystem : KeyIs(ck, "code\"") ? kCodeValue : kOther;
-          if (part == kOther && HasEscape(ck)) {
+          // Keys read as the event's are: raw, or (an unknown one holding an escape) on the
+          // second walk, unescaped.
+          enum { kOther, kSystem, kCodeValue } part = kOther;
+          if constexpr (kKeys == Keys::Unescaped) {
             std::string_view unescaped;
             if (cf.unescaped_key().get(unescaped)) return "not JSON: malformed key in `code`";
             part = Is(unescaped, "system") ? kSystem : Is(unescaped, "code") ? kCodeValue : kOther;
+          } else {
+            simdjson::ondemand::raw_json_string raw_ck;
+            if (cf.key().get(raw_ck)) return "not JSON: malformed key in `code`";
+            const char* ck = raw_ck.raw();
+            part = KeyIs(ck, "system\"") ? kSystem : KeyIs(ck, "code\"") ? kCodeValue : kOther;
+            if (part == kOther && HasEscape(ck)) {
+              *escaped_key = true;
+              return std::nullopt;
+            }
           }
           simdjson::ondemand::value cval;
           if (cf.value().get(cval)) return "not JSON: malformed `code`";
