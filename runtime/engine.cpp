@@ -640,7 +640,8 @@ const std::vector<Value>& Engine::EvalForAlert(const Patient& p, size_t r, int64
   return Eval(r, p, t, &evidence_, nullptr, Wanted::AllLets);
 }
 
-uint64_t Engine::Content(const Patient& p, size_t r, const Point& point, const std::vector<Value>& regs) const {
+uint64_t Engine::Content(const Patient& p, size_t r, const Point& point, const std::vector<Value>& regs,
+                         const std::vector<std::vector<EventRef>>& evidence) const {
   // What the alert would say: its clause, the lets and the evidence (EvalForAlert's).
   uint64_t h = 1469598103934665603ULL;
   auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
@@ -650,7 +651,7 @@ uint64_t Engine::Content(const Patient& p, size_t r, const Point& point, const s
     mix(v.known);
     mix(static_cast<uint64_t>(v.v));
   }
-  for (const auto& site : evidence_) {
+  for (const auto& site : evidence) {
     mix(site.size());
     for (const EventRef& ref : site) {
       mix(static_cast<uint64_t>(ref.event->time));
@@ -709,7 +710,7 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
   // events it is computed from are those its evaluation read (points at or after `from`
   // are not final, so nothing they read has been evicted).
   auto changed = [&](const Desired& d, const Fired& f) {
-    return d.rank != f.rank || Content(p, r, *d.point, EvalForAlert(p, r, d.time)) != f.content;
+    return d.rank != f.rank || Content(p, r, *d.point, EvalForAlert(p, r, d.time), evidence_) != f.content;
   };
   for (auto it = rs.fired.lower_bound(from); it != rs.fired.end();) {
     const Desired* d = find(it->first);
@@ -724,7 +725,7 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
   for (const Desired& d : desired) {
     if (rs.fired.count(d.time)) continue;
     const std::vector<Value>& regs = EvalForAlert(p, r, d.time);
-    Fired f{d.rank, Content(p, r, *d.point, regs), AlertJson(p, r, d.time, *d.point, regs, evidence_)};
+    Fired f{d.rank, Content(p, r, *d.point, regs, evidence_), AlertJson(p, r, d.time, *d.point, regs, evidence_)};
     line(d.time, "fire", f.fields);
     ++counters_.fired;
     rs.fired.emplace(d.time, std::move(f));

@@ -130,8 +130,9 @@ class Engine {
   /// Evaluates `rule` at `t` with every let and the evidence (into evidence_), for an alert.
   const std::vector<Value>& EvalForAlert(const Patient& p, size_t rule, int64_t t);
   /// A hash of what an alert at `point` says (clause, lets, evidence), from EvalForAlert's
-  /// registers: alerts whose content differs are retracted and fired anew.
-  uint64_t Content(const Patient& p, size_t rule, const Point& point, const std::vector<Value>& regs) const;
+  /// registers and evidence: alerts whose content differs are retracted and fired anew.
+  uint64_t Content(const Patient& p, size_t rule, const Point& point, const std::vector<Value>& regs,
+                   const std::vector<std::vector<EventRef>>& evidence) const;
   std::string AlertJson(const Patient& p, size_t rule, int64_t t, const Point& point,
                         const std::vector<Value>& regs, const std::vector<std::vector<EventRef>>& evidence) const;
   std::string ValueJson(const ir::Let& let, const Value& v) const;
