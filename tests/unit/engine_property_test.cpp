@@ -273,6 +273,24 @@ struct CollidingIds {
       if (!fresh) a = it->second, b = id;
     }
   }
+  // Runs the events (24 h lateness): every one must be used, none refused.
+  static Result Run(const std::vector<Generated>& events) {
+    Result r = RunEvents(events, 24LL * 3600 * 1000, -1, /*expect_valid=*/false);
+    EXPECT_EQ(r.stats.dead_lettered, 0u) << r.raw_dead;
+    EXPECT_EQ(r.stats.used, events.size());
+    return r;
+  }
+  // The alert lines (fires and retractions) of critical_values, in order.
+  static std::vector<nlohmann::json> CriticalValues(const Result& r) {
+    std::vector<nlohmann::json> out;
+    std::istringstream lines(r.raw_alerts);
+    std::string text;
+    while (std::getline(lines, text)) {
+      auto j = nlohmann::json::parse(text);
+      if (j["rule"] == "critical_values") out.push_back(std::move(j));
+    }
+    return out;
+  }
   Generated Line(const std::string& id, int hour, const char* signal, const char* value, const char* unit,
                  const char* status) const {
     std::string s = "{\"id\":\"" + id + "\",\"patient\":\"p\",\"time\":\"" +
@@ -289,27 +307,21 @@ TEST(EngineState, EventIdsWithTheSameHashAreKeptApart) {
   const std::string& b = ids.b;
   ASSERT_NE(a, b);
   ASSERT_EQ(cdr::runtime::EventIdHash(a), cdr::runtime::EventIdHash(b));
-  auto line = [&](auto&&... args) { return ids.Line(args...); };
   // Shock index 130 / 100 = 1.3 >= 1.0 at hour 0: critical_values fires, naming both.
   // At hour 1 the pressure is amended by its id to 140 (130 / 140 < 1: retracted), then
   // the heart rate is removed by its id. Neither correction may be refused as unknown.
-  std::vector<Generated> events = {line(a, 0, "heart_rate", "130", "/min", ""), line(b, 0, "sbp", "100", "mm[Hg]", ""),
-                                   line(b, 1, "sbp", "140", "mm[Hg]", "amended"),
-                                   line(a, 2, "heart_rate", "", "", "entered-in-error")};
-  Result r = RunEvents(events, 24LL * 3600 * 1000, -1, /*expect_valid=*/false);
-  EXPECT_EQ(r.stats.dead_lettered, 0u) << r.raw_dead;
-  EXPECT_EQ(r.stats.used, events.size());
+  std::vector<Generated> events = {ids.Line(a, 0, "heart_rate", "130", "/min", ""),
+                                   ids.Line(b, 0, "sbp", "100", "mm[Hg]", ""),
+                                   ids.Line(b, 1, "sbp", "140", "mm[Hg]", "amended"),
+                                   ids.Line(a, 2, "heart_rate", "", "", "entered-in-error")};
+  Result r = CollidingIds::Run(events);
   int fired = 0, retracted = 0;
-  std::istringstream lines(r.raw_alerts);
-  std::string text;
-  while (std::getline(lines, text)) {
-    auto j = nlohmann::json::parse(text);
-    if (j["rule"] != "critical_values") continue;
-    std::set<std::string> ids;
+  for (const auto& j : CollidingIds::CriticalValues(r)) {
+    std::set<std::string> named;
     for (const auto& site : j["evidence"]) {
-      for (const auto& e : site["events"]) ids.insert(e["id"].get<std::string>());
+      for (const auto& e : site["events"]) named.insert(e["id"].get<std::string>());
     }
-    EXPECT_EQ(ids, (std::set<std::string>{a, b})) << text;
+    EXPECT_EQ(named, (std::set<std::string>{a, b})) << j.dump();
     ++(j["action"] == "fire" ? fired : retracted);
   }
   EXPECT_EQ(fired, 1);
@@ -325,16 +337,9 @@ TEST(EngineState, AnIdSharingAHashIsAmendedByItsText) {
   std::vector<Generated> events = {ids.Line(ids.a, 0, "heart_rate", "130", "/min", ""),
                                    ids.Line(ids.b, 0, "sbp", "100", "mm[Hg]", ""),
                                    ids.Line(ids.b, 2, "sbp", "140", "mm[Hg]", "amended")};
-  Result r = RunEvents(events, 24LL * 3600 * 1000, -1, /*expect_valid=*/false);
-  EXPECT_EQ(r.stats.dead_lettered, 0u) << r.raw_dead;
-  EXPECT_EQ(r.stats.used, events.size());
+  Result r = CollidingIds::Run(events);
   int fired = 0, retracted = 0;
-  std::istringstream lines(r.raw_alerts);
-  std::string text;
-  while (std::getline(lines, text)) {
-    auto j = nlohmann::json::parse(text);
-    if (j["rule"] == "critical_values") ++(j["action"] == "fire" ? fired : retracted);
-  }
+  for (const auto& j : CollidingIds::CriticalValues(r)) ++(j["action"] == "fire" ? fired : retracted);
   EXPECT_EQ(fired, 1) << r.raw_alerts;
   EXPECT_EQ(retracted, 1) << r.raw_alerts;
   EXPECT_TRUE(r.final_alerts.empty()) << r.raw_alerts;
@@ -352,9 +357,7 @@ TEST(EngineState, IdsSharingAHashAtOneTimeKeepTheirOwnEntries) {
                                    ids.Line(ids.b, 0, "sbp", "120", "mm[Hg]", ""),
                                    ids.Line(ids.a, 1, "sbp", "", "", "entered-in-error"),
                                    ids.Line(ids.b, 2, "sbp", "140", "mm[Hg]", "amended")};
-  Result r = RunEvents(events, 24LL * 3600 * 1000, -1, /*expect_valid=*/false);
-  EXPECT_EQ(r.stats.dead_lettered, 0u) << r.raw_dead;
-  EXPECT_EQ(r.stats.used, events.size());
+  Result r = CollidingIds::Run(events);
   EXPECT_TRUE(r.final_alerts.empty()) << r.raw_alerts;
 }
 
