@@ -303,7 +303,10 @@ Engine::Outcome Engine::Ingest(const Event& e) {
     if (options_.take_native(code)) InstallNative(code);
   }
   ++ingested_;
-  if (e.time < watermark_) {
+  // Late against the watermark at its arrival: the latest time of the events taken before
+  // it (the group being gathered included), minus the allowed lateness. The engine's own
+  // watermark_ moves only when a group is applied, one group behind.
+  if (latest_ != INT64_MIN && e.time < latest_ - options_.allowed_lateness_ms) {
     ++counters_.late;
     return Outcome::Late;
   }
@@ -328,6 +331,7 @@ Engine::Outcome Engine::Ingest(const Event& e) {
   }
   group_id_hash_[group_size_] = id_hash;
   group_[group_size_++].Take(e);
+  latest_ = std::max(latest_, e.time);
   return Outcome::Applied;
 }
 
@@ -373,6 +377,7 @@ void Engine::Prefetch(const Event& e, size_t index, uint32_t id_hash) {
 
 void Engine::AdvanceTo(int64_t time) {
   if (group_size_ > 0) Flush();
+  latest_ = std::max(latest_, time);
   FireTimers(time);
   if (time > stream_time_) {
     stream_time_ = time;

@@ -190,7 +190,8 @@ class Engine {
   std::vector<std::vector<std::pair<int32_t, int32_t>>> outputs_;  // rule -> (let, stored list) it publishes
   std::vector<Desired> desired_;
   std::vector<int64_t> changed_times_;  // React: the times a rule's inputs changed
-  int64_t stream_time_ = INT64_MIN;
+  int64_t stream_time_ = INT64_MIN;  // the latest time of the groups applied
+  int64_t latest_ = INT64_MIN;       // the latest time taken (Ingest, AdvanceTo): the late check's
   int64_t timers_upto_ = INT64_MIN;  // timer points up to this time have been evaluated
   int64_t watermark_ = INT64_MIN;
   DueQueue timers_due_;

@@ -14,28 +14,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "compiler/driver/frontend.h"
-#include "compiler/jit/jit.h"
 #include "runtime/file_host.h"
 #include "stdlib/time.h"
+#include "tests/unit/stream_util.h"
 
 namespace {
 
-struct Generated {
-  int64_t time;
-  std::string line;
-};
-
-const cdr::ir::Module& ShippedRules() {
-  static cdr::driver::Frontend* fe = [] {
-    auto* f = new cdr::driver::Frontend();
-    std::string error;
-    f->Compile({std::string(CDR_SOURCE_DIR) + "/rules"}, error);
-    EXPECT_EQ(f->diags.error_count(), 0u) << cdr::diag::FormatText(f->diags);
-    return f;
-  }();
-  return fe->module;
-}
+using cdr::test::Generated;
+using cdr::test::Result;
+using cdr::test::ShippedRules;
 
 std::vector<Generated> RandomEvents(uint32_t seed, int count) {
   std::mt19937 rng(seed);
@@ -88,67 +75,17 @@ std::vector<Generated> RandomEvents(uint32_t seed, int count) {
   return out;
 }
 
-struct Result {
-  std::map<std::string, std::string> final_alerts;  // alert id -> content
-  std::vector<std::string> trace;                   // sorted
-  std::string raw_alerts, raw_trace, raw_dead;
-  cdr::runtime::HostStats stats;
-};
-
-// The shipped rules as native code (the JIT at -O2), compiled once.
-const std::vector<std::vector<cdr::runtime::NativeBlock>>& NativeRules() {
-  static const auto* code = [] {
-    auto* c = new std::vector<std::vector<cdr::runtime::NativeBlock>>();
-    auto err = cdr::jit::CompileModule(ShippedRules(), 2, *c);
-    EXPECT_FALSE(err) << *err;
-    return c;
-  }();
-  return *code;
-}
-
-// `switch_at` >= 0: adaptive, native code takes over before that event.
+// Runs the events through the shipped rules. `switch_at` >= 0: adaptive, native code
+// takes over before that event.
 Result RunEvents(const std::vector<Generated>& events, int64_t lateness, int switch_at = -1, bool expect_valid = true) {
-  std::string input;
-  for (const auto& e : events) input += e.line + "\n";
-  std::istringstream in(input);
-  std::ostringstream alerts, trace, dead, late;
-  cdr::runtime::EngineOptions options;
-  options.allowed_lateness_ms = lateness;
-  int asked = 0;
-  if (switch_at >= 0) {
-    options.take_native = [&](std::vector<std::vector<cdr::runtime::NativeBlock>>& out) {
-      if (asked++ < switch_at) return false;
-      out = NativeRules();
-      return true;
-    };
-  }
-  Result r;
-  r.stats = cdr::runtime::RunFileHost(ShippedRules(), in, {&alerts, &trace, &dead, &late}, options);
-  r.raw_dead = dead.str();
+  cdr::test::RunOptions o;
+  o.lateness = lateness;
+  o.switch_at = switch_at;
+  Result r = cdr::test::Run(ShippedRules(), events, o);
   if (expect_valid) {
-    EXPECT_EQ(dead.str(), "") << "generated events must all be valid";
+    EXPECT_EQ(r.raw_dead, "") << "generated events must all be valid";
   }
-  EXPECT_EQ(late.str(), "") << "arrival orders stay within the lateness";
-  r.raw_alerts = alerts.str();
-  r.raw_trace = trace.str();
-  std::istringstream lines(r.raw_alerts);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto j = nlohmann::json::parse(line);
-    std::string id = j["alert"];
-    std::string action = j["action"];
-    j.erase("action");
-    if (action == "fire") {
-      EXPECT_FALSE(r.final_alerts.count(id)) << "fired twice without a retraction: " << line;
-      r.final_alerts[id] = j.dump();
-    } else {
-      EXPECT_EQ(r.final_alerts[id], j.dump()) << "a retraction repeats the alert it withdraws";
-      r.final_alerts.erase(id);
-    }
-  }
-  std::istringstream tl(r.raw_trace);
-  while (std::getline(tl, line)) r.trace.push_back(line);
-  std::sort(r.trace.begin(), r.trace.end());
+  EXPECT_EQ(r.raw_late, "") << "arrival orders stay within the lateness";
   return r;
 }
 

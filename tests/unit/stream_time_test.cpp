@@ -1,0 +1,119 @@
+// tests/unit/stream_time_test.cpp: the engine's stream time, checked against models
+// written here, independently of runtime/: which events are late, whatever the grouping
+// of the stream.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/file_host.h"
+#include "stdlib/time.h"
+#include "tests/unit/stream_util.h"
+
+namespace {
+
+using cdr::test::Generated;
+using cdr::test::ShippedRules;
+
+// A stream whose groups (consecutive events of one patient and time) have random sizes,
+// mostly moving forward in time, with now and then an event from far back: some within
+// the lateness, some beyond it, some just at its edge, many right after stream time moved.
+std::vector<Generated> GroupedStream(uint32_t seed, int64_t lateness) {
+  std::mt19937 rng(seed);
+  const int64_t t0 = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z");
+  const char* signals[] = {"heart_rate", "resp_rate", "sbp", "spo2"};
+  std::vector<Generated> out;
+  int64_t now = t0;
+  int id = 0;
+  while (out.size() < 400) {
+    int64_t time = now;
+    switch (rng() % 6) {
+      case 0: now += 3600000LL * (1 + rng() % 30); time = now; break;  // a step forward, up to 30 h
+      case 1: time = now - static_cast<int64_t>(rng() % static_cast<uint32_t>(2 * lateness)); break;  // back
+      case 2: time = now - lateness + static_cast<int64_t>(rng() % 3) - 1; break;  // at the edge, +-1 ms
+      default: now += 60000 * static_cast<int64_t>(rng() % 20); time = now; break;
+    }
+    std::string patient = "p" + std::to_string(rng() % 3);
+    size_t group = 1 + rng() % 4;
+    for (size_t k = 0; k < group; ++k) {
+      nlohmann::json e;
+      e["id"] = "e" + std::to_string(id++);
+      e["patient"] = patient;
+      e["time"] = cdr::stdlib::FormatTime(time);
+      e["signal"] = signals[rng() % 4];
+      e["value"] = 60 + static_cast<int>(rng() % 60);
+      e["unit"] = std::string(e["signal"]) == "spo2" ? "%" : std::string(e["signal"]) == "sbp" ? "mm[Hg]" : "/min";
+      out.push_back(Generated{time, e.dump()});
+    }
+  }
+  return out;
+}
+
+// Every event older than the watermark at its arrival goes to the late output, and no
+// other: the watermark being the latest time of the events used before it, minus the
+// allowed lateness (an event exactly at the watermark is on time). The model below knows
+// nothing of groups, of when the engine applies them, or of its counters.
+TEST(StreamTime, AnEventOlderThanTheWatermarkAtItsArrivalIsLate) {
+  const int64_t lateness = 12LL * 3600 * 1000;
+  int late_total = 0, edge_on_time = 0;
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    auto events = GroupedStream(seed, lateness);
+    std::set<size_t> expected_late;  // 1-based line numbers
+    int64_t latest = INT64_MIN;
+    for (size_t i = 0; i < events.size(); ++i) {
+      bool late = latest != INT64_MIN && events[i].time < latest - lateness;
+      if (late) expected_late.insert(i + 1);
+      if (!late) latest = std::max(latest, events[i].time);
+      if (!late && latest != INT64_MIN && events[i].time == latest - lateness) ++edge_on_time;
+    }
+    cdr::test::RunOptions run;
+    run.lateness = lateness;
+    run.max_ahead = -1;  // no hold: this law is about lateness alone
+    auto r = cdr::test::Run(ShippedRules(), events, run);
+    std::set<size_t> actual_late;
+    std::istringstream lines(r.raw_late);
+    std::string line;
+    while (std::getline(lines, line)) actual_late.insert(nlohmann::json::parse(line)["line"].get<size_t>());
+    EXPECT_EQ(actual_late, expected_late) << "seed " << seed;
+    EXPECT_EQ(r.stats.late, expected_late.size()) << "seed " << seed;
+    late_total += static_cast<int>(expected_late.size());
+  }
+  EXPECT_GT(late_total, 100) << "the streams must hold late events for the law to mean anything";
+  EXPECT_GT(edge_on_time, 5) << "events exactly at the watermark must occur";
+}
+
+// The case that escaped the check: the first event after stream time moved forward. A
+// shock index of 130 / 100 at hour 0 fires critical_values; an event of another patient
+// three days later moves stream time; then the heart rate of hour 0 is amended to 80.
+// It is two days older than the watermark (72 h - 24 h), so it is late: the alert stands
+// and the trace keeps one record for hour 0. (Before, the amendment was checked against
+// the watermark of hour 0, used, retracted the alert and traced hour 0 a second time.)
+TEST(StreamTime, TheFirstEventAfterStreamTimeMovesIsCheckedAgainstTheNewWatermark) {
+  const int64_t t0 = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z");
+  auto line = [&](const char* id, const char* patient, int hour, const char* signal, int value, const char* unit,
+                  const char* status) {
+    std::string s = std::string("{\"id\":\"") + id + "\",\"patient\":\"" + patient + "\",\"time\":\"" +
+                    cdr::stdlib::FormatTime(t0 + hour * 3600000LL) + "\",\"signal\":\"" + signal +
+                    "\",\"value\":" + std::to_string(value) + ",\"unit\":\"" + unit + "\",\"status\":\"" + status + "\"}";
+    return Generated{t0 + hour * 3600000LL, s};
+  };
+  std::vector<Generated> events = {line("hr", "p1", 0, "heart_rate", 130, "/min", "final"),
+                                   line("sbp", "p1", 0, "sbp", 100, "mm[Hg]", "final"),
+                                   line("other", "p2", 72, "heart_rate", 80, "/min", "final"),
+                                   line("hr", "p1", 0, "heart_rate", 80, "/min", "amended")};
+  cdr::test::RunOptions run;
+  run.max_ahead = -1;
+  auto r = cdr::test::Run(ShippedRules(), events, run);
+  EXPECT_EQ(r.stats.late, 1u);
+  EXPECT_NE(r.raw_late.find("\"line\":4"), std::string::npos) << r.raw_late;
+  int critical = 0;
+  for (const auto& [id, content] : r.final_alerts) critical += nlohmann::json::parse(content)["rule"] == "critical_values";
+  EXPECT_EQ(critical, 1) << r.raw_alerts;
+  EXPECT_EQ(r.stats.retracted, 0u) << r.raw_alerts;
+}
+
+}  // namespace

@@ -1,0 +1,116 @@
+// tests/unit/stream_util.h: running event lines through the file host for the engine's
+// property tests: the shipped rules (and their native code), and the outputs of a run
+// reduced to what the laws compare (final alerts, sorted trace).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "compiler/driver/frontend.h"
+#include "compiler/jit/jit.h"
+#include "runtime/file_host.h"
+
+namespace cdr::test {
+
+/// One event line and its event time.
+struct Generated {
+  int64_t time;
+  std::string line;
+};
+
+inline const ir::Module& ShippedRules() {
+  static driver::Frontend* fe = [] {
+    auto* f = new driver::Frontend();
+    std::string error;
+    f->Compile({std::string(CDR_SOURCE_DIR) + "/rules"}, error);
+    EXPECT_EQ(f->diags.error_count(), 0u) << diag::FormatText(f->diags);
+    return f;
+  }();
+  return fe->module;
+}
+
+/// The shipped rules as native code (the JIT at -O2), compiled once.
+inline const std::vector<std::vector<runtime::NativeBlock>>& NativeRules() {
+  static const auto* code = [] {
+    auto* c = new std::vector<std::vector<runtime::NativeBlock>>();
+    auto err = jit::CompileModule(ShippedRules(), 2, *c);
+    EXPECT_FALSE(err) << *err;
+    return c;
+  }();
+  return *code;
+}
+
+struct RunOptions {
+  int64_t lateness = 24LL * 3600 * 1000;
+  /// >= 0: adaptive, native code (of the shipped rules) takes over before that event.
+  int switch_at = -1;
+  /// The stream clock's hold (runtime::StreamClockOptions::max_ahead_ms); < 0: none.
+  int64_t max_ahead = 3600000;
+};
+
+struct Result {
+  std::map<std::string, std::string> final_alerts;  // alert id -> content
+  std::vector<std::string> trace;                   // sorted
+  std::string raw_alerts, raw_trace, raw_dead, raw_late;
+  runtime::HostStats stats;
+};
+
+/// Runs the lines through the file host. Checks that every retraction repeats a standing
+/// alert, that nothing fires twice without a retraction between, and that the trace has
+/// one record per point.
+inline Result Run(const ir::Module& module, const std::vector<Generated>& events, const RunOptions& o) {
+  std::string input;
+  for (const auto& e : events) input += e.line + "\n";
+  std::istringstream in(input);
+  std::ostringstream alerts, trace, dead, late;
+  runtime::EngineOptions options;
+  options.allowed_lateness_ms = o.lateness;
+  int asked = 0;
+  if (o.switch_at >= 0) {
+    options.take_native = [&](std::vector<std::vector<runtime::NativeBlock>>& out) {
+      if (asked++ < o.switch_at) return false;
+      out = NativeRules();
+      return true;
+    };
+  }
+  Result r;
+  r.stats = runtime::RunFileHost(module, in, {&alerts, &trace, &dead, &late}, options);
+  r.raw_dead = dead.str();
+  r.raw_late = late.str();
+  r.raw_alerts = alerts.str();
+  r.raw_trace = trace.str();
+  std::istringstream lines(r.raw_alerts);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    std::string id = j["alert"];
+    std::string action = j["action"];
+    j.erase("action");
+    if (action == "fire") {
+      EXPECT_FALSE(r.final_alerts.count(id)) << "fired twice without a retraction: " << line;
+      r.final_alerts[id] = j.dump();
+    } else {
+      EXPECT_EQ(r.final_alerts[id], j.dump()) << "a retraction repeats the alert it withdraws";
+      r.final_alerts.erase(id);
+    }
+  }
+  std::istringstream tl(r.raw_trace);
+  std::set<std::string> points;
+  while (std::getline(tl, line)) {
+    r.trace.push_back(line);
+    auto j = nlohmann::json::parse(line);
+    std::string point = j["rule"].get<std::string>() + " " + j["patient"].get<std::string>() + " " + j["time"].get<std::string>();
+    EXPECT_TRUE(points.insert(point).second) << "two trace records for one point: " << point;
+  }
+  std::sort(r.trace.begin(), r.trace.end());
+  return r;
+}
+
+}  // namespace cdr::test
