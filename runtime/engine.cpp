@@ -21,6 +21,7 @@
 #include "stdlib/decimal.h"
 #include "stdlib/hash.h"
 #include "stdlib/time.h"
+#include "stdlib/utf8.h"
 
 namespace cdr::runtime {
 
@@ -45,18 +46,54 @@ struct Engine::RuleState {
   TimeMap<Fired> fired;
 };
 
-// Where an event with a given id is: its list and time. 12 bytes, aligned to 4 (the time
-// kept in two halves), so that an id-index slot with its 32-bit key takes 16 bytes, not 24.
+// Where the version of an event id in force is: its list and time, and what orders it
+// among the id's versions (its `recorded` time and status rank). 16 bytes, aligned to 4
+// (times kept in halves, `recorded` as an offset from the event time), so that an
+// id-index slot with its 32-bit key takes 20 bytes. An offset beyond 32 bits (a version
+// recorded more than 24 days from its event time) is kept exactly in the patient's
+// far_recorded map, and the entry says so.
 struct IdEntry {
-  int32_t signal;
+  static constexpr uint32_t kListBits = 0x0FFFFFFF, kRankShift = 28, kFar = 1u << 30;
+  uint32_t list_rank;  // stored list (28 bits), status rank (2 bits), far-recorded flag
   uint32_t time_lo;
   int32_t time_hi;
-  IdEntry() : IdEntry(0, 0) {}
-  IdEntry(int32_t list, int64_t t)
-      : signal(list), time_lo(static_cast<uint32_t>(static_cast<uint64_t>(t))), time_hi(static_cast<int32_t>(t >> 32)) {}
+  int32_t recorded_offset;  // recorded - time, in ms, unless far
+  IdEntry() : IdEntry(0, 0, 0, 0) {}
+  IdEntry(int32_t list, int64_t t, int64_t recorded, int rank)
+      : list_rank(static_cast<uint32_t>(list) | static_cast<uint32_t>(rank) << kRankShift),
+        time_lo(static_cast<uint32_t>(static_cast<uint64_t>(t))),
+        time_hi(static_cast<int32_t>(t >> 32)),
+        recorded_offset(0) {
+    int64_t offset = recorded - t;
+    if (offset >= INT32_MIN && offset <= INT32_MAX) {
+      recorded_offset = static_cast<int32_t>(offset);
+    } else {
+      list_rank |= kFar;
+    }
+  }
+  int32_t signal() const { return static_cast<int32_t>(list_rank & kListBits); }
+  int rank() const { return static_cast<int>(list_rank >> kRankShift & 3); }
+  bool far() const { return (list_rank & kFar) != 0; }
   int64_t time() const { return static_cast<int64_t>(static_cast<uint64_t>(static_cast<uint32_t>(time_hi)) << 32 | time_lo); }
 };
-static_assert(sizeof(IdEntry) == 12 && alignof(IdEntry) == 4);
+static_assert(sizeof(IdEntry) == 16 && alignof(IdEntry) == 4);
+
+namespace {
+
+// The order of an event's versions: `recorded` first; at equal `recorded`,
+// entered-in-error over amended/corrected over final.
+int StatusRank(Status s) { return s == Status::EnteredInError ? 2 : s == Status::Amended ? 1 : 0; }
+
+}  // namespace
+
+// The version of an event id in force when it is not stored: removed in error, or of a
+// signal no rule reads. Kept (until eviction, by `time`) so that an earlier version
+// arriving later stays out.
+struct Engine::Withdrawn {
+  int64_t recorded;
+  int64_t time;
+  int rank;
+};
 
 struct Engine::Patient {
   // What every panel reads, first (Prefetch fetches the whole struct, these lines first).
@@ -75,11 +112,21 @@ struct Engine::Patient {
   uint64_t id_prefix = 0;  // the first 8 bytes of the id, big-endian: orders as the id does
   uint32_t pending = 0;    // entries of timers_due_ and final_due_ for this patient
   std::unordered_map<std::string, IdEntry> colliding_ids;
+  // The rare exact `recorded` times too far from their event's (IdEntry::far), by id.
+  absl::flat_hash_map<std::string, int64_t> far_recorded;
+  // Ids whose version in force is not stored, until eviction.
+  absl::flat_hash_map<std::string, Withdrawn> withdrawn;
+
+  int64_t RecordedOf(std::string_view id, const IdEntry& at) const {
+    if (!at.far()) return at.time() + at.recorded_offset;
+    auto it = far_recorded.find(absl::string_view(id.data(), id.size()));
+    return it == far_recorded.end() ? at.time() : it->second;
+  }
 
   static uint32_t Hash(std::string_view id) { return EventIdHash(id); }
 
   bool HasEventWithId(const IdEntry& at, std::string_view id) const {
-    const auto& list = events.by_signal[static_cast<size_t>(at.signal)];
+    const auto& list = events.by_signal[static_cast<size_t>(at.signal())];
     auto it = list.FirstAt(at.time());
     for (; it != list.end() && it->time == at.time(); ++it) {
       if (id_texts.Text(it->id) == id) return true;
@@ -96,6 +143,7 @@ struct Engine::Patient {
   }
 
   void EraseId(std::string_view id) {
+    if (!far_recorded.empty()) far_recorded.erase(absl::string_view(id.data(), id.size()));
     if (auto it = ids.find(Hash(id)); it != ids.end() && HasEventWithId(it->second, id)) {
       ids.erase(it);
       return;
@@ -225,6 +273,18 @@ std::string JsonString(std::string_view s) {
   return out;
 }
 
+std::string LossyJsonString(std::string_view s) {
+  return JsonString(stdlib::ReplaceInvalidUtf8(s, "\xef\xbf\xbd", /*keep_nul=*/true));  // U+FFFD
+}
+
+std::string RefusalLine(std::string_view reason, uint64_t line, std::string_view input, uint64_t size) {
+  std::string out = "{\"reason\":" + JsonString(reason) + ",\"line\":" + std::to_string(line) +
+                    ",\"input\":" + LossyJsonString(input.substr(0, kMaxRefusedInput));
+  if (size > kMaxRefusedInput) out += ",\"truncated\":true";
+  out += "}\n";
+  return out;
+}
+
 std::string AlertId(const std::string& rule, const std::string& version, const std::string& patient, int64_t time) {
   return stdlib::Sha256Hex(rule + "|" + version + "|" + patient + "|" + std::to_string(time)).substr(0, 32);
 }
@@ -306,19 +366,26 @@ Engine::Outcome Engine::Ingest(const Event& e) {
   // Late against the watermark at its arrival: the latest time of the events taken before
   // it (the group being gathered included), minus the allowed lateness. The engine's own
   // watermark_ moves only when a group is applied, one group behind.
-  if (latest_ != INT64_MIN && e.time < latest_ - options_.allowed_lateness_ms) {
-    ++counters_.late;
+  const int64_t watermark = latest_ == INT64_MIN ? INT64_MIN : latest_ - options_.allowed_lateness_ms;
+  if (e.time < watermark) {
+    RefuseLate(e, "later than the allowed lateness");
     return Outcome::Late;
   }
   if (group_size_ > 0 && (group_[0].fields.time != e.time || !SameText(group_[0].patient(), e.patient))) Flush();
+  // Entered in error for an id not known: nothing to remove now, but the engine keeps it
+  // (withdrawn), so that a version recorded before it, arriving later, stays out.
+  bool unknown_correction = false;
   if (e.status == Status::EnteredInError) {
     // Events of signals no rule reads are not stored: removing one changes nothing.
     bool known = store_of_[static_cast<size_t>(e.signal)] < 0;
-    if (auto it = patients_.find(Key(e.patient)); it != patients_.end()) known = it->second->FindId(e.id) != nullptr;
+    if (auto it = patients_.find(Key(e.patient)); it != patients_.end()) {
+      const Patient& p = *it->second;
+      known = known || p.FindId(e.id) != nullptr || p.withdrawn.count(Key(e.id)) != 0;
+    }
     for (size_t i = 0; i < group_size_; ++i) known = known || group_[i].id() == e.id;
     if (!known) {
       ++counters_.ignored;
-      return Outcome::UnknownCorrection;
+      unknown_correction = true;
     }
   }
   // The id's hash, once: Prefetch fetches its index slot, Apply looks it up.
@@ -330,9 +397,9 @@ Engine::Outcome Engine::Ingest(const Event& e) {
     group_id_hash_.emplace_back();
   }
   group_id_hash_[group_size_] = id_hash;
-  group_[group_size_++].Take(e);
+  group_[group_size_++].Take(e, watermark);
   latest_ = std::max(latest_, e.time);
-  return Outcome::Applied;
+  return unknown_correction ? Outcome::UnknownCorrection : Outcome::Applied;
 }
 
 void Engine::Prefetch(const Event& e, size_t index, uint32_t id_hash) {
@@ -390,29 +457,83 @@ void Engine::Finish() {
   Finalize(INT64_MAX);
 }
 
-void Engine::Apply(Patient& p, const Event& e, uint32_t hash, std::vector<std::pair<int32_t, int64_t>>& inserted,
-                   std::vector<std::pair<int32_t, int64_t>>& removed) {
-  // Any event whose id is known replaces (or, entered in error, removes) the earlier one.
+void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
+                   std::vector<std::pair<int32_t, int64_t>>& inserted, std::vector<std::pair<int32_t, int64_t>>& removed) {
+  // The versions of one id are ordered by `recorded`, then status rank (VersionOrder): the
+  // greatest is in force, whatever order they arrive in. A version older than the one in
+  // force is superseded and changes nothing. A newer one that would remove a stored
+  // version from before the watermark at its arrival (final points read it) is late.
+  auto refuse_late = [&](const IdEntry& old) {
+    RefuseLate(e, "replaces the version of its id at " + stdlib::FormatTime(old.time()) +
+                      ", before the watermark at its arrival (" + stdlib::FormatTime(watermark) +
+                      "): later than the allowed lateness");
+  };
   auto remove = [&](const IdEntry& old) {
-    auto& list = p.events.by_signal[static_cast<size_t>(old.signal)];
+    auto& list = p.events.by_signal[static_cast<size_t>(old.signal())];
     int64_t old_time = old.time();
     auto pos = list.FirstAt(old_time);
     while (pos != list.end() && pos->time == old_time && p.IdOf(*pos) != e.id) ++pos;
     if (pos != list.end() && pos->time == old_time) p.EraseEvents(list, pos, pos + 1);
-    removed.emplace_back(old.signal, old_time);
+    removed.emplace_back(old.signal(), old_time);
   };
+  const int rank = StatusRank(e.status);
   int32_t store = e.status == Status::EnteredInError ? -1 : store_of_[static_cast<size_t>(e.signal)];
+  // The version withdrawn in force, if any: an earlier version arriving now must not
+  // bring the event back.
+  auto withdrawn_is_newer = [&]() {
+    if (p.withdrawn.empty()) return false;
+    auto w = p.withdrawn.find(Key(e.id));
+    if (w == p.withdrawn.end()) return false;
+    if (VersionOrder(w->second, e) >= 0) return true;
+    p.withdrawn.erase(w);
+    return false;
+  };
   if (store < 0) {
-    // Not stored (removed in error, or a signal no rule reads): its id leaves the index.
+    // Not stored (removed in error, or a signal no rule reads): the stored version, if
+    // older, leaves; this one is remembered as withdrawn.
+    Withdrawn now{e.recorded, e.time, rank};
     if (const IdEntry* at = p.FindId(e.id, hash)) {
       IdEntry old = *at;
+      if (VersionOrder(p, old, e) >= 0) {
+        ++counters_.superseded;
+        return;
+      }
+      if (old.time() < watermark) return refuse_late(old);
       p.EraseId(e.id);
       remove(old);
+    } else if (withdrawn_is_newer()) {
+      ++counters_.superseded;
+      return;
     }
+    p.withdrawn[std::string(e.id)] = now;
+    p.oldest = std::min(p.oldest, e.time);
+    ++counters_.applied;
     return;
   }
-  // Stored: one probe of the index finds the earlier event of this id or takes a slot.
-  if (std::optional<IdEntry> old = p.PutId(e.id, hash, IdEntry{store, e.time})) remove(*old);
+  // Stored: one probe of the index finds the version in force or takes a slot.
+  IdEntry entry{store, e.time, e.recorded, rank};
+  if (std::optional<IdEntry> old = p.PutId(e.id, hash, entry)) {
+    bool older = VersionOrder(p, *old, e) >= 0;
+    if (older || old->time() < watermark) {
+      p.PutId(e.id, hash, *old);  // the version in force stays
+      if (older) {
+        ++counters_.superseded;
+      } else {
+        refuse_late(*old);
+      }
+      return;
+    }
+    remove(*old);
+  } else if (withdrawn_is_newer()) {
+    p.EraseId(e.id);
+    ++counters_.superseded;
+    return;
+  }
+  if (entry.far()) {
+    p.far_recorded[std::string(e.id)] = e.recorded;
+  } else if (!p.far_recorded.empty()) {
+    p.far_recorded.erase(Key(e.id));
+  }
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
   uint32_t id_ref = p.id_texts.Add(e.id);
   if (list.empty() || list.back().time < e.time || (list.back().time == e.time && p.IdOf(list.back()) < e.id)) {
@@ -426,6 +547,25 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, std::vector<std::p
   }
   p.oldest = std::min(p.oldest, e.time);
   inserted.emplace_back(store, e.time);
+  ++counters_.applied;
+}
+
+void Engine::RefuseLate(const Event& e, const std::string& reason) {
+  ++counters_.late;
+  if (out_.late) *out_.late << RefusalLine(reason, e.source_line, e.source, e.source.size());
+}
+
+int Engine::VersionOrder(const Patient& p, const IdEntry& old, const Event& e) const {
+  int64_t recorded = p.RecordedOf(e.id, old);
+  if (recorded != e.recorded) return recorded < e.recorded ? -1 : 1;
+  if (old.rank() != StatusRank(e.status)) return old.rank() < StatusRank(e.status) ? -1 : 1;
+  return -1;  // nothing tells them apart: the later arrival is in force
+}
+
+int Engine::VersionOrder(const Withdrawn& w, const Event& e) {
+  if (w.recorded != e.recorded) return w.recorded < e.recorded ? -1 : 1;
+  if (w.rank != StatusRank(e.status)) return w.rank < StatusRank(e.status) ? -1 : 1;
+  return -1;
 }
 
 bool Engine::IsPoint(const Patient& p, size_t r, int64_t t) const {
@@ -473,8 +613,9 @@ void Engine::Flush() {
   auto& removed = removed_;
   inserted.clear();
   removed.clear();
-  for (size_t i = 0; i < count; ++i) Apply(p, group_[i].View(), group_id_hash_[i], inserted, removed);
-  counters_.applied += count;
+  for (size_t i = 0; i < count; ++i) {
+    Apply(p, group_[i].View(), group_id_hash_[i], group_[i].watermark, inserted, removed);
+  }
   stream_time_ = std::max(stream_time_, t);
 
   React(p);
@@ -488,7 +629,7 @@ void Engine::Flush() {
     swept_at_ = watermark_;
     for (auto it = patients_.begin(); it != patients_.end();) {
       Evict(*it->second);
-      bool empty = it->second->ids.empty() && it->second->pending == 0;
+      bool empty = it->second->ids.empty() && it->second->withdrawn.empty() && it->second->pending == 0;
       for (const auto& rs : it->second->rules) empty = empty && rs.points.empty() && rs.fired.empty();
       if (empty) {
         patients_.erase(it++);
@@ -818,6 +959,13 @@ void Engine::Evict(Patient& p) {
     if (n) p.EraseEvents(list, list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
   }
   p.CompactIds();
+  for (auto it = p.withdrawn.begin(); it != p.withdrawn.end();) {
+    if (it->second.time < cutoff) {
+      p.withdrawn.erase(it++);
+    } else {
+      ++it;
+    }
+  }
   for (size_t r = 0; r < p.rules.size(); ++r) {
     RuleState& rs = p.rules[r];
     // Points before the watermark are final (and traced, when there is a trace).
@@ -837,6 +985,7 @@ void Engine::Evict(Patient& p) {
     if (!rs.points.empty()) oldest = std::min(oldest, rs.points.begin()->first);
     if (!rs.fired.empty()) oldest = std::min(oldest, rs.fired.begin()->first);
   }
+  for (const auto& [id, w] : p.withdrawn) oldest = std::min(oldest, w.time);
   p.oldest = oldest;
 }
 

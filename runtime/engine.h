@@ -26,6 +26,8 @@
 
 namespace cdr::runtime {
 
+struct IdEntry;
+
 struct EngineOptions {
   int64_t allowed_lateness_ms = 24LL * 3600 * 1000;
   /// Native code per rule and block (the JIT); empty: the interpreter runs the rules.
@@ -40,7 +42,8 @@ struct EngineOptions {
 struct Counters {
   uint64_t applied = 0;     // events used
   uint64_t late = 0;        // older than the watermark: to the late output
-  uint64_t ignored = 0;     // corrections of an unknown event id
+  uint64_t ignored = 0;     // entered-in-error for an event id not known (kept as withdrawn)
+  uint64_t superseded = 0;  // versions of an event id not newer than the one in force
   uint64_t evaluations = 0;
   uint64_t fired = 0;
   uint64_t retracted = 0;
@@ -51,6 +54,8 @@ struct Counters {
 struct Outputs {
   std::ostream* alerts = nullptr;
   std::ostream* trace = nullptr;
+  /// Events refused as late (RefusalLine, with the event's source), with their reason.
+  std::ostream* late = nullptr;
 };
 
 class Engine {
@@ -60,7 +65,12 @@ class Engine {
 
   enum class Outcome { Applied, Late, UnknownCorrection };
   /// Takes one event in arrival order. Consecutive events of one patient with the same
-  /// time are applied together. Late events (time before the watermark) are refused.
+  /// time are applied together. Late events are refused and written to the late output:
+  /// an event whose time is before the watermark at its arrival (Outcome::Late), and,
+  /// found when its group is applied, a new version of an event id whose version in force
+  /// is before that watermark (counted in counters().late as well). An entered-in-error
+  /// for an id not known is kept (a version recorded earlier and arriving later stays
+  /// out) and reported (Outcome::UnknownCorrection).
   Outcome Ingest(const Event& event);
   /// The stream's event time has reached `time` with no event (a rule test's clock, a
   /// heartbeat): applies what is pending and evaluates the timer points up to `time`.
@@ -90,6 +100,13 @@ class Engine {
     const Point* point;
   };
   struct Patient;
+  struct Withdrawn;
+  /// < 0 when `e` is a newer version of its event id than the one in force (`old`,
+  /// stored; or withdrawn), > 0 when older: by `recorded`, then status rank
+  /// (entered-in-error over amended over final). When neither tells them apart, the later
+  /// arrival (`e`) is the newer.
+  int VersionOrder(const Patient& p, const IdEntry& old, const Event& e) const;
+  static int VersionOrder(const Withdrawn& w, const Event& e);
   /// A timer point, or a point to trace once final, in (time, patient id, rule) order.
   /// It holds its patient (kept while anything is due for it: Patient::pending) and the
   /// first 8 bytes of the id as a number, so most comparisons read neither the id nor
@@ -110,8 +127,11 @@ class Engine {
   /// Prefetches the state the group's Flush will touch, one step per event of the group.
   void Prefetch(const Event& e, size_t index_in_group, uint32_t id_hash);
   /// Stores one event (`hash`: EventIdHash of its id), replacing or removing by id.
-  void Apply(Patient& p, const Event& e, uint32_t hash, std::vector<std::pair<int32_t, int64_t>>& inserted,
-             std::vector<std::pair<int32_t, int64_t>>& removed);
+  /// `watermark`: the watermark at the event's arrival; a version replacing one before it
+  /// is late (written to the late output, not applied).
+  void Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
+             std::vector<std::pair<int32_t, int64_t>>& inserted, std::vector<std::pair<int32_t, int64_t>>& removed);
+  void RefuseLate(const Event& e, const std::string& reason);
   /// Re-evaluates, in rule order, what the changes in inserted_/removed_ affect.
   void React(Patient& p);
   /// Sets (or, unknown, removes) the derived event of list `store` at `t`; a change is
@@ -152,25 +172,30 @@ class Engine {
   int64_t keep_ms_ = 0;                                // how much history a patient keeps
   absl::flat_hash_map<std::string, std::unique_ptr<Patient>> patients_;
   absl::flat_hash_set<uint64_t> patients_seen_;  // hashes of patient ids, for the count
-  /// An event of the group being gathered, with its own copy of its texts (id, then
-  /// patient, in one buffer reused from group to group: a copy is a memcpy, with no
-  /// allocation once the buffer is large enough).
+  /// An event of the group being gathered, with its own copy of its texts (id, patient,
+  /// then its source, in one buffer reused from group to group: a copy is a memcpy, with
+  /// no allocation once the buffer is large enough), and the watermark at its arrival.
   struct Pending {
     std::unique_ptr<char[]> text;
-    size_t capacity = 0, id_size = 0, patient_size = 0;
+    size_t capacity = 0, id_size = 0, patient_size = 0, source_size = 0;
+    int64_t watermark = INT64_MIN;
     Event fields;  // the rest (its views are not kept: `text` holds the texts)
-    void Take(const Event& e) {
-      size_t need = e.id.size() + e.patient.size();
+    void Take(const Event& e, int64_t watermark_at_arrival) {
+      size_t need = e.id.size() + e.patient.size() + e.source.size();
       if (need > capacity) {
         capacity = std::max<size_t>(need, 2 * capacity);
         text.reset(new char[capacity]);
       }
-      if (!e.id.empty()) std::memcpy(text.get(), e.id.data(), e.id.size());
-      if (!e.patient.empty()) std::memcpy(text.get() + e.id.size(), e.patient.data(), e.patient.size());
+      char* at = text.get();
+      if (!e.id.empty()) std::memcpy(at, e.id.data(), e.id.size());
+      if (!e.patient.empty()) std::memcpy(at + e.id.size(), e.patient.data(), e.patient.size());
+      if (!e.source.empty()) std::memcpy(at + e.id.size() + e.patient.size(), e.source.data(), e.source.size());
       id_size = e.id.size();
       patient_size = e.patient.size();
+      source_size = e.source.size();
+      watermark = watermark_at_arrival;
       fields = e;
-      fields.id = fields.patient = {};  // the caller's texts, not kept
+      fields.id = fields.patient = fields.source = {};  // the caller's texts, not kept
     }
     std::string_view id() const { return {text.get(), id_size}; }
     std::string_view patient() const { return {text.get() + id_size, patient_size}; }
@@ -178,6 +203,7 @@ class Engine {
       Event e = fields;
       e.id = id();
       e.patient = patient();
+      e.source = {text.get() + id_size + patient_size, source_size};
       return e;
     }
   };
@@ -222,5 +248,15 @@ uint32_t EventIdHash(std::string_view id);
 
 /// A JSON string literal.
 std::string JsonString(std::string_view s);
+
+/// A JSON string literal of possibly invalid UTF-8 (invalid bytes become U+FFFD).
+std::string LossyJsonString(std::string_view s);
+
+/// The most of an input line a refusal (dead letter, late event) repeats.
+inline constexpr size_t kMaxRefusedInput = 64 * 1024;
+
+/// One line of the dead-letter or late output: `{"reason", "line", "input"}` (input cut
+/// at kMaxRefusedInput bytes, then `"truncated": true`; `size` is the input's full size).
+std::string RefusalLine(std::string_view reason, uint64_t line, std::string_view input, uint64_t size);
 
 }  // namespace cdr::runtime

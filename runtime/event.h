@@ -26,6 +26,9 @@ struct Event {
   bool has_value = false;
   int64_t value = 0;  // raw: bool 0/1, int, decimal raw, interned text id
   Status status = Status::Final;
+  /// Where it came from, for the late output: the input's text (empty: none) and line.
+  std::string_view source;
+  uint64_t source_line = 0;
 };
 
 /// An event as stored for a patient and signal: 24 bytes, trivially copyable. Its id's

@@ -11,13 +11,8 @@
 namespace cdr::runtime {
 
 namespace {
-constexpr size_t kMaxDeadLetterInput = 64 * 1024;
 constexpr size_t kReadBlock = 4 << 20;  // larger than kMaxEventBytes: any event line fits whole
 static_assert(kReadBlock > kMaxEventBytes);
-}
-
-std::string LossyJsonString(std::string_view s) {
-  return JsonString(stdlib::ReplaceInvalidUtf8(s, "\xef\xbf\xbd", /*keep_nul=*/true));  // U+FFFD
 }
 
 HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,
@@ -27,7 +22,7 @@ HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutp
 
 HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutputs& out, const EngineOptions& options,
                       const std::function<void(const HostStats&)>& progress, bool keep_state) {
-  auto owned = std::make_unique<Engine>(module, options, Outputs{out.alerts, out.trace});
+  auto owned = std::make_unique<Engine>(module, options, Outputs{out.alerts, out.trace, out.late});
   Engine& engine = *owned;
   if (keep_state) {
     // A process about to exit need not free millions of small objects one by one (as
@@ -38,15 +33,11 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
   EventDecoder decoder(module, engine.interner());
   HostStats stats;
   uint64_t line_no = 0;
-  LineReader reader(in, kReadBlock, kMaxDeadLetterInput);
+  LineReader reader(in, kReadBlock, kMaxRefusedInput);
   Line line;
   Event event;
   auto reject = [&](std::ostream* to, const std::string& reason, std::string_view input, uint64_t size) {
-    if (!to) return;
-    bool truncated = size > kMaxDeadLetterInput;
-    *to << "{\"reason\":" << JsonString(reason) << ",\"line\":" << line_no
-        << ",\"input\":" << LossyJsonString(input.substr(0, kMaxDeadLetterInput)) << (truncated ? ",\"truncated\":true" : "")
-        << "}\n";
+    if (to) *to << RefusalLine(reason, line_no, input, size);
   };
   auto snapshot = [&]() {
     stats.native = engine.native();
@@ -54,6 +45,11 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
     stats.patients = engine.patients();
     stats.fired = engine.counters().fired;
     stats.retracted = engine.counters().retracted;
+    stats.superseded = engine.counters().superseded;
+    // The engine finds some late events only when it applies their group (a new version
+    // of an event from before the watermark): its count is the one.
+    stats.late = engine.counters().late;
+    stats.used = stats.read - stats.dead_lettered - stats.late;
   };
   while (reader.Next(line)) {
     ++line_no;
@@ -68,15 +64,17 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
       ++stats.dead_lettered;
       reject(out.dead_letter, *reason, line.text, line.size);
     } else {
+      event.source = line.text;
+      event.source_line = line_no;
       switch (engine.Ingest(event)) {
-        case Engine::Outcome::Applied: ++stats.used; break;
-        case Engine::Outcome::Late:
-          ++stats.late;
-          reject(out.late, "later than the allowed lateness", line.text, line.size);
-          break;
+        case Engine::Outcome::Applied:
+        case Engine::Outcome::Late: break;  // the engine writes late events (with their source)
         case Engine::Outcome::UnknownCorrection:
           ++stats.dead_lettered;
-          reject(out.dead_letter, "entered-in-error for an event id that is not known (never seen, or older than the retention)", line.text, line.size);
+          reject(out.dead_letter,
+                 "entered-in-error for an event id that is not known (never seen, or older than the retention); kept, so "
+                 "that a version of it recorded earlier and arriving later is ignored",
+                 line.text, line.size);
           break;
       }
     }

@@ -30,6 +30,7 @@ struct HostStats {
   uint64_t patients = 0;
   uint64_t fired = 0;
   uint64_t retracted = 0;
+  uint64_t superseded = 0;  // used events that were older versions of an id in force (changed nothing)
   std::string read_error;  // the input ended on a read error (the run stopped there)
   bool native = false;          // the rules ran as native code at the end
   uint64_t native_from_event = 0;  // events read before native code took over
@@ -45,7 +46,5 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
 HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,
                       const std::function<void(const HostStats&)>& progress = {}, bool keep_state = false);
 
-/// A JSON string literal of possibly invalid UTF-8 (invalid bytes become U+FFFD).
-std::string LossyJsonString(std::string_view s);
 
 }  // namespace cdr::runtime

@@ -100,6 +100,10 @@ int Run(const RunOptions& o) {
       "{:.2f} s ({:.0f} events/s)\n",
       s.read, s.used, s.dead_lettered, s.late, s.patients, s.fired, s.retracted, secs, secs > 0 ? s.read / secs : 0.0);
   if (s.blank) std::cerr << fmt::format("cdr run: {} blank lines skipped\n", s.blank);
+  if (s.superseded) {
+    std::cerr << fmt::format("cdr run: {} versions of an event arrived after a version recorded later, and changed nothing\n",
+                             s.superseded);
+  }
   backend.Join();
   std::cerr << "cdr run: " << backend.Describe(s.native, s.native_from_event) << "\n";
   if (in_fd != STDIN_FILENO) ::close(in_fd);

@@ -116,4 +116,40 @@ TEST(StreamTime, TheFirstEventAfterStreamTimeMovesIsCheckedAgainstTheNewWatermar
   EXPECT_EQ(r.stats.retracted, 0u) << r.raw_alerts;
 }
 
+// A new version of an event changes the points at its own time and at the time of the
+// version it replaces. Here the heart rate of hour 0 (with a pressure of 100 there: shock
+// index 1.3, critical_values fires) is amended and moved to hour 29, after stream time
+// reached hour 30: its own time is within the 24 h lateness, but the version it replaces
+// is before the watermark (hour 6), at a point already final. It is late: the alert and
+// the trace of hour 0 stand, and the late output says why.
+TEST(StreamTime, AVersionReplacingOneBeforeTheWatermarkIsLate) {
+  const int64_t t0 = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z");
+  auto line = [&](const char* id, const char* patient, int hour, const char* signal, int value, const char* unit,
+                  const char* status) {
+    std::string s = std::string("{\"id\":\"") + id + "\",\"patient\":\"" + patient + "\",\"time\":\"" +
+                    cdr::stdlib::FormatTime(t0 + hour * 3600000LL) + "\",\"recorded\":\"" +
+                    cdr::stdlib::FormatTime(t0 + hour * 3600000LL + 60000) + "\",\"signal\":\"" + signal +
+                    "\",\"value\":" + std::to_string(value) + ",\"unit\":\"" + unit + "\",\"status\":\"" + status + "\"}";
+    return Generated{t0 + hour * 3600000LL, s};
+  };
+  std::vector<Generated> events = {line("hr", "p1", 0, "heart_rate", 130, "/min", "final"),
+                                   line("sbp", "p1", 0, "sbp", 100, "mm[Hg]", "final"),
+                                   line("other", "p2", 30, "heart_rate", 80, "/min", "final"),
+                                   line("hr", "p1", 29, "heart_rate", 80, "/min", "amended")};
+  cdr::test::RunOptions run;
+  run.max_ahead = -1;
+  auto r = cdr::test::Run(ShippedRules(), events, run);
+  EXPECT_EQ(r.stats.late, 1u);
+  EXPECT_EQ(r.stats.used, 3u);
+  EXPECT_NE(r.raw_late.find("\"reason\":\"replaces the version of its id at 2020-03-01T00:00:00Z, before the watermark at "
+                            "its arrival (2020-03-01T06:00:00Z)"),
+            std::string::npos)
+      << r.raw_late;
+  EXPECT_NE(r.raw_late.find("\"line\":4"), std::string::npos) << r.raw_late;
+  EXPECT_EQ(r.stats.retracted, 0u) << r.raw_alerts;
+  int critical = 0;
+  for (const auto& [id, content] : r.final_alerts) critical += nlohmann::json::parse(content)["rule"] == "critical_values";
+  EXPECT_EQ(critical, 1) << r.raw_alerts;
+}
+
 }  // namespace

@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <map>
+#include <type_traits>
 #include <set>
 #include <sstream>
 #include <string>
@@ -61,6 +64,29 @@ struct Result {
   std::string raw_alerts, raw_trace, raw_dead, raw_late;
   runtime::HostStats stats;
 };
+
+/// What differs between two sorted sequences (or maps) of lines: a few of the elements
+/// found in only one of them, for test messages.
+template <typename C>
+std::string Difference(const C& a, const C& b) {
+  std::vector<typename C::value_type> only_a, only_b;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(only_a));
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(only_b));
+  std::ostringstream out;
+  auto show = [&](const char* side, const auto& items) {
+    out << items.size() << " only in " << side << ":\n";
+    for (size_t i = 0; i < items.size() && i < 4; ++i) {
+      if constexpr (std::is_same_v<typename C::value_type, std::string>) {
+        out << "  " << items[i] << "\n";
+      } else {
+        out << "  " << items[i].first << " " << items[i].second << "\n";
+      }
+    }
+  };
+  show("the first", only_a);
+  show("the second", only_b);
+  return out.str();
+}
 
 /// Runs the lines through the file host. Checks that every retraction repeats a standing
 /// alert, that nothing fires twice without a retraction between, and that the trace has
