@@ -44,6 +44,8 @@ struct Engine::Fired {
 struct Engine::RuleState {
   TimeMap<Point> points;
   TimeMap<Fired> fired;
+  // The earliest held point whose alert waits for the stream to pass it (decide_due_).
+  int64_t undecided_from = INT64_MAX;
 };
 
 // Where the version of an event id in force is: its list and time, and what orders it
@@ -371,6 +373,8 @@ Engine::Outcome Engine::Ingest(const Event& e) {
     RefuseLate(e, "later than the allowed lateness");
     return Outcome::Late;
   }
+  // Taken: the stream has reached its time, which the group it ends learns in Flush.
+  latest_ = std::max(latest_, e.time);
   if (group_size_ > 0 && (group_[0].fields.time != e.time || !SameText(group_[0].patient(), e.patient))) Flush();
   // Entered in error for an id not known: nothing to remove now, but the engine keeps it
   // (withdrawn), so that a version recorded before it, arriving later, stays out.
@@ -398,7 +402,6 @@ Engine::Outcome Engine::Ingest(const Event& e) {
   }
   group_id_hash_[group_size_] = id_hash;
   group_[group_size_++].Take(e, watermark);
-  latest_ = std::max(latest_, e.time);
   return unknown_correction ? Outcome::UnknownCorrection : Outcome::Applied;
 }
 
@@ -443,9 +446,10 @@ void Engine::Prefetch(const Event& e, size_t index, uint32_t id_hash) {
 }
 
 void Engine::AdvanceTo(int64_t time) {
-  if (group_size_ > 0) Flush();
   latest_ = std::max(latest_, time);
+  if (group_size_ > 0) Flush();
   FireTimers(time);
+  DecidePending(latest_);
   if (time > stream_time_) {
     stream_time_ = time;
     AdvanceTime(stream_time_);
@@ -454,6 +458,10 @@ void Engine::AdvanceTo(int64_t time) {
 
 void Engine::Finish() {
   if (group_size_ > 0) Flush();
+  // The input is complete: every point's result is final, and its alerts are decided
+  // (timer points after the last event's time are not evaluated: Flush fired those before).
+  latest_ = INT64_MAX;
+  DecidePending(INT64_MAX);
   Finalize(INT64_MAX);
 }
 
@@ -619,6 +627,11 @@ void Engine::Flush() {
   stream_time_ = std::max(stream_time_, t);
 
   React(p);
+  // The stream has reached latest_ (the event that ended this group included): the timer
+  // points and waiting decisions before it come now, the timers first (a timer point's
+  // Scan decides the points after it too).
+  FireTimers(latest_ - 1);
+  DecidePending(latest_);
   AdvanceTime(stream_time_);
   // Evict a patient's old state at most once per hour of watermark progress.
   if (watermark_ != INT64_MIN && (p.evicted_at == INT64_MIN || watermark_ - p.evicted_at >= 3600000)) Evict(p);
@@ -810,6 +823,9 @@ uint64_t Engine::Content(const Patient& p, size_t r, const Point& point, const s
 
 void Engine::Scan(Patient& p, size_t r, int64_t from) {
   RuleState& rs = p.rules[r];
+  // Settled: only the points the stream has passed are decided; a held point after them
+  // waits (it can still change with events of its own time). Eager: every point.
+  const int64_t upto = options_.emit == Emit::Eager ? INT64_MAX : latest_;
   // Nothing to decide when no alert stands from `from` on and no point there holds (the
   // common case: a new point where no clause held).
   if (rs.fired.lower_bound(from) == rs.fired.end()) {
@@ -834,6 +850,14 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
   for (auto it = rs.points.lower_bound(from); it != rs.points.end(); ++it) {
     const Point& pt = it->second;
     if (pt.first_held < 0) continue;
+    if (it->first >= upto) {
+      // Not passed yet: decided when the stream passes it (DecidePending).
+      if (it->first < rs.undecided_from) {
+        rs.undecided_from = it->first;
+        PushDue(decide_due_, it->first, p, r);
+      }
+      break;
+    }
     int rank = Rank(rule.whens[static_cast<size_t>(pt.first_held)].severity);
     bool suppressed = have_last && it->first - last_time < rule.suppress_ms && rank <= last_rank;
     if (suppressed) continue;
@@ -858,7 +882,8 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
   auto changed = [&](const Desired& d, const Fired& f) {
     return d.rank != f.rank || Content(p, r, *d.point, EvalForAlert(p, r, d.time), evidence_) != f.content;
   };
-  for (auto it = rs.fired.lower_bound(from); it != rs.fired.end();) {
+  // Alerts stand only at points already decided (before `upto`): the stream time only grows.
+  for (auto it = rs.fired.lower_bound(from); it != rs.fired.end() && it->first < upto;) {
     const Desired* d = find(it->first);
     if (!d || changed(*d, it->second)) {
       line(it->first, "retract", it->second.fields);
@@ -876,6 +901,18 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
     ++counters_.fired;
     rs.fired.emplace(d.time, std::move(f));
     p.oldest = std::min(p.oldest, d.time);
+  }
+}
+
+void Engine::DecidePending(int64_t before) {
+  Due d;
+  while (Patient* due = PopDue(decide_due_, before == INT64_MIN ? INT64_MIN : before - 1, d)) {
+    RuleState& rs = due->rules[static_cast<size_t>(d.rule)];
+    // An entry is current when it is the rule's earliest waiting point; others are stale
+    // (that point was decided, or an earlier one took its place).
+    if (rs.undecided_from != d.time) continue;
+    rs.undecided_from = INT64_MAX;
+    Scan(*due, static_cast<size_t>(d.rule), d.time);
   }
 }
 

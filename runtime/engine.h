@@ -28,8 +28,18 @@ namespace cdr::runtime {
 
 struct IdEntry;
 
+/// When an evaluation point's alerts are decided (docs/semantics.md, "Emission").
+enum class Emit {
+  /// Once the stream has passed the point's time (an event with a later time arrived):
+  /// time-ordered input never fires and then retracts.
+  Settled,
+  /// As data arrives, for the lowest latency; later data at the same time revises.
+  Eager,
+};
+
 struct EngineOptions {
   int64_t allowed_lateness_ms = 24LL * 3600 * 1000;
+  Emit emit = Emit::Settled;
   /// Native code per rule and block (the JIT); empty: the interpreter runs the rules.
   std::vector<std::vector<NativeBlock>> native;
   /// Adaptive execution: asked before each event until it hands over native code
@@ -141,7 +151,12 @@ class Engine {
   /// Evaluates `rule` at its point `t` (the entry of the rule's points at `t`). Publishes
   /// the rule's derived events, which touches event lists only: `point` stays valid.
   void EvaluatePoint(Patient& p, size_t rule, int64_t t, Point& point);
+  /// Decides the alerts of `rule` from its point `from` on, up to the points the stream
+  /// has passed (all of them when eager): fires and retracts what changed. A held point
+  /// not yet passed waits in decide_due_.
   void Scan(Patient& p, size_t rule, int64_t from);
+  /// Decides the waiting points the stream has now passed (before `before`).
+  void DecidePending(int64_t before);
   bool IsPoint(const Patient& p, size_t rule, int64_t t) const;
   void FireTimers(int64_t upto);
   void AdvanceTime(int64_t stream_time);
@@ -217,11 +232,14 @@ class Engine {
   std::vector<Desired> desired_;
   std::vector<int64_t> changed_times_;  // React: the times a rule's inputs changed
   int64_t stream_time_ = INT64_MIN;  // the latest time of the groups applied
-  int64_t latest_ = INT64_MIN;       // the latest time taken (Ingest, AdvanceTo): the late check's
+  // The latest time taken (Ingest, AdvanceTo): the watermark of the late check is
+  // latest_ - lateness, and points before latest_ are passed (their alerts decided).
+  int64_t latest_ = INT64_MIN;
   int64_t timers_upto_ = INT64_MIN;  // timer points up to this time have been evaluated
   int64_t watermark_ = INT64_MIN;
   DueQueue timers_due_;
   DueQueue final_due_;
+  DueQueue decide_due_;  // held points waiting for the stream to pass them (Emit::Settled)
   Counters counters_;
   bool coverage_enabled_ = false;
   std::vector<Coverage> coverage_;

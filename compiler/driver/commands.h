@@ -37,6 +37,7 @@ struct RunOptions {
   std::string dead_letter;  // stderr when empty
   std::string late;         // stderr when empty
   std::string allowed_lateness = "24h";
+  std::string emit = "settled";
   std::string engine = "adaptive";
   int opt = 2;
   bool progress = false;

@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--dead-letter", run.dead_letter, "events that cannot be used, with the reason (default: stderr)");
   run_cmd->add_option("--late", run.late, "events later than the allowed lateness (default: stderr)");
   run_cmd->add_option("--allowed-lateness", run.allowed_lateness, "how late an event may arrive (default 24h)");
+  run_cmd->add_option("--emit", run.emit,
+                      "settled (default): a point's alerts once the stream has passed its time; eager: as data arrives")
+      ->check(CLI::IsMember({"settled", "eager"}));
   run_cmd->add_option("--engine", run.engine, "interp, jit or adaptive (default)")
       ->check(CLI::IsMember({"interp", "jit", "adaptive"}));
   run_cmd->add_option("--opt", run.opt, "LLVM optimisation level of the JIT: 0 or 2 (default)")

@@ -73,6 +73,7 @@ int Run(const RunOptions& o) {
 
   runtime::EngineOptions options;
   options.allowed_lateness_ms = *lateness;
+  options.emit = o.emit == "eager" ? runtime::Emit::Eager : runtime::Emit::Settled;
   Backend backend;
   if (auto err = backend.Prepare(o.engine, o.opt, fe.module, options)) {
     std::cerr << "cdr run: --engine " << o.engine << ": " << *err << "\n";

@@ -56,6 +56,7 @@ struct RunOptions {
   int switch_at = -1;
   /// The stream clock's hold (runtime::StreamClockOptions::max_ahead_ms); < 0: none.
   int64_t max_ahead = 3600000;
+  runtime::Emit emit = runtime::Emit::Settled;
 };
 
 struct Result {
@@ -98,6 +99,7 @@ inline Result Run(const ir::Module& module, const std::vector<Generated>& events
   std::ostringstream alerts, trace, dead, late;
   runtime::EngineOptions options;
   options.allowed_lateness_ms = o.lateness;
+  options.emit = o.emit;
   int asked = 0;
   if (o.switch_at >= 0) {
     options.take_native = [&](std::vector<std::vector<runtime::NativeBlock>>& out) {
