@@ -23,6 +23,7 @@
 #include "runtime/due_queue.h"
 #include "runtime/event.h"
 #include "runtime/interpreter.h"
+#include "runtime/stream_clock.h"
 
 namespace cdr::runtime {
 
@@ -40,6 +41,9 @@ enum class Emit {
 struct EngineOptions {
   int64_t allowed_lateness_ms = 24LL * 3600 * 1000;
   Emit emit = Emit::Settled;
+  /// The hosts' guard of stream time (runtime/stream_clock.h); the engine itself trusts
+  /// the events it is given.
+  StreamClockOptions clock;
   /// Native code per rule and block (the JIT); empty: the interpreter runs the rules.
   std::vector<std::vector<NativeBlock>> native;
   /// Adaptive execution: asked before each event until it hands over native code

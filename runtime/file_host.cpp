@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/decode.h"
+#include "runtime/stream_clock.h"
 #include "stdlib/utf8.h"
 
 namespace cdr::runtime {
@@ -51,6 +52,49 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
     stats.late = engine.counters().late;
     stats.used = stats.read - stats.dead_lettered - stats.late;
   };
+  StreamClockOptions clock_options = options.clock;
+  clock_options.end_reach_ms = options.allowed_lateness_ms;
+  StreamClock clock(clock_options);
+  // Ingests one decoded event and reports what the engine made of it.
+  auto ingest = [&](std::string_view text, uint64_t size) {
+    switch (engine.Ingest(event)) {
+      case Engine::Outcome::Applied:
+      case Engine::Outcome::Late: break;  // the engine writes late events (with their source)
+      case Engine::Outcome::UnknownCorrection:
+        ++stats.dead_lettered;
+        if (out.dead_letter) {
+          *out.dead_letter << RefusalLine(
+              "entered-in-error for an event id that is not known (never seen, or older than the retention); kept, so "
+              "that a version of it recorded earlier and arriving later is ignored",
+              event.source_line, text, size);
+        }
+        break;
+    }
+  };
+  // What the clock decided since: jumps of the stream time, held events to use now (decoded
+  // again: the clock keeps their text) or to quarantine.
+  ClockAction action;
+  auto drain = [&]() {
+    while (clock.Next(action)) {
+      switch (action.kind) {
+        case ClockAction::Jump: engine.AdvanceTo(action.time - 1); break;
+        case ClockAction::Release:
+          if (auto reason = decoder.Decode(action.event.text, event)) {  // cannot happen: it decoded before
+            ++stats.dead_lettered;
+            if (out.dead_letter) *out.dead_letter << RefusalLine(*reason, action.event.line, action.event.text, action.event.text.size());
+            break;
+          }
+          event.source = action.event.text;
+          event.source_line = action.event.line;
+          ingest(action.event.text, action.event.text.size());
+          break;
+        case ClockAction::Quarantine:
+          ++stats.dead_lettered;
+          if (out.dead_letter) *out.dead_letter << RefusalLine(action.reason, action.event.line, action.event.text, action.event.text.size());
+          break;
+      }
+    }
+  };
   while (reader.Next(line)) {
     ++line_no;
     if (line.size == line.text.size() && line.text.find_first_not_of(" \t\r") == std::string::npos) {
@@ -59,30 +103,31 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
     }
     ++stats.read;
     // A line cut by the reader (longer than a block) is over kMaxEventBytes too.
-    if (auto reason = line.size > kMaxEventBytes ? OversizeReason(line.size)
-                                                 : decoder.Decode(line.text, line.readable, event)) {
+    std::optional<std::string> reason =
+        line.size > kMaxEventBytes ? OversizeReason(line.size) : decoder.Decode(line.text, line.readable, event);
+    if (!reason) reason = clock.SkewReason(event.time, event.recorded);
+    if (reason) {
       ++stats.dead_lettered;
       reject(out.dead_letter, *reason, line.text, line.size);
-    } else {
+    } else if (clock.Admits(event.time)) {
+      clock.Admit(event.time);
       event.source = line.text;
       event.source_line = line_no;
-      switch (engine.Ingest(event)) {
-        case Engine::Outcome::Applied:
-        case Engine::Outcome::Late: break;  // the engine writes late events (with their source)
-        case Engine::Outcome::UnknownCorrection:
-          ++stats.dead_lettered;
-          reject(out.dead_letter,
-                 "entered-in-error for an event id that is not known (never seen, or older than the retention); kept, so "
-                 "that a version of it recorded earlier and arriving later is ignored",
-                 line.text, line.size);
-          break;
-      }
+      ingest(line.text, line.size);
+      drain();
+    } else {
+      clock.Hold(HeldEvent{line_no, std::string(line.text), event.time, std::string(event.patient)});
+      drain();
     }
     if (progress && (stats.read & 0xFFFF) == 0) {
       snapshot();
       progress(stats);
     }
   }
+  clock.Finish();
+  drain();
+  stats.held = clock.held_total();
+  stats.quarantined = clock.quarantined();
   stats.read_error = reader.error();
   engine.Finish();
   snapshot();

@@ -38,6 +38,8 @@ struct RunOptions {
   std::string late;         // stderr when empty
   std::string allowed_lateness = "24h";
   std::string emit = "settled";
+  std::string max_ahead = "1h";        // or "off"
+  std::string max_clock_skew = "2h";  // or "off"
   std::string engine = "adaptive";
   int opt = 2;
   bool progress = false;

@@ -43,6 +43,11 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--dead-letter", run.dead_letter, "events that cannot be used, with the reason (default: stderr)");
   run_cmd->add_option("--late", run.late, "events later than the allowed lateness (default: stderr)");
   run_cmd->add_option("--allowed-lateness", run.allowed_lateness, "how late an event may arrive (default 24h)");
+  run_cmd->add_option("--max-ahead", run.max_ahead,
+                      "how far after the stream time an event may be without another patient's agreeing (default "
+                      "1h; off: no hold)");
+  run_cmd->add_option("--max-clock-skew", run.max_clock_skew,
+                      "how far an event's time may be after its recorded time (default 2h; off: not checked)");
   run_cmd->add_option("--emit", run.emit,
                       "settled (default): a point's alerts once the stream has passed its time; eager: as data arrives")
       ->check(CLI::IsMember({"settled", "eager"}));

@@ -39,6 +39,23 @@ int Run(const RunOptions& o) {
     std::cerr << "cdr run: --allowed-lateness " << o.allowed_lateness << " is not a duration such as 24h or 90min\n";
     return kUsage;
   }
+  // A duration, or `off` (-1).
+  auto duration_or_off = [](const std::string& text) -> std::optional<int64_t> {
+    if (text == "off") return -1;
+    return ParseDurationMs(text);
+  };
+  auto max_ahead = duration_or_off(o.max_ahead);
+  auto max_skew = duration_or_off(o.max_clock_skew);
+  if (!max_ahead || !max_skew) {
+    std::cerr << "cdr run: " << (max_ahead ? "--max-clock-skew " + o.max_clock_skew : "--max-ahead " + o.max_ahead)
+              << " is not a duration such as 1h or 5min, or off\n";
+    return kUsage;
+  }
+  if (*max_ahead >= 0 && *max_ahead > *lateness) {
+    std::cerr << "cdr run: --max-ahead " << o.max_ahead << " is longer than --allowed-lateness " << o.allowed_lateness
+              << ": one event could then make every other patient's data late\n";
+    return kUsage;
+  }
   Frontend fe;
   if (int status = CompileOrReport(fe, o.rules, "cdr run"); status != kOk) return status;
 
@@ -74,6 +91,8 @@ int Run(const RunOptions& o) {
   runtime::EngineOptions options;
   options.allowed_lateness_ms = *lateness;
   options.emit = o.emit == "eager" ? runtime::Emit::Eager : runtime::Emit::Settled;
+  options.clock.max_ahead_ms = *max_ahead;
+  options.clock.max_clock_skew_ms = *max_skew;
   Backend backend;
   if (auto err = backend.Prepare(o.engine, o.opt, fe.module, options)) {
     std::cerr << "cdr run: --engine " << o.engine << ": " << *err << "\n";
@@ -95,12 +114,24 @@ int Run(const RunOptions& o) {
                                               progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
                                               /*keep_state=*/true);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // The outputs are complete before anything more is said: the summary goes to stderr,
+  // and a reader of stderr that stops early (a closed pipe) must not cost the output.
+  alerts->flush();
+  if (trace) trace->flush();
+  for (std::ostream* refused : {dead, late}) refused->flush();
+  bool write_failed = !*alerts || (trace && !*trace);
   if (progress) std::cerr << "\n";
   std::cerr << fmt::format(
       "cdr run: {} events read: {} used, {} dead-lettered, {} late; {} patients; {} alerts fired, {} retracted; "
       "{:.2f} s ({:.0f} events/s)\n",
       s.read, s.used, s.dead_lettered, s.late, s.patients, s.fired, s.retracted, secs, secs > 0 ? s.read / secs : 0.0);
   if (s.blank) std::cerr << fmt::format("cdr run: {} blank lines skipped\n", s.blank);
+  if (s.held) {
+    std::cerr << fmt::format(
+        "cdr run: {} events were held (more than --max-ahead after the stream time); {} of them never corroborated "
+        "by another patient's events, dead-lettered\n",
+        s.held, s.quarantined);
+  }
   if (s.superseded) {
     std::cerr << fmt::format("cdr run: {} versions of an event arrived after a version recorded later, and changed nothing\n",
                              s.superseded);
@@ -113,9 +144,7 @@ int Run(const RunOptions& o) {
               << " (the summary covers the events before it)\n";
     return kUsage;
   }
-  alerts->flush();
-  if (trace) trace->flush();
-  if (!*alerts || (trace && !*trace)) {
+  if (write_failed) {
     std::cerr << "cdr run: error writing output\n";
     return kUsage;
   }

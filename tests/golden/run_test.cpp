@@ -1,6 +1,7 @@
 // tests/golden/run_test.cpp: golden run tests. Each folder tests/golden/run/NAME holds
 // `rules.cdr` (rules and their schemas), `events.ndjson` (in arrival order), optionally
-// `options` (`allowed-lateness=2h`, `emit=eager`), and the expected outputs `alerts.expected`,
+// `options` (`allowed-lateness=2h`, `emit=eager`, `max-ahead=off`, `max-clock-skew=10min`),
+// and the expected outputs `alerts.expected`,
 // `trace.expected`, `dead-letter.expected`, `late.expected`. The expectations were
 // checked by hand against the definitions in docs/semantics.md; the comments in each
 // rules.cdr say what each event is for. CDR_UPDATE_GOLDEN=1 rewrites them (review the diff).
@@ -54,6 +55,11 @@ TEST_P(GoldenRun, OutputsMatch) {
       auto ms = cdr::driver::ParseDurationMs(word.substr(17));
       ASSERT_TRUE(ms) << word;
       options.allowed_lateness_ms = *ms;
+    } else if (word.rfind("max-ahead=", 0) == 0 || word.rfind("max-clock-skew=", 0) == 0) {
+      std::string value = word.substr(word.find('=') + 1);
+      auto ms = value == "off" ? std::optional<int64_t>(-1) : cdr::driver::ParseDurationMs(value);
+      ASSERT_TRUE(ms) << word;
+      (word[4] == 'a' ? options.clock.max_ahead_ms : options.clock.max_clock_skew_ms) = *ms;
     } else if (word == "emit=eager" || word == "emit=settled") {
       options.emit = word == "emit=eager" ? cdr::runtime::Emit::Eager : cdr::runtime::Emit::Settled;
     } else {

@@ -100,6 +100,7 @@ inline Result Run(const ir::Module& module, const std::vector<Generated>& events
   runtime::EngineOptions options;
   options.allowed_lateness_ms = o.lateness;
   options.emit = o.emit;
+  options.clock.max_ahead_ms = o.max_ahead;
   int asked = 0;
   if (o.switch_at >= 0) {
     options.take_native = [&](std::vector<std::vector<runtime::NativeBlock>>& out) {
