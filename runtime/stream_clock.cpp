@@ -73,16 +73,19 @@ void StreamClock::Hold(HeldEvent&& event) {
 }
 
 StreamClock::Held::iterator StreamClock::Corroborating(Held::iterator at, bool any_patient) {
+  // The earliest such event: the stream then jumps no further than the agreement needs.
   const int64_t reach = options_.max_ahead_ms;
   auto other = [&](Held::iterator it) { return any_patient || it->second.patient != at->second.patient; };
+  Held::iterator found = held_.end();
   int steps = 0;
-  for (auto it = std::next(at); it != held_.end() && it->first - at->first <= reach && steps < kSearchLimit; ++it, ++steps) {
-    if (other(it)) return it;
-  }
-  steps = 0;
   for (auto it = at; it != held_.begin() && steps < kSearchLimit; ++steps) {
     --it;
     if (at->first - it->first > reach) break;
+    if (other(it)) found = it;
+  }
+  if (found != held_.end()) return found;
+  steps = 0;
+  for (auto it = std::next(at); it != held_.end() && it->first - at->first <= reach && steps < kSearchLimit; ++it, ++steps) {
     if (other(it)) return it;
   }
   return held_.end();

@@ -82,8 +82,8 @@ class StreamClock {
 
  private:
   using Held = std::multimap<int64_t, HeldEvent>;  // by time
-  /// A held event of another patient (any patient when `any_patient`) within max_ahead of
-  /// `at`'s time, or end.
+  /// The earliest held event of another patient (any patient when `any_patient`) within
+  /// max_ahead of `at`'s time, or end.
   Held::iterator Corroborating(Held::iterator at, bool any_patient);
   /// Looks for corroboration of `at`; jumps there when found. True when it jumped.
   bool TryJump(Held::iterator at, bool any_patient);

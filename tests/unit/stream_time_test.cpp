@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/file_host.h"
+#include "runtime/stream_clock.h"
 #include "stdlib/time.h"
 #include "tests/unit/stream_util.h"
 
@@ -150,6 +151,96 @@ TEST(StreamTime, AVersionReplacingOneBeforeTheWatermarkIsLate) {
   int critical = 0;
   for (const auto& [id, content] : r.final_alerts) critical += nlohmann::json::parse(content)["rule"] == "critical_values";
   EXPECT_EQ(critical, 1) << r.raw_alerts;
+}
+
+// The stream clock's decisions, action by action.
+struct ClockRun {
+  cdr::runtime::StreamClock clock;
+  std::vector<std::string> log;  // "jump H", "use LINE", "quarantine LINE"
+  uint64_t line = 0;
+  explicit ClockRun(cdr::runtime::StreamClockOptions o) : clock(o) {}
+  static int64_t H(double hours) { return static_cast<int64_t>(hours * 3600000); }
+  void Offer(double hours, const std::string& patient) {
+    ++line;
+    int64_t t = H(hours);
+    if (clock.Admits(t)) {
+      clock.Admit(t);
+      log.push_back("use " + std::to_string(line));
+    } else {
+      clock.Hold(cdr::runtime::HeldEvent{line, "", t, patient, 0});
+    }
+    Drain();
+  }
+  void Drain() {
+    cdr::runtime::ClockAction a;
+    while (clock.Next(a)) {
+      switch (a.kind) {
+        case cdr::runtime::ClockAction::Jump: log.push_back("jump " + std::to_string(a.time / 3600000.0).substr(0, 4)); break;
+        case cdr::runtime::ClockAction::Release: log.push_back("use " + std::to_string(a.event.line)); break;
+        case cdr::runtime::ClockAction::Quarantine: log.push_back("quarantine " + std::to_string(a.event.line)); break;
+      }
+    }
+  }
+};
+
+// The stream starts only when two patients agree; a first event far off is not the start
+// (it is used after the start, where the engine finds it late).
+TEST(StreamClock, TheStreamStartsWhenTwoPatientsAgree) {
+  ClockRun r({});
+  r.Offer(-8760, "p9");  // a year before: a reset clock
+  r.Offer(10, "p1");
+  r.Offer(10.5, "p1");
+  EXPECT_FALSE(r.clock.set());
+  r.Offer(10.25, "p2");  // another patient within 1 h: the stream starts at 10:00
+  EXPECT_EQ(r.log, (std::vector<std::string>{"jump 10.0", "use 1", "use 2", "use 3", "use 4"}));
+  EXPECT_EQ(r.clock.stream_time(), ClockRun::H(10.5));
+}
+
+// A stream of one patient waits for the end of its input, then runs as it arrived; an
+// event after a gap is used when it is within the allowed lateness of the stream time,
+// one a year ahead is not.
+TEST(StreamClock, AStreamOfOnePatientStartsAtTheEnd) {
+  ClockRun r({});
+  r.Offer(0, "p1");
+  r.Offer(0.5, "p1");
+  r.Offer(8760, "p1");  // a year ahead
+  r.Offer(3, "p1");     // after a 2.5 h gap
+  EXPECT_TRUE(r.log.empty());
+  r.clock.Finish();
+  r.Drain();
+  EXPECT_EQ(r.log, (std::vector<std::string>{"jump 0.00", "use 1", "use 2", "jump 3.00", "use 4", "quarantine 3"}));
+}
+
+// After the start, an event far ahead is held until another patient agrees (the stream
+// time jumps) or the stream reaches it.
+TEST(StreamClock, AJumpNeedsAnotherPatient) {
+  ClockRun r({});
+  r.Offer(0, "p1");
+  r.Offer(0.1, "p2");
+  r.Offer(5, "p1");  // held: 5 h ahead
+  r.Offer(5.2, "p1");  // the same patient does not corroborate itself
+  r.Offer(0.5, "p2");
+  r.Offer(5.1, "p3");  // another patient: the stream jumps to 5:00
+  EXPECT_EQ(r.log, (std::vector<std::string>{"jump 0.00", "use 1", "use 2", "use 5", "jump 5.00", "use 3", "use 4",
+                                             "use 6"}));
+}
+
+// A full hold uses what is within the allowed lateness of the stream time, then
+// quarantines the event farthest ahead.
+TEST(StreamClock, AFullHoldQuarantinesTheEventFarthestAhead) {
+  cdr::runtime::StreamClockOptions o;
+  o.max_held = 2;
+  o.end_reach_ms = ClockRun::H(24);
+  ClockRun r(o);
+  r.Offer(0, "p1");
+  r.Offer(0, "p2");
+  r.Offer(9000, "p1");
+  r.Offer(5, "p1");
+  r.Offer(8000, "p1");  // three held: 5 h is within reach and used; then two remain
+  r.Offer(7000, "p1");  // three held again, none within reach: 9000 h goes
+  EXPECT_EQ(r.log, (std::vector<std::string>{"jump 0.00", "use 1", "use 2", "jump 5.00", "use 4", "quarantine 3"}));
+  EXPECT_EQ(r.clock.held(), 2u);
+  EXPECT_EQ(r.clock.quarantined(), 1u);
 }
 
 }  // namespace
