@@ -373,8 +373,14 @@ constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "sig
 }
 
 // Reads an event object's fields (the JSON side: types, strings); Map gives them meaning.
+// A key given twice: JSON parsers differ on which one counts, so the event is refused.
+[[gnu::noinline, gnu::cold]] std::string Duplicate(std::string_view key) {
+  return "duplicate key " + Quote(key) + " (which of its values is meant cannot be known)";
+}
+
 template <Keys kKeys>
 std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key) {
+  uint32_t seen = 0;  // the fields read so far, one bit each
   for (auto field : obj) {
     // Keys are compared raw, once each, into a field number; a key not known so that holds
     // an escape (rare; here or inside `code`) sends the line to the walk that unescapes
@@ -410,6 +416,8 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bo
       }
     }
     if (which == kUnknown) continue;  // unknown fields are ignored (the parser skips the value)
+    if (seen & (1u << which)) return Duplicate(kNames[which]);
+    seen |= 1u << which;
     simdjson::ondemand::value v;
     if (field.value().get(v)) return Malformed(which);
     // A field of one type is read as that type at once; its type is asked only for `value`
@@ -439,6 +447,7 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bo
           if (v.type().get(type)) return Malformed(which);
           return "`code` must be an object with `system` and `code`";
         }
+        uint32_t code_seen = 0;
         for (auto cf : c) {
           // Keys read as the event's are: raw, or (an unknown one holding an escape) on the
           // second walk, unescaped.
@@ -460,6 +469,8 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bo
           simdjson::ondemand::value cval;
           if (cf.value().get(cval)) return "not JSON: malformed `code`";
           if (part != kOther) {
+            if (code_seen & (1u << part)) return Duplicate(part == kSystem ? "code.system" : "code.code");
+            code_seen |= 1u << part;
             std::string_view cv;
             if (cval.get_string().get(cv)) return part == kSystem ? "`code.system` must be a string" : "`code.code` must be a string";
             (part == kSystem ? r.system : r.code) = cv;
