@@ -38,7 +38,7 @@ enumMember : ident | 'alert' | 'no' | 'when' | 'end' | 'null' | 'true' | 'false'
 
 signalClause
   : 'codes' codeGroup (',' codeGroup)*                        # codesClause
-  | 'plausible' low=signedNumber '..' high=signedNumber       # plausibleClause
+  | 'plausible' low=signedNumber '..' high=signedNumber policy=('refuse' | 'keep')?  # plausibleClause
   | 'convert' unit=SQSTRING 'factor' factor=signedNumber      # convertClause
   ;
 
@@ -165,7 +165,7 @@ ident
   | 'plausible' | 'convert' | 'factor' | 'quantity' | 'boolean' | 'integer'
   | 'decimal' | 'text' | 'code' | 'enum' | 'valueset' | 'retention' | 'recorded'
   | 'id' | 'in' | 'ruleset' | 'of' | 'predecessor' | 'successor' | 'minimum'
-  | 'maximum'
+  | 'maximum' | 'refuse' | 'keep'
   ;
 
 // ---- lexer -------------------------------------------------------------------

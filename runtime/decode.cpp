@@ -522,6 +522,7 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
   e.has_value = false;
   e.value = 0;
   e.status = Status::Final;
+  e.implausible = false;
   if (!r.have_id || r.id.empty()) return "missing `id`";
   if (!r.have_patient || r.patient.empty()) return "missing `patient`";
   if (!r.have_time) return "missing `time`";
@@ -572,7 +573,29 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
   }
   if (e.status == Status::EnteredInError) return std::nullopt;  // removes by id; no value needed
   if (code_is_value && !r.text_value) r.text_value = r.code;
-  return Value(signal, r.number_text, r.is_number, r.bool_value, r.text_value, r.unit, e);
+  if (auto refused = Value(signal, r.number_text, r.is_number, r.bool_value, r.text_value, r.unit, e)) return refused;
+  if (signal.has_plausible && e.has_value && (e.value < signal.plausible_low || e.value > signal.plausible_high)) {
+    if (signal.keep_implausible) {
+      e.implausible = true;
+    } else {
+      return Implausible(signal, r.number_text, r.unit, e);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string EventDecoder::Implausible(const ir::Signal& signal, std::string_view number, std::optional<std::string_view> unit,
+                                      const Event& e) const {
+  bool integer = signal.type == ir::SignalType::Integer;
+  auto show = [&](int64_t raw) {
+    return integer ? std::to_string(raw) : Decimal::FromRaw(raw).ToShortString();
+  };
+  std::string in_unit = signal.unit.empty() || signal.unit == "1" ? "" : " " + signal.unit;
+  std::string given;
+  if (unit && *unit != signal.unit) given = " (given as " + std::string(number) + " " + std::string(*unit) + ")";
+  return "value " + show(e.value) + in_unit + given + " of `" + signal.name + "` is outside its plausible range " +
+         show(signal.plausible_low) + " .. " + show(signal.plausible_high) + in_unit + " (schema `" + signal.schema +
+         "`; `plausible ... keep` would keep it)";
 }
 
 }  // namespace cdr::runtime

@@ -39,6 +39,9 @@ class EventDecoder {
   struct UnitCache;
   /// Gives the fields read from a line their meaning: signal, time, status, value.
   std::optional<std::string> Map(RawEvent& raw, Event& e);
+  /// The dead-letter reason of a value outside its signal's plausible range.
+  std::string Implausible(const ir::Signal& signal, std::string_view number, std::optional<std::string_view> unit,
+                          const Event& e) const;
   std::optional<std::string> Value(const ir::Signal& signal, std::string_view raw_number, bool is_number,
                                    std::optional<bool> boolean, std::optional<std::string_view> text,
                                    std::optional<std::string_view> unit, Event& e);

@@ -545,9 +545,9 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
   uint32_t id_ref = p.id_texts.Add(e.id);
   if (list.empty() || list.back().time < e.time || (list.back().time == e.time && p.IdOf(list.back()) < e.id)) {
-    list.emplace_back(e.time, e.value, e.has_value, id_ref);  // in order: the common case
+    list.emplace_back(e.time, e.value, e.has_value, e.implausible, id_ref);  // in order: the common case
   } else {
-    StoredEvent stored{e.time, e.value, e.has_value, id_ref};
+    StoredEvent stored{e.time, e.value, e.has_value, e.implausible, id_ref};
     auto pos = std::partition_point(list.begin(), list.end(), [&](const StoredEvent& a) {
       return a.time != e.time ? a.time < e.time : p.IdOf(a) <= e.id;
     });
@@ -751,7 +751,7 @@ void Engine::Publish(Patient& p, int32_t store, int64_t t, const Value& v) {
     if (pos->value == v.v) return;
     pos->value = v.v;  // a new value at a known point: its readers re-evaluate from t
   } else {
-    list.insert(pos, StoredEvent{t, v.v, true, 0});
+    list.insert(pos, StoredEvent{t, v.v, true, false, 0});
     p.oldest = std::min(p.oldest, t);
   }
   inserted_.emplace_back(store, t);
@@ -1099,7 +1099,7 @@ std::string Engine::AlertJson(const Patient& p, size_t r, int64_t t, const Point
         id = AlertId(producer.id, producer.version, p.id, ref.event->time);
       }
       s += "{\"id\":" + JsonString(id) + ",\"time\":\"" + stdlib::FormatTime(ref.event->time) +
-           "\",\"value\":" + EventValueJson(sig, *ref.event) + "}";
+           "\",\"value\":" + EventValueJson(sig, *ref.event) + (ref.event->implausible ? ",\"implausible\":true}" : "}");
     }
     s += "]}";
   }

@@ -26,6 +26,8 @@ struct Event {
   bool has_value = false;
   int64_t value = 0;  // raw: bool 0/1, int, decimal raw, interned text id
   Status status = Status::Final;
+  /// Outside its signal's plausible range, kept because the schema says `keep`.
+  bool implausible = false;
   /// Where it came from, for the late output: the input's text (empty: none) and line.
   std::string_view source;
   uint64_t source_line = 0;
@@ -38,6 +40,7 @@ struct StoredEvent {
   int64_t time = 0;
   int64_t value = 0;
   bool has_value = false;
+  bool implausible = false;  // outside the signal's plausible range, kept (`plausible ... keep`)
   uint32_t id = 0;  // the reference of the event's id in IdTexts; 0: none (a derived event)
 };
 
@@ -154,12 +157,13 @@ class EventList {
   /// Appends a record written in place, field by field: a copy of a temporary would be
   /// reloaded at full width from its partial stores, and such a load waits for every
   /// older store to reach the cache (the id's text, just written to a cold buffer).
-  void emplace_back(int64_t time, int64_t value, bool has_value, uint32_t id) {
+  void emplace_back(int64_t time, int64_t value, bool has_value, bool implausible, uint32_t id) {
     Grow();
     StoredEvent& r = v_.emplace_back();
     r.time = time;
     r.value = value;
     r.has_value = has_value;
+    r.implausible = implausible;
     r.id = id;
     Sync();
   }

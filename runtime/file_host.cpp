@@ -110,12 +110,14 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
       ++stats.dead_lettered;
       reject(out.dead_letter, *reason, line.text, line.size);
     } else if (clock.Admits(event.time)) {
+      stats.implausible_kept += event.implausible;
       clock.Admit(event.time);
       event.source = line.text;
       event.source_line = line_no;
       ingest(line.text, line.size);
       drain();
     } else {
+      stats.implausible_kept += event.implausible;
       clock.Hold(HeldEvent{line_no, std::string(line.text), event.time, std::string(event.patient)});
       drain();
     }

@@ -33,6 +33,7 @@ struct HostStats {
   uint64_t superseded = 0;  // used events that were older versions of an id in force (changed nothing)
   uint64_t held = 0;         // events held by the stream clock (ahead of the stream time), at some point
   uint64_t quarantined = 0;  // of those, never corroborated: dead-lettered (included in dead_lettered)
+  uint64_t implausible_kept = 0;  // values outside their plausible range, used (`plausible ... keep`)
   std::string read_error;  // the input ended on a read error (the run stopped there)
   bool native = false;          // the rules ran as native code at the end
   uint64_t native_from_event = 0;  // events read before native code took over

@@ -102,6 +102,8 @@ struct SignalDecl {
   std::vector<CodeGroup> codes;
   bool has_plausible = false;
   std::string plausible_low, plausible_high;
+  /// `plausible LOW .. HIGH keep`: values outside are used (and flagged), not refused.
+  bool keep_implausible = false;
   SourceRange plausible_range;
   std::vector<Conversion> conversions;
 };

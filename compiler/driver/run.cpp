@@ -132,6 +132,10 @@ int Run(const RunOptions& o) {
         "by another patient's events, dead-lettered\n",
         s.held, s.quarantined);
   }
+  if (s.implausible_kept) {
+    std::cerr << fmt::format("cdr run: {} values outside their plausible range were kept, as their schema says (`keep`)\n",
+                             s.implausible_kept);
+  }
   if (s.superseded) {
     std::cerr << fmt::format("cdr run: {} versions of an event arrived after a version recorded later, and changed nothing\n",
                              s.superseded);

@@ -120,7 +120,10 @@ class Formatter {
         out_ += " codes";
         Codes(sig.codes);
       }
-      if (sig.has_plausible) out_ += " plausible " + sig.plausible_low + " .. " + sig.plausible_high;
+      if (sig.has_plausible) {
+        out_ += " plausible " + sig.plausible_low + " .. " + sig.plausible_high;
+        if (sig.keep_implausible) out_ += " keep";
+      }
       for (const auto& c : sig.conversions) out_ += " convert " + QuoteSingle(c.unit) + " factor " + c.factor;
       EndLine(item.range.end_line);
     }

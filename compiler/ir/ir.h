@@ -128,6 +128,11 @@ struct Signal {
   std::vector<std::string> members;  // enum
   std::vector<UnitConversion> conversions;  // declared `convert` units (UCUM ones are found at ingest)
   std::vector<Code> valueset_codes;  // `code in valueset V`: these codes map to this signal, as its value
+  /// `plausible LOW .. HIGH`, raw in the signal's unit (integers as integers): a value
+  /// outside is refused at ingest, or used and flagged with `keep_implausible`.
+  bool has_plausible = false;
+  int64_t plausible_low = 0, plausible_high = 0;
+  bool keep_implausible = false;
   /// A derived signal (`rule.let`): computed by Module::rules[rule], the value of its
   /// lets[let] at each of its evaluation points where it is known. Never read from input.
   int32_t rule = -1, let = -1;

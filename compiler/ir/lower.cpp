@@ -723,6 +723,13 @@ Module Lower(const std::vector<const ast::File*>& files, const sema::Model& mode
           }
         }
       }
+      if (info.plausible_low && info.plausible_high) {
+        s.has_plausible = true;
+        bool integer = info.type.kind == TypeKind::Integer;
+        s.plausible_low = integer ? info.plausible_low->raw() / Decimal::kOne : info.plausible_low->raw();
+        s.plausible_high = integer ? info.plausible_high->raw() / Decimal::kOne : info.plausible_high->raw();
+        s.keep_implausible = info.decl->keep_implausible;
+      }
       for (const auto& [unit, factor] : info.conversions) {
         // value in `unit` * factor = value in the signal's unit
         s.conversions.push_back(UnitConversion{unit.text, Conversion{factor.raw(), Decimal::kOne, 0, 0}});

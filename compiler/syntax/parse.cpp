@@ -264,6 +264,7 @@ class Builder {
         s->has_plausible = true;
         s->plausible_low = Text(p->low);
         s->plausible_high = Text(p->high);
+        s->keep_implausible = p->policy && p->policy->getText() == "keep";
         s->plausible_range = R(p);
       } else if (auto* cv = dynamic_cast<CdrParser::ConvertClauseContext*>(c)) {
         ast::Conversion conv;

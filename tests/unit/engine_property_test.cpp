@@ -40,7 +40,7 @@ std::vector<Generated> RandomEvents(uint32_t seed, int count, bool versions = fa
   };
   const std::vector<Source> sources = {
       {"heart_rate", "/min", 35, 160, false}, {"resp_rate", "/min", 6, 35, false},  {"temp", "Cel", 340, 405, true},
-      {"spo2", "%", 85, 100, false},          {"sbp", "mm[Hg]", 70, 230, false},    {"fio2", "1", 2, 10, true},
+      {"spo2", "%", 85, 100, false},          {"sbp", "mm[Hg]", 70, 230, false},    {"fio2", "1", 3, 10, true},
       {"gcs", "", 3, 15, false},              {"creatinine", "mg/dL", 5, 60, true}, {"potassium", "mmol/L", 30, 70, true},
       {"glucose", "mg/dL", 40, 300, false},   {"lactate", "mmol/L", 5, 80, true},   {"wbc", "10*3/uL", 10, 250, true},
       {"paco2", "mm[Hg]", 20, 60, false},     {"culture_drawn", "", 0, 0, false},    {"antibiotic_started", "", 0, 0, false},
