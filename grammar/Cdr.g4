@@ -108,8 +108,8 @@ primary
   | 'if' cond=expr 'then' then=expr 'else' otherwise=expr     # ifPrimary
   | 'case' subject=expr? caseItem+ 'else' otherwise=expr 'end' # casePrimary
   | 'bands' subject=expr '{' bandRow (';' bandRow)* ';'? '}'  # bandsPrimary
-  | 'no' signal=signalName 'within' window=expr               # absencePrimary
-  | first=signalName 'then' second=signalName 'within' window=expr  # sequencePrimary
+  | 'no' signal=signalName 'within' window=windowLength       # absencePrimary
+  | first=signalName 'then' second=signalName 'within' window=windowLength  # sequencePrimary
   | op=('minimum' | 'maximum') type=ident                     # limitPrimary
   | callee=ident '(' (callArg (',' callArg)*)? ')'            # callPrimary
   | signalName                                                # namePrimary
@@ -120,7 +120,14 @@ signalName : ident ('.' member=ident)? ;
 
 caseItem : 'when' when=expr 'then' then=expr ;
 
-callArg : value=expr ('within' window=expr)? ;
+callArg : value=expr ('within' window=windowLength)? ;
+
+// A window's length: a literal (`12h`, `4 hours`), which ends the window, so that
+// `no resp_rate within 12h and score >= 5` reads as meant; anything else in parentheses.
+windowLength
+  : sign='-'? literal                                         # literalWindow
+  | '(' expr ')'                                              # parenWindow
+  ;
 
 bandRow
   : bandCond ':' value=expr                                   # condRow

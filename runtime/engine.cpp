@@ -312,9 +312,6 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
       auto& v = rules_of_signal_[static_cast<size_t>(list)];
       if (std::find(v.begin(), v.end(), r) == v.end()) v.push_back(r);
     }
-    std::vector<std::pair<int32_t, int64_t>> timers;
-    for (const auto& t : rule.timers) timers.emplace_back(rules_.back().slot_signal[static_cast<size_t>(t.slot)], t.offset_ms);
-    timers_.push_back(timers);
     keep_ms_ = std::max(keep_ms_, rule.longest_window_ms);
     bool unbounded = false;
     for (const auto& b : rule.blocks) {
@@ -323,6 +320,16 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
       }
     }
     unbounded_.push_back(unbounded);
+  }
+  // Timers, in the stored lists, once the retention (keep_ms_) is known.
+  for (size_t r = 0; r < module.rules.size(); ++r) {
+    std::vector<std::pair<int32_t, int64_t>> timers;
+    for (const auto& t : module.rules[r].timers) {
+      int64_t offset = t.offset_ms + (t.after_retention ? keep_ms_ : 0);
+      std::pair<int32_t, int64_t> timer{rules_[r].slot_signal[static_cast<size_t>(t.slot)], offset};
+      if (std::find(timers.begin(), timers.end(), timer) == timers.end()) timers.push_back(timer);
+    }
+    timers_.push_back(std::move(timers));
   }
   // Derived signals some rule reads: each rule publishes its lets that others read.
   outputs_.resize(module.rules.size());

@@ -490,19 +490,23 @@ class Evaluator {
   Value Sustained(const Inst& in, int64_t now) {
     // Known true at now - D and at every change of its signals in (now - D, now].
     int sub = in.aux;
-    const auto& insts = rule_.ir->blocks[static_cast<size_t>(sub)].insts;
     // Buffers reused across evaluations, one pair per nesting depth (a deque keeps an
     // outer frame's buffers in place while an inner frame adds its own).
     static thread_local std::deque<std::pair<std::vector<int64_t>, std::vector<Value>>> pool;
     if (pool.size() <= sustained_depth_) pool.emplace_back();
     auto& [instants, regs] = pool[sustained_depth_];
     ++sustained_depth_;
+    // The condition changes only at its block's change instants (an event entering or
+    // leaving a window it reads): it holds throughout [now - D, now] when it holds at
+    // now - D and at each change instant in (now - D, now].
     instants.assign(1, now - in.imm);
-    for (const auto& x : insts) {
-      if (x.op != Op::Latest && x.op != Op::Agg) continue;
-      const auto& ev = Events(x.aux);
-      auto [b, e] = Range(ev, now, in.imm);
-      for (size_t i = b; i < e; ++i) instants.push_back(ev[i].time);
+    for (const ir::Timer& c : rule_.ir->blocks[static_cast<size_t>(sub)].changes) {
+      int64_t offset = c.offset_ms + (c.after_retention ? retention_ms_ : 0);
+      const auto& ev = Events(c.slot);
+      // events with time + offset in (now - D, now]
+      size_t e = FirstAfter(ev, ev.size(), now - offset);
+      size_t b = FirstAfter(ev, e, now - in.imm - offset);
+      for (size_t i = b; i < e; ++i) instants.push_back(ev[i].time + offset);
     }
     std::sort(instants.begin(), instants.end());
     instants.erase(std::unique(instants.begin(), instants.end()), instants.end());

@@ -38,8 +38,23 @@ struct Inst {
   int32_t aux = -1;
 };
 
+/// Instants relative to a signal's events: every event of `slot`, `offset_ms` later, plus
+/// the retention (the reach of a lookback without a window) when `after_retention`.
+struct Timer {
+  int32_t slot = -1;
+  int64_t offset_ms = 0;
+  bool after_retention = false;
+  bool operator==(const Timer& o) const {
+    return slot == o.slot && offset_ms == o.offset_ms && after_retention == o.after_retention;
+  }
+};
+
 struct Block {
   std::vector<Inst> insts;
+  /// For a `for` condition's block: the instants at which its value can change (an event
+  /// entering a window, or leaving it). Between them the condition is constant, so `for`
+  /// checks it at these instants only. Empty for block 0.
+  std::vector<Timer> changes;
 };
 
 /// value_in_target = (value + from_offset) * num / den - to_offset (offsets raw decimals).
@@ -82,12 +97,6 @@ struct When {
   std::vector<MessagePart> message;
 };
 
-/// A time after an event at which a rule must also be evaluated (absence, sustained).
-struct Timer {
-  int32_t slot = -1;
-  int64_t offset_ms = 0;
-};
-
 /// An aggregate whose events are reported as evidence, and the name it is reported under.
 struct EvidenceSite {
   InstId inst = -1;
@@ -103,6 +112,9 @@ struct Rule {
   std::vector<std::string> texts;
   std::vector<Let> lets;
   std::vector<When> whens;
+  /// Times after events at which the rule must also be evaluated: when `no S within D`
+  /// becomes true, and when a `for` condition has held for its duration since it could
+  /// have become true.
   std::vector<Timer> timers;
   std::vector<EvidenceSite> evidence;
   int64_t suppress_ms = 0;

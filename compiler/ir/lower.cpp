@@ -111,9 +111,10 @@ class RuleLowerer {
     return it->second;
   }
 
-  void Unsupported(const Expr& e, const std::string& what) {
+  void Unsupported(const Expr& e, const std::string& what, const std::string& note = "") {
     ok_ = false;
-    diags_.Emit(diag::Kind::Unsupported, e.range, what);
+    diag::Diagnostic* d = diags_.Emit(diag::Kind::Unsupported, e.range, what);
+    if (d && !note.empty()) d->notes.push_back(diag::Note{{}, note});
   }
 
   std::vector<MessagePart> Message(const std::string& text) {
@@ -268,6 +269,44 @@ class RuleLowerer {
 
   void Window(int64_t ms) { out_->longest_window_ms = std::max(out_->longest_window_ms, ms); }
 
+  void AddTimer(const Timer& t) {
+    if (std::find(out_->timers.begin(), out_->timers.end(), t) == out_->timers.end()) out_->timers.push_back(t);
+  }
+
+  // The instants at which block `b`'s values can change, from what its instructions read:
+  // a window of W changes when an event enters it (its time) and when it leaves (its time
+  // + W); a lookback without a window leaves at the retention; an inner `for` of D
+  // changes where its condition does, and D after.
+  void Changes(int b) {
+    std::vector<Timer> changes;
+    auto add = [&](Timer t) {
+      if (std::find(changes.begin(), changes.end(), t) == changes.end()) changes.push_back(t);
+    };
+    auto window = [&](int32_t slot, int64_t ms) {
+      add(Timer{slot, 0, false});
+      add(ms < 0 ? Timer{slot, 0, true} : Timer{slot, ms, false});
+    };
+    for (const Inst& in : out_->blocks[static_cast<size_t>(b)].insts) {
+      switch (in.op) {
+        case Op::Agg: window(in.aux, in.imm); break;
+        case Op::Absence: window(in.aux, in.imm); break;
+        case Op::Latest: window(in.aux, -1); break;
+        case Op::Sequence:
+          window(in.aux, -1);
+          window(static_cast<int32_t>(in.imm2), -1);
+          break;
+        case Op::Sustained:
+          for (const Timer& c : out_->blocks[static_cast<size_t>(in.aux)].changes) {
+            add(c);
+            add(Timer{c.slot, c.offset_ms + in.imm, c.after_retention});
+          }
+          break;
+        default: break;
+      }
+    }
+    out_->blocks[static_cast<size_t>(b)].changes = std::move(changes);
+  }
+
   InstId Lower(const Expr& e, int block) {
     const sema::ExprInfo& info = Info(e);
     Kind kind = KindOf(info.type);
@@ -326,9 +365,14 @@ class RuleLowerer {
         Window(ms.value_or(0));
         int sub = static_cast<int>(out_->blocks.size());
         out_->blocks.emplace_back();
-        sustained_slots_.clear();
         InstId cond = Lower(*e.kids[0], sub);
-        for (int32_t slot : sustained_slots_) out_->timers.push_back(Timer{slot, ms.value_or(0)});
+        // The condition can only become true at an instant where it changes; it then holds
+        // for the duration at that instant + D: a timer point there (at every level: an
+        // enclosing `for` gets these instants among its own changes).
+        Changes(sub);
+        for (const Timer& c : out_->blocks[static_cast<size_t>(sub)].changes) {
+          AddTimer(Timer{c.slot, c.offset_ms + ms.value_or(0), c.after_retention});
+        }
         Inst i;
         i.op = Op::Sustained;
         i.kind = Kind::Bool;
@@ -362,7 +406,7 @@ class RuleLowerer {
         i.may_be_unknown = false;
         i.aux = Slot(e.op);
         i.imm = ms.value_or(0);
-        out_->timers.push_back(Timer{i.aux, i.imm});
+        AddTimer(Timer{i.aux, i.imm, false});
         return Emit(block, i);
       }
       case ExprKind::Sequence: {
@@ -402,9 +446,6 @@ class RuleLowerer {
     i.op = Op::Latest;
     i.kind = KindOf(Info(e).type);
     i.aux = Slot(e.op);
-    if (std::find(sustained_slots_.begin(), sustained_slots_.end(), i.aux) == sustained_slots_.end()) {
-      sustained_slots_.push_back(i.aux);
-    }
     return Emit(block, i);
   }
 
@@ -609,6 +650,13 @@ class RuleLowerer {
         {"avg", AggKind::Avg},     {"sum", AggKind::Sum},     {"count", AggKind::Count}, {"exists", AggKind::Exists},
         {"delta", AggKind::Delta}, {"slope", AggKind::Slope}, {"time_since", AggKind::TimeSince}};
     if (auto agg = kAggs.find(f); agg != kAggs.end()) {
+      if (block != 0 && agg->second == AggKind::TimeSince) {
+        // Its value grows with the evaluation time itself, not only at events: `for` could
+        // not know when it crosses a threshold.
+        Unsupported(e, "`time_since` inside `for`",
+                    "its value grows between events, and `for` checks its condition at the events that change it; "
+                    "compare `time_since` outside `for`, or write `no S within D`");
+      }
       Inst i;
       i.op = Op::Agg;
       i.kind = KindOf(info.type);
@@ -686,7 +734,7 @@ class RuleLowerer {
   std::map<std::string, InstId> let_inst_;
   std::string current_let_;
   int aggs_in_let_ = 0;
-  std::vector<int32_t> sustained_slots_;
+
 };
 
 }  // namespace

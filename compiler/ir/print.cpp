@@ -80,8 +80,17 @@ std::string Print(const Module& m) {
       out += fmt::format("  slot {} = {}\n", i, r.slots[i].signal >= 0 ? m.signals[static_cast<size_t>(r.slots[i].signal)].name : "?");
     }
     for (size_t i = 0; i < r.texts.size(); ++i) out += fmt::format("  text#{} = '{}'\n", i, r.texts[i]);
+    // An instant after a slot's events: `slot1 +30000ms`, `slot1 +retention+30000ms`.
+    auto instant = [](const Timer& t) {
+      return fmt::format("slot{} +{}{}ms", t.slot, t.after_retention ? "retention+" : "", t.offset_ms);
+    };
     for (size_t b = 0; b < r.blocks.size(); ++b) {
       out += fmt::format("  block {}:\n", b);
+      if (!r.blocks[b].changes.empty()) {
+        std::string changes;
+        for (const Timer& c : r.blocks[b].changes) changes += (changes.empty() ? "" : ", ") + instant(c);
+        out += "    changes at " + changes + "\n";
+      }
       const auto& insts = r.blocks[b].insts;
       for (size_t i = 0; i < insts.size(); ++i) {
         const Inst& in = insts[i];
@@ -130,7 +139,7 @@ std::string Print(const Module& m) {
       for (const auto& p : w.message) msg += p.let >= 0 ? "{" + r.lets[static_cast<size_t>(p.let)].name + "}" : p.text;
       out += fmt::format("  when %{} alert {} \"{}\"\n", w.cond, w.severity, msg);
     }
-    for (const Timer& t : r.timers) out += fmt::format("  timer slot{} +{}ms\n", t.slot, t.offset_ms);
+    for (const Timer& t : r.timers) out += "  timer " + instant(t) + "\n";
     for (const EvidenceSite& e : r.evidence) out += fmt::format("  evidence %{} as {}\n", e.inst, e.name);
     if (r.suppress_ms) out += fmt::format("  suppress {}ms\n", r.suppress_ms);
     out += fmt::format("  looks back {}ms\n", r.longest_window_ms);
@@ -199,6 +208,24 @@ std::vector<std::string> Verify(const Module& m) {
           default: break;
         }
       }
+    }
+    auto slot_ok = [&](const Timer& t) { return t.slot >= 0 && static_cast<size_t>(t.slot) < r.slots.size() && t.offset_ms >= 0; };
+    for (size_t b = 0; b < r.blocks.size(); ++b) {
+      for (const Timer& c : r.blocks[b].changes) {
+        if (!slot_ok(c)) problems.push_back("rule " + r.id + ": block " + std::to_string(b) + ": change instant out of range");
+      }
+      // A `for` condition that reads events has instants to be checked at.
+      if (b > 0 && r.blocks[b].changes.empty()) {
+        for (const Inst& in : r.blocks[b].insts) {
+          if (in.op == Op::Agg || in.op == Op::Latest || in.op == Op::Absence || in.op == Op::Sequence) {
+            problems.push_back("rule " + r.id + ": block " + std::to_string(b) + " reads events but has no change instants");
+            break;
+          }
+        }
+      }
+    }
+    for (const Timer& t : r.timers) {
+      if (!slot_ok(t)) problems.push_back("rule " + r.id + ": timer out of range");
     }
     for (const Let& l : r.lets) {
       if (l.inst < 0 || r.blocks.empty() || static_cast<size_t>(l.inst) >= r.blocks[0].insts.size()) {

@@ -617,7 +617,7 @@ class Builder {
       auto e = Make(K::Absence, ctx);
       e->op = Text(a->signal);
       e->name_range = R(a->signal);
-      e->kids.push_back(Expr(a->window));
+      e->kids.push_back(Window(a->window));
       return e;
     }
     if (auto* s = dynamic_cast<CdrParser::SequencePrimaryContext*>(ctx)) {
@@ -626,7 +626,7 @@ class Builder {
       e->name_range = R(s->first);
       e->name2 = Text(s->second);
       e->name2_range = R(s->second);
-      e->kids.push_back(Expr(s->window));
+      e->kids.push_back(Window(s->window));
       return e;
     }
     if (auto* l = dynamic_cast<CdrParser::LimitPrimaryContext*>(ctx)) {
@@ -643,7 +643,7 @@ class Builder {
       for (auto* arg : c->callArg()) {
         ast::CallArg ca;
         ca.value = Expr(arg->value);
-        if (arg->window) ca.window = Expr(arg->window);
+        if (arg->window) ca.window = Window(arg->window);
         e->args.push_back(std::move(ca));
       }
       return e;
@@ -655,6 +655,25 @@ class Builder {
       return e;
     }
     return Make(K::Error, ctx);
+  }
+
+  // A window's length: the same tree as the expression it is written as (`-1h` a negation,
+  // `(2h)` a parenthesis), so the checker and the formatter see no difference.
+  ast::ExprPtr Window(CdrParser::WindowLengthContext* ctx) {
+    if (auto* l = dynamic_cast<CdrParser::LiteralWindowContext*>(ctx)) {
+      auto value = Literal(l->literal());
+      if (!l->sign) return value;
+      auto e = Make(ast::ExprKind::Unary, ctx);
+      e->op = "-";
+      e->kids.push_back(std::move(value));
+      return e;
+    }
+    if (auto* p = dynamic_cast<CdrParser::ParenWindowContext*>(ctx)) {
+      auto e = Make(ast::ExprKind::Paren, ctx);
+      e->kids.push_back(Expr(p->expr()));
+      return e;
+    }
+    return Make(ast::ExprKind::Error, ctx);
   }
 
   ast::ExprPtr Literal(CdrParser::LiteralContext* ctx) {
