@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "stdlib/decimal.h"
+#include "stdlib/decimal_math.h"
 
 namespace cdr::runtime {
 namespace {
@@ -46,12 +47,21 @@ Value IntOp(Op op, int64_t a, int64_t b) {
       if (b == 0) return Unknown();
       return Int(a % b);
     case Op::Power: {
-      if (b < 0) return (a == 1 || a == -1) ? Int(b % 2 == 0 ? 1 : a) : Unknown();  // not an integer
-      int64_t r = 1;
-      for (int64_t i = 0; i < b; ++i) {
-        r *= a;
-        if (r < stdlib::kMinInteger || r > stdlib::kMaxInteger) return Unknown();
-        if (r == 0 || r == 1) break;
+      // a ^ b of integers: exact, or unknown outside the 32-bit range (or not an integer).
+      if (a == 1 || a == -1) return Int(b % 2 == 0 ? 1 : a);
+      if (b < 0) return Unknown();  // not an integer (and 0^-b has no value)
+      if (a == 0) return Int(b == 0 ? 1 : 0);
+      // |a| >= 2: by squaring, each step within 32 bits or the result is out of range.
+      int64_t r = 1, base = a;
+      for (int64_t e = b; e > 0; e >>= 1) {
+        if (e & 1) {
+          r *= base;
+          if (r < stdlib::kMinInteger || r > stdlib::kMaxInteger) return Unknown();
+        }
+        if (e > 1) {
+          base *= base;
+          if (base > stdlib::kMaxInteger) return Unknown();  // its square is positive
+        }
       }
       return Int(r);
     }
@@ -59,29 +69,6 @@ Value IntOp(Op op, int64_t a, int64_t b) {
   }
 }
 
-// A transcendental result computed in long double, rounded to 8 places (as CQL's decimal).
-Value FromReal(long double x) {
-  if (!std::isfinite(x)) return Unknown();
-  long double scaled = std::round(x * static_cast<long double>(Decimal::kOne));
-  if (scaled > static_cast<long double>(INT64_MAX) || scaled < static_cast<long double>(INT64_MIN + 1)) return Unknown();
-  return Known(static_cast<int64_t>(scaled));
-}
-long double Real(int64_t raw) { return static_cast<long double>(raw) / static_cast<long double>(Decimal::kOne); }
-
-Value DecPower(int64_t a, int64_t b) {
-  // Whole exponents multiply exactly; others go through logarithms.
-  if (b % Decimal::kOne == 0) {
-    int64_t n = b / Decimal::kOne;
-    std::optional<Decimal> r = Decimal::FromInteger(1);
-    Decimal base = Decimal::FromRaw(a);
-    for (int64_t i = 0; i < (n < 0 ? -n : n) && r; ++i) r = Mul(*r, base);
-    if (!r) return Unknown();
-    if (n < 0) return From(Div(*Decimal::FromInteger(1), *r));
-    return Known(r->raw());
-  }
-  if (a < 0) return Unknown();  // not a real number
-  return FromReal(std::pow(Real(a), Real(b)));
-}
 
 Value DecOp(Op op, int64_t a, int64_t b) {
   Decimal x = Decimal::FromRaw(a), y = Decimal::FromRaw(b);
@@ -96,7 +83,7 @@ Value DecOp(Op op, int64_t a, int64_t b) {
     case Op::Mod:
       if (b == 0) return Unknown();
       return Known(a % b);
-    case Op::Power: return DecPower(a, b);
+    case Op::Power: return From(stdlib::Power(x, y));  // correctly rounded (stdlib/decimal_math.h)
     default: return Unknown();
   }
 }
@@ -631,15 +618,16 @@ class Evaluator {
         if (!A().known) return Unknown();
         if (in.kind == Kind::Int) return Int(A().v < 0 ? -A().v : A().v);
         return A().v == INT64_MIN ? Unknown() : Known(A().v < 0 ? -A().v : A().v);
+      // Correctly rounded to 8 places (stdlib/decimal_math.h).
       case Op::Ln:
-        if (!A().known || A().v <= 0) return Unknown();
-        return FromReal(std::log(Real(A().v)));
+        if (!A().known) return Unknown();
+        return From(stdlib::Ln(Decimal::FromRaw(A().v)));
       case Op::Exp:
         if (!A().known) return Unknown();
-        return FromReal(std::exp(Real(A().v)));
+        return From(stdlib::Exp(Decimal::FromRaw(A().v)));
       case Op::Log: {
-        if (!A().known || !B().known || A().v <= 0 || B().v <= 0 || B().v == Decimal::kOne) return Unknown();
-        return FromReal(std::log(Real(A().v)) / std::log(Real(B().v)));
+        if (!A().known || !B().known) return Unknown();
+        return From(stdlib::Log(Decimal::FromRaw(A().v), Decimal::FromRaw(B().v)));
       }
       case Op::Floor:
       case Op::Ceiling:
