@@ -18,6 +18,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "runtime/time_map.h"
+#include "runtime/window.h"
 #include "stdlib/decimal.h"
 #include "stdlib/hash.h"
 #include "stdlib/time.h"
@@ -340,6 +341,7 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
     outputs_[static_cast<size_t>(s.rule)].emplace_back(s.let, store);
   }
   affected_flags_.assign(module.rules.size(), 0);
+  window_needs_ = WindowNeeds(module, store_of_);
   reads_.assign(rules_.size() * signal_of_.size(), 0);
   for (size_t r = 0; r < rules_.size(); ++r) {
     for (int32_t list : rules_[r].slot_signal) reads_[r * signal_of_.size() + static_cast<size_t>(list)] = 1;
@@ -617,6 +619,9 @@ void Engine::Flush() {
       slot->id = pid;
       slot->id_prefix = IdPrefix(pid);
       slot->events.by_signal.resize(signal_of_.size());
+      for (size_t l = 0; l < window_needs_.size(); ++l) {
+        if (window_needs_[l]) slot->events.by_signal[l].EnableIndex(window_needs_[l]);
+      }
       slot->rules.resize(rules_.size());
     }
     found = slot.get();
@@ -756,7 +761,7 @@ void Engine::Publish(Patient& p, int32_t store, int64_t t, const Value& v) {
   }
   if (have) {
     if (pos->value == v.v) return;
-    pos->value = v.v;  // a new value at a known point: its readers re-evaluate from t
+    list.SetValue(pos, v.v);  // a new value at a known point: its readers re-evaluate from t
   } else {
     list.insert(pos, StoredEvent{t, v.v, true, false, 0});
     p.oldest = std::min(p.oldest, t);

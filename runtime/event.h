@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,32 +103,28 @@ struct EventSpan {
   int64_t size;
 };
 
+class WindowIndex;
+
 /// One signal's events of a patient, sorted by (time, id): a std::vector that keeps its
 /// span (data, size) current at offset 0, where native code reads it without a call and
 /// without the runtime building spans for each evaluation. Every change goes through the
-/// members below, which update the span.
+/// members below, which update the span and, when the list has one, its window index
+/// (runtime/window.h: what makes its aggregates O(log n)).
 class EventList {
  public:
   using iterator = std::vector<StoredEvent>::iterator;
   using const_iterator = std::vector<StoredEvent>::const_iterator;
 
-  EventList() = default;
-  EventList(const EventList& o) : v_(o.v_) { Sync(); }
-  EventList(EventList&& o) noexcept : v_(std::move(o.v_)) {
-    Sync();
-    o.Sync();
-  }
-  EventList& operator=(const EventList& o) {
-    v_ = o.v_;
-    Sync();
-    return *this;
-  }
-  EventList& operator=(EventList&& o) noexcept {
-    v_ = std::move(o.v_);
-    Sync();
-    o.Sync();
-    return *this;
-  }
+  EventList();
+  ~EventList();
+  EventList(const EventList& o);
+  EventList(EventList&& o) noexcept;
+  EventList& operator=(const EventList& o);
+  EventList& operator=(EventList&& o) noexcept;
+
+  /// Keeps a window index with `needs` (WindowNeed bits; 0: none) from now on.
+  void EnableIndex(uint8_t needs);
+  const WindowIndex* index() const { return index_.get(); }
 
   const EventSpan& span() const { return span_; }
   size_t size() const { return v_.size(); }
@@ -138,12 +135,17 @@ class EventList {
   const StoredEvent& back() const { return v_.back(); }
   const_iterator begin() const { return v_.begin(); }
   const_iterator end() const { return v_.end(); }
-  /// Mutable access to the records (not to their number or places).
+  /// Mutable access to the records (not to their number, places, times or values: only
+  /// their ids; SetValue changes a value).
   iterator begin() { return v_.begin(); }
   iterator end() { return v_.end(); }
+  void SetValue(const_iterator pos, int64_t value) {
+    auto at = pos - v_.cbegin();
+    v_[static_cast<size_t>(at)].value = value;
+    if (index_) Indexed(static_cast<size_t>(at));
+  }
   /// The first record with time >= `time` (end() when none).
   const_iterator FirstAt(int64_t time) const { return v_.begin() + FirstIndexAt(time); }
-  iterator FirstAt(int64_t time) { return v_.begin() + FirstIndexAt(time); }
 
   void reserve(size_t n) {
     v_.reserve(n);
@@ -153,6 +155,7 @@ class EventList {
     Grow();
     v_.push_back(e);
     Sync();
+    if (index_) Indexed(v_.size() - 1);
   }
   /// Appends a record written in place, field by field: a copy of a temporary would be
   /// reloaded at full width from its partial stores, and such a load waits for every
@@ -166,22 +169,28 @@ class EventList {
     r.implausible = implausible;
     r.id = id;
     Sync();
+    if (index_) Indexed(v_.size() - 1);
   }
   iterator insert(const_iterator pos, StoredEvent e) {
     auto at = pos - v_.cbegin();
     Grow();
     auto it = v_.insert(v_.cbegin() + at, e);
     Sync();
+    if (index_) Indexed(static_cast<size_t>(at));
     return it;
   }
   iterator erase(const_iterator pos) {
+    auto at = pos - v_.cbegin();
     auto it = v_.erase(pos);
     Sync();
+    if (index_) Indexed(static_cast<size_t>(at));
     return it;
   }
   iterator erase(const_iterator first, const_iterator last) {
+    auto at = first - v_.cbegin();
     auto it = v_.erase(first, last);
     Sync();
+    if (index_) Indexed(static_cast<size_t>(at));
     return it;
   }
 
@@ -191,6 +200,8 @@ class EventList {
            v_.begin();
   }
   void Sync() { span_ = EventSpan{v_.data(), static_cast<int64_t>(v_.size())}; }
+  /// The records changed from `from` on: the index follows (runtime/window.cpp).
+  void Indexed(size_t from);
   /// Room for one more: 4 records first, then 1.5 times as many (a patient's lists are
   /// many and mostly short: a lab taken a few times a day; doubling left half of their
   /// memory unused on the replay, and 8 records first a third of it).
@@ -200,6 +211,7 @@ class EventList {
   }
   EventSpan span_{nullptr, 0};  // first: native code reads it at the list's address
   std::vector<StoredEvent> v_;
+  std::unique_ptr<WindowIndex> index_;
 };
 
 /// A patient's events, per signal, each list sorted by (time, id).

@@ -14,6 +14,7 @@
 
 #include "stdlib/decimal.h"
 #include "stdlib/decimal_math.h"
+#include "runtime/window.h"
 
 namespace cdr::runtime {
 namespace {
@@ -93,6 +94,178 @@ int64_t FloorRaw(int64_t raw) {
   int64_t q = raw / Decimal::kOne;
   if (raw % Decimal::kOne != 0 && raw < 0) --q;
   return q;
+}
+
+// The index of the first event after `t` in ev[0, end). Evaluation looks at the latest
+// events, so the search runs backwards from `end` in doubling steps, then bisects.
+size_t FirstAfter(const EventList& ev, size_t end, int64_t t) {
+  size_t hi = end, step = 1;  // ev[hi, end) are all after t
+  while (hi > 0) {
+    size_t lo = hi >= step ? hi - step : 0;
+    if (ev[lo].time <= t) {
+      auto it = std::upper_bound(ev.begin() + static_cast<std::ptrdiff_t>(lo) + 1, ev.begin() + static_cast<std::ptrdiff_t>(hi), t,
+                                 [](int64_t x, const StoredEvent& e) { return x < e.time; });
+      return static_cast<size_t>(it - ev.begin());
+    }
+    hi = lo;
+    step *= 2;
+  }
+  return 0;
+}
+
+// An aggregate's value, and the events it came from (positions in the list; the end of
+// the window when none): `first` for last, first, min, max, exists and time_since (the
+// event each takes), `first` and `last` for delta.
+struct AggregateResult {
+  Value value;
+  size_t first, last;
+};
+
+// a * b, a + b, a - b in 128 bits, or false when the exact result does not fit.
+bool Mul(Int128 a, Int128 b, Int128& out) { return !__builtin_mul_overflow(a, b, &out); }
+bool Add(Int128 a, Int128 b, Int128& out) { return !__builtin_add_overflow(a, b, &out); }
+bool Sub(Int128 a, Int128 b, Int128& out) { return !__builtin_sub_overflow(a, b, &out); }
+
+// The least-squares slope, per hour, of n points from sums over them with times from the
+// first point's (t in ms; v raw decimals): unknown with fewer than 2 distinct times, or
+// when an exact intermediate would not fit 128 bits.
+Value SlopeOf(Int128 n, Int128 st, Int128 sv, Int128 stt, Int128 stv) {
+  Int128 a, c, num, d, f, den;
+  if (n < 2) return Unknown();
+  if (!Mul(n, stv, a) || !Mul(st, sv, c) || !Sub(a, c, num)) return Unknown();
+  if (!Mul(n, stt, d) || !Mul(st, st, f) || !Sub(d, f, den)) return Unknown();
+  if (den == 0) return Unknown();
+  // raw-per-ms -> raw-per-hour; FromRatio scales by 10^8, so divide that back out.
+  Int128 scaled_num, scaled_den;
+  if (!Mul(num, 3600000, scaled_num) || !Mul(den, Decimal::kOne, scaled_den)) return Unknown();
+  return From(Decimal::FromRatio(scaled_num, scaled_den));
+}
+
+// An aggregate over the events ev[b, e) (those of its window), without evidence: with the
+// list's window index (runtime/window.h) in O(log n), by scanning the window otherwise. Both
+// give the same value: the index is only a faster way to the same sums and picks.
+AggregateResult AggregateOver(const EventList& ev, size_t b, size_t e, int64_t now, ir::AggKind kind, bool int_signal,
+                              Kind result_kind) {
+  using A = ir::AggKind;
+  const WindowIndex* index = ev.index();
+  const uint8_t needs = index ? index->needs() : 0;
+  AggregateResult r{Unknown(), e, e};
+  // The first and last events with a value: by count when some may lack one (`event`
+  // signals), directly otherwise (every event of a value signal has one).
+  auto first_value = [&]() -> size_t {
+    if (needs & kNeedValued) return index->FirstValue(b, e);
+    for (size_t i = b; i < e; ++i) {
+      if (ev[i].has_value) return i;
+    }
+    return e;
+  };
+  auto last_value = [&]() -> size_t {
+    if (needs & kNeedValued) return index->LastValue(b, e);
+    for (size_t i = e; i > b; --i) {
+      if (ev[i - 1].has_value) return i - 1;
+    }
+    return e;
+  };
+  switch (kind) {
+    case A::Count: r.value = Known(static_cast<int64_t>(e - b)); return r;
+    case A::Exists:
+      r.value = Bool(b < e);
+      if (b < e) r.first = e - 1;
+      return r;
+    case A::TimeSince:
+      if (b < e) {
+        r.first = e - 1;
+        r.value = From(Decimal::FromRatio(now - ev[e - 1].time, 60000));
+      }
+      return r;
+    case A::Last:
+    case A::First: {
+      size_t i = kind == A::Last ? last_value() : first_value();
+      if (i < e) r.value = Known(ev[i].value), r.first = i;
+      return r;
+    }
+    case A::Delta: {
+      size_t f = first_value(), l = last_value();
+      if (f == e) return r;
+      r.first = f;
+      r.last = l;
+      r.value = result_kind == Kind::Int ? IntOp(Op::Sub, ev[l].value, ev[f].value) : DecOp(Op::Sub, ev[l].value, ev[f].value);
+      return r;
+    }
+    case A::Min:
+    case A::Max: {
+      size_t best = e;
+      if (needs & kNeedMinMax) {
+        best = kind == A::Min ? index->Min(ev.data(), b, e) : index->Max(ev.data(), b, e);
+      } else {
+        for (size_t i = b; i < e; ++i) {
+          if (!ev[i].has_value) continue;
+          if (best == e || (kind == A::Min ? ev[i].value < ev[best].value : ev[i].value > ev[best].value)) best = i;
+        }
+      }
+      if (best < e) r.value = Known(ev[best].value), r.first = best;
+      return r;
+    }
+    case A::Avg:
+    case A::Sum: {
+      Int128 sum = 0;
+      int64_t n = 0;
+      if (needs & kNeedSums) {
+        sum = index->SumValues(b, e);
+        n = index->Values(b, e);
+      } else {
+        for (size_t i = b; i < e; ++i) {
+          if (!ev[i].has_value) continue;
+          sum += ev[i].value;
+          ++n;
+        }
+      }
+      if (n == 0) return r;
+      if (kind == A::Sum) {
+        if (sum > INT64_MAX || sum < INT64_MIN) return r;
+        r.value = result_kind == Kind::Int ? Int(static_cast<int64_t>(sum)) : Known(static_cast<int64_t>(sum));  // integers: 32-bit
+        return r;
+      }
+      // avg: a decimal; integer signals hold whole numbers, decimal ones raw 10^-8 steps.
+      r.value = From(int_signal ? Decimal::FromRatio(sum, n) : Decimal::FromRatio(sum, static_cast<Int128>(n) * Decimal::kOne));
+      return r;
+    }
+    case A::Slope: {
+      // Least squares over (t, v), t in ms from the first point with a value; per hour.
+      const Int128 scale = int_signal ? Decimal::kOne : 1;
+      if (needs & kNeedMoments) {
+        // From the prefix sums (times from the index's base), shifted to the first point:
+        // the same sums a scan would add, exactly, unless a shift would not fit.
+        size_t f = first_value();
+        Int128 n = index->Values(b, e);
+        if (f == e) return r;
+        Int128 t0 = ev[f].time - index->base(), S_t = index->SumTimes(b, e), S_tt = index->SumSquaredTimes(b, e);
+        Int128 S_v, S_tv, x, y, st, stt, stv;
+        if (Mul(index->SumValues(b, e), scale, S_v) && Mul(index->SumTimesValues(b, e), scale, S_tv) &&
+            Mul(n, t0, x) && Sub(S_t, x, st) && Mul(2 * t0, S_t, x) && Sub(S_tt, x, stt) && Mul(n * t0, t0, y) &&
+            Add(stt, y, stt) && Mul(t0, S_v, x) && Sub(S_tv, x, stv)) {
+          r.value = SlopeOf(n, st, S_v, stt, stv);
+          return r;
+        }
+      }
+      Int128 n = 0, st = 0, sv = 0, stt = 0, stv = 0;
+      int64_t t0 = 0;
+      for (size_t i = b; i < e; ++i) {
+        if (!ev[i].has_value) continue;
+        if (n == 0) t0 = ev[i].time;
+        Int128 t = ev[i].time - t0;
+        Int128 v = static_cast<Int128>(ev[i].value) * scale;
+        ++n;
+        st += t;
+        sv += v;
+        stt += t * t;
+        stv += t * v;
+      }
+      r.value = SlopeOf(n, st, sv, stt, stv);
+      return r;
+    }
+  }
+  return r;
 }
 
 // Three-valued `and` and `or` (CQL): false (true) wins over unknown.
@@ -325,27 +498,14 @@ class Evaluator {
     return events_.by_signal[static_cast<size_t>(sig)];
   }
 
-  // The index of the first event after `t` in ev[0, end). Evaluation looks at the latest
-  // events, so the search runs backwards from `end` in doubling steps, then bisects.
-  static size_t FirstAfter(const EventList& ev, size_t end, int64_t t) {
-    size_t hi = end, step = 1;  // ev[hi, end) are all after t
-    while (hi > 0) {
-      size_t lo = hi >= step ? hi - step : 0;
-      if (ev[lo].time <= t) {
-        auto it = std::upper_bound(ev.begin() + static_cast<std::ptrdiff_t>(lo) + 1, ev.begin() + static_cast<std::ptrdiff_t>(hi), t,
-                                   [](int64_t x, const StoredEvent& e) { return x < e.time; });
-        return static_cast<size_t>(it - ev.begin());
-      }
-      hi = lo;
-      step *= 2;
-    }
-    return 0;
-  }
-
   // last(x within window), window >= 0, as Agg computes it without evidence: the latest
   // event with a value among those with time in (now - window, now].
   static Value LastWithin(const EventList& ev, int64_t now, int64_t window) {
     size_t i = FirstAfter(ev, ev.size(), now);
+    if (ev.index() && ev.index()->counts_values()) {  // events may lack values: found by count
+      size_t b = FirstAfter(ev, i, now - window), l = ev.index()->LastValue(b, i);
+      return l < i ? Known(ev[l].value) : Unknown();
+    }
     for (; i > 0 && ev[i - 1].time > now - window; --i) {
       if (ev[i - 1].has_value) return Known(ev[i - 1].value);
     }
@@ -371,109 +531,28 @@ class Evaluator {
     const auto& ev = Events(in.aux);
     auto [b, e] = Range(ev, now, in.imm);
     auto kind = static_cast<ir::AggKind>(in.imm2);
+    AggregateResult r = AggregateOver(ev, b, e, now, kind, rule_.slot_int[static_cast<size_t>(in.aux)], in.kind);
+    if (!evidence_ || current_block_ != 0 || rule_.site_of[static_cast<size_t>(id)] < 0) return r.value;
+    // The evidence: the events the value came from (at most kMaxEvidence).
     using A = ir::AggKind;
-    // Values as raw decimals (integers scaled) for the numeric aggregates.
-    bool int_signal = rule_.slot_int[static_cast<size_t>(in.aux)];
-    auto val = [&](const StoredEvent& x) { return x.value; };
     switch (kind) {
-      case A::Count: {
-        for (size_t i = b; i < e; ++i) Note(id, in.aux, ev[i]);
-        return Known(static_cast<int64_t>(e - b));
-      }
-      case A::Exists:
-        if (b < e) Note(id, in.aux, ev[e - 1]);
-        return Bool(b < e);
-      case A::Last:
-      case A::TimeSince:
-        for (size_t i = e; i > b; --i) {
-          if (kind == A::TimeSince || ev[i - 1].has_value) {
-            Note(id, in.aux, ev[i - 1]);
-            if (kind == A::Last) return Known(val(ev[i - 1]));
-            return From(Decimal::FromRatio(now - ev[i - 1].time, 60000));
-          }
-        }
-        return Unknown();
-      case A::First:
-        for (size_t i = b; i < e; ++i) {
-          if (ev[i].has_value) {
-            Note(id, in.aux, ev[i]);
-            return Known(val(ev[i]));
-          }
-        }
-        return Unknown();
-      case A::Min:
-      case A::Max: {
-        const StoredEvent* best = nullptr;
-        for (size_t i = b; i < e; ++i) {
-          if (!ev[i].has_value) continue;
-          if (!best || (kind == A::Min ? ev[i].value < best->value : ev[i].value > best->value)) best = &ev[i];
-        }
-        if (!best) return Unknown();
-        Note(id, in.aux, *best);
-        return Known(best->value);
-      }
+      case A::Count:
+        for (size_t i = b; i < e && i - b < kMaxEvidence; ++i) Note(id, in.aux, ev[i]);
+        break;
       case A::Avg:
-      case A::Sum: {
-        Int128 sum = 0;
-        int64_t n = 0;
-        for (size_t i = b; i < e; ++i) {
-          if (!ev[i].has_value) continue;
-          sum += ev[i].value;
-          ++n;
-          Note(id, in.aux, ev[i]);
+      case A::Sum:
+      case A::Slope:
+        for (size_t i = b, n = 0; i < e && n < kMaxEvidence; ++i) {
+          if (ev[i].has_value) Note(id, in.aux, ev[i]), ++n;
         }
-        if (n == 0) return Unknown();
-        if (kind == A::Sum) {
-          if (sum > INT64_MAX || sum < INT64_MIN) return Unknown();
-          if (in.kind == Kind::Int) return Int(static_cast<int64_t>(sum));  // 32-bit, as every integer
-          return Known(static_cast<int64_t>(sum));
-        }
-        // avg: a decimal; integer signals' values are whole numbers
-        // Integer signals hold whole numbers, decimal ones raw 10^-8 steps.
-        return From(int_signal ? Decimal::FromRatio(sum, n) : Decimal::FromRatio(sum, static_cast<Int128>(n) * Decimal::kOne));
-      }
-      case A::Delta: {
-        const StoredEvent *first = nullptr, *last = nullptr;
-        for (size_t i = b; i < e; ++i) {
-          if (!ev[i].has_value) continue;
-          if (!first) first = &ev[i];
-          last = &ev[i];
-        }
-        if (!first) return Unknown();
-        Note(id, in.aux, *first);
-        if (last != first) Note(id, in.aux, *last);
-        if (in.kind == Kind::Int) return IntOp(Op::Sub, last->value, first->value);
-        return DecOp(Op::Sub, last->value, first->value);
-      }
-      case A::Slope: {
-        // Least squares over (t, v), t in ms from the first event; per hour.
-        Int128 n = 0, st = 0, sv = 0, stt = 0, stv = 0;
-        int64_t t0 = 0;
-        bool first = true;
-        for (size_t i = b; i < e; ++i) {
-          if (!ev[i].has_value) continue;
-          if (first) t0 = ev[i].time;
-          first = false;
-          Int128 t = ev[i].time - t0;
-          Int128 v = int_signal ? static_cast<Int128>(ev[i].value) * Decimal::kOne : ev[i].value;
-          ++n;
-          st += t;
-          sv += v;
-          stt += t * t;
-          stv += t * v;
-          Note(id, in.aux, ev[i]);
-        }
-        if (n < 2) return Unknown();
-        Int128 num = n * stv - st * sv;
-        Int128 den = n * stt - st * st;
-        if (den == 0) return Unknown();
-        // raw-per-ms -> raw-per-hour; FromRatio scales by 10^8, so divide that back out.
-        return From(Decimal::FromRatio(num * 3600000, den * Decimal::kOne));
-      }
+        break;
+      default:
+        if (r.first < e) Note(id, in.aux, ev[r.first]);
+        if (r.last < e && r.last != r.first) Note(id, in.aux, ev[r.last]);
+        break;
     }
-    return Unknown();
+    return r.value;
   }
-
   Value Sustained(const Inst& in, int64_t now) {
     // Known true at now - D and at every change of its signals in (now - D, now].
     int sub = in.aux;
@@ -662,14 +741,7 @@ class Evaluator {
         return r[static_cast<size_t>(t.rows[static_cast<size_t>(row)].value)];
       }
       case Op::Agg: return Agg(in, id, now);
-      case Op::Latest: {
-        const auto& ev = Events(in.aux);
-        auto [lo, hi] = Range(ev, now, -1);
-        for (size_t i = hi; i > lo; --i) {
-          if (ev[i - 1].has_value) return Known(ev[i - 1].value);
-        }
-        return Unknown();
-      }
+      case Op::Latest: return LastWithin(Events(in.aux), now, retention_ms_);
       case Op::Absence: {
         const auto& ev = Events(in.aux);
         auto [lo, hi] = Range(ev, now, in.imm);
@@ -753,6 +825,24 @@ void RtInst(void* ctx, int32_t block, int32_t inst, int64_t now, Value* regs, Va
 
 void RtCover(void* ctx, int32_t table, int32_t row) { static_cast<NativeCall*>(ctx)->Get().Cover(table, row); }
 
+void RtAgg(void* ctx, int32_t block, int32_t inst, int64_t now, Value* out) {
+  // No evaluator: the aggregate alone, as Evaluator::Agg computes it without evidence.
+  const NativeCall& call = *static_cast<NativeCall*>(ctx);
+  const ir::Inst& in = call.rule.ir->blocks[static_cast<size_t>(block)].insts[static_cast<size_t>(inst)];
+  static const EventList kNone;
+  int32_t list = call.rule.slot_signal[static_cast<size_t>(in.aux)];
+  const EventList& ev =
+      list >= 0 && static_cast<size_t>(list) < call.events.by_signal.size() ? call.events.by_signal[static_cast<size_t>(list)] : kNone;
+  *out = WindowAggregate(ev, now, in.imm < 0 ? call.retention_ms : in.imm, static_cast<ir::AggKind>(in.imm2),
+                         call.rule.slot_int[static_cast<size_t>(in.aux)], in.kind);
+}
+
+Value WindowAggregate(const EventList& list, int64_t now, int64_t window, ir::AggKind kind, bool int_signal,
+                      ir::Kind result_kind) {
+  size_t e = FirstAfter(list, list.size(), now), b = FirstAfter(list, e, now - window);
+  return AggregateOver(list, b, e, now, kind, int_signal, result_kind).value;
+}
+
 namespace {
 
 void PrepareCoverage(const LoadedRule& rule, Coverage& coverage) {
@@ -835,3 +925,7 @@ extern "C" void cdr_rt_inst(void* ctx, int32_t block, int32_t inst, int64_t now,
 }
 
 extern "C" void cdr_rt_cover(void* ctx, int32_t table, int32_t row) { cdr::runtime::RtCover(ctx, table, row); }
+
+extern "C" void cdr_rt_agg(void* ctx, int32_t block, int32_t inst, int64_t now, cdr::runtime::Value* out) {
+  cdr::runtime::RtAgg(ctx, block, inst, now, out);
+}

@@ -114,6 +114,14 @@ void Evaluate(const LoadedRule& rule, const PatientEvents& events, int64_t now, 
               int64_t retention_ms, Wanted wanted, bool regs_primed = false);
 
 void RtInst(void* ctx, int32_t block, int32_t inst, int64_t now, Value* regs, Value* out);
+void RtAgg(void* ctx, int32_t block, int32_t inst, int64_t now, Value* out);
+
+/// An aggregate over the events of `list` with time in (now - window, now], as the `agg`
+/// instruction computes it without evidence: in O(log n) when the list has the window
+/// index it needs (runtime/window.h), by scanning the window otherwise; the same value
+/// either way. `int_signal`: the list holds integers; `result_kind`: the instruction's.
+Value WindowAggregate(const EventList& list, int64_t now, int64_t window, ir::AggKind kind, bool int_signal,
+                      ir::Kind result_kind);
 void RtCover(void* ctx, int32_t table, int32_t row);
 
 }  // namespace cdr::runtime
@@ -128,4 +136,8 @@ void cdr_rt_inst(void* ctx, int32_t block, int32_t inst, int64_t now, cdr::runti
                  cdr::runtime::Value* out);
 /// Records that row `row` of band table `table` matched (coverage for `cdr test`).
 void cdr_rt_cover(void* ctx, int32_t table, int32_t row);
+/// Computes aggregate `inst` of block `block` (an `agg` instruction) into `*out`, without
+/// evidence, with the interpreter's code: O(log n) over the slot's list with its window
+/// index (runtime/window.h), and without making an evaluator.
+void cdr_rt_agg(void* ctx, int32_t block, int32_t inst, int64_t now, cdr::runtime::Value* out);
 }

@@ -90,6 +90,8 @@ class BlockEmitter {
     rt_inst_ = m.getOrInsertFunction("cdr_rt_inst", inst_ty);
     auto* cover_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr_, i32_, i32_}, false);
     rt_cover_ = m.getOrInsertFunction("cdr_rt_cover", cover_ty);
+    auto* agg_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr_, i32_, i32_, i64_, ptr_}, false);
+    rt_agg_ = m.getOrInsertFunction("cdr_rt_agg", agg_ty);
   }
 
   /// Emits the block; `specialize`: with a second copy for calls without flags (worth
@@ -383,140 +385,82 @@ class BlockEmitter {
     Runtime(i);  // not reached: the switch covers every operation (-Wswitch)
   }
 
-  // last, min, max, count and exists over a window, inline: a backward scan of the
-  // slot's events from the newest, stopping at the window's far end. While evidence is
-  // collected (a second pass for a held alert), the runtime computes them and records
-  // the events used.
+  // Aggregates. `last` and `exists` at a point at or after the slot's newest event (the
+  // engine's common call) look at that event alone, inline. Everything else, and those at
+  // an older point (a re-evaluation), calls cdr_rt_agg: the interpreter's code, O(log n)
+  // with the list's window index, with no evaluator made. While evidence is collected (a
+  // second pass for an alert), cdr_rt_inst computes them and records the events used.
   void Aggregate(const ir::Inst& in, int32_t i) {
     using A = ir::AggKind;
     auto kind = static_cast<A>(in.imm2);
-    if (kind != A::Last && kind != A::Min && kind != A::Max && kind != A::Count && kind != A::Exists) return Runtime(i);
-    llvm::BasicBlock* runtime_bb = llvm::BasicBlock::Create(ctx_, "agg_rt", fn_);
-    llvm::BasicBlock* inline_bb = llvm::BasicBlock::Create(ctx_, "agg", fn_);
     llvm::BasicBlock* done = llvm::BasicBlock::Create(ctx_, "agg_done", fn_);
+    std::vector<std::pair<V, llvm::BasicBlock*>> results;
+    // A value the runtime wrote to the register's memory.
+    auto from_memory = [&]() {
+      llvm::Value* p = Reg(i);
+      V v{b_.CreateLoad(i64_, b_.CreateStructGEP(value_, p, 0)),
+          b_.CreateICmpNE(b_.CreateLoad(i8_, b_.CreateStructGEP(value_, p, 1)), llvm::ConstantInt::get(i8_, 0))};
+      results.emplace_back(v, b_.GetInsertBlock());
+      b_.CreateBr(done);
+    };
+    llvm::BasicBlock* runtime_bb = llvm::BasicBlock::Create(ctx_, "agg_evidence", fn_);
+    llvm::BasicBlock* plain_bb = llvm::BasicBlock::Create(ctx_, "agg", fn_);
     llvm::Value* evidence = b_.CreateICmpNE(
         b_.CreateAnd(flags_, llvm::ConstantInt::get(i32_, runtime::kNativeEvidence)), llvm::ConstantInt::get(i32_, 0));
-    b_.CreateCondBr(evidence, runtime_bb, inline_bb);
+    b_.CreateCondBr(evidence, runtime_bb, plain_bb);
     b_.SetInsertPoint(runtime_bb);
     Runtime(i);
-    V from_runtime = Load(i);  // the runtime wrote it to memory
-    llvm::BasicBlock* runtime_end = b_.GetInsertBlock();
-    b_.CreateBr(done);
+    from_memory();
 
-    b_.SetInsertPoint(inline_bb);
-    // The slot's list (NativeEnv::slot_list), whose span is at the start of the EventList.
-    llvm::Value* list_index = b_.CreateSExt(
-        b_.CreateLoad(i32_, b_.CreateConstInBoundsGEP1_64(i32_, slot_list_, static_cast<uint64_t>(in.aux))), i64_);
-    llvm::Value* span = b_.CreateInBoundsGEP(list_ty_, lists_, list_index);
-    llvm::Value* data = b_.CreateLoad(ptr_, b_.CreateStructGEP(span_ty_, span, 0));
-    llvm::Value* size = b_.CreateLoad(i64_, b_.CreateStructGEP(span_ty_, span, 1));
-    llvm::Value* window = in.imm < 0 ? retention_ : C(in.imm);
-    llvm::Value* far = b_.CreateSub(now_, window);  // events at or before this are outside
-    llvm::BasicBlock* head = llvm::BasicBlock::Create(ctx_, "scan", fn_);
-    llvm::BasicBlock* body = llvm::BasicBlock::Create(ctx_, "scan_body", fn_);
-    llvm::BasicBlock* inside = llvm::BasicBlock::Create(ctx_, "scan_in", fn_);
-    llvm::BasicBlock* next = llvm::BasicBlock::Create(ctx_, "scan_next", fn_);
-    llvm::BasicBlock* end = llvm::BasicBlock::Create(ctx_, "scan_end", fn_);
-    llvm::BasicBlock* pre = b_.GetInsertBlock();
-    b_.CreateBr(head);
-    // State: index, accumulated value, whether a value was seen, count.
-    b_.SetInsertPoint(head);
-    llvm::PHINode* idx = b_.CreatePHI(i64_, 2);
-    llvm::PHINode* acc = b_.CreatePHI(i64_, 2);
-    llvm::PHINode* seen = b_.CreatePHI(i1_, 2);
-    llvm::PHINode* count = b_.CreatePHI(i64_, 2);
-    idx->addIncoming(size, pre);
-    acc->addIncoming(C(0), pre);
-    seen->addIncoming(llvm::ConstantInt::getFalse(ctx_), pre);
-    count->addIncoming(C(0), pre);
-    b_.CreateCondBr(b_.CreateICmpSGT(idx, C(0)), body, end);
+    llvm::BasicBlock* call_bb = llvm::BasicBlock::Create(ctx_, "agg_call", fn_);
+    b_.SetInsertPoint(plain_bb);
+    if (kind == A::Last || kind == A::Exists) {
+      // The slot's list (NativeEnv::slot_list), whose span is at the start of the EventList.
+      llvm::Value* list_index = b_.CreateSExt(
+          b_.CreateLoad(i32_, b_.CreateConstInBoundsGEP1_64(i32_, slot_list_, static_cast<uint64_t>(in.aux))), i64_);
+      llvm::Value* span = b_.CreateInBoundsGEP(list_ty_, lists_, list_index);
+      llvm::Value* data = b_.CreateLoad(ptr_, b_.CreateStructGEP(span_ty_, span, 0));
+      llvm::Value* size = b_.CreateLoad(i64_, b_.CreateStructGEP(span_ty_, span, 1));
+      llvm::BasicBlock* empty_bb = llvm::BasicBlock::Create(ctx_, "agg_empty", fn_);
+      llvm::BasicBlock* newest_bb = llvm::BasicBlock::Create(ctx_, "agg_newest", fn_);
+      b_.CreateCondBr(b_.CreateICmpSGT(size, C(0)), newest_bb, empty_bb);
+      b_.SetInsertPoint(empty_bb);
+      results.emplace_back(kind == A::Exists ? V{C(0), True()} : V{C(0), llvm::ConstantInt::getFalse(ctx_)}, empty_bb);
+      b_.CreateBr(done);
 
-    b_.SetInsertPoint(body);
-    llvm::Value* k = b_.CreateSub(idx, C(1));
-    llvm::Value* e = b_.CreateInBoundsGEP(event_ty_, data, {k});
-    llvm::Value* t = b_.CreateLoad(i64_, e);
-    llvm::Value* v = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i8_, e, offsetof(runtime::StoredEvent, value)));
-    llvm::Value* hv = b_.CreateICmpNE(
-        b_.CreateLoad(i8_, b_.CreateConstInBoundsGEP1_64(i8_, e, offsetof(runtime::StoredEvent, has_value))),
-        llvm::ConstantInt::get(i8_, 0));
-    llvm::Value* after_now = b_.CreateICmpSGT(t, now_);
-    llvm::Value* before_far = b_.CreateICmpSLE(t, far);
-    // Later than now: skip it; at or before the far end: stop (sorted by time).
-    llvm::BasicBlock* check_far = llvm::BasicBlock::Create(ctx_, "scan_far", fn_);
-    b_.CreateCondBr(after_now, next, check_far);
-    b_.SetInsertPoint(check_far);
-    b_.CreateCondBr(before_far, end, inside);
-
-    b_.SetInsertPoint(inside);
-    llvm::Value* acc2 = acc;
-    llvm::Value* seen2 = seen;
-    llvm::Value* count2 = b_.CreateAdd(count, C(1));
-    llvm::Value* stop = llvm::ConstantInt::getFalse(ctx_);
-    switch (kind) {
-      case A::Last:  // the newest event with a value
-        acc2 = b_.CreateSelect(hv, v, acc);
-        seen2 = b_.CreateOr(seen, hv);
-        stop = hv;
-        break;
-      case A::Min:
-      case A::Max: {
-        llvm::Value* better = kind == A::Min ? b_.CreateICmpSLT(v, acc) : b_.CreateICmpSGT(v, acc);
-        llvm::Value* take = b_.CreateAnd(hv, b_.CreateOr(b_.CreateNot(seen), better));
-        acc2 = b_.CreateSelect(take, v, acc);
-        seen2 = b_.CreateOr(seen, hv);
-        break;
-      }
-      case A::Exists:
-        seen2 = llvm::ConstantInt::getTrue(ctx_);
-        stop = llvm::ConstantInt::getTrue(ctx_);
-        break;
-      default:
-        break;  // Count: only the count
+      b_.SetInsertPoint(newest_bb);
+      llvm::Value* e = b_.CreateInBoundsGEP(event_ty_, data, {b_.CreateSub(size, C(1))});
+      llvm::Value* t = b_.CreateLoad(i64_, e);
+      llvm::Value* v = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i8_, e, offsetof(runtime::StoredEvent, value)));
+      llvm::Value* hv = b_.CreateICmpNE(
+          b_.CreateLoad(i8_, b_.CreateConstInBoundsGEP1_64(i8_, e, offsetof(runtime::StoredEvent, has_value))),
+          llvm::ConstantInt::get(i8_, 0));
+      llvm::Value* window = in.imm < 0 ? retention_ : C(in.imm);
+      llvm::Value* in_window = b_.CreateICmpSGT(t, b_.CreateSub(now_, window));
+      // At or after the newest event, with a value (for last): that event decides.
+      llvm::Value* decides = b_.CreateICmpSLE(t, now_);
+      if (kind == A::Last) decides = b_.CreateAnd(decides, hv);
+      llvm::BasicBlock* inline_bb = llvm::BasicBlock::Create(ctx_, "agg_inline", fn_);
+      b_.CreateCondBr(decides, inline_bb, call_bb);
+      b_.SetInsertPoint(inline_bb);
+      V r = kind == A::Exists ? V{Bool64(in_window), True()} : V{b_.CreateSelect(in_window, v, C(0)), in_window};
+      results.emplace_back(r, inline_bb);
+      b_.CreateBr(done);
+    } else {
+      b_.CreateBr(call_bb);
     }
-    llvm::BasicBlock* inside_end = b_.GetInsertBlock();
-    b_.CreateCondBr(stop, end, next);
+    b_.SetInsertPoint(call_bb);
+    b_.CreateCall(rt_agg_, {ctx_arg_, llvm::ConstantInt::get(i32_, static_cast<uint64_t>(block_)),
+                            llvm::ConstantInt::get(i32_, static_cast<uint64_t>(i)), now_, Reg(i)});
+    from_memory();
 
-    b_.SetInsertPoint(next);
-    llvm::PHINode* acc_n = b_.CreatePHI(i64_, 2);
-    llvm::PHINode* seen_n = b_.CreatePHI(i1_, 2);
-    llvm::PHINode* count_n = b_.CreatePHI(i64_, 2);
-    acc_n->addIncoming(acc, body);  // skipped (after now)
-    seen_n->addIncoming(seen, body);
-    count_n->addIncoming(count, body);
-    acc_n->addIncoming(acc2, inside_end);
-    seen_n->addIncoming(seen2, inside_end);
-    count_n->addIncoming(count2, inside_end);
-    idx->addIncoming(k, next);
-    acc->addIncoming(acc_n, next);
-    seen->addIncoming(seen_n, next);
-    count->addIncoming(count_n, next);
-    b_.CreateBr(head);
-
-    b_.SetInsertPoint(end);
-    llvm::PHINode* acc_e = b_.CreatePHI(i64_, 3);
-    llvm::PHINode* seen_e = b_.CreatePHI(i1_, 3);
-    llvm::PHINode* count_e = b_.CreatePHI(i64_, 3);
-    acc_e->addIncoming(acc, head);  // ran out of events
-    seen_e->addIncoming(seen, head);
-    count_e->addIncoming(count, head);
-    acc_e->addIncoming(acc, check_far);  // reached the far end
-    seen_e->addIncoming(seen, check_far);
-    count_e->addIncoming(count, check_far);
-    acc_e->addIncoming(acc2, inside_end);  // stopped early
-    seen_e->addIncoming(seen2, inside_end);
-    count_e->addIncoming(count2, inside_end);
-    V inline_result = kind == A::Count    ? V{count_e, True()}
-                      : kind == A::Exists ? V{Bool64(seen_e), True()}
-                                          : V{acc_e, seen_e};
-    llvm::BasicBlock* inline_end = b_.GetInsertBlock();
-    b_.CreateBr(done);
     b_.SetInsertPoint(done);
-    llvm::PHINode* v_phi = b_.CreatePHI(i64_, 2);
-    llvm::PHINode* k_phi = b_.CreatePHI(i1_, 2);
-    v_phi->addIncoming(from_runtime.v, runtime_end);
-    k_phi->addIncoming(from_runtime.known, runtime_end);
-    v_phi->addIncoming(inline_result.v, inline_end);
-    k_phi->addIncoming(inline_result.known, inline_end);
+    llvm::PHINode* v_phi = b_.CreatePHI(i64_, static_cast<unsigned>(results.size()));
+    llvm::PHINode* k_phi = b_.CreatePHI(i1_, static_cast<unsigned>(results.size()));
+    for (const auto& [r, bb] : results) {
+      v_phi->addIncoming(r.v, bb);
+      k_phi->addIncoming(r.known, bb);
+    }
     Store(i, {v_phi, k_phi});
   }
 
@@ -568,7 +512,7 @@ class BlockEmitter {
   llvm::Type *i1_, *i8_, *i32_, *i64_, *ptr_;
   llvm::StructType* value_;
   llvm::Function* fn_;
-  llvm::FunctionCallee rt_inst_, rt_cover_;
+  llvm::FunctionCallee rt_inst_, rt_cover_, rt_agg_;
   llvm::Value *ctx_arg_ = nullptr, *now_ = nullptr, *regs_ = nullptr, *env_ = nullptr, *flags_ = nullptr;
   llvm::Value *texts_ = nullptr, *lists_ = nullptr, *slot_list_ = nullptr, *retention_ = nullptr;
   llvm::StructType *env_ty_ = nullptr, *span_ty_ = nullptr;
@@ -665,6 +609,7 @@ class Engine {
     auto flags = llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable;
     symbols[(*jit)->mangleAndIntern("cdr_rt_inst")] = {llvm::orc::ExecutorAddr::fromPtr(&cdr_rt_inst), flags};
     symbols[(*jit)->mangleAndIntern("cdr_rt_cover")] = {llvm::orc::ExecutorAddr::fromPtr(&cdr_rt_cover), flags};
+    symbols[(*jit)->mangleAndIntern("cdr_rt_agg")] = {llvm::orc::ExecutorAddr::fromPtr(&cdr_rt_agg), flags};
     if (auto err = (*jit)->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols)))) {
       init_error_ = "the JIT cannot define the runtime's symbols: " + llvm::toString(std::move(err));
       return nullptr;

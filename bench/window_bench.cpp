@@ -1,0 +1,119 @@
+// bench/window_bench.cpp: the cost of one evaluation point of each aggregate with 1k, 10k,
+// 100k and 1M events in its window (one event a second, the point at the newest), on the
+// interpreter and the JIT; and of a point in the middle of the history (re-evaluation
+// after a late event), where everything after the point must be stepped over.
+// Run: build-release/bin/cdr_window_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "compiler/driver/frontend.h"
+#include "compiler/jit/jit.h"
+#include "runtime/interpreter.h"
+#include "runtime/window.h"
+
+namespace {
+
+using cdr::runtime::PatientEvents;
+using cdr::runtime::Value;
+
+const char* const kAggregates[] = {"last", "first", "min", "max", "avg", "sum", "count", "exists", "delta", "slope",
+                                   "time_since"};
+
+struct Setup {
+  cdr::driver::Frontend fe;
+  cdr::runtime::Interner interner;
+  std::map<std::string, cdr::runtime::LoadedRule> interp, native;
+  std::map<int64_t, std::unique_ptr<PatientEvents>> events;  // by number of events
+};
+
+Setup& Get() {
+  static Setup* s = [] {
+    auto* s = new Setup();
+    std::string text = "schema s version \"1.0.0\"\n  signal x : quantity '/min' plausible 0 .. 1000\n";
+    for (const char* agg : kAggregates) {
+      text += std::string("\nrule r_") + agg + " version \"1.0.0\"\n  title \"t\"\n  owner \"o\"\n  status draft\n" +
+              "  cites \"c\"\n  uses s\n  let v = " + agg + "(x within 12d)\n  when v is null alert low \"v\"\n";
+    }
+    s->fe.AddText("window_bench.cdr", text);
+    s->fe.Check();
+    if (!s->fe.Lower()) {
+      std::fprintf(stderr, "window_bench: %s\n", cdr::diag::FormatText(s->fe.diags).c_str());
+      std::abort();
+    }
+    const auto& m = s->fe.module;
+    std::vector<int32_t> identity(m.signals.size());
+    for (size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<int32_t>(i);
+    for (const auto& rule : m.rules) {
+      std::string agg = rule.id.substr(2);
+      s->interp[agg] = cdr::runtime::Load(m, rule, s->interner, identity);
+      s->native[agg] = s->interp[agg];
+      if (auto err = cdr::jit::Compile(rule, 2, s->native[agg].native)) {
+        std::fprintf(stderr, "window_bench: %s\n", err->c_str());
+        std::abort();
+      }
+    }
+    auto needs = cdr::runtime::WindowNeeds(m, identity);
+    for (int64_t n : {1000, 10000, 100000, 1000000}) {
+      auto events = std::make_unique<PatientEvents>();
+      events->by_signal.resize(m.signals.size());
+      auto& list = events->by_signal[0];
+      list.EnableIndex(needs[0]);
+      uint64_t x = 88172645463325252ULL;
+      for (int64_t i = 0; i < n; ++i) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        list.emplace_back(i * 1000, static_cast<int64_t>(40 + x % 160) * 100000000, true, false, 0);
+      }
+      s->events[n] = std::move(events);
+    }
+    return s;
+  }();
+  return *s;
+}
+
+// One point: the aggregate over `n` events, evaluated at the newest (`middle`: at the
+// middle one, with half the events after it).
+void Point(benchmark::State& state, const char* agg, bool native, bool middle) {
+  Setup& s = Get();
+  int64_t n = state.range(0);
+  const auto& rule = native ? s.native.at(agg) : s.interp.at(agg);
+  const PatientEvents& events = *s.events.at(n);
+  int64_t now = (middle ? n / 2 : n - 1) * 1000;
+  std::vector<Value> regs;
+  bool primed = false;
+  for (auto _ : state) {
+    cdr::runtime::Evaluate(rule, events, now, s.interner, regs, nullptr, nullptr, 30LL * 86400000,
+                           cdr::runtime::Wanted::AllLets, primed);
+    primed = true;
+    benchmark::DoNotOptimize(regs.data());
+  }
+  state.counters["events"] = static_cast<double>(n);
+}
+
+void Register() {
+  for (const char* agg : kAggregates) {
+    for (bool native : {false, true}) {
+      for (bool middle : {false, true}) {
+        std::string name = std::string(agg) + (native ? "/jit" : "/interp") + (middle ? "/middle" : "/newest");
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { Point(st, agg, native, middle); })
+            ->Arg(1000)
+            ->Arg(10000)
+            ->Arg(100000)
+            ->Arg(1000000);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Register();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}

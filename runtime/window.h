@@ -1,0 +1,79 @@
+// runtime/window.h: what makes a windowed aggregate cost O(log n) per evaluation point
+// instead of a scan of its window. An EventList may carry a WindowIndex, kept current by
+// every change of the list: prefix counts and sums (count of values, sum, and the moments
+// slope needs) and segment trees of the smallest and largest value. An aggregate over
+// (now - W, now] then takes two binary searches and a few lookups (sum, avg, slope,
+// first, last, delta) or a tree query (min, max). An append costs O(1) (O(log n) with the
+// trees); a late insert, a correction or a removal at position i costs O(n - i), as the
+// list's own insert already does; eviction from the front rebuilds it, O(n), as the
+// list's own erase does.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "compiler/ir/ir.h"
+#include "runtime/event.h"
+#include "stdlib/decimal.h"
+
+namespace cdr::runtime {
+
+/// What a list's index keeps, as bits (WindowNeeds).
+enum WindowNeed : uint8_t {
+  kNeedValued = 1,   // the count of events with a value (a list whose events may lack one)
+  kNeedSums = 2,     // sums of values (sum, avg)
+  kNeedMoments = 4,  // sums of times, squared times, and times x values (slope)
+  kNeedMinMax = 8,   // the smallest and largest value of any range (min, max)
+};
+
+class WindowIndex {
+ public:
+  using Int128 = stdlib::Int128;
+  explicit WindowIndex(uint8_t needs) : needs_(needs) {}
+
+  /// The list changed from record `from` on (an append, an insert, an erase, a value set);
+  /// `data[0, size)` is the list now.
+  void Update(const StoredEvent* data, size_t size, size_t from);
+
+  uint8_t needs() const { return needs_; }
+  bool counts_values() const { return (needs_ & kNeedValued) != 0; }
+  /// Events with a value among [b, e) (kNeedValued).
+  int64_t Values(size_t b, size_t e) const { return valued_[e] - valued_[b]; }
+  /// The first / last event with a value in [b, e), or e when none (kNeedValued).
+  size_t FirstValue(size_t b, size_t e) const;
+  size_t LastValue(size_t b, size_t e) const;
+  /// Sums over the events with a value in [b, e) (kNeedSums; kNeedMoments for the rest):
+  /// of values, of times - base(), of their squares, and of (time - base()) x value.
+  Int128 SumValues(size_t b, size_t e) const { return sum_v_[e] - sum_v_[b]; }
+  Int128 SumTimes(size_t b, size_t e) const { return sum_t_[e] - sum_t_[b]; }
+  Int128 SumSquaredTimes(size_t b, size_t e) const { return sum_tt_[e] - sum_tt_[b]; }
+  Int128 SumTimesValues(size_t b, size_t e) const { return sum_tv_[e] - sum_tv_[b]; }
+  int64_t base() const { return base_; }
+  /// The event with the smallest / largest value in [b, e) (the earliest of equals), or e
+  /// when none has a value (kNeedMinMax).
+  size_t Min(const StoredEvent* data, size_t b, size_t e) const { return Best(min_, data, b, e, true); }
+  size_t Max(const StoredEvent* data, size_t b, size_t e) const { return Best(max_, data, b, e, false); }
+
+ private:
+  static bool Better(const StoredEvent* data, int32_t i, int32_t j, bool min);
+  size_t Best(const std::vector<int32_t>& tree, const StoredEvent* data, size_t b, size_t e, bool min) const;
+  /// Sets the leaves [from, max(size, old)) (`old`: the size before) and their parents.
+  void UpdateTree(std::vector<int32_t>& tree, const StoredEvent* data, size_t size, size_t from, size_t old, bool min);
+
+  uint8_t needs_;
+  int64_t base_ = 0;
+  size_t size_ = 0;  // the list's size at the last update
+  // Prefix arrays, one entry more than the list: [i] covers records [0, i).
+  std::vector<int64_t> valued_;
+  std::vector<Int128> sum_v_, sum_t_, sum_tt_, sum_tv_;
+  // Segment trees over record positions (leaves_ leaves, a power of two): each node the
+  // position of the best record of its range, -1 for none.
+  size_t leaves_ = 0;
+  std::vector<int32_t> min_, max_;
+};
+
+/// For each stored list (`store_of`: module signal -> list, or -1), what its index must
+/// keep for the aggregates the module's rules read it with; 0: no index.
+std::vector<uint8_t> WindowNeeds(const ir::Module& module, const std::vector<int32_t>& store_of);
+
+}  // namespace cdr::runtime
