@@ -1,5 +1,7 @@
 // fuzz/fuzz_import.cpp: any bytes as a PhysioNet .psv stay through the importer; every
-// event it writes must decode (units and codes are the importer's own).
+// event it writes must decode (units and codes are the importer's own). The one refusal
+// allowed is a value outside its signal's plausible range: the importer transcribes what was
+// charted, and ingest refuses implausible measurements on purpose (docs/events.md).
 #include <cstdint>
 #include <sstream>
 
@@ -18,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cdr::runtime::Event event;
   for (const auto& r : rows) {
     if (auto reason = decoder.Decode(cdr::driver::PsvEventJson(r), event)) {
+      if (reason->find("is outside its plausible range") != std::string::npos) continue;
       std::fprintf(stderr, "%s\n", reason->c_str());
       cdr::fuzz::Fail("an imported event does not decode");
     }
