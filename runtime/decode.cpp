@@ -378,8 +378,9 @@ constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "sig
   return "duplicate key " + Quote(key) + " (which of its values is meant cannot be known)";
 }
 
+// Kept out of line: inlined into Decode, its constant-length key compares became calls.
 template <Keys kKeys>
-std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key) {
+[[gnu::noinline]] std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key) {
   uint32_t seen = 0;  // the fields read so far, one bit each
   for (auto field : obj) {
     // Keys are compared raw, once each, into a field number; a key not known so that holds

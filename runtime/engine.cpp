@@ -642,8 +642,12 @@ void Engine::Flush() {
   // The stream has reached latest_ (the event that ended this group included): the timer
   // points and waiting decisions before it come now, the timers first (a timer point's
   // Scan decides the points after it too).
-  FireTimers(latest_ - 1);
-  DecidePending(latest_);
+  if (timers_due_.empty()) {
+    timers_upto_ = std::max(timers_upto_, latest_ - 1);  // what FireTimers would note
+  } else {
+    FireTimers(latest_ - 1);
+  }
+  if (!decide_due_.empty()) DecidePending(latest_);
   AdvanceTime(stream_time_);
   // Evict a patient's old state at most once per hour of watermark progress.
   if (watermark_ != INT64_MIN && (p.evicted_at == INT64_MIN || watermark_ - p.evicted_at >= 3600000)) Evict(p);

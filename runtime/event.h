@@ -124,7 +124,12 @@ class EventList {
 
   /// Keeps a window index with `needs` (WindowNeed bits; 0: none) from now on.
   void EnableIndex(uint8_t needs);
-  const WindowIndex* index() const { return index_.get(); }
+  /// The window index, brought up to date with the records first (a change only marks
+  /// where it starts: a list whose windows stay small never pays for its index), or null.
+  const WindowIndex* index() const {
+    if (index_ && dirty_from_ != kClean) SyncIndex();
+    return index_.get();
+  }
 
   const EventSpan& span() const { return span_; }
   size_t size() const { return v_.size(); }
@@ -142,7 +147,7 @@ class EventList {
   void SetValue(const_iterator pos, int64_t value) {
     auto at = pos - v_.cbegin();
     v_[static_cast<size_t>(at)].value = value;
-    if (index_) Indexed(static_cast<size_t>(at));
+    if (index_) Dirty(static_cast<size_t>(at));
   }
   /// The first record with time >= `time` (end() when none).
   const_iterator FirstAt(int64_t time) const { return v_.begin() + FirstIndexAt(time); }
@@ -155,7 +160,7 @@ class EventList {
     Grow();
     v_.push_back(e);
     Sync();
-    if (index_) Indexed(v_.size() - 1);
+    if (index_) Dirty(v_.size() - 1);
   }
   /// Appends a record written in place, field by field: a copy of a temporary would be
   /// reloaded at full width from its partial stores, and such a load waits for every
@@ -169,28 +174,28 @@ class EventList {
     r.implausible = implausible;
     r.id = id;
     Sync();
-    if (index_) Indexed(v_.size() - 1);
+    if (index_) Dirty(v_.size() - 1);
   }
   iterator insert(const_iterator pos, StoredEvent e) {
     auto at = pos - v_.cbegin();
     Grow();
     auto it = v_.insert(v_.cbegin() + at, e);
     Sync();
-    if (index_) Indexed(static_cast<size_t>(at));
+    if (index_) Dirty(static_cast<size_t>(at));
     return it;
   }
   iterator erase(const_iterator pos) {
     auto at = pos - v_.cbegin();
     auto it = v_.erase(pos);
     Sync();
-    if (index_) Indexed(static_cast<size_t>(at));
+    if (index_) Dirty(static_cast<size_t>(at));
     return it;
   }
   iterator erase(const_iterator first, const_iterator last) {
     auto at = first - v_.cbegin();
     auto it = v_.erase(first, last);
     Sync();
-    if (index_) Indexed(static_cast<size_t>(at));
+    if (index_) Dirty(static_cast<size_t>(at));
     return it;
   }
 
@@ -200,8 +205,10 @@ class EventList {
            v_.begin();
   }
   void Sync() { span_ = EventSpan{v_.data(), static_cast<int64_t>(v_.size())}; }
-  /// The records changed from `from` on: the index follows (runtime/window.cpp).
-  void Indexed(size_t from);
+  static constexpr size_t kClean = ~size_t{0};
+  /// The records changed from `from` on: the index catches up when next read.
+  void Dirty(size_t from) { dirty_from_ = std::min(dirty_from_, from); }
+  void SyncIndex() const;  // runtime/window.cpp
   /// Room for one more: 4 records first, then 1.5 times as many (a patient's lists are
   /// many and mostly short: a lab taken a few times a day; doubling left half of their
   /// memory unused on the replay, and 8 records first a third of it).
@@ -212,6 +219,7 @@ class EventList {
   EventSpan span_{nullptr, 0};  // first: native code reads it at the list's address
   std::vector<StoredEvent> v_;
   std::unique_ptr<WindowIndex> index_;
+  mutable size_t dirty_from_ = kClean;  // the index is up to date before this record
 };
 
 /// A patient's events, per signal, each list sorted by (time, id).

@@ -147,7 +147,8 @@ Value SlopeOf(Int128 n, Int128 st, Int128 sv, Int128 stt, Int128 stv) {
 AggregateResult AggregateOver(const EventList& ev, size_t b, size_t e, int64_t now, ir::AggKind kind, bool int_signal,
                               Kind result_kind) {
   using A = ir::AggKind;
-  const WindowIndex* index = ev.index();
+  // A small window is scanned: cheaper than the index, and bounded (kScanLimit).
+  const WindowIndex* index = e - b > kScanLimit ? ev.index() : nullptr;
   const uint8_t needs = index ? index->needs() : 0;
   AggregateResult r{Unknown(), e, e};
   // The first and last events with a value: by count when some may lack one (`event`
@@ -502,9 +503,9 @@ class Evaluator {
   // event with a value among those with time in (now - window, now].
   static Value LastWithin(const EventList& ev, int64_t now, int64_t window) {
     size_t i = FirstAfter(ev, ev.size(), now);
-    if (ev.index() && ev.index()->counts_values()) {  // events may lack values: found by count
-      size_t b = FirstAfter(ev, i, now - window), l = ev.index()->LastValue(b, i);
-      return l < i ? Known(ev[l].value) : Unknown();
+    if (i > 0 && !ev[i - 1].has_value) {  // events may lack values (`event` signals)
+      size_t b = FirstAfter(ev, i, now - window);
+      return AggregateOver(ev, b, i, now, ir::AggKind::Last, false, Kind::Dec).value;
     }
     for (; i > 0 && ev[i - 1].time > now - window; --i) {
       if (ev[i - 1].has_value) return Known(ev[i - 1].value);

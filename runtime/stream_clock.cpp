@@ -40,10 +40,7 @@ constexpr int kSearchLimit = 256;
 
 }  // namespace
 
-std::optional<std::string> StreamClock::SkewReason(int64_t time, int64_t recorded) const {
-  if (options_.max_clock_skew_ms < 0 || time <= recorded || time - recorded <= options_.max_clock_skew_ms) {
-    return std::nullopt;
-  }
+std::string StreamClock::Skewed(int64_t time, int64_t recorded) const {
   return "`time` " + stdlib::FormatTime(time) + " is " + Duration(time - recorded) + " after `recorded` " +
          stdlib::FormatTime(recorded) + ": an observation is not recorded that long before it is made (clock-skew tolerance " +
          Duration(options_.max_clock_skew_ms) + ")";
@@ -160,8 +157,7 @@ void StreamClock::Finish() {
   }
 }
 
-bool StreamClock::Next(ClockAction& action) {
-  if (actions_.empty()) return false;
+bool StreamClock::TakeAction(ClockAction& action) {
   action = std::move(actions_.front());
   actions_.pop_front();
   return true;

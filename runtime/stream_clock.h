@@ -57,7 +57,10 @@ class StreamClock {
   explicit StreamClock(StreamClockOptions options) : options_(options) {}
 
   /// Why an event's times cannot be trusted (its dead-letter reason), or nothing.
-  std::optional<std::string> SkewReason(int64_t time, int64_t recorded) const;
+  std::optional<std::string> SkewReason(int64_t time, int64_t recorded) const {
+    if (time <= recorded || options_.max_clock_skew_ms < 0 || time - recorded <= options_.max_clock_skew_ms) return {};
+    return Skewed(time, recorded);
+  }
 
   /// Whether an event of this time may be used now (then Admit it); otherwise Hold it.
   bool Admits(int64_t time) const { return options_.max_ahead_ms < 0 || (set_ && time <= stream_time_ + options_.max_ahead_ms); }
@@ -71,7 +74,10 @@ class StreamClock {
   void Finish();
 
   /// The next action for the host; false when there is none.
-  bool Next(ClockAction& action);
+  bool Next(ClockAction& action) {
+    if (actions_.empty()) return false;
+    return TakeAction(action);
+  }
 
   bool set() const { return set_; }
   int64_t stream_time() const { return stream_time_; }
@@ -92,6 +98,8 @@ class StreamClock {
   /// the order they arrived.
   void ReleaseReached();
   void Quarantine(Held::iterator it, const std::string& why);
+  std::string Skewed(int64_t time, int64_t recorded) const;
+  bool TakeAction(ClockAction& action);
   /// Uses what no more input can corroborate: starts the stream if it has not started (at
   /// the earliest event another corroborates, else the earliest), then releases the held
   /// events within end_reach_ms of the stream time, in time order.

@@ -145,7 +145,7 @@ EventList::EventList(const EventList& o) : v_(o.v_) {
   if (o.index_) EnableIndex(o.index_->needs());
 }
 
-EventList::EventList(EventList&& o) noexcept : v_(std::move(o.v_)), index_(std::move(o.index_)) {
+EventList::EventList(EventList&& o) noexcept : v_(std::move(o.v_)), index_(std::move(o.index_)), dirty_from_(o.dirty_from_) {
   Sync();
   o.Sync();
 }
@@ -161,6 +161,7 @@ EventList& EventList::operator=(const EventList& o) {
 EventList& EventList::operator=(EventList&& o) noexcept {
   v_ = std::move(o.v_);
   index_ = std::move(o.index_);
+  dirty_from_ = o.dirty_from_;
   Sync();
   o.Sync();
   return *this;
@@ -172,9 +173,12 @@ void EventList::EnableIndex(uint8_t needs) {
     return;
   }
   index_ = std::make_unique<WindowIndex>(needs);
-  index_->Update(v_.data(), v_.size(), 0);
+  dirty_from_ = 0;
 }
 
-void EventList::Indexed(size_t from) { index_->Update(v_.data(), v_.size(), from); }
+void EventList::SyncIndex() const {
+  index_->Update(v_.data(), v_.size(), dirty_from_);
+  dirty_from_ = kClean;
+}
 
 }  // namespace cdr::runtime

@@ -1,12 +1,14 @@
 // runtime/window.h: what makes a windowed aggregate cost O(log n) per evaluation point
-// instead of a scan of its window. An EventList may carry a WindowIndex, kept current by
-// every change of the list: prefix counts and sums (count of values, sum, and the moments
-// slope needs) and segment trees of the smallest and largest value. An aggregate over
-// (now - W, now] then takes two binary searches and a few lookups (sum, avg, slope,
-// first, last, delta) or a tree query (min, max). An append costs O(1) (O(log n) with the
-// trees); a late insert, a correction or a removal at position i costs O(n - i), as the
-// list's own insert already does; eviction from the front rebuilds it, O(n), as the
-// list's own erase does.
+// instead of a scan of its window. An EventList may carry a WindowIndex: prefix counts
+// and sums (count of values, sum, and the moments slope needs) and segment trees of the
+// smallest and largest value. An aggregate over a window of more than kScanLimit events
+// then takes two binary searches and a few lookups (sum, avg, slope, first, last, delta)
+// or a tree query (min, max); a smaller window is scanned (a bounded cost). A change of
+// the list only marks where it starts; the index catches up when an aggregate next reads
+// it: O(1) per appended record (O(log n) with the trees), O(n - i) after a late insert,
+// a correction or a removal at position i (as the list's own insert), O(n) after an
+// eviction from the front (as the list's own erase). A list whose windows stay small
+// never builds its index.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,9 @@
 #include "stdlib/decimal.h"
 
 namespace cdr::runtime {
+
+/// Windows of at most this many events are scanned rather than looked up in the index.
+inline constexpr size_t kScanLimit = 32;
 
 /// What a list's index keeps, as bits (WindowNeeds).
 enum WindowNeed : uint8_t {
