@@ -1,7 +1,8 @@
 // bench/window_bench.cpp: the cost of one evaluation point of each aggregate with 1k, 10k,
 // 100k and 1M events in its window (one event a second, the point at the newest), on the
 // interpreter and the JIT; and of a point in the middle of the history (re-evaluation
-// after a late event), where everything after the point must be stepped over.
+// after a late event), where everything after the point must be stepped over. `for` and
+// sequences are measured too (over 12 days of events: `for` checks each change instant).
 // Run: build-release/bin/cdr_window_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -22,7 +23,15 @@ using cdr::runtime::PatientEvents;
 using cdr::runtime::Value;
 
 const char* const kAggregates[] = {"last", "first", "min", "max", "avg", "sum", "count", "exists", "delta", "slope",
-                                   "time_since"};
+                                   "time_since", "sustained", "sequence"};
+
+// The rule's let for each: an aggregate over the 12 days, `for` over them (a condition
+// that holds: every change instant is checked), and a sequence within them.
+std::string Let(const std::string& agg) {
+  if (agg == "sustained") return "x >= 0 '/min' for 12d";
+  if (agg == "sequence") return "x then x within 12d";
+  return agg + "(x within 12d)";
+}
 
 struct Setup {
   cdr::driver::Frontend fe;
@@ -37,7 +46,7 @@ Setup& Get() {
     std::string text = "schema s version \"1.0.0\"\n  signal x : quantity '/min' plausible 0 .. 1000\n";
     for (const char* agg : kAggregates) {
       text += std::string("\nrule r_") + agg + " version \"1.0.0\"\n  title \"t\"\n  owner \"o\"\n  status draft\n" +
-              "  cites \"c\"\n  uses s\n  let v = " + agg + "(x within 12d)\n  when v is null alert low \"v\"\n";
+              "  cites \"c\"\n  uses s\n  let v = " + Let(agg) + "\n  when v is null alert low \"v\"\n";
     }
     s->fe.AddText("window_bench.cdr", text);
     s->fe.Check();

@@ -91,6 +91,24 @@ TEST(StreamTime, AnEventOlderThanTheWatermarkAtItsArrivalIsLate) {
   EXPECT_GT(edge_on_time, 5) << "events exactly at the watermark must occur";
 }
 
+// An event line at hour `hour` of 2020-03-01, recorded a minute later.
+Generated Hourly(const char* id, const char* patient, int hour, const char* signal, int value, const char* unit,
+                 const char* status) {
+  const int64_t t = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z") + hour * 3600000LL;
+  std::string s = std::string("{\"id\":\"") + id + "\",\"patient\":\"" + patient + "\",\"time\":\"" +
+                  cdr::stdlib::FormatTime(t) + "\",\"recorded\":\"" + cdr::stdlib::FormatTime(t + 60000) +
+                  "\",\"signal\":\"" + signal + "\",\"value\":" + std::to_string(value) + ",\"unit\":\"" + unit +
+                  "\",\"status\":\"" + status + "\"}";
+  return Generated{t, s};
+}
+
+// The final alerts of critical_values.
+int CriticalValuesAlerts(const cdr::test::Result& r) {
+  int n = 0;
+  for (const auto& [id, content] : r.final_alerts) n += nlohmann::json::parse(content)["rule"] == "critical_values";
+  return n;
+}
+
 // The case that escaped the check: the first event after stream time moved forward. A
 // shock index of 130 / 100 at hour 0 fires critical_values; an event of another patient
 // three days later moves stream time; then the heart rate of hour 0 is amended to 80.
@@ -98,14 +116,7 @@ TEST(StreamTime, AnEventOlderThanTheWatermarkAtItsArrivalIsLate) {
 // and the trace keeps one record for hour 0. (Before, the amendment was checked against
 // the watermark of hour 0, used, retracted the alert and traced hour 0 a second time.)
 TEST(StreamTime, TheFirstEventAfterStreamTimeMovesIsCheckedAgainstTheNewWatermark) {
-  const int64_t t0 = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z");
-  auto line = [&](const char* id, const char* patient, int hour, const char* signal, int value, const char* unit,
-                  const char* status) {
-    std::string s = std::string("{\"id\":\"") + id + "\",\"patient\":\"" + patient + "\",\"time\":\"" +
-                    cdr::stdlib::FormatTime(t0 + hour * 3600000LL) + "\",\"signal\":\"" + signal +
-                    "\",\"value\":" + std::to_string(value) + ",\"unit\":\"" + unit + "\",\"status\":\"" + status + "\"}";
-    return Generated{t0 + hour * 3600000LL, s};
-  };
+  auto line = Hourly;
   std::vector<Generated> events = {line("hr", "p1", 0, "heart_rate", 130, "/min", "final"),
                                    line("sbp", "p1", 0, "sbp", 100, "mm[Hg]", "final"),
                                    line("other", "p2", 72, "heart_rate", 80, "/min", "final"),
@@ -115,9 +126,7 @@ TEST(StreamTime, TheFirstEventAfterStreamTimeMovesIsCheckedAgainstTheNewWatermar
   auto r = cdr::test::Run(ShippedRules(), events, run);
   EXPECT_EQ(r.stats.late, 1u);
   EXPECT_NE(r.raw_late.find("\"line\":4"), std::string::npos) << r.raw_late;
-  int critical = 0;
-  for (const auto& [id, content] : r.final_alerts) critical += nlohmann::json::parse(content)["rule"] == "critical_values";
-  EXPECT_EQ(critical, 1) << r.raw_alerts;
+  EXPECT_EQ(CriticalValuesAlerts(r), 1) << r.raw_alerts;
   EXPECT_EQ(r.stats.retracted, 0u) << r.raw_alerts;
 }
 
@@ -128,15 +137,7 @@ TEST(StreamTime, TheFirstEventAfterStreamTimeMovesIsCheckedAgainstTheNewWatermar
 // is before the watermark (hour 6), at a point already final. It is late: the alert and
 // the trace of hour 0 stand, and the late output says why.
 TEST(StreamTime, AVersionReplacingOneBeforeTheWatermarkIsLate) {
-  const int64_t t0 = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z");
-  auto line = [&](const char* id, const char* patient, int hour, const char* signal, int value, const char* unit,
-                  const char* status) {
-    std::string s = std::string("{\"id\":\"") + id + "\",\"patient\":\"" + patient + "\",\"time\":\"" +
-                    cdr::stdlib::FormatTime(t0 + hour * 3600000LL) + "\",\"recorded\":\"" +
-                    cdr::stdlib::FormatTime(t0 + hour * 3600000LL + 60000) + "\",\"signal\":\"" + signal +
-                    "\",\"value\":" + std::to_string(value) + ",\"unit\":\"" + unit + "\",\"status\":\"" + status + "\"}";
-    return Generated{t0 + hour * 3600000LL, s};
-  };
+  auto line = Hourly;
   std::vector<Generated> events = {line("hr", "p1", 0, "heart_rate", 130, "/min", "final"),
                                    line("sbp", "p1", 0, "sbp", 100, "mm[Hg]", "final"),
                                    line("other", "p2", 30, "heart_rate", 80, "/min", "final"),
@@ -152,9 +153,7 @@ TEST(StreamTime, AVersionReplacingOneBeforeTheWatermarkIsLate) {
       << r.raw_late;
   EXPECT_NE(r.raw_late.find("\"line\":4"), std::string::npos) << r.raw_late;
   EXPECT_EQ(r.stats.retracted, 0u) << r.raw_alerts;
-  int critical = 0;
-  for (const auto& [id, content] : r.final_alerts) critical += nlohmann::json::parse(content)["rule"] == "critical_values";
-  EXPECT_EQ(critical, 1) << r.raw_alerts;
+  EXPECT_EQ(CriticalValuesAlerts(r), 1) << r.raw_alerts;
 }
 
 // The stream clock's decisions, action by action.
