@@ -47,8 +47,9 @@ namespace {
 // How Walk reads keys: raw (the common case: compared as written, no copy), or each
 // unescaped (for the rare line with a key that holds an escape).
 enum class Keys { Raw, Unescaped };
+// Kept out of line: inlined into Decode, its constant-length key compares became calls.
 template <Keys kKeys>
-std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key);
+[[gnu::noinline]] std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key);
 
 // A lookup key for Abseil's maps of strings (without copying the text).
 absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -378,9 +379,8 @@ constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "sig
   return "duplicate key " + Quote(key) + " (which of its values is meant cannot be known)";
 }
 
-// Kept out of line: inlined into Decode, its constant-length key compares became calls.
 template <Keys kKeys>
-[[gnu::noinline]] std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key) {
+std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key) {
   uint32_t seen = 0;  // the fields read so far, one bit each
   for (auto field : obj) {
     // Keys are compared raw, once each, into a field number; a key not known so that holds
@@ -531,7 +531,7 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
   e.patient = r.patient;
   // The events of a panel share their time: the last one parsed is kept (a time parsed
   // is never empty, so an empty kept text means none yet).
-  if (r.time.empty() || r.time != last_time_text_) {
+  if (r.time.empty() || !SameText(r.time, last_time_text_)) {
     auto t = stdlib::ParseTime(r.time);
     if (!t) return "`time` " + Quote(r.time) + " is not an RFC 3339 date-time";
     last_time_text_ = r.time;
@@ -544,11 +544,11 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
     e.recorded = *t;
   }
   if (r.recorded.empty()) e.recorded = e.time;
-  if (r.status.empty() || r.status == "final") {
+  if (r.status.empty() || SameText(r.status, "final")) {
     e.status = Status::Final;
-  } else if (r.status == "amended" || r.status == "corrected") {
+  } else if (SameText(r.status, "amended") || SameText(r.status, "corrected")) {
     e.status = Status::Amended;
-  } else if (r.status == "entered-in-error") {
+  } else if (SameText(r.status, "entered-in-error")) {
     e.status = Status::EnteredInError;
   } else {
     return "`status` " + Quote(r.status) + " is not final, amended or entered-in-error";

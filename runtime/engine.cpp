@@ -49,37 +49,40 @@ struct Engine::RuleState {
   int64_t undecided_from = INT64_MAX;
 };
 
-// Where the version of an event id in force is: its list and time, and what orders it
-// among the id's versions (its `recorded` time and status rank). 16 bytes, aligned to 4
-// (times kept in halves, `recorded` as an offset from the event time), so that an
-// id-index slot with its 32-bit key takes 20 bytes. An offset beyond 32 bits (a version
-// recorded more than 24 days from its event time) is kept exactly in the patient's
-// far_recorded map, and the entry says so.
+// Where the version of an event id in force is: its list and time, and its status rank.
+// 12 bytes, aligned to 4 (times kept in halves), so that an id-index slot with its 32-bit
+// key takes 16 and four share a cache line: every event probes the index. The version's
+// `recorded` time, read only when its id comes again, is kept with its id's text (an
+// offset from the event time, IdTexts' tag); an offset beyond 32 bits (recorded more than
+// 24 days from the event time) is kept exactly in the patient's far_recorded map, and the
+// entry says so.
 struct IdEntry {
   static constexpr uint32_t kListBits = 0x0FFFFFFF, kRankShift = 28, kFar = 1u << 30;
   uint32_t list_rank;  // stored list (28 bits), status rank (2 bits), far-recorded flag
   uint32_t time_lo;
   int32_t time_hi;
-  int32_t recorded_offset;  // recorded - time, in ms, unless far
-  IdEntry() : IdEntry(0, 0, 0, 0) {}
-  IdEntry(int32_t list, int64_t t, int64_t recorded, int rank)
-      : list_rank(static_cast<uint32_t>(list) | static_cast<uint32_t>(rank) << kRankShift),
+  IdEntry() : IdEntry(0, 0, false, 0) {}
+  IdEntry(int32_t list, int64_t t, bool far, int rank)
+      : list_rank(static_cast<uint32_t>(list) | static_cast<uint32_t>(rank) << kRankShift | (far ? kFar : 0)),
         time_lo(static_cast<uint32_t>(static_cast<uint64_t>(t))),
-        time_hi(static_cast<int32_t>(t >> 32)),
-        recorded_offset(0) {
-    int64_t offset = recorded - t;
-    if (offset >= INT32_MIN && offset <= INT32_MAX) {
-      recorded_offset = static_cast<int32_t>(offset);
-    } else {
-      list_rank |= kFar;
-    }
-  }
+        time_hi(static_cast<int32_t>(t >> 32)) {}
   int32_t signal() const { return static_cast<int32_t>(list_rank & kListBits); }
   int rank() const { return static_cast<int>(list_rank >> kRankShift & 3); }
   bool far() const { return (list_rank & kFar) != 0; }
   int64_t time() const { return static_cast<int64_t>(static_cast<uint64_t>(static_cast<uint32_t>(time_hi)) << 32 | time_lo); }
 };
-static_assert(sizeof(IdEntry) == 16 && alignof(IdEntry) == 4);
+static_assert(sizeof(IdEntry) == 12 && alignof(IdEntry) == 4);
+
+namespace {
+
+// `recorded` as an offset from the event time, when it fits 32 bits (IdEntry).
+std::optional<int32_t> RecordedOffset(int64_t time, int64_t recorded) {
+  int64_t offset = recorded - time;
+  if (offset < INT32_MIN || offset > INT32_MAX) return std::nullopt;
+  return static_cast<int32_t>(offset);
+}
+
+}  // namespace
 
 namespace {
 
@@ -121,21 +124,26 @@ struct Engine::Patient {
   absl::flat_hash_map<std::string, Withdrawn> withdrawn;
 
   int64_t RecordedOf(std::string_view id, const IdEntry& at) const {
-    if (!at.far()) return at.time() + at.recorded_offset;
-    auto it = far_recorded.find(absl::string_view(id.data(), id.size()));
-    return it == far_recorded.end() ? at.time() : it->second;
+    if (at.far()) {
+      auto it = far_recorded.find(absl::string_view(id.data(), id.size()));
+      return it == far_recorded.end() ? at.time() : it->second;
+    }
+    const StoredEvent* stored = StoredWithId(at, id);
+    return at.time() + (stored ? id_texts.Tag(stored->id) : 0);
   }
 
   static uint32_t Hash(std::string_view id) { return EventIdHash(id); }
 
-  bool HasEventWithId(const IdEntry& at, std::string_view id) const {
+  // The stored event `at` points to if its id is `id`, else null.
+  const StoredEvent* StoredWithId(const IdEntry& at, std::string_view id) const {
     const auto& list = events.by_signal[static_cast<size_t>(at.signal())];
     auto it = list.FirstAt(at.time());
     for (; it != list.end() && it->time == at.time(); ++it) {
-      if (id_texts.Text(it->id) == id) return true;
+      if (id_texts.Text(it->id) == id) return &*it;
     }
-    return false;
+    return nullptr;
   }
+  bool HasEventWithId(const IdEntry& at, std::string_view id) const { return StoredWithId(at, id) != nullptr; }
 
   const IdEntry* FindId(std::string_view id) const { return FindId(id, Hash(id)); }
   const IdEntry* FindId(std::string_view id, uint32_t hash) const {
@@ -204,11 +212,6 @@ int Rank(const std::string& severity) {
 }
 
 constexpr int64_t kDefaultRetentionMs = 24LL * 3600 * 1000;
-
-// a == b, inline (string_view's operator== is a call here, once per event).
-bool SameText(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
-}
 
 // A lookup key for Abseil's maps of strings (without copying the text).
 absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -498,7 +501,6 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
   // The version withdrawn in force, if any: an earlier version arriving now must not
   // bring the event back.
   auto withdrawn_is_newer = [&]() {
-    if (p.withdrawn.empty()) return false;
     auto w = p.withdrawn.find(Key(e.id));
     if (w == p.withdrawn.end()) return false;
     if (VersionOrder(w->second, e) >= 0) return true;
@@ -518,7 +520,7 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
       if (old.time() < watermark) return refuse_late(old);
       p.EraseId(e.id);
       remove(old);
-    } else if (withdrawn_is_newer()) {
+    } else if (!p.withdrawn.empty() && withdrawn_is_newer()) {
       ++counters_.superseded;
       return;
     }
@@ -528,7 +530,8 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
     return;
   }
   // Stored: one probe of the index finds the version in force or takes a slot.
-  IdEntry entry{store, e.time, e.recorded, rank};
+  const std::optional<int32_t> offset = RecordedOffset(e.time, e.recorded);
+  IdEntry entry{store, e.time, !offset, rank};
   if (std::optional<IdEntry> old = p.PutId(e.id, hash, entry)) {
     bool older = VersionOrder(p, *old, e) >= 0;
     if (older || old->time() < watermark) {
@@ -541,7 +544,7 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
       return;
     }
     remove(*old);
-  } else if (withdrawn_is_newer()) {
+  } else if (!p.withdrawn.empty() && withdrawn_is_newer()) {
     p.EraseId(e.id);
     ++counters_.superseded;
     return;
@@ -552,7 +555,7 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
     p.far_recorded.erase(Key(e.id));
   }
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
-  uint32_t id_ref = p.id_texts.Add(e.id);
+  uint32_t id_ref = p.id_texts.Add(e.id, offset.value_or(0));
   if (list.empty() || list.back().time < e.time || (list.back().time == e.time && p.IdOf(list.back()) < e.id)) {
     list.emplace_back(e.time, e.value, e.has_value, e.implausible, id_ref);  // in order: the common case
   } else {

@@ -34,6 +34,12 @@ struct Event {
   uint64_t source_line = 0;
 };
 
+/// a == b, inline (string_view's operator== is often left a call: on the per-event path
+/// that costs more than the compare).
+inline bool SameText(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
 /// An event as stored for a patient and signal: 24 bytes, trivially copyable. Its id's
 /// text is kept apart, in the patient's id texts (IdTexts), since the rules never read
 /// it; only corrections, ties at one time and evidence do.
@@ -46,21 +52,31 @@ struct StoredEvent {
 };
 
 /// The ids of a patient's stored events, back to back in one buffer (no allocation per
-/// event): each a 4-byte length and the text, padded to 8 bytes. A reference is the
-/// entry's offset in 8-byte units plus one, so 32 bits reach 32 GiB. Dropped entries
-/// are reclaimed by Compact, which the owner calls with every live reference.
+/// event): each a 4-byte header (the length, and a flag in its top bit), a 4-byte tag when
+/// the flag says so, and the text, padded to 8 bytes. The tag is what the owner reads only
+/// when an id comes again (the engine keeps there the event's `recorded` time as an offset
+/// from its event time); a zero tag takes no room. A reference is the entry's offset in
+/// 8-byte units plus one, so 32 bits reach 32 GiB. Dropped entries are reclaimed by
+/// Compact, which the owner calls with every live reference.
 class IdTexts {
  public:
-  uint32_t Add(std::string_view id);
+  uint32_t Add(std::string_view id, int32_t tag = 0);
   std::string_view Text(uint32_t ref) const {
     if (ref == 0) return {};
-    const char* at = buf_.data() + (static_cast<size_t>(ref) - 1) * 8;
-    uint32_t n;
-    std::memcpy(&n, at, 4);
-    return {at + 4, n};
+    const char* at = Entry(ref);
+    uint32_t h = Header(at);
+    return {at + (h & kTagged ? 8 : 4), h & ~kTagged};
+  }
+  int32_t Tag(uint32_t ref) const {
+    if (ref == 0) return 0;
+    const char* at = Entry(ref);
+    if (!(Header(at) & kTagged)) return 0;
+    int32_t tag;
+    std::memcpy(&tag, at + 4, 4);
+    return tag;
   }
   void Drop(uint32_t ref) {
-    if (ref) dead_ += Span(static_cast<uint32_t>(Text(ref).size()));
+    if (ref) dead_ += Span(Header(Entry(ref)));
   }
   /// Whether enough is dropped that compacting pays (more than half, and at least 4 KiB).
   bool WantsCompaction() const { return dead_ > 4096 && dead_ * 2 > buf_.size(); }
@@ -70,7 +86,7 @@ class IdTexts {
     IdTexts fresh;
     fresh.buf_.reserve(buf_.size() - dead_);
     for_each_ref([&](uint32_t& ref) {
-      if (ref) ref = fresh.Add(Text(ref));
+      if (ref) ref = fresh.Add(Text(ref), Tag(ref));
     });
     *this = std::move(fresh);
   }
@@ -78,21 +94,33 @@ class IdTexts {
   size_t capacity() const { return buf_.capacity(); }
 
  private:
-  static size_t Span(uint32_t n) { return (4 + static_cast<size_t>(n) + 7) & ~size_t{7}; }
+  static constexpr uint32_t kTagged = 1u << 31;
+  const char* Entry(uint32_t ref) const { return buf_.data() + (static_cast<size_t>(ref) - 1) * 8; }
+  static uint32_t Header(const char* at) {
+    uint32_t h;
+    std::memcpy(&h, at, 4);
+    return h;
+  }
+  /// The bytes of an entry with this header.
+  static size_t Span(uint32_t header) {
+    return ((header & kTagged ? 8 : 4) + static_cast<size_t>(header & ~kTagged) + 7) & ~size_t{7};
+  }
   // A vector, grown 1.5 times when full from 64 bytes: a std::string at least doubles
   // its capacity, which left a quarter of the texts' memory unused on average.
   std::vector<char> buf_;
   size_t dead_ = 0;
 };
 
-inline uint32_t IdTexts::Add(std::string_view id) {
+[[gnu::always_inline]] inline uint32_t IdTexts::Add(std::string_view id, int32_t tag) {
   size_t at = buf_.size();
-  uint32_t n = static_cast<uint32_t>(id.size());  // ids are shorter than an event line (1 MiB)
-  size_t need = at + Span(n), room = buf_.capacity();
+  // ids are shorter than an event line (1 MiB): the length leaves the top bit free
+  uint32_t header = static_cast<uint32_t>(id.size()) | (tag ? kTagged : 0);
+  size_t need = at + Span(header), room = buf_.capacity();
   if (need > room) buf_.reserve(std::max({need, room + room / 2, size_t{64}}));
   buf_.resize(need);
-  std::memcpy(buf_.data() + at, &n, 4);
-  std::memcpy(buf_.data() + at + 4, id.data(), id.size());
+  std::memcpy(buf_.data() + at, &header, 4);
+  if (tag) std::memcpy(buf_.data() + at + 4, &tag, 4);
+  std::memcpy(buf_.data() + at + (tag ? 8 : 4), id.data(), id.size());
   return static_cast<uint32_t>(at / 8 + 1);
 }
 
@@ -122,12 +150,14 @@ class EventList {
   EventList& operator=(const EventList& o);
   EventList& operator=(EventList&& o) noexcept;
 
-  /// Keeps a window index with `needs` (WindowNeed bits; 0: none) from now on.
+  /// Keeps a window index with `needs` (WindowNeed bits; 0: none) from now on. It is built
+  /// when first read: a list whose windows stay small never pays for one.
   void EnableIndex(uint8_t needs);
   /// The window index, brought up to date with the records first (a change only marks
-  /// where it starts: a list whose windows stay small never pays for its index), or null.
+  /// where it starts), or null when the list keeps none.
   const WindowIndex* index() const {
-    if (index_ && dirty_from_ != kClean) SyncIndex();
+    if (!needs_) return nullptr;
+    if (!index_ || dirty_from_ != kClean) SyncIndex();
     return index_.get();
   }
 
@@ -205,9 +235,10 @@ class EventList {
            v_.begin();
   }
   void Sync() { span_ = EventSpan{v_.data(), static_cast<int64_t>(v_.size())}; }
-  static constexpr size_t kClean = ~size_t{0};
+  static constexpr uint32_t kClean = ~uint32_t{0};
   /// The records changed from `from` on: the index catches up when next read.
-  void Dirty(size_t from) { dirty_from_ = std::min(dirty_from_, from); }
+  void Dirty(size_t from) { dirty_from_ = std::min(dirty_from_, static_cast<uint32_t>(from)); }
+  /// Builds the index (when the list has none yet) or brings it up to date.
   void SyncIndex() const;  // runtime/window.cpp
   /// Room for one more: 4 records first, then 1.5 times as many (a patient's lists are
   /// many and mostly short: a lab taken a few times a day; doubling left half of their
@@ -218,8 +249,9 @@ class EventList {
   }
   EventSpan span_{nullptr, 0};  // first: native code reads it at the list's address
   std::vector<StoredEvent> v_;
-  std::unique_ptr<WindowIndex> index_;
-  mutable size_t dirty_from_ = kClean;  // the index is up to date before this record
+  mutable std::unique_ptr<WindowIndex> index_;  // built on first read (index())
+  mutable uint32_t dirty_from_ = kClean;        // the index is up to date before this record
+  uint8_t needs_ = 0;                           // what the index keeps; 0: no index
 };
 
 /// A patient's events, per signal, each list sorted by (time, id).

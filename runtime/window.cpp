@@ -140,12 +140,10 @@ std::vector<uint8_t> WindowNeeds(const ir::Module& module, const std::vector<int
 EventList::EventList() = default;
 EventList::~EventList() = default;
 
-EventList::EventList(const EventList& o) : v_(o.v_) {
-  Sync();
-  if (o.index_) EnableIndex(o.index_->needs());
-}
+EventList::EventList(const EventList& o) : v_(o.v_), needs_(o.needs_) { Sync(); }
 
-EventList::EventList(EventList&& o) noexcept : v_(std::move(o.v_)), index_(std::move(o.index_)), dirty_from_(o.dirty_from_) {
+EventList::EventList(EventList&& o) noexcept
+    : v_(std::move(o.v_)), index_(std::move(o.index_)), dirty_from_(o.dirty_from_), needs_(o.needs_) {
   Sync();
   o.Sync();
 }
@@ -154,7 +152,7 @@ EventList& EventList::operator=(const EventList& o) {
   v_ = o.v_;
   Sync();
   index_.reset();
-  if (o.index_) EnableIndex(o.index_->needs());
+  needs_ = o.needs_;
   return *this;
 }
 
@@ -162,21 +160,22 @@ EventList& EventList::operator=(EventList&& o) noexcept {
   v_ = std::move(o.v_);
   index_ = std::move(o.index_);
   dirty_from_ = o.dirty_from_;
+  needs_ = o.needs_;
   Sync();
   o.Sync();
   return *this;
 }
 
 void EventList::EnableIndex(uint8_t needs) {
-  if (!needs) {
-    index_.reset();
-    return;
-  }
-  index_ = std::make_unique<WindowIndex>(needs);
-  dirty_from_ = 0;
+  needs_ = needs;
+  index_.reset();
 }
 
 void EventList::SyncIndex() const {
+  if (!index_) {
+    index_ = std::make_unique<WindowIndex>(needs_);
+    dirty_from_ = 0;
+  }
   index_->Update(v_.data(), v_.size(), dirty_from_);
   dirty_from_ = kClean;
 }

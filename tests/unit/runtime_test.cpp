@@ -45,18 +45,24 @@ TEST(Time, FormatsAndRoundTrips) {
 TEST(IdTexts, KeepTextsAcrossDropsAndCompaction) {
   cdr::runtime::IdTexts ids;
   std::vector<std::pair<uint32_t, std::string>> live;
+  auto tag_of = [](size_t i) { return i % 3 ? static_cast<int32_t>(i) - 1000 : 0; };  // a third untagged
   for (int i = 0; i < 2000; ++i) {
     std::string text = "id-" + std::to_string(i) + std::string(static_cast<size_t>(i % 40), 'z');
-    live.emplace_back(ids.Add(text), text);
+    live.emplace_back(ids.Add(text, tag_of(static_cast<size_t>(i))), text);
   }
   EXPECT_EQ(ids.Text(0), "");  // no id (a derived event)
-  for (const auto& [ref, text] : live) ASSERT_EQ(ids.Text(ref), text);
+  for (size_t i = 0; i < live.size(); ++i) {
+    ASSERT_EQ(ids.Text(live[i].first), live[i].second);
+    ASSERT_EQ(ids.Tag(live[i].first), tag_of(i));
+  }
   // Drop all but every tenth: more than half is dead, so compaction is due.
   EXPECT_FALSE(ids.WantsCompaction());
   std::vector<std::pair<uint32_t, std::string>> kept;
+  std::vector<int32_t> kept_tags;
   for (size_t i = 0; i < live.size(); ++i) {
     if (i % 10 == 0) {
       kept.push_back(live[i]);
+      kept_tags.push_back(tag_of(i));
     } else {
       ids.Drop(live[i].first);
     }
@@ -68,11 +74,18 @@ TEST(IdTexts, KeepTextsAcrossDropsAndCompaction) {
   });
   EXPECT_LT(ids.bytes(), before / 5);
   EXPECT_FALSE(ids.WantsCompaction());
-  for (const auto& [ref, text] : kept) EXPECT_EQ(ids.Text(ref), text);
-  // Entries are padded to 8 bytes: an empty id and a 4-byte one each take 8.
+  for (size_t i = 0; i < kept.size(); ++i) {
+    EXPECT_EQ(ids.Text(kept[i].first), kept[i].second);
+    EXPECT_EQ(ids.Tag(kept[i].first), kept_tags[i]);  // the tag moves with its text
+  }
+  // Entries are a 4-byte length, a 4-byte tag unless it is 0, then the text, padded to 8
+  // bytes: an empty id takes 8, a 4-byte one 8, a 5-byte one 16; tagged, 4 bytes more.
   cdr::runtime::IdTexts small;
-  uint32_t a = small.Add(""), b = small.Add("abcd"), c = small.Add("abcde");
-  EXPECT_EQ(small.bytes(), 8u + 8u + 16u);
+  uint32_t a = small.Add(""), b = small.Add("abcd"), c = small.Add("abcde"), d = small.Add("abcd", -7);
+  EXPECT_EQ(small.bytes(), 8u + 8u + 16u + 16u);
+  EXPECT_EQ(small.Text(d), "abcd");
+  EXPECT_EQ(small.Tag(d), -7);
+  EXPECT_EQ(small.Tag(b), 0);
   EXPECT_EQ(small.Text(a), "");
   EXPECT_EQ(small.Text(b), "abcd");
   EXPECT_EQ(small.Text(c), "abcde");
