@@ -3,6 +3,8 @@
 // interpreter and the JIT; and of a point in the middle of the history (re-evaluation
 // after a late event), where everything after the point must be stepped over. `for` and
 // sequences are measured too (over 12 days of events: `for` checks each change instant).
+// `scan` is the interpreter over the same list without its window index: each aggregate
+// as a scan of its window, the way every window was evaluated before the index.
 // Run: build-release/bin/cdr_window_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -37,7 +39,8 @@ struct Setup {
   cdr::driver::Frontend fe;
   cdr::runtime::Interner interner;
   std::map<std::string, cdr::runtime::LoadedRule> interp, native;
-  std::map<int64_t, std::unique_ptr<PatientEvents>> events;  // by number of events
+  // By number of events: the list with its window index, and without (`scan`).
+  std::map<int64_t, std::unique_ptr<PatientEvents>> events, unindexed;
 };
 
 Setup& Get() {
@@ -68,29 +71,33 @@ Setup& Get() {
     }
     auto needs = cdr::runtime::WindowNeeds(m, identity);
     for (int64_t n : {1000, 10000, 100000, 1000000}) {
-      auto events = std::make_unique<PatientEvents>();
-      events->by_signal.resize(m.signals.size());
-      auto& list = events->by_signal[0];
-      list.EnableIndex(needs[0]);
-      uint64_t x = 88172645463325252ULL;
-      for (int64_t i = 0; i < n; ++i) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        list.emplace_back(i * 1000, static_cast<int64_t>(40 + x % 160) * 100000000, true, false, 0);
+      for (bool indexed : {true, false}) {
+        auto events = std::make_unique<PatientEvents>();
+        events->by_signal.resize(m.signals.size());
+        auto& list = events->by_signal[0];
+        if (indexed) list.EnableIndex(needs[0]);
+        uint64_t x = 88172645463325252ULL;
+        for (int64_t i = 0; i < n; ++i) {
+          x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+          list.emplace_back(i * 1000, static_cast<int64_t>(40 + x % 160) * 100000000, true, false, 0);
+        }
+        (indexed ? s->events : s->unindexed)[n] = std::move(events);
       }
-      s->events[n] = std::move(events);
     }
     return s;
   }();
   return *s;
 }
 
+enum class Mode { Interp, Jit, Scan };
+
 // One point: the aggregate over `n` events, evaluated at the newest (`middle`: at the
 // middle one, with half the events after it).
-void Point(benchmark::State& state, const char* agg, bool native, bool middle) {
+void Point(benchmark::State& state, const char* agg, Mode mode, bool middle) {
   Setup& s = Get();
   int64_t n = state.range(0);
-  const auto& rule = native ? s.native.at(agg) : s.interp.at(agg);
-  const PatientEvents& events = *s.events.at(n);
+  const auto& rule = mode == Mode::Jit ? s.native.at(agg) : s.interp.at(agg);
+  const PatientEvents& events = *(mode == Mode::Scan ? s.unindexed : s.events).at(n);
   int64_t now = (middle ? n / 2 : n - 1) * 1000;
   std::vector<Value> regs;
   bool primed = false;
@@ -105,10 +112,11 @@ void Point(benchmark::State& state, const char* agg, bool native, bool middle) {
 
 void Register() {
   for (const char* agg : kAggregates) {
-    for (bool native : {false, true}) {
+    for (Mode mode : {Mode::Interp, Mode::Jit, Mode::Scan}) {
       for (bool middle : {false, true}) {
-        std::string name = std::string(agg) + (native ? "/jit" : "/interp") + (middle ? "/middle" : "/newest");
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { Point(st, agg, native, middle); })
+        const char* m = mode == Mode::Interp ? "/interp" : mode == Mode::Jit ? "/jit" : "/scan";
+        std::string name = std::string(agg) + m + (middle ? "/middle" : "/newest");
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { Point(st, agg, mode, middle); })
             ->Arg(1000)
             ->Arg(10000)
             ->Arg(100000)
