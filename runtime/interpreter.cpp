@@ -96,6 +96,11 @@ int64_t FloorRaw(int64_t raw) {
   return q;
 }
 
+// The list of a signal the patient has none of. At namespace scope: a function-local
+// static of a type with a constructor out of line is checked for initialization (a guard
+// load and branch) at every use, and Events() runs for every aggregate.
+const EventList kNoEvents;
+
 // The index of the first event after `t` in ev[0, end). Evaluation looks at the latest
 // events, so the search runs backwards from `end` in doubling steps, then bisects.
 size_t FirstAfter(const EventList& ev, size_t end, int64_t t) {
@@ -493,9 +498,8 @@ class Evaluator {
     const Value& operator[](size_t i) const { return p[i]; }
   };
   const EventList& Events(int32_t slot) const {
-    static const EventList kNone;
     int32_t sig = rule_.slot_signal[static_cast<size_t>(slot)];
-    if (sig < 0 || static_cast<size_t>(sig) >= events_.by_signal.size()) return kNone;
+    if (sig < 0 || static_cast<size_t>(sig) >= events_.by_signal.size()) return kNoEvents;
     return events_.by_signal[static_cast<size_t>(sig)];
   }
 
@@ -830,10 +834,9 @@ void RtAgg(void* ctx, int32_t block, int32_t inst, int64_t now, Value* out) {
   // No evaluator: the aggregate alone, as Evaluator::Agg computes it without evidence.
   const NativeCall& call = *static_cast<NativeCall*>(ctx);
   const ir::Inst& in = call.rule.ir->blocks[static_cast<size_t>(block)].insts[static_cast<size_t>(inst)];
-  static const EventList kNone;
   int32_t list = call.rule.slot_signal[static_cast<size_t>(in.aux)];
   const EventList& ev =
-      list >= 0 && static_cast<size_t>(list) < call.events.by_signal.size() ? call.events.by_signal[static_cast<size_t>(list)] : kNone;
+      list >= 0 && static_cast<size_t>(list) < call.events.by_signal.size() ? call.events.by_signal[static_cast<size_t>(list)] : kNoEvents;
   *out = WindowAggregate(ev, now, in.imm < 0 ? call.retention_ms : in.imm, static_cast<ir::AggKind>(in.imm2),
                          call.rule.slot_int[static_cast<size_t>(in.aux)], in.kind);
 }
