@@ -3,11 +3,12 @@
 // interpreter and the JIT; and of a point in the middle of the history (re-evaluation
 // after a late event), where everything after the point must be stepped over. `for` and
 // sequences are measured too (over 12 days of events: `for` checks each change instant).
-// `scan` is the interpreter over the same list without its window index: each aggregate
-// as a scan of its window, the way every window was evaluated before the index.
+// `scan` is the interpreter told that no list has a window index: each aggregate as a
+// scan of its window, the way every window was evaluated before the index.
 // Run: build-release/bin/cdr_window_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -38,9 +39,8 @@ std::string Let(const std::string& agg) {
 struct Setup {
   cdr::driver::Frontend fe;
   cdr::runtime::Interner interner;
-  std::map<std::string, cdr::runtime::LoadedRule> interp, native;
-  // By number of events: the list with its window index, and without (`scan`).
-  std::map<int64_t, std::unique_ptr<PatientEvents>> events, unindexed;
+  std::map<std::string, cdr::runtime::LoadedRule> interp, native, scan;
+  std::map<int64_t, std::unique_ptr<PatientEvents>> events;  // by number of events
 };
 
 Setup& Get() {
@@ -64,25 +64,23 @@ Setup& Get() {
       std::string agg = rule.id.substr(2);
       s->interp[agg] = cdr::runtime::Load(m, rule, s->interner, identity);
       s->native[agg] = s->interp[agg];
+      s->scan[agg] = s->interp[agg];
+      std::fill(s->scan[agg].slot_needs.begin(), s->scan[agg].slot_needs.end(), 0);
       if (auto err = cdr::jit::Compile(rule, 2, s->native[agg].native)) {
         std::fprintf(stderr, "window_bench: %s\n", err->c_str());
         std::abort();
       }
     }
-    auto needs = cdr::runtime::WindowNeeds(m, identity);
     for (int64_t n : {1000, 10000, 100000, 1000000}) {
-      for (bool indexed : {true, false}) {
-        auto events = std::make_unique<PatientEvents>();
-        events->by_signal.resize(m.signals.size());
-        auto& list = events->by_signal[0];
-        if (indexed) list.EnableIndex(needs[0]);
-        uint64_t x = 88172645463325252ULL;
-        for (int64_t i = 0; i < n; ++i) {
-          x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-          list.emplace_back(i * 1000, static_cast<int64_t>(40 + x % 160) * 100000000, true, false, 0);
-        }
-        (indexed ? s->events : s->unindexed)[n] = std::move(events);
+      auto events = std::make_unique<PatientEvents>();
+      events->by_signal.resize(m.signals.size());
+      auto& list = events->by_signal[0];
+      uint64_t x = 88172645463325252ULL;
+      for (int64_t i = 0; i < n; ++i) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        list.emplace_back(i * 1000, static_cast<int64_t>(40 + x % 160) * 100000000, true, false, 0);
       }
+      s->events[n] = std::move(events);
     }
     return s;
   }();
@@ -96,8 +94,8 @@ enum class Mode { Interp, Jit, Scan };
 void Point(benchmark::State& state, const char* agg, Mode mode, bool middle) {
   Setup& s = Get();
   int64_t n = state.range(0);
-  const auto& rule = mode == Mode::Jit ? s.native.at(agg) : s.interp.at(agg);
-  const PatientEvents& events = *(mode == Mode::Scan ? s.unindexed : s.events).at(n);
+  const auto& rule = mode == Mode::Jit ? s.native.at(agg) : mode == Mode::Scan ? s.scan.at(agg) : s.interp.at(agg);
+  const PatientEvents& events = *s.events.at(n);
   int64_t now = (middle ? n / 2 : n - 1) * 1000;
   std::vector<Value> regs;
   bool primed = false;

@@ -344,7 +344,6 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
     outputs_[static_cast<size_t>(s.rule)].emplace_back(s.let, store);
   }
   affected_flags_.assign(module.rules.size(), 0);
-  window_needs_ = WindowNeeds(module, store_of_);
   reads_.assign(rules_.size() * signal_of_.size(), 0);
   for (size_t r = 0; r < rules_.size(); ++r) {
     for (int32_t list : rules_[r].slot_signal) reads_[r * signal_of_.size() + static_cast<size_t>(list)] = 1;
@@ -622,9 +621,6 @@ void Engine::Flush() {
       slot->id = pid;
       slot->id_prefix = IdPrefix(pid);
       slot->events.by_signal.resize(signal_of_.size());
-      for (size_t l = 0; l < window_needs_.size(); ++l) {
-        if (window_needs_[l]) slot->events.by_signal[l].EnableIndex(window_needs_[l]);
-      }
       slot->rules.resize(rules_.size());
     }
     found = slot.get();

@@ -184,7 +184,6 @@ class Engine {
   std::vector<LoadedRule> rules_;
   std::vector<int32_t> store_of_;   // module signal -> stored list, or -1 when no rule reads it
   std::vector<int32_t> signal_of_;  // stored list -> module signal
-  std::vector<uint8_t> window_needs_;  // stored list -> what its window index keeps (runtime/window.h)
   std::vector<std::vector<size_t>> rules_of_signal_;  // stored list -> rules that read it
   std::vector<uint8_t> reads_;  // [rule * stored lists + list]: the rule reads the list
   std::vector<std::vector<std::pair<int32_t, int64_t>>> timers_;  // rule -> (signal, offset)

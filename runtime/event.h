@@ -150,16 +150,12 @@ class EventList {
   EventList& operator=(const EventList& o);
   EventList& operator=(EventList&& o) noexcept;
 
-  /// Keeps a window index with `needs` (WindowNeed bits; 0: none) from now on. It is built
-  /// when first read: a list whose windows stay small never pays for one.
-  void EnableIndex(uint8_t needs);
-  /// The window index, brought up to date with the records first (a change only marks
-  /// where it starts), or null when the list keeps none.
-  const WindowIndex* index() const {
-    if (!needs_) return nullptr;
-    if (!index_ || dirty_from_ != kClean) SyncIndex();
-    return index_.get();
-  }
+  /// The window index keeping `needs` (WindowNeed bits; the same for every call on one
+  /// list: what the module's aggregates read it for, LoadedRule::slot_needs), brought up
+  /// to date with the records first, or null when `needs` is 0. Built on the first call: a
+  /// list whose windows stay small never pays for one; a change only marks where it
+  /// starts, and the index catches up here (runtime/window.cpp).
+  const WindowIndex* index(uint8_t needs) const;
 
   const EventSpan& span() const { return span_; }
   size_t size() const { return v_.size(); }
@@ -235,11 +231,8 @@ class EventList {
            v_.begin();
   }
   void Sync() { span_ = EventSpan{v_.data(), static_cast<int64_t>(v_.size())}; }
-  static constexpr uint32_t kClean = ~uint32_t{0};
-  /// The records changed from `from` on: the index catches up when next read.
-  void Dirty(size_t from) { dirty_from_ = std::min(dirty_from_, static_cast<uint32_t>(from)); }
-  /// Builds the index (when the list has none yet) or brings it up to date.
-  void SyncIndex() const;  // runtime/window.cpp
+  /// The records changed from `from` on (the list has an index): it catches up when next read.
+  void Dirty(size_t from);  // runtime/window.cpp
   /// Room for one more: 4 records first, then 1.5 times as many (a patient's lists are
   /// many and mostly short: a lab taken a few times a day; doubling left half of their
   /// memory unused on the replay, and 8 records first a third of it).
@@ -250,8 +243,6 @@ class EventList {
   EventSpan span_{nullptr, 0};  // first: native code reads it at the list's address
   std::vector<StoredEvent> v_;
   mutable std::unique_ptr<WindowIndex> index_;  // built on first read (index())
-  mutable uint32_t dirty_from_ = kClean;        // the index is up to date before this record
-  uint8_t needs_ = 0;                           // what the index keeps; 0: no index
 };
 
 /// A patient's events, per signal, each list sorted by (time, id).

@@ -150,10 +150,10 @@ Value SlopeOf(Int128 n, Int128 st, Int128 sv, Int128 stt, Int128 stv) {
 // list's window index (runtime/window.h) in O(log n), by scanning the window otherwise. Both
 // give the same value: the index is only a faster way to the same sums and picks.
 AggregateResult AggregateOver(const EventList& ev, size_t b, size_t e, int64_t now, ir::AggKind kind, bool int_signal,
-                              Kind result_kind) {
+                              Kind result_kind, uint8_t list_needs) {
   using A = ir::AggKind;
   // A small window is scanned: cheaper than the index, and bounded (kScanLimit).
-  const WindowIndex* index = e - b > kScanLimit ? ev.index() : nullptr;
+  const WindowIndex* index = e - b > kScanLimit ? ev.index(list_needs) : nullptr;
   const uint8_t needs = index ? index->needs() : 0;
   AggregateResult r{Unknown(), e, e};
   // The first and last events with a value: by count when some may lack one (`event`
@@ -363,8 +363,11 @@ LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& intern
   LoadedRule r;
   r.ir = &rule;
   for (const auto& t : rule.texts) r.text_ids.push_back(interner.Intern(t));
+  const std::vector<uint8_t> list_needs = WindowNeeds(module, store_of);  // per list, over every rule
   for (const auto& s : rule.slots) {
     r.slot_signal.push_back(store_of[static_cast<size_t>(s.signal)]);
+    int32_t list = r.slot_signal.back();
+    r.slot_needs.push_back(list >= 0 && static_cast<size_t>(list) < list_needs.size() ? list_needs[static_cast<size_t>(list)] : 0);
     // A slot whose signal has no list cannot be read natively (the engine keeps a list for
     // every signal its rules read).
     r.lists_needed = r.slot_signal.back() < 0 ? SIZE_MAX
@@ -428,7 +431,7 @@ class Evaluator {
       const Value& a = r[static_cast<size_t>(st.a)];
       const Value& c = r[static_cast<size_t>(st.b)];
       switch (static_cast<Fast>(st.fast)) {
-        case Fast::AggLast: r[i] = LastWithin(Events(st.aux), now, st.imm); break;
+        case Fast::AggLast: r[i] = LastWithin(st.aux, now, st.imm); break;
         case Fast::Absence: {
           const auto& ev = Events(st.aux);
           size_t end = FirstAfter(ev, ev.size(), now);
@@ -505,11 +508,13 @@ class Evaluator {
 
   // last(x within window), window >= 0, as Agg computes it without evidence: the latest
   // event with a value among those with time in (now - window, now].
-  static Value LastWithin(const EventList& ev, int64_t now, int64_t window) {
+  Value LastWithin(int32_t slot, int64_t now, int64_t window) const {
+    const EventList& ev = Events(slot);
     size_t i = FirstAfter(ev, ev.size(), now);
     if (i > 0 && !ev[i - 1].has_value) {  // events may lack values (`event` signals)
       size_t b = FirstAfter(ev, i, now - window);
-      return AggregateOver(ev, b, i, now, ir::AggKind::Last, false, Kind::Dec).value;
+      return AggregateOver(ev, b, i, now, ir::AggKind::Last, false, Kind::Dec, rule_.slot_needs[static_cast<size_t>(slot)])
+          .value;
     }
     for (; i > 0 && ev[i - 1].time > now - window; --i) {
       if (ev[i - 1].has_value) return Known(ev[i - 1].value);
@@ -536,7 +541,8 @@ class Evaluator {
     const auto& ev = Events(in.aux);
     auto [b, e] = Range(ev, now, in.imm);
     auto kind = static_cast<ir::AggKind>(in.imm2);
-    AggregateResult r = AggregateOver(ev, b, e, now, kind, rule_.slot_int[static_cast<size_t>(in.aux)], in.kind);
+    AggregateResult r = AggregateOver(ev, b, e, now, kind, rule_.slot_int[static_cast<size_t>(in.aux)], in.kind,
+                                      rule_.slot_needs[static_cast<size_t>(in.aux)]);
     if (!evidence_ || current_block_ != 0 || rule_.site_of[static_cast<size_t>(id)] < 0) return r.value;
     // The evidence: the events the value came from (at most kMaxEvidence).
     using A = ir::AggKind;
@@ -746,7 +752,7 @@ class Evaluator {
         return r[static_cast<size_t>(t.rows[static_cast<size_t>(row)].value)];
       }
       case Op::Agg: return Agg(in, id, now);
-      case Op::Latest: return LastWithin(Events(in.aux), now, retention_ms_);
+      case Op::Latest: return LastWithin(in.aux, now, retention_ms_);
       case Op::Absence: {
         const auto& ev = Events(in.aux);
         auto [lo, hi] = Range(ev, now, in.imm);
@@ -838,13 +844,14 @@ void RtAgg(void* ctx, int32_t block, int32_t inst, int64_t now, Value* out) {
   const EventList& ev =
       list >= 0 && static_cast<size_t>(list) < call.events.by_signal.size() ? call.events.by_signal[static_cast<size_t>(list)] : kNoEvents;
   *out = WindowAggregate(ev, now, in.imm < 0 ? call.retention_ms : in.imm, static_cast<ir::AggKind>(in.imm2),
-                         call.rule.slot_int[static_cast<size_t>(in.aux)], in.kind);
+                         call.rule.slot_int[static_cast<size_t>(in.aux)], in.kind,
+                         call.rule.slot_needs[static_cast<size_t>(in.aux)]);
 }
 
 Value WindowAggregate(const EventList& list, int64_t now, int64_t window, ir::AggKind kind, bool int_signal,
-                      ir::Kind result_kind) {
+                      ir::Kind result_kind, uint8_t needs) {
   size_t e = FirstAfter(list, list.size(), now), b = FirstAfter(list, e, now - window);
-  return AggregateOver(list, b, e, now, kind, int_signal, result_kind).value;
+  return AggregateOver(list, b, e, now, kind, int_signal, result_kind, needs).value;
 }
 
 namespace {

@@ -70,6 +70,7 @@ struct LoadedRule {
   std::vector<int64_t> text_ids;
   std::vector<int32_t> slot_signal;  // slot -> index into PatientEvents::by_signal
   std::vector<bool> slot_int;        // the signal holds integers (not raw decimals)
+  std::vector<uint8_t> slot_needs;   // slot -> what its list's window index keeps (runtime/window.h)
   std::vector<int32_t> site_of;      // block-0 instruction -> evidence site, or -1
   std::vector<NativeBlock> native;   // per block; empty: the interpreter runs the rule
   // For the interpreter, per block: the registers with every constant in place (unknown
@@ -118,10 +119,11 @@ void RtAgg(void* ctx, int32_t block, int32_t inst, int64_t now, Value* out);
 
 /// An aggregate over the events of `list` with time in (now - window, now], as the `agg`
 /// instruction computes it without evidence: in O(log n) when the list has the window
-/// index it needs (runtime/window.h), by scanning the window otherwise; the same value
-/// either way. `int_signal`: the list holds integers; `result_kind`: the instruction's.
+/// index (runtime/window.h) keeping `needs` (0: none), by scanning the window otherwise;
+/// the same value either way. `int_signal`: the list holds integers; `result_kind`: the
+/// instruction's.
 Value WindowAggregate(const EventList& list, int64_t now, int64_t window, ir::AggKind kind, bool int_signal,
-                      ir::Kind result_kind);
+                      ir::Kind result_kind, uint8_t needs);
 void RtCover(void* ctx, int32_t table, int32_t row);
 
 }  // namespace cdr::runtime

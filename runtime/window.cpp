@@ -51,6 +51,7 @@ void WindowIndex::Update(const StoredEvent* data, size_t size, size_t from) {
     UpdateTree(max_, data, size, from, old, false);
   }
   size_ = size;
+  dirty_from_ = kClean;
 }
 
 bool WindowIndex::Better(const StoredEvent* data, int32_t i, int32_t j, bool min) {
@@ -140,10 +141,9 @@ std::vector<uint8_t> WindowNeeds(const ir::Module& module, const std::vector<int
 EventList::EventList() = default;
 EventList::~EventList() = default;
 
-EventList::EventList(const EventList& o) : v_(o.v_), needs_(o.needs_) { Sync(); }
+EventList::EventList(const EventList& o) : v_(o.v_) { Sync(); }  // the copy builds its own index
 
-EventList::EventList(EventList&& o) noexcept
-    : v_(std::move(o.v_)), index_(std::move(o.index_)), dirty_from_(o.dirty_from_), needs_(o.needs_) {
+EventList::EventList(EventList&& o) noexcept : v_(std::move(o.v_)), index_(std::move(o.index_)) {
   Sync();
   o.Sync();
 }
@@ -152,32 +152,24 @@ EventList& EventList::operator=(const EventList& o) {
   v_ = o.v_;
   Sync();
   index_.reset();
-  needs_ = o.needs_;
   return *this;
 }
 
 EventList& EventList::operator=(EventList&& o) noexcept {
   v_ = std::move(o.v_);
   index_ = std::move(o.index_);
-  dirty_from_ = o.dirty_from_;
-  needs_ = o.needs_;
   Sync();
   o.Sync();
   return *this;
 }
 
-void EventList::EnableIndex(uint8_t needs) {
-  needs_ = needs;
-  index_.reset();
-}
+void EventList::Dirty(size_t from) { index_->Dirty(from); }
 
-void EventList::SyncIndex() const {
-  if (!index_) {
-    index_ = std::make_unique<WindowIndex>(needs_);
-    dirty_from_ = 0;
-  }
-  index_->Update(v_.data(), v_.size(), dirty_from_);
-  dirty_from_ = kClean;
+const WindowIndex* EventList::index(uint8_t needs) const {
+  if (!needs) return nullptr;
+  if (!index_) index_ = std::make_unique<WindowIndex>(needs);
+  if (!index_->Clean()) index_->Update(v_.data(), v_.size(), index_->dirty_from());
+  return index_.get();
 }
 
 }  // namespace cdr::runtime

@@ -11,6 +11,7 @@
 // never builds its index.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -41,6 +42,10 @@ class WindowIndex {
   void Update(const StoredEvent* data, size_t size, size_t from);
 
   uint8_t needs() const { return needs_; }
+  /// The list changed from record `from` on; Update catches up (Dirty, Clean: EventList).
+  void Dirty(size_t from) { dirty_from_ = std::min(dirty_from_, from); }
+  bool Clean() const { return dirty_from_ == kClean; }
+  size_t dirty_from() const { return dirty_from_; }
   bool counts_values() const { return (needs_ & kNeedValued) != 0; }
   /// Events with a value among [b, e) (kNeedValued).
   int64_t Values(size_t b, size_t e) const { return valued_[e] - valued_[b]; }
@@ -65,7 +70,9 @@ class WindowIndex {
   /// Sets the leaves [from, max(size, old)) (`old`: the size before) and their parents.
   void UpdateTree(std::vector<int32_t>& tree, const StoredEvent* data, size_t size, size_t from, size_t old, bool min);
 
+  static constexpr size_t kClean = ~size_t{0};
   uint8_t needs_;
+  size_t dirty_from_ = 0;  // the index is up to date before this record (kClean: all)
   int64_t base_ = 0;
   size_t size_ = 0;  // the list's size at the last update
   // Prefix arrays, one entry more than the list: [i] covers records [0, i).
