@@ -14,6 +14,7 @@
 #include "compiler/driver/frontend.h"
 #include "compiler/jit/jit.h"
 #include "runtime/interpreter.h"
+#include "runtime/window.h"
 
 namespace {
 
@@ -55,7 +56,7 @@ Setup& Get() {
     }
     std::vector<int32_t> identity(m.signals.size());
     for (size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<int32_t>(i);
-    s->interp = cdr::runtime::Load(m, m.rules[s->news2], s->interner, identity);
+    s->interp = cdr::runtime::Load(m, m.rules[s->news2], s->interner, identity, cdr::runtime::WindowNeeds(m, identity));
     s->native = s->interp;
     s->native_o0 = s->interp;
     s->hand = s->interp;

@@ -8,7 +8,6 @@
 // Run: build-release/bin/cdr_window_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -60,12 +59,12 @@ Setup& Get() {
     const auto& m = s->fe.module;
     std::vector<int32_t> identity(m.signals.size());
     for (size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<int32_t>(i);
+    const auto needs = cdr::runtime::WindowNeeds(m, identity);
     for (const auto& rule : m.rules) {
       std::string agg = rule.id.substr(2);
-      s->interp[agg] = cdr::runtime::Load(m, rule, s->interner, identity);
+      s->interp[agg] = cdr::runtime::Load(m, rule, s->interner, identity, needs);
       s->native[agg] = s->interp[agg];
-      s->scan[agg] = s->interp[agg];
-      std::fill(s->scan[agg].slot_needs.begin(), s->scan[agg].slot_needs.end(), 0);
+      s->scan[agg] = cdr::runtime::Load(m, rule, s->interner, identity);  // no index
       if (auto err = cdr::jit::Compile(rule, 2, s->native[agg].native)) {
         std::fprintf(stderr, "window_bench: %s\n", err->c_str());
         std::abort();

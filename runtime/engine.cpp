@@ -309,9 +309,10 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
   }
   rules_of_signal_.resize(signal_of_.size());
   keep_ms_ = module.retention_ms > 0 ? module.retention_ms : kDefaultRetentionMs;
+  const std::vector<uint8_t> list_needs = WindowNeeds(module, store_of_);
   for (size_t r = 0; r < module.rules.size(); ++r) {
     const ir::Rule& rule = module.rules[r];
-    rules_.push_back(Load(module, rule, interner_, store_of_));
+    rules_.push_back(Load(module, rule, interner_, store_of_, list_needs));
     for (int32_t list : rules_.back().slot_signal) {
       auto& v = rules_of_signal_[static_cast<size_t>(list)];
       if (std::find(v.begin(), v.end(), r) == v.end()) v.push_back(r);

@@ -359,11 +359,11 @@ int64_t Interner::Intern(const std::string& s) {
   return id;
 }
 
-LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner, const std::vector<int32_t>& store_of) {
+LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner, const std::vector<int32_t>& store_of,
+                const std::vector<uint8_t>& list_needs) {
   LoadedRule r;
   r.ir = &rule;
   for (const auto& t : rule.texts) r.text_ids.push_back(interner.Intern(t));
-  const std::vector<uint8_t> list_needs = WindowNeeds(module, store_of);  // per list, over every rule
   for (const auto& s : rule.slots) {
     r.slot_signal.push_back(store_of[static_cast<size_t>(s.signal)]);
     int32_t list = r.slot_signal.back();

@@ -91,8 +91,11 @@ struct LoadedRule {
 };
 
 /// `store_of` maps a module signal to its list in PatientEvents::by_signal (the engine
-/// keeps only the signals some rule reads).
-LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner, const std::vector<int32_t>& store_of);
+/// keeps only the signals some rule reads). `list_needs`: what each list's window index
+/// keeps, `WindowNeeds(module, store_of)` (runtime/window.h), computed once per module;
+/// empty: no list has an index (every window is scanned).
+LoadedRule Load(const ir::Module& module, const ir::Rule& rule, Interner& interner, const std::vector<int32_t>& store_of,
+                const std::vector<uint8_t>& list_needs = {});
 
 /// What an evaluation must leave in `regs` besides the `when` conditions.
 enum class Wanted {
