@@ -1,4 +1,4 @@
-// runtime/decode.h: one line of the NDJSON event format (contracts.md) to a normalized
+// runtime/decode.h: one line of the NDJSON event format (docs/events.md) to a normalized
 // event, with simdjson: code-to-signal mapping, unit conversion to the signal's unit,
 // and a precise reason for every line that cannot be used.
 #pragma once

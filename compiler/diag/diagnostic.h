@@ -91,7 +91,7 @@ class DiagnosticEngine {
 /// `file:line:col: severity: message [kind]`, the source line, a caret and tildes under
 /// the range, then notes and fix-its.
 std::string FormatText(const DiagnosticEngine& engine, bool color = false);
-/// One JSON array, as in contracts.md.
+/// One JSON array, as docs/cli.md describes it.
 std::string FormatJson(const DiagnosticEngine& engine);
 /// A SARIF 2.1.0 log.
 std::string FormatSarif(const DiagnosticEngine& engine, std::string_view tool_version);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/cli/cli_test.sh: the `cdr` command line end to end: exit codes of contracts.md,
+# tests/cli/cli_test.sh: the `cdr` command line end to end: exit codes of docs/cli.md,
 # output formats, fmt in place, and malformed input that must never crash or hang.
 # Usage: cli_test.sh PATH/TO/cdr SOURCE_DIR
 set -uo pipefail

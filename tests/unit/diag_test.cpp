@@ -1,4 +1,4 @@
-// tests/unit/diag_test.cpp: diagnostic output formats (JSON as in contracts.md, SARIF 2.1.0).
+// tests/unit/diag_test.cpp: diagnostic output formats (JSON as in docs/cli.md, SARIF 2.1.0).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
