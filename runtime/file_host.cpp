@@ -37,8 +37,10 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
   LineReader reader(in, kReadBlock, kMaxRefusedInput);
   Line line;
   Event event;
-  auto reject = [&](std::ostream* to, const std::string& reason, std::string_view input, uint64_t size) {
-    if (to) *to << RefusalLine(reason, line_no, input, size);
+  // An event that cannot be used: counted, and written with its reason and input line.
+  auto dead_letter = [&](const std::string& reason, uint64_t line, std::string_view input, uint64_t size) {
+    ++stats.dead_lettered;
+    if (out.dead_letter) *out.dead_letter << RefusalLine(reason, line, input, size);
   };
   auto snapshot = [&]() {
     stats.native = engine.native();
@@ -57,17 +59,15 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
   StreamClock clock(clock_options);
   // Ingests one decoded event and reports what the engine made of it.
   auto ingest = [&](std::string_view text, uint64_t size) {
+    stats.implausible_kept += event.implausible;
     switch (engine.Ingest(event)) {
       case Engine::Outcome::Applied:
       case Engine::Outcome::Late: break;  // the engine writes late events (with their source)
       case Engine::Outcome::UnknownCorrection:
-        ++stats.dead_lettered;
-        if (out.dead_letter) {
-          *out.dead_letter << RefusalLine(
-              "entered-in-error for an event id that is not known (never seen, or older than the retention); kept, so "
-              "that a version of it recorded earlier and arriving later is ignored",
-              event.source_line, text, size);
-        }
+        dead_letter(
+            "entered-in-error for an event id that is not known (never seen, or older than the retention); kept, so "
+            "that a version of it recorded earlier and arriving later is ignored",
+            event.source_line, text, size);
         break;
     }
   };
@@ -80,8 +80,7 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
         case ClockAction::Jump: engine.AdvanceTo(action.time - 1); break;
         case ClockAction::Release:
           if (auto reason = decoder.Decode(action.event.text, event)) {  // cannot happen: it decoded before
-            ++stats.dead_lettered;
-            if (out.dead_letter) *out.dead_letter << RefusalLine(*reason, action.event.line, action.event.text, action.event.text.size());
+            dead_letter(*reason, action.event.line, action.event.text, action.event.text.size());
             break;
           }
           event.source = action.event.text;
@@ -89,8 +88,7 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
           ingest(action.event.text, action.event.text.size());
           break;
         case ClockAction::Quarantine:
-          ++stats.dead_lettered;
-          if (out.dead_letter) *out.dead_letter << RefusalLine(action.reason, action.event.line, action.event.text, action.event.text.size());
+          dead_letter(action.reason, action.event.line, action.event.text, action.event.text.size());
           break;
       }
     }
@@ -107,17 +105,14 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
         line.size > kMaxEventBytes ? OversizeReason(line.size) : decoder.Decode(line.text, line.readable, event);
     if (!reason) reason = clock.SkewReason(event.time, event.recorded);
     if (reason) {
-      ++stats.dead_lettered;
-      reject(out.dead_letter, *reason, line.text, line.size);
+      dead_letter(*reason, line_no, line.text, line.size);
     } else if (clock.Admits(event.time)) {
-      stats.implausible_kept += event.implausible;
       clock.Admit(event.time);
       event.source = line.text;
       event.source_line = line_no;
       ingest(line.text, line.size);
       drain();
     } else {
-      stats.implausible_kept += event.implausible;
       clock.Hold(HeldEvent{line_no, std::string(line.text), event.time, std::string(event.patient)});
       drain();
     }
