@@ -82,10 +82,6 @@ std::optional<int32_t> RecordedOffset(int64_t time, int64_t recorded) {
   return static_cast<int32_t>(offset);
 }
 
-}  // namespace
-
-namespace {
-
 // The order of an event's versions: `recorded` first; at equal `recorded`,
 // entered-in-error over amended/corrected over final.
 int StatusRank(Status s) { return s == Status::EnteredInError ? 2 : s == Status::Amended ? 1 : 0; }
@@ -642,12 +638,8 @@ void Engine::Flush() {
   // The stream has reached latest_ (the event that ended this group included): the timer
   // points and waiting decisions before it come now, the timers first (a timer point's
   // Scan decides the points after it too).
-  if (timers_due_.empty()) {
-    timers_upto_ = std::max(timers_upto_, latest_ - 1);  // what FireTimers would note
-  } else {
-    FireTimers(latest_ - 1);
-  }
-  if (!decide_due_.empty()) DecidePending(latest_);
+  FireTimers(latest_ - 1);
+  DecidePending(latest_);
   AdvanceTime(stream_time_);
   // Evict a patient's old state at most once per hour of watermark progress.
   if (watermark_ != INT64_MIN && (p.evicted_at == INT64_MIN || watermark_ - p.evicted_at >= 3600000)) Evict(p);
@@ -920,7 +912,7 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
   }
 }
 
-void Engine::DecidePending(int64_t before) {
+void Engine::DecideDue(int64_t before) {
   Due d;
   while (Patient* due = PopDue(decide_due_, before == INT64_MIN ? INT64_MIN : before - 1, d)) {
     RuleState& rs = due->rules[static_cast<size_t>(d.rule)];
@@ -940,11 +932,10 @@ void Engine::AdvanceTime(int64_t stream_time) {
   }
 }
 
-void Engine::FireTimers(int64_t upto) {
+void Engine::FireDueTimers(int64_t upto) {
   // Timer points whose time the stream has passed are evaluated now: by then every
   // patient's events of that time are in, so a timer does not fire ahead of a panel of
   // its own time (from another patient's events of that time) only to be retracted.
-  timers_upto_ = std::max(timers_upto_, upto);
   Due d;
   while (Patient* due = PopDue(timers_due_, upto, d)) {
     Patient& p = *due;

@@ -159,10 +159,19 @@ class Engine {
   /// has passed (all of them when eager): fires and retracts what changed. A held point
   /// not yet passed waits in decide_due_.
   void Scan(Patient& p, size_t rule, int64_t from);
-  /// Decides the waiting points the stream has now passed (before `before`).
-  void DecidePending(int64_t before);
+  /// Decides the waiting points the stream has now passed (before `before`). Inline: it
+  /// runs for every group, and the queue is mostly empty.
+  void DecidePending(int64_t before) {
+    if (!decide_due_.empty()) DecideDue(before);
+  }
+  void DecideDue(int64_t before);
   bool IsPoint(const Patient& p, size_t rule, int64_t t) const;
-  void FireTimers(int64_t upto);
+  /// Evaluates the timer points up to `upto`. Inline, as DecidePending.
+  void FireTimers(int64_t upto) {
+    timers_upto_ = std::max(timers_upto_, upto);
+    if (!timers_due_.empty()) FireDueTimers(upto);
+  }
+  void FireDueTimers(int64_t upto);
   void AdvanceTime(int64_t stream_time);
   void Finalize(int64_t upto);
   void Evict(Patient& p);
