@@ -143,7 +143,7 @@ class EventList {
   using iterator = std::vector<StoredEvent>::iterator;
   using const_iterator = std::vector<StoredEvent>::const_iterator;
 
-  EventList();
+  EventList() noexcept = default;
   ~EventList();
   EventList(const EventList& o);
   EventList(EventList&& o) noexcept;

@@ -138,7 +138,6 @@ std::vector<uint8_t> WindowNeeds(const ir::Module& module, const std::vector<int
 
 // The EventList members that involve its index (event.h keeps WindowIndex incomplete).
 
-EventList::EventList() = default;
 EventList::~EventList() = default;
 
 EventList::EventList(const EventList& o) : v_(o.v_) { Sync(); }  // the copy builds its own index
