@@ -395,11 +395,10 @@ class BlockEmitter {
     auto kind = static_cast<A>(in.imm2);
     llvm::BasicBlock* done = llvm::BasicBlock::Create(ctx_, "agg_done", fn_);
     std::vector<std::pair<V, llvm::BasicBlock*>> results;
-    // A value the runtime wrote to the register's memory.
+    // A value the runtime wrote to the register's memory (Load reads it from there: the
+    // register has no SSA value before this instruction's Store).
     auto from_memory = [&]() {
-      llvm::Value* p = Reg(i);
-      V v{b_.CreateLoad(i64_, b_.CreateStructGEP(value_, p, 0)),
-          b_.CreateICmpNE(b_.CreateLoad(i8_, b_.CreateStructGEP(value_, p, 1)), llvm::ConstantInt::get(i8_, 0))};
+      V v = Load(i);
       results.emplace_back(v, b_.GetInsertBlock());
       b_.CreateBr(done);
     };
