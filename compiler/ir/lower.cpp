@@ -269,8 +269,9 @@ class RuleLowerer {
 
   void Window(int64_t ms) { out_->longest_window_ms = std::max(out_->longest_window_ms, ms); }
 
-  void AddTimer(const Timer& t) {
-    if (std::find(out_->timers.begin(), out_->timers.end(), t) == out_->timers.end()) out_->timers.push_back(t);
+  // Adds `t` to `timers` unless it is there (a rule's timers, a block's change instants).
+  static void AddTimer(std::vector<Timer>& timers, const Timer& t) {
+    if (std::find(timers.begin(), timers.end(), t) == timers.end()) timers.push_back(t);
   }
 
   // The instants at which block `b`'s values can change, from what its instructions read:
@@ -279,9 +280,7 @@ class RuleLowerer {
   // changes where its condition does, and D after.
   void Changes(int b) {
     std::vector<Timer> changes;
-    auto add = [&](Timer t) {
-      if (std::find(changes.begin(), changes.end(), t) == changes.end()) changes.push_back(t);
-    };
+    auto add = [&](const Timer& t) { AddTimer(changes, t); };
     auto window = [&](int32_t slot, int64_t ms) {
       add(Timer{slot, 0, false});
       add(ms < 0 ? Timer{slot, 0, true} : Timer{slot, ms, false});
@@ -371,7 +370,7 @@ class RuleLowerer {
         // enclosing `for` gets these instants among its own changes).
         Changes(sub);
         for (const Timer& c : out_->blocks[static_cast<size_t>(sub)].changes) {
-          AddTimer(Timer{c.slot, c.offset_ms + ms.value_or(0), c.after_retention});
+          AddTimer(out_->timers, Timer{c.slot, c.offset_ms + ms.value_or(0), c.after_retention});
         }
         Inst i;
         i.op = Op::Sustained;
@@ -406,7 +405,7 @@ class RuleLowerer {
         i.may_be_unknown = false;
         i.aux = Slot(e.op);
         i.imm = ms.value_or(0);
-        AddTimer(Timer{i.aux, i.imm, false});
+        AddTimer(out_->timers, Timer{i.aux, i.imm, false});
         return Emit(block, i);
       }
       case ExprKind::Sequence: {
