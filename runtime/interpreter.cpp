@@ -97,9 +97,16 @@ int64_t FloorRaw(int64_t raw) {
 }
 
 // The list of a signal the patient has none of. At namespace scope: a function-local
-// static of a type with a constructor out of line is checked for initialization (a guard
-// load and branch) at every use, and Events() runs for every aggregate.
+// static (with its destructor to register) is checked for initialization, a guard load
+// and branch, at every use, and SlotEvents runs for every aggregate.
 const EventList kNoEvents;
+
+// The events a rule's slot reads (none when the engine keeps no list for its signal).
+const EventList& SlotEvents(const LoadedRule& rule, const PatientEvents& events, int32_t slot) {
+  int32_t list = rule.slot_signal[static_cast<size_t>(slot)];
+  if (list < 0 || static_cast<size_t>(list) >= events.by_signal.size()) return kNoEvents;
+  return events.by_signal[static_cast<size_t>(list)];
+}
 
 // The index of the first event after `t` in ev[0, end). Evaluation looks at the latest
 // events, so the search runs backwards from `end` in doubling steps, then bisects.
@@ -116,6 +123,12 @@ size_t FirstAfter(const EventList& ev, size_t end, int64_t t) {
     step *= 2;
   }
   return 0;
+}
+
+// [begin, end) of the events of `ev` with time in (now - window, now].
+std::pair<size_t, size_t> WindowBounds(const EventList& ev, int64_t now, int64_t window) {
+  size_t end = FirstAfter(ev, ev.size(), now);
+  return {FirstAfter(ev, end, now - window), end};
 }
 
 // An aggregate's value, and the events it came from (positions in the list; the end of
@@ -500,11 +513,7 @@ class Evaluator {
     const Value* p;
     const Value& operator[](size_t i) const { return p[i]; }
   };
-  const EventList& Events(int32_t slot) const {
-    int32_t sig = rule_.slot_signal[static_cast<size_t>(slot)];
-    if (sig < 0 || static_cast<size_t>(sig) >= events_.by_signal.size()) return kNoEvents;
-    return events_.by_signal[static_cast<size_t>(sig)];
-  }
+  const EventList& Events(int32_t slot) const { return SlotEvents(rule_, events_, slot); }
 
   // last(x within window), window >= 0, as Agg computes it without evidence: the latest
   // event with a value among those with time in (now - window, now].
@@ -524,9 +533,7 @@ class Evaluator {
 
   // [begin, end) of the events with time in (now - window, now]; window < 0: the retention.
   std::pair<size_t, size_t> Range(const EventList& ev, int64_t now, int64_t window) const {
-    if (window < 0) window = retention_ms_;
-    size_t end = FirstAfter(ev, ev.size(), now);
-    return {FirstAfter(ev, end, now - window), end};
+    return WindowBounds(ev, now, window < 0 ? retention_ms_ : window);
   }
 
   void Note(ir::InstId id, int32_t slot, const StoredEvent& e) {
@@ -580,9 +587,7 @@ class Evaluator {
     for (const ir::Timer& c : rule_.ir->blocks[static_cast<size_t>(sub)].changes) {
       int64_t offset = c.offset_ms + (c.after_retention ? retention_ms_ : 0);
       const auto& ev = Events(c.slot);
-      // events with time + offset in (now - D, now]
-      size_t e = FirstAfter(ev, ev.size(), now - offset);
-      size_t b = FirstAfter(ev, e, now - in.imm - offset);
+      auto [b, e] = WindowBounds(ev, now - offset, in.imm);  // events with time + offset in (now - D, now]
       for (size_t i = b; i < e; ++i) instants.push_back(ev[i].time + offset);
     }
     std::sort(instants.begin(), instants.end());
@@ -840,17 +845,14 @@ void RtAgg(void* ctx, int32_t block, int32_t inst, int64_t now, Value* out) {
   // No evaluator: the aggregate alone, as Evaluator::Agg computes it without evidence.
   const NativeCall& call = *static_cast<NativeCall*>(ctx);
   const ir::Inst& in = call.rule.ir->blocks[static_cast<size_t>(block)].insts[static_cast<size_t>(inst)];
-  int32_t list = call.rule.slot_signal[static_cast<size_t>(in.aux)];
-  const EventList& ev =
-      list >= 0 && static_cast<size_t>(list) < call.events.by_signal.size() ? call.events.by_signal[static_cast<size_t>(list)] : kNoEvents;
-  *out = WindowAggregate(ev, now, in.imm < 0 ? call.retention_ms : in.imm, static_cast<ir::AggKind>(in.imm2),
+  *out = WindowAggregate(SlotEvents(call.rule, call.events, in.aux), now, in.imm < 0 ? call.retention_ms : in.imm, static_cast<ir::AggKind>(in.imm2),
                          call.rule.slot_int[static_cast<size_t>(in.aux)], in.kind,
                          call.rule.slot_needs[static_cast<size_t>(in.aux)]);
 }
 
 Value WindowAggregate(const EventList& list, int64_t now, int64_t window, ir::AggKind kind, bool int_signal,
                       ir::Kind result_kind, uint8_t needs) {
-  size_t e = FirstAfter(list, list.size(), now), b = FirstAfter(list, e, now - window);
+  auto [b, e] = WindowBounds(list, now, window);
   return AggregateOver(list, b, e, now, kind, int_signal, result_kind, needs).value;
 }
 
