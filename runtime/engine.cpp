@@ -118,6 +118,9 @@ struct Engine::Patient {
   absl::flat_hash_map<std::string, int64_t> far_recorded;
   // Ids whose version in force is not stored, until eviction.
   absl::flat_hash_map<std::string, Withdrawn> withdrawn;
+  // What evaluations of `for` learned (events.sustained points here); only with a rule
+  // that has one. React reports each change of a list to it.
+  std::unique_ptr<SustainedMemo> sustained;
 
   int64_t RecordedOf(std::string_view id, const IdEntry& at) const {
     if (at.far()) {
@@ -318,6 +321,7 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
     for (const auto& b : rule.blocks) {
       for (const auto& in : b.insts) {
         if ((in.op == ir::Op::Agg && in.imm < 0) || in.op == ir::Op::Sequence || in.op == ir::Op::Latest) unbounded = true;
+        if (in.op == ir::Op::Sustained) has_sustained_ = true;
       }
     }
     unbounded_.push_back(unbounded);
@@ -619,6 +623,10 @@ void Engine::Flush() {
       slot->id_prefix = IdPrefix(pid);
       slot->events.by_signal.resize(signal_of_.size());
       slot->rules.resize(rules_.size());
+      if (has_sustained_) {
+        slot->sustained = std::make_unique<SustainedMemo>();
+        slot->events.sustained = slot->sustained.get();
+      }
     }
     found = slot.get();
   }
@@ -714,6 +722,8 @@ void Engine::React(Patient& p) {
     if (times.empty()) continue;
     if (times.size() > 1) std::sort(times.begin(), times.end());
     const int64_t from = times.front();
+    // What the rule's `for` conditions were known to be from `from` on no longer holds.
+    if (p.sustained) p.sustained->Changed(rule.ir, from);
     // Points whose only reason was a removed event are no longer points, nor are the
     // derived events they published.
     auto drop = [&](int64_t t) {

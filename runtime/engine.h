@@ -197,6 +197,7 @@ class Engine {
   std::vector<uint8_t> reads_;  // [rule * stored lists + list]: the rule reads the list
   std::vector<std::vector<std::pair<int32_t, int64_t>>> timers_;  // rule -> (signal, offset)
   std::vector<bool> unbounded_;                       // rule looks back without a window bound
+  bool has_sustained_ = false;                        // some rule has a `for` (patients keep a SustainedMemo)
   int64_t keep_ms_ = 0;                                // how much history a patient keeps
   absl::flat_hash_map<std::string, std::unique_ptr<Patient>> patients_;
   absl::flat_hash_set<uint64_t> patients_seen_;  // hashes of patient ids, for the count

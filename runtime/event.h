@@ -132,6 +132,7 @@ struct EventSpan {
 };
 
 class WindowIndex;
+class SustainedMemo;
 
 /// One signal's events of a patient, sorted by (time, id): a std::vector that keeps its
 /// span (data, size) current at offset 0, where native code reads it without a call and
@@ -248,6 +249,10 @@ class EventList {
 /// A patient's events, per signal, each list sorted by (time, id).
 struct PatientEvents {
   std::vector<EventList> by_signal;
+  /// What evaluations of `for` learned about this patient's conditions (runtime/
+  /// interpreter.h), kept by an owner that reports every change of the lists to it (the
+  /// engine); null: each `for` looks at its whole window at each evaluation.
+  SustainedMemo* sustained = nullptr;
 };
 
 }  // namespace cdr::runtime

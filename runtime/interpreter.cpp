@@ -571,41 +571,119 @@ class Evaluator {
     }
     return r.value;
   }
-  Value Sustained(const Inst& in, int64_t now) {
-    // Known true at now - D and at every change of its signals in (now - D, now].
-    int sub = in.aux;
-    // Buffers reused across evaluations, one pair per nesting depth (a deque keeps an
+  // `C for D` (instruction `id` of block `b`): C held at now - D and at every change
+  // instant of C in (now - D, now].
+  Value Sustained(int b, ir::InstId id, const Inst& in, int64_t now) {
+    const int sub = in.aux;
+    const int64_t d = in.imm;
+    // Buffers reused across evaluations, one set per nesting depth (a deque keeps an
     // outer frame's buffers in place while an inner frame adds its own).
-    static thread_local std::deque<std::pair<std::vector<int64_t>, std::vector<Value>>> pool;
+    static thread_local std::deque<Frame> pool;
     if (pool.size() <= sustained_depth_) pool.emplace_back();
-    auto& [instants, regs] = pool[sustained_depth_];
+    Frame& f = pool[sustained_depth_];
     ++sustained_depth_;
-    // The condition changes only at its block's change instants (an event entering or
-    // leaving a window it reads): it holds throughout [now - D, now] when it holds at
-    // now - D and at each change instant in (now - D, now].
-    instants.assign(1, now - in.imm);
-    for (const ir::Timer& c : rule_.ir->blocks[static_cast<size_t>(sub)].changes) {
-      int64_t offset = c.offset_ms + (c.after_retention ? retention_ms_ : 0);
-      const auto& ev = Events(c.slot);
-      auto [b, e] = WindowBounds(ev, now - offset, in.imm);  // events with time + offset in (now - D, now]
-      for (size_t i = b; i < e; ++i) instants.push_back(ev[i].time + offset);
-    }
-    std::sort(instants.begin(), instants.end());
-    instants.erase(std::unique(instants.begin(), instants.end()), instants.end());
     int outer = current_block_;
     current_block_ = sub;
-    bool held = true;
-    for (int64_t t : instants) {
-      Block(sub, t, regs);
-      const Value& c = regs[static_cast<size_t>(in.imm2)];
-      if (!c.known || c.v == 0) {
-        held = false;
-        break;
+    bool held;
+    SustainedMemo* memo = events_.sustained;
+    SustainedMemo::Entry* m = memo && !coverage_ ? memo->Find(rule_.ir, b, id) : nullptr;
+    if (!m && memo && !coverage_ && Instants(sub, now - d, now, f, false) > kScanLimit) {
+      m = &memo->Add(rule_.ir, b, id);
+    }
+    if (m) {
+      held = Learn(*m, sub, static_cast<int32_t>(in.imm2), d, now, f);
+    } else {
+      // Every instant of the window, evaluated (coverage wants each evaluation made).
+      Instants(sub, now - d, now, f, true);
+      f.instants.insert(f.instants.begin(), now - d);
+      held = true;
+      for (int64_t t : f.instants) {
+        if (!HoldsAt(sub, static_cast<int32_t>(in.imm2), t, f.regs)) {
+          held = false;
+          break;
+        }
       }
     }
     current_block_ = outer;
     --sustained_depth_;
     return Bool(held);
+  }
+
+  struct Frame {
+    std::vector<int64_t> instants, not_held;
+    std::vector<Value> regs;
+  };
+
+  // The condition (register `cond` of block `sub`) at t: true and known.
+  bool HoldsAt(int sub, int32_t cond, int64_t t, std::vector<Value>& regs) {
+    Block(sub, t, regs);
+    const Value& c = regs[static_cast<size_t>(cond)];
+    return c.known && c.v != 0;
+  }
+
+  // The number of change instants of block `sub` in (from, to]; with `collect`, those
+  // instants, ascending and each once, into f.instants. The condition changes only there:
+  // where an event enters or leaves a window it reads (time + offset).
+  size_t Instants(int sub, int64_t from, int64_t to, Frame& f, bool collect) {
+    size_t n = 0;
+    if (collect) f.instants.clear();
+    for (const ir::Timer& c : rule_.ir->blocks[static_cast<size_t>(sub)].changes) {
+      int64_t offset = c.offset_ms + (c.after_retention ? retention_ms_ : 0);
+      const auto& ev = Events(c.slot);
+      auto [lo, hi] = WindowBounds(ev, to - offset, to - from);  // time + offset in (from, to]
+      n += hi - lo;
+      if (collect) {
+        for (size_t i = lo; i < hi; ++i) f.instants.push_back(ev[i].time + offset);
+      }
+    }
+    if (collect) {
+      std::sort(f.instants.begin(), f.instants.end());
+      f.instants.erase(std::unique(f.instants.begin(), f.instants.end()), f.instants.end());
+    }
+    return n;
+  }
+
+  // `C for D` at now through the memo's entry: its span of known instants brought to
+  // cover (now - D, now] (each new instant evaluated once), then one lookup.
+  bool Learn(SustainedMemo::Entry& m, int sub, int32_t cond, int64_t d, int64_t now, Frame& f) {
+    const int64_t from = now - d;
+    // Evaluates the instants in (a, b] into f.not_held (those where C does not hold).
+    auto learn = [&](int64_t a, int64_t b) {
+      Instants(sub, a, b, f, true);
+      f.not_held.clear();
+      for (int64_t t : f.instants) {
+        if (!HoldsAt(sub, cond, t, f.regs)) f.not_held.push_back(t);
+      }
+    };
+    if (m.hi <= m.lo || from > m.hi || now < m.lo) {  // nothing known, or apart: start again
+      m.lo = m.hi = from;
+      m.not_held.clear();
+      m.head = 0;
+    }
+    if (from < m.lo) {  // earlier instants: before those known
+      learn(from, m.lo);
+      m.not_held.erase(m.not_held.begin(), m.not_held.begin() + static_cast<std::ptrdiff_t>(m.head));
+      m.not_held.insert(m.not_held.begin(), f.not_held.begin(), f.not_held.end());
+      m.head = 0;
+      m.lo = from;
+    }
+    if (now > m.hi) {  // later instants: after those known
+      learn(m.hi, now);
+      m.not_held.insert(m.not_held.end(), f.not_held.begin(), f.not_held.end());
+      m.hi = now;
+    }
+    auto first = std::upper_bound(m.not_held.begin() + static_cast<std::ptrdiff_t>(m.head), m.not_held.end(), from);
+    bool held = (first == m.not_held.end() || *first > now) && HoldsAt(sub, cond, from, f.regs);
+    // Keep what a point up to D before the latest needs; drop the rest.
+    if (m.lo < m.hi - 2 * d) {
+      m.lo = m.hi - 2 * d;
+      while (m.head < m.not_held.size() && m.not_held[m.head] <= m.lo) ++m.head;
+      if (m.head > 64 && m.head * 2 > m.not_held.size()) {
+        m.not_held.erase(m.not_held.begin(), m.not_held.begin() + static_cast<std::ptrdiff_t>(m.head));
+        m.head = 0;
+      }
+    }
+    return held;
   }
 
   Value One(int b, const Inst& in, ir::InstId id, int64_t now, const std::vector<Value>& r) {
@@ -777,7 +855,7 @@ class Evaluator {
         }
         return Bool(false);
       }
-      case Op::Sustained: return Sustained(in, now);
+      case Op::Sustained: return Sustained(b, id, in, now);
     }
     return Unknown();
   }
@@ -848,6 +926,36 @@ void RtAgg(void* ctx, int32_t block, int32_t inst, int64_t now, Value* out) {
   *out = WindowAggregate(SlotEvents(call.rule, call.events, in.aux), now, in.imm < 0 ? call.retention_ms : in.imm, static_cast<ir::AggKind>(in.imm2),
                          call.rule.slot_int[static_cast<size_t>(in.aux)], in.kind,
                          call.rule.slot_needs[static_cast<size_t>(in.aux)]);
+}
+
+void SustainedMemo::Changed(const ir::Rule* rule, int64_t time) {
+  for (auto& e : entries_) {
+    if (e->rule != rule || e->hi < time) continue;
+    // C at an instant reads the events before or at it: those from `time` on are unknown now.
+    e->hi = std::max(e->lo, time - 1);
+    while (e->not_held.size() > e->head && e->not_held.back() > e->hi) e->not_held.pop_back();
+  }
+}
+
+SustainedMemo::Entry* SustainedMemo::Find(const ir::Rule* rule, int32_t block, int32_t inst) {
+  for (auto& e : entries_) {
+    if (e->rule == rule && e->block == block && e->inst == inst) return e.get();
+  }
+  return nullptr;
+}
+
+SustainedMemo::Entry& SustainedMemo::Add(const ir::Rule* rule, int32_t block, int32_t inst) {
+  auto& e = entries_.emplace_back(std::make_unique<Entry>());
+  e->rule = rule;
+  e->block = block;
+  e->inst = inst;
+  return *e;
+}
+
+size_t SustainedMemo::bytes() const {
+  size_t n = entries_.capacity() * sizeof(entries_[0]);
+  for (const auto& e : entries_) n += sizeof(Entry) + e->not_held.capacity() * sizeof(int64_t);
+  return n;
 }
 
 Value WindowAggregate(const EventList& list, int64_t now, int64_t window, ir::AggKind kind, bool int_signal,

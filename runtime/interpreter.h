@@ -1,6 +1,7 @@
 // runtime/interpreter.h: the reference interpreter over the IR.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,41 @@ struct LoadedRule {
   std::vector<std::vector<Step>> steps;
   size_t lists_needed = 0;           // 1 + the largest list a slot reads
   size_t regs0 = 0;                  // registers of block 0
+};
+
+/// What the evaluations of `C for D` learned of C for one patient, so that a `for` over a
+/// long window costs O(log n) per evaluation point, not an evaluation of C at each change
+/// instant of its window. C changes only at its change instants (an event entering or
+/// leaving a window it reads), and its value at an instant depends only on the events
+/// before or at it. Per `for` (rule, block, instruction), an entry knows every change
+/// instant in a span (lo, hi] and keeps, in order, those where C did not hold; `C for D`
+/// at t is then C at t - D and no such instant in (t - D, t]: a binary search, and the
+/// instants the span gains when t moves forward, each evaluated once. A `for` whose window
+/// holds few instants (kScanLimit, runtime/window.h) is evaluated without an entry.
+/// The owner must report each change of a list a rule reads (Changed): what was learned
+/// at or after its time is forgotten.
+class SustainedMemo {
+ public:
+  struct Entry {
+    const ir::Rule* rule = nullptr;
+    int32_t block = 0, inst = 0;
+    int64_t lo = 0, hi = 0;  // every change instant in (lo, hi] is known; none when hi <= lo
+    // The instants in (lo, hi] where C did not hold (false or unknown), ascending, from
+    // `head` on (those before it are dropped, reclaimed when they are the larger part).
+    std::vector<int64_t> not_held;
+    size_t head = 0;
+  };
+
+  /// A list `rule` reads changed at `time` (an event inserted, removed or given a new value).
+  void Changed(const ir::Rule* rule, int64_t time);
+  Entry* Find(const ir::Rule* rule, int32_t block, int32_t inst);
+  Entry& Add(const ir::Rule* rule, int32_t block, int32_t inst);
+  size_t entries() const { return entries_.size(); }
+  /// The bytes it holds (an estimate, for memory reports).
+  size_t bytes() const;
+
+ private:
+  std::vector<std::unique_ptr<Entry>> entries_;  // few; stable while a nested `for` adds one
 };
 
 /// `store_of` maps a module signal to its list in PatientEvents::by_signal (the engine

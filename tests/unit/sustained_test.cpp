@@ -5,6 +5,11 @@
 // points (its events and timer points) must equal what those minutes say. This checks the
 // change instants `for` looks at (windows entered and left, lets, nested `for`, absence)
 // and that a timer point comes where the condition starts to hold long enough.
+// Each form runs with D = 10 minutes (a window of few change instants, evaluated afresh
+// at each point) and D = 3 hours (hundreds of instants: the engine's SustainedMemo
+// answers), on input in time order and on input shuffled within the allowed lateness
+// with corrections arriving after the value they replace (what the memo learned must be
+// forgotten from each change on).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -37,46 +42,95 @@ const Case kCases[] = {
     {"nested", "", "(last(hr within 20min) > 100 '/min' for 5min)"},
 };
 
-std::string Rules(const Case& c) {
+std::string Rules(const Case& c, int for_minutes) {
   std::string head = "  owner \"tests\"\n  status draft\n  cites \"docs/semantics.md\"\n  uses s\n\n  ";
   return std::string("schema s version \"1.0.0\"\n  signal hr : quantity '/min' plausible 0 .. 300\n"
                      "  signal rr : quantity '/min' plausible 0 .. 80\n  signal tick : quantity '1'\n\n") +
          "rule held version \"1.0.0\"\n  title \"t\"\n" + head + c.lets + "let v = " + c.condition +
-         " for 10min\n  when v alert low \"v\"\n\n" + "rule each_minute version \"1.0.0\"\n  title \"t\"\n" + head + c.lets +
+         " for " + std::to_string(for_minutes) + "min\n  when v alert low \"v\"\n\n" + "rule each_minute version \"1.0.0\"\n  title \"t\"\n" + head + c.lets +
          "let c = " + (c.alone ? c.alone : c.condition) + "\n  let ticked = exists(tick within 1min)\n  when c and ticked alert low \"c\"\n";
 }
 
-class Sustained : public ::testing::TestWithParam<Case> {};
+struct Arrival {
+  int for_minutes;
+  bool shuffled;  // arrival out of time order, with corrections
+};
+
+class Sustained : public ::testing::TestWithParam<std::tuple<Case, Arrival>> {};
 
 TEST_P(Sustained, HoldsExactlyWhenTheConditionHeldAtEveryMinute) {
-  const Case& c = GetParam();
+  const Case& c = std::get<0>(GetParam());
+  const Arrival run = std::get<1>(GetParam());
+  const int64_t d = run.for_minutes * 60000LL;
   cdr::driver::Frontend fe;
-  fe.AddText("rules.cdr", Rules(c));
+  fe.AddText("rules.cdr", Rules(c, run.for_minutes));
   fe.Check();
   ASSERT_TRUE(fe.Lower()) << cdr::diag::FormatText(fe.diags);
   const int64_t t0 = *cdr::stdlib::ParseTime("2020-03-01T00:00:00Z");
-  const int minutes = 8 * 60;
+  // D = 3 hours: phases of 4 hours, busy (a high heart rate every 2 minutes or so, a
+  // respiratory rate now and then) and quiet (a low heart rate every 40 minutes or so, no
+  // respiratory rate), so that each form holds for D in some phases and not in others.
+  const bool long_d = run.for_minutes >= 60;
+  const int minutes = long_d ? 4 * 240 : 8 * 60;
   int checked = 0, held = 0, not_held = 0;
   for (uint32_t seed = 1; seed <= 4; ++seed) {
     std::mt19937 rng(seed);
-    std::string input;
-    auto line = [&](const std::string& id, const char* signal, int minute, int value) {
-      input += "{\"id\":\"" + id + "\",\"patient\":\"p\",\"time\":\"" + cdr::stdlib::FormatTime(t0 + minute * 60000LL) +
-               "\",\"signal\":\"" + signal + "\",\"value\":" + std::to_string(value) + ",\"unit\":\"" +
-               (std::string(signal) == "tick" ? "1" : "/min") + "\"}\n";
+    // Lines with their arrival key: the event's minute, or later for a shuffled one.
+    std::vector<std::pair<int, std::string>> lines_out;
+    auto line = [&](const std::string& id, const char* signal, int minute, int value, int recorded_after = 0) {
+      int arrival = minute + recorded_after + (run.shuffled ? static_cast<int>(rng() % 90) : 0);
+      lines_out.emplace_back(arrival, "{\"id\":\"" + id + "\",\"patient\":\"p\",\"time\":\"" +
+                                          cdr::stdlib::FormatTime(t0 + minute * 60000LL) + "\",\"recorded\":\"" +
+                                          cdr::stdlib::FormatTime(t0 + (minute + recorded_after) * 60000LL) +
+                                          "\",\"signal\":\"" + signal + "\",\"value\":" + std::to_string(value) +
+                                          ",\"unit\":\"" + (std::string(signal) == "tick" ? "1" : "/min") + "\"}\n");
     };
     for (int m = 0; m <= minutes; ++m) {
-      // Heart rates in runs (high, then low), so conditions hold for a while.
-      if (rng() % 6 == 0) line("hr" + std::to_string(m), "hr", m, (m / 40) % 2 ? 80 + static_cast<int>(rng() % 25) : 96 + static_cast<int>(rng() % 30));
-      if (rng() % 25 == 0) line("rr" + std::to_string(m), "rr", m, 16);
+      // D = 10 minutes: heart rates in runs (high, then low), so conditions hold for a while.
+      const bool busy = long_d ? (m / 240) % 2 == 0 : true;
+      auto hr = [&] {
+        if (long_d) return busy ? 101 + static_cast<int>(rng() % 15) : 60 + static_cast<int>(rng() % 31);
+        return (m / 40) % 2 ? 80 + static_cast<int>(rng() % 25) : 96 + static_cast<int>(rng() % 30);
+      };
+      if (rng() % (!long_d ? 6 : busy ? 2 : 40) == 0) {
+        line("hr" + std::to_string(m), "hr", m, hr());
+        // A correction, recorded later: it replaces the value from its arrival on.
+        if (run.shuffled && rng() % 10 == 0) line("hr" + std::to_string(m), "hr", m, hr(), 1 + static_cast<int>(rng() % 30));
+        // D = 3 hours: a value of the other phase, withdrawn by a third version (the
+        // final values keep their phase, but what was learned from the second must go).
+        if (long_d && run.shuffled && rng() % 4 == 0) {
+          int r = 1 + static_cast<int>(rng() % 30);
+          line("hr" + std::to_string(m), "hr", m, busy ? 70 : 110, r);
+          line("hr" + std::to_string(m), "hr", m, hr(), r + 1 + static_cast<int>(rng() % 30));
+        }
+      }
+      if (rng() % 25 == 0 && busy) line("rr" + std::to_string(m), "rr", m, 16);
       line("t" + std::to_string(m), "tick", m, 1);
     }
+    std::stable_sort(lines_out.begin(), lines_out.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::string input;
+    for (const auto& [arrival, text] : lines_out) input += text;
     std::istringstream in(input);
     std::ostringstream alerts, trace, dead, late;
     cdr::runtime::EngineOptions options;
     options.clock.max_ahead_ms = -1;
+    // Points are final (traced) 3 hours behind the stream, while the memo still holds
+    // what it learned there: the trace checks what it answers after each change.
+    options.allowed_lateness_ms = 3 * 3600000LL;
     cdr::runtime::RunFileHost(fe.module, in, {&alerts, &trace, &dead, &late}, options);
     ASSERT_EQ(dead.str(), "");
+    ASSERT_EQ(late.str(), "");  // the shuffle stays within the allowed lateness
+    // The JIT gives the same alerts and trace.
+    for (const auto& rule : fe.module.rules) {
+      options.native.emplace_back();
+      ASSERT_EQ(cdr::jit::Compile(rule, 2, options.native.back()), std::nullopt);
+    }
+    std::istringstream again(input);
+    std::ostringstream native_alerts, native_trace, native_dead, native_late;
+    cdr::runtime::RunFileHost(fe.module, again, {&native_alerts, &native_trace, &native_dead, &native_late}, options);
+    ASSERT_EQ(native_alerts.str(), alerts.str()) << c.name << " seed " << seed;
+    ASSERT_EQ(native_trace.str(), trace.str()) << c.name << " seed " << seed;
     std::map<int64_t, bool> v, at_minute;  // time -> the `for` rule's value; C at each minute
     std::istringstream lines(trace.str());
     std::string text;
@@ -88,22 +142,22 @@ TEST_P(Sustained, HoldsExactlyWhenTheConditionHeldAtEveryMinute) {
     }
     ASSERT_EQ(at_minute.size(), static_cast<size_t>(minutes + 1));
     for (const auto& [t, value] : v) {
-      if (t < t0 + 10 * 60000) continue;  // the first minutes look before the data
+      if (t < t0 + d) continue;  // the first minutes look before the data
       bool expected = true;
-      for (int64_t m = t - 10 * 60000; m <= t; m += 60000) expected = expected && at_minute.at(m);
+      for (int64_t m = t - d; m <= t; m += 60000) expected = expected && at_minute.at(m);
       EXPECT_EQ(value, expected) << c.name << " seed " << seed << " at " << cdr::stdlib::FormatTime(t);
       ++checked;
       (expected ? held : not_held)++;
     }
     // Every minute where C had held for 10 minutes is in a stretch that started at a point of
     // the `for` rule: a timer point (or an event) came when it had held long enough.
-    for (int m = 10; m <= minutes; ++m) {
+    for (int m = run.for_minutes; m <= minutes; ++m) {
       int64_t t = t0 + m * 60000LL;
       bool long_enough = true;
-      for (int64_t k = t - 10 * 60000; k <= t; k += 60000) long_enough = long_enough && at_minute.at(k);
-      bool before = m > 10;
-      for (int64_t k = t - 11 * 60000; k <= t - 60000 && before; k += 60000) before = at_minute.at(k);
-      bool started = m > 10 && long_enough && !before;
+      for (int64_t k = t - d; k <= t; k += 60000) long_enough = long_enough && at_minute.at(k);
+      bool before = m > run.for_minutes;
+      for (int64_t k = t - d - 60000; k <= t - 60000 && before; k += 60000) before = at_minute.at(k);
+      bool started = m > run.for_minutes && long_enough && !before;
       if (started) {
         EXPECT_TRUE(v.count(t) && v.at(t))
             << c.name << " seed " << seed << ": no point where `for` starts to hold, " << cdr::stdlib::FormatTime(t);
@@ -114,7 +168,14 @@ TEST_P(Sustained, HoldsExactlyWhenTheConditionHeldAtEveryMinute) {
   EXPECT_GT(not_held, 3) << c.name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Forms, Sustained, ::testing::ValuesIn(kCases),
-                         [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Forms, Sustained,
+                         ::testing::Combine(::testing::ValuesIn(kCases),
+                                            ::testing::Values(Arrival{10, false}, Arrival{10, true}, Arrival{180, false},
+                                                              Arrival{180, true})),
+                         [](const ::testing::TestParamInfo<std::tuple<Case, Arrival>>& info) {
+                           const Arrival& r = std::get<1>(info.param);
+                           return std::string(std::get<0>(info.param).name) + "_for" + std::to_string(r.for_minutes) +
+                                  (r.shuffled ? "_shuffled" : "_in_order");
+                         });
 
 }  // namespace
