@@ -165,8 +165,14 @@ Value SlopeOf(Int128 n, Int128 st, Int128 sv, Int128 stt, Int128 stv) {
 AggregateResult AggregateOver(const EventList& ev, size_t b, size_t e, int64_t now, ir::AggKind kind, bool int_signal,
                               Kind result_kind, uint8_t list_needs) {
   using A = ir::AggKind;
-  // A small window is scanned: cheaper than the index, and bounded (kScanLimit).
-  const WindowIndex* index = e - b > kScanLimit ? ev.index(list_needs) : nullptr;
+  // A small window is scanned: cheaper than the index, and bounded (kScanLimit). count,
+  // exists and time_since never read the index; last, first and delta only to find
+  // values among events that may lack one: for them it is not brought up to date (nor
+  // built) otherwise.
+  const bool reads_index = kind == A::Min || kind == A::Max || kind == A::Sum || kind == A::Avg ||
+                           kind == A::Slope ||
+                           ((kind == A::Last || kind == A::First || kind == A::Delta) && (list_needs & kNeedValued));
+  const WindowIndex* index = reads_index && e - b > kScanLimit ? ev.index(list_needs) : nullptr;
   const uint8_t needs = index ? index->needs() : 0;
   AggregateResult r{Unknown(), e, e};
   // The first and last events with a value: by count when some may lack one (`event`
