@@ -128,6 +128,7 @@ void Point(benchmark::State& state, const char* agg, Mode mode, bool middle) {
     }
     events.sustained = nullptr;
   } else {
+    eval(now);  // a list's window index is built on its first read: not a point's cost
     for (auto _ : state) eval(now);
   }
   state.counters["events"] = static_cast<double>(n);
