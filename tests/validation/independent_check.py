@@ -13,7 +13,12 @@ evaluation point of the trace must be one this script expects and vice versa, an
 value must be equal. Decimal arithmetic is exact (Python's decimal module), divisions
 round half away from zero at 8 places, and unknown follows CQL's three-valued logic.
 
-Usage: independent_check.py CDR SOURCE_DIR [DATA_DIR]   (DATA_DIR: tests/data/physionet2019)
+Usage: independent_check.py CDR SOURCE_DIR [DATA...] [--limit N] [--batch N]
+  DATA: directories of .psv files or .tar.xz archives of them (default:
+  tests/data/physionet2019); the stays run through cdr in streams of --batch stays
+  (default 1000), each stream on its own (its timer points fire up to its end).
+Every let of every rule that has an evaluation point is compared; a let or a rule this
+script does not compute is reported as a difference.
 Exit 0 when everything matches, 1 with the first differences listed.
 """
 import decimal
@@ -117,8 +122,9 @@ def band(x, rows, default):
 
 
 def news2(s, t):
-    """Royal College of Physicians, NEWS2 (2017), Chart 1 (SpO2 scale 1), bands made
-    total for decimals as issue #5 specifies; a missing parameter scores 0."""
+    """Royal College of Physicians, NEWS2 (2017), Chart 1 (SpO2 scale 1); a value between
+    two published bands scores in the upper one (docs/rules.md, one band convention); a
+    missing parameter scores 0."""
     rr, sat, sys_, pulse = latest(s, "Resp", t, 4), latest(s, "O2Sat", t, 4), latest(s, "SBP", t, 4), latest(s, "HR", t, 4)
     temp, fio2 = latest(s, "Temp", t, 4), latest(s, "FiO2", t, 4)
     # PhysioNet has no documented oxygen flag and no ACVPU: unknown.
@@ -130,7 +136,7 @@ def news2(s, t):
                             (lambda x: True, 0)], 0)
     air_score = if_then(oxygen, 2, 0)
     sbp_score = band(sys_, [(lambda x: x <= 90, 3), (lambda x: x <= 100, 2), (lambda x: x <= 110, 1),
-                            (lambda x: x < 220, 0), (lambda x: True, 3)], 0)
+                            (lambda x: x <= 219, 0), (lambda x: True, 3)], 0)
     pulse_score = band(pulse, [(lambda x: x <= 40, 3), (lambda x: x <= 50, 1), (lambda x: x <= 90, 0),
                                (lambda x: x <= 110, 1), (lambda x: x <= 130, 2), (lambda x: True, 3)], 0)
     acvpu_score = 0
@@ -230,10 +236,15 @@ def same(expected, got):
     return Decimal(expected) == Decimal(got)
 
 
-def main():
-    cdr, src = sys.argv[1], sys.argv[2]
-    data = sys.argv[3] if len(sys.argv) > 3 else os.path.join(src, "tests", "data", "physionet2019")
+def check_batch(cdr, src, paths):
+    """Imports the stays `paths` as one stream, runs the shipped rules over it with a
+    trace, and compares every evaluation point and value. Returns (points, values,
+    problems)."""
     with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "stays")
+        os.mkdir(data)
+        for path in paths:
+            os.symlink(os.path.abspath(path), os.path.join(data, os.path.basename(path)))
         events, trace = os.path.join(tmp, "events.ndjson"), os.path.join(tmp, "trace.ndjson")
         subprocess.run([cdr, "import", "physionet2019", data, "--out", events], check=True, stderr=subprocess.DEVNULL)
         subprocess.run([cdr, "run", "--rules", os.path.join(src, "rules"), "--events", events, "--trace", trace,
@@ -250,7 +261,7 @@ def main():
 
     problems, checked_points, checked_values = [], 0, 0
     expected_keys = set()
-    stays = {name[:-4]: read_stay(os.path.join(data, name)) for name in sorted(os.listdir(data)) if name.endswith(".psv")}
+    stays = {os.path.basename(p)[:-4]: read_stay(p) for p in paths}
     # The stays are one stream, merged in time order; timer points fire up to its end.
     stream_end = max(h for s in stays.values() for c, series in s.items() if c not in NOT_MEASUREMENTS for h, _ in series)
     for patient, s in stays.items():
@@ -268,14 +279,67 @@ def main():
                     have = got[key].get(let, "(absent)")
                     if have == "(absent)" or not same(value, have):
                         problems.append(f"{rule} {patient} {stamp(hour)}: {let}: expected {value}, cdr gives {have}")
+                # Every let of the rule is checked: one this script does not compute is a gap.
+                for let in sorted(set(got[key]) - set(want)):
+                    problems.append(f"{rule} {patient} {stamp(hour)}: {let}: not computed independently")
     for key in got:
         if key[0] in RULES and key not in expected_keys:
             problems.append(f"{key[0]} {key[1]} {key[2]}: an evaluation point the definitions do not have")
-    print(f"independent check: {checked_points} evaluation points, {checked_values} values, "
+        elif key[0] not in RULES:
+            problems.append(f"{key[0]} {key[1]} {key[2]}: a rule this script does not check")
+    return checked_points, checked_values, problems
+
+
+def stay_files(sources, scratch, limit):
+    """The .psv files of `sources` (directories, or .tar.xz archives unpacked into
+    `scratch`), in name order; the first `limit` when given."""
+    import tarfile
+    files = []
+    for source in sources:
+        if source.endswith(".tar.xz"):
+            with tarfile.open(source, "r:xz") as archive:
+                members = sorted((m for m in archive.getmembers() if m.isfile() and m.name.endswith(".psv")),
+                                 key=lambda m: os.path.basename(m.name))
+                if limit is not None:
+                    members = members[:limit]
+                for m in members:
+                    m.name = os.path.basename(m.name)
+                archive.extractall(scratch, members=members)
+                files += [os.path.join(scratch, m.name) for m in members]
+        else:
+            files += [os.path.join(source, n) for n in os.listdir(source) if n.endswith(".psv")]
+    files.sort(key=os.path.basename)
+    return files[:limit] if limit is not None else files
+
+
+def main():
+    import argparse
+    parser = argparse.ArgumentParser(description="cdr's values on PhysioNet 2019 stays against an independent computation")
+    parser.add_argument("cdr")
+    parser.add_argument("source_dir")
+    parser.add_argument("data", nargs="*", help="directories of .psv files or .tar.xz archives of them "
+                                                "(default: tests/data/physionet2019)")
+    parser.add_argument("--limit", type=int, help="only the first N stays, in name order")
+    parser.add_argument("--batch", type=int, default=1000, help="stays per stream (default 1000)")
+    args = parser.parse_args()
+    sources = args.data or [os.path.join(args.source_dir, "tests", "data", "physionet2019")]
+    points_total = values_total = 0
+    problems = []
+    with tempfile.TemporaryDirectory() as scratch:
+        files = stay_files(sources, scratch, args.limit)
+        for i in range(0, len(files), args.batch):
+            p, v, found = check_batch(args.cdr, args.source_dir, files[i:i + args.batch])
+            points_total += p
+            values_total += v
+            problems += found
+            if len(files) > args.batch:
+                print(f"independent check: {min(i + args.batch, len(files))} of {len(files)} stays, "
+                      f"{len(problems)} differences so far", file=sys.stderr, flush=True)
+    print(f"independent check: {len(files)} stays, {points_total} evaluation points, {values_total} values, "
           f"{len(problems)} differences")
     for p in problems[:30]:
         print("  " + p)
-    return 1 if problems or checked_points == 0 else 0
+    return 1 if problems or points_total == 0 else 0
 
 
 if __name__ == "__main__":
