@@ -73,9 +73,44 @@ def if_then(cond, then, otherwise):
 
 # ---- the stays --------------------------------------------------------------
 
+# Each measurement column's LOINC code, as the data set's documentation gives them (the
+# units as given are the schema's canonical units).
+COLUMN_LOINC = {
+    "HR": "8867-4", "O2Sat": "59408-5", "Temp": "8310-5", "SBP": "8480-6", "MAP": "8478-0", "DBP": "8462-4",
+    "Resp": "9279-1", "EtCO2": "19891-1", "BaseExcess": "1925-7", "HCO3": "1963-8", "FiO2": "3150-0",
+    "pH": "2744-1", "PaCO2": "2019-8", "SaO2": "2708-6", "AST": "1920-8", "BUN": "3094-0",
+    "Alkalinephos": "6768-6", "Calcium": "17861-6", "Chloride": "2075-0", "Creatinine": "2160-0",
+    "Bilirubin_direct": "1968-7", "Glucose": "2345-7", "Lactate": "2524-7", "Magnesium": "19123-9",
+    "Phosphate": "2777-1", "Potassium": "2823-3", "Bilirubin_total": "1975-2", "TroponinI": "10839-9",
+    "Hct": "4544-3", "Hgb": "718-7", "PTT": "3173-2", "WBC": "6690-2", "Fibrinogen": "3255-7",
+    "Platelets": "777-3",
+}
 
-def read_stay(path):
-    """Column -> list of (hour, Decimal) of the non-missing cells, in time order."""
+
+def plausible_ranges(src):
+    """LOINC code -> (low, high) of the schema's signals (rules/schema/*.cdr): a value
+    outside is not used (docs/events.md), unless the signal says `keep`."""
+    import re
+    ranges = {}
+    folder = os.path.join(src, "rules", "schema")
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name)) as f:
+            for line in f:
+                m = re.search(r"^\s*signal \w+ :.*?codes loinc ((?:\"[^\"]+\"(?:, )?)+).*?plausible (\S+) \.\. (\S+)( keep)?",
+                              line)
+                if not m or m.group(4):
+                    continue
+                for code in re.findall(r'"([^"]+)"', m.group(1)):
+                    ranges[code] = (Decimal(m.group(2)), Decimal(m.group(3)))
+    return ranges
+
+
+PLAUSIBLE = {}  # filled in main from the schema
+
+
+def read_stay(path, refused=None):
+    """Column -> list of (hour, Decimal) of the non-missing cells, in time order; a value
+    outside its signal's plausible range is left out (and counted in refused[column])."""
     with open(path) as f:
         header = f.readline().strip().split("|")
         series = {c: [] for c in header}
@@ -87,7 +122,13 @@ def read_stay(path):
             hour = int(row["ICULOS"])
             for c, v in row.items():
                 if v != "NaN" and c not in ("ICULOS",):
-                    series[c].append((hour, Decimal(v)))
+                    value = Decimal(v)
+                    bounds = PLAUSIBLE.get(COLUMN_LOINC.get(c))
+                    if bounds and not bounds[0] <= value <= bounds[1]:
+                        if refused is not None:
+                            refused[c] = refused.get(c, 0) + 1
+                        continue
+                    series[c].append((hour, value))
     return series
 
 
@@ -246,9 +287,12 @@ def check_batch(cdr, src, paths):
         for path in paths:
             os.symlink(os.path.abspath(path), os.path.join(data, os.path.basename(path)))
         events, trace = os.path.join(tmp, "events.ndjson"), os.path.join(tmp, "trace.ndjson")
+        dead = os.path.join(tmp, "dead.ndjson")
         subprocess.run([cdr, "import", "physionet2019", data, "--out", events], check=True, stderr=subprocess.DEVNULL)
         subprocess.run([cdr, "run", "--rules", os.path.join(src, "rules"), "--events", events, "--trace", trace,
-                        "--out", os.devnull], check=True, stderr=subprocess.DEVNULL)
+                        "--out", os.devnull, "--dead-letter", dead], check=True, stderr=subprocess.DEVNULL)
+        with open(dead) as f:
+            dead_letters = [json.loads(line) for line in f]
         got = {}
         with open(trace) as f:
             for line in f:
@@ -261,7 +305,13 @@ def check_batch(cdr, src, paths):
 
     problems, checked_points, checked_values = [], 0, 0
     expected_keys = set()
-    stays = {os.path.basename(p)[:-4]: read_stay(p) for p in paths}
+    refused = {}
+    stays = {os.path.basename(p)[:-4]: read_stay(p, refused) for p in paths}
+    # cdr refuses exactly the implausible values (each to its dead-letter output).
+    implausible = [d for d in dead_letters if "plausible" in d.get("reason", "")]
+    if len(implausible) != sum(refused.values()) or len(implausible) != len(dead_letters):
+        problems.append(f"{len(dead_letters)} dead letters ({len(implausible)} implausible values), "
+                        f"{sum(refused.values())} implausible cells in the files")
     # The stays are one stream, merged in time order; timer points fire up to its end.
     stream_end = max(h for s in stays.values() for c, series in s.items() if c not in NOT_MEASUREMENTS for h, _ in series)
     for patient, s in stays.items():
@@ -287,27 +337,23 @@ def check_batch(cdr, src, paths):
             problems.append(f"{key[0]} {key[1]} {key[2]}: an evaluation point the definitions do not have")
         elif key[0] not in RULES:
             problems.append(f"{key[0]} {key[1]} {key[2]}: a rule this script does not check")
-    return checked_points, checked_values, problems
+    return checked_points, checked_values, problems, refused
 
 
 def stay_files(sources, scratch, limit):
     """The .psv files of `sources` (directories, or .tar.xz archives unpacked into
-    `scratch`), in name order; the first `limit` when given."""
-    import tarfile
+    `scratch` by tar: Python's tarfile would decompress an xz stream again for each
+    member out of archive order), in name order; the first `limit` when given."""
     files = []
-    for source in sources:
+    for n, source in enumerate(sources):
         if source.endswith(".tar.xz"):
-            with tarfile.open(source, "r:xz") as archive:
-                members = sorted((m for m in archive.getmembers() if m.isfile() and m.name.endswith(".psv")),
-                                 key=lambda m: os.path.basename(m.name))
-                if limit is not None:
-                    members = members[:limit]
-                for m in members:
-                    m.name = os.path.basename(m.name)
-                archive.extractall(scratch, members=members)
-                files += [os.path.join(scratch, m.name) for m in members]
+            into = os.path.join(scratch, str(n))
+            os.mkdir(into)
+            subprocess.run(["tar", "-xJf", source, "-C", into], check=True)
+            for folder, _, names in os.walk(into):
+                files += [os.path.join(folder, name) for name in names if name.endswith(".psv")]
         else:
-            files += [os.path.join(source, n) for n in os.listdir(source) if n.endswith(".psv")]
+            files += [os.path.join(source, name) for name in os.listdir(source) if name.endswith(".psv")]
     files.sort(key=os.path.basename)
     return files[:limit] if limit is not None else files
 
@@ -325,18 +371,25 @@ def main():
     sources = args.data or [os.path.join(args.source_dir, "tests", "data", "physionet2019")]
     points_total = values_total = 0
     problems = []
+    refused_total = {}
+    PLAUSIBLE.update(plausible_ranges(args.source_dir))
     with tempfile.TemporaryDirectory() as scratch:
         files = stay_files(sources, scratch, args.limit)
         for i in range(0, len(files), args.batch):
-            p, v, found = check_batch(args.cdr, args.source_dir, files[i:i + args.batch])
+            p, v, found, refused = check_batch(args.cdr, args.source_dir, files[i:i + args.batch])
             points_total += p
             values_total += v
             problems += found
+            for c, n in refused.items():
+                refused_total[c] = refused_total.get(c, 0) + n
             if len(files) > args.batch:
                 print(f"independent check: {min(i + args.batch, len(files))} of {len(files)} stays, "
                       f"{len(problems)} differences so far", file=sys.stderr, flush=True)
     print(f"independent check: {len(files)} stays, {points_total} evaluation points, {values_total} values, "
           f"{len(problems)} differences")
+    if refused_total:
+        print("implausible values left out (cdr: dead letters): " +
+              ", ".join(f"{c} {n}" for c, n in sorted(refused_total.items())))
     for p in problems[:30]:
         print("  " + p)
     return 1 if problems or points_total == 0 else 0
