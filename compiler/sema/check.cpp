@@ -1368,6 +1368,16 @@ class Checker {
     if (st.IsNumeric() || st.kind == TypeKind::Quantity) {
       std::vector<std::optional<BandInterval>> rows;
       bool ok = true;
+      // The comparisons of the rows, to find where two rows meet at a value: `<= a` with
+      // `> a` puts a boundary value in the band below, `< a` with `>= a` in the band above
+      // (docs/rules.md: one convention per table).
+      struct Bound {
+        const ast::BandRow* row;
+        int64_t raw;
+        std::string op;
+        std::string text;
+      };
+      std::vector<Bound> bounds;
       for (const auto& row : e.rows) {
         using RK = ast::BandRow::Kind;
         if (row.kind == RK::Else) {
@@ -1399,9 +1409,23 @@ class Checker {
             if (b.op == "<=") hi = std::min(hi, v->raw());
             if (b.op == ">") lo = std::max(lo, v->raw() + step);
             if (b.op == ">=") lo = std::max(lo, v->raw());
+            bounds.push_back(Bound{&row, v->raw(), b.op, v->ToShortString()});
           }
         }
         rows.push_back(BandInterval{lo, hi});
+      }
+      const Bound *below = nullptr, *above = nullptr;  // the row opening the band above each kind of meeting
+      for (const Bound& up : bounds) {
+        for (const Bound& low : bounds) {
+          if (up.raw != low.raw || up.row == low.row) continue;
+          if (up.op == "<=" && low.op == ">" && !below) below = &low;
+          if (up.op == "<" && low.op == ">=" && !above) above = &low;
+        }
+      }
+      if (below && above) {
+        const Bound* later = below->row > above->row ? below : above;  // rows are one vector: source order
+        diags_.Emit(Kind::BandConvention, later->row->range, "`" + below->text + "` (`> " + below->text + "`)",
+                    "`" + above->text + "` (`>= " + above->text + "`)");
       }
       if (ok) {
         int64_t dlo = std::numeric_limits<int64_t>::min(), dhi = std::numeric_limits<int64_t>::max();
