@@ -388,7 +388,7 @@ def main():
     print(f"independent check: {len(files)} stays, {points_total} evaluation points, {values_total} values, "
           f"{len(problems)} differences")
     if refused_total:
-        print("implausible values left out (cdr: dead letters): " +
+        print(f"{sum(refused_total.values())} implausible values left out (cdr: dead letters): " +
               ", ".join(f"{c} {n}" for c, n in sorted(refused_total.items())))
     for p in problems[:30]:
         print("  " + p)
