@@ -29,6 +29,8 @@ import sys
 import tempfile
 from decimal import Decimal, ROUND_HALF_UP
 
+from physionet_files import stay_files
+
 decimal.getcontext().prec = 60
 HOUR = 3600 * 1000
 EPOCH_MS = 946684800000  # 2000-01-01T00:00:00Z, the importer's time base
@@ -338,24 +340,6 @@ def check_batch(cdr, src, paths):
         elif key[0] not in RULES:
             problems.append(f"{key[0]} {key[1]} {key[2]}: a rule this script does not check")
     return checked_points, checked_values, problems, refused
-
-
-def stay_files(sources, scratch, limit):
-    """The .psv files of `sources` (directories, or .tar.xz archives unpacked into
-    `scratch` by tar: Python's tarfile would decompress an xz stream again for each
-    member out of archive order), in name order; the first `limit` when given."""
-    files = []
-    for n, source in enumerate(sources):
-        if source.endswith(".tar.xz"):
-            into = os.path.join(scratch, str(n))
-            os.mkdir(into)
-            subprocess.run(["tar", "-xJf", source, "-C", into], check=True)
-            for folder, _, names in os.walk(into):
-                files += [os.path.join(folder, name) for name in names if name.endswith(".psv")]
-        else:
-            files += [os.path.join(source, name) for name in os.listdir(source) if name.endswith(".psv")]
-    files.sort(key=os.path.basename)
-    return files[:limit] if limit is not None else files
 
 
 def main():
