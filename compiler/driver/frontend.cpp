@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "compiler/ir/lower.h"
+#include "compiler/lower/lower.h"
 #include "compiler/syntax/parse.h"
 
 namespace cdr::driver {

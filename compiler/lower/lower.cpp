@@ -1,7 +1,7 @@
-// compiler/ir/lower.cpp: lowers checked rules to IR. The checker's ExprInfo gives every
+// compiler/lower/lower.cpp: lowers checked rules to IR. The checker's ExprInfo gives every
 // expression's type and unit; lowering makes the conversions explicit so the back ends
 // only ever compute on decimals in a known unit.
-#include "compiler/ir/lower.h"
+#include "compiler/lower/lower.h"
 
 #include <algorithm>
 #include <map>

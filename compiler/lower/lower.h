@@ -1,4 +1,4 @@
-// compiler/ir/lower.h: checked AST -> IR.
+// compiler/lower/lower.h: checked AST -> IR.
 #pragma once
 
 #include <vector>
