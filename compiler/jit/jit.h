@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "compiler/ir/ir.h"
-#include "runtime/interpreter.h"
+#include "runtime/native_abi.h"
 
 namespace cdr::jit {
 
