@@ -590,25 +590,19 @@ class Evaluator {
     ++sustained_depth_;
     int outer = current_block_;
     current_block_ = sub;
+    const int32_t cond = static_cast<int32_t>(in.imm2);
     bool held;
-    SustainedMemo* memo = events_.sustained;
-    SustainedMemo::Entry* m = memo && !coverage_ ? memo->Find(rule_.ir, b, id) : nullptr;
-    if (!m && memo && !coverage_ && Instants(sub, now - d, now, f, false) > kScanLimit) {
-      m = &memo->Add(rule_.ir, b, id);
-    }
+    SustainedMemo* memo = coverage_ ? nullptr : events_.sustained;  // coverage wants every evaluation made
+    SustainedMemo::Entry* m = memo ? memo->Find(rule_.ir, b, id) : nullptr;
+    // A new entry only for a long window (counted, not collected: Learn collects them).
+    if (!m && memo && Instants(sub, now - d, now, f, false) > kScanLimit) m = &memo->Add(rule_.ir, b, id);
     if (m) {
-      held = Learn(*m, sub, static_cast<int32_t>(in.imm2), d, now, f);
+      held = Learn(*m, sub, cond, d, now, f);
     } else {
-      // Every instant of the window, evaluated (coverage wants each evaluation made).
+      // C at now - D, then at every instant of the window (all after it), until one fails.
       Instants(sub, now - d, now, f, true);
-      f.instants.insert(f.instants.begin(), now - d);
-      held = true;
-      for (int64_t t : f.instants) {
-        if (!HoldsAt(sub, static_cast<int32_t>(in.imm2), t, f.regs)) {
-          held = false;
-          break;
-        }
-      }
+      held = HoldsAt(sub, cond, now - d, f.regs);
+      for (size_t i = 0; held && i < f.instants.size(); ++i) held = HoldsAt(sub, cond, f.instants[i], f.regs);
     }
     current_block_ = outer;
     --sustained_depth_;
@@ -929,8 +923,8 @@ void RtAgg(void* ctx, int32_t block, int32_t inst, int64_t now, Value* out) {
   // No evaluator: the aggregate alone, as Evaluator::Agg computes it without evidence.
   const NativeCall& call = *static_cast<NativeCall*>(ctx);
   const ir::Inst& in = call.rule.ir->blocks[static_cast<size_t>(block)].insts[static_cast<size_t>(inst)];
-  *out = WindowAggregate(SlotEvents(call.rule, call.events, in.aux), now, in.imm < 0 ? call.retention_ms : in.imm, static_cast<ir::AggKind>(in.imm2),
-                         call.rule.slot_int[static_cast<size_t>(in.aux)], in.kind,
+  *out = WindowAggregate(SlotEvents(call.rule, call.events, in.aux), now, in.imm < 0 ? call.retention_ms : in.imm,
+                         static_cast<ir::AggKind>(in.imm2), call.rule.slot_int[static_cast<size_t>(in.aux)], in.kind,
                          call.rule.slot_needs[static_cast<size_t>(in.aux)]);
 }
 
@@ -956,12 +950,6 @@ SustainedMemo::Entry& SustainedMemo::Add(const ir::Rule* rule, int32_t block, in
   e->block = block;
   e->inst = inst;
   return *e;
-}
-
-size_t SustainedMemo::bytes() const {
-  size_t n = entries_.capacity() * sizeof(entries_[0]);
-  for (const auto& e : entries_) n += sizeof(Entry) + e->not_held.capacity() * sizeof(int64_t);
-  return n;
 }
 
 Value WindowAggregate(const EventList& list, int64_t now, int64_t window, ir::AggKind kind, bool int_signal,

@@ -11,7 +11,6 @@
 
 namespace cdr::runtime {
 
-
 /// The events an aggregate used, by evidence site (ir::Rule::evidence order).
 struct EventRef {
   int32_t signal;  // index into PatientEvents::by_signal
@@ -34,7 +33,6 @@ class Interner {
   std::vector<std::string> texts_;
   std::vector<std::pair<std::string, int64_t>> sorted_;  // sorted by text, for lookup
 };
-
 
 /// A rule ready to run: its IR and its text constants mapped to interned ids.
 struct LoadedRule {
@@ -89,9 +87,6 @@ class SustainedMemo {
   void Changed(const ir::Rule* rule, int64_t time);
   Entry* Find(const ir::Rule* rule, int32_t block, int32_t inst);
   Entry& Add(const ir::Rule* rule, int32_t block, int32_t inst);
-  size_t entries() const { return entries_.size(); }
-  /// The bytes it holds (an estimate, for memory reports).
-  size_t bytes() const;
 
  private:
   std::vector<std::unique_ptr<Entry>> entries_;  // few; stable while a nested `for` adds one
