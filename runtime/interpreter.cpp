@@ -570,7 +570,13 @@ class Evaluator {
           if (ev[i].has_value) Note(id, in.aux, ev[i]), ++n;
         }
         break;
-      default:
+      case A::Last:
+      case A::First:
+      case A::Min:
+      case A::Max:
+      case A::Exists:
+      case A::Delta:
+      case A::TimeSince:
         if (r.first < e) Note(id, in.aux, ev[r.first]);
         if (r.last < e && r.last != r.first) Note(id, in.aux, ev[r.last]);
         break;

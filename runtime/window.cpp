@@ -124,7 +124,12 @@ std::vector<uint8_t> WindowNeeds(const ir::Module& module, const std::vector<int
           case A::Sum:
           case A::Avg: need |= kNeedSums; break;
           case A::Slope: need |= kNeedSums | kNeedMoments; break;
-          default: break;
+          case A::Last:
+          case A::First:
+          case A::Count:
+          case A::Exists:
+          case A::Delta:
+          case A::TimeSince: break;
         }
         // An `event` signal's events may lack a value: the aggregates that take values
         // find them by count, not by scanning past those without.

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "stdlib/functions.h"
+
 namespace cdr::ir {
 
 enum class Op : uint8_t {
@@ -23,8 +25,8 @@ int OperandCount(Op op);
 enum class Kind : uint8_t { Bool, Int, Dec, Text, Time };
 const char* KindName(Kind k);
 
-enum class AggKind : uint8_t { Last, First, Min, Max, Avg, Sum, Count, Exists, Delta, Slope, TimeSince };
-const char* AggName(AggKind k);
+/// An `agg` instruction's aggregate (stdlib/functions.def).
+using AggKind = stdlib::Aggregate;
 
 using InstId = int32_t;
 

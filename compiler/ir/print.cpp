@@ -39,12 +39,6 @@ const char* KindName(Kind k) {
   return "?";
 }
 
-const char* AggName(AggKind k) {
-  static constexpr const char* kNames[] = {"last", "first", "min",    "max",   "avg",       "sum",
-                                           "count", "exists", "delta", "slope", "time_since"};
-  return kNames[static_cast<int>(k)];
-}
-
 namespace {
 
 std::string Raw(Kind k, int64_t v) {
@@ -110,7 +104,7 @@ std::string Print(const Module& m) {
             break;
           }
           case Op::Agg:
-            line += fmt::format(" {} slot{} window {}", AggName(static_cast<AggKind>(in.imm2)), in.aux,
+            line += fmt::format(" {} slot{} window {}", stdlib::Name(static_cast<AggKind>(in.imm2)), in.aux,
                                 in.imm < 0 ? std::string("all") : std::to_string(in.imm) + "ms");
             break;
           case Op::Latest: line += fmt::format(" slot{}", in.aux); break;

@@ -643,83 +643,84 @@ class RuleLowerer {
   }
 
   InstId Call(const Expr& e, int block, const sema::ExprInfo& info) {
-    const std::string f(sema::CanonicalFunction(e.op));
-    static const std::map<std::string, AggKind> kAggs = {
-        {"last", AggKind::Last},   {"first", AggKind::First}, {"min", AggKind::Min},     {"max", AggKind::Max},
-        {"avg", AggKind::Avg},     {"sum", AggKind::Sum},     {"count", AggKind::Count}, {"exists", AggKind::Exists},
-        {"delta", AggKind::Delta}, {"slope", AggKind::Slope}, {"time_since", AggKind::TimeSince}};
-    if (auto agg = kAggs.find(f); agg != kAggs.end()) {
-      if (block != 0 && agg->second == AggKind::TimeSince) {
-        // Its value grows with the evaluation time itself, not only at events: `for` could
-        // not know when it crosses a threshold.
-        Unsupported(e, "`time_since` inside `for`",
-                    "its value grows between events, and `for` checks its condition at the events that change it; "
-                    "compare `time_since` outside `for`, or write `no S within D`");
+    using stdlib::Function;
+    const Function f = *info.function;  // the checker resolved every call it accepted
+    switch (f) {
+#define AGGREGATE(id, name, summary) case Function::id:
+#include "stdlib/functions.def"
+      return AggregateCall(e, block, info, *stdlib::AsAggregate(f));
+      case Function::Coalesce: {
+        InstId acc = LowerAs(*e.args.back().value, block, info.type);
+        for (size_t k = e.args.size() - 1; k-- > 0;) {
+          InstId a = LowerAs(*e.args[k].value, block, info.type);
+          acc = BinaryInst(block, Op::Coalesce, KindOf(info.type), a, acc, At(block, acc).may_be_unknown);
+        }
+        return acc;
       }
-      Inst i;
-      i.op = Op::Agg;
-      i.kind = KindOf(info.type);
-      i.aux = Slot(e.args[0].value->op);
-      i.imm = -1;
-      if (e.args[0].window) {
-        i.imm = Millis(*e.args[0].window).value_or(0);
-        Window(i.imm);
+      case Function::ValueIn: {
+        const sema::ExprInfo& qi = Info(*e.args[0].value);
+        InstId q = Lower(*e.args[0].value, block);
+        auto to = stdlib::ParseUnit(ast::Unquote(e.args[1].value->op));
+        return to ? ConvertUnit(block, q, qi.type.unit, *to, e) : q;
       }
-      i.imm2 = static_cast<int64_t>(agg->second);
-      i.may_be_unknown = info.may_be_unknown;
-      InstId id = Emit(block, i);
-      if (block == 0) {
-        ++aggs_in_let_;
-        std::string name = current_let_.empty() ? e.args[0].value->op : current_let_;
-        if (aggs_in_let_ > 1 || current_let_ == "when") name += "/" + e.args[0].value->op;
-        out_->evidence.push_back(EvidenceSite{id, name});
+      case Function::IsNull: return Unary(block, Op::IsNull, Kind::Bool, Lower(*e.args[0].value, block));
+      case Function::IsTrue: return Unary(block, Op::IsTrue, Kind::Bool, Lower(*e.args[0].value, block));
+      case Function::IsFalse: return Unary(block, Op::IsFalse, Kind::Bool, Lower(*e.args[0].value, block));
+      case Function::Ln: return Unary(block, Op::Ln, Kind::Dec, ToDec(block, Lower(*e.args[0].value, block)));
+      case Function::Exp: return Unary(block, Op::Exp, Kind::Dec, ToDec(block, Lower(*e.args[0].value, block)));
+      case Function::Log:
+      case Function::Power: {
+        Kind k = KindOf(info.type);
+        InstId a = Lower(*e.args[0].value, block), b = Lower(*e.args[1].value, block);
+        if (k == Kind::Dec) {
+          a = ToDec(block, a);
+          b = ToDec(block, b);
+        }
+        return BinaryInst(block, f == Function::Log ? Op::Log : Op::Power, k, a, b, true);
       }
-      return id;
-    }
-    if (f == "coalesce") {
-      InstId acc = LowerAs(*e.args.back().value, block, info.type);
-      for (size_t k = e.args.size() - 1; k-- > 0;) {
-        InstId a = LowerAs(*e.args[k].value, block, info.type);
-        acc = BinaryInst(block, Op::Coalesce, KindOf(info.type), a, acc, At(block, acc).may_be_unknown);
+      case Function::Round: {
+        InstId a = Lower(*e.args[0].value, block);
+        InstId places = e.args.size() > 1 ? Lower(*e.args[1].value, block) : Const(block, Kind::Int, 0);
+        return BinaryInst(block, Op::Round, Kind::Dec, ToDec(block, a), places, info.may_be_unknown);
       }
-      return acc;
-    }
-    if (f == "value_in") {
-      const sema::ExprInfo& qi = Info(*e.args[0].value);
-      InstId q = Lower(*e.args[0].value, block);
-      auto to = stdlib::ParseUnit(ast::Unquote(e.args[1].value->op));
-      return to ? ConvertUnit(block, q, qi.type.unit, *to, e) : q;
-    }
-    if (f == "is_null" || f == "is_true" || f == "is_false") {
-      Op o = f == "is_null" ? Op::IsNull : f == "is_true" ? Op::IsTrue : Op::IsFalse;
-      return Unary(block, o, Kind::Bool, Lower(*e.args[0].value, block));
-    }
-    if (f == "ln" || f == "exp") {
-      return Unary(block, f == "ln" ? Op::Ln : Op::Exp, Kind::Dec, ToDec(block, Lower(*e.args[0].value, block)));
-    }
-    if (f == "log" || f == "power") {
-      Kind k = KindOf(info.type);
-      InstId a = Lower(*e.args[0].value, block), b = Lower(*e.args[1].value, block);
-      if (k == Kind::Dec) {
-        a = ToDec(block, a);
-        b = ToDec(block, b);
+      case Function::Abs: {
+        InstId a = Lower(*e.args[0].value, block);
+        return Unary(block, Op::Abs, At(block, a).kind, a);
       }
-      return BinaryInst(block, f == "log" ? Op::Log : Op::Power, k, a, b, true);
+      case Function::Floor: return Unary(block, Op::Floor, KindOf(info.type), Lower(*e.args[0].value, block));
+      case Function::Ceiling: return Unary(block, Op::Ceiling, KindOf(info.type), Lower(*e.args[0].value, block));
+      case Function::Truncate: return Unary(block, Op::Truncate, KindOf(info.type), Lower(*e.args[0].value, block));
     }
-    static const std::map<std::string, Op> kScalar = {
-        {"abs", Op::Abs}, {"floor", Op::Floor}, {"ceiling", Op::Ceiling}, {"truncate", Op::Truncate}, {"round", Op::Round}};
-    auto it = kScalar.find(f);
-    if (it == kScalar.end()) {
-      Unsupported(e, "function `" + f + "`");
-      return UnknownOf(block, KindOf(info.type));
+    return UnknownOf(block, KindOf(info.type));  // not reached: the switch names every function
+  }
+
+  InstId AggregateCall(const Expr& e, int block, const sema::ExprInfo& info, AggKind agg) {
+    if (block != 0 && agg == AggKind::TimeSince) {
+      // Its value grows with the evaluation time itself, not only at events: `for` could
+      // not know when it crosses a threshold.
+      Unsupported(e, "`time_since` inside `for`",
+                  "its value grows between events, and `for` checks its condition at the events that change it; "
+                  "compare `time_since` outside `for`, or write `no S within D`");
     }
-    InstId a = Lower(*e.args[0].value, block);
-    Kind k = KindOf(info.type);
-    if (it->second == Op::Round) {
-      InstId places = e.args.size() > 1 ? Lower(*e.args[1].value, block) : Const(block, Kind::Int, 0);
-      return BinaryInst(block, Op::Round, Kind::Dec, ToDec(block, a), places, info.may_be_unknown);
+    Inst i;
+    i.op = Op::Agg;
+    i.kind = KindOf(info.type);
+    i.aux = Slot(e.args[0].value->op);
+    i.imm = -1;
+    if (e.args[0].window) {
+      i.imm = Millis(*e.args[0].window).value_or(0);
+      Window(i.imm);
     }
-    return Unary(block, it->second, it->second == Op::Abs ? At(block, a).kind : k, a);
+    i.imm2 = static_cast<int64_t>(agg);
+    i.may_be_unknown = info.may_be_unknown;
+    InstId id = Emit(block, i);
+    if (block == 0) {
+      ++aggs_in_let_;
+      std::string name = current_let_.empty() ? e.args[0].value->op : current_let_;
+      if (aggs_in_let_ > 1 || current_let_ == "when") name += "/" + e.args[0].value->op;
+      out_->evidence.push_back(EvidenceSite{id, name});
+    }
+    return id;
   }
 
   const ast::Rule& rule_;

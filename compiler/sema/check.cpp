@@ -10,6 +10,7 @@
 #include <set>
 
 #include "compiler/sema/lint.h"
+#include "stdlib/functions.h"
 
 namespace cdr::sema {
 namespace {
@@ -22,47 +23,9 @@ using stdlib::Decimal;
 using stdlib::kMaxInteger;
 using stdlib::kMinInteger;
 
-enum class Function {
-#define FUNCTION(id, name, kind, min, max, doc) id,
-#include "stdlib/functions.def"
-#undef FUNCTION
-};
-
-struct FunctionInfo {
-  Function id;
-  std::string_view name;
-  bool aggregate;
-  int min_args, max_args;
-};
-
-constexpr bool Aggregate = true;
-constexpr bool Scalar = false;
-
-const std::vector<FunctionInfo>& Functions() {
-  static const std::vector<FunctionInfo> table = {
-#define FUNCTION(id, name, kind, min, max, doc) FunctionInfo{Function::id, name, kind, min, max},
-#include "stdlib/functions.def"
-#undef FUNCTION
-  };
-  return table;
-}
-
-const FunctionInfo* FindFunction(std::string_view name) {
-  for (const auto& f : Functions()) {
-    if (f.name == name) return &f;
-  }
-  static const std::vector<std::pair<std::string_view, Function>> aliases = {
-#define FUNCTION(id, name, kind, min, max, doc)
-#define FUNCTION_ALIAS(id, name) {name, Function::id},
-#include "stdlib/functions.def"
-#undef FUNCTION_ALIAS
-#undef FUNCTION
-  };
-  for (const auto& [alias, id] : aliases) {
-    if (alias == name) return &Functions()[static_cast<size_t>(id)];
-  }
-  return nullptr;
-}
+using stdlib::Aggregate;
+using stdlib::Function;
+using stdlib::FunctionInfo;
 
 const std::set<std::string> kSeverities = {"low", "medium", "high", "critical"};
 const std::set<std::string> kStatuses = {"draft", "review", "approved", "retired"};
@@ -802,7 +765,11 @@ class Checker {
     return info;
   }
 
-  static ExprInfo Err() { return ExprInfo{Type::Of(TypeKind::Error), true, std::nullopt, nullptr, false, nullptr, {}}; }
+  static ExprInfo Err() {
+    ExprInfo i;
+    i.may_be_unknown = true;
+    return i;
+  }
   static ExprInfo Of(Type t, bool unknown) {
     ExprInfo i;
     i.type = std::move(t);
@@ -1490,11 +1457,11 @@ class Checker {
   }
 
   ExprInfo Call(const Expr& e, Scope& scope) {
-    const FunctionInfo* f = FindFunction(e.op);
+    const FunctionInfo* f = stdlib::FindFunction(e.op);
     if (!f) {
       auto* d = Error(Kind::UnknownFunction, e.name_range, e.op);
       std::vector<std::string> names;
-      for (const auto& fn : Functions()) names.emplace_back(fn.name);
+      for (const auto& fn : stdlib::Functions()) names.emplace_back(fn.name);
       DidYouMean(d, e.op, e.name_range, names);
       for (const auto& a : e.args) {
         if (a.value && a.value->kind != ExprKind::Name) Check(*a.value, scope);
@@ -1509,7 +1476,12 @@ class Checker {
       Error(Kind::ArgumentCount, e.range, e.op, takes, n);
       return Err();
     }
-    if (f->aggregate) return AggregateCall(e, *f, scope);
+    ExprInfo r = f->aggregate ? AggregateCall(e, *stdlib::AsAggregate(f->id), scope) : ScalarCall(e, *f, scope);
+    r.function = f->id;
+    return r;
+  }
+
+  ExprInfo ScalarCall(const Expr& e, const FunctionInfo& f, Scope& scope) {
     for (const auto& a : e.args) {
       if (a.window) Error(Kind::InvalidWindow, a.window->range, "`" + e.op + "` is not an aggregate and takes no window");
     }
@@ -1520,7 +1492,7 @@ class Checker {
     }
     bool unknown = false;
     for (const auto& a : args) unknown = unknown || a.may_be_unknown;
-    switch (f->id) {
+    switch (f.id) {
       case Function::Abs:
       case Function::Round:
       case Function::Floor:
@@ -1536,10 +1508,10 @@ class Checker {
           return Err();
         }
         Type r = t;
-        if ((f->id == Function::Floor || f->id == Function::Ceiling || f->id == Function::Truncate) && t.IsNumeric()) {
+        if ((f.id == Function::Floor || f.id == Function::Ceiling || f.id == Function::Truncate) && t.IsNumeric()) {
           r = Type::Of(TypeKind::Integer);
         }
-        if (f->id == Function::Round && t.IsNumeric()) r = Type::Of(TypeKind::Decimal);  // as in CQL
+        if (f.id == Function::Round && t.IsNumeric()) r = Type::Of(TypeKind::Decimal);  // as in CQL
         return Of(r, unknown);
       }
       case Function::Ln:
@@ -1553,12 +1525,12 @@ class Checker {
             return Err();
           }
         }
-        return Of(Type::Of(f->id == Function::Power ? PowerKind(args[0], args[1]) : TypeKind::Decimal), true);
+        return Of(Type::Of(f.id == Function::Power ? PowerKind(args[0], args[1]) : TypeKind::Decimal), true);
       }
       case Function::IsNull:
       case Function::IsTrue:
       case Function::IsFalse:
-        if (f->id != Function::IsNull) Boolean(*e.args[0].value, args[0], "`" + e.op + "`");
+        if (f.id != Function::IsNull) Boolean(*e.args[0].value, args[0], "`" + e.op + "`");
         return Of(Type::Of(TypeKind::Boolean), false);
       case Function::Coalesce: {
         ExprInfo r = args[0];
@@ -1588,13 +1560,14 @@ class Checker {
         }
         return Of(Type::Of(TypeKind::Decimal), unknown);
       }
-      default:
-        break;
+#define AGGREGATE(id, name, summary) case Function::id:
+#include "stdlib/functions.def"
+        break;  // typed by AggregateCall
     }
     return Err();
   }
 
-  ExprInfo AggregateCall(const Expr& e, const FunctionInfo& f, Scope& scope) {
+  ExprInfo AggregateCall(const Expr& e, Aggregate f, Scope& scope) {
     const ast::CallArg& arg = e.args[0];
     if (arg.window) {
       ExprInfo w = Check(*arg.window, scope);
@@ -1609,19 +1582,19 @@ class Checker {
     const Type& t = s->type;
     ExprInfo r;
     r.signal = s->decl->name;
-    switch (f.id) {
-      case Function::Count:
+    switch (f) {
+      case Aggregate::Count:
         r.type = Type::Of(TypeKind::Integer);
         return r;
-      case Function::Exists:
+      case Aggregate::Exists:
         r.type = Type::Of(TypeKind::Boolean);
         return r;
-      case Function::TimeSince:
+      case Aggregate::TimeSince:
         r.type = Type::Quantity(*stdlib::ParseUnit("min"));
         r.may_be_unknown = true;
         return r;
-      case Function::Last:
-      case Function::First:
+      case Aggregate::Last:
+      case Aggregate::First:
         if (t.IsError()) {
           Error(Kind::NotASignal, arg.value->range, "`" + s->decl->name + "` is an event without a value; use `count`, `exists` or `time_since`");
           return Err();
@@ -1630,30 +1603,28 @@ class Checker {
         r.may_be_unknown = true;
         r.origin = s;
         return r;
-      case Function::Min:
-      case Function::Max:
-      case Function::Avg:
-      case Function::Sum:
-      case Function::Delta:
-      case Function::Slope: {
+      case Aggregate::Min:
+      case Aggregate::Max:
+      case Aggregate::Avg:
+      case Aggregate::Sum:
+      case Aggregate::Delta:
+      case Aggregate::Slope: {
         if (!t.IsNumeric() && t.kind != TypeKind::Quantity) {
           Error(Kind::TypeMismatch, arg.value->range,
                 "`" + e.op + "` needs a numeric signal; `" + s->decl->name + "` is " + ToString(t));
           return Err();
         }
         r.type = t;
-        if (f.id == Function::Avg && t.kind == TypeKind::Integer) r.type = Type::Of(TypeKind::Decimal);
-        if (f.id == Function::Slope) {
+        if (f == Aggregate::Avg && t.kind == TypeKind::Integer) r.type = Type::Of(TypeKind::Decimal);
+        if (f == Aggregate::Slope) {
           stdlib::Unit per_hour = *stdlib::ParseUnit("h");
           r.type = t.kind == TypeKind::Quantity ? Type::Quantity(stdlib::Divide(t.unit, per_hour))
                                                 : Type::Quantity(stdlib::Divide(stdlib::One(), per_hour));
         }
         r.may_be_unknown = true;
-        if (f.id == Function::Min || f.id == Function::Max || f.id == Function::Avg) r.origin = s;
+        if (f == Aggregate::Min || f == Aggregate::Max || f == Aggregate::Avg) r.origin = s;
         return r;
       }
-      default:
-        break;
     }
     return Err();
   }
@@ -1675,11 +1646,6 @@ class Checker {
 };
 
 }  // namespace
-
-std::string_view CanonicalFunction(std::string_view name) {
-  const FunctionInfo* f = FindFunction(name);
-  return f ? f->name : std::string_view();
-}
 
 Model Check(const std::vector<const ast::File*>& files, diag::DiagnosticEngine& diags) {
   return Checker(files, diags).Run();

@@ -13,8 +13,4 @@ namespace cdr::sema {
 /// schemas of every file). Reports errors and lint warnings; never stops at the first.
 Model Check(const std::vector<const ast::File*>& files, diag::DiagnosticEngine& diags);
 
-/// The name of a built-in function as listed in stdlib/functions.def, for any of its
-/// spellings (`Abs` -> `abs`); empty when there is no such function.
-std::string_view CanonicalFunction(std::string_view name);
-
 }  // namespace cdr::sema

@@ -10,6 +10,7 @@
 
 #include "compiler/ast/ast.h"
 #include "stdlib/decimal.h"
+#include "stdlib/functions.h"
 #include "stdlib/units.h"
 
 namespace cdr::sema {
@@ -55,6 +56,7 @@ struct ExprInfo {
   bool unshielded_arith = false;            // arithmetic over 2+ possibly-unknown values, no `??`
   const ast::Expr* arith_site = nullptr;    // where that arithmetic is
   std::string signal;                       // Name resolving to a signal, or an aggregate's signal
+  std::optional<stdlib::Function> function; // a call: the built-in it resolved to
 };
 
 /// Everything the checker learned, for the later stages (IR lowering, lint, tools).

@@ -35,7 +35,7 @@ void Check(const EventList& indexed, uint8_t needs, const EventList& plain, std:
       Value a = cdr::runtime::WindowAggregate(indexed, now, window, kind, int_signal, result, needs);
       Value b = cdr::runtime::WindowAggregate(plain, now, window, kind, int_signal, result, 0);
       ASSERT_TRUE(a.known == b.known && a.v == b.v)
-          << "step " << step << ": " << cdr::ir::AggName(kind) << " at " << now << " within " << window << ": indexed "
+          << "step " << step << ": " << cdr::stdlib::Name(kind) << " at " << now << " within " << window << ": indexed "
           << Show(a) << ", scanned " << Show(b);
     }
   }
