@@ -18,6 +18,26 @@ const char* ExprKindName(ExprKind kind) {
   return "?";
 }
 
+const char* Spelling(Operator op) {
+  switch (op) {
+    case Operator::None: return "";
+#define OPERATOR(id, spelling) \
+  case Operator::id:           \
+    return spelling;
+#include "compiler/ast/operators.def"
+#undef OPERATOR
+  }
+  return "";
+}
+
+Operator OperatorNamed(std::string_view text) {
+#define OPERATOR(id, spelling) \
+  if (text == spelling) return Operator::id;
+#include "compiler/ast/operators.def"
+#undef OPERATOR
+  return Operator::None;
+}
+
 std::string Unquote(const std::string& raw) {
   if (raw.size() < 2) return raw;
   std::string out;
@@ -93,7 +113,8 @@ class Dumper {
       return;
     }
     Open(ExprKindName(e->kind), e->range, indent);
-    if (!e->op.empty()) out += " " + e->op;
+    if (e->op != Operator::None) out += std::string(" ") + Spelling(e->op);
+    if (!e->text.empty()) out += " " + e->text;
     if (!e->unit.empty()) out += e->quoted_unit ? fmt::format(" unit='{}'", e->unit) : " unit=" + e->unit;
     if (!e->name2.empty()) out += " " + e->name2;
     if (e->negated) out += " negated";
@@ -113,7 +134,7 @@ class Dumper {
       if (r.kind == BandRow::Kind::Range || r.kind == BandRow::Kind::Exact) Plain(r.low);
       if (r.kind == BandRow::Kind::Range) Plain(r.high);
       for (const auto& b : r.bounds) {
-        out += " " + b.op;
+        out += std::string(" ") + Spelling(b.op);
         Plain(b.value);
       }
       out += '\n';

@@ -3,7 +3,9 @@
 
 #include <memory>
 #include <optional>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "compiler/source/source.h"
@@ -21,6 +23,19 @@ enum class ExprKind {
 
 const char* ExprKindName(ExprKind kind);
 
+/// The operator of an operator node or a band bound; see operators.def.
+enum class Operator : uint8_t {
+  None,  // not an operator node
+#define OPERATOR(id, spelling) id,
+#include "compiler/ast/operators.def"
+#undef OPERATOR
+};
+
+/// How an operator is written (`<=`, `and`, `predecessor`); empty for None.
+const char* Spelling(Operator op);
+/// The operator written `text`, or None.
+Operator OperatorNamed(std::string_view text);
+
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
 
@@ -35,7 +50,7 @@ struct PlainValue {
 };
 
 struct BandBound {
-  std::string op;  // <, <=, >, >=
+  Operator op = Operator::None;  // Less, LessEqual, Greater, GreaterEqual
   PlainValue value;
 };
 
@@ -56,7 +71,8 @@ struct CallArg {
 struct Expr {
   ExprKind kind = ExprKind::Error;
   SourceRange range;
-  std::string op;      // operator, literal text, or name
+  Operator op = Operator::None;  // operator nodes
+  std::string text;    // a literal as written, or a name (see exprs.def)
   std::string unit;    // Quantity literal: UCUM unit or temporal word; Duration: the shorthand suffix
   bool quoted_unit = false;  // Quantity literal: unit written as '...'
   bool negated = false;      // Is: `is not`

@@ -22,7 +22,7 @@ namespace {
 constexpr int64_t kTestEpoch = 946684800000LL;  // 2000-01-01T00:00:00Z
 
 std::optional<int64_t> TestTime(const Frontend& fe, const ast::Expr& e) {
-  if (e.kind == ast::ExprKind::DateTime) return stdlib::ParseTime(e.op.substr(1));
+  if (e.kind == ast::ExprKind::DateTime) return stdlib::ParseTime(e.text.substr(1));
   auto it = fe.model.exprs.find(&e);
   if (it == fe.model.exprs.end() || !it->second.constant || it->second.type.kind != sema::TypeKind::Quantity) {
     return std::nullopt;

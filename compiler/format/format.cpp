@@ -245,17 +245,17 @@ class Formatter {
       case ExprKind::Text:
       case ExprKind::DateTime:
       case ExprKind::Name:
-        return e.op;
+        return e.text;
       case ExprKind::Null: return "null";
-      case ExprKind::Quantity: return e.op + " " + (e.quoted_unit ? QuoteSingle(e.unit) : e.unit);
-      case ExprKind::Duration: return e.op + e.unit;
+      case ExprKind::Quantity: return e.text + " " + (e.quoted_unit ? QuoteSingle(e.unit) : e.unit);
+      case ExprKind::Duration: return e.text + e.unit;
       case ExprKind::Paren: return "(" + E(*e.kids[0], depth) + ")";
-      case ExprKind::Unary: return e.op + E(*e.kids[0], depth);
-      case ExprKind::Binary: return E(*e.kids[0], depth) + " " + e.op + " " + E(*e.kids[1], depth);
-      case ExprKind::Is: return E(*e.kids[0], depth) + " is " + (e.negated ? "not " : "") + e.op;
-      case ExprKind::As: return E(*e.kids[0], depth) + " as " + e.op;
-      case ExprKind::Step: return e.op + " of " + E(*e.kids[0], depth);
-      case ExprKind::Limit: return e.op + " " + e.name2;
+      case ExprKind::Unary: return Spelling(e.op) + E(*e.kids[0], depth);
+      case ExprKind::Binary: return E(*e.kids[0], depth) + " " + Spelling(e.op) + " " + E(*e.kids[1], depth);
+      case ExprKind::Is: return E(*e.kids[0], depth) + " is " + (e.negated ? "not " : "") + Spelling(e.op);
+      case ExprKind::As: return E(*e.kids[0], depth) + " as " + e.text;
+      case ExprKind::Step: return Spelling(e.op) + std::string(" of ") + E(*e.kids[0], depth);
+      case ExprKind::Limit: return Spelling(e.op) + (" " + e.name2);
       case ExprKind::Not: return "not " + E(*e.kids[0], depth);
       case ExprKind::Sustained: return E(*e.kids[0], depth) + " for " + E(*e.kids[1], depth);
       case ExprKind::If: {
@@ -280,10 +280,10 @@ class Formatter {
         return s + " else " + E(*e.kids.back(), depth) + " end";
       }
       case ExprKind::Bands: return Bands(e, depth);
-      case ExprKind::Absence: return "no " + e.op + " within " + E(*e.kids[0], depth);
-      case ExprKind::Sequence: return e.op + " then " + e.name2 + " within " + E(*e.kids[0], depth);
+      case ExprKind::Absence: return "no " + e.text + " within " + E(*e.kids[0], depth);
+      case ExprKind::Sequence: return e.text + " then " + e.name2 + " within " + E(*e.kids[0], depth);
       case ExprKind::Call: {
-        std::string s = e.op + "(";
+        std::string s = e.text + "(";
         for (size_t i = 0; i < e.args.size(); ++i) {
           if (i) s += ", ";
           s += E(*e.args[i].value, depth);
@@ -324,7 +324,7 @@ class Formatter {
         std::string s;
         for (size_t i = 0; i < row.bounds.size(); ++i) {
           if (i) s += " and ";
-          s += row.bounds[i].op + " " + Plain(row.bounds[i].value);
+          s += Spelling(row.bounds[i].op) + (" " + Plain(row.bounds[i].value));
         }
         return s;
       }

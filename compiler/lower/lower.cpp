@@ -19,6 +19,7 @@ using ast::Expr;
 using ast::ExprKind;
 using sema::TypeKind;
 using stdlib::Decimal;
+using O = ast::Operator;
 
 Kind KindOf(const sema::Type& t) {
   switch (t.kind) {
@@ -313,16 +314,16 @@ class RuleLowerer {
       case ExprKind::Error:
         Unsupported(e, "an expression with errors");
         return UnknownOf(block, kind);
-      case ExprKind::Bool: return Const(block, Kind::Bool, e.op == "true" ? 1 : 0);
+      case ExprKind::Bool: return Const(block, Kind::Bool, e.text == "true" ? 1 : 0);
       case ExprKind::Null: return UnknownOf(block, Kind::Bool);
       case ExprKind::Number:
         if (info.type.kind == TypeKind::Integer) return Const(block, Kind::Int, info.constant->raw() / Decimal::kOne);
         return Const(block, Kind::Dec, info.constant->raw());
       case ExprKind::Quantity:
       case ExprKind::Duration: return Const(block, Kind::Dec, info.constant->raw());
-      case ExprKind::Text: return Text(block, ast::Unquote(e.op));
+      case ExprKind::Text: return Text(block, ast::Unquote(e.text));
       case ExprKind::DateTime: {
-        auto t = stdlib::ParseTime(e.op.substr(1));
+        auto t = stdlib::ParseTime(e.text.substr(1));
         if (!t) {
           Unsupported(e, "a date-time cdr cannot read (use `@2024-01-01T00:00:00Z`)");
           return UnknownOf(block, Kind::Time);
@@ -333,7 +334,7 @@ class RuleLowerer {
       case ExprKind::Paren: return Lower(*e.kids[0], block);
       case ExprKind::Unary: {
         InstId a = Lower(*e.kids[0], block);
-        if (e.op == "+") return a;
+        if (e.op == O::Plus) return a;
         return Unary(block, Op::Neg, At(block, a).kind, a);
       }
       case ExprKind::Not: return Unary(block, Op::Not, Kind::Bool, Lower(*e.kids[0], block));
@@ -343,14 +344,14 @@ class RuleLowerer {
         InstId a = Lower(*e.kids[0], block);
         Kind k = At(block, a).kind;
         InstId one = Const(block, k, 1);  // raw 1: the integer 1, or the decimal 0.00000001
-        return BinaryInst(block, e.op == "successor" ? Op::Add : Op::Sub, k, a, one, true);
+        return BinaryInst(block, e.op == O::Successor ? Op::Add : Op::Sub, k, a, one, true);
       }
       case ExprKind::Limit:
         if (info.type.kind == TypeKind::Integer) return Const(block, Kind::Int, info.constant->raw() / Decimal::kOne);
         return Const(block, Kind::Dec, info.constant->raw());
       case ExprKind::Is: {
         InstId a = Lower(*e.kids[0], block);
-        Op op = e.op == "null" ? Op::IsNull : e.op == "true" ? Op::IsTrue : Op::IsFalse;
+        Op op = e.op == O::IsNull ? Op::IsNull : e.op == O::IsTrue ? Op::IsTrue : Op::IsFalse;
         InstId r = Unary(block, op, Kind::Bool, a);
         out_->blocks[static_cast<size_t>(block)].insts[static_cast<size_t>(r)].may_be_unknown = false;
         if (e.negated) {
@@ -403,7 +404,7 @@ class RuleLowerer {
         i.op = Op::Absence;
         i.kind = Kind::Bool;
         i.may_be_unknown = false;
-        i.aux = Slot(e.op);
+        i.aux = Slot(e.text);
         i.imm = ms.value_or(0);
         AddTimer(out_->timers, Timer{i.aux, i.imm, false});
         return Emit(block, i);
@@ -415,7 +416,7 @@ class RuleLowerer {
         i.op = Op::Sequence;
         i.kind = Kind::Bool;
         i.may_be_unknown = false;
-        i.aux = Slot(e.op);
+        i.aux = Slot(e.text);
         i.imm2 = Slot(e.name2);
         i.imm = ms.value_or(0);
         return Emit(block, i);
@@ -434,30 +435,30 @@ class RuleLowerer {
   }
 
   InstId Name(const Expr& e, int block) {
-    if (let_exprs_.count(e.op)) {
+    if (let_exprs_.count(e.text)) {
       // In the rule's own block a `let` is computed once; inside `for` it is recomputed
       // at each instant, so its expression is lowered again there.
-      if (block == 0) return let_inst_.at(e.op);
-      return Lower(*let_exprs_.at(e.op), block);
+      if (block == 0) return let_inst_.at(e.text);
+      return Lower(*let_exprs_.at(e.text), block);
     }
     // A bare signal inside `for`: its latest value at each instant.
     Inst i;
     i.op = Op::Latest;
     i.kind = KindOf(Info(e).type);
-    i.aux = Slot(e.op);
+    i.aux = Slot(e.text);
     return Emit(block, i);
   }
 
   InstId Binary(const Expr& e, int block, const sema::ExprInfo& info) {
-    const std::string& op = e.op;
+    const ast::Operator op = e.op;
     const sema::ExprInfo& ai = Info(*e.kids[0]);
     const sema::ExprInfo& bi = Info(*e.kids[1]);
-    if (op == "and" || op == "or" || op == "xor" || op == "implies") {
+    if (op == O::And || op == O::Or || op == O::Xor || op == O::Implies) {
       InstId a = Lower(*e.kids[0], block), b = Lower(*e.kids[1], block);
-      Op o = op == "and" ? Op::And : op == "or" ? Op::Or : op == "xor" ? Op::Xor : Op::Implies;
+      Op o = op == O::And ? Op::And : op == O::Or ? Op::Or : op == O::Xor ? Op::Xor : Op::Implies;
       return BinaryInst(block, o, Kind::Bool, a, b, At(block, a).may_be_unknown || At(block, b).may_be_unknown);
     }
-    if (op == "??") {
+    if (op == O::Coalesce) {
       InstId a = LowerAs(*e.kids[0], block, info.type), b = LowerAs(*e.kids[1], block, info.type);
       return BinaryInst(block, Op::Coalesce, KindOf(info.type), a, b, At(block, b).may_be_unknown);
     }
@@ -465,7 +466,7 @@ class RuleLowerer {
     auto operand = [&](const Expr& x) {
       return Info(x).type.kind == TypeKind::Null ? UnknownOf(block, KindOf(info.type)) : Lower(x, block);
     };
-    if (op == "*" || (op == "/" && !(ai.type.kind == TypeKind::Quantity && bi.type.kind == TypeKind::Quantity))) {
+    if (op == O::Times || (op == O::Divide && !(ai.type.kind == TypeKind::Quantity && bi.type.kind == TypeKind::Quantity))) {
       // Products and quotients compose units: no conversion, only integer promotion.
       InstId a = operand(*e.kids[0]), b = operand(*e.kids[1]);
       Kind k = KindOf(info.type);
@@ -473,9 +474,9 @@ class RuleLowerer {
         a = ToDec(block, a);
         b = ToDec(block, b);
       }
-      return BinaryInst(block, op == "*" ? Op::Mul : Op::Div, k, a, b, info.may_be_unknown);
+      return BinaryInst(block, op == O::Times ? Op::Mul : Op::Div, k, a, b, info.may_be_unknown);
     }
-    if (op == "^") {
+    if (op == O::Power) {
       InstId a = operand(*e.kids[0]), b = operand(*e.kids[1]);
       Kind k = KindOf(info.type);
       if (k == Kind::Dec) {
@@ -484,18 +485,18 @@ class RuleLowerer {
       }
       return BinaryInst(block, Op::Power, k, a, b, true);
     }
-    if ((op == "div" || op == "mod") && ai.type.kind == TypeKind::Quantity) {
+    if ((op == O::Div || op == O::Mod) && ai.type.kind == TypeKind::Quantity) {
       InstId a = Lower(*e.kids[0], block), b = LowerAs(*e.kids[1], block, ai.type);  // in a's unit
-      return BinaryInst(block, op == "div" ? Op::IntDiv : Op::Mod, Kind::Dec, ToDec(block, a), ToDec(block, b), true);
+      return BinaryInst(block, op == O::Div ? Op::IntDiv : Op::Mod, Kind::Dec, ToDec(block, a), ToDec(block, b), true);
     }
-    if (op == "div" || op == "mod") {
+    if (op == O::Div || op == O::Mod) {
       InstId a = operand(*e.kids[0]), b = operand(*e.kids[1]);
       Kind k = KindOf(info.type);
       if (k == Kind::Dec) {
         a = ToDec(block, a);
         b = ToDec(block, b);
       }
-      return BinaryInst(block, op == "div" ? Op::IntDiv : Op::Mod, k, a, b, true);
+      return BinaryInst(block, op == O::Div ? Op::IntDiv : Op::Mod, k, a, b, true);
     }
     // +, -, / of commensurable quantities, comparisons: both sides in one unit.
     sema::Type common = Common(ai, bi);
@@ -505,14 +506,14 @@ class RuleLowerer {
         // datetime +/- duration: the duration in milliseconds.
         InstId b = ConvertUnit(block, Lower(*e.kids[1], block), bi.type.unit, *stdlib::ParseUnit("ms"), e);
         Inst i;
-        i.op = op == "+" ? Op::Add : Op::Sub;
+        i.op = op == O::Plus ? Op::Add : Op::Sub;
         i.kind = Kind::Time;
         i.a = a;
         i.b = b;
         i.may_be_unknown = info.may_be_unknown;
         return Emit(block, i);
       }
-      if (op == "-") {
+      if (op == O::Minus) {
         InstId b = Lower(*e.kids[1], block);
         InstId diff = BinaryInst(block, Op::Sub, Kind::Dec, a, b, info.may_be_unknown);
         // a difference of times is in ms (as a decimal of whole ms); express it in hours.
@@ -522,18 +523,42 @@ class RuleLowerer {
     InstId a = LowerAs(*e.kids[0], block, common), b = LowerAs(*e.kids[1], block, common);
     Kind k = At(block, a).kind;
     bool unknown = At(block, a).may_be_unknown || At(block, b).may_be_unknown;
-    if (op == "+") return BinaryInst(block, Op::Add, k, a, b, unknown);
-    if (op == "-") return BinaryInst(block, Op::Sub, k, a, b, unknown);
-    if (op == "/") return BinaryInst(block, Op::Div, Kind::Dec, a, b, true);
-    static const std::map<std::string, Op> kCmp = {{"<", Op::Lt}, {"<=", Op::Le}, {">", Op::Gt}, {">=", Op::Ge},
-                                                   {"=", Op::Eq}, {"!=", Op::Ne}, {"~", Op::Equiv}};
-    if (op == "!~") return Unary(block, Op::Not, Kind::Bool, BinaryInst(block, Op::Equiv, Kind::Bool, a, b, false));
-    auto it = kCmp.find(op);
-    if (it == kCmp.end()) {
-      Unsupported(e, "operator `" + op + "`");
-      return UnknownOf(block, Kind::Bool);
+    auto compare = [&](Op o) { return BinaryInst(block, o, Kind::Bool, a, b, unknown); };
+    switch (op) {
+      case O::Plus: return BinaryInst(block, Op::Add, k, a, b, unknown);
+      case O::Minus: return BinaryInst(block, Op::Sub, k, a, b, unknown);
+      case O::Divide: return BinaryInst(block, Op::Div, Kind::Dec, a, b, true);
+      case O::Less: return compare(Op::Lt);
+      case O::LessEqual: return compare(Op::Le);
+      case O::Greater: return compare(Op::Gt);
+      case O::GreaterEqual: return compare(Op::Ge);
+      case O::Equal: return compare(Op::Eq);
+      case O::NotEqual: return compare(Op::Ne);
+      case O::Equivalent: return BinaryInst(block, Op::Equiv, Kind::Bool, a, b, false);
+      case O::NotEquivalent:
+        return Unary(block, Op::Not, Kind::Bool, BinaryInst(block, Op::Equiv, Kind::Bool, a, b, false));
+      // Lowered above, or not binary operators.
+      case O::Times:
+      case O::Div:
+      case O::Mod:
+      case O::Power:
+      case O::And:
+      case O::Or:
+      case O::Xor:
+      case O::Implies:
+      case O::Coalesce:
+      case O::None:
+      case O::IsNull:
+      case O::IsTrue:
+      case O::IsFalse:
+      case O::Predecessor:
+      case O::Successor:
+      case O::Minimum:
+      case O::Maximum:
+        break;
     }
-    return BinaryInst(block, it->second, Kind::Bool, a, b, it->second == Op::Equiv ? false : unknown);
+    Unsupported(e, std::string("operator `") + Spelling(op) + "`");
+    return UnknownOf(block, Kind::Bool);
   }
 
   InstId Case(const Expr& e, int block, const sema::ExprInfo& info) {
@@ -624,10 +649,10 @@ class RuleLowerer {
             Unsupported(e, "a band bound");
             continue;
           }
-          if (b.op == "<") br.high = std::min(br.high, integer ? scale(*v, true) - 1 : *v - step);
-          if (b.op == "<=") br.high = std::min(br.high, scale(*v, false));
-          if (b.op == ">") br.low = std::max(br.low, integer ? scale(*v, false) + 1 : *v + step);
-          if (b.op == ">=") br.low = std::max(br.low, scale(*v, true));
+          if (b.op == O::Less) br.high = std::min(br.high, integer ? scale(*v, true) - 1 : *v - step);
+          if (b.op == O::LessEqual) br.high = std::min(br.high, scale(*v, false));
+          if (b.op == O::Greater) br.low = std::max(br.low, integer ? scale(*v, false) + 1 : *v + step);
+          if (b.op == O::GreaterEqual) br.low = std::max(br.low, scale(*v, true));
         }
       }
       table.rows.push_back(br);
@@ -660,7 +685,7 @@ class RuleLowerer {
       case Function::ValueIn: {
         const sema::ExprInfo& qi = Info(*e.args[0].value);
         InstId q = Lower(*e.args[0].value, block);
-        auto to = stdlib::ParseUnit(ast::Unquote(e.args[1].value->op));
+        auto to = stdlib::ParseUnit(ast::Unquote(e.args[1].value->text));
         return to ? ConvertUnit(block, q, qi.type.unit, *to, e) : q;
       }
       case Function::IsNull: return Unary(block, Op::IsNull, Kind::Bool, Lower(*e.args[0].value, block));
@@ -705,7 +730,7 @@ class RuleLowerer {
     Inst i;
     i.op = Op::Agg;
     i.kind = KindOf(info.type);
-    i.aux = Slot(e.args[0].value->op);
+    i.aux = Slot(e.args[0].value->text);
     i.imm = -1;
     if (e.args[0].window) {
       i.imm = Millis(*e.args[0].window).value_or(0);
@@ -716,8 +741,8 @@ class RuleLowerer {
     InstId id = Emit(block, i);
     if (block == 0) {
       ++aggs_in_let_;
-      std::string name = current_let_.empty() ? e.args[0].value->op : current_let_;
-      if (aggs_in_let_ > 1 || current_let_ == "when") name += "/" + e.args[0].value->op;
+      std::string name = current_let_.empty() ? e.args[0].value->text : current_let_;
+      if (aggs_in_let_ > 1 || current_let_ == "when") name += "/" + e.args[0].value->text;
       out_->evidence.push_back(EvidenceSite{id, name});
     }
     return id;

@@ -18,6 +18,7 @@ namespace {
 using ast::Expr;
 using ast::ExprKind;
 using diag::Kind;
+using O = ast::Operator;
 using source::SourceRange;
 using stdlib::Decimal;
 using stdlib::kMaxInteger;
@@ -315,7 +316,7 @@ class Checker {
     if (secs && (!model_.retention_seconds || *secs < *model_.retention_seconds)) {
       model_.retention_seconds = secs;
       model_.retention_ruleset = rs.name;
-      retention_text_ = rs.retention->op + (rs.retention->kind == ExprKind::Duration ? "" : " ") + rs.retention->unit;
+      retention_text_ = rs.retention->text + (rs.retention->kind == ExprKind::Duration ? "" : " ") + rs.retention->unit;
     }
   }
 
@@ -418,7 +419,7 @@ class Checker {
         }
         if (info.unshielded_arith && info.arith_site) {
           auto* d = Error(Kind::UnknownBlocksAlert, info.arith_site->range,
-                          "`" + info.arith_site->op +
+                          "`" + std::string(Spelling(info.arith_site->op)) +
                               "` gives unknown when any input is missing, so this alert can never fire "
                               "while one is; give missing inputs a value with `??`");
           AddNote(d, it.range, "the alert is here");
@@ -493,9 +494,9 @@ class Checker {
     auto add = [&](const std::string& name, const SourceRange& r) {
       if (name.find('.') != std::string::npos) out.emplace_back(name, r);
     };
-    if (e.kind == ExprKind::Name || e.kind == ExprKind::Absence) add(e.op, e.kind == ExprKind::Name ? e.range : e.name_range);
+    if (e.kind == ExprKind::Name || e.kind == ExprKind::Absence) add(e.text, e.kind == ExprKind::Name ? e.range : e.name_range);
     if (e.kind == ExprKind::Sequence) {
-      add(e.op, e.name_range);
+      add(e.text, e.name_range);
       add(e.name2, e.name2_range);
     }
     for (const auto& k : e.kids) References(*k, out);
@@ -783,15 +784,15 @@ class Checker {
       case ExprKind::Bool: return Of(Type::Of(TypeKind::Boolean), false);
       case ExprKind::Null: return Of(Type::Of(TypeKind::Null), true);
       case ExprKind::Number: {
-        auto d = Number(e.op, e.range, negated_literal_ == &e);
+        auto d = Number(e.text, e.range, negated_literal_ == &e);
         if (!d) return Err();
-        ExprInfo i = Of(Type::Of(e.op.find('.') == std::string::npos ? TypeKind::Integer : TypeKind::Decimal), false);
+        ExprInfo i = Of(Type::Of(e.text.find('.') == std::string::npos ? TypeKind::Integer : TypeKind::Decimal), false);
         i.constant = d;
         return i;
       }
       case ExprKind::Quantity:
       case ExprKind::Duration: {
-        auto d = Number(e.op, e.name_range.valid() ? e.name_range : e.range);
+        auto d = Number(e.text, e.name_range.valid() ? e.name_range : e.range);
         if (e.kind == ExprKind::Quantity && !e.quoted_unit &&
             (e.unit == "month" || e.unit == "months" || e.unit == "year" || e.unit == "years")) {
           // CQL's calendar durations: a month or year has no fixed length, so cdr refuses
@@ -812,15 +813,15 @@ class Checker {
       case ExprKind::Name: return Name(e, scope);
       case ExprKind::Paren: return Check(*e.kids[0], scope);
       case ExprKind::Unary: {
-        if (e.op == "-") negated_literal_ = e.kids[0].get();
+        if (e.op == O::Minus) negated_literal_ = e.kids[0].get();
         ExprInfo a = Check(*e.kids[0], scope);
         negated_literal_ = nullptr;
         if (a.type.IsError()) return Err();
         if (!a.type.IsNumeric() && a.type.kind != TypeKind::Quantity && a.type.kind != TypeKind::Null) {
-          Error(Kind::TypeMismatch, e.range, "unary `" + e.op + "` needs a number or quantity; found " + ToString(a.type));
+          Error(Kind::TypeMismatch, e.range, "unary `" + std::string(Spelling(e.op)) + "` needs a number or quantity; found " + ToString(a.type));
           return Err();
         }
-        if (a.constant && e.op == "-") a.constant = Decimal::FromRaw(-a.constant->raw());
+        if (a.constant && e.op == O::Minus) a.constant = Decimal::FromRaw(-a.constant->raw());
         a.origin = nullptr;
         return a;
       }
@@ -831,7 +832,7 @@ class Checker {
       }
       case ExprKind::Is: {
         ExprInfo a = Check(*e.kids[0], scope);
-        if (e.op != "null") Boolean(*e.kids[0], a, "`is " + e.op + "`");
+        if (e.op != O::IsNull) Boolean(*e.kids[0], a, "`is " + std::string(Spelling(e.op)) + "`");
         return Of(Type::Of(TypeKind::Boolean), false);
       }
       case ExprKind::Binary: return Binary(e, scope);
@@ -855,13 +856,13 @@ class Checker {
       case ExprKind::Case: return Case(e, scope);
       case ExprKind::Bands: return Bands(e, scope);
       case ExprKind::Absence: {
-        Signal(e.op, e.name_range, scope);
+        Signal(e.text, e.name_range, scope);
         ExprInfo d = Check(*e.kids[0], scope);
         Window(*e.kids[0], d);
         return Of(Type::Of(TypeKind::Boolean), false);
       }
       case ExprKind::Sequence: {
-        Signal(e.op, e.name_range, scope);
+        Signal(e.text, e.name_range, scope);
         Signal(e.name2, e.name2_range, scope);
         ExprInfo d = Check(*e.kids[0], scope);
         Window(*e.kids[0], d);
@@ -873,7 +874,7 @@ class Checker {
         ExprInfo a = Check(*e.kids[0], scope);
         if (a.type.IsError()) return Err();
         if (!a.type.IsNumeric() && a.type.kind != TypeKind::Quantity && a.type.kind != TypeKind::Null) {
-          Error(Kind::TypeMismatch, e.range, "`" + e.op + " of` needs a number or quantity; found " + ToString(a.type));
+          Error(Kind::TypeMismatch, e.range, "`" + std::string(Spelling(e.op)) + " of` needs a number or quantity; found " + ToString(a.type));
           return Err();
         }
         a.constant.reset();
@@ -885,11 +886,11 @@ class Checker {
         TypeKind k = TypeNamed(e.name2);
         if (k != TypeKind::Integer && k != TypeKind::Decimal) {
           Error(Kind::TypeMismatch, e.name2_range,
-                "`" + e.op + "` is defined for Integer and Decimal; not for `" + e.name2 + "`");
+                "`" + std::string(Spelling(e.op)) + "` is defined for Integer and Decimal; not for `" + e.name2 + "`");
           return Err();
         }
         ExprInfo i = Of(Type::Of(k), false);
-        bool max = e.op == "maximum";
+        bool max = e.op == O::Maximum;
         i.constant = k == TypeKind::Integer ? Decimal::FromInteger(max ? kMaxInteger : kMinInteger)
                                             : Decimal::FromRaw(max ? INT64_MAX : INT64_MIN + 1);
         return i;
@@ -920,9 +921,9 @@ class Checker {
   ExprInfo As(const Expr& e, Scope& scope) {
     ExprInfo a = Check(*e.kids[0], scope);
     if (a.type.IsError()) return Err();
-    TypeKind k = TypeNamed(e.op);
+    TypeKind k = TypeNamed(e.text);
     if (k == TypeKind::Error) {
-      Error(Kind::TypeMismatch, e.name_range, "`" + e.op + "` is not a type cdr knows (Integer, Decimal, Boolean, String, Quantity)");
+      Error(Kind::TypeMismatch, e.name_range, "`" + e.text + "` is not a type cdr knows (Integer, Decimal, Boolean, String, Quantity)");
       return Err();
     }
     if (a.type.kind == TypeKind::Null) {
@@ -935,7 +936,7 @@ class Checker {
       a.origin = nullptr;
       return a;
     }
-    Error(Kind::TypeMismatch, e.range, "cannot treat " + ToString(a.type) + " as `" + e.op + "`");
+    Error(Kind::TypeMismatch, e.range, "cannot treat " + ToString(a.type) + " as `" + e.text + "`");
     return Err();
   }
 
@@ -954,9 +955,9 @@ class Checker {
   }
 
   static std::string Text(const Expr& e) {
-    if (e.kind == ExprKind::Duration) return e.op + e.unit;
-    if (e.kind == ExprKind::Quantity) return e.op + " " + (e.quoted_unit ? "'" + e.unit + "'" : e.unit);
-    return e.op;
+    if (e.kind == ExprKind::Duration) return e.text + e.unit;
+    if (e.kind == ExprKind::Quantity) return e.text + " " + (e.quoted_unit ? "'" + e.unit + "'" : e.unit);
+    return e.text;
   }
 
   const SignalInfo* Signal(const std::string& name, const SourceRange& r, Scope& scope) {
@@ -972,31 +973,31 @@ class Checker {
   }
 
   ExprInfo Name(const Expr& e, Scope& scope) {
-    if (e.op.find('.') != std::string::npos && !Derived(e.op, e.range, scope)) return Err();
+    if (e.text.find('.') != std::string::npos && !Derived(e.text, e.range, scope)) return Err();
     if (scope.lets) {
-      if (auto it = scope.lets->find(e.op); it != scope.lets->end()) {
+      if (auto it = scope.lets->find(e.text); it != scope.lets->end()) {
         it->second.used = true;
         ExprInfo i = it->second.info;
         return i;
       }
     }
-    if (auto it = scope.signals.find(e.op); it != scope.signals.end()) {
+    if (auto it = scope.signals.find(e.text); it != scope.signals.end()) {
       if (scope.in_sustained) {
         ExprInfo i = Of(it->second->type, true);
         i.origin = it->second;
-        i.signal = e.op;
+        i.signal = e.text;
         return i;
       }
       auto* d = Error(Kind::NotASignal, e.range,
-                      "`" + e.op + "` is a signal, not a value; take one with an aggregate such as `last(" + e.op +
+                      "`" + e.text + "` is a signal, not a value; take one with an aggregate such as `last(" + e.text +
                           " within 4h)`");
-      if (d) d->fixes.push_back(diag::FixIt{e.range, "last(" + e.op + " within 4h)"});
+      if (d) d->fixes.push_back(diag::FixIt{e.range, "last(" + e.text + " within 4h)"});
       return Err();
     }
     std::vector<std::string> names = scope.lets ? Keys(*scope.lets) : std::vector<std::string>{};
     for (const auto& n : Keys(scope.signals)) names.push_back(n);
-    auto* d = Error(Kind::UnknownName, e.range, "`" + e.op + "` is not defined");
-    DidYouMean(d, e.op, e.range, names);
+    auto* d = Error(Kind::UnknownName, e.range, "`" + e.text + "` is not defined");
+    DidYouMean(d, e.text, e.range, names);
     return Err();
   }
 
@@ -1039,7 +1040,7 @@ class Checker {
     std::string who = subject.empty() ? "the other side" : "`" + subject + "`";
     auto* d = Error(Kind::BareNumber, number.range,
                     who + " is a quantity in `" + quantity.unit.text + "`, compared with the bare number `" +
-                        number.op + "`");
+                        number.text + "`");
     if (d) {
       d->fixes.push_back(diag::FixIt{Point(number.range), " '" + quantity.unit.text + "'"});
     }
@@ -1057,19 +1058,19 @@ class Checker {
   ExprInfo Binary(const Expr& e, Scope& scope) {
     ExprInfo a = Check(*e.kids[0], scope);
     ExprInfo b = Check(*e.kids[1], scope);
-    const std::string& op = e.op;
-    if (op == "and" || op == "or" || op == "xor" || op == "implies") {
-      Boolean(*e.kids[0], a, "`" + op + "`");
-      Boolean(*e.kids[1], b, "`" + op + "`");
+    const ast::Operator op = e.op;
+    if (op == O::And || op == O::Or || op == O::Xor || op == O::Implies) {
+      Boolean(*e.kids[0], a, "`" + std::string(Spelling(op)) + "`");
+      Boolean(*e.kids[1], b, "`" + std::string(Spelling(op)) + "`");
       ExprInfo r = Of(Type::Of(TypeKind::Boolean), a.may_be_unknown || b.may_be_unknown);
-      if (op == "and") {
+      if (op == O::And) {
         r.unshielded_arith = a.unshielded_arith || b.unshielded_arith;
         r.arith_site = a.unshielded_arith ? a.arith_site : b.arith_site;
       }
       return r;
     }
     if (a.type.IsError() || b.type.IsError()) return Err();
-    if (op == "??") {
+    if (op == O::Coalesce) {
       ExprInfo r = Join(a, b, *e.kids[1], "the sides of `??`");
       if (r.type.IsError()) return r;
       r.may_be_unknown = b.may_be_unknown;
@@ -1077,7 +1078,7 @@ class Checker {
       r.arith_site = nullptr;
       return r;
     }
-    bool arith = op == "+" || op == "-" || op == "*" || op == "/" || op == "div" || op == "mod" || op == "^";
+    bool arith = op == O::Plus || op == O::Minus || op == O::Times || op == O::Divide || op == O::Div || op == O::Mod || op == O::Power;
     if (arith) {
       ExprInfo r = Arithmetic(e, a, b);
       if (r.type.IsError()) return r;
@@ -1085,7 +1086,7 @@ class Checker {
       if (a.unshielded_arith || b.unshielded_arith) {
         r.unshielded_arith = true;
         r.arith_site = a.unshielded_arith ? a.arith_site : b.arith_site;
-      } else if (op == "+" && a.may_be_unknown && b.may_be_unknown) {
+      } else if (op == O::Plus && a.may_be_unknown && b.may_be_unknown) {
         // Only sums: a total of scores is where a missing part silently blocks the alert.
         // A ratio or difference of two measurements is meant to be unknown without both.
         r.unshielded_arith = true;
@@ -1094,11 +1095,11 @@ class Checker {
       return r;
     }
     // Comparison and equality.
-    bool equality = op == "=" || op == "!=" || op == "~" || op == "!~";
+    bool equality = op == O::Equal || op == O::NotEqual || op == O::Equivalent || op == O::NotEquivalent;
     ExprInfo r = Of(Type::Of(TypeKind::Boolean), a.may_be_unknown || b.may_be_unknown);
     r.unshielded_arith = a.unshielded_arith || b.unshielded_arith;
     r.arith_site = a.unshielded_arith ? a.arith_site : b.arith_site;
-    if (op == "~" || op == "!~") r.may_be_unknown = false;
+    if (op == O::Equivalent || op == O::NotEquivalent) r.may_be_unknown = false;
     if (a.type.kind == TypeKind::Null || b.type.kind == TypeKind::Null) return r;
     if (a.type.IsNumeric() && b.type.IsNumeric()) return r;
     if (a.type.kind == TypeKind::Quantity || b.type.kind == TypeKind::Quantity) {
@@ -1131,12 +1132,12 @@ class Checker {
       const Expr& other = a.type.kind == TypeKind::Enum ? *e.kids[1] : *e.kids[0];
       const ExprInfo& oi = a.type.kind == TypeKind::Enum ? b : a;
       if (!equality) {
-        Error(Kind::TypeMismatch, e.range, "`" + op + "` does not order enum values; use `=` or bands");
+        Error(Kind::TypeMismatch, e.range, "`" + std::string(Spelling(op)) + "` does not order enum values; use `=` or bands");
         return Err();
       }
       if (oi.type.kind == TypeKind::Enum && oi.type.enum_name == en.type.enum_name) return r;
       if (other.kind == ExprKind::Text) {
-        EnumMember(ast::Unquote(other.op), other.range, en.type);
+        EnumMember(ast::Unquote(other.text), other.range, en.type);
         return r;
       }
       Error(Kind::TypeMismatch, e.range, "cannot compare " + ToString(a.type) + " with " + ToString(b.type));
@@ -1144,7 +1145,7 @@ class Checker {
     }
     if (a.type.kind == b.type.kind) {
       if (!equality && a.type.kind == TypeKind::Boolean) {
-        Error(Kind::TypeMismatch, e.range, "`" + op + "` does not order booleans");
+        Error(Kind::TypeMismatch, e.range, "`" + std::string(Spelling(op)) + "` does not order booleans");
         return Err();
       }
       return r;
@@ -1155,15 +1156,15 @@ class Checker {
 
   // How a message names an expression: a name as written, else its signal.
   static std::string Subject(const Expr& e, const ExprInfo& i) {
-    if (e.kind == ExprKind::Name) return e.op;
+    if (e.kind == ExprKind::Name) return e.text;
     if (e.kind == ExprKind::Paren) return Subject(*e.kids[0], i);
     return i.signal;
   }
 
   static std::string Describe(const Expr& e, const ExprInfo& i) {
     if (std::string s = Subject(e, i); !s.empty()) return "`" + s + "`";
-    if (e.kind == ExprKind::Name) return "`" + e.op + "`";
-    if (e.kind == ExprKind::Call) return "`" + e.op + "(...)`";
+    if (e.kind == ExprKind::Name) return "`" + e.text + "`";
+    if (e.kind == ExprKind::Call) return "`" + e.text + "(...)`";
     return "the left side";
   }
 
@@ -1186,20 +1187,20 @@ class Checker {
     if (!s.plausible_low || !s.plausible_high) return;
     auto c = ConstantIn(*cst, s.type);
     if (!c) return;
-    std::string op = e.op;
+    ast::Operator op = e.op;
     if (sig == &b) {  // constant on the left: mirror the operator
-      if (op == "<") op = ">";
-      else if (op == ">") op = "<";
-      else if (op == "<=") op = ">=";
-      else if (op == ">=") op = "<=";
+      if (op == O::Less) op = O::Greater;
+      else if (op == O::Greater) op = O::Less;
+      else if (op == O::LessEqual) op = O::GreaterEqual;
+      else if (op == O::GreaterEqual) op = O::LessEqual;
     }
     Decimal lo = *s.plausible_low, hi = *s.plausible_high;
     const char* verdict = nullptr;
-    if (op == ">") verdict = *c >= hi ? "never" : (*c < lo ? "always" : nullptr);
-    else if (op == ">=") verdict = *c > hi ? "never" : (*c <= lo ? "always" : nullptr);
-    else if (op == "<") verdict = *c <= lo ? "never" : (*c > hi ? "always" : nullptr);
-    else if (op == "<=") verdict = *c < lo ? "never" : (*c >= hi ? "always" : nullptr);
-    else if (op == "=" || op == "~") verdict = (*c < lo || *c > hi) ? "never" : nullptr;
+    if (op == O::Greater) verdict = *c >= hi ? "never" : (*c < lo ? "always" : nullptr);
+    else if (op == O::GreaterEqual) verdict = *c > hi ? "never" : (*c <= lo ? "always" : nullptr);
+    else if (op == O::Less) verdict = *c <= lo ? "never" : (*c > hi ? "always" : nullptr);
+    else if (op == O::LessEqual) verdict = *c < lo ? "never" : (*c >= hi ? "always" : nullptr);
+    else if (op == O::Equal || op == O::Equivalent) verdict = (*c < lo || *c > hi) ? "never" : nullptr;
     if (!verdict) return;
     auto* d = Error(Kind::ThresholdOutOfRange, e.range,
                     fmt::format("`{}` is plausible from {} to {} `{}`, so this condition {} holds", s.decl->name,
@@ -1208,40 +1209,40 @@ class Checker {
   }
 
   ExprInfo Arithmetic(const Expr& e, const ExprInfo& a, const ExprInfo& b) {
-    const std::string& op = e.op;
+    const ast::Operator op = e.op;
     const Type& ta = a.type;
     const Type& tb = b.type;
     if (ta.kind == TypeKind::Null || tb.kind == TypeKind::Null) {
       return Of(ta.kind == TypeKind::Null ? tb : ta, true);
     }
-    if (op == "^") {
+    if (op == O::Power) {
       if (ta.IsNumeric() && tb.IsNumeric()) return Of(Type::Of(PowerKind(a, b)), true);
       Error(Kind::TypeMismatch, e.range, "`^` needs numbers; found " + ToString(ta) + " and " + ToString(tb));
       return Err();
     }
-    if (op == "div" || op == "mod") {
+    if (op == O::Div || op == O::Mod) {
       if (ta.kind == TypeKind::Integer && tb.kind == TypeKind::Integer) return Of(ta, true);
       if (ta.IsNumeric() && tb.IsNumeric()) return Of(Type::Of(TypeKind::Decimal), true);
       if (ta.kind == TypeKind::Quantity && tb.kind == TypeKind::Quantity && ta.unit.CommensurableWith(tb.unit)) {
         return Of(ta, true);  // in the left operand's unit
       }
-      Error(Kind::TypeMismatch, e.range, "`" + op + "` needs numbers; found " + ToString(ta) + " and " + ToString(tb));
+      Error(Kind::TypeMismatch, e.range, "`" + std::string(Spelling(op)) + "` needs numbers; found " + ToString(ta) + " and " + ToString(tb));
       return Err();
     }
     if (ta.IsNumeric() && tb.IsNumeric()) {
-      bool dec = op == "/" || ta.kind == TypeKind::Decimal || tb.kind == TypeKind::Decimal;
-      return Of(Type::Of(dec ? TypeKind::Decimal : TypeKind::Integer), op == "/");
+      bool dec = op == O::Divide || ta.kind == TypeKind::Decimal || tb.kind == TypeKind::Decimal;
+      return Of(Type::Of(dec ? TypeKind::Decimal : TypeKind::Integer), op == O::Divide);
     }
-    if (op == "+" || op == "-") {
+    if (op == O::Plus || op == O::Minus) {
       if (ta.kind == TypeKind::DateTime && tb.IsDuration()) return Of(ta, false);
-      if (ta.kind == TypeKind::DateTime && tb.kind == TypeKind::DateTime && op == "-") {
+      if (ta.kind == TypeKind::DateTime && tb.kind == TypeKind::DateTime && op == O::Minus) {
         return Of(Type::Quantity(*stdlib::ParseUnit("h")), false);
       }
       if (ta.kind == TypeKind::Quantity && tb.kind == TypeKind::Quantity) {
         if (!ta.unit.CommensurableWith(tb.unit)) {
           Error(Kind::UnitMismatch, e.range,
-                "cannot " + std::string(op == "+" ? "add" : "subtract") + " `" + tb.unit.text + "` (" +
-                    tb.unit.dim.ToString() + ") " + (op == "+" ? "to" : "from") + " `" + ta.unit.text + "` (" +
+                "cannot " + std::string(op == O::Plus ? "add" : "subtract") + " `" + tb.unit.text + "` (" +
+                    tb.unit.dim.ToString() + ") " + (op == O::Plus ? "to" : "from") + " `" + ta.unit.text + "` (" +
                     ta.unit.dim.ToString() + ")");
           return Err();
         }
@@ -1256,16 +1257,16 @@ class Checker {
         return Err();
       }
     }
-    if (op == "*" || op == "/") {
-      if (ta.kind == TypeKind::Quantity && tb.IsNumeric()) return Of(ta, op == "/");
-      if (tb.kind == TypeKind::Quantity && ta.IsNumeric() && op == "*") return Of(tb, false);
+    if (op == O::Times || op == O::Divide) {
+      if (ta.kind == TypeKind::Quantity && tb.IsNumeric()) return Of(ta, op == O::Divide);
+      if (tb.kind == TypeKind::Quantity && ta.IsNumeric() && op == O::Times) return Of(tb, false);
       if (ta.kind == TypeKind::Quantity && tb.kind == TypeKind::Quantity) {
-        if (op == "/" && ta.unit.CommensurableWith(tb.unit)) return Of(Type::Of(TypeKind::Decimal), true);
-        return Of(Type::Quantity(op == "*" ? stdlib::Multiply(ta.unit, tb.unit) : stdlib::Divide(ta.unit, tb.unit)),
-                  op == "/");
+        if (op == O::Divide && ta.unit.CommensurableWith(tb.unit)) return Of(Type::Of(TypeKind::Decimal), true);
+        return Of(Type::Quantity(op == O::Times ? stdlib::Multiply(ta.unit, tb.unit) : stdlib::Divide(ta.unit, tb.unit)),
+                  op == O::Divide);
       }
     }
-    Error(Kind::TypeMismatch, e.range, "`" + op + "` cannot combine " + ToString(ta) + " and " + ToString(tb));
+    Error(Kind::TypeMismatch, e.range, "`" + std::string(Spelling(op)) + "` cannot combine " + ToString(ta) + " and " + ToString(tb));
     return Err();
   }
 
@@ -1279,7 +1280,7 @@ class Checker {
       if (e.has_subject) {
         if (!subject.type.IsError() && !w.type.IsError() && subject.type.kind == TypeKind::Enum &&
             e.kids[i]->kind == ExprKind::Text) {
-          EnumMember(ast::Unquote(e.kids[i]->op), e.kids[i]->range, subject.type);
+          EnumMember(ast::Unquote(e.kids[i]->text), e.kids[i]->range, subject.type);
         }
       } else {
         Boolean(*e.kids[i], w, "`case when`");
@@ -1341,7 +1342,7 @@ class Checker {
       struct Bound {
         const ast::BandRow* row;
         int64_t raw;
-        std::string op;
+        ast::Operator op;
         std::string text;
       };
       std::vector<Bound> bounds;
@@ -1372,10 +1373,10 @@ class Checker {
               ok = false;
               continue;
             }
-            if (b.op == "<") hi = std::min(hi, v->raw() - step);
-            if (b.op == "<=") hi = std::min(hi, v->raw());
-            if (b.op == ">") lo = std::max(lo, v->raw() + step);
-            if (b.op == ">=") lo = std::max(lo, v->raw());
+            if (b.op == O::Less) hi = std::min(hi, v->raw() - step);
+            if (b.op == O::LessEqual) hi = std::min(hi, v->raw());
+            if (b.op == O::Greater) lo = std::max(lo, v->raw() + step);
+            if (b.op == O::GreaterEqual) lo = std::max(lo, v->raw());
             bounds.push_back(Bound{&row, v->raw(), b.op, v->ToShortString()});
           }
         }
@@ -1385,8 +1386,8 @@ class Checker {
       for (const Bound& up : bounds) {
         for (const Bound& low : bounds) {
           if (up.raw != low.raw || up.row == low.row) continue;
-          if (up.op == "<=" && low.op == ">" && !below) below = &low;
-          if (up.op == "<" && low.op == ">=" && !above) above = &low;
+          if (up.op == O::LessEqual && low.op == O::Greater && !below) below = &low;
+          if (up.op == O::Less && low.op == O::GreaterEqual && !above) above = &low;
         }
       }
       if (below && above) {
@@ -1457,12 +1458,12 @@ class Checker {
   }
 
   ExprInfo Call(const Expr& e, Scope& scope) {
-    const FunctionInfo* f = stdlib::FindFunction(e.op);
+    const FunctionInfo* f = stdlib::FindFunction(e.text);
     if (!f) {
-      auto* d = Error(Kind::UnknownFunction, e.name_range, e.op);
+      auto* d = Error(Kind::UnknownFunction, e.name_range, e.text);
       std::vector<std::string> names;
       for (const auto& fn : stdlib::Functions()) names.emplace_back(fn.name);
-      DidYouMean(d, e.op, e.name_range, names);
+      DidYouMean(d, e.text, e.name_range, names);
       for (const auto& a : e.args) {
         if (a.value && a.value->kind != ExprKind::Name) Check(*a.value, scope);
       }
@@ -1473,7 +1474,7 @@ class Checker {
       std::string takes = f->min_args == f->max_args
                               ? fmt::format("{} argument{}", f->min_args, f->min_args == 1 ? "" : "s")
                               : fmt::format("{} to {} arguments", f->min_args, f->max_args);
-      Error(Kind::ArgumentCount, e.range, e.op, takes, n);
+      Error(Kind::ArgumentCount, e.range, e.text, takes, n);
       return Err();
     }
     ExprInfo r = f->aggregate ? AggregateCall(e, *stdlib::AsAggregate(f->id), scope) : ScalarCall(e, *f, scope);
@@ -1483,7 +1484,7 @@ class Checker {
 
   ExprInfo ScalarCall(const Expr& e, const FunctionInfo& f, Scope& scope) {
     for (const auto& a : e.args) {
-      if (a.window) Error(Kind::InvalidWindow, a.window->range, "`" + e.op + "` is not an aggregate and takes no window");
+      if (a.window) Error(Kind::InvalidWindow, a.window->range, "`" + e.text + "` is not an aggregate and takes no window");
     }
     std::vector<ExprInfo> args;
     for (const auto& a : e.args) args.push_back(Check(*a.value, scope));
@@ -1500,7 +1501,7 @@ class Checker {
       case Function::Truncate: {
         const Type& t = args[0].type;
         if (!t.IsNumeric() && t.kind != TypeKind::Quantity) {
-          Error(Kind::TypeMismatch, e.args[0].value->range, "`" + e.op + "` needs a number or quantity; found " + ToString(t));
+          Error(Kind::TypeMismatch, e.args[0].value->range, "`" + e.text + "` needs a number or quantity; found " + ToString(t));
           return Err();
         }
         if (args.size() == 2 && args[1].type.kind != TypeKind::Integer) {
@@ -1521,7 +1522,7 @@ class Checker {
         for (size_t k = 0; k < args.size(); ++k) {
           const Type& t = args[k].type;
           if (!t.IsNumeric() && t.kind != TypeKind::Null) {
-            Error(Kind::TypeMismatch, e.args[k].value->range, "`" + e.op + "` needs numbers; found " + ToString(t));
+            Error(Kind::TypeMismatch, e.args[k].value->range, "`" + e.text + "` needs numbers; found " + ToString(t));
             return Err();
           }
         }
@@ -1530,7 +1531,7 @@ class Checker {
       case Function::IsNull:
       case Function::IsTrue:
       case Function::IsFalse:
-        if (f.id != Function::IsNull) Boolean(*e.args[0].value, args[0], "`" + e.op + "`");
+        if (f.id != Function::IsNull) Boolean(*e.args[0].value, args[0], "`" + e.text + "`");
         return Of(Type::Of(TypeKind::Boolean), false);
       case Function::Coalesce: {
         ExprInfo r = args[0];
@@ -1551,7 +1552,7 @@ class Checker {
           Error(Kind::TypeMismatch, u.range, "the unit of `value_in` is a unit in quotes such as '/min'");
           return Err();
         }
-        auto unit = Unit(ast::Unquote(u.op), u.range);
+        auto unit = Unit(ast::Unquote(u.text), u.range);
         if (!unit) return Err();
         if (!unit->CommensurableWith(args[0].type.unit)) {
           Error(Kind::UnitMismatch, u.range,
@@ -1574,10 +1575,10 @@ class Checker {
       Window(*arg.window, w);
     }
     if (arg.value->kind != ExprKind::Name) {
-      Error(Kind::NotASignal, arg.value->range, "`" + e.op + "` takes a signal such as `" + e.op + "(resp_rate within 4h)`");
+      Error(Kind::NotASignal, arg.value->range, "`" + e.text + "` takes a signal such as `" + e.text + "(resp_rate within 4h)`");
       return Err();
     }
-    const SignalInfo* s = Signal(arg.value->op, arg.value->range, scope);
+    const SignalInfo* s = Signal(arg.value->text, arg.value->range, scope);
     if (!s) return Err();
     const Type& t = s->type;
     ExprInfo r;
@@ -1611,7 +1612,7 @@ class Checker {
       case Aggregate::Slope: {
         if (!t.IsNumeric() && t.kind != TypeKind::Quantity) {
           Error(Kind::TypeMismatch, arg.value->range,
-                "`" + e.op + "` needs a numeric signal; `" + s->decl->name + "` is " + ToString(t));
+                "`" + e.text + "` needs a numeric signal; `" + s->decl->name + "` is " + ToString(t));
           return Err();
         }
         r.type = t;

@@ -493,7 +493,8 @@ class Builder {
   ast::ExprPtr Binary(antlr4::ParserRuleContext* ctx, antlr4::Token* op, CdrParser::ExprContext* a,
                       CdrParser::ExprContext* b) {
     auto e = Make(ast::ExprKind::Binary, ctx);
-    e->op = Text(op);
+    e->op = ast::OperatorNamed(Text(op));
+    if (e->op == ast::Operator::None) return Make(ast::ExprKind::Error, ctx);  // a token made by error recovery
     e->kids.push_back(Expr(a));
     e->kids.push_back(Expr(b));
     return e;
@@ -504,7 +505,8 @@ class Builder {
     if (auto* p = dynamic_cast<CdrParser::PrimaryExprContext*>(ctx)) return Primary(p->primary());
     if (auto* u = dynamic_cast<CdrParser::UnaryExprContext*>(ctx)) {
       auto e = Make(K::Unary, ctx);
-      e->op = Text(u->op);
+      e->op = ast::OperatorNamed(Text(u->op));
+      if (e->op == ast::Operator::None) return Make(K::Error, ctx);
       e->kids.push_back(Expr(u->expr()));
       return e;
     }
@@ -519,20 +521,22 @@ class Builder {
     if (auto* pw = dynamic_cast<CdrParser::PowerExprContext*>(ctx)) return Binary(ctx, pw->op, pw->expr(0), pw->expr(1));
     if (auto* st = dynamic_cast<CdrParser::StepExprContext*>(ctx)) {
       auto e = Make(K::Step, ctx);
-      e->op = Text(st->op);
+      e->op = ast::OperatorNamed(Text(st->op));
+      if (e->op == ast::Operator::None) return Make(K::Error, ctx);
       e->kids.push_back(Expr(st->expr()));
       return e;
     }
     if (auto* as = dynamic_cast<CdrParser::AsExprContext*>(ctx)) {
       auto e = Make(K::As, ctx);
-      e->op = Text(as->type);
+      e->text = Text(as->type);
       e->name_range = R(as->type);
       e->kids.push_back(Expr(as->expr()));
       return e;
     }
     if (auto* i = dynamic_cast<CdrParser::IsExprContext*>(ctx)) {
       auto e = Make(K::Is, ctx);
-      e->op = Text(i->test);
+      e->op = ast::OperatorNamed(Text(i->test));
+      if (e->op == ast::Operator::None) return Make(K::Error, ctx);
       e->negated = i->negated != nullptr;
       e->kids.push_back(Expr(i->expr()));
       return e;
@@ -595,7 +599,7 @@ class Builder {
           } else if (auto* bc = dynamic_cast<CdrParser::BoundCondContext*>(cond)) {
             br.kind = ast::BandRow::Kind::Bounds;
             for (auto* bound : bc->bandBound()) {
-              br.bounds.push_back(ast::BandBound{Text(bound->op), BandValue(bound->bandValue())});
+              br.bounds.push_back(ast::BandBound{ast::OperatorNamed(Text(bound->op)), BandValue(bound->bandValue())});
             }
           } else if (auto* ec = dynamic_cast<CdrParser::ExactCondContext*>(cond)) {
             br.kind = ast::BandRow::Kind::Exact;
@@ -615,14 +619,14 @@ class Builder {
     }
     if (auto* a = dynamic_cast<CdrParser::AbsencePrimaryContext*>(ctx)) {
       auto e = Make(K::Absence, ctx);
-      e->op = Text(a->signal);
+      e->text = Text(a->signal);
       e->name_range = R(a->signal);
       e->kids.push_back(Window(a->window));
       return e;
     }
     if (auto* s = dynamic_cast<CdrParser::SequencePrimaryContext*>(ctx)) {
       auto e = Make(K::Sequence, ctx);
-      e->op = Text(s->first);
+      e->text = Text(s->first);
       e->name_range = R(s->first);
       e->name2 = Text(s->second);
       e->name2_range = R(s->second);
@@ -631,14 +635,15 @@ class Builder {
     }
     if (auto* l = dynamic_cast<CdrParser::LimitPrimaryContext*>(ctx)) {
       auto e = Make(K::Limit, ctx);
-      e->op = Text(l->op);
+      e->op = ast::OperatorNamed(Text(l->op));
+      if (e->op == ast::Operator::None) return Make(K::Error, ctx);
       e->name2 = Text(l->type);
       e->name2_range = R(l->type);
       return e;
     }
     if (auto* c = dynamic_cast<CdrParser::CallPrimaryContext*>(ctx)) {
       auto e = Make(K::Call, ctx);
-      e->op = Text(c->callee);
+      e->text = Text(c->callee);
       e->name_range = R(c->callee);
       for (auto* arg : c->callArg()) {
         ast::CallArg ca;
@@ -650,7 +655,7 @@ class Builder {
     }
     if (auto* n = dynamic_cast<CdrParser::NamePrimaryContext*>(ctx)) {
       auto e = Make(K::Name, ctx);
-      e->op = Text(n->signalName());
+      e->text = Text(n->signalName());
       e->name_range = R(n->signalName());
       return e;
     }
@@ -664,7 +669,7 @@ class Builder {
       auto value = Literal(l->literal());
       if (!l->sign) return value;
       auto e = Make(ast::ExprKind::Unary, ctx);
-      e->op = "-";
+      e->op = ast::Operator::Minus;
       e->kids.push_back(std::move(value));
       return e;
     }
@@ -681,14 +686,14 @@ class Builder {
     if (!ctx) return Make(K::Error, nullptr);
     if (dynamic_cast<CdrParser::TrueLiteralContext*>(ctx) || dynamic_cast<CdrParser::FalseLiteralContext*>(ctx)) {
       auto e = Make(K::Bool, ctx);
-      e->op = Text(ctx);
+      e->text = Text(ctx);
       return e;
     }
     if (dynamic_cast<CdrParser::NullLiteralContext*>(ctx)) return Make(K::Null, ctx);
     if (auto* n = dynamic_cast<CdrParser::NumberLiteralContext*>(ctx)) {
       bool quantity = n->unit || n->temporal;
       auto e = Make(quantity ? K::Quantity : K::Number, ctx);
-      e->op = Text(n->NUMBER());
+      e->text = Text(n->NUMBER());
       e->name_range = R(n->NUMBER());
       if (n->unit) {
         e->unit = ast::Unquote(Text(n->unit));
@@ -705,18 +710,18 @@ class Builder {
       std::string t = Text(d->DURATION());
       size_t i = 0;
       while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
-      e->op = t.substr(0, i);
+      e->text = t.substr(0, i);
       e->unit = t.substr(i);
       return e;
     }
     if (auto* t = dynamic_cast<CdrParser::TextLiteralContext*>(ctx)) {
       auto e = Make(K::Text, ctx);
-      e->op = Text(t->SQSTRING());
+      e->text = Text(t->SQSTRING());
       return e;
     }
     if (auto* d = dynamic_cast<CdrParser::DatetimeLiteralContext*>(ctx)) {
       auto e = Make(K::DateTime, ctx);
-      e->op = Text(d->DATETIME());
+      e->text = Text(d->DATETIME());
       return e;
     }
     return Make(K::Error, ctx);
