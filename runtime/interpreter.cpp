@@ -35,11 +35,57 @@ Value From(std::optional<Decimal> d) { return d ? Known(d->raw()) : Unknown(); }
 // An integer result: unknown outside the 32-bit range of the language's integers.
 Value Int(int64_t v) { return v < stdlib::kMinInteger || v > stdlib::kMaxInteger ? Unknown() : Known(v); }
 
-Value IntOp(Op op, int64_t a, int64_t b) {
-  // Operands are 32-bit, so sums, differences and products are exact in 64 bits.
+// The meaning of the operations both interpreter paths compute, once: Evaluator::OneOn
+// (every operation) and the common loop (the frequent ones, inline) call these. The JIT
+// writes them in LLVM IR; tests/unit/ops_test.cpp checks the three agree on edge values.
+
+// Integer + and - (operands are 32-bit, so exact in 64 bits), decimal + and -.
+[[gnu::always_inline]] inline Value IntAdd(int64_t a, int64_t b) { return Int(a + b); }
+[[gnu::always_inline]] inline Value IntSub(int64_t a, int64_t b) { return Int(a - b); }
+[[gnu::always_inline]] inline Value DecAdd(int64_t a, int64_t b) {
+  return From(stdlib::Add(Decimal::FromRaw(a), Decimal::FromRaw(b)));
+}
+[[gnu::always_inline]] inline Value DecSub(int64_t a, int64_t b) {
+  return From(stdlib::Sub(Decimal::FromRaw(a), Decimal::FromRaw(b)));
+}
+// A strict binary operation: unknown when either operand is.
+template <typename F>
+[[gnu::always_inline]] inline Value Strict(const Value& a, const Value& b, F f) {
+  return a.known && b.known ? f(a.v, b.v) : Unknown();
+}
+// A comparison of two ordered keys (numbers, times, booleans as raw values; texts by a
+// three-way compare against 0).
+[[gnu::always_inline]] inline Value Compare(Op op, int64_t x, int64_t y) {
   switch (op) {
-    case Op::Add: return Int(a + b);
-    case Op::Sub: return Int(a - b);
+    case Op::Lt: return Bool(x < y);
+    case Op::Le: return Bool(x <= y);
+    case Op::Gt: return Bool(x > y);
+    case Op::Ge: return Bool(x >= y);
+    case Op::Eq: return Bool(x == y);
+    case Op::Ne: return Bool(x != y);
+    default: return Unknown();  // not a comparison
+  }
+}
+[[gnu::always_inline]] inline Value NotOf(const Value& a) { return a.known ? Bool(!a.v) : Unknown(); }
+[[gnu::always_inline]] inline Value CoalesceOf(const Value& a, const Value& b) { return a.known ? a : b; }
+// a ? b : c; an unknown condition selects c.
+[[gnu::always_inline]] inline Value SelectOf(const Value& a, const Value& b, const Value& c) {
+  return (a.known && a.v) ? b : c;
+}
+// Three-valued `and` and `or` (CQL): false (true) wins over unknown.
+[[gnu::always_inline]] inline Value And3(const Value& a, const Value& b) {
+  if ((a.known && !a.v) || (b.known && !b.v)) return Bool(false);
+  return a.known && b.known ? Bool(true) : Unknown();
+}
+[[gnu::always_inline]] inline Value Or3(const Value& a, const Value& b) {
+  if ((a.known && a.v) || (b.known && b.v)) return Bool(true);
+  return a.known && b.known ? Bool(false) : Unknown();
+}
+
+Value IntOp(Op op, int64_t a, int64_t b) {
+  switch (op) {
+    case Op::Add: return IntAdd(a, b);
+    case Op::Sub: return IntSub(a, b);
     case Op::Mul: return Int(a * b);
     case Op::IntDiv:
       if (b == 0) return Unknown();
@@ -74,8 +120,8 @@ Value IntOp(Op op, int64_t a, int64_t b) {
 Value DecOp(Op op, int64_t a, int64_t b) {
   Decimal x = Decimal::FromRaw(a), y = Decimal::FromRaw(b);
   switch (op) {
-    case Op::Add: return From(Add(x, y));
-    case Op::Sub: return From(Sub(x, y));
+    case Op::Add: return DecAdd(a, b);
+    case Op::Sub: return DecSub(a, b);
     case Op::Mul: return From(Mul(x, y));
     case Op::Div: return From(Div(x, y));
     case Op::IntDiv:
@@ -129,6 +175,12 @@ size_t FirstAfter(const EventList& ev, size_t end, int64_t t) {
 std::pair<size_t, size_t> WindowBounds(const EventList& ev, int64_t now, int64_t window) {
   size_t end = FirstAfter(ev, ev.size(), now);
   return {FirstAfter(ev, end, now - window), end};
+}
+
+// `no x within window`: no event with time in (now - window, now].
+Value Absent(const EventList& ev, int64_t now, int64_t window) {
+  size_t end = FirstAfter(ev, ev.size(), now);
+  return Bool(!(end > 0 && ev[end - 1].time > now - window));
 }
 
 // An aggregate's value, and the events it came from (positions in the list; the end of
@@ -293,16 +345,6 @@ AggregateResult AggregateOver(const EventList& ev, size_t b, size_t e, int64_t n
   return r;
 }
 
-// Three-valued `and` and `or` (CQL): false (true) wins over unknown.
-Value And3(const Value& a, const Value& b) {
-  if ((a.known && !a.v) || (b.known && !b.v)) return Bool(false);
-  return a.known && b.known ? Bool(true) : Unknown();
-}
-Value Or3(const Value& a, const Value& b) {
-  if ((a.known && a.v) || (b.known && b.v)) return Bool(true);
-  return a.known && b.known ? Bool(false) : Unknown();
-}
-
 // The first row of a band table that `v` falls in, or -1.
 int BandRow(const ir::BandTable& t, int64_t v) {
   for (size_t k = 0; k < t.rows.size(); ++k) {
@@ -333,6 +375,7 @@ enum class Fast : uint8_t {
   Eq,
   Ne,
   Bands,
+  Last = Bands,
 };
 
 Fast FastOf(const ir::Block& block, const Inst& in) {
@@ -449,41 +492,29 @@ class Evaluator {
       size_t i = static_cast<size_t>(st.i);
       const Value& a = r[static_cast<size_t>(st.a)];
       const Value& c = r[static_cast<size_t>(st.b)];
+      // Load makes every step's kind (FastOf): no range check.
+      if (st.fast > static_cast<uint8_t>(Fast::Last)) __builtin_unreachable();
+      auto compare = [&](Op op) { return Strict(a, c, [op](int64_t x, int64_t y) { return Compare(op, x, y); }); };
       switch (static_cast<Fast>(st.fast)) {
         case Fast::AggLast: r[i] = LastWithin(st.aux, now, st.imm); break;
-        case Fast::Absence: {
-          const auto& ev = Events(st.aux);
-          size_t end = FirstAfter(ev, ev.size(), now);
-          r[i] = Bool(!(end > 0 && ev[end - 1].time > now - st.imm));
-          break;
-        }
-        case Fast::Coalesce: r[i] = a.known ? a : c; break;
-        case Fast::Select: r[i] = (a.known && a.v) ? c : r[static_cast<size_t>(st.c)]; break;
+        case Fast::Absence: r[i] = Absent(Events(st.aux), now, st.imm); break;
+        case Fast::Coalesce: r[i] = CoalesceOf(a, c); break;
+        case Fast::Select: r[i] = SelectOf(a, c, r[static_cast<size_t>(st.c)]); break;
         case Fast::And: r[i] = And3(a, c); break;
         case Fast::Or: r[i] = Or3(a, c); break;
-        case Fast::Not: r[i] = a.known ? Bool(!a.v) : Unknown(); break;
-        case Fast::IntAdd: r[i] = a.known && c.known ? Int(a.v + c.v) : Unknown(); break;
-        case Fast::IntSub: r[i] = a.known && c.known ? Int(a.v - c.v) : Unknown(); break;
-        case Fast::DecAdd:
-          r[i] = a.known && c.known ? From(stdlib::Add(Decimal::FromRaw(a.v), Decimal::FromRaw(c.v))) : Unknown();
-          break;
-        case Fast::DecSub:
-          r[i] = a.known && c.known ? From(stdlib::Sub(Decimal::FromRaw(a.v), Decimal::FromRaw(c.v))) : Unknown();
-          break;
-        case Fast::Lt: r[i] = a.known && c.known ? Bool(a.v < c.v) : Unknown(); break;
-        case Fast::Le: r[i] = a.known && c.known ? Bool(a.v <= c.v) : Unknown(); break;
-        case Fast::Gt: r[i] = a.known && c.known ? Bool(a.v > c.v) : Unknown(); break;
-        case Fast::Ge: r[i] = a.known && c.known ? Bool(a.v >= c.v) : Unknown(); break;
-        case Fast::Eq: r[i] = a.known && c.known ? Bool(a.v == c.v) : Unknown(); break;
-        case Fast::Ne: r[i] = a.known && c.known ? Bool(a.v != c.v) : Unknown(); break;
-        case Fast::Bands: {
-          const ir::BandTable& t = rule_.ir->bands[static_cast<size_t>(st.aux)];
-          int row = a.known ? BandRow(t, a.v) : -1;
-          r[i] = row < 0 ? Unknown() : r[static_cast<size_t>(t.rows[static_cast<size_t>(row)].value)];
-          break;
-        }
+        case Fast::Not: r[i] = NotOf(a); break;
+        case Fast::IntAdd: r[i] = Strict(a, c, IntAdd); break;
+        case Fast::IntSub: r[i] = Strict(a, c, IntSub); break;
+        case Fast::DecAdd: r[i] = Strict(a, c, DecAdd); break;
+        case Fast::DecSub: r[i] = Strict(a, c, DecSub); break;
+        case Fast::Lt: r[i] = compare(Op::Lt); break;
+        case Fast::Le: r[i] = compare(Op::Le); break;
+        case Fast::Gt: r[i] = compare(Op::Gt); break;
+        case Fast::Ge: r[i] = compare(Op::Ge); break;
+        case Fast::Eq: r[i] = compare(Op::Eq); break;
+        case Fast::Ne: r[i] = compare(Op::Ne); break;
+        case Fast::Bands: r[i] = BandValue(st.aux, a, r, nullptr); break;
         case Fast::General: r[i] = OneOn(b, insts[i], static_cast<ir::InstId>(i), now, RegView{r}); break;
-        default: __builtin_unreachable();  // Load makes every step's kind (FastOf): no range check
       }
     }
   }
@@ -520,6 +551,17 @@ class Evaluator {
     const Value& operator[](size_t i) const { return p[i]; }
   };
   const EventList& Events(int32_t slot) const { return SlotEvents(rule_, events_, slot); }
+
+  // `bands` with table `table` over `a`: the first matching row's value (a register), and
+  // that row recorded in `coverage` when given.
+  template <typename Regs>
+  Value BandValue(int32_t table, const Value& a, const Regs& r, Coverage* coverage) const {
+    const ir::BandTable& t = rule_.ir->bands[static_cast<size_t>(table)];
+    int row = a.known ? BandRow(t, a.v) : -1;
+    if (row < 0) return Unknown();
+    if (coverage) coverage->band_rows[static_cast<size_t>(table)][static_cast<size_t>(row)] = true;
+    return r[static_cast<size_t>(t.rows[static_cast<size_t>(row)].value)];
+  }
 
   // last(x within window), window >= 0, as Agg computes it without evidence: the latest
   // event with a value among those with time in (now - window, now].
@@ -732,28 +774,13 @@ class Evaluator {
       case Op::Lt:
       case Op::Le:
       case Op::Gt:
-      case Op::Ge: {
-        if (!A().known || !B().known) return Unknown();
-        int c;
-        if (kind_of(in.a) == Kind::Text) {
-          int s = interner_.Text(A().v).compare(interner_.Text(B().v));
-          c = s < 0 ? -1 : s > 0 ? 1 : 0;
-        } else {
-          c = A().v < B().v ? -1 : A().v > B().v ? 1 : 0;
+      case Op::Ge:
+        if (kind_of(in.a) == Kind::Text && A().known && B().known) {
+          return Compare(in.op, interner_.Text(A().v).compare(interner_.Text(B().v)), 0);
         }
-        switch (in.op) {
-          case Op::Lt: return Bool(c < 0);
-          case Op::Le: return Bool(c <= 0);
-          case Op::Gt: return Bool(c > 0);
-          default: return Bool(c >= 0);
-        }
-      }
+        return Strict(A(), B(), [&](int64_t x, int64_t y) { return Compare(in.op, x, y); });
       case Op::Eq:
-        if (!A().known || !B().known) return Unknown();
-        return Bool(A().v == B().v);
-      case Op::Ne:
-        if (!A().known || !B().known) return Unknown();
-        return Bool(A().v != B().v);
+      case Op::Ne: return Strict(A(), B(), [&](int64_t x, int64_t y) { return Compare(in.op, x, y); });
       case Op::Equiv:
         if (!A().known || !B().known) return Bool(A().known == B().known);
         if (kind_of(in.a) == Kind::Text && A().v != B().v) {
@@ -773,14 +800,12 @@ class Evaluator {
         if ((A().known && !A().v) || (B().known && B().v)) return Bool(true);
         if (A().known && B().known) return Bool(false);
         return Unknown();
-      case Op::Not:
-        if (!A().known) return Unknown();
-        return Bool(!A().v);
+      case Op::Not: return NotOf(A());
       case Op::IsNull: return Bool(!A().known);
       case Op::IsTrue: return Bool(A().known && A().v);
       case Op::IsFalse: return Bool(A().known && !A().v);
-      case Op::Coalesce: return A().known ? A() : B();
-      case Op::Select: return (A().known && A().v) ? B() : r[static_cast<size_t>(in.c)];
+      case Op::Coalesce: return CoalesceOf(A(), B());
+      case Op::Select: return SelectOf(A(), B(), r[static_cast<size_t>(in.c)]);
       case Op::IntToDec:
         if (!A().known) return Unknown();
         return From(Decimal::FromInteger(A().v));
@@ -832,21 +857,10 @@ class Evaluator {
         if (2 * (rem < 0 ? -rem : rem) >= unit) q += raw < 0 ? -1 : 1;
         return Known(q * unit);
       }
-      case Op::Bands: {
-        if (!A().known) return Unknown();
-        const ir::BandTable& t = rule_.ir->bands[static_cast<size_t>(in.aux)];
-        int row = BandRow(t, A().v);
-        if (row < 0) return Unknown();
-        if (coverage_ && b == 0) coverage_->band_rows[static_cast<size_t>(in.aux)][static_cast<size_t>(row)] = true;
-        return r[static_cast<size_t>(t.rows[static_cast<size_t>(row)].value)];
-      }
+      case Op::Bands: return BandValue(in.aux, A(), r, coverage_ && b == 0 ? coverage_ : nullptr);
       case Op::Agg: return Agg(in, id, now);
       case Op::Latest: return LastWithin(in.aux, now, retention_ms_);
-      case Op::Absence: {
-        const auto& ev = Events(in.aux);
-        auto [lo, hi] = Range(ev, now, in.imm);
-        return Bool(lo == hi);
-      }
+      case Op::Absence: return Absent(Events(in.aux), now, in.imm < 0 ? retention_ms_ : in.imm);
       case Op::Sequence: {
         const auto& first = Events(in.aux);
         const auto& second = Events(static_cast<int32_t>(in.imm2));
