@@ -48,8 +48,8 @@ expect_text "--version text" "$tmp/out" "cdr 0.1.0"
 "$cdr" lint --format json "$golden/fail_bare_number.cdr" >"$tmp/out.json" 2>/dev/null; check "lint json exit" 1 $?
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d,list) and d[0]["kind"]=="bare-number" and d[0]["line"]==16 and d[0]["fixes"][0]["replacement"]==" '"'"'/min'"'"'"' "$tmp/out.json"
 check "lint json content" 0 $?
-"$cdr" lint --format sarif "$golden/band_gap.cdr" >"$tmp/out.sarif" 2>/dev/null; check "lint sarif exit" 0 $?
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d["runs"][0]; assert d["version"]=="2.1.0" and r["tool"]["driver"]["name"]=="cdr"; assert all(x["ruleId"]=="band-gap" and x["level"]=="warning" and x["message"]["text"] and x["locations"] for x in r["results"])' "$tmp/out.sarif"
+"$cdr" lint --format sarif "$golden/fail_band_gap.cdr" >"$tmp/out.sarif" 2>/dev/null; check "lint sarif exit" 1 $?
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d["runs"][0]; assert d["version"]=="2.1.0" and r["tool"]["driver"]["name"]=="cdr"; assert all(x["ruleId"]=="band-gap" and x["level"]=="error" and x["message"]["text"] and x["locations"] for x in r["results"])' "$tmp/out.sarif"
 check "lint sarif content" 0 $?
 
 # fmt: check, rewrite in place, refuse files with errors
