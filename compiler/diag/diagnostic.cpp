@@ -7,14 +7,22 @@ namespace cdr::diag {
 
 const std::vector<KindInfo>& AllKinds() {
   static const std::vector<KindInfo> kinds = {
-#define DIAG(id, name, severity, format) KindInfo{Kind::id, name, Severity::severity, format},
+#define DIAG(id, name, severity, explanation) KindInfo{Kind::id, name, Severity::severity, explanation},
 #include "compiler/diag/kinds.def"
-#undef DIAG
   };
   return kinds;
 }
 
+const std::vector<MsgInfo>& AllMessages() {
+  static const std::vector<MsgInfo> messages = {
+#define MSG(id, kind, format, params) MsgInfo{Msg::id, Kind::kind, format},
+#include "compiler/diag/kinds.def"
+  };
+  return messages;
+}
+
 const KindInfo& Info(Kind kind) { return AllKinds()[static_cast<size_t>(kind)]; }
+const MsgInfo& Info(Msg msg) { return AllMessages()[static_cast<size_t>(msg)]; }
 
 std::string_view SeverityName(Severity s) {
   switch (s) {
@@ -37,10 +45,9 @@ Diagnostic* DiagnosticEngine::Add(Diagnostic d) {
   if (per_file_count_[slot] >= per_file_limit_) {
     if (!per_file_capped_[slot]) {
       per_file_capped_[slot] = true;
-      const KindInfo& info = Info(Kind::TooManyErrors);
-      diags_.push_back(Diagnostic{Kind::TooManyErrors, info.severity, d.range,
-                                  fmt::format(fmt::runtime(info.format), per_file_limit_),
-                                  {}, {}});
+      using T = detail::MsgTraits<Msg::TooManyErrors>;
+      diags_.push_back(Diagnostic{T::kKind, Info(T::kKind).severity, d.range,
+                                  T::Format(T::kChecked, per_file_limit_), {}, {}});
     }
     return nullptr;
   }

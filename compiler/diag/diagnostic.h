@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,22 +16,76 @@ enum class Severity { Error, Warning, Note };
 
 /// Every diagnostic kind; the list lives in kinds.def so a switch that misses one fails to compile.
 enum class Kind {
-#define DIAG(id, name, severity, format) id,
+#define DIAG(id, name, severity, explanation) id,
 #include "compiler/diag/kinds.def"
-#undef DIAG
+};
+
+/// Every message (a wording of a kind, with typed arguments): kinds.def's MSG rows.
+enum class Msg {
+#define MSG(id, kind, format, params) id,
+#include "compiler/diag/kinds.def"
 };
 
 struct KindInfo {
   Kind kind;
   std::string_view name;
   Severity severity;
+  std::string_view explanation;
+};
+
+struct MsgInfo {
+  Msg msg;
+  Kind kind;
   std::string_view format;
 };
 
 const KindInfo& Info(Kind kind);
-/// All kinds in declaration order.
+const MsgInfo& Info(Msg msg);
+/// All kinds (messages) in declaration order.
 const std::vector<KindInfo>& AllKinds();
+const std::vector<MsgInfo>& AllMessages();
 std::string_view SeverityName(Severity s);
+
+namespace detail {
+
+// The replacement fields of a format (`{}`, `{:02X}`; `{{` is a brace), at compile time.
+constexpr size_t Fields(std::string_view f) {
+  size_t n = 0;
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (f[i] == '{' && i + 1 < f.size() && f[i + 1] == '{') {
+      ++i;
+    } else if (f[i] == '{') {
+      ++n;
+    }
+  }
+  return n;
+}
+
+// A message's argument types, P...: Format takes exactly those (converted as a call
+// converts), with the format checked against them by fmt at compile time.
+template <typename... P>
+struct Params {
+  static constexpr size_t kCount = sizeof...(P);
+  static std::string Format(fmt::format_string<P...> f, P... args) { return fmt::format(f, std::move(args)...); }
+};
+
+template <Msg M>
+struct MsgTraits;
+
+#define DIAG_PARAMS(...) __VA_ARGS__
+#define MSG(id, kind_, format_, params)                                                      \
+  template <>                                                                                \
+  struct MsgTraits<Msg::id> : Params<DIAG_PARAMS params> {                                   \
+    static constexpr Kind kKind = Kind::kind_;                                               \
+    static constexpr std::string_view kFormat = format_;                                     \
+    static constexpr fmt::format_string<DIAG_PARAMS params> kChecked{format_};               \
+    static_assert(Fields(kFormat) == kCount, "kinds.def: " #id " has as many fields as types"); \
+    static_assert(kFormat != "{}", "kinds.def: " #id " needs words of its own");             \
+  };
+#include "compiler/diag/kinds.def"
+#undef DIAG_PARAMS
+
+}  // namespace detail
 
 struct Note {
   source::SourceRange range;  // may be invalid: a note without a location
@@ -60,11 +115,13 @@ class DiagnosticEngine {
   explicit DiagnosticEngine(const source::SourceManager& sources, size_t per_file_limit = 100)
       : sources_(sources), per_file_limit_(per_file_limit) {}
 
-  template <typename... Args>
-  Diagnostic* Emit(Kind kind, source::SourceRange range, Args&&... args) {
-    const KindInfo& info = Info(kind);
-    return Add(Diagnostic{kind, info.severity, range,
-                          fmt::format(fmt::runtime(info.format), std::forward<Args>(args)...),
+  /// Reports message `M` at `range`; its arguments are checked against kinds.def's types
+  /// when this compiles. Returns the diagnostic (to attach notes and fixes) or nullptr
+  /// when over the limit.
+  template <Msg M, typename... Args>
+  Diagnostic* Emit(source::SourceRange range, Args&&... args) {
+    using T = detail::MsgTraits<M>;
+    return Add(Diagnostic{T::kKind, Info(T::kKind).severity, range, T::Format(T::kChecked, std::forward<Args>(args)...),
                           {}, {}});
   }
 

@@ -150,6 +150,7 @@ std::string FormatSarif(const DiagnosticEngine& engine, std::string_view tool_ve
   for (const KindInfo& k : AllKinds()) {
     rules.push_back({{"id", k.name},
                      {"shortDescription", {{"text", std::string(k.name)}}},
+                     {"fullDescription", {{"text", std::string(k.explanation)}}},
                      {"defaultConfiguration", {{"level", level(k.severity)}}}});
   }
   nlohmann::json results = nlohmann::json::array();

@@ -26,7 +26,7 @@ std::optional<EvalResult> Run(Frontend& fe, bool native) {
   runtime::LoadedRule loaded = runtime::Load(fe.module, rule, interner, {});
   if (native) {
     if (auto err = jit::Compile(rule, 2, loaded.native)) {
-      fe.diags.Emit(diag::Kind::Unsupported, source::SourceRange{}, "this expression on the JIT (" + *err + ")");
+      fe.diags.Emit<diag::Msg::Unsupported>(source::SourceRange{}, "this expression on the JIT (" + *err + ")");
       return std::nullopt;
     }
   }

@@ -57,7 +57,7 @@ void Frontend::Load(const std::vector<std::string>& paths) {
     if (!ec && size > options.max_file_bytes) {
       // Do not read a huge file only to refuse it.
       source::FileId id = sources.Add(p, "");
-      diags.Emit(diag::Kind::FileTooLarge, source::SourceRange{id, 0, 0, 0, 0}, size, options.max_file_bytes);
+      diags.Emit<diag::Msg::FileTooLarge>(source::SourceRange{id, 0, 0, 0, 0}, size, options.max_file_bytes);
       files.push_back(ast::File{id, {}, {}, false});
       continue;
     }
@@ -66,7 +66,7 @@ void Frontend::Load(const std::vector<std::string>& paths) {
     if (in) ss << in.rdbuf();
     if (!in || in.bad()) {
       source::FileId id = sources.Add(p, "");
-      diags.Emit(diag::Kind::IoError, source::SourceRange{id, 0, 0, 0, 0}, p, std::strerror(errno));
+      diags.Emit<diag::Msg::IoError>(source::SourceRange{id, 0, 0, 0, 0}, p, std::strerror(errno));
       io_error = true;
       continue;
     }
@@ -101,7 +101,7 @@ bool Frontend::Lower() {
   module = ir::Lower(ptrs, model, diags);
   for (const std::string& problem : ir::Verify(module)) {
     // A verifier failure is a compiler bug: say so plainly rather than run bad code.
-    diags.Emit(diag::Kind::Unsupported, source::SourceRange{}, "this rule set (internal error: " + problem + ")");
+    diags.Emit<diag::Msg::Unsupported>(source::SourceRange{}, "this rule set (internal error: " + problem + ")");
   }
   diags.Sort();
   return diags.error_count() == 0;

@@ -114,7 +114,7 @@ class RuleLowerer {
 
   void Unsupported(const Expr& e, const std::string& what, const std::string& note = "") {
     ok_ = false;
-    diag::Diagnostic* d = diags_.Emit(diag::Kind::Unsupported, e.range, what);
+    diag::Diagnostic* d = diags_.Emit<diag::Msg::Unsupported>(e.range, what);
     if (d && !note.empty()) d->notes.push_back(diag::Note{{}, note});
   }
 

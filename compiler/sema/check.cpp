@@ -17,7 +17,7 @@ namespace {
 
 using ast::Expr;
 using ast::ExprKind;
-using diag::Kind;
+using diag::Msg;
 using O = ast::Operator;
 using source::SourceRange;
 using stdlib::Decimal;
@@ -118,8 +118,9 @@ class Checker {
  private:
   // ---- helpers ------------------------------------------------------------
 
-  diag::Diagnostic* Error(Kind k, const SourceRange& r, auto&&... args) {
-    return diags_.Emit(k, r, std::forward<decltype(args)>(args)...);
+  template <Msg M>
+  diag::Diagnostic* Error(const SourceRange& r, auto&&... args) {
+    return diags_.Emit<M>(r, std::forward<decltype(args)>(args)...);
   }
 
   static void AddNote(diag::Diagnostic* d, const SourceRange& r, std::string msg) {
@@ -149,7 +150,7 @@ class Checker {
     auto u = stdlib::ParseUnit(text, &why);
     if (!u) {
       if (why == "unknown unit `" + text + "`") why = "no such UCUM unit";
-      auto* d = Error(Kind::UnknownUnit, r, text, why);
+      auto* d = Error<Msg::UnknownUnit>(r, text, why);
       std::string s = stdlib::SuggestUnit(text);
       if (!s.empty() && d) {
         AddNote(d, {}, "did you mean `" + s + "`?");
@@ -164,7 +165,7 @@ class Checker {
       // Integers are 32-bit, as CQL's Integer (docs/language.md); `-2147483648` is one.
       auto d = Decimal::Parse(text);
       if (!d || d->raw() / Decimal::kOne > kMaxInteger + (negated ? 1 : 0)) {
-        Error(Kind::InvalidNumber, r, text, "is out of range for an integer (at most 2147483647; write a decimal)");
+        Error<Msg::IntegerOutOfRange>(r, text);
         return std::nullopt;
       }
       return d;
@@ -173,8 +174,11 @@ class Checker {
     if (!d) {
       size_t dot = text.find('.');
       bool too_precise = dot != std::string::npos && text.size() - dot - 1 > Decimal::kScale;
-      Error(Kind::InvalidNumber, r, text,
-            too_precise ? "has more than 8 decimal places" : "is out of range for a decimal");
+      if (too_precise) {
+        Error<Msg::DecimalTooPrecise>(r, text);
+      } else {
+        Error<Msg::DecimalOutOfRange>(r, text);
+      }
     }
     return d;
   }
@@ -183,14 +187,13 @@ class Checker {
 
   void Schema(const ast::Schema& s) {
     if (schema_decls_.count(s.name)) {
-      auto* d = Error(Kind::Redefinition, s.name_range, "schema " + s.name);
+      auto* d = Error<Msg::SchemaRedefinition>(s.name_range, s.name);
       AddNote(d, schema_decls_[s.name]->name_range, "first defined here");
       return;
     }
     schema_decls_[s.name] = &s;
     if (!s.version.empty() && !IsSemver(ast::Unquote(s.version))) {
-      Error(Kind::InvalidMetadata, s.version_range,
-            "version " + s.version + " is not a semantic version such as \"1.0.0\"");
+      Error<Msg::NotSemver>(s.version_range, s.version);
     }
     auto& signals = model_.schemas[s.name];
     std::set<std::string> valuesets;
@@ -200,14 +203,14 @@ class Checker {
     for (const auto& item : s.items) {
       if (item.valueset) {
         if (item.valueset->codes.empty()) {
-          Error(Kind::InvalidSchema, item.valueset->range, "value set `" + item.valueset->name + "` has no codes");
+          Error<Msg::EmptyValueSet>(item.valueset->range, item.valueset->name);
         }
         continue;
       }
       if (!item.signal) continue;
       const ast::SignalDecl& sig = *item.signal;
       if (auto it = signals.find(sig.name); it != signals.end()) {
-        auto* d = Error(Kind::Redefinition, sig.name_range, sig.name);
+        auto* d = Error<Msg::Redefinition>(sig.name_range, sig.name);
         AddNote(d, it->second.decl->name_range, "first defined here");
         continue;
       }
@@ -217,14 +220,12 @@ class Checker {
       info.type = ValueType(sig, valuesets);
       if (sig.has_plausible) {
         if (info.type.kind != TypeKind::Quantity && !info.type.IsNumeric()) {
-          Error(Kind::InvalidSchema, sig.plausible_range,
-                "`plausible` needs a numeric signal; `" + sig.name + "` is " + ToString(info.type));
+          Error<Msg::PlausibleNotNumeric>(sig.plausible_range, sig.name, ToString(info.type));
         } else {
           info.plausible_low = Number(sig.plausible_low, sig.plausible_range);
           info.plausible_high = Number(sig.plausible_high, sig.plausible_range);
           if (info.plausible_low && info.plausible_high && *info.plausible_low > *info.plausible_high) {
-            Error(Kind::InvalidSchema, sig.plausible_range,
-                  "plausible range of `" + sig.name + "` is empty: " + sig.plausible_low + " > " + sig.plausible_high);
+            Error<Msg::PlausibleEmpty>(sig.plausible_range, sig.name, sig.plausible_low, sig.plausible_high);
           }
         }
       }
@@ -232,13 +233,11 @@ class Checker {
         auto u = Unit(conv.unit, conv.unit_range);
         auto f = Number(conv.factor, conv.factor_range);
         if (info.type.kind != TypeKind::Quantity) {
-          Error(Kind::InvalidSchema, conv.range, "`convert` needs a quantity signal");
+          Error<Msg::ConvertNotQuantity>(conv.range);
         } else if (u && u->CommensurableWith(info.type.unit)) {
-          Error(Kind::InvalidSchema, conv.unit_range,
-                "`" + conv.unit + "` already converts to `" + info.type.unit.text +
-                    "` by UCUM; remove this `convert`");
+          Error<Msg::ConvertByUcum>(conv.unit_range, conv.unit, info.type.unit.text);
         } else if (f && f->raw() <= 0) {
-          Error(Kind::InvalidSchema, conv.factor_range, "conversion factor must be positive");
+          Error<Msg::ConvertFactorNotPositive>(conv.factor_range);
         } else if (u && f) {
           info.conversions.emplace_back(*u, *f);
         }
@@ -248,8 +247,7 @@ class Checker {
           std::string key = g.system + "|" + ast::Unquote(c);
           auto [it, fresh] = codes_.emplace(key, &sig);
           if (!fresh && it->second != &sig) {
-            auto* d = Error(Kind::InvalidSchema, g.range,
-                            "code " + g.system + " " + c + " maps to both `" + it->second->name + "` and `" + sig.name + "`");
+            auto* d = Error<Msg::CodeMappedTwice>(g.range, g.system, c, it->second->name, sig.name);
             AddNote(d, it->second->name_range, "`" + it->second->name + "` is declared here");
           }
         }
@@ -272,7 +270,7 @@ class Checker {
       case VK::Text: return Type::Of(TypeKind::Text);
       case VK::Code:
         if (!sig.type.valueset.empty() && !valuesets.count(sig.type.valueset)) {
-          Error(Kind::UnknownName, sig.type.range, "no value set named `" + sig.type.valueset + "` in this schema");
+          Error<Msg::UnknownValueSet>(sig.type.range, sig.type.valueset);
         }
         return Type::Of(TypeKind::Code);
       case VK::Enum: {
@@ -281,7 +279,7 @@ class Checker {
         std::set<std::string> seen;
         for (size_t i = 0; i < sig.type.members.size(); ++i) {
           if (!seen.insert(sig.type.members[i]).second) {
-            Error(Kind::Redefinition, sig.type.member_ranges[i], sig.type.members[i]);
+            Error<Msg::Redefinition>(sig.type.member_ranges[i], sig.type.members[i]);
           }
         }
         t.members = sig.type.members;
@@ -296,13 +294,12 @@ class Checker {
   std::optional<Decimal> DurationSeconds(const Expr& e, const ExprInfo& info, const char* what) {
     if (info.type.IsError()) return std::nullopt;
     if (!info.type.IsDuration() || !info.constant) {
-      Error(Kind::InvalidWindow, e.range, std::string(what) + " must be a constant duration such as `4h`; found " +
-                                              ToString(info.type));
+      Error<Msg::WindowNotDuration>(e.range, what, ToString(info.type));
       return std::nullopt;
     }
     auto s = stdlib::Convert(*info.constant, info.type.unit, *stdlib::ParseUnit("s"));
     if (!s || s->raw() <= 0) {
-      Error(Kind::InvalidWindow, e.range, std::string(what) + " must be longer than zero");
+      Error<Msg::WindowNotPositive>(e.range, what);
       return std::nullopt;
     }
     return s;
@@ -343,27 +340,26 @@ class Checker {
     for (const auto& it : r.items) {
       bool single = it.kind == K::Title || it.kind == K::Owner || it.kind == K::Status || it.kind == K::Suppress;
       if (single && seen.count(it.kind)) {
-        auto* d = Error(Kind::Redefinition, it.range, ItemName(it.kind) + " of rule " + r.name);
+        auto* d = Error<Msg::MetadataRedefinition>(it.range, ItemName(it.kind), r.name);
         AddNote(d, seen[it.kind]->range, "first given here");
       }
       seen.emplace(it.kind, &it);
     }
     std::string version = r.version.empty() ? "" : ast::Unquote(r.version);
     if (r.version.empty()) {
-      Error(Kind::MissingMetadata, r.name_range, r.name, "version");
+      Error<Msg::MissingMetadata>(r.name_range, r.name, "version");
     } else if (!IsSemver(version)) {
-      Error(Kind::InvalidMetadata, r.version_range,
-            "version " + r.version + " is not a semantic version such as \"1.0.0\"");
+      Error<Msg::NotSemver>(r.version_range, r.version);
     }
     for (K k : {K::Title, K::Owner, K::Status}) {
-      if (!seen.count(k)) Error(Kind::MissingMetadata, r.name_range, r.name, ItemName(k));
+      if (!seen.count(k)) Error<Msg::MissingMetadata>(r.name_range, r.name, ItemName(k));
     }
-    if (!seen.count(K::Cites)) Error(Kind::MissingCitation, r.name_range, r.name);
+    if (!seen.count(K::Cites)) Error<Msg::MissingCitation>(r.name_range, r.name);
     if (!r.version.empty()) {
       std::string key = r.name + "@" + version;
       auto [it, fresh] = rules_.emplace(key, &r);
       if (!fresh) {
-        auto* d = Error(Kind::DuplicateRule, r.name_range, r.name, version);
+        auto* d = Error<Msg::DuplicateRule>(r.name_range, r.name, version);
         AddNote(d, it->second->name_range, "first defined here");
       }
     }
@@ -377,14 +373,13 @@ class Checker {
     for (const auto& it : r.items) {
       if (it.kind == K::Status) {
         if (!kStatuses.count(it.names[0])) {
-          Error(Kind::InvalidMetadata, it.name_ranges[0],
-                "status `" + it.names[0] + "` is not one of draft, review, approved, retired");
+          Error<Msg::UnknownStatus>(it.name_ranges[0], it.names[0]);
         }
       } else if (it.kind == K::Uses) {
         for (size_t i = 0; i < it.names.size(); ++i) {
           auto s = model_.schemas.find(it.names[i]);
           if (s == model_.schemas.end()) {
-            auto* d = Error(Kind::UnknownSchema, it.name_ranges[i], it.names[i]);
+            auto* d = Error<Msg::UnknownSchema>(it.name_ranges[i], it.names[i]);
             DidYouMean(d, it.names[i], it.name_ranges[i], Keys(model_.schemas));
             continue;
           }
@@ -400,12 +395,12 @@ class Checker {
         const std::string& name = it.names[0];
         ExprInfo info = Check(*it.expr, scope);
         if (auto prev = lets.find(name); prev != lets.end()) {
-          auto* d = Error(Kind::Redefinition, it.name_ranges[0], name);
+          auto* d = Error<Msg::Redefinition>(it.name_ranges[0], name);
           AddNote(d, prev->second.item->name_ranges[0], "first defined here");
           continue;
         }
         if (auto sig = scope.signals.find(name); sig != scope.signals.end()) {
-          auto* d = Error(Kind::Redefinition, it.name_ranges[0], name);
+          auto* d = Error<Msg::Redefinition>(it.name_ranges[0], name);
           AddNote(d, sig->second->decl->name_range, "`" + name + "` is a signal of schema `" + sig->second->schema + "`");
           continue;
         }
@@ -415,18 +410,14 @@ class Checker {
       } else if (it.kind == K::When) {
         ExprInfo info = Check(*it.expr, scope);
         if (!info.type.IsError() && info.type.kind != TypeKind::Boolean && info.type.kind != TypeKind::Null) {
-          Error(Kind::TypeMismatch, it.expr->range, "`when` needs a boolean condition; this is " + ToString(info.type));
+          Error<Msg::WhenNotBoolean>(it.expr->range, ToString(info.type));
         }
         if (info.unshielded_arith && info.arith_site) {
-          auto* d = Error(Kind::UnknownBlocksAlert, info.arith_site->range,
-                          "`" + std::string(Spelling(info.arith_site->op)) +
-                              "` gives unknown when any input is missing, so this alert can never fire "
-                              "while one is; give missing inputs a value with `??`");
+          auto* d = Error<Msg::UnknownBlocksAlert>(info.arith_site->range, Spelling(info.arith_site->op));
           AddNote(d, it.range, "the alert is here");
         }
         if (!kSeverities.count(it.names[0])) {
-          auto* d = Error(Kind::InvalidMetadata, it.name_ranges[0],
-                          "severity `" + it.names[0] + "` is not one of low, medium, high, critical");
+          auto* d = Error<Msg::UnknownSeverity>(it.name_ranges[0], it.names[0]);
           std::string sug = Suggest(it.names[0], {kSeverities.begin(), kSeverities.end()});
           if (!sug.empty() && d) d->fixes.push_back(diag::FixIt{it.name_ranges[0], sug});
         }
@@ -437,7 +428,7 @@ class Checker {
       }
     }
     for (const auto& [name, let] : lets) {
-      if (!let.used && !referenced_lets_.count(r.name + "." + name)) Error(Kind::UnusedLet, let.item->name_ranges[0], name);
+      if (!let.used && !referenced_lets_.count(r.name + "." + name)) Error<Msg::UnusedLet>(let.item->name_ranges[0], name);
     }
   }
 
@@ -470,7 +461,7 @@ class Checker {
       if (auto l = lets.find(name); l != lets.end()) {
         l->second.used = true;
       } else {
-        auto* d = Error(Kind::UndefinedMessageName, range, name, r.name);
+        auto* d = Error<Msg::UndefinedMessageName>(range, name, r.name);
         std::vector<std::string> names;
         for (const auto& [n, _] : lets) names.push_back(n);
         std::string sug = Suggest(name, names);
@@ -533,7 +524,7 @@ class Checker {
             std::string cycle;
             auto from = std::find(path.begin(), path.end(), q->second);
             for (auto p = from; p != path.end(); ++p) cycle += (*p)->name + " -> ";
-            Error(Kind::RuleCycle, range, "`" + name + "`", cycle + q->second->name);
+            Error<Msg::RuleCycle>(range, name, cycle + q->second->name);
           } else {
             visit(q->second);
           }
@@ -560,7 +551,7 @@ class Checker {
                                                      [&](const ast::Rule* x) { return x->name == rule; })) {
         return nullptr;  // a rule in a cycle, reported as such
       }
-      auto* d = Error(Kind::UnknownName, r, "`" + name + "` names rule `" + rule + "`, which is not defined");
+      auto* d = Error<Msg::UnknownRuleOfLet>(r, name, rule);
       std::vector<std::string> names;
       for (const ast::Rule* x : model_.rule_order) {
         if (!x->synthetic) names.push_back(x->name);
@@ -575,7 +566,7 @@ class Checker {
       return nullptr;
     }
     if (std::next(lo) != hi) {
-      auto* d = Error(Kind::UnknownName, r, "`" + name + "` is ambiguous: rule `" + rule + "` is defined in more than one version");
+      auto* d = Error<Msg::AmbiguousRuleOfLet>(r, name, rule);
       for (auto q = lo; q != hi; ++q) AddNote(d, q->second->name_range, "a version of `" + rule + "` is here");
       return nullptr;
     }
@@ -583,7 +574,7 @@ class Checker {
     const auto& lets = rule_let_items_[lo->second];
     auto l = lets.find(let);
     if (l == lets.end()) {
-      auto* d = Error(Kind::UnknownName, r, "rule `" + rule + "` has no `let " + let + "`");
+      auto* d = Error<Msg::UnknownLetOfRule>(r, rule, let);
       std::vector<std::string> names = Keys(lets);
       std::string sug = Suggest(let, names);
       if (!sug.empty() && d) {
@@ -595,8 +586,7 @@ class Checker {
     const Type& t = rule_lets_[lo->second][let];
     if (t.IsError()) return nullptr;
     if (t.kind != TypeKind::Boolean && !t.IsNumeric() && t.kind != TypeKind::Quantity) {
-      auto* d = Error(Kind::TypeMismatch, r, "`" + name + "` is " + ToString(t) +
-                                                 "; another rule can read only a boolean, number or quantity `let`");
+      auto* d = Error<Msg::LetNotReadable>(r, name, ToString(t));
       AddNote(d, l->second->name_ranges[0], "the `let` is here");
       return nullptr;
     }
@@ -621,7 +611,7 @@ class Checker {
   void Test(const ast::Test& t) {
     auto r = rules_by_name_.find(t.target);
     if (r == rules_by_name_.end()) {
-      auto* d = Error(Kind::UnknownRule, t.target_range, t.target);
+      auto* d = Error<Msg::UnknownRule>(t.target_range, t.target);
       std::vector<std::string> names;
       for (const auto& [n, _] : rules_by_name_) names.push_back(n);
       std::string sug = Suggest(t.target, names);
@@ -635,39 +625,35 @@ class Checker {
     for (const auto& s : t.steps) {
       ExprInfo time = Check(*s.time, none);
       if (!time.type.IsError() && !(time.type.IsDuration() && time.constant) && time.type.kind != TypeKind::DateTime) {
-        Error(Kind::InvalidTest, s.time->range,
-              "a test time is a duration from the start of the test (`2h`) or a date-time; found " + ToString(time.type));
+        Error<Msg::TestTime>(s.time->range, ToString(time.type));
       }
       if (s.recorded) {
         ExprInfo rec = Check(*s.recorded, none);
         if (!rec.type.IsError() && !(rec.type.IsDuration() && rec.constant) && rec.type.kind != TypeKind::DateTime) {
-          Error(Kind::InvalidTest, s.recorded->range, "`recorded` is a duration or a date-time; found " + ToString(rec.type));
+          Error<Msg::TestRecorded>(s.recorded->range, ToString(rec.type));
         }
       }
       if (!s.severity.empty() && !kSeverities.count(s.severity)) {
-        Error(Kind::InvalidMetadata, s.severity_range,
-              "severity `" + s.severity + "` is not one of low, medium, high, critical");
+        Error<Msg::UnknownSeverity>(s.severity_range, s.severity);
       }
       if (s.kind == ast::TestStep::Kind::ExpectValue) {
         const auto& lets = rule_lets_[r->second];
         auto let = lets.find(s.signal);
         if (let == lets.end()) {
-          auto* d = Error(Kind::InvalidTest, s.signal_range, "rule `" + t.target + "` has no `let " + s.signal + "`");
+          auto* d = Error<Msg::TestUnknownLet>(s.signal_range, t.target, s.signal);
           DidYouMean(d, s.signal, s.signal_range, Keys(lets));
           continue;
         }
         if (!s.value || let->second.IsError()) continue;  // `null` fits every type
-        std::string problem = PlainMatches(*s.value, let->second, s.signal, {});
-        if (!problem.empty()) Error(Kind::TypeMismatch, s.value->range, problem);
+        PlainFits(*s.value, let->second, s.signal, {});
         continue;
       }
       if (s.kind != ast::TestStep::Kind::Given) continue;
       if (!s.status.empty() && s.status != "final" && s.status != "amended" && s.status != "entered_in_error") {
-        Error(Kind::InvalidTest, s.status_range,
-              "status `" + s.status + "` is not one of final, amended, entered_in_error");
+        Error<Msg::TestStatus>(s.status_range, s.status);
       }
       if (!s.id.empty() && s.status.empty() && !ids.insert(s.id).second) {
-        Error(Kind::InvalidTest, s.range, "event id " + s.id + " is given twice; mark the second `status amended`");
+        Error<Msg::TestIdTwice>(s.range, s.id);
       }
       auto sig = scope.signals.find(s.signal);
       if (sig == scope.signals.end()) {
@@ -678,74 +664,77 @@ class Checker {
       if (!s.value) {
         // An entry in error only removes the event with its id: it needs no value.
         if (!want.IsError() && !sig->second->decl->is_event && s.status != "entered_in_error") {
-          Error(Kind::InvalidTest, s.signal_range, "`" + s.signal + "` needs a value of type " + ToString(want));
+          Error<Msg::TestNeedsValue>(s.signal_range, s.signal, ToString(want));
         }
         continue;
       }
-      const ast::PlainValue& v = *s.value;
-      std::string problem = PlainMatches(v, *sig->second);
-      if (!problem.empty()) {
-        auto* d = Error(want.kind == TypeKind::Quantity && v.kind == ast::PlainValue::Kind::Number && v.unit.empty()
-                            ? Kind::BareNumber
-                            : Kind::TypeMismatch,
-                        v.range, problem);
-        if (d && want.kind == TypeKind::Quantity && v.kind == ast::PlainValue::Kind::Number && v.unit.empty()) {
-          d->fixes.push_back(diag::FixIt{Point(v.range), " '" + want.unit.text + "'"});
-        }
-      }
+      PlainFits(*s.value, want, sig->second->decl->name, sig->second->conversions);
     }
   }
 
-  // Empty when a plain value fits the type; otherwise the message.
-  std::string PlainMatches(const ast::PlainValue& v, const SignalInfo& signal) {
-    return PlainMatches(v, signal.type, signal.decl->name, signal.conversions);
-  }
-
-  // Empty when a plain value fits `want` (the type of `what`); otherwise the message.
-  std::string PlainMatches(const ast::PlainValue& v, const Type& want, const std::string& what,
-                           const std::vector<std::pair<stdlib::Unit, Decimal>>& conversions) {
+  // Whether a plain value (of a test step) fits `want`, the type of `what`; reports why not.
+  bool PlainFits(const ast::PlainValue& v, const Type& want, const std::string& what,
+                 const std::vector<std::pair<stdlib::Unit, Decimal>>& conversions) {
     using PK = ast::PlainValue::Kind;
+    auto found = [&]() {
+      Error<Msg::ValueNotOfType>(v.range, what, ToString(want), v.text);
+      return false;
+    };
     switch (want.kind) {
       case TypeKind::Quantity:
-        if (v.kind != PK::Number) return "`" + what + "` is a " + ToString(want) + "; found `" + v.text + "`";
+        if (v.kind != PK::Number) {
+          Error<Msg::ValueNotQuantity>(v.range, what, ToString(want), v.text);
+          return false;
+        }
         if (v.unit.empty()) {
-          return "`" + what + "` is a quantity in `" + want.unit.text + "`, given the bare number `" + v.text + "`";
+          auto* d = Error<Msg::BareNumberGiven>(v.range, what, want.unit.text, v.text);
+          if (d) d->fixes.push_back(diag::FixIt{Point(v.range), " '" + want.unit.text + "'"});
+          return false;
         }
         if (auto u = Unit(v.unit, v.unit_range); u && !u->CommensurableWith(want.unit) &&
             std::none_of(conversions.begin(), conversions.end(),
                          [&](const auto& c) { return c.first.CommensurableWith(*u); })) {
-          return "`" + what + "` is a quantity in `" + want.unit.text + "`, given `" + v.unit + "` (" +
-                 u->dim.ToString() + ", not " + want.unit.dim.ToString() + ")";
+          Error<Msg::ValueUnitDimension>(v.range, what, want.unit.text, v.unit, u->dim.ToString(),
+                                         want.unit.dim.ToString());
+          return false;
         }
         Number(v.text, v.range);
-        return "";
+        return true;
       case TypeKind::Integer:
       case TypeKind::Decimal:
-        if (v.kind != PK::Number || !v.unit.empty()) return "`" + what + "` is " + ToString(want) + "; found `" + v.text + "`";
+        if (v.kind != PK::Number || !v.unit.empty()) return found();
         if (want.kind == TypeKind::Integer && v.text.find('.') != std::string::npos) {
-          return "`" + what + "` is an integer; found `" + v.text + "`";
+          Error<Msg::ValueNotInteger>(v.range, what, v.text);
+          return false;
         }
         Number(v.text, v.range);
-        return "";
+        return true;
       case TypeKind::Boolean:
-        return v.kind == PK::Bool ? "" : "`" + what + "` is boolean; found `" + v.text + "`";
+        if (v.kind == PK::Bool) return true;
+        Error<Msg::ValueNotBoolean>(v.range, what, v.text);
+        return false;
       case TypeKind::Enum:
-        if (v.kind != PK::Text) return "`" + what + "` is " + ToString(want) + "; found `" + v.text + "`";
+        if (v.kind != PK::Text) return found();
         if (std::find(want.members.begin(), want.members.end(), v.text) == want.members.end()) {
           std::string sug = Suggest(v.text, want.members);
-          return "'" + v.text + "' is not a value of `" + what + "`" + (sug.empty() ? "" : "; did you mean '" + sug + "'?");
+          if (sug.empty()) {
+            Error<Msg::ValueNotMember>(v.range, v.text, what);
+          } else {
+            Error<Msg::ValueNotMemberSuggest>(v.range, v.text, what, sug);
+          }
+          return false;
         }
-        return "";
+        return true;
       case TypeKind::Text:
       case TypeKind::Code:
-        return v.kind == PK::Text ? "" : "`" + what + "` is " + ToString(want) + "; found `" + v.text + "`";
+        return v.kind == PK::Text || found();
       default:
-        return "";
+        return true;
     }
   }
 
   void UnknownSignal(const std::string& name, const SourceRange& r, const Scope& scope) {
-    auto* d = Error(Kind::UnknownName, r, "no signal named `" + name + "` in the schemas this rule uses");
+    auto* d = Error<Msg::UnknownSignal>(r, name);
     if (DidYouMean(d, name, r, Keys(scope.signals))) return;
     for (const auto& [schema, signals] : model_.schemas) {
       if (signals.count(name)) {
@@ -797,8 +786,8 @@ class Checker {
             (e.unit == "month" || e.unit == "months" || e.unit == "year" || e.unit == "years")) {
           // CQL's calendar durations: a month or year has no fixed length, so cdr refuses
           // the words rather than guess; UCUM's mean `'mo'` and `'a'` remain available.
-          Error(Kind::UnknownUnit, e.name2_range.valid() ? e.name2_range : e.range, e.unit,
-                "months and years have no fixed length; write days (`30 days`) or UCUM's mean `'mo'` or `'a'`");
+          Error<Msg::UnknownUnit>(e.name2_range.valid() ? e.name2_range : e.range, e.unit,
+                                  "months and years have no fixed length; write days (`30 days`) or UCUM's mean `'mo'` or `'a'`");
           return Err();
         }
         std::string unit = e.kind == ExprKind::Duration ? e.unit : (e.quoted_unit ? e.unit : TemporalUnit(e.unit));
@@ -818,7 +807,7 @@ class Checker {
         negated_literal_ = nullptr;
         if (a.type.IsError()) return Err();
         if (!a.type.IsNumeric() && a.type.kind != TypeKind::Quantity && a.type.kind != TypeKind::Null) {
-          Error(Kind::TypeMismatch, e.range, "unary `" + std::string(Spelling(e.op)) + "` needs a number or quantity; found " + ToString(a.type));
+          Error<Msg::UnaryNeedsNumber>(e.range, Spelling(e.op), ToString(a.type));
           return Err();
         }
         if (a.constant && e.op == O::Minus) a.constant = Decimal::FromRaw(-a.constant->raw());
@@ -874,7 +863,7 @@ class Checker {
         ExprInfo a = Check(*e.kids[0], scope);
         if (a.type.IsError()) return Err();
         if (!a.type.IsNumeric() && a.type.kind != TypeKind::Quantity && a.type.kind != TypeKind::Null) {
-          Error(Kind::TypeMismatch, e.range, "`" + std::string(Spelling(e.op)) + " of` needs a number or quantity; found " + ToString(a.type));
+          Error<Msg::StepNeedsNumber>(e.range, Spelling(e.op), ToString(a.type));
           return Err();
         }
         a.constant.reset();
@@ -885,8 +874,7 @@ class Checker {
       case ExprKind::Limit: {
         TypeKind k = TypeNamed(e.name2);
         if (k != TypeKind::Integer && k != TypeKind::Decimal) {
-          Error(Kind::TypeMismatch, e.name2_range,
-                "`" + std::string(Spelling(e.op)) + "` is defined for Integer and Decimal; not for `" + e.name2 + "`");
+          Error<Msg::LimitNeedsNumberType>(e.name2_range, Spelling(e.op), e.name2);
           return Err();
         }
         ExprInfo i = Of(Type::Of(k), false);
@@ -923,7 +911,7 @@ class Checker {
     if (a.type.IsError()) return Err();
     TypeKind k = TypeNamed(e.text);
     if (k == TypeKind::Error) {
-      Error(Kind::TypeMismatch, e.name_range, "`" + e.text + "` is not a type cdr knows (Integer, Decimal, Boolean, String, Quantity)");
+      Error<Msg::UnknownType>(e.name_range, e.text);
       return Err();
     }
     if (a.type.kind == TypeKind::Null) {
@@ -936,20 +924,19 @@ class Checker {
       a.origin = nullptr;
       return a;
     }
-    Error(Kind::TypeMismatch, e.range, "cannot treat " + ToString(a.type) + " as `" + e.text + "`");
+    Error<Msg::CannotTreatAs>(e.range, ToString(a.type), e.text);
     return Err();
   }
 
   void Boolean(const Expr& e, const ExprInfo& i, const std::string& what) {
     if (i.type.IsError() || i.type.kind == TypeKind::Boolean || i.type.kind == TypeKind::Null) return;
-    Error(Kind::TypeMismatch, e.range, what + " needs a boolean; found " + ToString(i.type));
+    Error<Msg::NeedsBoolean>(e.range, what, ToString(i.type));
   }
 
   void Window(const Expr& e, const ExprInfo& i) {
     auto secs = DurationSeconds(e, i, "a window");
     if (secs && model_.retention_seconds && *secs > *model_.retention_seconds) {
-      auto* d = Error(Kind::WindowExceedsRetention, e.range, "`" + Text(e) + "`", model_.retention_ruleset,
-                      retention_text_);
+      auto* d = Error<Msg::WindowExceedsRetention>(e.range, "`" + Text(e) + "`", model_.retention_ruleset, retention_text_);
       AddNote(d, {}, "events older than the retention are evicted, so this window would silently see less");
     }
   }
@@ -965,7 +952,7 @@ class Checker {
     if (it != scope.signals.end()) return it->second;
     if (name.find('.') != std::string::npos) return Derived(name, r, scope);
     if (scope.lets && scope.lets->count(name)) {
-      Error(Kind::NotASignal, r, "`" + name + "` is a `let`; windows and aggregates take a signal");
+      Error<Msg::LetNotSignal>(r, name);
       return nullptr;
     }
     UnknownSignal(name, r, scope);
@@ -988,15 +975,13 @@ class Checker {
         i.signal = e.text;
         return i;
       }
-      auto* d = Error(Kind::NotASignal, e.range,
-                      "`" + e.text + "` is a signal, not a value; take one with an aggregate such as `last(" + e.text +
-                          " within 4h)`");
+      auto* d = Error<Msg::SignalNotValue>(e.range, e.text, e.text);
       if (d) d->fixes.push_back(diag::FixIt{e.range, "last(" + e.text + " within 4h)"});
       return Err();
     }
     std::vector<std::string> names = scope.lets ? Keys(*scope.lets) : std::vector<std::string>{};
     for (const auto& n : Keys(scope.signals)) names.push_back(n);
-    auto* d = Error(Kind::UnknownName, e.range, "`" + e.text + "` is not defined");
+    auto* d = Error<Msg::UndefinedName>(e.range, e.text);
     DidYouMean(d, e.text, e.range, names);
     return Err();
   }
@@ -1017,8 +1002,7 @@ class Checker {
     }
     if (a.type.kind == TypeKind::Quantity && b.type.kind == TypeKind::Quantity) {
       if (!a.type.unit.CommensurableWith(b.type.unit)) {
-        Error(Kind::UnitMismatch, at.range, what + " differ in dimension: `" + a.type.unit.text + "` and `" +
-                                                b.type.unit.text + "`");
+        Error<Msg::BranchDimensions>(at.range, what, a.type.unit.text, b.type.unit.text);
         return Err();
       }
       r.type = a.type;
@@ -1032,15 +1016,13 @@ class Checker {
       BareNumber(at, a.type, "");
       return Err();
     }
-    Error(Kind::TypeMismatch, at.range, what + " have different types: " + ToString(a.type) + " and " + ToString(b.type));
+    Error<Msg::BranchTypes>(at.range, what, ToString(a.type), ToString(b.type));
     return Err();
   }
 
   void BareNumber(const Expr& number, const Type& quantity, const std::string& subject) {
     std::string who = subject.empty() ? "the other side" : "`" + subject + "`";
-    auto* d = Error(Kind::BareNumber, number.range,
-                    who + " is a quantity in `" + quantity.unit.text + "`, compared with the bare number `" +
-                        number.text + "`");
+    auto* d = Error<Msg::BareNumberCompared>(number.range, who, quantity.unit.text, number.text);
     if (d) {
       d->fixes.push_back(diag::FixIt{Point(number.range), " '" + quantity.unit.text + "'"});
     }
@@ -1105,11 +1087,8 @@ class Checker {
     if (a.type.kind == TypeKind::Quantity || b.type.kind == TypeKind::Quantity) {
       if (a.type.kind == TypeKind::Quantity && b.type.kind == TypeKind::Quantity) {
         if (!a.type.unit.CommensurableWith(b.type.unit)) {
-          auto* d = Error(Kind::UnitMismatch, e.range,
-                          Describe(*e.kids[0], a) + " is a quantity in `" + a.type.unit.text + "` (" +
-                              a.type.unit.dim.ToString() + "), compared with `" + b.type.unit.text + "` (" +
-                              b.type.unit.dim.ToString() + ")");
-          (void)d;
+          Error<Msg::CompareDimensions>(e.range, Describe(*e.kids[0], a), a.type.unit.text, a.type.unit.dim.ToString(),
+                                        b.type.unit.text, b.type.unit.dim.ToString());
           return Err();
         }
         Threshold(e, a, b);
@@ -1124,7 +1103,7 @@ class Checker {
         BareNumber(lit, q.type, Subject(qe, q));
         return Err();
       }
-      Error(Kind::TypeMismatch, e.range, "cannot compare " + ToString(a.type) + " with " + ToString(b.type));
+      Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type));
       return Err();
     }
     if (a.type.kind == TypeKind::Enum || b.type.kind == TypeKind::Enum) {
@@ -1132,7 +1111,7 @@ class Checker {
       const Expr& other = a.type.kind == TypeKind::Enum ? *e.kids[1] : *e.kids[0];
       const ExprInfo& oi = a.type.kind == TypeKind::Enum ? b : a;
       if (!equality) {
-        Error(Kind::TypeMismatch, e.range, "`" + std::string(Spelling(op)) + "` does not order enum values; use `=` or bands");
+        Error<Msg::EnumNotOrdered>(e.range, Spelling(op));
         return Err();
       }
       if (oi.type.kind == TypeKind::Enum && oi.type.enum_name == en.type.enum_name) return r;
@@ -1140,17 +1119,17 @@ class Checker {
         EnumMember(ast::Unquote(other.text), other.range, en.type);
         return r;
       }
-      Error(Kind::TypeMismatch, e.range, "cannot compare " + ToString(a.type) + " with " + ToString(b.type));
+      Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type));
       return Err();
     }
     if (a.type.kind == b.type.kind) {
       if (!equality && a.type.kind == TypeKind::Boolean) {
-        Error(Kind::TypeMismatch, e.range, "`" + std::string(Spelling(op)) + "` does not order booleans");
+        Error<Msg::BooleanNotOrdered>(e.range, Spelling(op));
         return Err();
       }
       return r;
     }
-    Error(Kind::TypeMismatch, e.range, "cannot compare " + ToString(a.type) + " with " + ToString(b.type));
+    Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type));
     return Err();
   }
 
@@ -1170,7 +1149,7 @@ class Checker {
 
   void EnumMember(const std::string& value, const SourceRange& r, const Type& en) {
     if (std::find(en.members.begin(), en.members.end(), value) != en.members.end()) return;
-    auto* d = Error(Kind::UnknownName, r, "'" + value + "' is not a value of " + ToString(en));
+    auto* d = Error<Msg::UnknownEnumValue>(r, value, ToString(en));
     std::string sug = Suggest(value, en.members);
     if (!sug.empty() && d) {
       AddNote(d, {}, "did you mean '" + sug + "'?");
@@ -1202,9 +1181,8 @@ class Checker {
     else if (op == O::LessEqual) verdict = *c < lo ? "never" : (*c >= hi ? "always" : nullptr);
     else if (op == O::Equal || op == O::Equivalent) verdict = (*c < lo || *c > hi) ? "never" : nullptr;
     if (!verdict) return;
-    auto* d = Error(Kind::ThresholdOutOfRange, e.range,
-                    fmt::format("`{}` is plausible from {} to {} `{}`, so this condition {} holds", s.decl->name,
-                                lo.ToShortString(), hi.ToShortString(), s.type.unit.text, verdict));
+    auto* d = Error<Msg::ThresholdOutOfRange>(e.range, s.decl->name, lo.ToShortString(), hi.ToShortString(),
+                                              s.type.unit.text, verdict);
     AddNote(d, s.decl->plausible_range, "the plausible range is declared here");
   }
 
@@ -1217,7 +1195,7 @@ class Checker {
     }
     if (op == O::Power) {
       if (ta.IsNumeric() && tb.IsNumeric()) return Of(Type::Of(PowerKind(a, b)), true);
-      Error(Kind::TypeMismatch, e.range, "`^` needs numbers; found " + ToString(ta) + " and " + ToString(tb));
+      Error<Msg::OperatorNeedsNumbers>(e.range, "^", ToString(ta), ToString(tb));
       return Err();
     }
     if (op == O::Div || op == O::Mod) {
@@ -1226,7 +1204,7 @@ class Checker {
       if (ta.kind == TypeKind::Quantity && tb.kind == TypeKind::Quantity && ta.unit.CommensurableWith(tb.unit)) {
         return Of(ta, true);  // in the left operand's unit
       }
-      Error(Kind::TypeMismatch, e.range, "`" + std::string(Spelling(op)) + "` needs numbers; found " + ToString(ta) + " and " + ToString(tb));
+      Error<Msg::OperatorNeedsNumbers>(e.range, Spelling(op), ToString(ta), ToString(tb));
       return Err();
     }
     if (ta.IsNumeric() && tb.IsNumeric()) {
@@ -1240,10 +1218,12 @@ class Checker {
       }
       if (ta.kind == TypeKind::Quantity && tb.kind == TypeKind::Quantity) {
         if (!ta.unit.CommensurableWith(tb.unit)) {
-          Error(Kind::UnitMismatch, e.range,
-                "cannot " + std::string(op == O::Plus ? "add" : "subtract") + " `" + tb.unit.text + "` (" +
-                    tb.unit.dim.ToString() + ") " + (op == O::Plus ? "to" : "from") + " `" + ta.unit.text + "` (" +
-                    ta.unit.dim.ToString() + ")");
+          if (op == O::Plus) {
+            Error<Msg::CannotAdd>(e.range, tb.unit.text, tb.unit.dim.ToString(), ta.unit.text, ta.unit.dim.ToString());
+          } else {
+            Error<Msg::CannotSubtract>(e.range, tb.unit.text, tb.unit.dim.ToString(), ta.unit.text,
+                                       ta.unit.dim.ToString());
+          }
           return Err();
         }
         return Of(ta, false);
@@ -1266,7 +1246,7 @@ class Checker {
                   op == O::Divide);
       }
     }
-    Error(Kind::TypeMismatch, e.range, "`" + std::string(Spelling(op)) + "` cannot combine " + ToString(ta) + " and " + ToString(tb));
+    Error<Msg::CannotCombine>(e.range, Spelling(op), ToString(ta), ToString(tb));
     return Err();
   }
 
@@ -1295,24 +1275,21 @@ class Checker {
   // A band bound as a raw decimal in the subject's unit.
   std::optional<Decimal> BandNumber(const ast::PlainValue& v, const Type& subject) {
     if (v.kind != ast::PlainValue::Kind::Number) {
-      Error(Kind::TypeMismatch, v.range, "band bound `" + v.text + "` is not a number; the bands are over " +
-                                             ToString(subject));
+      Error<Msg::BandBoundNotNumber>(v.range, v.text, ToString(subject));
       return std::nullopt;
     }
     auto d = Number(v.text, v.range);
     if (!d) return std::nullopt;
     if (v.unit.empty()) return d;  // bare bounds are in the subject's unit
     if (subject.kind != TypeKind::Quantity) {
-      Error(Kind::UnitMismatch, v.unit_range, "the bands are over " + ToString(subject) + ", but this bound has unit `" +
-                                                  v.unit + "`");
+      Error<Msg::BandBoundUnit>(v.unit_range, ToString(subject), v.unit);
       return std::nullopt;
     }
     auto u = Unit(v.unit, v.unit_range);
     if (!u) return std::nullopt;
     if (!u->CommensurableWith(subject.unit)) {
-      Error(Kind::UnitMismatch, v.unit_range,
-            "the bands are over a quantity in `" + subject.unit.text + "` (" + subject.unit.dim.ToString() +
-                "); this bound is in `" + v.unit + "` (" + u->dim.ToString() + ")");
+      Error<Msg::BandBoundDimension>(v.unit_range, subject.unit.text, subject.unit.dim.ToString(), v.unit,
+                                     u->dim.ToString());
       return std::nullopt;
     }
     return stdlib::Convert(*d, *u, subject.unit);
@@ -1364,7 +1341,7 @@ class Checker {
           lo = l->raw();
           hi = h->raw();
           if (lo > hi) {
-            Error(Kind::TypeMismatch, row.range, "band row is empty: " + l->ToString() + " is above " + h->ToString());
+            Error<Msg::BandRowEmpty>(row.range, l->ToString(), h->ToString());
           }
         } else {
           for (const auto& b : row.bounds) {
@@ -1392,8 +1369,8 @@ class Checker {
       }
       if (below && above) {
         const Bound* later = below->row > above->row ? below : above;  // rows are one vector: source order
-        diags_.Emit(Kind::BandConvention, later->row->range, "`" + below->text + "` (`> " + below->text + "`)",
-                    "`" + above->text + "` (`>= " + above->text + "`)");
+        Error<Msg::BandConvention>(later->row->range, "`" + below->text + "` (`> " + below->text + "`)",
+                                   "`" + above->text + "` (`>= " + above->text + "`)");
       }
       if (ok) {
         int64_t dlo = std::numeric_limits<int64_t>::min(), dhi = std::numeric_limits<int64_t>::max();
@@ -1418,7 +1395,7 @@ class Checker {
         continue;
       }
       if (row.kind != ast::BandRow::Kind::Exact) {
-        Error(Kind::TypeMismatch, row.range, "ranges need numeric bands; these are over " + ToString(st));
+        Error<Msg::BandRangeNotNumeric>(row.range, ToString(st));
         continue;
       }
       const auto& v = row.low;
@@ -1426,12 +1403,12 @@ class Checker {
                   ((st.kind == TypeKind::Enum || st.kind == TypeKind::Text || st.kind == TypeKind::Code) &&
                    v.kind == ast::PlainValue::Kind::Text);
       if (!fits) {
-        Error(Kind::TypeMismatch, v.range, "band value `" + v.text + "` does not fit " + ToString(st));
+        Error<Msg::BandValueMismatch>(v.range, v.text, ToString(st));
         continue;
       }
       if (st.kind == TypeKind::Enum) EnumMember(v.text, v.range, st);
       if (auto [it, fresh] = covered.emplace(v.text, i); !fresh) {
-        Error(Kind::BandOverlap, row.range, i + 1, it->second + 1, "`" + v.text + "`");
+        Error<Msg::BandOverlap>(row.range, i + 1, it->second + 1, "`" + v.text + "`");
       }
     }
     if (!has_else) {
@@ -1450,7 +1427,7 @@ class Checker {
       if (!missing.empty()) {
         std::string list = missing[0];
         for (size_t i = 1; i < missing.size(); ++i) list += ", " + missing[i];
-        Error(Kind::BandGap, e.range, list);
+        Error<Msg::BandGap>(e.range, list);
         out.may_be_unknown = true;
       }
     }
@@ -1460,7 +1437,7 @@ class Checker {
   ExprInfo Call(const Expr& e, Scope& scope) {
     const FunctionInfo* f = stdlib::FindFunction(e.text);
     if (!f) {
-      auto* d = Error(Kind::UnknownFunction, e.name_range, e.text);
+      auto* d = Error<Msg::UnknownFunction>(e.name_range, e.text);
       std::vector<std::string> names;
       for (const auto& fn : stdlib::Functions()) names.emplace_back(fn.name);
       DidYouMean(d, e.text, e.name_range, names);
@@ -1474,7 +1451,7 @@ class Checker {
       std::string takes = f->min_args == f->max_args
                               ? fmt::format("{} argument{}", f->min_args, f->min_args == 1 ? "" : "s")
                               : fmt::format("{} to {} arguments", f->min_args, f->max_args);
-      Error(Kind::ArgumentCount, e.range, e.text, takes, n);
+      Error<Msg::ArgumentCount>(e.range, e.text, takes, n);
       return Err();
     }
     ExprInfo r = f->aggregate ? AggregateCall(e, *stdlib::AsAggregate(f->id), scope) : ScalarCall(e, *f, scope);
@@ -1484,7 +1461,7 @@ class Checker {
 
   ExprInfo ScalarCall(const Expr& e, const FunctionInfo& f, Scope& scope) {
     for (const auto& a : e.args) {
-      if (a.window) Error(Kind::InvalidWindow, a.window->range, "`" + e.text + "` is not an aggregate and takes no window");
+      if (a.window) Error<Msg::NotAnAggregate>(a.window->range, e.text);
     }
     std::vector<ExprInfo> args;
     for (const auto& a : e.args) args.push_back(Check(*a.value, scope));
@@ -1501,11 +1478,11 @@ class Checker {
       case Function::Truncate: {
         const Type& t = args[0].type;
         if (!t.IsNumeric() && t.kind != TypeKind::Quantity) {
-          Error(Kind::TypeMismatch, e.args[0].value->range, "`" + e.text + "` needs a number or quantity; found " + ToString(t));
+          Error<Msg::FunctionNeedsNumber>(e.args[0].value->range, e.text, ToString(t));
           return Err();
         }
         if (args.size() == 2 && args[1].type.kind != TypeKind::Integer) {
-          Error(Kind::TypeMismatch, e.args[1].value->range, "the precision of `round` is an integer; found " + ToString(args[1].type));
+          Error<Msg::RoundPrecision>(e.args[1].value->range, ToString(args[1].type));
           return Err();
         }
         Type r = t;
@@ -1522,7 +1499,7 @@ class Checker {
         for (size_t k = 0; k < args.size(); ++k) {
           const Type& t = args[k].type;
           if (!t.IsNumeric() && t.kind != TypeKind::Null) {
-            Error(Kind::TypeMismatch, e.args[k].value->range, "`" + e.text + "` needs numbers; found " + ToString(t));
+            Error<Msg::FunctionNeedsNumbers>(e.args[k].value->range, e.text, ToString(t));
             return Err();
           }
         }
@@ -1544,19 +1521,18 @@ class Checker {
       }
       case Function::ValueIn: {
         if (args[0].type.kind != TypeKind::Quantity) {
-          Error(Kind::TypeMismatch, e.args[0].value->range, "`value_in` needs a quantity; found " + ToString(args[0].type));
+          Error<Msg::ValueInNeedsQuantity>(e.args[0].value->range, ToString(args[0].type));
           return Err();
         }
         const Expr& u = *e.args[1].value;
         if (u.kind != ExprKind::Text) {
-          Error(Kind::TypeMismatch, u.range, "the unit of `value_in` is a unit in quotes such as '/min'");
+          Error<Msg::ValueInUnit>(u.range);
           return Err();
         }
         auto unit = Unit(ast::Unquote(u.text), u.range);
         if (!unit) return Err();
         if (!unit->CommensurableWith(args[0].type.unit)) {
-          Error(Kind::UnitMismatch, u.range,
-                "cannot express a quantity in `" + args[0].type.unit.text + "` in `" + unit->text + "`");
+          Error<Msg::ValueInDimension>(u.range, args[0].type.unit.text, unit->text);
           return Err();
         }
         return Of(Type::Of(TypeKind::Decimal), unknown);
@@ -1575,7 +1551,7 @@ class Checker {
       Window(*arg.window, w);
     }
     if (arg.value->kind != ExprKind::Name) {
-      Error(Kind::NotASignal, arg.value->range, "`" + e.text + "` takes a signal such as `" + e.text + "(resp_rate within 4h)`");
+      Error<Msg::AggregateTakesSignal>(arg.value->range, e.text, e.text);
       return Err();
     }
     const SignalInfo* s = Signal(arg.value->text, arg.value->range, scope);
@@ -1597,7 +1573,7 @@ class Checker {
       case Aggregate::Last:
       case Aggregate::First:
         if (t.IsError()) {
-          Error(Kind::NotASignal, arg.value->range, "`" + s->decl->name + "` is an event without a value; use `count`, `exists` or `time_since`");
+          Error<Msg::EventWithoutValue>(arg.value->range, s->decl->name);
           return Err();
         }
         r.type = t;
@@ -1611,8 +1587,7 @@ class Checker {
       case Aggregate::Delta:
       case Aggregate::Slope: {
         if (!t.IsNumeric() && t.kind != TypeKind::Quantity) {
-          Error(Kind::TypeMismatch, arg.value->range,
-                "`" + e.text + "` needs a numeric signal; `" + s->decl->name + "` is " + ToString(t));
+          Error<Msg::AggregateNeedsNumeric>(arg.value->range, e.text, s->decl->name, ToString(t));
           return Err();
         }
         r.type = t;

@@ -49,7 +49,7 @@ bool LintNumericBands(const ast::Expr& bands, const std::vector<std::optional<Ba
     if (!first && r.iv.low <= reach) {
       // Report once, at the later row in source order.
       size_t a = std::min(r.index, reach_row), b = std::max(r.index, reach_row);
-      diags.Emit(diag::Kind::BandOverlap, bands.rows[b].range, b + 1, a + 1, "`" + Show(r.iv.low) + "`");
+      diags.Emit<diag::Msg::BandOverlap>(bands.rows[b].range, b + 1, a + 1, "`" + Show(r.iv.low) + "`");
     }
     if (first || r.iv.high > reach) {
       reach = r.iv.high;
@@ -64,7 +64,7 @@ bool LintNumericBands(const ast::Expr& bands, const std::vector<std::optional<Ba
   bool done = false;
   auto gap = [&](int64_t a, int64_t b) {
     total = false;
-    diags.Emit(diag::Kind::BandGap, bands.range, ShowGap(a, b, domain_low, domain_high, step));
+    diags.Emit<diag::Msg::BandGap>(bands.range, ShowGap(a, b, domain_low, domain_high, step));
   };
   for (const Row& r : sorted) {
     if (done) break;

@@ -61,7 +61,7 @@ std::string CheckUtf8(const source::SourceFile& f, source::FileId id, diag::Diag
     bool ok = len > 0;
     if (!ok) {
       SourceRange r{id, line, col, line, col + 1};
-      diags.Emit(diag::Kind::InvalidUtf8, r, static_cast<unsigned>(c));
+      diags.Emit<diag::Msg::InvalidUtf8>(r, static_cast<unsigned>(c));
       out += '?';
       ++i;
       ++col;
@@ -130,15 +130,13 @@ class ErrorListener : public antlr4::BaseErrorListener {
         }
       }
     }
-    std::string text;
     if (msg.rfind("missing ", 0) == 0) {
-      text = fmt::format("missing {} before {}", expected.empty() ? "a token" : expected, found);
+      diags_.Emit<diag::Msg::SyntaxMissing>(r, expected.empty() ? "a token" : expected, found);
     } else if (expected.empty()) {
-      text = fmt::format("unexpected {}", found);
+      diags_.Emit<diag::Msg::SyntaxUnexpected>(r, found);
     } else {
-      text = fmt::format("unexpected {}; expected {}", found, expected);
+      diags_.Emit<diag::Msg::SyntaxExpected>(r, found, expected);
     }
-    diags_.Emit(diag::Kind::SyntaxError, r, text);
   }
 
   int count() const { return count_; }
@@ -480,7 +478,7 @@ class Builder {
       --depth_;
       if (!reported_depth_) {
         reported_depth_ = true;
-        diags_.Emit(diag::Kind::NestingTooDeep, R(ctx), kMaxNesting);
+        diags_.Emit<diag::Msg::NestingTooDeep>(R(ctx), kMaxNesting);
       }
       return Make(ast::ExprKind::Error, ctx);
     }
@@ -760,7 +758,7 @@ ast::File ParseAs(const source::SourceManager& sources, source::FileId file, dia
   out.file = file;
   const source::SourceFile& f = sources.Get(file);
   if (f.text().size() > max_file_bytes) {
-    diags.Emit(diag::Kind::FileTooLarge, SourceRange{file, 0, 0, 0, 0}, f.text().size(), max_file_bytes);
+    diags.Emit<diag::Msg::FileTooLarge>(SourceRange{file, 0, 0, 0, 0}, f.text().size(), max_file_bytes);
     return out;
   }
   size_t errors_before = diags.ErrorsIn(file);
@@ -775,11 +773,11 @@ ast::File ParseAs(const source::SourceManager& sources, source::FileId file, dia
     std::vector<std::unique_ptr<antlr4::Token>> kept;
     for (auto& t : all) {
       if (t->getType() == CdrLexer::INVALID_CHAR) {
-        diags.Emit(diag::Kind::InvalidCharacter, TokenRange(file, t.get()), t->getText());
+        diags.Emit<diag::Msg::InvalidCharacter>(TokenRange(file, t.get()), t->getText());
         continue;
       }
       if (t->getType() == CdrLexer::UNTERMINATED_STRING) {
-        diags.Emit(diag::Kind::UnterminatedString, TokenRange(file, t.get()));
+        diags.Emit<diag::Msg::UnterminatedString>(TokenRange(file, t.get()));
         auto* ct = dynamic_cast<antlr4::CommonToken*>(t.get());
         bool single = !t->getText().empty() && t->getText()[0] == '\'';
         if (ct) {
@@ -793,7 +791,7 @@ ast::File ParseAs(const source::SourceManager& sources, source::FileId file, dia
       kept.push_back(std::move(t));
     }
     if (const antlr4::Token* deep = TooDeep(kept)) {
-      diags.Emit(diag::Kind::NestingTooDeep, TokenRange(file, deep), kMaxNesting);
+      diags.Emit<diag::Msg::NestingTooDeep>(TokenRange(file, deep), kMaxNesting);
       return out;
     }
     if (kept.empty()) {  // an empty file (ListTokenSource refuses an empty list)
@@ -816,12 +814,11 @@ ast::File ParseAs(const source::SourceManager& sources, source::FileId file, dia
     }
     out.parsed_cleanly = diags.ErrorsIn(file) == errors_before;
   } catch (const std::exception& e) {
-    diags.Emit(diag::Kind::SyntaxError, SourceRange{file, 1, 1, 1, 2},
-               std::string("the parser stopped: ") + e.what());
+    diags.Emit<diag::Msg::ParserStopped>(SourceRange{file, 1, 1, 1, 2}, e.what());
     out.parsed_cleanly = false;
   } catch (...) {
     // The ANTLR runtime also throws non-exception types (`const char*`).
-    diags.Emit(diag::Kind::SyntaxError, SourceRange{file, 1, 1, 1, 2}, "the parser stopped on an internal error");
+    diags.Emit<diag::Msg::ParserStopped>(SourceRange{file, 1, 1, 1, 2}, "on an internal error");
     out.parsed_cleanly = false;
   }
   return out;

@@ -21,15 +21,46 @@ rule r version "1.0.0"
   when rr > 20 alert high "{rr}"
 )";
 
-TEST(Diagnostics, EveryKindIsDeclaredOnceWithAKebabName) {
+TEST(Diagnostics, EveryKindIsDeclaredOnceWithAKebabNameAnExplanationAndAMessage) {
   std::set<std::string> names;
+  std::set<cdr::diag::Kind> worded;
+  for (const auto& m : cdr::diag::AllMessages()) {
+    worded.insert(m.kind);
+    ASSERT_FALSE(m.format.empty());
+    EXPECT_TRUE(m.format[0] < 'A' || m.format[0] > 'Z') << "messages start lowercase: " << m.format;
+    EXPECT_NE(m.format.back(), '.') << "no trailing period: " << m.format;
+    // Words of its own: not only replacement fields and punctuation.
+    size_t letters = 0, depth = 0;
+    for (char c : m.format) {
+      depth += c == '{';
+      if (depth == 0 && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) ++letters;
+      depth -= c == '}' && depth > 0;
+    }
+    EXPECT_GE(letters, 3u) << "a message with words of its own: " << m.format;
+  }
   for (const auto& k : cdr::diag::AllKinds()) {
     EXPECT_TRUE(names.insert(std::string(k.name)).second) << k.name;
     for (char c : k.name) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') << k.name;
-    ASSERT_FALSE(k.format.empty());
-    EXPECT_TRUE(k.format[0] < 'A' || k.format[0] > 'Z') << "messages start lowercase: " << k.name;
-    EXPECT_NE(k.format.back(), '.') << "no trailing period: " << k.name;
+    EXPECT_GT(k.explanation.size(), 20u) << "an explanation: " << k.name;
+    EXPECT_EQ(k.explanation.back(), '.') << "the explanation is sentences: " << k.name;
+    EXPECT_TRUE(worded.count(k.kind)) << "a message: " << k.name;
   }
+}
+
+// Each message reports its kind and severity and formats its typed arguments.
+TEST(Diagnostics, MessagesFormatTheirArguments) {
+  cdr::source::SourceManager sources;
+  cdr::diag::DiagnosticEngine diags(sources);
+  auto* d = diags.Emit<cdr::diag::Msg::BandOverlap>({}, 2, 1, "`8`");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->kind, cdr::diag::Kind::BandOverlap);
+  EXPECT_EQ(d->severity, cdr::diag::Severity::Error);
+  EXPECT_EQ(d->message, "band row 2 overlaps row 1 at `8`");
+  d = diags.Emit<cdr::diag::Msg::InvalidUtf8>({}, 0xC3u);
+  EXPECT_EQ(d->message, "invalid UTF-8 byte 0xC3");
+  d = diags.Emit<cdr::diag::Msg::UndefinedMessageName>({}, "x", "r");
+  EXPECT_EQ(d->message, "message refers to `{x}`, which is not a `let` of rule `r`");
+  EXPECT_EQ(cdr::diag::Info(cdr::diag::Msg::UndefinedMessageName).kind, cdr::diag::Kind::UndefinedMessageName);
 }
 
 TEST(Diagnostics, JsonMatchesTheContract) {
