@@ -1,0 +1,420 @@
+// compiler/sema/check_decls.cpp: schemas, rule sets, rules and their metadata, and
+// the order rules run in (a rule after the rules whose lets it reads).
+#include "compiler/sema/checker.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "compiler/sema/lint.h"
+
+namespace cdr::sema::checker {
+
+void Checker::Schema(const ast::Schema& s) {
+  if (schema_decls_.count(s.name)) {
+    auto* d = Error<Msg::SchemaRedefinition>(s.name_range, s.name);
+    AddNote(d, schema_decls_[s.name]->name_range, "first defined here");
+    return;
+  }
+  schema_decls_[s.name] = &s;
+  if (!s.version.empty() && !IsSemver(ast::Unquote(s.version))) {
+    Error<Msg::NotSemver>(s.version_range, s.version);
+  }
+  auto& signals = model_.schemas[s.name];
+  std::set<std::string> valuesets;
+  for (const auto& item : s.items) {
+    if (item.valueset) valuesets.insert(item.valueset->name);
+  }
+  for (const auto& item : s.items) {
+    if (item.valueset) {
+      if (item.valueset->codes.empty()) {
+        Error<Msg::EmptyValueSet>(item.valueset->range, item.valueset->name);
+      }
+      continue;
+    }
+    if (!item.signal) continue;
+    const ast::SignalDecl& sig = *item.signal;
+    if (auto it = signals.find(sig.name); it != signals.end()) {
+      auto* d = Error<Msg::Redefinition>(sig.name_range, sig.name);
+      AddNote(d, it->second.decl->name_range, "first defined here");
+      continue;
+    }
+    SignalInfo info;
+    info.decl = &sig;
+    info.schema = s.name;
+    info.type = ValueType(sig, valuesets);
+    if (sig.has_plausible) {
+      if (info.type.kind != TypeKind::Quantity && !info.type.IsNumeric()) {
+        Error<Msg::PlausibleNotNumeric>(sig.plausible_range, sig.name, ToString(info.type));
+      } else {
+        info.plausible_low = Number(sig.plausible_low, sig.plausible_range);
+        info.plausible_high = Number(sig.plausible_high, sig.plausible_range);
+        if (info.plausible_low && info.plausible_high && *info.plausible_low > *info.plausible_high) {
+          Error<Msg::PlausibleEmpty>(sig.plausible_range, sig.name, sig.plausible_low, sig.plausible_high);
+        }
+      }
+    }
+    for (const auto& conv : sig.conversions) {
+      auto u = Unit(conv.unit, conv.unit_range);
+      auto f = Number(conv.factor, conv.factor_range);
+      if (info.type.kind != TypeKind::Quantity) {
+        Error<Msg::ConvertNotQuantity>(conv.range);
+      } else if (u && u->CommensurableWith(info.type.unit)) {
+        Error<Msg::ConvertByUcum>(conv.unit_range, conv.unit, info.type.unit.text);
+      } else if (f && f->raw() <= 0) {
+        Error<Msg::ConvertFactorNotPositive>(conv.factor_range);
+      } else if (u && f) {
+        info.conversions.emplace_back(*u, *f);
+      }
+    }
+    for (const auto& g : sig.codes) {
+      for (const auto& c : g.codes) {
+        std::string key = g.system + "|" + ast::Unquote(c);
+        auto [it, fresh] = codes_.emplace(key, &sig);
+        if (!fresh && it->second != &sig) {
+          auto* d = Error<Msg::CodeMappedTwice>(g.range, g.system, c, it->second->name, sig.name);
+          AddNote(d, it->second->name_range, "`" + it->second->name + "` is declared here");
+        }
+      }
+    }
+    signals.emplace(sig.name, std::move(info));
+  }
+}
+
+Type Checker::ValueType(const ast::SignalDecl& sig, const std::set<std::string>& valuesets) {
+  using VK = ast::ValueType::Kind;
+  switch (sig.type.kind) {
+    case VK::None: return Type::Of(TypeKind::Error);
+    case VK::Quantity: {
+      auto u = Unit(sig.type.unit, sig.type.unit_range);
+      return u ? Type::Quantity(*u) : Type::Of(TypeKind::Error);
+    }
+    case VK::Boolean: return Type::Of(TypeKind::Boolean);
+    case VK::Integer: return Type::Of(TypeKind::Integer);
+    case VK::Decimal: return Type::Of(TypeKind::Decimal);
+    case VK::Text: return Type::Of(TypeKind::Text);
+    case VK::Code:
+      if (!sig.type.valueset.empty() && !valuesets.count(sig.type.valueset)) {
+        Error<Msg::UnknownValueSet>(sig.type.range, sig.type.valueset);
+      }
+      return Type::Of(TypeKind::Code);
+    case VK::Enum: {
+      Type t = Type::Of(TypeKind::Enum);
+      t.enum_name = sig.name;
+      std::set<std::string> seen;
+      for (size_t i = 0; i < sig.type.members.size(); ++i) {
+        if (!seen.insert(sig.type.members[i]).second) {
+          Error<Msg::Redefinition>(sig.type.member_ranges[i], sig.type.members[i]);
+        }
+      }
+      t.members = sig.type.members;
+      return t;
+    }
+  }
+  return Type::Of(TypeKind::Error);
+}
+
+std::optional<Decimal> Checker::DurationSeconds(const Expr& e, const ExprInfo& info, const char* what) {
+  if (info.type.IsError()) return std::nullopt;
+  if (!info.type.IsDuration() || !info.constant) {
+    Error<Msg::WindowNotDuration>(e.range, what, ToString(info.type));
+    return std::nullopt;
+  }
+  auto s = stdlib::Convert(*info.constant, info.type.unit, *stdlib::ParseUnit("s"));
+  if (!s || s->raw() <= 0) {
+    Error<Msg::WindowNotPositive>(e.range, what);
+    return std::nullopt;
+  }
+  return s;
+}
+
+void Checker::Ruleset(const ast::Ruleset& rs) {
+  if (!rs.retention) return;
+  Scope none;
+  ExprInfo info = Check(*rs.retention, none);
+  auto secs = DurationSeconds(*rs.retention, info, "retention");
+  if (secs && (!model_.retention_seconds || *secs < *model_.retention_seconds)) {
+    model_.retention_seconds = secs;
+    model_.retention_ruleset = rs.name;
+    retention_text_ = rs.retention->text + (rs.retention->kind == ExprKind::Duration ? "" : " ") + rs.retention->unit;
+  }
+}
+
+void Checker::Rule(const ast::Rule& r) {
+  using K = ast::RuleItem::Kind;
+  if (r.synthetic) {  // a `cdr eval` expression: no metadata, no schemas
+    Scope scope;
+    std::map<std::string, LetInfo> lets;
+    scope.lets = &lets;
+    for (const auto& it : r.items) Check(*it.expr, scope);
+    return;
+  }
+  // Metadata.
+  std::map<K, const ast::RuleItem*> seen;
+  for (const auto& it : r.items) {
+    bool single = it.kind == K::Title || it.kind == K::Owner || it.kind == K::Status || it.kind == K::Suppress;
+    if (single && seen.count(it.kind)) {
+      auto* d = Error<Msg::MetadataRedefinition>(it.range, ItemName(it.kind), r.name);
+      AddNote(d, seen[it.kind]->range, "first given here");
+    }
+    seen.emplace(it.kind, &it);
+  }
+  std::string version = r.version.empty() ? "" : ast::Unquote(r.version);
+  if (r.version.empty()) {
+    Error<Msg::MissingMetadata>(r.name_range, r.name, "version");
+  } else if (!IsSemver(version)) {
+    Error<Msg::NotSemver>(r.version_range, r.version);
+  }
+  for (K k : {K::Title, K::Owner, K::Status}) {
+    if (!seen.count(k)) Error<Msg::MissingMetadata>(r.name_range, r.name, ItemName(k));
+  }
+  if (!seen.count(K::Cites)) Error<Msg::MissingCitation>(r.name_range, r.name);
+  if (!r.version.empty()) {
+    std::string key = r.name + "@" + version;
+    auto [it, fresh] = rules_.emplace(key, &r);
+    if (!fresh) {
+      auto* d = Error<Msg::DuplicateRule>(r.name_range, r.name, version);
+      AddNote(d, it->second->name_range, "first defined here");
+    }
+  }
+  rules_by_name_.emplace(r.name, &r);
+  checked_rules_.insert(r.name);
+  current_rule_ = &r;
+
+  Scope scope;
+  std::map<std::string, LetInfo> lets;
+  scope.lets = &lets;
+  for (const auto& it : r.items) {
+    if (it.kind == K::Status) {
+      if (!kStatuses.count(it.names[0])) {
+        Error<Msg::UnknownStatus>(it.name_ranges[0], it.names[0]);
+      }
+    } else if (it.kind == K::Uses) {
+      for (size_t i = 0; i < it.names.size(); ++i) {
+        auto s = model_.schemas.find(it.names[i]);
+        if (s == model_.schemas.end()) {
+          auto* d = Error<Msg::UnknownSchema>(it.name_ranges[i], it.names[i]);
+          DidYouMean(d, it.names[i], it.name_ranges[i], Keys(model_.schemas));
+          continue;
+        }
+        scope.schema_names.push_back(it.names[i]);
+        for (const auto& [n, info] : s->second) scope.signals.emplace(n, &info);
+      }
+    }
+  }
+  rule_signals_[&r] = scope.signals;
+  auto& rule_lets = rule_lets_[&r];
+  for (const auto& it : r.items) {
+    if (it.kind == K::Let) {
+      const std::string& name = it.names[0];
+      ExprInfo info = Check(*it.expr, scope);
+      if (auto prev = lets.find(name); prev != lets.end()) {
+        auto* d = Error<Msg::Redefinition>(it.name_ranges[0], name);
+        AddNote(d, prev->second.item->name_ranges[0], "first defined here");
+        continue;
+      }
+      if (auto sig = scope.signals.find(name); sig != scope.signals.end()) {
+        auto* d = Error<Msg::Redefinition>(it.name_ranges[0], name);
+        AddNote(d, sig->second->decl->name_range, "`" + name + "` is a signal of schema `" + sig->second->schema + "`");
+        continue;
+      }
+      lets.emplace(name, LetInfo{&it, info, false});
+      rule_lets.emplace(name, info.type);
+      rule_let_items_[&r].emplace(name, &it);
+    } else if (it.kind == K::When) {
+      ExprInfo info = Check(*it.expr, scope);
+      if (!info.type.IsError() && info.type.kind != TypeKind::Boolean && info.type.kind != TypeKind::Null) {
+        Error<Msg::WhenNotBoolean>(it.expr->range, ToString(info.type));
+      }
+      if (info.unshielded_arith && info.arith_site) {
+        auto* d = Error<Msg::UnknownBlocksAlert>(info.arith_site->range, Spelling(info.arith_site->op));
+        AddNote(d, it.range, "the alert is here");
+      }
+      if (!kSeverities.count(it.names[0])) {
+        auto* d = Error<Msg::UnknownSeverity>(it.name_ranges[0], it.names[0]);
+        std::string sug = Suggest(it.names[0], {kSeverities.begin(), kSeverities.end()});
+        if (!sug.empty() && d) d->fixes.push_back(diag::FixIt{it.name_ranges[0], sug});
+      }
+      Message(r, it, lets);
+    } else if (it.kind == K::Suppress) {
+      ExprInfo info = Check(*it.expr, scope);
+      DurationSeconds(*it.expr, info, "`suppress`");
+    }
+  }
+  for (const auto& [name, let] : lets) {
+    if (!let.used && !referenced_lets_.count(r.name + "." + name)) Error<Msg::UnusedLet>(let.item->name_ranges[0], name);
+  }
+}
+
+std::string Checker::ItemName(ast::RuleItem::Kind k) {
+  static constexpr const char* kNames[] = {"title", "owner", "status", "cites", "approvals",
+                                           "uses", "let", "when", "suppress"};
+  return kNames[static_cast<int>(k)];
+}
+
+// Checks `{name}` references of an alert message; marks those lets used.
+void Checker::Message(const ast::Rule& r, const ast::RuleItem& it, std::map<std::string, LetInfo>& lets) {
+  const std::string& raw = it.message;
+  int32_t col = it.message_range.column;  // column of the opening quote
+  int32_t cp = 0;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(raw[i]);
+    if ((c & 0xC0) != 0x80) ++cp;
+    if (c == '\\') {
+      ++i;
+      ++cp;
+      continue;
+    }
+    if (c != '{') continue;
+    size_t close = raw.find('}', i);
+    if (close == std::string::npos) break;
+    std::string name = raw.substr(i + 1, close - i - 1);
+    SourceRange range = it.message_range;
+    range.column = col + cp - 1;
+    range.end_column = range.column + source::CodePoints(name) + 2;
+    if (auto l = lets.find(name); l != lets.end()) {
+      l->second.used = true;
+    } else {
+      auto* d = Error<Msg::UndefinedMessageName>(range, name, r.name);
+      std::vector<std::string> names;
+      for (const auto& [n, _] : lets) names.push_back(n);
+      std::string sug = Suggest(name, names);
+      if (!sug.empty() && d) {
+        AddNote(d, {}, "did you mean `" + sug + "`?");
+        SourceRange inner = range;
+        inner.column += 1;
+        inner.end_column -= 1;
+        d->fixes.push_back(diag::FixIt{inner, sug});
+      }
+    }
+    cp += source::CodePoints(std::string_view(raw).substr(i + 1, close - i));
+    i = close;
+  }
+}
+
+// The `rule.let` names an expression reads, with where they are written.
+void Checker::References(const Expr& e, std::vector<std::pair<std::string, SourceRange>>& out) {
+  auto add = [&](const std::string& name, const SourceRange& r) {
+    if (name.find('.') != std::string::npos) out.emplace_back(name, r);
+  };
+  if (e.kind == ExprKind::Name || e.kind == ExprKind::Absence) add(e.text, e.kind == ExprKind::Name ? e.range : e.name_range);
+  if (e.kind == ExprKind::Sequence) {
+    add(e.text, e.name_range);
+    add(e.name2, e.name2_range);
+  }
+  for (const auto& k : e.kids) References(*k, out);
+  for (const auto& a : e.args) {
+    if (a.value) References(*a.value, out);
+    if (a.window) References(*a.window, out);
+  }
+  for (const auto& row : e.rows) {
+    if (row.value) References(*row.value, out);
+  }
+}
+
+// The rules in file order, except that a rule comes after every rule whose lets it
+// reads. A cycle is an error: no order could compute it.
+std::vector<const ast::Rule*> Checker::OrderRules(const std::vector<const ast::Rule*>& rules) {
+  std::multimap<std::string, const ast::Rule*> by_name;
+  for (const ast::Rule* r : rules) by_name.emplace(r->name, r);
+  std::map<const ast::Rule*, int> state;  // 1: being ordered, 2: done
+  std::vector<const ast::Rule*> order, path;
+  std::function<void(const ast::Rule*)> visit = [&](const ast::Rule* r) {
+    if (state[r] == 2) return;
+    state[r] = 1;
+    path.push_back(r);
+    std::vector<std::pair<std::string, SourceRange>> refs;
+    for (const auto& it : r->items) {
+      if (it.expr) References(*it.expr, refs);
+    }
+    for (const auto& [name, range] : refs) {
+      referenced_lets_.insert(name);
+      std::string producer = name.substr(0, name.find('.'));
+      auto [lo, hi] = by_name.equal_range(producer);
+      for (auto q = lo; q != hi; ++q) {
+        if (state[q->second] == 1) {
+          std::string cycle;
+          auto from = std::find(path.begin(), path.end(), q->second);
+          for (auto p = from; p != path.end(); ++p) cycle += (*p)->name + " -> ";
+          Error<Msg::RuleCycle>(range, name, cycle + q->second->name);
+        } else {
+          visit(q->second);
+        }
+      }
+    }
+    path.pop_back();
+    state[r] = 2;
+    order.push_back(r);
+  };
+  for (const ast::Rule* r : rules) visit(r);
+  return order;
+}
+
+// The derived signal `rule.let`: every evaluation point of that rule at which the let is
+// known is an event of it, at the point's time, with the let's value. Null (after an
+// error) when the name does not resolve.
+const SignalInfo* Checker::Derived(const std::string& name, const SourceRange& r, Scope& scope) {
+  if (auto it = scope.signals.find(name); it != scope.signals.end()) return it->second;
+  size_t dot = name.find('.');
+  std::string rule = name.substr(0, dot), let = name.substr(dot + 1);
+  auto [lo, hi] = rules_by_name_.equal_range(rule);
+  if (lo == hi) {
+    if (!checked_rules_.count(rule) && std::any_of(model_.rule_order.begin(), model_.rule_order.end(),
+                                                   [&](const ast::Rule* x) { return x->name == rule; })) {
+      return nullptr;  // a rule in a cycle, reported as such
+    }
+    auto* d = Error<Msg::UnknownRuleOfLet>(r, name, rule);
+    std::vector<std::string> names;
+    for (const ast::Rule* x : model_.rule_order) {
+      if (!x->synthetic) names.push_back(x->name);
+    }
+    std::string sug = Suggest(rule, names);
+    if (sug.empty()) {
+      AddNote(d, {}, "a rule reads the lets of the rules checked with it; pass their files too (or the whole directory)");
+    } else if (d) {
+      AddNote(d, {}, "did you mean `" + sug + "." + let + "`?");
+      d->fixes.push_back(diag::FixIt{r, sug + "." + let});
+    }
+    return nullptr;
+  }
+  if (std::next(lo) != hi) {
+    auto* d = Error<Msg::AmbiguousRuleOfLet>(r, name, rule);
+    for (auto q = lo; q != hi; ++q) AddNote(d, q->second->name_range, "a version of `" + rule + "` is here");
+    return nullptr;
+  }
+  if (lo->second == current_rule_) return nullptr;  // reads itself: reported as a cycle
+  const auto& lets = rule_let_items_[lo->second];
+  auto l = lets.find(let);
+  if (l == lets.end()) {
+    auto* d = Error<Msg::UnknownLetOfRule>(r, rule, let);
+    std::vector<std::string> names = Keys(lets);
+    std::string sug = Suggest(let, names);
+    if (!sug.empty() && d) {
+      AddNote(d, {}, "did you mean `" + rule + "." + sug + "`?");
+      d->fixes.push_back(diag::FixIt{r, rule + "." + sug});
+    }
+    return nullptr;
+  }
+  const Type& t = rule_lets_[lo->second][let];
+  if (t.IsError()) return nullptr;
+  if (t.kind != TypeKind::Boolean && !t.IsNumeric() && t.kind != TypeKind::Quantity) {
+    auto* d = Error<Msg::LetNotReadable>(r, name, ToString(t));
+    AddNote(d, l->second->name_ranges[0], "the `let` is here");
+    return nullptr;
+  }
+  auto [info, fresh] = model_.derived.try_emplace(name);
+  if (fresh) {
+    ast::SignalDecl& decl = model_.derived_decls.emplace_back();
+    decl.name = name;
+    decl.range = l->second->range;
+    decl.name_range = l->second->name_ranges[0];
+    info->second.decl = &decl;
+    info->second.schema = "rule " + rule;
+    info->second.type = t;
+    info->second.rule = rule;
+    info->second.let = let;
+  }
+  scope.signals.emplace(name, &info->second);
+  return &info->second;
+}
+
+}  // namespace cdr::sema::checker
