@@ -46,83 +46,91 @@ ExprInfo Checker::Bands(const Expr& e, Scope& scope) {
   out.may_be_unknown = out.may_be_unknown || subject.may_be_unknown;
   out.unshielded_arith = out.unshielded_arith || subject.unshielded_arith;
   if (subject.type.IsError()) return out;
+  bool total = subject.type.IsNumeric() || subject.type.kind == TypeKind::Quantity ? NumericBands(e, subject)
+                                                                                  : ExactBands(e, subject.type);
+  if (!total) out.may_be_unknown = true;
+  return out;
+}
+
+// Rows over numbers and quantities: each an interval of raw values in the subject's unit,
+// proved total and non-overlapping over the subject's plausible range (lint.h). False when
+// some value may match no row.
+bool Checker::NumericBands(const Expr& e, const ExprInfo& subject) {
   const Type& st = subject.type;
-  if (st.IsNumeric() || st.kind == TypeKind::Quantity) {
-    std::vector<std::optional<BandInterval>> rows;
-    bool ok = true;
-    // The comparisons of the rows, to find where two rows meet at a value: `<= a` with
-    // `> a` puts a boundary value in the band below, `< a` with `>= a` in the band above
-    // (docs/rules.md: one convention per table).
-    struct Bound {
-      const ast::BandRow* row;
-      int64_t raw;
-      ast::Operator op;
-      std::string text;
-    };
-    std::vector<Bound> bounds;
-    for (const auto& row : e.rows) {
-      using RK = ast::BandRow::Kind;
-      if (row.kind == RK::Else) {
-        rows.push_back(std::nullopt);
-        continue;
-      }
-      int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
-      int64_t step = st.kind == TypeKind::Integer ? Decimal::kOne : 1;
-      if (row.kind == RK::Range || row.kind == RK::Exact) {
-        auto l = BandNumber(row.low, st);
-        auto h = row.kind == RK::Range ? BandNumber(row.high, st) : l;
-        if (!l || !h) {
-          ok = false;
-          continue;
-        }
-        lo = l->raw();
-        hi = h->raw();
-        if (lo > hi) {
-          Error<Msg::BandRowEmpty>(row.range, l->ToString(), h->ToString());
-        }
-      } else {
-        for (const auto& b : row.bounds) {
-          auto v = BandNumber(b.value, st);
-          if (!v) {
-            ok = false;
-            continue;
-          }
-          if (b.op == O::Less) hi = std::min(hi, v->raw() - step);
-          if (b.op == O::LessEqual) hi = std::min(hi, v->raw());
-          if (b.op == O::Greater) lo = std::max(lo, v->raw() + step);
-          if (b.op == O::GreaterEqual) lo = std::max(lo, v->raw());
-          bounds.push_back(Bound{&row, v->raw(), b.op, v->ToShortString()});
-        }
-      }
-      rows.push_back(BandInterval{lo, hi});
+  std::vector<std::optional<BandInterval>> rows;
+  std::vector<BandBound> bounds;
+  bool ok = true;
+  for (const auto& row : e.rows) {
+    if (row.kind == ast::BandRow::Kind::Else) {
+      rows.push_back(std::nullopt);
+      continue;
     }
-    const Bound *below = nullptr, *above = nullptr;  // the row opening the band above each kind of meeting
-    for (const Bound& up : bounds) {
-      for (const Bound& low : bounds) {
-        if (up.raw != low.raw || up.row == low.row) continue;
-        if (up.op == O::LessEqual && low.op == O::Greater && !below) below = &low;
-        if (up.op == O::Less && low.op == O::GreaterEqual && !above) above = &low;
-      }
-    }
-    if (below && above) {
-      const Bound* later = below->row > above->row ? below : above;  // rows are one vector: source order
-      Error<Msg::BandConvention>(later->row->range, "`" + below->text + "` (`> " + below->text + "`)",
-                                 "`" + above->text + "` (`>= " + above->text + "`)");
-    }
-    if (ok) {
-      int64_t dlo = std::numeric_limits<int64_t>::min(), dhi = std::numeric_limits<int64_t>::max();
-      if (subject.origin && subject.origin->plausible_low && subject.origin->plausible_high) {
-        dlo = subject.origin->plausible_low->raw();
-        dhi = subject.origin->plausible_high->raw();
-      }
-      bool total = LintNumericBands(e, rows, dlo, dhi, st.kind == TypeKind::Integer ? Decimal::kOne : 1, diags_);
-      if (!total) out.may_be_unknown = true;
-    } else {
-      out.may_be_unknown = true;
-    }
-    return out;
+    auto interval = RowInterval(row, st, bounds);
+    if (!interval) ok = false;
+    if (interval) rows.push_back(*interval);
   }
-  // Enum, text and boolean subjects: exact rows only.
+  BandConvention(bounds);
+  if (!ok) return false;
+  int64_t dlo = std::numeric_limits<int64_t>::min(), dhi = std::numeric_limits<int64_t>::max();
+  if (subject.origin && subject.origin->plausible_low && subject.origin->plausible_high) {
+    dlo = subject.origin->plausible_low->raw();
+    dhi = subject.origin->plausible_high->raw();
+  }
+  return LintNumericBands(e, rows, dlo, dhi, st.kind == TypeKind::Integer ? Decimal::kOne : 1, diags_);
+}
+
+// A numeric row's closed interval of raw values (nullopt when a bound is in error); its
+// bounds (`< v`, `>= v`) are added to `bounds`.
+std::optional<BandInterval> Checker::RowInterval(const ast::BandRow& row, const Type& st,
+                                                 std::vector<BandBound>& bounds) {
+  using RK = ast::BandRow::Kind;
+  int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  int64_t step = st.kind == TypeKind::Integer ? Decimal::kOne : 1;
+  if (row.kind == RK::Range || row.kind == RK::Exact) {
+    auto l = BandNumber(row.low, st);
+    auto h = row.kind == RK::Range ? BandNumber(row.high, st) : l;
+    if (!l || !h) return std::nullopt;
+    if (l->raw() > h->raw()) Error<Msg::BandRowEmpty>(row.range, l->ToString(), h->ToString());
+    return BandInterval{l->raw(), h->raw()};
+  }
+  bool ok = true;
+  for (const auto& b : row.bounds) {
+    auto v = BandNumber(b.value, st);
+    if (!v) {
+      ok = false;
+      continue;
+    }
+    if (b.op == O::Less) hi = std::min(hi, v->raw() - step);
+    if (b.op == O::LessEqual) hi = std::min(hi, v->raw());
+    if (b.op == O::Greater) lo = std::max(lo, v->raw() + step);
+    if (b.op == O::GreaterEqual) lo = std::max(lo, v->raw());
+    bounds.push_back(BandBound{&row, v->raw(), b.op, v->ToShortString()});
+  }
+  if (!ok) return std::nullopt;
+  return BandInterval{lo, hi};
+}
+
+// Where two rows meet at a value: `<= a` with `> a` puts the boundary value in the band
+// below, `< b` with `>= b` in the band above. A table that does both is reported
+// (docs/rules.md: one convention per table).
+void Checker::BandConvention(const std::vector<BandBound>& bounds) {
+  const BandBound *below = nullptr, *above = nullptr;  // the row opening the band above each kind of meeting
+  for (const BandBound& up : bounds) {
+    for (const BandBound& low : bounds) {
+      if (up.raw != low.raw || up.row == low.row) continue;
+      if (up.op == O::LessEqual && low.op == O::Greater && !below) below = &low;
+      if (up.op == O::Less && low.op == O::GreaterEqual && !above) above = &low;
+    }
+  }
+  if (!below || !above) return;
+  const BandBound* later = below->row > above->row ? below : above;  // rows are one vector: source order
+  Error<Msg::BandConvention>(later->row->range, "`" + below->text + "` (`> " + below->text + "`)",
+                             "`" + above->text + "` (`>= " + above->text + "`)");
+}
+
+// Rows over enums, texts and booleans: exact values only, each once; every member (or
+// both booleans) covered, or an `else`. False when some value may match no row.
+bool Checker::ExactBands(const Expr& e, const Type& st) {
   std::map<std::string, size_t> covered;  // value -> first row
   bool has_else = false;
   for (size_t i = 0; i < e.rows.size(); ++i) {
@@ -148,27 +156,24 @@ ExprInfo Checker::Bands(const Expr& e, Scope& scope) {
       Error<Msg::BandOverlap>(row.range, i + 1, it->second + 1, "`" + v.text + "`");
     }
   }
-  if (!has_else) {
-    std::vector<std::string> missing;
-    if (st.kind == TypeKind::Enum) {
-      for (const auto& m : st.members) {
-        if (!covered.count(m)) missing.push_back("'" + m + "'");
-      }
-    } else if (st.kind == TypeKind::Boolean) {
-      for (const char* m : {"true", "false"}) {
-        if (!covered.count(m)) missing.push_back(m);
-      }
-    } else {
-      missing.push_back("values not listed (add an `else` row)");
+  if (has_else) return true;
+  std::vector<std::string> missing;
+  if (st.kind == TypeKind::Enum) {
+    for (const auto& m : st.members) {
+      if (!covered.count(m)) missing.push_back("'" + m + "'");
     }
-    if (!missing.empty()) {
-      std::string list = missing[0];
-      for (size_t i = 1; i < missing.size(); ++i) list += ", " + missing[i];
-      Error<Msg::BandGap>(e.range, list);
-      out.may_be_unknown = true;
+  } else if (st.kind == TypeKind::Boolean) {
+    for (const char* m : {"true", "false"}) {
+      if (!covered.count(m)) missing.push_back(m);
     }
+  } else {
+    missing.push_back("values not listed (add an `else` row)");
   }
-  return out;
+  if (missing.empty()) return true;
+  std::string list = missing[0];
+  for (size_t i = 1; i < missing.size(); ++i) list += ", " + missing[i];
+  Error<Msg::BandGap>(e.range, list);
+  return false;
 }
 
 }  // namespace cdr::sema::checker

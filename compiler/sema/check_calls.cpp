@@ -91,29 +91,32 @@ ExprInfo Checker::ScalarCall(const Expr& e, const FunctionInfo& f, Scope& scope)
       r.unshielded_arith = false;
       return r;
     }
-    case Function::ValueIn: {
-      if (args[0].type.kind != TypeKind::Quantity) {
-        Error<Msg::ValueInNeedsQuantity>(e.args[0].value->range, ToString(args[0].type));
-        return Err();
-      }
-      const Expr& u = *e.args[1].value;
-      if (u.kind != ExprKind::Text) {
-        Error<Msg::ValueInUnit>(u.range);
-        return Err();
-      }
-      auto unit = Unit(ast::Unquote(u.text), u.range);
-      if (!unit) return Err();
-      if (!unit->CommensurableWith(args[0].type.unit)) {
-        Error<Msg::ValueInDimension>(u.range, args[0].type.unit.text, unit->text);
-        return Err();
-      }
-      return Of(Type::Of(TypeKind::Decimal), unknown);
-    }
+    case Function::ValueIn: return ValueIn(e, args[0], unknown);
 #define AGGREGATE(id, name, summary) case Function::id:
 #include "stdlib/functions.def"
       break;  // typed by AggregateCall
   }
   return Err();
+}
+
+// `value_in(quantity, 'unit')`: the number of a quantity in a commensurable unit.
+ExprInfo Checker::ValueIn(const Expr& e, const ExprInfo& quantity, bool unknown) {
+  if (quantity.type.kind != TypeKind::Quantity) {
+    Error<Msg::ValueInNeedsQuantity>(e.args[0].value->range, ToString(quantity.type));
+    return Err();
+  }
+  const Expr& u = *e.args[1].value;
+  if (u.kind != ExprKind::Text) {
+    Error<Msg::ValueInUnit>(u.range);
+    return Err();
+  }
+  auto unit = Unit(ast::Unquote(u.text), u.range);
+  if (!unit) return Err();
+  if (!unit->CommensurableWith(quantity.type.unit)) {
+    Error<Msg::ValueInDimension>(u.range, quantity.type.unit.text, unit->text);
+    return Err();
+  }
+  return Of(Type::Of(TypeKind::Decimal), unknown);
 }
 
 ExprInfo Checker::AggregateCall(const Expr& e, Aggregate f, Scope& scope) {

@@ -141,14 +141,41 @@ void Checker::Ruleset(const ast::Ruleset& rs) {
 
 void Checker::Rule(const ast::Rule& r) {
   using K = ast::RuleItem::Kind;
+  Scope scope;
+  std::map<std::string, LetInfo> lets;
+  scope.lets = &lets;
   if (r.synthetic) {  // a `cdr eval` expression: no metadata, no schemas
-    Scope scope;
-    std::map<std::string, LetInfo> lets;
-    scope.lets = &lets;
     for (const auto& it : r.items) Check(*it.expr, scope);
     return;
   }
-  // Metadata.
+  RuleMetadata(r);
+  rules_by_name_.emplace(r.name, &r);
+  checked_rules_.insert(r.name);
+  current_rule_ = &r;
+  for (const auto& it : r.items) {
+    if (it.kind == K::Status && !kStatuses.count(it.names[0])) Error<Msg::UnknownStatus>(it.name_ranges[0], it.names[0]);
+    if (it.kind == K::Uses) Uses(it, scope);
+  }
+  rule_signals_[&r] = scope.signals;
+  for (const auto& it : r.items) {
+    if (it.kind == K::Let) {
+      Let(r, it, scope);
+    } else if (it.kind == K::When) {
+      When(r, it, scope);
+    } else if (it.kind == K::Suppress) {
+      ExprInfo info = Check(*it.expr, scope);
+      DurationSeconds(*it.expr, info, "`suppress`");
+    }
+  }
+  for (const auto& [name, let] : lets) {
+    if (!let.used && !referenced_lets_.count(r.name + "." + name)) Error<Msg::UnusedLet>(let.item->name_ranges[0], name);
+  }
+}
+
+// A rule's metadata: each single item once, the required ones present, a semantic
+// version, and one rule per id and version.
+void Checker::RuleMetadata(const ast::Rule& r) {
+  using K = ast::RuleItem::Kind;
   std::map<K, const ast::RuleItem*> seen;
   for (const auto& it : r.items) {
     bool single = it.kind == K::Title || it.kind == K::Owner || it.kind == K::Status || it.kind == K::Suppress;
@@ -168,81 +195,64 @@ void Checker::Rule(const ast::Rule& r) {
     if (!seen.count(k)) Error<Msg::MissingMetadata>(r.name_range, r.name, ItemName(k));
   }
   if (!seen.count(K::Cites)) Error<Msg::MissingCitation>(r.name_range, r.name);
-  if (!r.version.empty()) {
-    std::string key = r.name + "@" + version;
-    auto [it, fresh] = rules_.emplace(key, &r);
-    if (!fresh) {
-      auto* d = Error<Msg::DuplicateRule>(r.name_range, r.name, version);
-      AddNote(d, it->second->name_range, "first defined here");
-    }
+  if (r.version.empty()) return;
+  auto [it, fresh] = rules_.emplace(r.name + "@" + version, &r);
+  if (!fresh) {
+    auto* d = Error<Msg::DuplicateRule>(r.name_range, r.name, version);
+    AddNote(d, it->second->name_range, "first defined here");
   }
-  rules_by_name_.emplace(r.name, &r);
-  checked_rules_.insert(r.name);
-  current_rule_ = &r;
+}
 
-  Scope scope;
-  std::map<std::string, LetInfo> lets;
-  scope.lets = &lets;
-  for (const auto& it : r.items) {
-    if (it.kind == K::Status) {
-      if (!kStatuses.count(it.names[0])) {
-        Error<Msg::UnknownStatus>(it.name_ranges[0], it.names[0]);
-      }
-    } else if (it.kind == K::Uses) {
-      for (size_t i = 0; i < it.names.size(); ++i) {
-        auto s = model_.schemas.find(it.names[i]);
-        if (s == model_.schemas.end()) {
-          auto* d = Error<Msg::UnknownSchema>(it.name_ranges[i], it.names[i]);
-          DidYouMean(d, it.names[i], it.name_ranges[i], Keys(model_.schemas));
-          continue;
-        }
-        scope.schema_names.push_back(it.names[i]);
-        for (const auto& [n, info] : s->second) scope.signals.emplace(n, &info);
-      }
+// `uses S, T`: the signals of those schemas come into the rule's scope.
+void Checker::Uses(const ast::RuleItem& it, Scope& scope) {
+  for (size_t i = 0; i < it.names.size(); ++i) {
+    auto s = model_.schemas.find(it.names[i]);
+    if (s == model_.schemas.end()) {
+      auto* d = Error<Msg::UnknownSchema>(it.name_ranges[i], it.names[i]);
+      DidYouMean(d, it.names[i], it.name_ranges[i], Keys(model_.schemas));
+      continue;
     }
+    scope.schema_names.push_back(it.names[i]);
+    for (const auto& [n, info] : s->second) scope.signals.emplace(n, &info);
   }
-  rule_signals_[&r] = scope.signals;
-  auto& rule_lets = rule_lets_[&r];
-  for (const auto& it : r.items) {
-    if (it.kind == K::Let) {
-      const std::string& name = it.names[0];
-      ExprInfo info = Check(*it.expr, scope);
-      if (auto prev = lets.find(name); prev != lets.end()) {
-        auto* d = Error<Msg::Redefinition>(it.name_ranges[0], name);
-        AddNote(d, prev->second.item->name_ranges[0], "first defined here");
-        continue;
-      }
-      if (auto sig = scope.signals.find(name); sig != scope.signals.end()) {
-        auto* d = Error<Msg::Redefinition>(it.name_ranges[0], name);
-        AddNote(d, sig->second->decl->name_range, "`" + name + "` is a signal of schema `" + sig->second->schema + "`");
-        continue;
-      }
-      lets.emplace(name, LetInfo{&it, info, false});
-      rule_lets.emplace(name, info.type);
-      rule_let_items_[&r].emplace(name, &it);
-    } else if (it.kind == K::When) {
-      ExprInfo info = Check(*it.expr, scope);
-      if (!info.type.IsError() && info.type.kind != TypeKind::Boolean && info.type.kind != TypeKind::Null) {
-        Error<Msg::WhenNotBoolean>(it.expr->range, ToString(info.type));
-      }
-      if (info.unshielded_arith && info.arith_site) {
-        auto* d = Error<Msg::UnknownBlocksAlert>(info.arith_site->range, Spelling(info.arith_site->op));
-        AddNote(d, it.range, "the alert is here");
-      }
-      if (!kSeverities.count(it.names[0])) {
-        auto* d = Error<Msg::UnknownSeverity>(it.name_ranges[0], it.names[0]);
-        std::string sug = Suggest(it.names[0], {kSeverities.begin(), kSeverities.end()});
-        if (!sug.empty() && d) d->fixes.push_back(diag::FixIt{it.name_ranges[0], sug});
-      }
-      Message(r, it, lets);
-    } else if (it.kind == K::Suppress) {
-      ExprInfo info = Check(*it.expr, scope);
-      DurationSeconds(*it.expr, info, "`suppress`");
-    }
+}
+
+// `let NAME = EXPR`: a new name, neither another let's nor a signal's.
+void Checker::Let(const ast::Rule& r, const ast::RuleItem& it, Scope& scope) {
+  const std::string& name = it.names[0];
+  ExprInfo info = Check(*it.expr, scope);
+  if (auto prev = scope.lets->find(name); prev != scope.lets->end()) {
+    auto* d = Error<Msg::Redefinition>(it.name_ranges[0], name);
+    AddNote(d, prev->second.item->name_ranges[0], "first defined here");
+    return;
   }
-  for (const auto& [name, let] : lets) {
-    if (!let.used && !referenced_lets_.count(r.name + "." + name)) Error<Msg::UnusedLet>(let.item->name_ranges[0], name);
+  if (auto sig = scope.signals.find(name); sig != scope.signals.end()) {
+    auto* d = Error<Msg::Redefinition>(it.name_ranges[0], name);
+    AddNote(d, sig->second->decl->name_range, "`" + name + "` is a signal of schema `" + sig->second->schema + "`");
+    return;
   }
+  scope.lets->emplace(name, LetInfo{&it, info, false});
+  rule_lets_[&r].emplace(name, info.type);
+  rule_let_items_[&r].emplace(name, &it);
+}
+
+// `when C alert SEVERITY "message"`: a boolean condition that a missing input cannot
+// silently block, a known severity, and a message naming lets.
+void Checker::When(const ast::Rule& r, const ast::RuleItem& it, Scope& scope) {
+  ExprInfo info = Check(*it.expr, scope);
+  if (!info.type.IsError() && info.type.kind != TypeKind::Boolean && info.type.kind != TypeKind::Null) {
+    Error<Msg::WhenNotBoolean>(it.expr->range, ToString(info.type));
+  }
+  if (info.unshielded_arith && info.arith_site) {
+    auto* d = Error<Msg::UnknownBlocksAlert>(info.arith_site->range, Spelling(info.arith_site->op));
+    AddNote(d, it.range, "the alert is here");
+  }
+  if (!kSeverities.count(it.names[0])) {
+    auto* d = Error<Msg::UnknownSeverity>(it.name_ranges[0], it.names[0]);
+    std::string sug = Suggest(it.names[0], {kSeverities.begin(), kSeverities.end()});
+    if (!sug.empty() && d) d->fixes.push_back(diag::FixIt{it.name_ranges[0], sug});
+  }
+  Message(r, it, *scope.lets);
 }
 
 std::string Checker::ItemName(ast::RuleItem::Kind k) {

@@ -31,48 +31,15 @@ ExprInfo Checker::CheckInner(const Expr& e, Scope& scope) {
     case ExprKind::Error: return Err();
     case ExprKind::Bool: return Of(Type::Of(TypeKind::Boolean), false);
     case ExprKind::Null: return Of(Type::Of(TypeKind::Null), true);
-    case ExprKind::Number: {
-      auto d = Number(e.text, e.range, negated_literal_ == &e);
-      if (!d) return Err();
-      ExprInfo i = Of(Type::Of(e.text.find('.') == std::string::npos ? TypeKind::Integer : TypeKind::Decimal), false);
-      i.constant = d;
-      return i;
-    }
+    case ExprKind::Number: return NumberLiteral(e);
     case ExprKind::Quantity:
-    case ExprKind::Duration: {
-      auto d = Number(e.text, e.name_range.valid() ? e.name_range : e.range);
-      if (e.kind == ExprKind::Quantity && !e.quoted_unit &&
-          (e.unit == "month" || e.unit == "months" || e.unit == "year" || e.unit == "years")) {
-        // CQL's calendar durations: a month or year has no fixed length, so cdr refuses
-        // the words rather than guess; UCUM's mean `'mo'` and `'a'` remain available.
-        Error<Msg::UnknownUnit>(e.name2_range.valid() ? e.name2_range : e.range, e.unit,
-                                "months and years have no fixed length; write days (`30 days`) or UCUM's mean `'mo'` or `'a'`");
-        return Err();
-      }
-      std::string unit = e.kind == ExprKind::Duration ? e.unit : (e.quoted_unit ? e.unit : TemporalUnit(e.unit));
-      auto u = Unit(unit, e.kind == ExprKind::Duration || !e.name2_range.valid() ? e.range : e.name2_range);
-      if (!d || !u) return Err();
-      ExprInfo i = Of(Type::Quantity(*u), false);
-      i.constant = d;
-      return i;
-    }
+    case ExprKind::Duration: return QuantityLiteral(e);
     case ExprKind::Text: return Of(Type::Of(TypeKind::Text), false);
     case ExprKind::DateTime: return Of(Type::Of(TypeKind::DateTime), false);
     case ExprKind::Name: return Name(e, scope);
     case ExprKind::Paren: return Check(*e.kids[0], scope);
-    case ExprKind::Unary: {
-      if (e.op == O::Minus) negated_literal_ = e.kids[0].get();
-      ExprInfo a = Check(*e.kids[0], scope);
-      negated_literal_ = nullptr;
-      if (a.type.IsError()) return Err();
-      if (!a.type.IsNumeric() && a.type.kind != TypeKind::Quantity && a.type.kind != TypeKind::Null) {
-        Error<Msg::UnaryNeedsNumber>(e.range, Spelling(e.op), ToString(a.type));
-        return Err();
-      }
-      if (a.constant && e.op == O::Minus) a.constant = Decimal::FromRaw(-a.constant->raw());
-      a.origin = nullptr;
-      return a;
-    }
+    case ExprKind::Unary:
+    case ExprKind::Step: return UnaryOrStep(e, scope);
     case ExprKind::Not: {
       ExprInfo a = Check(*e.kids[0], scope);
       Boolean(*e.kids[0], a, "`not`");
@@ -84,16 +51,9 @@ ExprInfo Checker::CheckInner(const Expr& e, Scope& scope) {
       return Of(Type::Of(TypeKind::Boolean), false);
     }
     case ExprKind::Binary: return Binary(e, scope);
-    case ExprKind::Sustained: {
-      bool outer = scope.in_sustained;
-      scope.in_sustained = true;
-      ExprInfo c = Check(*e.kids[0], scope);
-      scope.in_sustained = outer;
-      Boolean(*e.kids[0], c, "`for`");
-      ExprInfo d = Check(*e.kids[1], scope);
-      Window(*e.kids[1], d);
-      return Of(Type::Of(TypeKind::Boolean), false);
-    }
+    case ExprKind::Sustained:
+    case ExprKind::Absence:
+    case ExprKind::Sequence: return Temporal(e, scope);
     case ExprKind::If: {
       ExprInfo c = Check(*e.kids[0], scope);
       Boolean(*e.kids[0], c, "`if`");
@@ -103,47 +63,97 @@ ExprInfo Checker::CheckInner(const Expr& e, Scope& scope) {
     }
     case ExprKind::Case: return Case(e, scope);
     case ExprKind::Bands: return Bands(e, scope);
-    case ExprKind::Absence: {
-      Signal(e.text, e.name_range, scope);
-      ExprInfo d = Check(*e.kids[0], scope);
-      Window(*e.kids[0], d);
-      return Of(Type::Of(TypeKind::Boolean), false);
-    }
-    case ExprKind::Sequence: {
-      Signal(e.text, e.name_range, scope);
-      Signal(e.name2, e.name2_range, scope);
-      ExprInfo d = Check(*e.kids[0], scope);
-      Window(*e.kids[0], d);
-      return Of(Type::Of(TypeKind::Boolean), false);
-    }
     case ExprKind::Call: return Call(e, scope);
     case ExprKind::As: return As(e, scope);
-    case ExprKind::Step: {
-      ExprInfo a = Check(*e.kids[0], scope);
-      if (a.type.IsError()) return Err();
-      if (!a.type.IsNumeric() && a.type.kind != TypeKind::Quantity && a.type.kind != TypeKind::Null) {
-        Error<Msg::StepNeedsNumber>(e.range, Spelling(e.op), ToString(a.type));
-        return Err();
-      }
-      a.constant.reset();
-      a.origin = nullptr;
-      a.may_be_unknown = true;  // at the end of the range
-      return a;
-    }
-    case ExprKind::Limit: {
-      TypeKind k = TypeNamed(e.name2);
-      if (k != TypeKind::Integer && k != TypeKind::Decimal) {
-        Error<Msg::LimitNeedsNumberType>(e.name2_range, Spelling(e.op), e.name2);
-        return Err();
-      }
-      ExprInfo i = Of(Type::Of(k), false);
-      bool max = e.op == O::Maximum;
-      i.constant = k == TypeKind::Integer ? Decimal::FromInteger(max ? kMaxInteger : kMinInteger)
-                                          : Decimal::FromRaw(max ? INT64_MAX : INT64_MIN + 1);
-      return i;
-    }
+    case ExprKind::Limit: return Limit(e);
   }
   return Err();
+}
+
+// An integer or decimal literal; `-2147483648` is an integer (the minus is checked with it).
+ExprInfo Checker::NumberLiteral(const Expr& e) {
+  auto d = Number(e.text, e.range, negated_literal_ == &e);
+  if (!d) return Err();
+  ExprInfo i = Of(Type::Of(e.text.find('.') == std::string::npos ? TypeKind::Integer : TypeKind::Decimal), false);
+  i.constant = d;
+  return i;
+}
+
+// `5 'mg/dL'`, `4 hours`, `4h`.
+ExprInfo Checker::QuantityLiteral(const Expr& e) {
+  auto d = Number(e.text, e.name_range.valid() ? e.name_range : e.range);
+  if (e.kind == ExprKind::Quantity && !e.quoted_unit &&
+      (e.unit == "month" || e.unit == "months" || e.unit == "year" || e.unit == "years")) {
+    // CQL's calendar durations: a month or year has no fixed length, so cdr refuses
+    // the words rather than guess; UCUM's mean `'mo'` and `'a'` remain available.
+    Error<Msg::UnknownUnit>(e.name2_range.valid() ? e.name2_range : e.range, e.unit,
+                            "months and years have no fixed length; write days (`30 days`) or UCUM's mean `'mo'` or `'a'`");
+    return Err();
+  }
+  std::string unit = e.kind == ExprKind::Duration ? e.unit : (e.quoted_unit ? e.unit : TemporalUnit(e.unit));
+  auto u = Unit(unit, e.kind == ExprKind::Duration || !e.name2_range.valid() ? e.range : e.name2_range);
+  if (!d || !u) return Err();
+  ExprInfo i = Of(Type::Quantity(*u), false);
+  i.constant = d;
+  return i;
+}
+
+// `-x`, `+x`, `predecessor of x`, `successor of x`: a number or quantity.
+ExprInfo Checker::UnaryOrStep(const Expr& e, Scope& scope) {
+  bool step = e.kind == ExprKind::Step;
+  if (e.op == O::Minus) negated_literal_ = e.kids[0].get();
+  ExprInfo a = Check(*e.kids[0], scope);
+  negated_literal_ = nullptr;
+  if (a.type.IsError()) return Err();
+  if (!a.type.IsNumeric() && a.type.kind != TypeKind::Quantity && a.type.kind != TypeKind::Null) {
+    if (step) {
+      Error<Msg::StepNeedsNumber>(e.range, Spelling(e.op), ToString(a.type));
+    } else {
+      Error<Msg::UnaryNeedsNumber>(e.range, Spelling(e.op), ToString(a.type));
+    }
+    return Err();
+  }
+  a.origin = nullptr;
+  if (step) {
+    a.constant.reset();
+    a.may_be_unknown = true;  // at the end of the range
+  } else if (a.constant && e.op == O::Minus) {
+    a.constant = Decimal::FromRaw(-a.constant->raw());
+  }
+  return a;
+}
+
+// `minimum Integer`, `maximum Decimal`: the ends of the ranges.
+ExprInfo Checker::Limit(const Expr& e) {
+  TypeKind k = TypeNamed(e.name2);
+  if (k != TypeKind::Integer && k != TypeKind::Decimal) {
+    Error<Msg::LimitNeedsNumberType>(e.name2_range, Spelling(e.op), e.name2);
+    return Err();
+  }
+  ExprInfo i = Of(Type::Of(k), false);
+  bool max = e.op == O::Maximum;
+  i.constant = k == TypeKind::Integer ? Decimal::FromInteger(max ? kMaxInteger : kMinInteger)
+                                      : Decimal::FromRaw(max ? INT64_MAX : INT64_MIN + 1);
+  return i;
+}
+
+// `C for D`, `no S within D`, `A then B within D`: a boolean over events in a window.
+ExprInfo Checker::Temporal(const Expr& e, Scope& scope) {
+  if (e.kind == ExprKind::Sustained) {
+    bool outer = scope.in_sustained;
+    scope.in_sustained = true;
+    ExprInfo c = Check(*e.kids[0], scope);
+    scope.in_sustained = outer;
+    Boolean(*e.kids[0], c, "`for`");
+    ExprInfo d = Check(*e.kids[1], scope);
+    Window(*e.kids[1], d);
+    return Of(Type::Of(TypeKind::Boolean), false);
+  }
+  Signal(e.text, e.name_range, scope);
+  if (e.kind == ExprKind::Sequence) Signal(e.name2, e.name2_range, scope);
+  ExprInfo d = Check(*e.kids[0], scope);
+  Window(*e.kids[0], d);
+  return Of(Type::Of(TypeKind::Boolean), false);
 }
 
 // Integer ^ Integer is an Integer, unless the exponent is a negative constant (2 ^ -2
@@ -335,7 +345,14 @@ ExprInfo Checker::Binary(const Expr& e, Scope& scope) {
     }
     return r;
   }
-  // Comparison and equality.
+  return Comparison(e, a, b);
+}
+
+// `<`, `<=`, `>`, `>=`, `=`, `!=`, `~`, `!~` over operands of known types: numbers with
+// numbers, commensurable quantities, an enum with its members (equality only), two values
+// of one kind (booleans by equality only).
+ExprInfo Checker::Comparison(const Expr& e, const ExprInfo& a, const ExprInfo& b) {
+  const ast::Operator op = e.op;
   bool equality = op == O::Equal || op == O::NotEqual || op == O::Equivalent || op == O::NotEquivalent;
   ExprInfo r = Of(Type::Of(TypeKind::Boolean), a.may_be_unknown || b.may_be_unknown);
   r.unshielded_arith = a.unshielded_arith || b.unshielded_arith;
@@ -344,26 +361,7 @@ ExprInfo Checker::Binary(const Expr& e, Scope& scope) {
   if (a.type.kind == TypeKind::Null || b.type.kind == TypeKind::Null) return r;
   if (a.type.IsNumeric() && b.type.IsNumeric()) return r;
   if (a.type.kind == TypeKind::Quantity || b.type.kind == TypeKind::Quantity) {
-    if (a.type.kind == TypeKind::Quantity && b.type.kind == TypeKind::Quantity) {
-      if (!a.type.unit.CommensurableWith(b.type.unit)) {
-        Error<Msg::CompareDimensions>(e.range, Describe(*e.kids[0], a), a.type.unit.text, a.type.unit.dim.ToString(),
-                                      b.type.unit.text, b.type.unit.dim.ToString());
-        return Err();
-      }
-      Threshold(e, a, b);
-      return r;
-    }
-    const Expr& num = a.type.kind == TypeKind::Quantity ? *e.kids[1] : *e.kids[0];
-    const ExprInfo& q = a.type.kind == TypeKind::Quantity ? a : b;
-    const ExprInfo& n = a.type.kind == TypeKind::Quantity ? b : a;
-    if (n.type.IsNumeric() && (num.kind == ExprKind::Number || (num.kind == ExprKind::Unary && num.kids[0]->kind == ExprKind::Number))) {
-      const Expr& lit = num.kind == ExprKind::Number ? num : *num.kids[0];
-      const Expr& qe = a.type.kind == TypeKind::Quantity ? *e.kids[0] : *e.kids[1];
-      BareNumber(lit, q.type, Subject(qe, q));
-      return Err();
-    }
-    Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type));
-    return Err();
+    return CompareQuantities(e, a, b) ? r : Err();
   }
   if (a.type.kind == TypeKind::Enum || b.type.kind == TypeKind::Enum) {
     const ExprInfo& en = a.type.kind == TypeKind::Enum ? a : b;
@@ -390,6 +388,31 @@ ExprInfo Checker::Binary(const Expr& e, Scope& scope) {
   }
   Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type));
   return Err();
+}
+
+// A comparison with a quantity: the other side a quantity of the same dimension (then the
+// threshold is checked against the plausible range), never a bare number.
+bool Checker::CompareQuantities(const Expr& e, const ExprInfo& a, const ExprInfo& b) {
+  if (a.type.kind == TypeKind::Quantity && b.type.kind == TypeKind::Quantity) {
+    if (!a.type.unit.CommensurableWith(b.type.unit)) {
+      Error<Msg::CompareDimensions>(e.range, Describe(*e.kids[0], a), a.type.unit.text, a.type.unit.dim.ToString(),
+                                    b.type.unit.text, b.type.unit.dim.ToString());
+      return false;
+    }
+    Threshold(e, a, b);
+    return true;
+  }
+  const Expr& num = a.type.kind == TypeKind::Quantity ? *e.kids[1] : *e.kids[0];
+  const ExprInfo& q = a.type.kind == TypeKind::Quantity ? a : b;
+  const ExprInfo& n = a.type.kind == TypeKind::Quantity ? b : a;
+  if (n.type.IsNumeric() && (num.kind == ExprKind::Number || (num.kind == ExprKind::Unary && num.kids[0]->kind == ExprKind::Number))) {
+    const Expr& lit = num.kind == ExprKind::Number ? num : *num.kids[0];
+    const Expr& qe = a.type.kind == TypeKind::Quantity ? *e.kids[0] : *e.kids[1];
+    BareNumber(lit, q.type, Subject(qe, q));
+    return false;
+  }
+  Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type));
+  return false;
 }
 
 // How a message names an expression: a name as written, else its signal.

@@ -16,6 +16,7 @@
 
 #include "compiler/ast/ast.h"
 #include "compiler/diag/diagnostic.h"
+#include "compiler/sema/lint.h"
 #include "compiler/sema/types.h"
 #include "stdlib/functions.h"
 
@@ -49,6 +50,14 @@ inline SourceRange Point(const SourceRange& r) {
   p.column = r.end_column;
   return p;
 }
+
+// A bound of a band row (`<= 8`) at its raw value, for the boundary convention.
+struct BandBound {
+  const ast::BandRow* row;
+  int64_t raw;
+  ast::Operator op;
+  std::string text;
+};
 
 // A let of the rule being checked.
 struct LetInfo {
@@ -116,6 +125,10 @@ class Checker {
   };
 
   void Rule(const ast::Rule& r);
+  void RuleMetadata(const ast::Rule& r);
+  void Uses(const ast::RuleItem& it, Scope& scope);
+  void Let(const ast::Rule& r, const ast::RuleItem& it, Scope& scope);
+  void When(const ast::Rule& r, const ast::RuleItem& it, Scope& scope);
 
   static std::string ItemName(ast::RuleItem::Kind k);
 
@@ -165,6 +178,11 @@ class Checker {
   }
 
   ExprInfo CheckInner(const Expr& e, Scope& scope);
+  ExprInfo NumberLiteral(const Expr& e);
+  ExprInfo QuantityLiteral(const Expr& e);
+  ExprInfo UnaryOrStep(const Expr& e, Scope& scope);
+  ExprInfo Limit(const Expr& e);
+  ExprInfo Temporal(const Expr& e, Scope& scope);
 
   // Integer ^ Integer is an Integer, unless the exponent is a negative constant (2 ^ -2
   // is 0.25, as in CQL); any decimal operand makes a Decimal.
@@ -195,6 +213,8 @@ class Checker {
   static std::optional<Decimal> ConstantIn(const ExprInfo& i, const Type& to);
 
   ExprInfo Binary(const Expr& e, Scope& scope);
+  ExprInfo Comparison(const Expr& e, const ExprInfo& a, const ExprInfo& b);
+  bool CompareQuantities(const Expr& e, const ExprInfo& a, const ExprInfo& b);
 
   // How a message names an expression: a name as written, else its signal.
   static std::string Subject(const Expr& e, const ExprInfo& i);
@@ -214,10 +234,15 @@ class Checker {
   std::optional<Decimal> BandNumber(const ast::PlainValue& v, const Type& subject);
 
   ExprInfo Bands(const Expr& e, Scope& scope);
+  bool NumericBands(const Expr& e, const ExprInfo& subject);
+  std::optional<BandInterval> RowInterval(const ast::BandRow& row, const Type& st, std::vector<BandBound>& bounds);
+  void BandConvention(const std::vector<BandBound>& bounds);
+  bool ExactBands(const Expr& e, const Type& st);
 
   ExprInfo Call(const Expr& e, Scope& scope);
 
   ExprInfo ScalarCall(const Expr& e, const FunctionInfo& f, Scope& scope);
+  ExprInfo ValueIn(const Expr& e, const ExprInfo& quantity, bool unknown);
 
   ExprInfo AggregateCall(const Expr& e, Aggregate f, Scope& scope);
 
