@@ -77,6 +77,180 @@ std::optional<std::string> CheckValue(const ir::Rule& rule, const ast::TestStep&
   return head + ", got " + shown;
 }
 
+// The NDJSON event of a `given` step at `when` (the n-th given of its test).
+std::string GivenEvent(const Frontend& fe, const ast::TestStep& step, int64_t when, int n) {
+  nlohmann::json ev;
+  ev["id"] = step.id.empty() ? fmt::format("given-{}", n) : ast::Unquote(step.id);
+  ev["patient"] = "test";
+  ev["time"] = stdlib::FormatTime(when);
+  if (step.recorded) {
+    if (auto rec = TestTime(fe, *step.recorded)) ev["recorded"] = stdlib::FormatTime(*rec);
+  }
+  ev["signal"] = step.signal;
+  if (!step.status.empty()) ev["status"] = step.status == "entered_in_error" ? "entered-in-error" : step.status;
+  std::string value_json;  // a number as written: exact, not through a double
+  if (step.value) {
+    const auto& v = *step.value;
+    if (v.kind == ast::PlainValue::Kind::Number) {
+      value_json = v.text;
+      if (!v.unit.empty()) ev["unit"] = v.unit;
+    } else if (v.kind == ast::PlainValue::Kind::Bool) {
+      ev["value"] = v.text == "true";
+    } else {
+      ev["value"] = v.text;
+    }
+  }
+  std::string line = ev.dump();
+  if (!value_json.empty()) line = line.substr(0, line.size() - 1) + ",\"value\":" + value_json + "}";
+  return line;
+}
+
+struct Expect {
+  const ast::TestStep* step;
+  int64_t time;
+};
+
+// What one run of a test saw: the rule's final alerts (fires minus retractions, by time)
+// and the final values of its lets at each evaluation point (the trace).
+struct Outcome {
+  std::map<int64_t, std::string> alerts;  // time -> severity
+  std::map<int64_t, nlohmann::json> values;
+};
+
+Outcome OutcomeOf(const std::string& alerts, const std::string& trace, const std::string& rule) {
+  Outcome out;
+  std::istringstream lines(alerts);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["rule"] != rule) continue;
+    int64_t when = *stdlib::ParseTime(j["time"].get<std::string>());
+    if (j["action"] == "fire") {
+      out.alerts[when] = j["severity"].get<std::string>();
+    } else {
+      out.alerts.erase(when);
+    }
+  }
+  std::istringstream trace_lines(trace);
+  while (std::getline(trace_lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["rule"] == rule) out.values[*stdlib::ParseTime(j["time"].get<std::string>())] = j["values"];
+  }
+  return out;
+}
+
+// The problems of one expectation against what the run saw.
+void CheckExpect(const ir::Rule& rule, const Expect& e, const Outcome& seen, const std::string& where,
+                 std::vector<std::string>& problems) {
+  if (e.step->kind == ast::TestStep::Kind::ExpectValue) {
+    if (auto problem = CheckValue(rule, *e.step, seen.values, e.time)) problems.push_back(where + ": " + *problem);
+    return;
+  }
+  auto it = seen.alerts.find(e.time);
+  if (e.step->kind == ast::TestStep::Kind::ExpectNoAlert) {
+    if (it != seen.alerts.end()) {
+      problems.push_back(fmt::format("{}: expected no alert at {}, got a {} alert", where, Offset(e.time), it->second));
+    }
+  } else if (it == seen.alerts.end()) {
+    std::string near;
+    for (const auto& [at, sev] : seen.alerts) near += fmt::format(" {} at {};", sev, Offset(at));
+    problems.push_back(fmt::format("{}: expected {}alert at {}, got none{}", where,
+                                   e.step->severity.empty() ? "an " : "a " + e.step->severity + " ", Offset(e.time),
+                                   near.empty() ? "" : " (alerts:" + near.substr(0, near.size() - 1) + ")"));
+  } else if (!e.step->severity.empty() && it->second != e.step->severity) {
+    problems.push_back(
+        fmt::format("{}: expected a {} alert at {}, got {}", where, e.step->severity, Offset(e.time), it->second));
+  }
+}
+
+// Adds the band rows and `when` clauses one run exercised to `acc`.
+void MergeCoverage(runtime::Coverage& acc, const runtime::Coverage& c) {
+  if (acc.band_rows.size() != c.band_rows.size() || acc.whens.size() != c.whens.size()) {
+    acc = c;
+    return;
+  }
+  for (size_t b = 0; b < c.band_rows.size(); ++b) {
+    for (size_t k = 0; k < c.band_rows[b].size(); ++k) acc.band_rows[b][k] = acc.band_rows[b][k] || c.band_rows[b][k];
+  }
+  for (size_t w = 0; w < c.whens.size(); ++w) acc.whens[w] = acc.whens[w] || c.whens[w];
+}
+
+// Runs test `t` of rule `rule_index` on one engine; returns its problems and adds what it
+// exercised to `coverage`.
+std::vector<std::string> RunTest(const Frontend& fe, const ast::Test& t, const source::SourceFile& src,
+                                 size_t rule_index, const runtime::EngineOptions& options,
+                                 runtime::Coverage& coverage) {
+  const ir::Rule& rule = fe.module.rules[rule_index];
+  std::vector<std::string> problems;
+  auto at = [&](const source::SourceRange& r) { return fmt::format("{}:{}:{}", src.name(), r.line, r.column); };
+  std::ostringstream alerts, trace;
+  runtime::Engine engine(fe.module, options, runtime::Outputs{&alerts, &trace});
+  engine.EnableCoverage();
+  runtime::EventDecoder decoder(fe.module, engine.interner());
+  std::vector<Expect> expects;
+  int n = 0;
+  for (const auto& step : t.steps) {
+    auto when = TestTime(fe, *step.time);
+    if (!when) {
+      problems.push_back(at(step.range) + ": cannot read the time of this step");
+      continue;
+    }
+    if (step.kind != ast::TestStep::Kind::Given) {
+      expects.push_back(Expect{&step, *when});
+      continue;
+    }
+    runtime::Event event;
+    if (auto reason = decoder.Decode(GivenEvent(fe, step, *when, ++n), event)) {
+      problems.push_back(at(step.range) + ": this event cannot be used: " + *reason);
+      continue;
+    }
+    if (engine.Ingest(event) == runtime::Engine::Outcome::UnknownCorrection) {
+      problems.push_back(at(step.range) + ": entered_in_error for an id not given before");
+    }
+  }
+  // The test's clock runs to its last expectation: timer points up to it are evaluated.
+  int64_t until = INT64_MIN;
+  for (const Expect& e : expects) until = std::max(until, e.time);
+  if (until != INT64_MIN) engine.AdvanceTo(until);
+  engine.Finish();
+  Outcome seen = OutcomeOf(alerts.str(), trace.str(), rule.id);
+  for (const Expect& e : expects) CheckExpect(rule, e, seen, at(e.step->range), problems);
+  if (const runtime::Coverage* c = engine.CoverageOf(rule_index)) MergeCoverage(coverage, *c);
+  return problems;
+}
+
+// Per rule with tests: how many, and the `when` clauses and band rows they exercised.
+void PrintCoverage(const ir::Module& module, const std::map<size_t, int>& tests_of_rule,
+                   const std::vector<runtime::Coverage>& coverage) {
+  for (const auto& [r, count] : tests_of_rule) {
+    const ir::Rule& rule = module.rules[r];
+    const auto& c = coverage[r];
+    size_t whens = 0, rows = 0, total_rows = 0;
+    for (bool w : c.whens) whens += w;
+    std::vector<std::string> missing;
+    for (size_t i = 0; i < c.whens.size(); ++i) {
+      if (!c.whens[i]) missing.push_back(fmt::format("when #{} ({})", i + 1, rule.whens[i].severity));
+    }
+    for (size_t b = 0; b < c.band_rows.size(); ++b) {
+      for (size_t k = 0; k < c.band_rows[b].size(); ++k) {
+        ++total_rows;
+        rows += c.band_rows[b][k];
+        if (!c.band_rows[b][k]) missing.push_back(fmt::format("bands #{} row {}", b + 1, k + 1));
+      }
+    }
+    std::cout << fmt::format("coverage {}: {} tests, when clauses {}/{}, band rows {}/{}", rule.id, count, whens,
+                             rule.whens.size(), rows, total_rows);
+    if (!missing.empty()) {
+      std::cout << "; not exercised:";
+      for (size_t i = 0; i < missing.size(); ++i) std::cout << (i ? ", " : " ") << missing[i];
+    }
+    std::cout << "\n";
+  }
+  for (size_t r = 0; r < module.rules.size(); ++r) {
+    if (!tests_of_rule.count(r)) std::cout << fmt::format("coverage {}: no tests\n", module.rules[r].id);
+  }
+}
+
 }  // namespace
 
 int TestRules(const TestOptions& o) {
@@ -106,135 +280,16 @@ int TestRules(const TestOptions& o) {
       const ast::Test& t = *d.test;
       auto ri = rule_index.find(t.target);
       if (ri == rule_index.end()) continue;  // the checker reported it
-      const ir::Rule& rule = fe.module.rules[ri->second];
       ++tests_of_rule[ri->second];
       std::vector<std::string> problems;
       for (const std::string& engine_name : engines) {
-        size_t problems_before = problems.size();
         runtime::EngineOptions options;
         if (engine_name == "jit") options.native = native;
         options.allowed_lateness_ms = INT64_MAX / 4;  // tests may give events in any order
-        std::ostringstream alerts, trace;
-        runtime::Engine engine(fe.module, options, runtime::Outputs{&alerts, &trace});
-        engine.EnableCoverage();
-        runtime::EventDecoder decoder(fe.module, engine.interner());
-        struct Expect {
-          const ast::TestStep* step;
-          int64_t time;
-        };
-        std::vector<Expect> expects;
-        int n = 0;
-        for (const auto& step : t.steps) {
-          auto when = TestTime(fe, *step.time);
-          if (!when) {
-            problems.push_back(fmt::format("{}:{}:{}: cannot read the time of this step", src.name(), step.range.line,
-                                           step.range.column));
-            continue;
-          }
-          if (step.kind != ast::TestStep::Kind::Given) {
-            expects.push_back(Expect{&step, *when});
-            continue;
-          }
-          nlohmann::json ev;
-          ev["id"] = step.id.empty() ? fmt::format("given-{}", ++n) : ast::Unquote(step.id);
-          ev["patient"] = "test";
-          ev["time"] = stdlib::FormatTime(*when);
-          if (step.recorded) {
-            if (auto rec = TestTime(fe, *step.recorded)) ev["recorded"] = stdlib::FormatTime(*rec);
-          }
-          ev["signal"] = step.signal;
-          if (!step.status.empty()) ev["status"] = step.status == "entered_in_error" ? "entered-in-error" : step.status;
-          std::string value_json;
-          if (step.value) {
-            const auto& v = *step.value;
-            if (v.kind == ast::PlainValue::Kind::Number) {
-              value_json = v.text;
-              if (!v.unit.empty()) ev["unit"] = v.unit;
-            } else if (v.kind == ast::PlainValue::Kind::Bool) {
-              ev["value"] = v.text == "true";
-            } else {
-              ev["value"] = v.text;
-            }
-          }
-          std::string line = ev.dump();
-          if (!value_json.empty()) line = line.substr(0, line.size() - 1) + ",\"value\":" + value_json + "}";
-          runtime::Event event;
-          if (auto reason = decoder.Decode(line, event)) {
-            problems.push_back(fmt::format("{}:{}:{}: this event cannot be used: {}", src.name(), step.range.line,
-                                           step.range.column, *reason));
-            continue;
-          }
-          if (engine.Ingest(event) == runtime::Engine::Outcome::UnknownCorrection) {
-            problems.push_back(fmt::format("{}:{}:{}: entered_in_error for an id not given before", src.name(),
-                                           step.range.line, step.range.column));
-          }
+        for (std::string& p : RunTest(fe, t, src, ri->second, options, coverage[ri->second])) {
+          problems.push_back(engines.size() > 1 ? "[" + engine_name + "] " + p : p);
         }
-        // The test's clock runs to its last expectation: timer points up to it are evaluated.
-        int64_t until = INT64_MIN;
-        for (const Expect& e : expects) until = std::max(until, e.time);
-        if (until != INT64_MIN) engine.AdvanceTo(until);
-        engine.Finish();
-        // The final alerts of the rule: fires minus retractions.
-        std::map<int64_t, std::string> final_alerts;
-        std::istringstream lines(alerts.str());
-        std::string line;
-        while (std::getline(lines, line)) {
-          auto j = nlohmann::json::parse(line);
-          if (j["rule"] != rule.id) continue;
-          int64_t when = *stdlib::ParseTime(j["time"].get<std::string>());
-          if (j["action"] == "fire")
-            final_alerts[when] = j["severity"].get<std::string>();
-          else
-            final_alerts.erase(when);
-        }
-        // The final values of the rule's lets at each evaluation point (the trace).
-        std::map<int64_t, nlohmann::json> values;
-        std::istringstream trace_lines(trace.str());
-        while (std::getline(trace_lines, line)) {
-          auto j = nlohmann::json::parse(line);
-          if (j["rule"] == rule.id) values[*stdlib::ParseTime(j["time"].get<std::string>())] = j["values"];
-        }
-        for (const Expect& e : expects) {
-          auto it = final_alerts.find(e.time);
-          std::string where = fmt::format("{}:{}:{}", src.name(), e.step->range.line, e.step->range.column);
-          if (e.step->kind == ast::TestStep::Kind::ExpectValue) {
-            if (auto problem = CheckValue(rule, *e.step, values, e.time)) problems.push_back(where + ": " + *problem);
-            continue;
-          }
-          if (e.step->kind == ast::TestStep::Kind::ExpectNoAlert) {
-            if (it != final_alerts.end()) {
-              problems.push_back(
-                  fmt::format("{}: expected no alert at {}, got a {} alert", where, Offset(e.time), it->second));
-            }
-          } else if (it == final_alerts.end()) {
-            std::string near;
-            for (const auto& [at, sev] : final_alerts) near += fmt::format(" {} at {};", sev, Offset(at));
-            problems.push_back(fmt::format("{}: expected {}alert at {}, got none{}", where,
-                                           e.step->severity.empty() ? "an " : "a " + e.step->severity + " ",
-                                           Offset(e.time),
-                                           near.empty() ? "" : " (alerts:" + near.substr(0, near.size() - 1) + ")"));
-          } else if (!e.step->severity.empty() && it->second != e.step->severity) {
-            problems.push_back(fmt::format("{}: expected a {} alert at {}, got {}", where, e.step->severity,
-                                           Offset(e.time), it->second));
-          }
-        }
-        if (const runtime::Coverage* c = engine.CoverageOf(ri->second)) {
-          auto& acc = coverage[ri->second];
-          if (acc.band_rows.size() != c->band_rows.size() || acc.whens.size() != c->whens.size()) {
-            acc = *c;
-          } else {
-            for (size_t b = 0; b < c->band_rows.size(); ++b) {
-              for (size_t k = 0; k < c->band_rows[b].size(); ++k)
-                acc.band_rows[b][k] = acc.band_rows[b][k] || c->band_rows[b][k];
-            }
-            for (size_t w = 0; w < c->whens.size(); ++w) acc.whens[w] = acc.whens[w] || c->whens[w];
-          }
-        }
-        if (engines.size() > 1) {
-          for (size_t k = problems_before; k < problems.size(); ++k)
-            problems[k] = "[" + engine_name + "] " + problems[k];
-        }
-      }  // engines
+      }
       std::string name = ast::Unquote(t.name);
       if (problems.empty()) {
         ++passed;
@@ -246,34 +301,7 @@ int TestRules(const TestOptions& o) {
       }
     }
   }
-  // Coverage.
-  for (const auto& [r, count] : tests_of_rule) {
-    const ir::Rule& rule = fe.module.rules[r];
-    const auto& c = coverage[r];
-    size_t whens = 0, rows = 0, total_rows = 0;
-    for (bool w : c.whens) whens += w;
-    std::vector<std::string> missing;
-    for (size_t i = 0; i < c.whens.size(); ++i) {
-      if (!c.whens[i]) missing.push_back(fmt::format("when #{} ({})", i + 1, rule.whens[i].severity));
-    }
-    for (size_t b = 0; b < c.band_rows.size(); ++b) {
-      for (size_t k = 0; k < c.band_rows[b].size(); ++k) {
-        ++total_rows;
-        rows += c.band_rows[b][k];
-        if (!c.band_rows[b][k]) missing.push_back(fmt::format("bands #{} row {}", b + 1, k + 1));
-      }
-    }
-    std::cout << fmt::format("coverage {}: {} tests, when clauses {}/{}, band rows {}/{}", rule.id, count, whens,
-                             rule.whens.size(), rows, total_rows);
-    if (!missing.empty()) {
-      std::cout << "; not exercised:";
-      for (size_t i = 0; i < missing.size(); ++i) std::cout << (i ? ", " : " ") << missing[i];
-    }
-    std::cout << "\n";
-  }
-  for (size_t r = 0; r < fe.module.rules.size(); ++r) {
-    if (!tests_of_rule.count(r)) std::cout << fmt::format("coverage {}: no tests\n", fe.module.rules[r].id);
-  }
+  PrintCoverage(fe.module, tests_of_rule, coverage);
   std::string engine_line = engines.size() > 1 ? "interp and jit, each test on both" : engines[0];
   if (o.engine != "interp")
     engine_line +=
