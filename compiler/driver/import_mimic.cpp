@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "compiler/driver/commands.h"
 #include "runtime/decode.h"
@@ -159,14 +160,41 @@ std::string Event(const std::string& id, const std::string& patient, int64_t tim
   return s + "}";
 }
 
-}  // namespace
+// What a table row became.
+enum class RowUse { Used, Ignored, Skipped };  // an event; not wanted (another item); unusable
 
-// Reads the four tables through `open` into events; false when a table cannot be read.
-bool CollectMimic(const std::function<std::unique_ptr<CsvReader>(const std::string&)>& open, std::vector<Out>& out,
-                  std::ostream& err, std::vector<std::pair<const char*, Table>>& stats) {
-  std::vector<std::string> row;
-  // Laboratory results: itemid -> (LOINC, UCUM unit as MIMIC gives it).
-  const std::map<std::string, std::pair<const char*, const char*>> labs = {
+using Opener = std::function<std::unique_ptr<CsvReader>(const std::string&)>;
+using Cells = std::vector<std::string>;
+
+// Reads table `path` through `open`: every row with the header's width and a patient goes
+// to `map`, which adds its event to `out` (or says why not); counted in `t`. False when the
+// table cannot be read or lacks a column of `need`.
+bool ReadTable(const Opener& open, const std::string& path, const std::vector<std::string>& need, Table& t,
+               std::ostream& err, const std::function<RowUse(const Cells&)>& map) {
+  auto reader = open(path);
+  CsvReader& r = *reader;
+  if (!Open(r, t, path, need, err)) return false;
+  Cells row;
+  while (r.Next(row)) {
+    if (row.size() != t.header.size()) {
+      ++t.skipped;
+      continue;
+    }
+    ++t.rows;
+    if (row[t.col["subject_id"]].empty()) {  // no patient: nothing to key the event by
+      ++t.skipped;
+      continue;
+    }
+    RowUse use = map(row);
+    t.used += use == RowUse::Used;
+    t.skipped += use == RowUse::Skipped;
+  }
+  return true;
+}
+
+// Laboratory results: itemid -> (LOINC, UCUM unit as MIMIC gives it).
+RowUse LabRow(const Cells& row, Table& t, std::vector<Out>& out) {
+  static const std::map<std::string, std::pair<const char*, const char*>> labs = {
       {"50912", {"2160-0", "mg/dL"}},   // creatinine
       {"50813", {"2524-7", "mmol/L"}},  // lactate
       {"51301", {"6690-2", "10*3/uL"}}, // white blood cells (K/uL)
@@ -175,179 +203,117 @@ bool CollectMimic(const std::function<std::unique_ptr<CsvReader>(const std::stri
       {"50971", {"2823-3", "mEq/L"}},   // potassium
       {"50931", {"2345-7", "mg/dL"}},   // glucose
   };
-  Table lab;
-  {
-    const std::string p = "hosp/labevents.csv.gz";
-    auto reader = open(p);
-    CsvReader& r = *reader;
-    if (!Open(r, lab, p, {"labevent_id", "subject_id", "itemid", "charttime", "storetime", "valuenum"}, err)) return false;
-    while (r.Next(row)) {
-      if (row.size() != lab.header.size()) {
-        ++lab.skipped;
-        continue;
-      }
-      ++lab.rows;
-      if (row[lab.col["subject_id"]].empty()) {  // no patient: nothing to key the event by
-        ++lab.skipped;
-        continue;
-      }
-      auto it = labs.find(row[lab.col["itemid"]]);
-      if (it == labs.end()) continue;
-      std::string v = Number(row[lab.col["valuenum"]]);
-      auto t = MimicTime(row[lab.col["charttime"]]);
-      auto rec = MimicTime(row[lab.col["storetime"]]);
-      if (v.empty() || !t) {
-        ++lab.skipped;
-        continue;
-      }
-      if (!rec) rec = t;
-      ++lab.used;
-      out.push_back(Out{*rec, *t,
-                        Event("lab/" + row[lab.col["labevent_id"]], row[lab.col["subject_id"]], *t, *rec,
-                              fmt::format("\"code\":{{\"system\":\"http://loinc.org\",\"code\":\"{}\"}}", it->second.first),
-                              v, it->second.second)});
-    }
-  }
-  // Antibiotic administrations (systemic; ophthalmic and topical forms left out).
-  const std::vector<std::pair<const char*, const char*>> antibiotics = {
+  auto it = labs.find(row[t.col["itemid"]]);
+  if (it == labs.end()) return RowUse::Ignored;
+  std::string v = Number(row[t.col["valuenum"]]);
+  auto time = MimicTime(row[t.col["charttime"]]);
+  auto rec = MimicTime(row[t.col["storetime"]]);
+  if (v.empty() || !time) return RowUse::Skipped;
+  if (!rec) rec = time;
+  out.push_back(Out{*rec, *time,
+                    Event("lab/" + row[t.col["labevent_id"]], row[t.col["subject_id"]], *time, *rec,
+                          fmt::format("\"code\":{{\"system\":\"http://loinc.org\",\"code\":\"{}\"}}", it->second.first), v,
+                          it->second.second)});
+  return RowUse::Used;
+}
+
+// Antibiotic administrations (systemic; ophthalmic and topical forms left out).
+RowUse EmarRow(const Cells& row, Table& t, std::vector<Out>& out) {
+  static const std::vector<std::pair<const char*, const char*>> antibiotics = {
       {"vancomycin", "11124"},  {"piperacillin", "8339"}, {"cefepime", "20481"},    {"ceftriaxone", "2193"},
       {"meropenem", "29561"},   {"metronidazole", "6922"}, {"cefazolin", "2180"},    {"ciprofloxacin", "2551"},
       {"levofloxacin", "82122"}, {"azithromycin", "18631"}, {"ampicillin", "733"},   {"amoxicillin", "723"},
       {"clindamycin", "2582"},  {"doxycycline", "3640"},  {"linezolid", "190376"}};
-  Table emar;
-  {
-    const std::string p = "hosp/emar.csv.gz";
-    auto reader = open(p);
-    CsvReader& r = *reader;
-    if (!Open(r, emar, p, {"subject_id", "emar_id", "charttime", "medication", "event_txt", "storetime"}, err)) return false;
-    while (r.Next(row)) {
-      if (row.size() != emar.header.size()) {
-        ++emar.skipped;
-        continue;
-      }
-      ++emar.rows;
-      if (row[emar.col["subject_id"]].empty()) {  // no patient: nothing to key the event by
-        ++emar.skipped;
-        continue;
-      }
-      std::string med = Lower(row[emar.col["medication"]]);
-      const std::string& what = row[emar.col["event_txt"]];
-      if (what != "Administered" && what != "Started") continue;
-      if (med.find("ophth") != std::string::npos || med.find("topical") != std::string::npos ||
-          med.find("cream") != std::string::npos || med.find("ointment") != std::string::npos ||
-          med.find("gel") != std::string::npos || med.find("drops") != std::string::npos) {
-        continue;
-      }
-      const char* code = nullptr;
-      for (const auto& [name, rx] : antibiotics) {
-        if (med.find(name) != std::string::npos) {
-          code = rx;
-          break;
-        }
-      }
-      if (!code) continue;
-      auto t = MimicTime(row[emar.col["charttime"]]);
-      auto rec = MimicTime(row[emar.col["storetime"]]);
-      if (!t) {
-        ++emar.skipped;
-        continue;
-      }
-      if (!rec) rec = t;
-      ++emar.used;
-      out.push_back(Out{*rec, *t,
-                        Event("emar/" + row[emar.col["emar_id"]], row[emar.col["subject_id"]], *t, *rec,
-                              fmt::format("\"code\":{{\"system\":\"http://www.nlm.nih.gov/research/umls/rxnorm\","
-                                          "\"code\":\"{}\"}}",
-                                          code),
-                              "", "")});
+  std::string med = Lower(row[t.col["medication"]]);
+  const std::string& what = row[t.col["event_txt"]];
+  if (what != "Administered" && what != "Started") return RowUse::Ignored;
+  for (const char* form : {"ophth", "topical", "cream", "ointment", "gel", "drops"}) {
+    if (med.find(form) != std::string::npos) return RowUse::Ignored;
+  }
+  const char* code = nullptr;
+  for (const auto& [name, rx] : antibiotics) {
+    if (med.find(name) != std::string::npos) {
+      code = rx;
+      break;
     }
   }
-  // Cultures: one event per specimen of a body fluid or tissue (screens left out).
-  Table micro;
-  {
-    const std::string p = "hosp/microbiologyevents.csv.gz";
-    auto reader = open(p);
-    CsvReader& r = *reader;
-    if (!Open(r, micro, p, {"subject_id", "micro_specimen_id", "chartdate", "charttime", "spec_type_desc", "storedate",
-                            "storetime"}, err)) {
-      return false;
-    }
-    const std::vector<std::string> kinds = {"BLOOD CULTURE", "URINE", "SPUTUM", "BRONCHOALVEOLAR LAVAGE",
-                                            "BRONCHIAL WASHINGS", "PERITONEAL FLUID", "PLEURAL FLUID", "CSF;SPINAL FLUID",
-                                            "JOINT FLUID", "TISSUE", "ABSCESS", "FLUID,OTHER",
-                                            "FLUID RECEIVED IN BLOOD CULTURE BOTTLES"};
-    std::map<std::string, bool> seen;
-    while (r.Next(row)) {
-      if (row.size() != micro.header.size()) {
-        ++micro.skipped;
-        continue;
-      }
-      ++micro.rows;
-      if (row[micro.col["subject_id"]].empty()) {  // no patient: nothing to key the event by
-        ++micro.skipped;
-        continue;
-      }
-      const std::string& spec = row[micro.col["spec_type_desc"]];
-      if (std::find(kinds.begin(), kinds.end(), spec) == kinds.end()) continue;
-      std::string id = "micro/" + row[micro.col["micro_specimen_id"]];
-      if (seen[id]) continue;
-      seen[id] = true;
-      auto t = MimicTime(row[micro.col["charttime"]]);
-      if (!t) t = MimicTime(row[micro.col["chartdate"]]);
-      auto rec = MimicTime(row[micro.col["storetime"]]);
-      if (!rec) rec = MimicTime(row[micro.col["storedate"]]);
-      if (!t) {
-        ++micro.skipped;
-        continue;
-      }
-      if (!rec) rec = t;
-      ++micro.used;
-      std::string what = spec == "BLOOD CULTURE" ? "\"code\":{\"system\":\"http://loinc.org\",\"code\":\"600-7\"}"
-                         : spec == "URINE"       ? "\"code\":{\"system\":\"http://loinc.org\",\"code\":\"630-4\"}"
-                                                 : "\"signal\":\"culture_drawn\"";
-      std::string value = runtime::LossyJsonString(spec == "BLOOD CULTURE" ? "600-7" : spec == "URINE" ? "630-4" : spec);
-      out.push_back(Out{*rec, *t, Event(id, row[micro.col["subject_id"]], *t, *rec, what, value, "")});
-    }
-  }
-  // Urine output (ICU output events of the urine items).
-  const std::vector<std::string> urine_items = {"226559", "226560", "226561", "226584", "226563", "226564",
-                                                "226565", "226567", "226557", "226558", "227489"};
-  Table outputs;
-  {
-    const std::string p = "icu/outputevents.csv.gz";
-    auto reader = open(p);
-    CsvReader& r = *reader;
-    if (!Open(r, outputs, p, {"subject_id", "stay_id", "charttime", "storetime", "itemid", "value", "valueuom"}, err)) {
-      return false;
-    }
-    while (r.Next(row)) {
-      if (row.size() != outputs.header.size()) {
-        ++outputs.skipped;
-        continue;
-      }
-      ++outputs.rows;
-      if (row[outputs.col["subject_id"]].empty()) {  // no patient: nothing to key the event by
-        ++outputs.skipped;
-        continue;
-      }
-      const std::string& item = row[outputs.col["itemid"]];
-      if (std::find(urine_items.begin(), urine_items.end(), item) == urine_items.end()) continue;
-      std::string v = Number(row[outputs.col["value"]]);
-      auto t = MimicTime(row[outputs.col["charttime"]]);
-      auto rec = MimicTime(row[outputs.col["storetime"]]);
-      std::string unit = row[outputs.col["valueuom"]] == "ml" ? "mL" : row[outputs.col["valueuom"]];
-      if (v.empty() || !t) {
-        ++outputs.skipped;
-        continue;
-      }
-      if (!rec) rec = t;
-      ++outputs.used;
-      std::string id = "out/" + row[outputs.col["stay_id"]] + "/" + item + "/" + row[outputs.col["charttime"]];
-      out.push_back(Out{*rec, *t,
-                        Event(id, row[outputs.col["subject_id"]], *t, *rec,
-                              "\"code\":{\"system\":\"http://loinc.org\",\"code\":\"9187-6\"}", v, unit)});
-    }
-  }
+  if (!code) return RowUse::Ignored;
+  auto time = MimicTime(row[t.col["charttime"]]);
+  auto rec = MimicTime(row[t.col["storetime"]]);
+  if (!time) return RowUse::Skipped;
+  if (!rec) rec = time;
+  out.push_back(Out{*rec, *time,
+                    Event("emar/" + row[t.col["emar_id"]], row[t.col["subject_id"]], *time, *rec,
+                          fmt::format("\"code\":{{\"system\":\"http://www.nlm.nih.gov/research/umls/rxnorm\","
+                                      "\"code\":\"{}\"}}",
+                                      code),
+                          "", "")});
+  return RowUse::Used;
+}
+
+// Cultures: one event per specimen of a body fluid or tissue (screens left out); `seen`
+// holds the specimens already read.
+RowUse MicroRow(const Cells& row, Table& t, std::vector<Out>& out, std::set<std::string>& seen) {
+  static const std::vector<std::string> kinds = {"BLOOD CULTURE", "URINE", "SPUTUM", "BRONCHOALVEOLAR LAVAGE",
+                                                 "BRONCHIAL WASHINGS", "PERITONEAL FLUID", "PLEURAL FLUID",
+                                                 "CSF;SPINAL FLUID", "JOINT FLUID", "TISSUE", "ABSCESS", "FLUID,OTHER",
+                                                 "FLUID RECEIVED IN BLOOD CULTURE BOTTLES"};
+  const std::string& spec = row[t.col["spec_type_desc"]];
+  if (std::find(kinds.begin(), kinds.end(), spec) == kinds.end()) return RowUse::Ignored;
+  std::string id = "micro/" + row[t.col["micro_specimen_id"]];
+  if (!seen.insert(id).second) return RowUse::Ignored;
+  auto time = MimicTime(row[t.col["charttime"]]);
+  if (!time) time = MimicTime(row[t.col["chartdate"]]);
+  auto rec = MimicTime(row[t.col["storetime"]]);
+  if (!rec) rec = MimicTime(row[t.col["storedate"]]);
+  if (!time) return RowUse::Skipped;
+  if (!rec) rec = time;
+  std::string what = spec == "BLOOD CULTURE" ? "\"code\":{\"system\":\"http://loinc.org\",\"code\":\"600-7\"}"
+                     : spec == "URINE"       ? "\"code\":{\"system\":\"http://loinc.org\",\"code\":\"630-4\"}"
+                                             : "\"signal\":\"culture_drawn\"";
+  std::string value = runtime::LossyJsonString(spec == "BLOOD CULTURE" ? "600-7" : spec == "URINE" ? "630-4" : spec);
+  out.push_back(Out{*rec, *time, Event(id, row[t.col["subject_id"]], *time, *rec, what, value, "")});
+  return RowUse::Used;
+}
+
+// Urine output (ICU output events of the urine items).
+RowUse OutputRow(const Cells& row, Table& t, std::vector<Out>& out) {
+  static const std::vector<std::string> urine_items = {"226559", "226560", "226561", "226584", "226563", "226564",
+                                                       "226565", "226567", "226557", "226558", "227489"};
+  const std::string& item = row[t.col["itemid"]];
+  if (std::find(urine_items.begin(), urine_items.end(), item) == urine_items.end()) return RowUse::Ignored;
+  std::string v = Number(row[t.col["value"]]);
+  auto time = MimicTime(row[t.col["charttime"]]);
+  auto rec = MimicTime(row[t.col["storetime"]]);
+  std::string unit = row[t.col["valueuom"]] == "ml" ? "mL" : row[t.col["valueuom"]];
+  if (v.empty() || !time) return RowUse::Skipped;
+  if (!rec) rec = time;
+  std::string id = "out/" + row[t.col["stay_id"]] + "/" + item + "/" + row[t.col["charttime"]];
+  out.push_back(Out{*rec, *time,
+                    Event(id, row[t.col["subject_id"]], *time, *rec,
+                          "\"code\":{\"system\":\"http://loinc.org\",\"code\":\"9187-6\"}", v, unit)});
+  return RowUse::Used;
+}
+
+}  // namespace
+
+// Reads the four tables through `open` into events; false when a table cannot be read.
+bool CollectMimic(const Opener& open, std::vector<Out>& out, std::ostream& err,
+                  std::vector<std::pair<const char*, Table>>& stats) {
+  Table lab, emar, micro, outputs;
+  std::set<std::string> specimens;
+  bool ok =
+      ReadTable(open, "hosp/labevents.csv.gz", {"labevent_id", "subject_id", "itemid", "charttime", "storetime", "valuenum"},
+                lab, err, [&](const Cells& row) { return LabRow(row, lab, out); }) &&
+      ReadTable(open, "hosp/emar.csv.gz", {"subject_id", "emar_id", "charttime", "medication", "event_txt", "storetime"},
+                emar, err, [&](const Cells& row) { return EmarRow(row, emar, out); }) &&
+      ReadTable(open, "hosp/microbiologyevents.csv.gz",
+                {"subject_id", "micro_specimen_id", "chartdate", "charttime", "spec_type_desc", "storedate", "storetime"},
+                micro, err, [&](const Cells& row) { return MicroRow(row, micro, out, specimens); }) &&
+      ReadTable(open, "icu/outputevents.csv.gz",
+                {"subject_id", "stay_id", "charttime", "storetime", "itemid", "value", "valueuom"}, outputs, err,
+                [&](const Cells& row) { return OutputRow(row, outputs, out); });
+  if (!ok) return false;
   // In the order the system learned of them: a replay shows the real lateness.
   std::stable_sort(out.begin(), out.end(), [](const Out& a, const Out& b) {
     return std::tie(a.recorded, a.time, a.line) < std::tie(b.recorded, b.time, b.line);
