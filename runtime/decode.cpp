@@ -379,42 +379,122 @@ constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "sig
   return "duplicate key " + Quote(key) + " (which of its values is meant cannot be known)";
 }
 
+constexpr int kEscapedKey = -1;  // an unknown key holding an escape: the unescaping walk reads the line
+constexpr int kBadKey = -2;      // not JSON
+
+// The field an event key names (kUnknown: one the decoder does not read). Keys are compared
+// raw, once each, into a field number; a key not known so that holds an escape (rare; here
+// or inside `code`) sends the line to the walk that unescapes every key.
+template <Keys kKeys, typename Field>
+[[gnu::always_inline]] inline int FieldOf(Field& field) {
+  int which = kUnknown;
+  if constexpr (kKeys == Keys::Unescaped) {
+    std::string_view unescaped;
+    if (field.unescaped_key().get(unescaped)) return kBadKey;
+    for (int f = 0; f < kUnknown; ++f) {
+      if (unescaped == kNames[f]) which = f;
+    }
+    return which;
+  } else {
+    simdjson::ondemand::raw_json_string raw_key;
+    if (field.key().get(raw_key)) return kBadKey;
+    // One candidate by its first letter, then compared whole with its closing quote. The
+    // key is in the padded input, so reading a few bytes past a shorter one is safe; a
+    // comparison of constant length is a load or two, not a call.
+    const char* k = raw_key.raw();
+    switch (k[0]) {
+      case 'i': which = KeyIs(k, "id\"") ? kId : kUnknown; break;
+      case 'p': which = KeyIs(k, "patient\"") ? kPatient : kUnknown; break;
+      case 't': which = KeyIs(k, "time\"") ? kTime : kUnknown; break;
+      case 'r': which = KeyIs(k, "recorded\"") ? kRecorded : kUnknown; break;
+      case 's': which = KeyIs(k, "signal\"") ? kSignal : KeyIs(k, "status\"") ? kStatus : kUnknown; break;
+      case 'c': which = KeyIs(k, "code\"") ? kCode : kUnknown; break;
+      case 'v': which = KeyIs(k, "value\"") ? kValue : kUnknown; break;
+      case 'u': which = KeyIs(k, "unit\"") ? kUnit : kUnknown; break;
+      default: break;
+    }
+    return which == kUnknown && HasEscape(k) ? kEscapedKey : which;
+  }
+}
+
+// `code`: an object with string `system` and `code` (other keys ignored, none twice).
+template <Keys kKeys>
+std::optional<std::string> ReadCode(simdjson::ondemand::value& v, RawEvent& r, bool* escaped_key) {
+  simdjson::ondemand::object c;
+  if (v.get_object().get(c)) {
+    simdjson::ondemand::json_type type;
+    if (v.type().get(type)) return Malformed(kCode);
+    return "`code` must be an object with `system` and `code`";
+  }
+  uint32_t code_seen = 0;
+  for (auto cf : c) {
+    // Keys read as the event's are: raw, or (an unknown one holding an escape) on the
+    // second walk, unescaped.
+    enum { kOther, kSystem, kCodeValue } part = kOther;
+    if constexpr (kKeys == Keys::Unescaped) {
+      std::string_view unescaped;
+      if (cf.unescaped_key().get(unescaped)) return "not JSON: malformed key in `code`";
+      part = Is(unescaped, "system") ? kSystem : Is(unescaped, "code") ? kCodeValue : kOther;
+    } else {
+      simdjson::ondemand::raw_json_string raw_ck;
+      if (cf.key().get(raw_ck)) return "not JSON: malformed key in `code`";
+      const char* ck = raw_ck.raw();
+      part = KeyIs(ck, "system\"") ? kSystem : KeyIs(ck, "code\"") ? kCodeValue : kOther;
+      if (part == kOther && HasEscape(ck)) {
+        *escaped_key = true;
+        return std::nullopt;
+      }
+    }
+    simdjson::ondemand::value cval;
+    if (cf.value().get(cval)) return "not JSON: malformed `code`";
+    if (part == kOther) continue;
+    if (code_seen & (1u << part)) return Duplicate(part == kSystem ? "code.system" : "code.code");
+    code_seen |= 1u << part;
+    std::string_view cv;
+    if (cval.get_string().get(cv)) return part == kSystem ? "`code.system` must be a string" : "`code.code` must be a string";
+    (part == kSystem ? r.system : r.code) = cv;
+  }
+  if (!r.system || !r.code) return "`code` must have `system` and `code`";
+  return std::nullopt;
+}
+
+// `value`: a number (kept as written, for exact decimals), a boolean, a string or null.
+[[gnu::always_inline]] inline std::optional<std::string> ReadValue(simdjson::ondemand::value& v, RawEvent& r) {
+  simdjson::ondemand::json_type type;
+  if (v.type().get(type)) return Malformed(kValue);
+  switch (type) {
+    case simdjson::ondemand::json_type::number:
+      r.number_text = v.raw_json_token();
+      while (!r.number_text.empty() && IsSpace(r.number_text.back())) r.number_text.remove_suffix(1);
+      r.is_number = true;
+      return std::nullopt;
+    case simdjson::ondemand::json_type::boolean: {
+      bool b;
+      if (v.get_bool().get(b)) return "not JSON: malformed boolean";
+      r.bool_value = b;
+      return std::nullopt;
+    }
+    case simdjson::ondemand::json_type::string: {
+      std::string_view s;
+      if (v.get_string().get(s)) return "not JSON: malformed string in `value`";
+      r.text_value = s;
+      return std::nullopt;
+    }
+    case simdjson::ondemand::json_type::null: return std::nullopt;
+    default: return "`value` must be a number, boolean, string or absent";
+  }
+}
+
+// Reads an event object's fields (the JSON side: types, strings); Map gives them meaning.
 template <Keys kKeys>
 std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bool* escaped_key) {
   uint32_t seen = 0;  // the fields read so far, one bit each
   for (auto field : obj) {
-    // Keys are compared raw, once each, into a field number; a key not known so that holds
-    // an escape (rare; here or inside `code`) sends the line to the walk that unescapes
-    // every key.
-    int which = kUnknown;
-    if constexpr (kKeys == Keys::Unescaped) {
-      std::string_view unescaped;
-      if (field.unescaped_key().get(unescaped)) return "not JSON: malformed key";
-      for (int f = 0; f < kUnknown; ++f) {
-        if (unescaped == kNames[f]) which = f;
-      }
-    } else {
-      simdjson::ondemand::raw_json_string raw_key;
-      if (field.key().get(raw_key)) return "not JSON: malformed key";
-      // One candidate by its first letter, then compared whole with its closing quote. The
-      // key is in the padded input, so reading a few bytes past a shorter one is safe; a
-      // comparison of constant length is a load or two, not a call.
-      const char* k = raw_key.raw();
-      switch (k[0]) {
-        case 'i': which = KeyIs(k, "id\"") ? kId : kUnknown; break;
-        case 'p': which = KeyIs(k, "patient\"") ? kPatient : kUnknown; break;
-        case 't': which = KeyIs(k, "time\"") ? kTime : kUnknown; break;
-        case 'r': which = KeyIs(k, "recorded\"") ? kRecorded : kUnknown; break;
-        case 's': which = KeyIs(k, "signal\"") ? kSignal : KeyIs(k, "status\"") ? kStatus : kUnknown; break;
-        case 'c': which = KeyIs(k, "code\"") ? kCode : kUnknown; break;
-        case 'v': which = KeyIs(k, "value\"") ? kValue : kUnknown; break;
-        case 'u': which = KeyIs(k, "unit\"") ? kUnit : kUnknown; break;
-        default: break;
-      }
-      if (which == kUnknown && HasEscape(k)) {
-        *escaped_key = true;
-        return std::nullopt;
-      }
+    int which = FieldOf<kKeys>(field);
+    if (which == kBadKey) return "not JSON: malformed key";
+    if (which == kEscapedKey) {
+      *escaped_key = true;
+      return std::nullopt;
     }
     if (which == kUnknown) continue;  // unknown fields are ignored (the parser skips the value)
     if (seen & (1u << which)) return Duplicate(kNames[which]);
@@ -438,75 +518,10 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bo
     }
     if (text) {
       if (auto err = v.get_string().get(*text)) return StringError(v, which, err);
-      continue;
-    }
-    switch (which) {
-      case kCode: {
-        simdjson::ondemand::object c;
-        if (v.get_object().get(c)) {
-          simdjson::ondemand::json_type type;
-          if (v.type().get(type)) return Malformed(which);
-          return "`code` must be an object with `system` and `code`";
-        }
-        uint32_t code_seen = 0;
-        for (auto cf : c) {
-          // Keys read as the event's are: raw, or (an unknown one holding an escape) on the
-          // second walk, unescaped.
-          enum { kOther, kSystem, kCodeValue } part = kOther;
-          if constexpr (kKeys == Keys::Unescaped) {
-            std::string_view unescaped;
-            if (cf.unescaped_key().get(unescaped)) return "not JSON: malformed key in `code`";
-            part = Is(unescaped, "system") ? kSystem : Is(unescaped, "code") ? kCodeValue : kOther;
-          } else {
-            simdjson::ondemand::raw_json_string raw_ck;
-            if (cf.key().get(raw_ck)) return "not JSON: malformed key in `code`";
-            const char* ck = raw_ck.raw();
-            part = KeyIs(ck, "system\"") ? kSystem : KeyIs(ck, "code\"") ? kCodeValue : kOther;
-            if (part == kOther && HasEscape(ck)) {
-              *escaped_key = true;
-              return std::nullopt;
-            }
-          }
-          simdjson::ondemand::value cval;
-          if (cf.value().get(cval)) return "not JSON: malformed `code`";
-          if (part != kOther) {
-            if (code_seen & (1u << part)) return Duplicate(part == kSystem ? "code.system" : "code.code");
-            code_seen |= 1u << part;
-            std::string_view cv;
-            if (cval.get_string().get(cv)) return part == kSystem ? "`code.system` must be a string" : "`code.code` must be a string";
-            (part == kSystem ? r.system : r.code) = cv;
-          }
-        }
-        if (!r.system || !r.code) return "`code` must have `system` and `code`";
-        break;
-      }
-      case kValue: {
-        simdjson::ondemand::json_type type;
-        if (v.type().get(type)) return Malformed(which);
-        switch (type) {
-          case simdjson::ondemand::json_type::number:
-            r.number_text = v.raw_json_token();
-            while (!r.number_text.empty() && IsSpace(r.number_text.back())) r.number_text.remove_suffix(1);
-            r.is_number = true;
-            break;
-          case simdjson::ondemand::json_type::boolean: {
-            bool b;
-            if (v.get_bool().get(b)) return "not JSON: malformed boolean";
-            r.bool_value = b;
-            break;
-          }
-          case simdjson::ondemand::json_type::string: {
-            std::string_view s;
-            if (v.get_string().get(s)) return "not JSON: malformed string in `value`";
-            r.text_value = s;
-            break;
-          }
-          case simdjson::ondemand::json_type::null: break;
-          default: return "`value` must be a number, boolean, string or absent";
-        }
-        break;
-      }
-      default: break;
+    } else if (which == kCode) {
+      if (auto err = ReadCode<kKeys>(v, r, escaped_key); err || (escaped_key && *escaped_key)) return err;
+    } else if (auto err = ReadValue(v, r)) {  // kValue
+      return err;
     }
   }
   return std::nullopt;
