@@ -153,7 +153,9 @@ void Checker::Rule(const ast::Rule& r) {
   checked_rules_.insert(r.name);
   current_rule_ = &r;
   for (const auto& it : r.items) {
-    if (it.kind == K::Status && !kStatuses.count(it.names[0])) Error<Msg::UnknownStatus>(it.name_ranges[0], it.names[0]);
+    if (it.kind == K::Status && !kStatuses.count(it.names[0])) {
+      Error<Msg::UnknownStatus>(it.name_ranges[0], it.names[0]);
+    }
     if (it.kind == K::Uses) Uses(it, scope);
   }
   rule_signals_[&r] = scope.signals;
@@ -168,7 +170,9 @@ void Checker::Rule(const ast::Rule& r) {
     }
   }
   for (const auto& [name, let] : lets) {
-    if (!let.used && !referenced_lets_.count(r.name + "." + name)) Error<Msg::UnusedLet>(let.item->name_ranges[0], name);
+    if (!let.used && !referenced_lets_.count(r.name + "." + name)) {
+      Error<Msg::UnusedLet>(let.item->name_ranges[0], name);
+    }
   }
 }
 
@@ -306,7 +310,9 @@ void Checker::References(const Expr& e, std::vector<std::pair<std::string, Sourc
   auto add = [&](const std::string& name, const SourceRange& r) {
     if (name.find('.') != std::string::npos) out.emplace_back(name, r);
   };
-  if (e.kind == ExprKind::Name || e.kind == ExprKind::Absence) add(e.text, e.kind == ExprKind::Name ? e.range : e.name_range);
+  if (e.kind == ExprKind::Name || e.kind == ExprKind::Absence) {
+    add(e.text, e.kind == ExprKind::Name ? e.range : e.name_range);
+  }
   if (e.kind == ExprKind::Sequence) {
     add(e.text, e.name_range);
     add(e.name2, e.name2_range);

@@ -205,7 +205,8 @@ void Checker::Boolean(const Expr& e, const ExprInfo& i, const std::string& what)
 void Checker::Window(const Expr& e, const ExprInfo& i) {
   auto secs = DurationSeconds(e, i, "a window");
   if (secs && model_.retention_seconds && *secs > *model_.retention_seconds) {
-    auto* d = Error<Msg::WindowExceedsRetention>(e.range, "`" + Text(e) + "`", model_.retention_ruleset, retention_text_);
+    auto* d =
+        Error<Msg::WindowExceedsRetention>(e.range, "`" + Text(e) + "`", model_.retention_ruleset, retention_text_);
     AddNote(d, {}, "events older than the retention are evicted, so this window would silently see less");
   }
 }
@@ -329,7 +330,8 @@ ExprInfo Checker::Binary(const Expr& e, Scope& scope) {
     r.arith_site = nullptr;
     return r;
   }
-  bool arith = op == O::Plus || op == O::Minus || op == O::Times || op == O::Divide || op == O::Div || op == O::Mod || op == O::Power;
+  bool arith = op == O::Plus || op == O::Minus || op == O::Times || op == O::Divide || op == O::Div || op == O::Mod ||
+               op == O::Power;
   if (arith) {
     ExprInfo r = Arithmetic(e, a, b);
     if (r.type.IsError()) return r;

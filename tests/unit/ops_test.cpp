@@ -71,6 +71,11 @@ std::string ShowValue(Kind k, const Value& v) {
   return std::to_string(v.v);
 }
 
+// Whether an engine's value is the one a definition gives (nullopt: unknown).
+bool Same(const Value& got, const std::optional<int64_t>& want) {
+  return got.known == want.has_value() && (!want || got.v == *want);
+}
+
 // Edge values of each kind.
 std::vector<Operand> Edges(Kind k) {
   switch (k) {
@@ -208,7 +213,7 @@ class OpRule {
     }
     for (const auto& [name, values] : others) {
       for (size_t i = 0; i < common.size(); ++i) {
-        EXPECT_TRUE(values[i].known == common[i].known && (!common[i].known || values[i].v == common[i].v))
+        EXPECT_TRUE(Same(values[i], common[i].known ? std::optional<int64_t>(common[i].v) : std::nullopt))
             << what_[i] << ": interpreter " << ShowValue(rule.lets[i].kind, common[i]) << ", " << name << " "
             << ShowValue(rule.lets[i].kind, values[i]);
       }
@@ -234,7 +239,8 @@ class OpRule {
   // The operand as `last` of a signal holding it (no event: unknown); one signal per value.
   InstId FromSignal(const Operand& o) {
     if (o.kind == Kind::Time) return Constant(o);  // no signal holds times
-    auto key = std::make_pair(static_cast<int>(o.kind), o.v ? (o.kind == Kind::Text ? "t" + o.text : std::to_string(*o.v)) : "?");
+    std::string value = !o.v ? "?" : o.kind == Kind::Text ? "t" + o.text : std::to_string(*o.v);
+    auto key = std::make_pair(static_cast<int>(o.kind), value);
     auto it = by_value_.find(key);
     if (it != by_value_.end()) return it->second;
     int32_t slot;
@@ -488,8 +494,7 @@ TEST(Ops, EdgeValuesAreAsDefined) {
     std::vector<Value> got = r.Run();
     for (size_t i = 0; i < table.size(); ++i) {
       const Expected& e = table[i];
-      bool same = got[i].known == e.want.has_value() && (!e.want || got[i].v == *e.want);
-      EXPECT_TRUE(same) << r.What(i) << ": got " << ShowValue(e.kind, got[i]) << ", want "
+      EXPECT_TRUE(Same(got[i], e.want)) << r.What(i) << ": got " << ShowValue(e.kind, got[i]) << ", want "
                         << (e.want ? ShowValue(e.kind, Value{*e.want, true}) : "unknown");
     }
   }
@@ -521,8 +526,8 @@ TEST(Ops, ConversionsWithOffsets) {
     for (const Row& row : rows) r.Add(Op::Convert, Kind::Dec, {row.in}, constants, 0, 0, row.conv);
     std::vector<Value> got = r.Run();
     for (size_t i = 0; i < rows.size(); ++i) {
-      bool same = got[i].known == rows[i].want.has_value() && (!rows[i].want || got[i].v == *rows[i].want);
-      EXPECT_TRUE(same) << r.What(i) << " conversion " << rows[i].conv << ": got " << ShowValue(Kind::Dec, got[i]);
+      EXPECT_TRUE(Same(got[i], rows[i].want))
+          << r.What(i) << " conversion " << rows[i].conv << ": got " << ShowValue(Kind::Dec, got[i]);
     }
   }
 }
@@ -550,8 +555,8 @@ TEST(Ops, BandsPickTheFirstMatchingRow) {
     for (const Row& row : rows) r.Add(Op::Bands, Kind::Int, {row.in}, constants, 0, 0, row.table);
     std::vector<Value> got = r.Run();
     for (size_t i = 0; i < rows.size(); ++i) {
-      bool same = got[i].known == rows[i].want.has_value() && (!rows[i].want || got[i].v == *rows[i].want);
-      EXPECT_TRUE(same) << r.What(i) << " table " << rows[i].table << ": got " << ShowValue(Kind::Int, got[i]);
+      EXPECT_TRUE(Same(got[i], rows[i].want))
+          << r.What(i) << " table " << rows[i].table << ": got " << ShowValue(Kind::Int, got[i]);
     }
   }
 }
