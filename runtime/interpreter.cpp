@@ -864,7 +864,11 @@ class Evaluator {
         int64_t raw = A().v;
         int64_t q = raw / unit, rem = raw % unit;
         if (2 * (rem < 0 ? -rem : rem) >= unit) q += raw < 0 ? -1 : 1;
-        return Known(q * unit);
+        // Rounding away from zero can leave the decimal range (92233720368.54775807 to 0
+        // places is 92233720369): unknown, as every result outside its range.
+        int64_t rounded;
+        if (__builtin_mul_overflow(q, unit, &rounded)) return Unknown();
+        return Known(rounded);
       }
       case Op::Bands: return BandValue(in.aux, A(), r, coverage_ && b == 0 ? coverage_ : nullptr);
       case Op::Agg: return Agg(in, id, now);

@@ -468,6 +468,8 @@ TEST(Ops, EdgeValuesAreAsDefined) {
       {Op::Round, kD, {D(5 * kOne / 2), I(0)}, 3 * kOne},
       {Op::Round, kD, {D(-5 * kOne / 2), I(0)}, -3 * kOne},
       {Op::Round, kD, {D(kOne / 2), I(9)}, unknown},
+      {Op::Round, kD, {D(INT64_MAX), I(0)}, unknown},  // 92233720369 is past the decimal range
+      {Op::Round, kD, {D(-INT64_MAX), I(2)}, unknown},
       {Op::Round, kD, {D(kOne / 2), I(-1)}, unknown},
       {Op::Floor, kI, {D(-kOne / 2)}, -1},
       {Op::Ceiling, kI, {D(-kOne / 2)}, 0},
