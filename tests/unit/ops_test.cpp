@@ -502,6 +502,23 @@ TEST(Ops, EdgeValuesAreAsDefined) {
   }
 }
 
+// Cases of an operation that reads a table of the rule (`aux`: a conversion, a band table),
+// each with the value its definition gives.
+struct AuxCase {
+  int32_t aux;
+  Operand in;
+  std::optional<int64_t> want;
+};
+
+void ExpectAuxCases(OpRule& r, Op op, Kind kind, const std::vector<AuxCase>& cases, bool constants) {
+  for (const AuxCase& c : cases) r.Add(op, kind, {c.in}, constants, 0, 0, c.aux);
+  std::vector<Value> got = r.Run();
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_TRUE(Same(got[i], cases[i].want))
+        << r.What(i) << " table " << cases[i].aux << ": got " << ShowValue(kind, got[i]);
+  }
+}
+
 // Unit conversions with offsets: value_in_target = (value + from) * num / den - to.
 TEST(Ops, ConversionsWithOffsets) {
   for (bool constants : {false, true}) {
@@ -510,27 +527,18 @@ TEST(Ops, ConversionsWithOffsets) {
     int32_t c_to_f = r.AddConversion({9, 5, 0, -32 * kOne});
     int32_t k_to_c = r.AddConversion({1, 1, 0, 27315 * kOne / 100});
     int32_t f_to_c = r.AddConversion({5, 9, -32 * kOne, 0});
-    struct Row {
-      int32_t conv;
-      Operand in;
-      std::optional<int64_t> want;
-    };
-    const std::vector<Row> rows = {
-        {c_to_f, D(37 * kOne), 986 * kOne / 10},       // 37 Cel = 98.6 [degF]
-        {c_to_f, D(-40 * kOne), -40 * kOne},           // the scales meet at -40
-        {c_to_f, D(0), 32 * kOne},
-        {k_to_c, D(0), -27315 * kOne / 100},
-        {f_to_c, D(986 * kOne / 10), 37 * kOne},
-        {f_to_c, D(kOne), -1722222222},                // (1 - 32) * 5/9 = -17.2222222222...
-        {c_to_f, D(INT64_MAX), std::nullopt},          // out of range
-        {c_to_f, U(Kind::Dec), std::nullopt},
-    };
-    for (const Row& row : rows) r.Add(Op::Convert, Kind::Dec, {row.in}, constants, 0, 0, row.conv);
-    std::vector<Value> got = r.Run();
-    for (size_t i = 0; i < rows.size(); ++i) {
-      EXPECT_TRUE(Same(got[i], rows[i].want))
-          << r.What(i) << " conversion " << rows[i].conv << ": got " << ShowValue(Kind::Dec, got[i]);
-    }
+    ExpectAuxCases(r, Op::Convert, Kind::Dec,
+                   {
+                       {c_to_f, D(37 * kOne), 986 * kOne / 10},  // 37 Cel = 98.6 [degF]
+                       {c_to_f, D(-40 * kOne), -40 * kOne},      // the scales meet at -40
+                       {c_to_f, D(0), 32 * kOne},
+                       {k_to_c, D(0), -27315 * kOne / 100},
+                       {f_to_c, D(986 * kOne / 10), 37 * kOne},
+                       {f_to_c, D(kOne), -1722222222},  // (1 - 32) * 5/9 = -17.2222222222...
+                       {c_to_f, D(INT64_MAX), std::nullopt},  // out of range
+                       {c_to_f, U(Kind::Dec), std::nullopt},
+                   },
+                   constants);
   }
 }
 
@@ -544,22 +552,14 @@ TEST(Ops, BandsPickTheFirstMatchingRow) {
     cdr::ir::BandTable open = closed;
     open.rows.push_back({true, INT64_MIN, INT64_MAX, three});
     int32_t t_closed = r.AddBands(closed), t_open = r.AddBands(open);
-    struct Row {
-      int32_t table;
-      Operand in;
-      std::optional<int64_t> want;
-    };
-    const std::vector<Row> rows = {
-        {t_closed, I(kMinInteger), 3}, {t_closed, I(8), 3},  {t_closed, I(9), 1},  {t_closed, I(11), 1},
-        {t_closed, I(12), 0},          {t_closed, I(20), 0}, {t_closed, I(21), std::nullopt},
-        {t_closed, U(Kind::Int), std::nullopt},              {t_open, I(21), 3},   {t_open, U(Kind::Int), std::nullopt},
-    };
-    for (const Row& row : rows) r.Add(Op::Bands, Kind::Int, {row.in}, constants, 0, 0, row.table);
-    std::vector<Value> got = r.Run();
-    for (size_t i = 0; i < rows.size(); ++i) {
-      EXPECT_TRUE(Same(got[i], rows[i].want))
-          << r.What(i) << " table " << rows[i].table << ": got " << ShowValue(Kind::Int, got[i]);
-    }
+    ExpectAuxCases(r, Op::Bands, Kind::Int,
+                   {
+                       {t_closed, I(kMinInteger), 3}, {t_closed, I(8), 3},  {t_closed, I(9), 1},
+                       {t_closed, I(11), 1},          {t_closed, I(12), 0}, {t_closed, I(20), 0},
+                       {t_closed, I(21), std::nullopt}, {t_closed, U(Kind::Int), std::nullopt},
+                       {t_open, I(21), 3},            {t_open, U(Kind::Int), std::nullopt},
+                   },
+                   constants);
   }
 }
 
