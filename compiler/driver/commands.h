@@ -43,6 +43,7 @@ struct RunOptions {
   std::string engine = "adaptive";
   int opt = 2;
   bool progress = false;
+  std::string output_mode = "600";  // octal mode of output files this run creates
 };
 /// `cdr run`: 0 done, 1 rules refused, 2 usage or I/O error.
 int Run(const RunOptions& options);

@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--opt", run.opt, "LLVM optimisation level of the JIT: 0 or 2 (default)")
       ->check(CLI::IsMember({0, 2}));
   run_cmd->add_flag("--progress", run.progress, "report progress on stderr (default: when stderr is a terminal)");
+  run_cmd->add_option("--output-mode", run.output_mode,
+                      "octal mode of the output files this run creates (default 600: they hold patient data)");
 
   ImportOptions import_opts;
   auto* import_cmd = app.add_subcommand("import", "convert a data set to NDJSON events");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "runtime/decode.h"
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
+#include "runtime/output_file.h"
 #include "stdlib/decimal.h"
 #include "stdlib/units.h"
 
@@ -71,22 +73,52 @@ int Run(const RunOptions& o) {
       return kUsage;
     }
   }
-  auto open = [&](const std::string& path, std::unique_ptr<std::ofstream>& holder) -> std::ostream* {
-    if (path.empty()) return nullptr;
-    if (path == "-") return &std::cout;
-    holder = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
-    if (!*holder) {
-      std::cerr << "cdr run: cannot write " << path << "\n";
-      return nullptr;
+  // Every output is opened, and checked against the input and the others, before any is
+  // emptied: a refused run leaves every existing file as it was.
+  mode_t mode = 0;
+  {
+    char* end = nullptr;
+    unsigned long m = std::strtoul(o.output_mode.c_str(), &end, 8);
+    if (o.output_mode.empty() || *end != '\0' || m > 0777) {
+      std::cerr << "cdr run: --output-mode " << o.output_mode << " is not an octal file mode such as 600\n";
+      return kUsage;
     }
-    return holder.get();
+    mode = static_cast<mode_t>(m);
+  }
+  std::vector<std::pair<std::string, std::unique_ptr<runtime::OutputFile>>> files;
+  std::vector<std::pair<std::string, runtime::OutputFile*>> named;
+  auto refuse = [&](const std::string& message) {
+    std::cerr << "cdr run: " << message << "\n";
+    for (auto& [_, f] : files) f->RemoveIfCreated();
+    if (in_fd != STDIN_FILENO) ::close(in_fd);
+    return kUsage;
   };
-  std::unique_ptr<std::ofstream> alerts_file, trace_file, dead_file, late_file;
-  std::ostream* alerts = o.out.empty() ? &std::cout : open(o.out, alerts_file);
-  std::ostream* trace = open(o.trace, trace_file);
-  std::ostream* dead = o.dead_letter.empty() ? &std::cerr : open(o.dead_letter, dead_file);
-  std::ostream* late = o.late.empty() ? &std::cerr : open(o.late, late_file);
-  if (!alerts || (!o.trace.empty() && !trace) || !dead || !late) return kUsage;
+  for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--out", o.out}, {"--trace", o.trace},
+                                   {"--dead-letter", o.dead_letter}, {"--late", o.late}}) {
+    if (path.empty() || path == "-") continue;
+    std::string error;
+    auto f = runtime::OutputFile::Open(path, mode, error);
+    if (!f) return refuse(error);
+    named.emplace_back(flag, f.get());
+    files.emplace_back(flag, std::move(f));
+  }
+  if (auto same = runtime::FindSameFile(in_fd, "--events", named); !same.path.empty()) {
+    return refuse(same.first + " and " + same.second + " name the same file (" + same.path + ")");
+  }
+  for (auto& [_, f] : files) {
+    std::string error;
+    if (!f->Truncate(error)) return refuse(error);
+  }
+  auto output = [&](const std::string& flag, std::ostream* otherwise) -> std::ostream* {
+    for (auto& [name, f] : files) {
+      if (name == flag) return &f->stream();
+    }
+    return otherwise;
+  };
+  std::ostream* alerts = output("--out", &std::cout);
+  std::ostream* trace = output("--trace", o.trace == "-" ? &std::cout : nullptr);
+  std::ostream* dead = output("--dead-letter", o.dead_letter == "-" ? &std::cout : &std::cerr);
+  std::ostream* late = output("--late", o.late == "-" ? &std::cout : &std::cerr);
 
   runtime::EngineOptions options;
   options.allowed_lateness_ms = *lateness;
@@ -116,10 +148,12 @@ int Run(const RunOptions& o) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The outputs are complete before anything more is said: the summary goes to stderr,
   // and a reader of stderr that stops early (a closed pipe) must not cost the output.
-  alerts->flush();
-  if (trace) trace->flush();
-  for (std::ostream* refused : {dead, late}) refused->flush();
-  bool write_failed = !*alerts || (trace && !*trace);
+  std::string write_error;  // the first output that failed, named, with the reason
+  for (auto& [_, f] : files) {
+    if (!f->Flush() && write_error.empty()) write_error = f->ErrorText();
+  }
+  std::cout.flush();
+  if (!std::cout && write_error.empty()) write_error = "cannot write stdout";
   if (progress) std::cerr << "\n";
   std::cerr << fmt::format(
       "cdr run: {} events read: {} used, {} dead-lettered, {} late; {} patients; {} alerts fired, {} retracted; "
@@ -148,8 +182,8 @@ int Run(const RunOptions& o) {
               << " (the summary covers the events before it)\n";
     return kUsage;
   }
-  if (write_failed) {
-    std::cerr << "cdr run: error writing output\n";
+  if (!write_error.empty()) {
+    std::cerr << "cdr run: " << write_error << "\n";
     return kUsage;
   }
   return kOk;

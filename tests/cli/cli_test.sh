@@ -149,6 +149,32 @@ else
   failed=$((failed + 1))
   echo "FAIL: a typo a year ahead changed the alerts or the trace"
 fi
+# cdr run's outputs: all opened and checked before any is emptied; never the input; 0600
+runlate="$src/tests/golden/run/late_events"  # its rules fire 8 alerts on its 7 events
+cp "$runlate/events.ndjson" "$tmp/in.ndjson"; cp "$tmp/in.ndjson" "$tmp/in.orig"
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/in.ndjson" 2>"$tmp/err"; check "run --out naming the input" 2 $?
+cmp -s "$tmp/in.ndjson" "$tmp/in.orig"; check "run --out naming the input: the input is intact" 0 $?
+expect_text "run --out naming the input: why" "$tmp/err" "--out and --events name the same file"
+ln -s "$tmp/in.ndjson" "$tmp/link.ndjson"
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/link.ndjson" --dead-letter "$tmp/in.ndjson" 2>"$tmp/err"; check "run: an output that is the input by another name" 2 $?
+cmp -s "$tmp/in.ndjson" "$tmp/in.orig"; check "run: the input by another name is intact" 0 $?
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/same.ndjson" --trace "$tmp/same.ndjson" 2>"$tmp/err"; check "run --out and --trace one file" 2 $?
+expect_text "run --out and --trace one file: why" "$tmp/err" "--out and --trace name the same file"
+[ ! -e "$tmp/same.ndjson" ]; check "run refused: the file it created is removed" 0 $?
+echo "earlier alerts" > "$tmp/kept.ndjson"
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/kept.ndjson" --trace "$tmp/no/such/dir/t.ndjson" 2>"$tmp/err"; check "run with an unwritable --trace" 2 $?
+expect_text "run with an unwritable --trace names it" "$tmp/err" "cannot write $tmp/no/such/dir/t.ndjson: No such file or directory"
+[ "$(cat "$tmp/kept.ndjson")" = "earlier alerts" ]; check "run with an unwritable --trace: --out untouched" 0 $?
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/o.ndjson" --trace "$tmp/t.ndjson" --dead-letter "$tmp/d.ndjson" --late "$tmp/l.ndjson" 2>/dev/null; check "run with every output to a file" 0 $?
+[ "$(stat -c %a "$tmp/o.ndjson" "$tmp/t.ndjson" "$tmp/d.ndjson" "$tmp/l.ndjson" | sort -u)" = "600" ]; check "run outputs are created 0600" 0 $?
+[ "$(wc -l < "$tmp/o.ndjson")" = "10" ]; check "run outputs: 8 fired and 2 retracted alert lines" 0 $?
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/m.ndjson" --output-mode 640 2>/dev/null; check "run --output-mode 640" 0 $?
+[ "$(stat -c %a "$tmp/m.ndjson")" = "640" ]; check "run --output-mode 640 applies" 0 $?
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --output-mode 999 2>/dev/null; check "run --output-mode not octal" 2 $?
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out /dev/full 2>"$tmp/err"; check "run --out on a full disk" 2 $?
+expect_text "run on a full disk names the file and the reason" "$tmp/err" "cannot write /dev/full: No space left on device"
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out /dev/null --trace /dev/null 2>/dev/null; check "run: /dev/null for two outputs is allowed" 0 $?
+
 # the three engines give the same alerts and trace, byte for byte
 for engine in interp jit adaptive; do
   "$cdr" run --rules "$src/rules" --engine $engine --events "$tmp/events.ndjson" --out "$tmp/alerts-$engine" --trace "$tmp/trace-$engine" 2>"$tmp/err-$engine"; check "cdr run --engine $engine" 0 $?

@@ -1,0 +1,70 @@
+// runtime/output_file.h: an output file of a host (alerts, trace, dead letters, late
+// events). Opened without truncation, so that every output of a run can be opened and
+// checked (not the input, not each other) before any is emptied; created with a mode of
+// the operator's choosing (0600 by default: outputs hold patient data); written with
+// write(2) through a buffer, the first error kept with its errno so it can be reported
+// with the file's name.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <ostream>
+#include <streambuf>
+#include <string>
+#include <vector>
+
+namespace cdr::runtime {
+
+class OutputFile : public std::streambuf {
+ public:
+  /// Opens `path` for writing, creating it with `mode` when absent; does not truncate.
+  /// Null and the reason (with the path) when it cannot be opened.
+  static std::unique_ptr<OutputFile> Open(const std::string& path, mode_t mode, std::string& error);
+  ~OutputFile() override;
+
+  /// Empties the file (after every output of the run is known to be usable).
+  bool Truncate(std::string& error);
+  /// Writes what is buffered; false (and error() set) when a write fails.
+  bool Flush();
+  /// Removes a file this run created (an output refused before any work).
+  void RemoveIfCreated();
+
+  std::ostream& stream() { return stream_; }
+  const std::string& path() const { return path_; }
+  dev_t device() const { return dev_; }
+  ino_t inode() const { return ino_; }
+  /// errno of the first failed write, 0 when every write succeeded.
+  int error() const { return errno_; }
+  /// "cannot write PATH: REASON".
+  std::string ErrorText() const;
+
+ protected:
+  int overflow(int c) override;
+  std::streamsize xsputn(const char* s, std::streamsize n) override;
+  int sync() override;
+
+ private:
+  OutputFile(std::string path, int fd, bool created);
+  bool WriteAll(const char* p, size_t n);
+
+  std::string path_;
+  int fd_ = -1;
+  bool created_ = false;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  int errno_ = 0;
+  std::vector<char> buf_;
+  std::ostream stream_;
+};
+
+/// A file named twice where that would destroy data: an output that is the input, or two
+/// outputs that are one file (compared by device and inode, so links and other spellings
+/// count). Empty when there is none; else the two names and the path, for the message.
+struct SameFile {
+  std::string first, second, path;
+};
+SameFile FindSameFile(int input_fd, const std::string& input_name,
+                      const std::vector<std::pair<std::string, OutputFile*>>& outputs);
+
+}  // namespace cdr::runtime
