@@ -116,17 +116,23 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
       clock.Hold(HeldEvent{line_no, std::string(line.text), event.time, std::string(event.patient)});
       drain();
     }
+    if (out.after_line && !out.after_line()) {
+      stats.stopped = true;
+      break;
+    }
     if (progress && (stats.read & 0xFFFF) == 0) {
       snapshot();
       progress(stats);
     }
   }
-  clock.Finish();
-  drain();
+  if (!stats.stopped) {  // a stopped run writes nothing more
+    clock.Finish();
+    drain();
+    engine.Finish();
+  }
   stats.held = clock.held_total();
   stats.quarantined = clock.quarantined();
   stats.read_error = reader.error();
-  engine.Finish();
   snapshot();
   return stats;
 }

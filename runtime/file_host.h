@@ -18,6 +18,9 @@ struct HostOutputs {
   std::ostream* trace = nullptr;
   std::ostream* dead_letter = nullptr;
   std::ostream* late = nullptr;
+  /// Called after each input line is processed (its alerts written to the streams);
+  /// false stops the intake at once (an output cannot be written).
+  std::function<bool()> after_line;
 };
 
 /// What a run did. read = used + dead_lettered + late.
@@ -35,6 +38,7 @@ struct HostStats {
   uint64_t quarantined = 0;  // of those, never corroborated: dead-lettered (included in dead_lettered)
   uint64_t implausible_kept = 0;  // values outside their plausible range, used (`plausible ... keep`)
   std::string read_error;  // the input ended on a read error (the run stopped there)
+  bool stopped = false;    // after_line stopped the intake (the rest of the input was not read)
   bool native = false;          // the rules ran as native code at the end
   uint64_t native_from_event = 0;  // events read before native code took over
 };

@@ -66,45 +66,68 @@ void OutputFile::RemoveIfCreated() {
 }
 
 bool OutputFile::WriteAll(const char* p, size_t n) {
-  while (n > 0 && errno_ == 0) {
-    ssize_t w = ::write(fd_, p, n);
+  size_t done = 0;
+  while (done < n && errno_ == 0) {
+    ssize_t w = ::write(fd_, p + done, n - done);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      errno_ = w < 0 ? errno : EIO;
-      return false;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
+    if (w <= 0) errno_ = w < 0 ? errno : EIO;
+    if (w > 0) done += static_cast<size_t>(w);
   }
-  return errno_ == 0;
+  if (errno_ != 0) {
+    // Part of the chunk may be on the file: cut it back to the last whole line (a regular
+    // file; a pipe keeps what it took).
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::ftruncate(fd_, committed_) == 0) ::lseek(fd_, committed_, SEEK_SET);
+    }
+    return false;
+  }
+  committed_ += static_cast<off_t>(n);
+  for (size_t i = 0; i < n; ++i) lines_ += p[i] == '\n';
+  return true;
 }
 
 bool OutputFile::Flush() {
-  size_t n = static_cast<size_t>(pptr() - pbase());
-  bool ok = n == 0 || WriteAll(pbase(), n);
+  if (errno_ != 0) return false;
+  char* begin = pbase();
+  char* end = pptr();
+  char* last = end;  // one past the last newline
+  while (last > begin && last[-1] != '\n') --last;
+  if (last == begin) return true;  // nothing whole to write
+  bool ok = WriteAll(begin, static_cast<size_t>(last - begin));
+  size_t tail = static_cast<size_t>(end - last);
+  std::memmove(buf_.data(), last, tail);
   setp(buf_.data(), buf_.data() + buf_.size());
-  return ok && errno_ == 0;
+  pbump(static_cast<int>(tail));
+  if (ok && sync_ && ::fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) {
+    errno_ = errno;  // fsync of a pipe or /dev/null is refused, and means nothing
+    ok = false;
+  }
+  return ok;
+}
+
+bool OutputFile::Reserve(size_t n) {
+  if (static_cast<size_t>(epptr() - pptr()) >= n) return true;
+  if (!Flush()) return false;
+  size_t used = static_cast<size_t>(pptr() - pbase());
+  if (buf_.size() - used < n) {  // a line longer than the buffer: it grows, the line stays whole
+    buf_.resize(used + n + buf_.size());
+    setp(buf_.data(), buf_.data() + buf_.size());
+    pbump(static_cast<int>(used));
+  }
+  return true;
 }
 
 int OutputFile::overflow(int c) {
-  if (!Flush()) return traits_type::eof();
-  if (c != traits_type::eof()) {
-    *pptr() = static_cast<char>(c);
-    pbump(1);
-  }
-  return c == traits_type::eof() ? 0 : c;
+  if (c == traits_type::eof()) return Flush() ? 0 : traits_type::eof();
+  if (!Reserve(1)) return traits_type::eof();
+  *pptr() = static_cast<char>(c);
+  pbump(1);
+  return c;
 }
 
 std::streamsize OutputFile::xsputn(const char* s, std::streamsize n) {
-  if (errno_) return 0;
-  size_t room = static_cast<size_t>(epptr() - pptr());
-  if (static_cast<size_t>(n) <= room) {
-    std::memcpy(pptr(), s, static_cast<size_t>(n));
-    pbump(static_cast<int>(n));
-    return n;
-  }
-  if (!Flush()) return 0;
-  if (static_cast<size_t>(n) >= buf_.size()) return WriteAll(s, static_cast<size_t>(n)) ? n : 0;
+  if (errno_ || !Reserve(static_cast<size_t>(n))) return 0;
   std::memcpy(pptr(), s, static_cast<size_t>(n));
   pbump(static_cast<int>(n));
   return n;

@@ -2,12 +2,14 @@
 // events). Opened without truncation, so that every output of a run can be opened and
 // checked (not the input, not each other) before any is emptied; created with a mode of
 // the operator's choosing (0600 by default: outputs hold patient data); written with
-// write(2) through a buffer, the first error kept with its errno so it can be reported
-// with the file's name.
+// write(2) through a buffer in whole lines only (a kill at any instant leaves no torn
+// line), the first error kept with its errno so it can be reported with the file's name;
+// a write that fails part way is cut back to the last whole line.
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <ostream>
 #include <streambuf>
@@ -25,8 +27,14 @@ class OutputFile : public std::streambuf {
 
   /// Empties the file (after every output of the run is known to be usable).
   bool Truncate(std::string& error);
-  /// Writes what is buffered; false (and error() set) when a write fails.
+  /// Writes the whole lines buffered, each flush one write(2) where it fits (and fsync(2)
+  /// with SetSync); a line not yet ended stays buffered. False (and error() set) when a
+  /// write fails: the file is then cut back to its last whole line.
   bool Flush();
+  /// fsync(2) after every flush that wrote something.
+  void SetSync(bool sync) { sync_ = sync; }
+  /// Whole lines on the file (written and not cut back).
+  uint64_t lines() const { return lines_; }
   /// Removes a file this run created (an output refused before any work).
   void RemoveIfCreated();
 
@@ -47,6 +55,8 @@ class OutputFile : public std::streambuf {
  private:
   OutputFile(std::string path, int fd, bool created);
   bool WriteAll(const char* p, size_t n);
+  // Makes room for `n` more bytes: writes the buffered whole lines, grows for a long line.
+  bool Reserve(size_t n);
 
   std::string path_;
   int fd_ = -1;
@@ -54,6 +64,9 @@ class OutputFile : public std::streambuf {
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   int errno_ = 0;
+  bool sync_ = false;
+  uint64_t lines_ = 0;
+  off_t committed_ = 0;  // bytes on the file that end with a whole line
   std::vector<char> buf_;
   std::ostream stream_;
 };

@@ -58,6 +58,11 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--progress", run.progress, "report progress on stderr (default: when stderr is a terminal)");
   run_cmd->add_option("--output-mode", run.output_mode,
                       "octal mode of the output files this run creates (default 600: they hold patient data)");
+  run_cmd->add_option("--flush", run.flush,
+                      "alert (default): each alert written to its file before the next event is read; batch: in "
+                      "64 KiB blocks of whole lines")
+      ->check(CLI::IsMember({"alert", "batch"}));
+  run_cmd->add_flag("--fsync", run.fsync, "fsync the alerts file after each write (durable against power loss)");
 
   ImportOptions import_opts;
   auto* import_cmd = app.add_subcommand("import", "convert a data set to NDJSON events");

@@ -115,6 +115,11 @@ int Run(const RunOptions& o) {
     }
     return otherwise;
   };
+  runtime::OutputFile* alerts_file = nullptr;
+  for (auto& [name, f] : files) {
+    if (name == "--out") alerts_file = f.get();
+  }
+  if (alerts_file) alerts_file->SetSync(o.fsync);
   std::ostream* alerts = output("--out", &std::cout);
   std::ostream* trace = output("--trace", o.trace == "-" ? &std::cout : nullptr);
   std::ostream* dead = output("--dead-letter", o.dead_letter == "-" ? &std::cout : &std::cerr);
@@ -142,13 +147,31 @@ int Run(const RunOptions& o) {
                              s.patients, s.fired)
               << std::flush;
   };
-  runtime::HostStats s = runtime::RunFileHost(fe.module, runtime::FdSource(in_fd), runtime::HostOutputs{alerts, trace, dead, late}, options,
+  // After each event: its alerts to their file (--flush alert), and any failed write stops
+  // the intake at once.
+  std::string write_error;  // the first output that failed, named, with the reason
+  auto after_line = [&]() {
+    if (alerts_file && o.flush == "alert") alerts_file->Flush();
+    if (alerts == &std::cout && o.flush == "alert") std::cout.flush();
+    for (auto& [_, f] : files) {
+      if (f->error()) {
+        write_error = f->ErrorText();
+        return false;
+      }
+    }
+    if (!std::cout) {
+      write_error = "cannot write stdout";
+      return false;
+    }
+    return true;
+  };
+  runtime::HostOutputs host_outputs{alerts, trace, dead, late, after_line};
+  runtime::HostStats s = runtime::RunFileHost(fe.module, runtime::FdSource(in_fd), host_outputs, options,
                                               progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
                                               /*keep_state=*/true);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The outputs are complete before anything more is said: the summary goes to stderr,
   // and a reader of stderr that stops early (a closed pipe) must not cost the output.
-  std::string write_error;  // the first output that failed, named, with the reason
   for (auto& [_, f] : files) {
     if (!f->Flush() && write_error.empty()) write_error = f->ErrorText();
   }
@@ -183,7 +206,10 @@ int Run(const RunOptions& o) {
     return kUsage;
   }
   if (!write_error.empty()) {
-    std::cerr << "cdr run: " << write_error << "\n";
+    std::cerr << "cdr run: " << write_error;
+    if (s.stopped) std::cerr << "; stopped after event " << s.read << ", the rest of the input not read";
+    if (alerts_file) std::cerr << "; " << alerts_file->lines() << " alert lines are on " << alerts_file->path();
+    std::cerr << " (the counts above are what the engine made)\n";
     return kUsage;
   }
   return kOk;

@@ -173,6 +173,30 @@ expect_text "run with an unwritable --trace names it" "$tmp/err" "cannot write $
 "$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --output-mode 999 2>/dev/null; check "run --output-mode not octal" 2 $?
 "$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out /dev/full 2>"$tmp/err"; check "run --out on a full disk" 2 $?
 expect_text "run on a full disk names the file and the reason" "$tmp/err" "cannot write /dev/full: No space left on device"
+expect_text "run on a full disk stops at once" "$tmp/err" "stopped after event 6, the rest of the input not read; 0 alert lines are on /dev/full"
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/s.ndjson" --fsync 2>/dev/null; check "run --fsync" 0 $?
+cmp -s "$tmp/s.ndjson" "$tmp/o.ndjson"; check "run --fsync writes the same alerts" 0 $?
+# A live feed (a FIFO kept open): with --flush alert (the default) each alert is on its file
+# before the next event is read; with --flush batch it waits for the buffer or the end.
+live() {  # live FLUSH: alert lines on the file while the feed is still open (up to 3 s)
+  rm -f "$tmp/feed" "$tmp/live.ndjson"; mkfifo "$tmp/feed"
+  "$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/feed" --out "$tmp/live.ndjson" --emit eager --max-ahead off \
+    --flush "$1" 2>/dev/null &
+  local pid=$!
+  exec 3>"$tmp/feed"
+  cat "$tmp/in.ndjson" >&3
+  local n=0
+  for _ in $(seq 30); do
+    n=$(wc -l < "$tmp/live.ndjson" 2>/dev/null || echo 0)
+    if [ "$n" -gt 0 ] && [ "$1" = alert ]; then break; fi
+    sleep 0.1
+  done
+  exec 3>&-
+  wait "$pid"
+  echo "$n"
+}
+[ "$(live alert)" -gt 0 ]; check "run --flush alert: alerts on the file while the feed is open" 0 $?
+[ "$(live batch)" = 0 ]; check "run --flush batch: alerts wait for the buffer" 0 $?
 "$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out /dev/null --trace /dev/null 2>/dev/null; check "run: /dev/null for two outputs is allowed" 0 $?
 
 # the three engines give the same alerts and trace, byte for byte
