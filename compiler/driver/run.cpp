@@ -150,9 +150,10 @@ int Run(const RunOptions& o) {
   // After each event: its alerts to their file (--flush alert), and any failed write stops
   // the intake at once.
   std::string write_error;  // the first output that failed, named, with the reason
+  const bool flush_each = o.flush == "alert";
   auto after_line = [&]() {
-    if (alerts_file && o.flush == "alert") alerts_file->Flush();
-    if (alerts == &std::cout && o.flush == "alert") std::cout.flush();
+    if (flush_each && alerts_file) alerts_file->Flush();
+    if (flush_each && alerts == &std::cout) std::cout.flush();
     for (auto& [_, f] : files) {
       if (f->error()) {
         write_error = f->ErrorText();
