@@ -282,10 +282,11 @@ std::string LossyJsonString(std::string_view s) {
   return JsonString(stdlib::ReplaceInvalidUtf8(s, "\xef\xbf\xbd", /*keep_nul=*/true));  // U+FFFD
 }
 
-std::string RefusalLine(std::string_view reason, uint64_t line, std::string_view input, uint64_t size) {
-  std::string out = "{\"reason\":" + JsonString(reason) + ",\"line\":" + std::to_string(line) +
-                    ",\"input\":" + LossyJsonString(input.substr(0, kMaxRefusedInput));
-  if (size > kMaxRefusedInput) out += ",\"truncated\":true";
+std::string RefusalLine(std::string_view reason, uint64_t line, std::string_view input, uint64_t size,
+                        bool with_input) {
+  std::string out = "{\"reason\":" + JsonString(reason) + ",\"line\":" + std::to_string(line);
+  if (with_input) out += ",\"input\":" + LossyJsonString(input.substr(0, kMaxRefusedInput));
+  if (with_input && size > kMaxRefusedInput) out += ",\"truncated\":true";
   out += "}\n";
   return out;
 }
@@ -572,7 +573,7 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
 
 void Engine::RefuseLate(const Event& e, const std::string& reason) {
   ++counters_.late;
-  if (out_.late) *out_.late << RefusalLine(reason, e.source_line, e.source, e.source.size());
+  if (out_.late) *out_.late << RefusalLine(reason, e.source_line, e.source, e.source.size(), out_.late_input);
 }
 
 int Engine::VersionOrder(const Patient& p, const IdEntry& old, const Event& e) const {

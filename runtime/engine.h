@@ -70,6 +70,9 @@ struct Outputs {
   std::ostream* trace = nullptr;
   /// Events refused as late (RefusalLine, with the event's source), with their reason.
   std::ostream* late = nullptr;
+  /// Whether a late line quotes the event (`input`): not on stderr, whose lines end up in
+  /// logs, since an event holds patient data; its reason and line number are enough there.
+  bool late_input = true;
 };
 
 class Engine {
@@ -289,6 +292,9 @@ inline constexpr size_t kMaxRefusedInput = 64 * 1024;
 
 /// One line of the dead-letter or late output: `{"reason", "line", "input"}` (input cut
 /// at kMaxRefusedInput bytes, then `"truncated": true`; `size` is the input's full size).
-std::string RefusalLine(std::string_view reason, uint64_t line, std::string_view input, uint64_t size);
+/// A refused event's line: its reason, its input line number and, `with_input`, its text
+/// (cut at kMaxRefusedInput).
+std::string RefusalLine(std::string_view reason, uint64_t line, std::string_view input, uint64_t size,
+                        bool with_input = true);
 
 }  // namespace cdr::runtime

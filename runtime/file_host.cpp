@@ -23,7 +23,7 @@ HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutp
 
 HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutputs& out, const EngineOptions& options,
                       const std::function<void(const HostStats&)>& progress, bool keep_state) {
-  auto owned = std::make_unique<Engine>(module, options, Outputs{out.alerts, out.trace, out.late});
+  auto owned = std::make_unique<Engine>(module, options, Outputs{out.alerts, out.trace, out.late, out.late_input});
   Engine& engine = *owned;
   if (keep_state) {
     // A process about to exit need not free millions of small objects one by one (as
@@ -40,7 +40,7 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
   // An event that cannot be used: counted, and written with its reason and input line.
   auto dead_letter = [&](const std::string& reason, uint64_t line, std::string_view input, uint64_t size) {
     ++stats.dead_lettered;
-    if (out.dead_letter) *out.dead_letter << RefusalLine(reason, line, input, size);
+    if (out.dead_letter) *out.dead_letter << RefusalLine(reason, line, input, size, out.dead_letter_input);
   };
   auto snapshot = [&]() {
     stats.native = engine.native();

@@ -18,6 +18,8 @@ struct HostOutputs {
   std::ostream* trace = nullptr;
   std::ostream* dead_letter = nullptr;
   std::ostream* late = nullptr;
+  /// Whether dead-letter and late lines quote the event (see Outputs::late_input).
+  bool dead_letter_input = true, late_input = true;
   /// Called after each input line is processed (its alerts written to the streams);
   /// false stops the intake at once (an output cannot be written).
   std::function<bool()> after_line;

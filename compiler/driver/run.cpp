@@ -166,7 +166,8 @@ int Run(const RunOptions& o) {
     }
     return true;
   };
-  runtime::HostOutputs host_outputs{alerts, trace, dead, late, after_line};
+  // Refused events quote their text only in a file named for them: stderr ends up in logs.
+  runtime::HostOutputs host_outputs{alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr, after_line};
   runtime::HostStats s = runtime::RunFileHost(fe.module, runtime::FdSource(in_fd), host_outputs, options,
                                               progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
                                               /*keep_state=*/true);

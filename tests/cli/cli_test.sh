@@ -199,6 +199,17 @@ live() {  # live FLUSH: alert lines on the file while the feed is still open (up
 [ "$(live batch)" = 0 ]; check "run --flush batch: alerts wait for the buffer" 0 $?
 "$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out /dev/null --trace /dev/null 2>/dev/null; check "run: /dev/null for two outputs is allowed" 0 $?
 
+# Refused events on stderr (the default) give their reason and line, never their text:
+# stderr ends up in logs, and an event holds patient data. A named file gets the text.
+printf '{"id":"x1","patient":"P-SECRET","time":"2024-01-01T00:00:00Z","signal":"nope","value":1}\n' > "$tmp/secret.ndjson"
+"$cdr" run --rules "$src/rules" --events "$tmp/secret.ndjson" --out /dev/null 2>"$tmp/err"; check "run with a dead letter on stderr" 0 $?
+expect_text "dead letter on stderr: reason and line" "$tmp/err" '{"reason":"unknown signal `nope`","line":1}'
+! grep -q "P-SECRET" "$tmp/err"; check "dead letter on stderr: no patient data" 0 $?
+"$cdr" run --rules "$src/rules" --events "$tmp/secret.ndjson" --out /dev/null --dead-letter "$tmp/dl.ndjson" 2>/dev/null; check "run with --dead-letter" 0 $?
+expect_text "dead letter in its file: the event quoted" "$tmp/dl.ndjson" 'P-SECRET'
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --allowed-lateness 2h --max-ahead off --out /dev/null 2>"$tmp/err"; check "run with a late event on stderr" 0 $?
+expect_text "late event on stderr: reason and line only" "$tmp/err" '{"reason":"later than the allowed lateness","line":4}'
+
 # the three engines give the same alerts and trace, byte for byte
 for engine in interp jit adaptive; do
   "$cdr" run --rules "$src/rules" --engine $engine --events "$tmp/events.ndjson" --out "$tmp/alerts-$engine" --trace "$tmp/trace-$engine" 2>"$tmp/err-$engine"; check "cdr run --engine $engine" 0 $?
