@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -21,6 +22,37 @@
 #include "stdlib/units.h"
 
 namespace cdr::driver {
+namespace {
+
+// SIGTERM or SIGINT asked the run to stop (the signal's number), 0 otherwise.
+volatile sig_atomic_t g_stop_signal = 0;
+
+void OnStopSignal(int sig) { g_stop_signal = sig; }
+
+// The first SIGTERM or SIGINT ends the input where it is: the event being processed
+// finishes and the run ends as at the end of its input. A second one kills as usual.
+void CatchStopSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;  // no SA_RESTART: a read waiting on a quiet feed returns EINTR
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+// Reads `fd` until a stop signal: then the input ends there.
+runtime::ReadFn StoppableSource(int fd) {
+  return [fd](char* to, size_t n) -> long {
+    for (;;) {
+      if (g_stop_signal) return 0;
+      ssize_t got = ::read(fd, to, n);
+      if (got >= 0 || errno != EINTR) return static_cast<long>(got);
+    }
+  };
+}
+
+}  // namespace
+
 std::optional<int64_t> ParseDurationMs(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
@@ -168,7 +200,8 @@ int Run(const RunOptions& o) {
   };
   // Refused events quote their text only in a file named for them: stderr ends up in logs.
   runtime::HostOutputs host_outputs{alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr, after_line};
-  runtime::HostStats s = runtime::RunFileHost(fe.module, runtime::FdSource(in_fd), host_outputs, options,
+  CatchStopSignals();
+  runtime::HostStats s = runtime::RunFileHost(fe.module, StoppableSource(in_fd), host_outputs, options,
                                               progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
                                               /*keep_state=*/true);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -201,6 +234,11 @@ int Run(const RunOptions& o) {
   }
   backend.Join();
   std::cerr << "cdr run: " << backend.Describe(s.native, s.native_from_event) << "\n";
+  if (g_stop_signal) {
+    std::cerr << "cdr run: stopped by " << (g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT") << " after event "
+              << s.read << "; the rest of the input was not read, and the points still open were decided as at the "
+              << "end of the input\n";
+  }
   if (in_fd != STDIN_FILENO) ::close(in_fd);
   if (!s.read_error.empty()) {
     std::cerr << "cdr run: error reading " << (o.events == "-" ? "stdin" : o.events) << ": " << s.read_error

@@ -197,6 +197,18 @@ live() {  # live FLUSH: alert lines on the file while the feed is still open (up
 }
 [ "$(live alert)" -gt 0 ]; check "run --flush alert: alerts on the file while the feed is open" 0 $?
 [ "$(live batch)" = 0 ]; check "run --flush batch: alerts wait for the buffer" 0 $?
+# SIGTERM on a quiet live feed: the run ends as at the end of its input, exit 0
+rm -f "$tmp/feed" "$tmp/live.ndjson"; mkfifo "$tmp/feed"
+"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/feed" --out "$tmp/live.ndjson" --emit eager --max-ahead off 2>"$tmp/err" &
+pid=$!
+exec 3>"$tmp/feed"
+cat "$tmp/in.ndjson" >&3
+sleep 1
+kill -TERM "$pid"
+wait "$pid"; check "run stopped by SIGTERM on a quiet feed" 0 $?
+exec 3>&-
+expect_text "run stopped by SIGTERM says so" "$tmp/err" "stopped by SIGTERM after event 7"
+[ "$(wc -l < "$tmp/live.ndjson")" = "10" ]; check "run stopped by SIGTERM: every alert written" 0 $?
 "$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out /dev/null --trace /dev/null 2>/dev/null; check "run: /dev/null for two outputs is allowed" 0 $?
 
 # Refused events on stderr (the default) give their reason and line, never their text:
