@@ -85,14 +85,25 @@ int Fmt(const FmtOptions& o) {
   return status;
 }
 
-std::ostream* OpenOutput(const std::string& path, std::ofstream& file, const char* command) {
+std::ostream* OpenOutput(const std::string& path, std::unique_ptr<runtime::OutputFile>& file, const char* command) {
   if (path.empty() || path == "-") return &std::cout;
-  file.open(path, std::ios::binary | std::ios::trunc);
-  if (!file) {
-    std::cerr << command << ": cannot write " << path << "\n";
+  std::string error;
+  file = runtime::OutputFile::Open(path, 0600, error);  // events hold patient data
+  if (!file || !file->Truncate(error)) {
+    std::cerr << command << ": " << error << "\n";
     return nullptr;
   }
-  return &file;
+  return &file->stream();
+}
+
+bool CloseOutput(std::ostream* out, runtime::OutputFile* file, const char* command) {
+  out->flush();
+  if (file && file->error()) {
+    std::cerr << command << ": " << file->ErrorText() << "\n";
+    return false;
+  }
+  if (!*out) std::cerr << command << ": cannot write stdout\n";
+  return static_cast<bool>(*out);
 }
 
 int CompileOrReport(Frontend& fe, const std::vector<std::string>& paths, const char* command) {

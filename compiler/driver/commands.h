@@ -4,11 +4,14 @@
 #include <cstdint>
 #include <fstream>
 #include <istream>
-#include <ostream>
+#include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "runtime/output_file.h"
 
 namespace cdr::driver {
 
@@ -103,7 +106,11 @@ int CompileOrReport(Frontend& fe, const std::vector<std::string>& paths, const c
 
 /// Where a command writes: stdout for an empty path or `-`, else the opened file.
 /// Returns nullptr (after saying so on stderr) when the file cannot be written.
-std::ostream* OpenOutput(const std::string& path, std::ofstream& file, const char* command);
+/// Opens an output of `command` (stdout for "" or "-"): created 0600, emptied; null after
+/// reporting why it cannot be written.
+std::ostream* OpenOutput(const std::string& path, std::unique_ptr<runtime::OutputFile>& file, const char* command);
+/// Flushes an output of OpenOutput; false after reporting a failed write with its file.
+bool CloseOutput(std::ostream* out, runtime::OutputFile* file, const char* command);
 
 /// The version printed by `cdr --version` and written into SARIF logs.
 const char* Version();

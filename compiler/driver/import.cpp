@@ -152,14 +152,14 @@ int ImportPhysionet(const ImportOptions& o) {
   std::stable_sort(rows.begin(), rows.end(), [](const PsvRow& a, const PsvRow& b) {
     return std::tie(a.time, a.patient, a.column) < std::tie(b.time, b.patient, b.column);
   });
-  std::ofstream file;
+  std::unique_ptr<runtime::OutputFile> file;
   std::ostream* out = OpenOutput(o.out, file, "cdr import");
   if (!out) return kUsage;
   for (const PsvRow& r : rows) *out << PsvEventJson(r) << "\n";
-  out->flush();
+  bool written = CloseOutput(out, file.get(), "cdr import");
   std::cerr << fmt::format("cdr import: {} stays, {} rows, {} events{}\n", stays, lines, rows.size(),
                            problems ? fmt::format(", {} problems reported above", problems) : "");
-  return *out ? kOk : kUsage;
+  return written ? kOk : kUsage;
 }
 
 }  // namespace cdr::driver

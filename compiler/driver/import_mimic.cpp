@@ -342,7 +342,7 @@ int ImportMimic(const ImportOptions& o) {
   std::vector<std::pair<const char*, Table>> stats;
   auto open = [&](const std::string& rel) { return std::make_unique<CsvReader>(dir / rel); };
   if (!CollectMimic(open, out, std::cerr, stats)) return kUsage;
-  std::ofstream file;
+  std::unique_ptr<runtime::OutputFile> file;
   std::ostream* os = OpenOutput(o.out, file, "cdr import");
   if (!os) return kUsage;
   int64_t max_late = 0;
@@ -350,14 +350,14 @@ int ImportMimic(const ImportOptions& o) {
     *os << e.line << "\n";
     max_late = std::max(max_late, e.recorded - e.time);
   }
-  os->flush();
+  bool written = CloseOutput(os, file.get(), "cdr import");
   for (const auto& [what, t] : stats) {
     std::cerr << fmt::format("cdr import: {}: {} rows, {} events, {} rows skipped (malformed or no value)\n", what, t.rows,
                              t.used, t.skipped);
   }
   std::cerr << fmt::format("cdr import: {} events in recorded order; largest lateness (recorded - time) {:.1f} h\n",
                            out.size(), max_late / 3600000.0);
-  return *os ? kOk : kUsage;
+  return written ? kOk : kUsage;
 }
 
 }  // namespace cdr::driver

@@ -115,6 +115,12 @@ actual=$(wc -l < "$tmp/events.ndjson")
 check "import event count equals the non-missing cells ($expected)" "$expected" "$actual"
 "$cdr" import physionet2019 "$tmp/no-such-dir" >"$tmp/out" 2>&1; check "import of a missing folder" 2 $?
 
+# the import's events hold patient data: created 0600; a failed write is named, exit 2
+"$cdr" import physionet2019 "$src/tests/data/physionet2019" --out "$tmp/imported.ndjson" 2>/dev/null; check "import to a file" 0 $?
+[ "$(stat -c %a "$tmp/imported.ndjson")" = "600" ]; check "import output is created 0600" 0 $?
+"$cdr" import physionet2019 "$src/tests/data/physionet2019" --out /dev/full 2>"$tmp/err"; check "import on a full disk" 2 $?
+expect_text "import on a full disk names the file" "$tmp/err" "cdr import: cannot write /dev/full: No space left on device"
+
 # cdr run: exit codes, counters that add up, outputs
 "$cdr" run --rules "$src/rules" --events "$tmp/events.ndjson" --out "$tmp/alerts.ndjson" --trace "$tmp/trace.ndjson" 2>"$tmp/err"; check "cdr run" 0 $?
 # One value of the sample is outside its schema's plausible range (p100130, hour 36: a
