@@ -14,9 +14,10 @@ ReadFn StreamSource(std::istream& in) {
   };
 }
 
-ReadFn FdSource(int fd) {
-  return [fd](char* to, size_t n) -> long {
+ReadFn FdSource(int fd, const volatile sig_atomic_t* stop) {
+  return [fd, stop](char* to, size_t n) -> long {
     for (;;) {
+      if (stop && *stop) return 0;
       ssize_t got = ::read(fd, to, n);
       if (got >= 0 || errno != EINTR) return static_cast<long>(got);
     }

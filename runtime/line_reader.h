@@ -6,6 +6,7 @@
 // is counted, so no input line, however long, costs more than the buffer.
 #pragma once
 
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -27,7 +28,9 @@ using ReadFn = std::function<long(char* to, size_t n)>;
 /// A source reading from a stream (bulk reads; for files and in-memory streams).
 ReadFn StreamSource(std::istream& in);
 /// A source reading from a file descriptor with read(2) (stdin, pipes, files).
-ReadFn FdSource(int fd);
+/// `stop`, when given, ends the input as soon as it is set (by a signal handler: a read
+/// waiting on a quiet feed returns EINTR when the handler is installed without SA_RESTART).
+ReadFn FdSource(int fd, const volatile sig_atomic_t* stop = nullptr);
 
 struct Line {
   std::string_view text;  // the line without its '\n'; only a prefix when `size` > text.size()

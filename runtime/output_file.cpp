@@ -46,13 +46,12 @@ std::unique_ptr<OutputFile> OutputFile::Open(const std::string& path, mode_t mod
   std::unique_ptr<OutputFile> f(new OutputFile(path, fd, created));
   f->dev_ = st.st_dev;
   f->ino_ = st.st_ino;
+  f->regular_ = S_ISREG(st.st_mode);
   return f;
 }
 
 bool OutputFile::Truncate(std::string& error) {
-  struct stat st {};
-  // Devices and pipes (/dev/null, a FIFO) have nothing to empty.
-  if (::fstat(fd_, &st) == 0 && !S_ISREG(st.st_mode)) return true;
+  if (!regular_) return true;  // devices and pipes (/dev/null, a FIFO) have nothing to empty
   if (::ftruncate(fd_, 0) != 0) {
     error = "cannot write " + path_ + ": " + std::strerror(errno);
     return false;
@@ -76,10 +75,7 @@ bool OutputFile::WriteAll(const char* p, size_t n) {
   if (errno_ != 0) {
     // Part of the chunk may be on the file: cut it back to the last whole line (a regular
     // file; a pipe keeps what it took).
-    struct stat st {};
-    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
-      if (::ftruncate(fd_, committed_) == 0) ::lseek(fd_, committed_, SEEK_SET);
-    }
+    if (regular_ && ::ftruncate(fd_, committed_) == 0) ::lseek(fd_, committed_, SEEK_SET);
     return false;
   }
   committed_ += static_cast<off_t>(n);
@@ -140,21 +136,17 @@ std::string OutputFile::ErrorText() const {
 }
 
 SameFile FindSameFile(int input_fd, const std::string& input_name,
-                      const std::vector<std::pair<std::string, OutputFile*>>& outputs) {
+                      const std::vector<std::pair<std::string, std::unique_ptr<OutputFile>>>& outputs) {
   struct stat in {};
   bool input_is_file = ::fstat(input_fd, &in) == 0 && S_ISREG(in.st_mode);
-  auto regular = [](const OutputFile* f) {
-    struct stat st {};
-    return ::stat(f->path().c_str(), &st) == 0 && S_ISREG(st.st_mode);
-  };
   for (size_t i = 0; i < outputs.size(); ++i) {
-    const OutputFile* a = outputs[i].second;
-    if (!regular(a)) continue;  // /dev/null, a FIFO: writing it twice destroys nothing
+    const OutputFile* a = outputs[i].second.get();
+    if (!a->regular()) continue;  // /dev/null, a FIFO: writing it twice destroys nothing
     if (input_is_file && a->device() == in.st_dev && a->inode() == in.st_ino) {
       return SameFile{outputs[i].first, input_name, a->path()};
     }
     for (size_t j = i + 1; j < outputs.size(); ++j) {
-      const OutputFile* b = outputs[j].second;
+      const OutputFile* b = outputs[j].second.get();
       if (a->device() == b->device() && a->inode() == b->inode()) return SameFile{outputs[i].first, outputs[j].first, a->path()};
     }
   }

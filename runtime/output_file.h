@@ -42,6 +42,7 @@ class OutputFile : public std::streambuf {
   const std::string& path() const { return path_; }
   dev_t device() const { return dev_; }
   ino_t inode() const { return ino_; }
+  bool regular() const { return regular_; }
   /// errno of the first failed write, 0 when every write succeeded.
   int error() const { return errno_; }
   /// "cannot write PATH: REASON".
@@ -63,6 +64,7 @@ class OutputFile : public std::streambuf {
   bool created_ = false;
   dev_t dev_ = 0;
   ino_t ino_ = 0;
+  bool regular_ = false;  // a regular file (not /dev/null, a FIFO): it can be emptied and cut back
   int errno_ = 0;
   bool sync_ = false;
   uint64_t lines_ = 0;
@@ -78,6 +80,6 @@ struct SameFile {
   std::string first, second, path;
 };
 SameFile FindSameFile(int input_fd, const std::string& input_name,
-                      const std::vector<std::pair<std::string, OutputFile*>>& outputs);
+                      const std::vector<std::pair<std::string, std::unique_ptr<OutputFile>>>& outputs);
 
 }  // namespace cdr::runtime

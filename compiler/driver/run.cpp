@@ -40,17 +40,6 @@ void CatchStopSignals() {
   sigaction(SIGINT, &sa, nullptr);
 }
 
-// Reads `fd` until a stop signal: then the input ends there.
-runtime::ReadFn StoppableSource(int fd) {
-  return [fd](char* to, size_t n) -> long {
-    for (;;) {
-      if (g_stop_signal) return 0;
-      ssize_t got = ::read(fd, to, n);
-      if (got >= 0 || errno != EINTR) return static_cast<long>(got);
-    }
-  };
-}
-
 }  // namespace
 
 std::optional<int64_t> ParseDurationMs(std::string_view text) {
@@ -118,7 +107,6 @@ int Run(const RunOptions& o) {
     mode = static_cast<mode_t>(m);
   }
   std::vector<std::pair<std::string, std::unique_ptr<runtime::OutputFile>>> files;
-  std::vector<std::pair<std::string, runtime::OutputFile*>> named;
   auto refuse = [&](const std::string& message) {
     std::cerr << "cdr run: " << message << "\n";
     for (auto& [_, f] : files) f->RemoveIfCreated();
@@ -131,26 +119,26 @@ int Run(const RunOptions& o) {
     std::string error;
     auto f = runtime::OutputFile::Open(path, mode, error);
     if (!f) return refuse(error);
-    named.emplace_back(flag, f.get());
     files.emplace_back(flag, std::move(f));
   }
-  if (auto same = runtime::FindSameFile(in_fd, "--events", named); !same.path.empty()) {
+  if (auto same = runtime::FindSameFile(in_fd, "--events", files); !same.path.empty()) {
     return refuse(same.first + " and " + same.second + " name the same file (" + same.path + ")");
   }
   for (auto& [_, f] : files) {
     std::string error;
     if (!f->Truncate(error)) return refuse(error);
   }
-  auto output = [&](const std::string& flag, std::ostream* otherwise) -> std::ostream* {
+  auto file_of = [&](const std::string& flag) -> runtime::OutputFile* {
     for (auto& [name, f] : files) {
-      if (name == flag) return &f->stream();
+      if (name == flag) return f.get();
     }
-    return otherwise;
+    return nullptr;
   };
-  runtime::OutputFile* alerts_file = nullptr;
-  for (auto& [name, f] : files) {
-    if (name == "--out") alerts_file = f.get();
-  }
+  auto output = [&](const std::string& flag, std::ostream* otherwise) {
+    runtime::OutputFile* f = file_of(flag);
+    return f ? &f->stream() : otherwise;
+  };
+  runtime::OutputFile* alerts_file = file_of("--out");
   if (alerts_file) alerts_file->SetSync(o.fsync);
   std::ostream* alerts = output("--out", &std::cout);
   std::ostream* trace = output("--trace", o.trace == "-" ? &std::cout : nullptr);
@@ -201,7 +189,7 @@ int Run(const RunOptions& o) {
   // Refused events quote their text only in a file named for them: stderr ends up in logs.
   runtime::HostOutputs host_outputs{alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr, after_line};
   CatchStopSignals();
-  runtime::HostStats s = runtime::RunFileHost(fe.module, StoppableSource(in_fd), host_outputs, options,
+  runtime::HostStats s = runtime::RunFileHost(fe.module, runtime::FdSource(in_fd, &g_stop_signal), host_outputs, options,
                                               progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
                                               /*keep_state=*/true);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
