@@ -47,6 +47,14 @@ class DueQueue {
     b.items.insert(pos, v);
   }
 
+  /// Calls `f` with every entry not yet taken, in no particular order (a checkpoint).
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const auto& [_, b] : buckets_) {
+      for (size_t i = b.next; i < b.items.size(); ++i) f(b.items[i]);
+    }
+  }
+
   /// Takes the least entry into `out` if its time is at most `upto`.
   bool PopUpTo(int64_t upto, T& out) {
     if (buckets_.empty()) return false;

@@ -28,6 +28,8 @@
 namespace cdr::runtime {
 
 struct IdEntry;
+class CheckpointWriter;
+class CheckpointReader;
 
 /// When an evaluation point's alerts are decided (docs/semantics.md, "Emission").
 enum class Emit {
@@ -106,6 +108,14 @@ class Engine {
   /// Coverage per rule (for `cdr test`), when enabled before the first event.
   void EnableCoverage() { coverage_enabled_ = true; }
   const Coverage* CoverageOf(size_t rule) const;
+
+  /// Writes the engine's whole state (between two events: after an Ingest, AdvanceTo or
+  /// a restore) to a checkpoint (runtime/engine_checkpoint.cpp). What only speeds the
+  /// engine up (window indexes, the memos of `for`) is rebuilt, not written.
+  void Save(CheckpointWriter& out) const;
+  /// Reads a state written by Save into an engine just constructed from the same module
+  /// and options, before any event. False when the state does not fit this engine.
+  bool Restore(CheckpointReader& in);
 
  private:
   struct Point;

@@ -92,6 +92,13 @@ class IdTexts {
   }
   size_t bytes() const { return buf_.size(); }
   size_t capacity() const { return buf_.capacity(); }
+  /// The buffer and its dropped bytes, as they are (a checkpoint), and back.
+  std::string_view raw() const { return {buf_.data(), buf_.size()}; }
+  size_t dropped() const { return dead_; }
+  void Assign(std::string_view raw, size_t dropped) {
+    buf_.assign(raw.begin(), raw.end());
+    dead_ = dropped;
+  }
 
  private:
   static constexpr uint32_t kTagged = 1u << 31;

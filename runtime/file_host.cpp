@@ -16,25 +16,70 @@ constexpr size_t kReadBlock = 4 << 20;  // larger than kMaxEventBytes: any event
 static_assert(kReadBlock > kMaxEventBytes);
 }
 
-HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,
-                      const std::function<void(const HostStats&)>& progress, bool keep_state) {
-  return RunFileHost(module, StreamSource(in), out, options, progress, keep_state);
+struct FileHost::Impl {
+  Impl(const ir::Module& module, const HostOutputs& out, const EngineOptions& options)
+      : out(out),
+        owned(std::make_unique<Engine>(module, options, Outputs{out.alerts, out.trace, out.late, out.late_input})),
+        engine(*owned),
+        decoder(module, engine.interner()),
+        clock(ClockOptions(options)) {}
+  static StreamClockOptions ClockOptions(const EngineOptions& options) {
+    StreamClockOptions clock_options = options.clock;
+    clock_options.end_reach_ms = options.allowed_lateness_ms;
+    return clock_options;
+  }
+  HostOutputs out;
+  std::unique_ptr<Engine> owned;  // null once kept (KeepState)
+  Engine& engine;
+  EventDecoder decoder;
+  StreamClock clock;
+  uint64_t line_no = 0;
+  uint64_t base_offset = 0;            // input consumed before a restore
+  const LineReader* reader = nullptr;  // while Run reads
+  uint64_t consumed = 0;               // by the last Run's reader, once it returned
+};
+
+FileHost::FileHost(const ir::Module& module, const HostOutputs& out, const EngineOptions& options)
+    : impl_(std::make_unique<Impl>(module, out, options)) {}
+
+FileHost::~FileHost() = default;
+
+void FileHost::KeepState() {
+  // A process about to exit need not free millions of small objects one by one (as
+  // compilers skip freeing their ASTs): the state stays reachable from here until exit.
+  static auto* kept = new std::vector<std::unique_ptr<Engine>>();  // never destroyed
+  if (impl_->owned) kept->push_back(std::move(impl_->owned));
 }
 
-HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutputs& out, const EngineOptions& options,
-                      const std::function<void(const HostStats&)>& progress, bool keep_state) {
-  auto owned = std::make_unique<Engine>(module, options, Outputs{out.alerts, out.trace, out.late, out.late_input});
-  Engine& engine = *owned;
-  if (keep_state) {
-    // A process about to exit need not free millions of small objects one by one (as
-    // compilers skip freeing their ASTs): the state stays reachable from here until exit.
-    static auto* kept = new std::vector<std::unique_ptr<Engine>>();  // never destroyed
-    kept->push_back(std::move(owned));
-  }
-  EventDecoder decoder(module, engine.interner());
-  HostStats stats;
-  uint64_t line_no = 0;
+uint64_t FileHost::input_offset() const {
+  return impl_->base_offset + (impl_->reader ? impl_->reader->consumed() : impl_->consumed);
+}
+
+void FileHost::Save(CheckpointWriter& out) const {
+  out.U64(input_offset());
+  out.U64(impl_->line_no);
+  for (uint64_t v : {stats_.read, stats_.dead_lettered, stats_.blank, stats_.implausible_kept}) out.U64(v);
+  impl_->clock.Save(out);
+  impl_->engine.Save(out);
+}
+
+bool FileHost::Restore(CheckpointReader& in) {
+  impl_->base_offset = in.U64();
+  impl_->line_no = in.U64();
+  for (uint64_t* v : {&stats_.read, &stats_.dead_lettered, &stats_.blank, &stats_.implausible_kept}) *v = in.U64();
+  return impl_->clock.Restore(in) && impl_->engine.Restore(in) && in.done();
+}
+
+HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostStats&)>& progress, OnStop on_stop) {
+  Impl& h = *impl_;
+  Engine& engine = h.engine;
+  EventDecoder& decoder = h.decoder;
+  StreamClock& clock = h.clock;
+  const HostOutputs& out = h.out;
+  HostStats& stats = stats_;
+  uint64_t& line_no = h.line_no;
   LineReader reader(in, kReadBlock, kMaxRefusedInput);
+  h.reader = &reader;
   Line line;
   Event event;
   // An event that cannot be used: counted, and written with its reason and input line.
@@ -54,9 +99,6 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
     stats.late = engine.counters().late;
     stats.used = stats.read - stats.dead_lettered - stats.late;
   };
-  StreamClockOptions clock_options = options.clock;
-  clock_options.end_reach_ms = options.allowed_lateness_ms;
-  StreamClock clock(clock_options);
   // Ingests one decoded event and reports what the engine made of it.
   auto ingest = [&](std::string_view text, uint64_t size) {
     stats.implausible_kept += event.implausible;
@@ -125,16 +167,34 @@ HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutp
       progress(stats);
     }
   }
-  if (!stats.stopped) {  // a stopped run writes nothing more
+  stats.interrupted = reader.stopped();
+  stats.unread = reader.unread();
+  stats.paused = stats.interrupted && on_stop == OnStop::Pause;
+  if (!stats.stopped && !stats.paused) {  // a stopped run writes nothing more
     clock.Finish();
     drain();
     engine.Finish();
+    finished_ = true;
   }
   stats.held = clock.held_total();
   stats.quarantined = clock.quarantined();
   stats.read_error = reader.error();
+  h.consumed = reader.consumed();
+  h.reader = nullptr;
   snapshot();
   return stats;
+}
+
+HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,
+                      const std::function<void(const HostStats&)>& progress, bool keep_state) {
+  return RunFileHost(module, StreamSource(in), out, options, progress, keep_state);
+}
+
+HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutputs& out, const EngineOptions& options,
+                      const std::function<void(const HostStats&)>& progress, bool keep_state) {
+  FileHost host(module, out, options);
+  if (keep_state) host.KeepState();
+  return host.Run(in, progress);
 }
 
 }  // namespace cdr::runtime

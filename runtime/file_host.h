@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <functional>
 #include <istream>
+#include <memory>
 #include <ostream>
 
 #include "compiler/ir/ir.h"
+#include "runtime/checkpoint.h"
 #include "runtime/engine.h"
 #include "runtime/line_reader.h"
 
@@ -41,19 +43,62 @@ struct HostStats {
   uint64_t implausible_kept = 0;  // values outside their plausible range, used (`plausible ... keep`)
   std::string read_error;  // the input ended on a read error (the run stopped there)
   bool stopped = false;    // after_line stopped the intake (the rest of the input was not read)
+  bool paused = false;     // the source stopped (a signal) and Run left the state as it was (OnStop::Pause)
+  bool interrupted = false;  // the source stopped (a signal) rather than ended
+  uint64_t unread = 0;       // bytes after the last line when the source stopped (a line not yet ended)
   bool native = false;          // the rules ran as native code at the end
   uint64_t native_from_event = 0;  // events read before native code took over
 };
 
-/// Streams every line of `in` through the rules of `module`. `progress`, when given, is
-/// called now and then with the stats so far. With `keep_state`, the engine's state is
-/// not freed on return (for a process that exits right after: freeing 100,000 patients
-/// one object at a time takes seconds).
+/// The embedded host: reads lines, decodes them, guards the stream time, feeds the engine.
+/// Its whole state can be saved between two lines and restored in a new process
+/// (checkpoints: runtime/checkpoint.h), which then continues with the input from
+/// input_offset() on.
+class FileHost {
+ public:
+  FileHost(const ir::Module& module, const HostOutputs& out, const EngineOptions& options);
+  ~FileHost();
+
+  /// What Run does when its source stops (kReadStopped: a signal) rather than ends.
+  enum class OnStop {
+    Finish,  // as at the end of the input: the open points are decided (no checkpoint to continue from)
+    Pause,   // nothing more: the state stays as it is, to be saved and continued
+  };
+  /// Streams every line of `in`. `progress`, when given, is called now and then with the
+  /// stats so far. Returns when the input ends (all decided, the trace written), stops, or
+  /// after_line says so (nothing more written).
+  HostStats Run(const ReadFn& in, const std::function<void(const HostStats&)>& progress = {}, OnStop on_stop = OnStop::Finish);
+
+  /// Writes the host's state (between two lines: from after_line, or after Run returned
+  /// paused or stopped by after_line): counters, input position, stream clock, engine.
+  void Save(CheckpointWriter& out) const;
+  /// Reads a state written by Save, before Run. False when it does not fit.
+  bool Restore(CheckpointReader& in);
+  /// Bytes of the input used so far, up to the end of the last line processed (the lines
+  /// before a restore included): where the input continues after a restore.
+  uint64_t input_offset() const;
+  /// Non-blank lines read so far (a restore's included).
+  uint64_t lines_read() const { return stats_.read; }
+  /// Whether Run ended the input (everything decided, as at its end).
+  bool finished() const { return finished_; }
+
+  /// The engine's state is never freed (for a process that exits right after: freeing
+  /// 100,000 patients one object at a time takes seconds).
+  void KeepState();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  HostStats stats_;
+  bool finished_ = false;
+};
+
+/// Streams every line of `in` through the rules of `module` (a FileHost run to the end).
+/// With `keep_state`, the engine's state is not freed on return (FileHost::KeepState).
 HostStats RunFileHost(const ir::Module& module, const ReadFn& in, const HostOutputs& out, const EngineOptions& options,
                       const std::function<void(const HostStats&)>& progress = {}, bool keep_state = false);
 /// The same over a stream.
 HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,
                       const std::function<void(const HostStats&)>& progress = {}, bool keep_state = false);
-
 
 }  // namespace cdr::runtime

@@ -28,6 +28,8 @@ class Interner {
  public:
   int64_t Intern(const std::string& s);
   const std::string& Text(int64_t id) const { return texts_.at(static_cast<size_t>(id)); }
+  /// Every text, by id (a checkpoint: interning them again in this order gives each its id).
+  const std::vector<std::string>& texts() const { return texts_; }
 
  private:
   std::vector<std::string> texts_;

@@ -17,7 +17,7 @@ ReadFn StreamSource(std::istream& in) {
 ReadFn FdSource(int fd, const volatile sig_atomic_t* stop) {
   return [fd, stop](char* to, size_t n) -> long {
     for (;;) {
-      if (stop && *stop) return 0;
+      if (stop && *stop) return kReadStopped;
       ssize_t got = ::read(fd, to, n);
       if (got >= 0 || errno != EINTR) return static_cast<long>(got);
     }
@@ -31,6 +31,10 @@ LineReader::LineReader(ReadFn read, size_t block, size_t keep)
 
 size_t LineReader::Read(char* to, size_t n) {
   long got = read_(to, n);
+  if (got == kReadStopped) {
+    stopped_ = true;
+    return 0;
+  }
   if (got < 0) {
     error_ = std::strerror(errno);
     return 0;
@@ -64,16 +68,18 @@ bool LineReader::Next(Line& line) {
       line.readable = block_ + kLinePadding - begin_;
       line.size = line.text.size();
       begin_ = at + 1;
+      consumed_ += line.size + 1;
       return true;
     }
     size_t pending = end_ - begin_;
     if (pending == block_) break;  // a line longer than the buffer
     if (!Fill()) {
-      if (begin_ == end_) return false;
+      if (begin_ == end_ || stopped_) return false;
       line.text = std::string_view(buf_.get() + begin_, end_ - begin_);  // last line, no '\n'
       line.readable = block_ + kLinePadding - begin_;
       line.size = line.text.size();
       begin_ = end_;
+      consumed_ += line.size;
       return true;
     }
     scanned = begin_ + pending;
@@ -82,6 +88,7 @@ bool LineReader::Next(Line& line) {
   long_.assign(buf_.get() + begin_, std::min(keep_, block_));
   uint64_t size = block_;
   begin_ = end_ = 0;
+  bool ended = false;  // by its '\n'
   for (;;) {
     size_t got = eof_ ? 0 : Read(buf_.get(), block_);
     if (got == 0) {
@@ -93,10 +100,15 @@ bool LineReader::Next(Line& line) {
       size += at;
       begin_ = at + 1;
       end_ = got;
+      ended = true;
       break;
     }
     size += got;
   }
+  // Stopped inside it: the line has not ended, and is not handed out (its bytes are not
+  // consumed; a reader continuing from consumed() reads it whole).
+  if (stopped_ && !ended) return false;
+  consumed_ += size + (ended ? 1 : 0);
   line.text = long_;
   line.readable = long_.size();
   line.size = size;

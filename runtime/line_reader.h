@@ -21,14 +21,16 @@ namespace cdr::runtime {
 inline constexpr size_t kLinePadding = 64;
 
 /// Reads up to `n` bytes into `to`; returns how many, 0 at the end of the input, -1 on a
-/// read error (with errno set). May return fewer than asked (a pipe delivers what it
-/// has), so lines are handed out as soon as they arrive.
+/// read error (with errno set), kReadStopped when asked to stop (a signal: the input has
+/// not ended, the reader stops where it is). May return fewer than asked (a pipe delivers
+/// what it has), so lines are handed out as soon as they arrive.
 using ReadFn = std::function<long(char* to, size_t n)>;
+inline constexpr long kReadStopped = -2;
 
 /// A source reading from a stream (bulk reads; for files and in-memory streams).
 ReadFn StreamSource(std::istream& in);
 /// A source reading from a file descriptor with read(2) (stdin, pipes, files).
-/// `stop`, when given, ends the input as soon as it is set (by a signal handler: a read
+/// `stop`, when given, stops the reading as soon as it is set (by a signal handler: a read
 /// waiting on a quiet feed returns EINTR when the handler is installed without SA_RESTART).
 ReadFn FdSource(int fd, const volatile sig_atomic_t* stop = nullptr);
 
@@ -47,6 +49,14 @@ class LineReader {
   bool Next(Line& line);
   /// Why the input ended early (a read error), or empty.
   const std::string& error() const { return error_; }
+  /// Whether the reading was stopped (the source said kReadStopped) rather than ended. A
+  /// line not yet ended when it stopped is not handed out.
+  bool stopped() const { return stopped_; }
+  /// Bytes of the input handed out so far as lines, their '\n' included: where a reader
+  /// continuing after the last line handed out starts.
+  uint64_t consumed() const { return consumed_; }
+  /// Bytes read after the last line handed out (a line not yet ended).
+  size_t unread() const { return end_ - begin_; }
 
  private:
   bool Fill();  // reads more after end_; false at the end of the input
@@ -57,6 +67,8 @@ class LineReader {
   std::unique_ptr<char[]> buf_;  // block_ bytes + padding
   size_t begin_ = 0, end_ = 0;   // unread data
   bool eof_ = false;
+  bool stopped_ = false;
+  uint64_t consumed_ = 0;
   std::string long_;  // the kept prefix of an overlong line
   std::string error_;
 };

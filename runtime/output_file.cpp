@@ -59,6 +59,37 @@ bool OutputFile::Truncate(std::string& error) {
   return true;
 }
 
+bool OutputFile::ResumeAt(uint64_t size, uint64_t lines, std::string& error) {
+  if (!regular_) return true;  // a pipe or a device keeps nothing to cut back
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    error = "cannot write " + path_ + ": " + std::strerror(errno);
+    return false;
+  }
+  if (static_cast<uint64_t>(st.st_size) < size) {
+    error = path_ + " has " + std::to_string(st.st_size) + " bytes, fewer than the " + std::to_string(size) +
+            " the checkpoint recorded: it was changed or lost since the checkpoint. Restore it, or remove the "
+            "checkpoint to start from the beginning";
+    return false;
+  }
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0 || ::lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0) {
+    error = "cannot write " + path_ + ": " + std::strerror(errno);
+    return false;
+  }
+  committed_ = static_cast<off_t>(size);
+  lines_ = lines;
+  return true;
+}
+
+bool OutputFile::Sync() {
+  if (!regular_ || errno_ != 0) return errno_ == 0;
+  if (::fsync(fd_) != 0) {
+    errno_ = errno;
+    return false;
+  }
+  return true;
+}
+
 void OutputFile::RemoveIfCreated() {
   if (created_) ::unlink(path_.c_str());
   created_ = false;

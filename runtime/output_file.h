@@ -27,6 +27,15 @@ class OutputFile : public std::streambuf {
 
   /// Empties the file (after every output of the run is known to be usable).
   bool Truncate(std::string& error);
+  /// Continues a run from a checkpoint: the file is cut back to `size` bytes holding
+  /// `lines` lines (what the checkpoint recorded: what was written after it is written
+  /// again). Refused when the file is shorter than that (it was changed or lost since).
+  bool ResumeAt(uint64_t size, uint64_t lines, std::string& error);
+  /// Bytes on the file, all whole lines (the buffered lines not included: Flush first).
+  uint64_t size() const { return static_cast<uint64_t>(committed_); }
+  /// fsync(2) now (a checkpoint: what it records must be on disk before it). Pipes and
+  /// devices have nothing to sync.
+  bool Sync();
   /// Writes the whole lines buffered, each flush one write(2) where it fits (and fsync(2)
   /// with SetSync); a line not yet ended stays buffered. False (and error() set) when a
   /// write fails: the file is then cut back to its last whole line.

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <vector>
 
+#include "runtime/checkpoint.h"
 #include "stdlib/time.h"
 
 namespace cdr::runtime {
@@ -161,6 +162,38 @@ bool StreamClock::TakeAction(ClockAction& action) {
   action = std::move(actions_.front());
   actions_.pop_front();
   return true;
+}
+
+void StreamClock::Save(CheckpointWriter& out) const {
+  out.Bool(set_);
+  out.I64(stream_time_);
+  out.U64(arrivals_);
+  out.U64(quarantined_);
+  out.U64(held_.size());
+  for (const auto& [time, e] : held_) {  // in time order, arrivals kept: the order they are released in
+    out.U64(e.line);
+    out.Text(e.text);
+    out.I64(e.time);
+    out.Text(e.patient);
+    out.U64(e.arrival);
+  }
+}
+
+bool StreamClock::Restore(CheckpointReader& in) {
+  set_ = in.Bool();
+  stream_time_ = in.I64();
+  arrivals_ = in.U64();
+  quarantined_ = in.U64();
+  for (uint64_t i = 0, n = in.Count(40); i < n && !in.failed(); ++i) {
+    HeldEvent e;
+    e.line = in.U64();
+    e.text = in.Text();
+    e.time = in.I64();
+    e.patient = in.Text();
+    e.arrival = in.U64();
+    held_.emplace_hint(held_.end(), e.time, std::move(e));
+  }
+  return !in.failed();
 }
 
 }  // namespace cdr::runtime

@@ -13,6 +13,9 @@
 
 namespace cdr::runtime {
 
+class CheckpointWriter;
+class CheckpointReader;
+
 struct StreamClockOptions {
   /// How far ahead of the stream time an event may be and still move it (continuity);
   /// farther needs corroboration. < 0: no hold (the stream time is the latest event time).
@@ -78,6 +81,11 @@ class StreamClock {
     if (actions_.empty()) return false;
     return TakeAction(action);
   }
+
+  /// The clock's state for a checkpoint (with no action waiting: after Next() is drained),
+  /// and back into a clock just constructed with the same options.
+  void Save(CheckpointWriter& out) const;
+  bool Restore(CheckpointReader& in);
 
   bool set() const { return set_; }
   int64_t stream_time() const { return stream_time_; }

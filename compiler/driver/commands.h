@@ -49,6 +49,8 @@ struct RunOptions {
   std::string output_mode = "600";  // octal mode of output files this run creates
   std::string flush = "alert";      // alert: each alert on the file before the next event; batch: when the buffer fills
   bool fsync = false;               // fsync(2) the alerts file after each flush
+  std::string checkpoint;           // checkpoint directory; none when empty
+  std::string checkpoint_every = "1min";  // events (a number) or a duration
 };
 /// `cdr run`: 0 done, 1 rules refused, 2 usage or I/O error.
 int Run(const RunOptions& options);

@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
                       "64 KiB blocks of whole lines")
       ->check(CLI::IsMember({"alert", "batch"}));
   run_cmd->add_flag("--fsync", run.fsync, "fsync the alerts file after each write (durable against power loss)");
+  run_cmd->add_option("--checkpoint", run.checkpoint,
+                      "keep checkpoints in this directory; started again, the run continues from the last one");
+  run_cmd->add_option("--checkpoint-every", run.checkpoint_every,
+                      "a checkpoint after this many events (a number) or this much time (a duration; default 1min)");
 
   ImportOptions import_opts;
   auto* import_cmd = app.add_subcommand("import", "convert a data set to NDJSON events");

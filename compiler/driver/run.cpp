@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "compiler/driver/backend.h"
 #include "compiler/driver/commands.h"
@@ -17,6 +18,7 @@
 #include "runtime/decode.h"
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
+#include "runtime/host_checkpoint.h"
 #include "runtime/output_file.h"
 #include "stdlib/decimal.h"
 #include "stdlib/units.h"
@@ -56,11 +58,14 @@ std::optional<int64_t> ParseDurationMs(std::string_view text) {
   return v->raw() / stdlib::Decimal::kOne;
 }
 
-int Run(const RunOptions& o) {
+namespace {
+
+// The engine's options from the command line, or the message of the first bad one.
+std::optional<runtime::EngineOptions> EngineOptionsOf(const RunOptions& o, std::string& error) {
   auto lateness = ParseDurationMs(o.allowed_lateness);
   if (!lateness) {
-    std::cerr << "cdr run: --allowed-lateness " << o.allowed_lateness << " is not a duration such as 24h or 90min\n";
-    return kUsage;
+    error = "--allowed-lateness " + o.allowed_lateness + " is not a duration such as 24h or 90min";
+    return std::nullopt;
   }
   // A duration, or `off` (-1).
   auto duration_or_off = [](const std::string& text) -> std::optional<int64_t> {
@@ -70,14 +75,71 @@ int Run(const RunOptions& o) {
   auto max_ahead = duration_or_off(o.max_ahead);
   auto max_skew = duration_or_off(o.max_clock_skew);
   if (!max_ahead || !max_skew) {
-    std::cerr << "cdr run: " << (max_ahead ? "--max-clock-skew " + o.max_clock_skew : "--max-ahead " + o.max_ahead)
-              << " is not a duration such as 1h or 5min, or off\n";
-    return kUsage;
+    error = (max_ahead ? "--max-clock-skew " + o.max_clock_skew : "--max-ahead " + o.max_ahead) +
+            " is not a duration such as 1h or 5min, or off";
+    return std::nullopt;
   }
   if (*max_ahead >= 0 && *max_ahead > *lateness) {
-    std::cerr << "cdr run: --max-ahead " << o.max_ahead << " is longer than --allowed-lateness " << o.allowed_lateness
-              << ": one event could then make every other patient's data late\n";
+    error = "--max-ahead " + o.max_ahead + " is longer than --allowed-lateness " + o.allowed_lateness +
+            ": one event could then make every other patient's data late";
+    return std::nullopt;
+  }
+  runtime::EngineOptions options;
+  options.allowed_lateness_ms = *lateness;
+  options.emit = o.emit == "eager" ? runtime::Emit::Eager : runtime::Emit::Settled;
+  options.clock.max_ahead_ms = *max_ahead;
+  options.clock.max_clock_skew_ms = *max_skew;
+  return options;
+}
+
+// What a checkpoint must have been written with to be continued: the rules (everything
+// they decide), the options that change results, and which outputs are written. One line
+// each, so a refusal names the one that differs.
+std::string CheckpointIdentity(const ir::Module& module, const runtime::EngineOptions& options,
+                               const runtime::OutputFiles& files) {
+  std::string outputs;
+  for (const auto& [flag, _] : files) outputs += " " + flag;
+  return fmt::format(
+      "command: cdr run\nrules: sha256:{}\n--allowed-lateness: {} ms\n--emit: {}\n--max-ahead: {}\n"
+      "--max-clock-skew: {}\noutput files:{}\n",
+      ir::Fingerprint(module), options.allowed_lateness_ms, options.emit == runtime::Emit::Eager ? "eager" : "settled",
+      options.clock.max_ahead_ms < 0 ? "off" : std::to_string(options.clock.max_ahead_ms) + " ms",
+      options.clock.max_clock_skew_ms < 0 ? "off" : std::to_string(options.clock.max_clock_skew_ms) + " ms", outputs);
+}
+
+}  // namespace
+
+int Run(const RunOptions& o) {
+  std::string error;
+  auto engine_options = EngineOptionsOf(o, error);
+  if (!engine_options) {
+    std::cerr << "cdr run: " << error << "\n";
     return kUsage;
+  }
+  runtime::EngineOptions& options = *engine_options;
+  runtime::HostCheckpoints::Options checkpoint_options;
+  if (!o.checkpoint.empty()) {
+    checkpoint_options.dir = o.checkpoint;
+    const std::string& every = o.checkpoint_every;
+    if (!every.empty() && every.find_first_not_of("0123456789") == std::string::npos) {
+      checkpoint_options.every_events = std::strtoull(every.c_str(), nullptr, 10);
+    } else if (auto ms = ParseDurationMs(every)) {
+      checkpoint_options.every_ms = *ms;
+    }
+    if (checkpoint_options.every_events == 0 && checkpoint_options.every_ms <= 0) {
+      std::cerr << "cdr run: --checkpoint-every " << every << " is not a count of events (such as 100000) or a "
+                << "duration (such as 30s)\n";
+      return kUsage;
+    }
+    // Exactly once needs outputs that can be cut back to the checkpoint.
+    for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--out", o.out.empty() ? "-" : o.out},
+                                     {"--trace", o.trace}, {"--dead-letter", o.dead_letter}, {"--late", o.late}}) {
+      if (path == "-") {
+        std::cerr << "cdr run: --checkpoint needs " << flag << " to name a file: what went to stdout after the "
+                  << "checkpoint would be written twice after a restart\n";
+        return kUsage;
+      }
+    }
   }
   Frontend fe;
   if (int status = CompileOrReport(fe, o.rules, "cdr run"); status != kOk) return status;
@@ -106,7 +168,7 @@ int Run(const RunOptions& o) {
     }
     mode = static_cast<mode_t>(m);
   }
-  std::vector<std::pair<std::string, std::unique_ptr<runtime::OutputFile>>> files;
+  runtime::OutputFiles files;
   auto refuse = [&](const std::string& message) {
     std::cerr << "cdr run: " << message << "\n";
     for (auto& [_, f] : files) f->RemoveIfCreated();
@@ -116,7 +178,6 @@ int Run(const RunOptions& o) {
   for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--out", o.out}, {"--trace", o.trace},
                                    {"--dead-letter", o.dead_letter}, {"--late", o.late}}) {
     if (path.empty() || path == "-") continue;
-    std::string error;
     auto f = runtime::OutputFile::Open(path, mode, error);
     if (!f) return refuse(error);
     files.emplace_back(flag, std::move(f));
@@ -124,9 +185,15 @@ int Run(const RunOptions& o) {
   if (auto same = runtime::FindSameFile(in_fd, "--events", files); !same.path.empty()) {
     return refuse(same.first + " and " + same.second + " name the same file (" + same.path + ")");
   }
-  for (auto& [_, f] : files) {
-    std::string error;
-    if (!f->Truncate(error)) return refuse(error);
+  std::unique_ptr<runtime::HostCheckpoints> checkpoints;
+  if (!o.checkpoint.empty()) {
+    checkpoints = runtime::HostCheckpoints::Open(checkpoint_options, CheckpointIdentity(fe.module, options, files), error);
+    if (!checkpoints) return refuse(error);
+    if (checkpoints->finished()) {
+      refuse("the checkpoint in " + o.checkpoint + " is of a run that read its input to the end: nothing is left "
+             "to do (remove the checkpoint to run again from the beginning)");
+      return kOk;
+    }
   }
   auto file_of = [&](const std::string& flag) -> runtime::OutputFile* {
     for (auto& [name, f] : files) {
@@ -145,13 +212,9 @@ int Run(const RunOptions& o) {
   std::ostream* dead = output("--dead-letter", o.dead_letter == "-" ? &std::cout : &std::cerr);
   std::ostream* late = output("--late", o.late == "-" ? &std::cout : &std::cerr);
 
-  runtime::EngineOptions options;
-  options.allowed_lateness_ms = *lateness;
-  options.emit = o.emit == "eager" ? runtime::Emit::Eager : runtime::Emit::Settled;
-  options.clock.max_ahead_ms = *max_ahead;
-  options.clock.max_clock_skew_ms = *max_skew;
   Backend backend;
   if (auto err = backend.Prepare(o.engine, o.opt, fe.module, options)) {
+    for (auto& [_, f] : files) f->RemoveIfCreated();
     std::cerr << "cdr run: --engine " << o.engine << ": " << *err << "\n";
     return kFailed;
   }
@@ -167,10 +230,11 @@ int Run(const RunOptions& o) {
                              s.patients, s.fired)
               << std::flush;
   };
-  // After each event: its alerts to their file (--flush alert), and any failed write stops
-  // the intake at once.
+  // After each event: its alerts to their file (--flush alert), any failed write stops the
+  // intake at once, and a checkpoint when one is due.
   std::string write_error;  // the first output that failed, named, with the reason
   const bool flush_each = o.flush == "alert";
+  runtime::FileHost* host = nullptr;
   auto after_line = [&]() {
     if (flush_each && alerts_file) alerts_file->Flush();
     if (flush_each && alerts == &std::cout) std::cout.flush();
@@ -184,14 +248,34 @@ int Run(const RunOptions& o) {
       write_error = "cannot write stdout";
       return false;
     }
+    if (checkpoints && checkpoints->Due(host->lines_read()) &&
+        !checkpoints->Save(*host, files, in_fd, /*finished=*/false, write_error)) {
+      return false;
+    }
     return true;
   };
   // Refused events quote their text only in a file named for them: stderr ends up in logs.
   runtime::HostOutputs host_outputs{alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr, after_line};
+  runtime::FileHost file_host(fe.module, host_outputs, options);
+  host = &file_host;
+  file_host.KeepState();
+  if (checkpoints) {
+    // The input is positioned (and checked) before any output is cut back.
+    if (checkpoints->present() && !checkpoints->Resume(file_host, in_fd, error)) return refuse(error);
+    if (!checkpoints->PrepareOutputs(files, error)) return refuse(error);
+    if (checkpoints->present()) {
+      std::cerr << fmt::format("cdr run: continuing from the checkpoint in {}: {} events were read before it\n",
+                               o.checkpoint, file_host.lines_read());
+    }
+  } else {
+    for (auto& [_, f] : files) {
+      if (!f->Truncate(error)) return refuse(error);
+    }
+  }
   CatchStopSignals();
-  runtime::HostStats s = runtime::RunFileHost(fe.module, runtime::FdSource(in_fd, &g_stop_signal), host_outputs, options,
-                                              progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
-                                              /*keep_state=*/true);
+  runtime::HostStats s = file_host.Run(runtime::FdSource(in_fd, &g_stop_signal),
+                                       progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
+                                       checkpoints ? runtime::FileHost::OnStop::Pause : runtime::FileHost::OnStop::Finish);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The outputs are complete before anything more is said: the summary goes to stderr,
   // and a reader of stderr that stops early (a closed pipe) must not cost the output.
@@ -200,6 +284,12 @@ int Run(const RunOptions& o) {
   }
   std::cout.flush();
   if (!std::cout && write_error.empty()) write_error = "cannot write stdout";
+  // The last checkpoint: where a stopped run continues, or the mark of a finished one. A
+  // run stopped by a failed write keeps the checkpoint before it.
+  bool checkpointed = false;
+  if (checkpoints && write_error.empty() && s.read_error.empty() && (s.paused || file_host.finished())) {
+    checkpointed = checkpoints->Save(file_host, files, in_fd, file_host.finished(), write_error);
+  }
   if (progress) std::cerr << "\n";
   std::cerr << fmt::format(
       "cdr run: {} events read: {} used, {} dead-lettered, {} late; {} patients; {} alerts fired, {} retracted; "
@@ -222,10 +312,20 @@ int Run(const RunOptions& o) {
   }
   backend.Join();
   std::cerr << "cdr run: " << backend.Describe(s.native, s.native_from_event) << "\n";
-  if (g_stop_signal) {
+  if (checkpoints) {
+    std::cerr << fmt::format("cdr run: {} checkpoints written to {}\n", checkpoints->written(), o.checkpoint);
+  }
+  if (s.interrupted) {
     std::cerr << "cdr run: stopped by " << (g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT") << " after event "
-              << s.read << "; the rest of the input was not read, and the points still open were decided as at the "
-              << "end of the input\n";
+              << s.read << "; the rest of the input was not read";
+    if (s.unread) std::cerr << " (nor the " << s.unread << " bytes of a line not yet ended)";
+    if (checkpointed) {
+      std::cerr << "; checkpoint written: the same command continues from there\n";
+    } else if (!checkpoints) {
+      std::cerr << ", and the points still open were decided as at the end of the input\n";
+    } else {
+      std::cerr << "; no checkpoint could be written: a restart continues from the one before\n";
+    }
   }
   if (in_fd != STDIN_FILENO) ::close(in_fd);
   if (!s.read_error.empty()) {

@@ -162,6 +162,10 @@ struct Module {
 
 /// A readable listing (`cdr ir`).
 std::string Print(const Module& m);
+/// The SHA-256 (hex) of everything the module decides: its listing (Print) and what the
+/// listing leaves out (signal codes, members, accepted units, plausible ranges). Two
+/// modules with one fingerprint read the same events into the same results.
+std::string Fingerprint(const Module& m);
 /// Structural checks: operands defined before use, kinds agree, indices in range.
 /// Returns the problems found (empty when valid).
 std::vector<std::string> Verify(const Module& m);

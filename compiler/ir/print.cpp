@@ -3,6 +3,7 @@
 
 #include "compiler/ir/ir.h"
 #include "stdlib/decimal.h"
+#include "stdlib/hash.h"
 
 namespace cdr::ir {
 
@@ -139,6 +140,22 @@ std::string Print(const Module& m) {
     out += fmt::format("  looks back {}ms\n", r.longest_window_ms);
   }
   return out;
+}
+
+std::string Fingerprint(const Module& m) {
+  std::string all = Print(m);
+  for (const Signal& s : m.signals) {
+    all += fmt::format("\nsignal {}.{} type {}", s.schema, s.name, static_cast<int>(s.type));
+    for (const Code& c : s.codes) all += fmt::format(" code {}|{}", c.system, c.code);
+    for (const Code& c : s.valueset_codes) all += fmt::format(" valueset {}|{}", c.system, c.code);
+    for (const auto& member : s.members) all += " member " + member;
+    for (const UnitConversion& u : s.conversions) {
+      all += fmt::format(" convert {} {}/{} {} {}", u.unit, u.to_canonical.num, u.to_canonical.den, u.to_canonical.from_offset,
+                         u.to_canonical.to_offset);
+    }
+    if (s.has_plausible) all += fmt::format(" plausible {} {} {}", s.plausible_low, s.plausible_high, s.keep_implausible);
+  }
+  return stdlib::Sha256Hex(all);
 }
 
 std::vector<std::string> Verify(const Module& m) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <random>
 #include <type_traits>
 #include <set>
 #include <sstream>
@@ -19,6 +20,7 @@
 #include "compiler/driver/frontend.h"
 #include "compiler/jit/jit.h"
 #include "runtime/file_host.h"
+#include "stdlib/time.h"
 
 namespace cdr::test {
 
@@ -48,6 +50,84 @@ inline const std::vector<std::vector<runtime::NativeBlock>>& NativeRules() {
     return c;
   }();
   return *code;
+}
+
+// `count` random events of 4 patients over 4 days, on a 15-minute grid (so panels
+// happen). With `versions`, some events get later versions of their id: an amendment
+// (now and then moved in time), a removal in error, or both, each recorded later than
+// the one before (an amendment and a removal may share their `recorded` time: the
+// removal ranks higher), so that their order of arrival must not matter.
+inline std::vector<Generated> RandomEvents(uint32_t seed, int count, bool versions = false) {
+  std::mt19937 rng(seed);
+  const int64_t t0 = *stdlib::ParseTime("2020-03-01T00:00:00Z");
+  struct Source {
+    const char* signal;
+    const char* unit;  // empty: no value
+    int lo, hi;        // value range (tenths for decimals)
+    bool decimal;
+  };
+  const std::vector<Source> sources = {
+      {"heart_rate", "/min", 35, 160, false}, {"resp_rate", "/min", 6, 35, false},  {"temp", "Cel", 340, 405, true},
+      {"spo2", "%", 85, 100, false},          {"sbp", "mm[Hg]", 70, 230, false},    {"fio2", "1", 3, 10, true},
+      {"gcs", "", 3, 15, false},              {"creatinine", "mg/dL", 5, 60, true}, {"potassium", "mmol/L", 30, 70, true},
+      {"glucose", "mg/dL", 40, 300, false},   {"lactate", "mmol/L", 5, 80, true},   {"wbc", "10*3/uL", 10, 250, true},
+      {"paco2", "mm[Hg]", 20, 60, false},     {"culture_drawn", "", 0, 0, false},    {"antibiotic_started", "", 0, 0, false},
+      {"on_oxygen", "", 0, 1, false},         {"consciousness", "", 0, 4, false}};
+  const char* members[] = {"alert", "confusion", "voice", "pain", "unresponsive"};
+  // One event line; `recorded` < 0: none; `status` empty: final.
+  auto make = [&](const std::string& id, int patient, int64_t time, const Source& s, int64_t recorded,
+                  const char* status) {
+    nlohmann::json e;
+    e["id"] = id;
+    e["patient"] = "p" + std::to_string(patient);
+    e["time"] = stdlib::FormatTime(time);
+    if (recorded >= 0) e["recorded"] = stdlib::FormatTime(recorded);
+    e["signal"] = s.signal;
+    if (*status) e["status"] = status;
+    std::string value;
+    std::string name = s.signal;
+    int v = s.lo + static_cast<int>(rng() % static_cast<uint32_t>(s.hi - s.lo + 1));
+    if (std::string(status) == "entered-in-error") {
+      // no value
+    } else if (name == "culture_drawn") {
+      e["value"] = "600-7";
+    } else if (name == "antibiotic_started") {
+      e["value"] = "11124";
+    } else if (name == "on_oxygen") {
+      e["value"] = v == 1;
+    } else if (name == "consciousness") {
+      e["value"] = members[v];
+    } else if (name == "gcs") {
+      e["value"] = v;
+    } else {
+      value = s.decimal ? std::to_string(v / 10) + "." + std::to_string(v % 10) : std::to_string(v);
+      e["unit"] = s.unit;
+    }
+    std::string line = e.dump();
+    if (!value.empty()) line = line.substr(0, line.size() - 1) + ",\"value\":" + value + "}";
+    return Generated{time, line};
+  };
+  std::vector<Generated> out;
+  for (int i = 0; i < count; ++i) {
+    const Source& s = sources[rng() % sources.size()];
+    int patient = static_cast<int>(rng() % 4);
+    int64_t time = t0 + static_cast<int64_t>(rng() % (4 * 24 * 4)) * 15 * 60000;
+    std::string id = "e" + std::to_string(i);
+    out.push_back(make(id, patient, time, s, -1, ""));
+    if (!versions) continue;
+    int64_t recorded = time;
+    uint32_t kind = rng() % 8;
+    if (kind == 0 || kind == 2) {  // amended, sometimes moved by up to an hour (recorded after it)
+      int64_t moved = rng() % 4 == 0 ? time + 15 * 60000 * (static_cast<int64_t>(rng() % 9) - 4) : time;
+      recorded = std::max(recorded, moved) + 60000 * static_cast<int64_t>(1 + rng() % 120);
+      out.push_back(make(id, patient, moved, s, recorded, "amended"));
+    }
+    if (kind == 1 || kind == 2) {  // removed in error, recorded as late as the amendment or later
+      recorded += kind == 2 && rng() % 2 ? 0 : 60000 * static_cast<int64_t>(1 + rng() % 120);
+      out.push_back(make(id, patient, time, s, recorded, "entered-in-error"));
+    }
+  }
+  return out;
 }
 
 struct RunOptions {

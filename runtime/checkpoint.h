@@ -1,0 +1,127 @@
+// runtime/checkpoint.h: the checkpoint file: a host's whole state at one point of its
+// input, so that a restarted process continues exactly where the checkpoint was taken.
+//
+// Format (docs/operations.md, "Checkpoint format"): the 8 bytes "CDRCKPT\n", the format
+// version (u32), the identity of what wrote it (a length-prefixed text: the rule set's and
+// the options' SHA-256, so a checkpoint of other rules or options is refused), the body
+// (length-prefixed), and the SHA-256 of everything before it (64 hex digits). Integers are
+// little-endian, texts and byte strings are prefixed by their u64 length. The body is
+// written by the host's parts in order (the host's counters and input position, the
+// stream clock, the engine); each part reads back exactly what it wrote.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cdr::runtime {
+
+inline constexpr uint32_t kCheckpointVersion = 1;
+
+/// Appends values to a checkpoint's body.
+class CheckpointWriter {
+ public:
+  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void U32(uint32_t v) { Raw(&v, 4); }
+  void U64(uint64_t v) { Raw(&v, 8); }
+  void I64(int64_t v) { Raw(&v, 8); }
+  void Bool(bool v) { U8(v ? 1 : 0); }
+  void Text(std::string_view s) {
+    U64(s.size());
+    out_.append(s.data(), s.size());
+  }
+  const std::string& bytes() const { return out_; }
+  std::string& bytes() { return out_; }
+
+ private:
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the checkpoint format is little-endian");
+  void Raw(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
+  std::string out_;
+};
+
+/// Reads a checkpoint's body back. A read past the end (a body that does not match its
+/// reader) sets failed() and yields zeros; the reader checks failed() once at the end.
+class CheckpointReader {
+ public:
+  explicit CheckpointReader(std::string_view in) : in_(in) {}
+  uint8_t U8() {
+    uint8_t v = 0;
+    Raw(&v, 1);
+    return v;
+  }
+  uint32_t U32() {
+    uint32_t v = 0;
+    Raw(&v, 4);
+    return v;
+  }
+  uint64_t U64() {
+    uint64_t v = 0;
+    Raw(&v, 8);
+    return v;
+  }
+  int64_t I64() {
+    int64_t v = 0;
+    Raw(&v, 8);
+    return v;
+  }
+  bool Bool() { return U8() != 0; }
+  std::string_view Text() {
+    uint64_t n = U64();
+    if (failed_ || n > in_.size() - at_) {
+      failed_ = true;
+      return {};
+    }
+    std::string_view s = in_.substr(at_, n);
+    at_ += n;
+    return s;
+  }
+  /// A count of items that each take at least `min_bytes`: more than the rest of the body
+  /// could hold fails (so a bad count cannot make a reader allocate without bound).
+  uint64_t Count(size_t min_bytes = 1) {
+    uint64_t n = U64();
+    if (n > (in_.size() - at_) / (min_bytes ? min_bytes : 1)) failed_ = true;
+    return failed_ ? 0 : n;
+  }
+  void Fail() { failed_ = true; }
+  bool failed() const { return failed_; }
+  bool done() const { return at_ == in_.size(); }
+
+ private:
+  void Raw(void* p, size_t n) {
+    if (failed_ || n > in_.size() - at_) {
+      failed_ = true;
+      return;
+    }
+    std::memcpy(p, in_.data() + at_, n);
+    at_ += n;
+  }
+  std::string_view in_;
+  size_t at_ = 0;
+  bool failed_ = false;
+};
+
+/// The file of a checkpoint directory.
+std::string CheckpointPath(const std::string& dir);
+
+/// Writes `body` as the checkpoint of `dir`, atomically: a temporary file in `dir`,
+/// fsync(2), rename(2) over the previous checkpoint, fsync of the directory. After a
+/// crash at any instant, the directory holds either the previous checkpoint or this one.
+/// False, with the reason (naming the file), when any step fails; the previous
+/// checkpoint is then kept.
+bool WriteCheckpoint(const std::string& dir, const std::string& identity, const std::string& body, std::string& error);
+
+/// What a checkpoint directory holds.
+struct LoadedCheckpoint {
+  bool present = false;  // false: no checkpoint (a first start)
+  std::string body;
+};
+
+/// Reads the checkpoint of `dir`. Refused, with a reason that says what to do: a file that
+/// is not a checkpoint, of another format version, corrupt (its checksum), or written for
+/// another `identity` (other rules or options).
+std::optional<LoadedCheckpoint> ReadCheckpoint(const std::string& dir, const std::string& identity, std::string& error);
+
+}  // namespace cdr::runtime
