@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       std::ostringstream alerts;
       auto start = std::chrono::steady_clock::now();
       // The engine's state is freed at the end of each run (the same cost in every mode).
-      cdr::runtime::RunFileHost(fe.module, cdr::runtime::FdSource(fd), {&alerts, nullptr, nullptr, nullptr, true, true, {}}, options);
+      cdr::runtime::RunFileHost(fe.module, cdr::runtime::FdSource(fd), {&alerts, nullptr, nullptr, nullptr, true, true, {}, {}, {}}, options);
       ::close(fd);
       m.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       std::string hash = cdr::stdlib::Sha256Hex(alerts.str());

@@ -98,7 +98,7 @@ void BM_Pipeline(benchmark::State& state) {
   for (auto _ : state) {
     std::istringstream in(stream);
     std::ostringstream alerts;
-    auto stats = cdr::runtime::RunFileHost(fe.module, in, {&alerts, nullptr, nullptr, nullptr, true, true, {}}, {});
+    auto stats = cdr::runtime::RunFileHost(fe.module, in, {&alerts, nullptr, nullptr, nullptr, true, true, {}, {}, {}}, {});
     events += stats.read;
   }
   state.SetItemsProcessed(static_cast<int64_t>(events));

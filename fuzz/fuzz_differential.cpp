@@ -253,7 +253,7 @@ struct Outputs {
 Outputs Run(const cdr::ir::Module& m, const std::string& events, cdr::runtime::EngineOptions options) {
   std::istringstream in(events);
   std::ostringstream alerts, trace, dead, late;
-  cdr::runtime::RunFileHost(m, in, {&alerts, &trace, &dead, &late, true, true, {}}, options);
+  cdr::runtime::RunFileHost(m, in, {&alerts, &trace, &dead, &late, true, true, {}, {}, {}}, options);
   return {alerts.str(), trace.str(), dead.str(), late.str()};
 }
 

@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::ostringstream alerts, trace, dead, late;
   cdr::runtime::EngineOptions options;
   options.allowed_lateness_ms = 6LL * 3600 * 1000;
-  auto stats = cdr::runtime::RunFileHost(cdr::fuzz::ShippedRules().module, in, {&alerts, &trace, &dead, &late, true, true, {}}, options);
+  auto stats = cdr::runtime::RunFileHost(cdr::fuzz::ShippedRules().module, in, {&alerts, &trace, &dead, &late, true, true, {}, {}, {}}, options);
   if (stats.read != stats.used + stats.dead_lettered + stats.late) cdr::fuzz::Fail("counters do not add up");
   return 0;
 }

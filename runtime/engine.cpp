@@ -180,6 +180,8 @@ Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
     for (int32_t list : rules_[r].slot_signal) reads_[r * signal_of_.size() + static_cast<size_t>(list)] = 1;
   }
   coverage_.resize(module.rules.size());
+  counters_.fired_by.assign(module.rules.size() * Counters::kSeverities, 0);
+  counters_.retracted_by.assign(module.rules.size() * Counters::kSeverities, 0);
   regs_.resize(module.rules.size());
   regs_primed_.assign(module.rules.size(), 0);
   if (!options_.native.empty()) InstallNative(options_.native);
@@ -736,6 +738,7 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
     if (!d || changed(*d, it->second)) {
       line(it->first, "retract", it->second.fields);
       ++counters_.retracted;
+      ++counters_.retracted_by[r * Counters::kSeverities + static_cast<size_t>(it->second.rank)];
       it = rs.fired.erase(it);
     } else {
       ++it;
@@ -747,6 +750,7 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
     Fired f{d.rank, Content(p, r, *d.point, regs, evidence_), AlertJson(p, r, d.time, *d.point, regs, evidence_)};
     line(d.time, "fire", f.fields);
     ++counters_.fired;
+    ++counters_.fired_by[r * Counters::kSeverities + static_cast<size_t>(d.rank)];
     rs.fired.emplace(d.time, std::move(f));
     p.oldest = std::min(p.oldest, d.time);
   }

@@ -64,6 +64,10 @@ struct Counters {
   uint64_t fired = 0;
   uint64_t retracted = 0;
   uint64_t trace_records = 0;
+  /// Fires and retractions per rule and severity: [rule * kSeverities + rank], rank 0 low
+  /// to 3 critical.
+  static constexpr size_t kSeverities = 4;
+  std::vector<uint64_t> fired_by, retracted_by;
 };
 
 /// Where the engine's output goes. Any of them may be null.
@@ -101,9 +105,14 @@ class Engine {
   /// Whether the rules run as native code now, and from which event on (0: the first).
   bool native() const { return native_; }
   uint64_t native_from_event() const { return native_from_event_; }
+  /// An estimate of the memory the engine's state takes (patients' events, points,
+  /// alerts, ids, queues), walking every patient: for metrics, now and then.
+  size_t StateBytes() const;
   /// Distinct patients seen since the start.
   size_t patients() const { return patients_seen_.size(); }
   int64_t watermark() const { return watermark_; }
+  /// The latest time the stream has reached (events taken, AdvanceTo).
+  int64_t stream_time() const { return latest_; }
   Interner& interner() { return interner_; }
   /// Coverage per rule (for `cdr test`), when enabled before the first event.
   void EnableCoverage() { coverage_enabled_ = true; }

@@ -152,6 +152,9 @@ void Engine::Save(CheckpointWriter& out) const {
                      counters_.fired, counters_.retracted, counters_.trace_records, ingested_}) {
     out.U64(v);
   }
+  for (const auto* by : {&counters_.fired_by, &counters_.retracted_by}) {
+    for (uint64_t v : *by) out.U64(v);
+  }
 }
 
 bool Engine::Restore(CheckpointReader& in) {
@@ -270,8 +273,28 @@ bool Engine::Restore(CheckpointReader& in) {
                       &ingested_}) {
     *v = in.U64();
   }
+  for (auto* by : {&counters_.fired_by, &counters_.retracted_by}) {
+    for (uint64_t& v : *by) v = in.U64();
+  }
   native_from_event_ = native_ ? ingested_ : 0;
   return !in.failed();
+}
+
+size_t Engine::StateBytes() const {
+  size_t bytes = patients_.capacity() * (sizeof(std::string) + sizeof(void*));
+  for (const auto& [_, owned] : patients_) {
+    const Patient& p = *owned;
+    bytes += sizeof(Patient) + p.id.capacity() + p.id_texts.capacity();
+    for (const auto& list : p.events.by_signal) bytes += sizeof(EventList) + list.capacity() * sizeof(StoredEvent);
+    for (const auto& rs : p.rules) {
+      bytes += sizeof(RuleState) + rs.points.capacity() * sizeof(std::pair<int64_t, Point>) +
+               rs.fired.capacity() * sizeof(std::pair<int64_t, Fired>);
+      for (const auto& [_, f] : rs.fired) bytes += f.fields.capacity();
+    }
+    bytes += p.ids.capacity() * (sizeof(uint32_t) + sizeof(IdEntry) + 1);
+  }
+  bytes += (timers_due_.size() + final_due_.size() + decide_due_.size()) * sizeof(Due);
+  return bytes;
 }
 
 }  // namespace cdr::runtime

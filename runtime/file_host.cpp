@@ -51,6 +51,10 @@ void FileHost::KeepState() {
   if (impl_->owned) kept->push_back(std::move(impl_->owned));
 }
 
+void FileHost::AdvanceTo(int64_t time) { impl_->engine.AdvanceTo(time); }
+
+const Engine& FileHost::engine() const { return impl_->engine; }
+
 uint64_t FileHost::input_offset() const {
   return impl_->base_offset + (impl_->reader ? impl_->reader->consumed() : impl_->consumed);
 }
@@ -135,7 +139,16 @@ HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostSta
       }
     }
   };
-  while (reader.Next(line)) {
+  for (;;) {
+    if (!reader.Next(line)) {
+      if (!reader.idle()) break;
+      if (out.on_idle && !out.on_idle()) {
+        stats.stopped = true;
+        break;
+      }
+      continue;
+    }
+    if (out.on_line) out.on_line();
     ++line_no;
     if (line.size == line.text.size() && line.text.find_first_not_of(" \t\r") == std::string::npos) {
       ++stats.blank;

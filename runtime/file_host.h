@@ -25,6 +25,11 @@ struct HostOutputs {
   /// Called after each input line is processed (its alerts written to the streams);
   /// false stops the intake at once (an output cannot be written).
   std::function<bool()> after_line;
+  /// Called when the source has had nothing to read for a while (a quiet live feed);
+  /// false stops the intake.
+  std::function<bool()> on_idle;
+  /// Called when a line has been read, before it is decoded (latency measurement).
+  std::function<void()> on_line;
 };
 
 /// What a run did. read = used + dead_lettered + late.
@@ -79,6 +84,12 @@ class FileHost {
   uint64_t input_offset() const;
   /// Non-blank lines read so far (a restore's included).
   uint64_t lines_read() const { return stats_.read; }
+  /// Events dead-lettered so far (a restore's included).
+  uint64_t dead_lettered() const { return stats_.dead_lettered; }
+  /// The stream time reaches `time` with no event (a wall clock while the feed is quiet,
+  /// between two lines: from after_line or on_idle): timer points up to it are evaluated.
+  void AdvanceTo(int64_t time);
+  const Engine& engine() const;
   /// Whether Run ended the input (everything decided, as at its end).
   bool finished() const { return finished_; }
 

@@ -56,10 +56,11 @@ std::unique_ptr<HostCheckpoints> HostCheckpoints::Open(const Options& options, s
     o.lines = in.U64();
     c->outputs_.push_back(std::move(o));
   }
+  c->file_offset_ = in.U64();
   c->tail_size_ = in.U64();
   c->tail_hash_ = in.Text();
   c->host_state_ = in.Text();
-  if (in.failed() || !in.done()) {
+  if (in.failed() || !in.done() || c->tail_size_ > c->file_offset_) {
     error = "checkpoint " + CheckpointPath(options.dir) + " refused: malformed";
     return nullptr;
   }
@@ -94,7 +95,7 @@ bool HostCheckpoints::Resume(FileHost& host, int in_fd, std::string& error) {
     return false;
   }
   last_lines_ = host.lines_read();
-  const uint64_t offset = host.input_offset();
+  const uint64_t offset = file_offset_;
   const uint64_t tail_at = offset - tail_size_;
   std::string tail(tail_size_, '\0');
   bool have_tail;
@@ -135,7 +136,8 @@ bool HostCheckpoints::Resume(FileHost& host, int in_fd, std::string& error) {
   return true;
 }
 
-bool HostCheckpoints::Save(const FileHost& host, OutputFiles& files, int in_fd, bool finished, std::string& error) {
+bool HostCheckpoints::Save(const FileHost& host, OutputFiles& files, int in_fd, bool finished, std::string& error,
+                           int64_t file_offset) {
   CheckpointWriter out;
   out.Bool(finished);
   out.U64(files.size());
@@ -151,7 +153,8 @@ bool HostCheckpoints::Save(const FileHost& host, OutputFiles& files, int in_fd, 
     out.U64(f->lines());
   }
   // The bytes before the offset identify the input (a regular file; a pipe's are gone).
-  const uint64_t offset = host.input_offset();
+  const uint64_t offset = file_offset >= 0 ? static_cast<uint64_t>(file_offset) : host.input_offset();
+  out.U64(offset);
   const uint64_t tail_size = std::min(offset, kTail);
   std::string tail(tail_size, '\0');
   if (IsRegular(in_fd)) {

@@ -47,6 +47,9 @@ class HostCheckpoints {
   /// or reads and discards the bytes before it from a pipe (a producer that replays its
   /// stream from the start gives exactly the input the checkpoint continues).
   bool Resume(FileHost& host, int in_fd, std::string& error);
+  /// Where the input file continues (after Resume): the checkpoint's offset in it. A host
+  /// offset minus (host.input_offset() - this) is an offset in that file.
+  uint64_t file_offset() const { return file_offset_; }
 
   /// Whether a checkpoint is due after this line (`lines_read`: the host's count).
   bool Due(uint64_t lines_read) const {
@@ -54,9 +57,12 @@ class HostCheckpoints {
     return options_.every_ms && std::chrono::steady_clock::now() - last_time_ >= std::chrono::milliseconds(options_.every_ms);
   }
   /// Flushes and syncs every output, then writes the checkpoint (`finished`: the host
-  /// read its input to the end). False, with the reason, when any step fails: the
-  /// previous checkpoint is kept.
-  bool Save(const FileHost& host, OutputFiles& files, int in_fd, bool finished, std::string& error);
+  /// read its input to the end). `file_offset`: where the host's input stands in the file
+  /// `in_fd` (a source that follows a file across rotation: in the current one; -1: the
+  /// host's own offset, an input that is one file or stream). False, with the reason, when
+  /// any step fails: the previous checkpoint is kept.
+  bool Save(const FileHost& host, OutputFiles& files, int in_fd, bool finished, std::string& error,
+            int64_t file_offset = -1);
   /// Checkpoints written by this process.
   uint64_t written() const { return written_; }
   const std::string& dir() const { return options_.dir; }
@@ -74,6 +80,7 @@ class HostCheckpoints {
   std::vector<Output> outputs_;  // as loaded
   std::string tail_hash_;        // SHA-256 of the input's bytes before the offset (up to kTail), or empty
   uint64_t tail_size_ = 0;
+  uint64_t file_offset_ = 0;
   uint64_t last_lines_ = 0;
   std::chrono::steady_clock::time_point last_time_ = std::chrono::steady_clock::now();
   uint64_t written_ = 0;

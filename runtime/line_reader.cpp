@@ -1,6 +1,7 @@
 // runtime/line_reader.cpp
 #include "runtime/line_reader.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,10 +15,16 @@ ReadFn StreamSource(std::istream& in) {
   };
 }
 
-ReadFn FdSource(int fd, const volatile sig_atomic_t* stop) {
-  return [fd, stop](char* to, size_t n) -> long {
+ReadFn FdSource(int fd, const volatile sig_atomic_t* stop, int idle_ms) {
+  return [fd, stop, idle_ms](char* to, size_t n) -> long {
     for (;;) {
       if (stop && *stop) return kReadStopped;
+      if (idle_ms > 0) {
+        pollfd p{fd, POLLIN, 0};
+        int ready = ::poll(&p, 1, idle_ms);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready == 0) return kReadIdle;
+      }
       ssize_t got = ::read(fd, to, n);
       if (got >= 0 || errno != EINTR) return static_cast<long>(got);
     }
@@ -31,6 +38,10 @@ LineReader::LineReader(ReadFn read, size_t block, size_t keep)
 
 size_t LineReader::Read(char* to, size_t n) {
   long got = read_(to, n);
+  if (got == kReadIdle) {
+    idle_ = true;
+    return 0;
+  }
   if (got == kReadStopped) {
     stopped_ = true;
     return 0;
@@ -43,7 +54,7 @@ size_t LineReader::Read(char* to, size_t n) {
 }
 
 bool LineReader::Fill() {
-  if (eof_) return false;
+  if (eof_ || idle_) return false;
   if (begin_ > 0) {  // move the partial line to the front
     std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
     end_ -= begin_;
@@ -52,7 +63,7 @@ bool LineReader::Fill() {
   if (end_ == block_) return true;  // full: the caller handles the overlong line
   size_t got = Read(buf_.get() + end_, block_ - end_);
   if (got == 0) {
-    eof_ = true;
+    eof_ = !idle_;  // an idle source goes on
     return false;
   }
   end_ += got;
@@ -60,6 +71,7 @@ bool LineReader::Fill() {
 }
 
 bool LineReader::Next(Line& line) {
+  idle_ = false;
   size_t scanned = begin_;  // no '\n' in [begin_, scanned)
   for (;;) {
     if (const void* nl = std::memchr(buf_.get() + scanned, '\n', end_ - scanned)) {
@@ -74,7 +86,7 @@ bool LineReader::Next(Line& line) {
     size_t pending = end_ - begin_;
     if (pending == block_) break;  // a line longer than the buffer
     if (!Fill()) {
-      if (begin_ == end_ || stopped_) return false;
+      if (begin_ == end_ || stopped_ || idle_) return false;
       line.text = std::string_view(buf_.get() + begin_, end_ - begin_);  // last line, no '\n'
       line.readable = block_ + kLinePadding - begin_;
       line.size = line.text.size();
@@ -91,6 +103,10 @@ bool LineReader::Next(Line& line) {
   bool ended = false;  // by its '\n'
   for (;;) {
     size_t got = eof_ ? 0 : Read(buf_.get(), block_);
+    if (got == 0 && idle_) {  // the rest of the line has not come yet: wait on
+      idle_ = false;
+      continue;
+    }
     if (got == 0) {
       eof_ = true;
       break;

@@ -26,13 +26,17 @@ inline constexpr size_t kLinePadding = 64;
 /// what it has), so lines are handed out as soon as they arrive.
 using ReadFn = std::function<long(char* to, size_t n)>;
 inline constexpr long kReadStopped = -2;
+/// Returned by a source that has had nothing to read for a while (a quiet live feed):
+/// the reader returns no line but the input goes on (LineReader::idle()).
+inline constexpr long kReadIdle = -3;
 
 /// A source reading from a stream (bulk reads; for files and in-memory streams).
 ReadFn StreamSource(std::istream& in);
 /// A source reading from a file descriptor with read(2) (stdin, pipes, files).
 /// `stop`, when given, stops the reading as soon as it is set (by a signal handler: a read
 /// waiting on a quiet feed returns EINTR when the handler is installed without SA_RESTART).
-ReadFn FdSource(int fd, const volatile sig_atomic_t* stop = nullptr);
+/// `idle_ms` > 0: a wait of that long with nothing to read returns kReadIdle.
+ReadFn FdSource(int fd, const volatile sig_atomic_t* stop = nullptr, int idle_ms = 0);
 
 struct Line {
   std::string_view text;  // the line without its '\n'; only a prefix when `size` > text.size()
@@ -45,8 +49,12 @@ class LineReader {
   /// `block` is the size of each read; lines longer than `block` are returned cut to
   /// `keep` bytes with their full `size`.
   LineReader(ReadFn read, size_t block = 4 << 20, size_t keep = 64 << 10);
-  /// The next line; false at the end of the input. A last line without '\n' counts.
+  /// The next line; false at the end of the input, when stopped, or when the source is
+  /// idle (then idle() is true, and Next may be called again). A last line without '\n'
+  /// counts.
   bool Next(Line& line);
+  /// Whether the last Next returned no line because the source had nothing for a while.
+  bool idle() const { return idle_; }
   /// Why the input ended early (a read error), or empty.
   const std::string& error() const { return error_; }
   /// Whether the reading was stopped (the source said kReadStopped) rather than ended. A
@@ -68,6 +76,7 @@ class LineReader {
   size_t begin_ = 0, end_ = 0;   // unread data
   bool eof_ = false;
   bool stopped_ = false;
+  bool idle_ = false;
   uint64_t consumed_ = 0;
   std::string long_;  // the kept prefix of an overlong line
   std::string error_;

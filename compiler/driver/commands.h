@@ -55,6 +55,16 @@ struct RunOptions {
 /// `cdr run`: 0 done, 1 rules refused, 2 usage or I/O error.
 int Run(const RunOptions& options);
 
+struct ServeOptions {
+  RunOptions run;               // rules, outputs, engine, checkpoints (not --events)
+  std::string source = "stdin";  // stdin, or file:PATH
+  std::string admin;            // HOST:PORT of the admin endpoint; none when empty
+  std::string clock = "event";  // event, or wall: the stream time also follows the wall clock when idle
+};
+/// `cdr serve`: runs until stopped (SIGTERM, SIGINT) or its source ends; 0 done, 1 rules
+/// refused, 2 usage or I/O error.
+int Serve(const ServeOptions& options);
+
 struct ImportOptions {
   std::string dir;
   std::string out;  // stdout when empty

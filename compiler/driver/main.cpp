@@ -5,6 +5,44 @@
 #include "compiler/driver/commands.h"
 #include "compiler/driver/eval.h"
 
+namespace {
+
+// The options `cdr run` and `cdr serve` share: rules, outputs, engine, checkpoints.
+void AddPipelineOptions(CLI::App* cmd, cdr::driver::RunOptions& o) {
+  cmd->add_option("--rules", o.rules, "rule and schema files or directories")->required();
+  cmd->add_option("--out", o.out, "alerts to this file (default: stdout)");
+  cmd->add_option("--trace", o.trace, "every evaluation point's final result to this file");
+  cmd->add_option("--dead-letter", o.dead_letter, "events that cannot be used, with the reason (default: stderr)");
+  cmd->add_option("--late", o.late, "events later than the allowed lateness (default: stderr)");
+  cmd->add_option("--allowed-lateness", o.allowed_lateness, "how late an event may arrive (default 24h)");
+  cmd->add_option("--max-ahead", o.max_ahead,
+                      "how far after the stream time an event may be without another patient's agreeing (default "
+                      "1h; off: no hold)");
+  cmd->add_option("--max-clock-skew", o.max_clock_skew,
+                      "how far an event's time may be after its recorded time (default 2h; off: not checked)");
+  cmd->add_option("--emit", o.emit,
+                      "settled (default): a point's alerts once the stream has passed its time; eager: as data arrives")
+      ->check(CLI::IsMember({"settled", "eager"}));
+  cmd->add_option("--engine", o.engine, "interp, jit or adaptive (default)")
+      ->check(CLI::IsMember({"interp", "jit", "adaptive"}));
+  cmd->add_option("--opt", o.opt, "LLVM optimisation level of the JIT: 0 or 2 (default)")
+      ->check(CLI::IsMember({0, 2}));
+  cmd->add_flag("--progress", o.progress, "report progress on stderr (default: when stderr is a terminal)");
+  cmd->add_option("--output-mode", o.output_mode,
+                      "octal mode of the output files this run creates (default 600: they hold patient data)");
+  cmd->add_option("--flush", o.flush,
+                      "alert (default): each alert written to its file before the next event is read; batch: in "
+                      "64 KiB blocks of whole lines")
+      ->check(CLI::IsMember({"alert", "batch"}));
+  cmd->add_flag("--fsync", o.fsync, "fsync the alerts file after each write (durable against power loss)");
+  cmd->add_option("--checkpoint", o.checkpoint,
+                      "keep checkpoints in this directory; started again, the run continues from the last one");
+  cmd->add_option("--checkpoint-every", o.checkpoint_every,
+                      "a checkpoint after this many events (a number) or this much time (a duration; default 1min)");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace cdr::driver;
   CLI::App app{"cdr: a compiler and stream engine for clinical decision rules"};
@@ -36,37 +74,18 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   auto* run_cmd = app.add_subcommand("run", "stream events through the rules; alerts as NDJSON");
-  run_cmd->add_option("--rules", run.rules, "rule and schema files or directories")->required();
   run_cmd->add_option("--events", run.events, "NDJSON events, or - for stdin (default)");
-  run_cmd->add_option("--out", run.out, "alerts to this file (default: stdout)");
-  run_cmd->add_option("--trace", run.trace, "every evaluation point's final result to this file");
-  run_cmd->add_option("--dead-letter", run.dead_letter, "events that cannot be used, with the reason (default: stderr)");
-  run_cmd->add_option("--late", run.late, "events later than the allowed lateness (default: stderr)");
-  run_cmd->add_option("--allowed-lateness", run.allowed_lateness, "how late an event may arrive (default 24h)");
-  run_cmd->add_option("--max-ahead", run.max_ahead,
-                      "how far after the stream time an event may be without another patient's agreeing (default "
-                      "1h; off: no hold)");
-  run_cmd->add_option("--max-clock-skew", run.max_clock_skew,
-                      "how far an event's time may be after its recorded time (default 2h; off: not checked)");
-  run_cmd->add_option("--emit", run.emit,
-                      "settled (default): a point's alerts once the stream has passed its time; eager: as data arrives")
-      ->check(CLI::IsMember({"settled", "eager"}));
-  run_cmd->add_option("--engine", run.engine, "interp, jit or adaptive (default)")
-      ->check(CLI::IsMember({"interp", "jit", "adaptive"}));
-  run_cmd->add_option("--opt", run.opt, "LLVM optimisation level of the JIT: 0 or 2 (default)")
-      ->check(CLI::IsMember({0, 2}));
-  run_cmd->add_flag("--progress", run.progress, "report progress on stderr (default: when stderr is a terminal)");
-  run_cmd->add_option("--output-mode", run.output_mode,
-                      "octal mode of the output files this run creates (default 600: they hold patient data)");
-  run_cmd->add_option("--flush", run.flush,
-                      "alert (default): each alert written to its file before the next event is read; batch: in "
-                      "64 KiB blocks of whole lines")
-      ->check(CLI::IsMember({"alert", "batch"}));
-  run_cmd->add_flag("--fsync", run.fsync, "fsync the alerts file after each write (durable against power loss)");
-  run_cmd->add_option("--checkpoint", run.checkpoint,
-                      "keep checkpoints in this directory; started again, the run continues from the last one");
-  run_cmd->add_option("--checkpoint-every", run.checkpoint_every,
-                      "a checkpoint after this many events (a number) or this much time (a duration; default 1min)");
+  AddPipelineOptions(run_cmd, run);
+
+  ServeOptions serve;
+  auto* serve_cmd = app.add_subcommand("serve", "run the rules over a live feed until stopped, with an admin endpoint");
+  serve_cmd->add_option("--source", serve.source, "stdin (default), or file:PATH (followed as it grows and rotates)");
+  serve_cmd->add_option("--admin", serve.admin, "serve /health, /metrics and /rules on HOST:PORT (PORT 0: any free one)");
+  serve_cmd->add_option("--clock", serve.clock,
+                        "event (default): stream time moves with the events; wall: also with the wall clock while "
+                        "the feed is quiet")
+      ->check(CLI::IsMember({"event", "wall"}));
+  AddPipelineOptions(serve_cmd, serve.run);
 
   ImportOptions import_opts;
   auto* import_cmd = app.add_subcommand("import", "convert a data set to NDJSON events");
@@ -111,6 +130,7 @@ int main(int argc, char** argv) {
     if (*ast_cmd) return Ast(ast_path, ast_ranges);
     if (*ir_cmd) return Ir(ir_paths);
     if (*run_cmd) return Run(run);
+    if (*serve_cmd) return Serve(serve);
     if (*test_cmd) return TestRules(test_opts);
     if (*eval_cmd) return Eval(eval_expr, eval_format);
     if (*physionet_cmd) return ImportPhysionet(import_opts);

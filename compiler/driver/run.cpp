@@ -1,4 +1,4 @@
-// compiler/driver/run.cpp: `cdr run`: events through the rules with the file host.
+// compiler/driver/run.cpp: `cdr run` and `cdr serve`: events through the rules with the file host.
 #include <fmt/format.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,12 +12,14 @@
 #include <memory>
 #include <optional>
 
+#include "compiler/driver/admin.h"
 #include "compiler/driver/backend.h"
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
 #include "runtime/decode.h"
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
+#include "runtime/follow_source.h"
 #include "runtime/host_checkpoint.h"
 #include "runtime/output_file.h"
 #include "stdlib/decimal.h"
@@ -95,25 +97,30 @@ std::optional<runtime::EngineOptions> EngineOptionsOf(const RunOptions& o, std::
 // What a checkpoint must have been written with to be continued: the rules (everything
 // they decide), the options that change results, and which outputs are written. One line
 // each, so a refusal names the one that differs.
-std::string CheckpointIdentity(const ir::Module& module, const runtime::EngineOptions& options,
-                               const runtime::OutputFiles& files) {
+std::string CheckpointIdentity(const std::string& command, const ir::Module& module,
+                               const runtime::EngineOptions& options, const runtime::OutputFiles& files) {
   std::string outputs;
   for (const auto& [flag, _] : files) outputs += " " + flag;
   return fmt::format(
-      "command: cdr run\nrules: sha256:{}\n--allowed-lateness: {} ms\n--emit: {}\n--max-ahead: {}\n"
+      "command: {}\nrules: sha256:{}\n--allowed-lateness: {} ms\n--emit: {}\n--max-ahead: {}\n"
       "--max-clock-skew: {}\noutput files:{}\n",
-      ir::Fingerprint(module), options.allowed_lateness_ms, options.emit == runtime::Emit::Eager ? "eager" : "settled",
+      command, ir::Fingerprint(module), options.allowed_lateness_ms, options.emit == runtime::Emit::Eager ? "eager" : "settled",
       options.clock.max_ahead_ms < 0 ? "off" : std::to_string(options.clock.max_ahead_ms) + " ms",
       options.clock.max_clock_skew_ms < 0 ? "off" : std::to_string(options.clock.max_clock_skew_ms) + " ms", outputs);
 }
 
 }  // namespace
 
-int Run(const RunOptions& o) {
+namespace {
+
+// The pipeline of `cdr run` (serve null) and `cdr serve`: input, outputs, checkpoints,
+// the host, the summary. Serve adds its source, the wall clock and the admin endpoint.
+int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
+  const std::string name = serve ? "cdr serve" : "cdr run";
   std::string error;
   auto engine_options = EngineOptionsOf(o, error);
   if (!engine_options) {
-    std::cerr << "cdr run: " << error << "\n";
+    std::cerr << name << ": " << error << "\n";
     return kUsage;
   }
   runtime::EngineOptions& options = *engine_options;
@@ -127,7 +134,7 @@ int Run(const RunOptions& o) {
       checkpoint_options.every_ms = *ms;
     }
     if (checkpoint_options.every_events == 0 && checkpoint_options.every_ms <= 0) {
-      std::cerr << "cdr run: --checkpoint-every " << every << " is not a count of events (such as 100000) or a "
+      std::cerr << name << ": --checkpoint-every " << every << " is not a count of events (such as 100000) or a "
                 << "duration (such as 30s)\n";
       return kUsage;
     }
@@ -135,27 +142,40 @@ int Run(const RunOptions& o) {
     for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--out", o.out.empty() ? "-" : o.out},
                                      {"--trace", o.trace}, {"--dead-letter", o.dead_letter}, {"--late", o.late}}) {
       if (path == "-") {
-        std::cerr << "cdr run: --checkpoint needs " << flag << " to name a file: what went to stdout after the "
+        std::cerr << name << ": --checkpoint needs " << flag << " to name a file: what went to stdout after the "
                   << "checkpoint would be written twice after a restart\n";
         return kUsage;
       }
     }
   }
+  if (serve && serve->source != "stdin" && serve->source.rfind("file:", 0) != 0) {
+    std::cerr << name << ": --source " << serve->source << " is not stdin or file:PATH\n";
+    return kUsage;
+  }
   Frontend fe;
-  if (int status = CompileOrReport(fe, o.rules, "cdr run"); status != kOk) return status;
+  if (int status = CompileOrReport(fe, o.rules, name.c_str()); status != kOk) return status;
 
-  // Outputs.
-  // Read with read(2): a pipe's lines are used as soon as they arrive.
+  // The input, read with read(2): a pipe's lines are used as soon as they arrive.
   int in_fd = STDIN_FILENO;
-  if (o.events != "-") {
+  std::unique_ptr<runtime::FollowFile> follow;
+  if (serve && serve->source != "stdin") {
+    follow = runtime::FollowFile::Open(serve->source.substr(5), error);
+    if (!follow) {
+      std::cerr << name << ": " << error << "\n";
+      return kUsage;
+    }
+    in_fd = follow->fd();
+  } else if (!serve && o.events != "-") {
     in_fd = ::open(o.events.c_str(), O_RDONLY | O_CLOEXEC);
     struct stat st {};
     if (in_fd < 0 || ::fstat(in_fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-      std::cerr << "cdr run: cannot read " << o.events << (in_fd >= 0 ? ": is a directory" : "") << "\n";
+      std::cerr << name << ": cannot read " << o.events << (in_fd >= 0 ? ": is a directory" : "") << "\n";
       if (in_fd >= 0) ::close(in_fd);
       return kUsage;
     }
   }
+  const std::string input_flag = serve ? "--source" : "--events";
+  const std::string input_name = serve ? serve->source : (o.events == "-" ? "stdin" : o.events);
   // Every output is opened, and checked against the input and the others, before any is
   // emptied: a refused run leaves every existing file as it was.
   mode_t mode = 0;
@@ -163,16 +183,20 @@ int Run(const RunOptions& o) {
     char* end = nullptr;
     unsigned long m = std::strtoul(o.output_mode.c_str(), &end, 8);
     if (o.output_mode.empty() || *end != '\0' || m > 0777) {
-      std::cerr << "cdr run: --output-mode " << o.output_mode << " is not an octal file mode such as 600\n";
+      std::cerr << name << ": --output-mode " << o.output_mode << " is not an octal file mode such as 600\n";
       return kUsage;
     }
     mode = static_cast<mode_t>(m);
   }
   runtime::OutputFiles files;
+  auto close_input = [&]() {
+    if (!follow && in_fd != STDIN_FILENO) ::close(in_fd);
+    follow.reset();
+  };
   auto refuse = [&](const std::string& message) {
-    std::cerr << "cdr run: " << message << "\n";
+    std::cerr << name << ": " << message << "\n";
     for (auto& [_, f] : files) f->RemoveIfCreated();
-    if (in_fd != STDIN_FILENO) ::close(in_fd);
+    close_input();
     return kUsage;
   };
   for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--out", o.out}, {"--trace", o.trace},
@@ -182,12 +206,13 @@ int Run(const RunOptions& o) {
     if (!f) return refuse(error);
     files.emplace_back(flag, std::move(f));
   }
-  if (auto same = runtime::FindSameFile(in_fd, "--events", files); !same.path.empty()) {
+  if (auto same = runtime::FindSameFile(in_fd, input_flag, files); !same.path.empty()) {
     return refuse(same.first + " and " + same.second + " name the same file (" + same.path + ")");
   }
   std::unique_ptr<runtime::HostCheckpoints> checkpoints;
   if (!o.checkpoint.empty()) {
-    checkpoints = runtime::HostCheckpoints::Open(checkpoint_options, CheckpointIdentity(fe.module, options, files), error);
+    checkpoints =
+        runtime::HostCheckpoints::Open(checkpoint_options, CheckpointIdentity(name, fe.module, options, files), error);
     if (!checkpoints) return refuse(error);
     if (checkpoints->finished()) {
       refuse("the checkpoint in " + o.checkpoint + " is of a run that read its input to the end: nothing is left "
@@ -196,8 +221,8 @@ int Run(const RunOptions& o) {
     }
   }
   auto file_of = [&](const std::string& flag) -> runtime::OutputFile* {
-    for (auto& [name, f] : files) {
-      if (name == flag) return f.get();
+    for (auto& [flag_name, f] : files) {
+      if (flag_name == flag) return f.get();
     }
     return nullptr;
   };
@@ -215,10 +240,18 @@ int Run(const RunOptions& o) {
   Backend backend;
   if (auto err = backend.Prepare(o.engine, o.opt, fe.module, options)) {
     for (auto& [_, f] : files) f->RemoveIfCreated();
-    std::cerr << "cdr run: --engine " << o.engine << ": " << *err << "\n";
+    close_input();
+    std::cerr << name << ": --engine " << o.engine << ": " << *err << "\n";
     return kFailed;
   }
-  bool progress = o.progress || (isatty(STDERR_FILENO) && o.events != "-");
+  std::unique_ptr<AdminServer> admin;
+  if (serve && !serve->admin.empty()) {
+    admin = std::make_unique<AdminServer>(fe.module, serve->source);
+    if (!admin->Start(serve->admin, error)) return refuse(error);
+    std::cerr << fmt::format("{}: admin endpoint on http://{}:{}\n", name,
+                             serve->admin.substr(0, serve->admin.rfind(':')), admin->port());
+  }
+  bool progress = o.progress || (!serve && isatty(STDERR_FILENO) && o.events != "-");
   auto start = std::chrono::steady_clock::now();
   auto last_report = start;
   auto report = [&](const runtime::HostStats& s) {
@@ -226,16 +259,70 @@ int Run(const RunOptions& o) {
     if (now - last_report < std::chrono::seconds(1)) return;
     last_report = now;
     double secs = std::chrono::duration<double>(now - start).count();
-    std::cerr << fmt::format("\rcdr run: {} events, {:.0f} events/s, {} patients, {} alerts", s.read, s.read / secs,
+    std::cerr << fmt::format("\r{}: {} events, {:.0f} events/s, {} patients, {} alerts", name, s.read, s.read / secs,
                              s.patients, s.fired)
               << std::flush;
   };
+
+  runtime::FileHost* host = nullptr;
+  // Where the current input file begins, in the host's input offsets (a followed file
+  // starts again at each rotation); the checkpoint records the offset in that file.
+  uint64_t resume_origin = 0;
+  auto file_offset = [&]() -> int64_t {
+    if (!follow) return -1;  // one file or stream: the host's own offset
+    return static_cast<int64_t>(host->input_offset()) - static_cast<int64_t>(resume_origin + follow->file_start());
+  };
+  // A checkpoint when one is due: false (write_error set) when it cannot be written.
+  std::string write_error;  // the first output that failed, named, with the reason
+  auto checkpoint_if_due = [&]() {
+    if (!checkpoints || !checkpoints->Due(host->lines_read())) return true;
+    int64_t at = file_offset();
+    if (follow && at < 0) return true;  // lines of a rotated file are still to be read: at the next one
+    return checkpoints->Save(*host, files, follow ? follow->fd() : in_fd, /*finished=*/false, write_error, at);
+  };
+  // The admin endpoint's figures, at most every 100 ms (and at once when `now`).
+  Metrics metrics;
+  auto last_publish = std::chrono::steady_clock::time_point{};
+  auto last_state_bytes = std::chrono::steady_clock::time_point{};
+  uint64_t checkpoints_before = 0;
+  auto publish = [&](bool now) {
+    if (!admin) return;
+    auto t = std::chrono::steady_clock::now();
+    if (!now && t - last_publish < std::chrono::milliseconds(100)) return;
+    last_publish = t;
+    const runtime::Engine& engine = host->engine();
+    metrics.stats.read = host->lines_read();
+    metrics.stats.dead_lettered = host->dead_lettered();
+    metrics.stats.late = engine.counters().late;
+    metrics.stats.used = metrics.stats.read - metrics.stats.dead_lettered - metrics.stats.late;
+    metrics.stats.patients = engine.patients();
+    metrics.fired_by = engine.counters().fired_by;
+    metrics.retracted_by = engine.counters().retracted_by;
+    metrics.stream_time = engine.stream_time();
+    metrics.watermark = engine.watermark();
+    if (t - last_state_bytes >= std::chrono::seconds(10)) {  // a walk over every patient
+      last_state_bytes = t;
+      metrics.state_bytes = engine.StateBytes();
+    }
+    if (checkpoints && checkpoints->written() != checkpoints_before) {
+      checkpoints_before = checkpoints->written();
+      metrics.has_checkpoint = true;
+      metrics.last_checkpoint = std::chrono::system_clock::now();
+    }
+    metrics.checkpoints = checkpoints ? checkpoints->written() : 0;
+    if (follow) {
+      metrics.rotations = follow->rotations();
+      metrics.truncations = follow->truncations();
+    }
+    metrics.ready = true;
+    admin->Publish(metrics);
+  };
   // After each event: its alerts to their file (--flush alert), any failed write stops the
   // intake at once, and a checkpoint when one is due.
-  std::string write_error;  // the first output that failed, named, with the reason
   const bool flush_each = o.flush == "alert";
-  runtime::FileHost* host = nullptr;
-  auto after_line = [&]() {
+  auto line_start = std::chrono::steady_clock::now();
+  uint64_t alerts_before = 0;
+  auto flush_and_check = [&]() {
     if (flush_each && alerts_file) alerts_file->Flush();
     if (flush_each && alerts == &std::cout) std::cout.flush();
     for (auto& [_, f] : files) {
@@ -248,14 +335,38 @@ int Run(const RunOptions& o) {
       write_error = "cannot write stdout";
       return false;
     }
-    if (checkpoints && checkpoints->Due(host->lines_read()) &&
-        !checkpoints->Save(*host, files, in_fd, /*finished=*/false, write_error)) {
-      return false;
-    }
     return true;
   };
+  auto after_line = [&]() {
+    if (!flush_and_check()) return false;
+    if (admin) {
+      const runtime::Counters& c = host->engine().counters();
+      if (c.fired + c.retracted != alerts_before) {
+        alerts_before = c.fired + c.retracted;
+        metrics.latency.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - line_start).count());
+      }
+      publish(false);
+    }
+    return checkpoint_if_due();
+  };
+  // A quiet feed (serve): the wall clock moves the stream time (--clock wall), and what
+  // is due by time (checkpoints, the admin's figures) still happens.
+  const bool wall_clock = serve && serve->clock == "wall";
+  auto on_idle = [&]() {
+    if (wall_clock) {
+      host->AdvanceTo(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count());
+    }
+    if (!flush_and_check()) return false;
+    publish(true);
+    return checkpoint_if_due();
+  };
   // Refused events quote their text only in a file named for them: stderr ends up in logs.
-  runtime::HostOutputs host_outputs{alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr, after_line};
+  runtime::HostOutputs host_outputs{alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr, after_line,
+                                    on_idle, admin ? std::function<void()>([&] {
+                                      line_start = std::chrono::steady_clock::now();
+                                    }) : nullptr};
   runtime::FileHost file_host(fe.module, host_outputs, options);
   host = &file_host;
   file_host.KeepState();
@@ -264,7 +375,8 @@ int Run(const RunOptions& o) {
     if (checkpoints->present() && !checkpoints->Resume(file_host, in_fd, error)) return refuse(error);
     if (!checkpoints->PrepareOutputs(files, error)) return refuse(error);
     if (checkpoints->present()) {
-      std::cerr << fmt::format("cdr run: continuing from the checkpoint in {}: {} events were read before it\n",
+      resume_origin = file_host.input_offset() - checkpoints->file_offset();
+      std::cerr << fmt::format("{}: continuing from the checkpoint in {}: {} events were read before it\n", name,
                                o.checkpoint, file_host.lines_read());
     }
   } else {
@@ -272,10 +384,20 @@ int Run(const RunOptions& o) {
       if (!f->Truncate(error)) return refuse(error);
     }
   }
+  alerts_before = file_host.engine().counters().fired + file_host.engine().counters().retracted;
+  publish(true);
   CatchStopSignals();
-  runtime::HostStats s = file_host.Run(runtime::FdSource(in_fd, &g_stop_signal),
-                                       progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
-                                       checkpoints ? runtime::FileHost::OnStop::Pause : runtime::FileHost::OnStop::Finish);
+  runtime::ReadFn source;
+  if (follow) {
+    follow->SetStop(&g_stop_signal);
+    follow->SetIdleMs(1000);
+    source = follow->AsReadFn();
+  } else {
+    source = runtime::FdSource(in_fd, &g_stop_signal, serve ? 1000 : 0);
+  }
+  runtime::HostStats s =
+      file_host.Run(source, progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
+                    checkpoints ? runtime::FileHost::OnStop::Pause : runtime::FileHost::OnStop::Finish);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The outputs are complete before anything more is said: the summary goes to stderr,
   // and a reader of stderr that stops early (a closed pipe) must not cost the output.
@@ -288,35 +410,44 @@ int Run(const RunOptions& o) {
   // run stopped by a failed write keeps the checkpoint before it.
   bool checkpointed = false;
   if (checkpoints && write_error.empty() && s.read_error.empty() && (s.paused || file_host.finished())) {
-    checkpointed = checkpoints->Save(file_host, files, in_fd, file_host.finished(), write_error);
+    int64_t at = file_offset();
+    checkpointed = at >= -1 && checkpoints->Save(file_host, files, follow ? follow->fd() : in_fd,
+                                                 file_host.finished(), write_error, at);
   }
+  publish(true);
+  if (admin) admin->Stop();
   if (progress) std::cerr << "\n";
   std::cerr << fmt::format(
-      "cdr run: {} events read: {} used, {} dead-lettered, {} late; {} patients; {} alerts fired, {} retracted; "
+      "{}: {} events read: {} used, {} dead-lettered, {} late; {} patients; {} alerts fired, {} retracted; "
       "{:.2f} s ({:.0f} events/s)\n",
-      s.read, s.used, s.dead_lettered, s.late, s.patients, s.fired, s.retracted, secs, secs > 0 ? s.read / secs : 0.0);
-  if (s.blank) std::cerr << fmt::format("cdr run: {} blank lines skipped\n", s.blank);
+      name, s.read, s.used, s.dead_lettered, s.late, s.patients, s.fired, s.retracted, secs,
+      secs > 0 ? s.read / secs : 0.0);
+  if (s.blank) std::cerr << fmt::format("{}: {} blank lines skipped\n", name, s.blank);
   if (s.held) {
     std::cerr << fmt::format(
-        "cdr run: {} events were held (more than --max-ahead after the stream time); {} of them never corroborated "
+        "{}: {} events were held (more than --max-ahead after the stream time); {} of them never corroborated "
         "by another patient's events, dead-lettered\n",
-        s.held, s.quarantined);
+        name, s.held, s.quarantined);
   }
   if (s.implausible_kept) {
-    std::cerr << fmt::format("cdr run: {} values outside their plausible range were kept, as their schema says (`keep`)\n",
-                             s.implausible_kept);
+    std::cerr << fmt::format("{}: {} values outside their plausible range were kept, as their schema says (`keep`)\n",
+                             name, s.implausible_kept);
   }
   if (s.superseded) {
-    std::cerr << fmt::format("cdr run: {} versions of an event arrived after a version recorded later, and changed nothing\n",
-                             s.superseded);
+    std::cerr << fmt::format("{}: {} versions of an event arrived after a version recorded later, and changed nothing\n",
+                             name, s.superseded);
+  }
+  if (follow && (follow->rotations() || follow->truncations())) {
+    std::cerr << fmt::format("{}: {} was rotated {} times and truncated {} times while followed\n", name,
+                             follow->path(), follow->rotations(), follow->truncations());
   }
   backend.Join();
-  std::cerr << "cdr run: " << backend.Describe(s.native, s.native_from_event) << "\n";
+  std::cerr << name << ": " << backend.Describe(s.native, s.native_from_event) << "\n";
   if (checkpoints) {
-    std::cerr << fmt::format("cdr run: {} checkpoints written to {}\n", checkpoints->written(), o.checkpoint);
+    std::cerr << fmt::format("{}: {} checkpoints written to {}\n", name, checkpoints->written(), o.checkpoint);
   }
   if (s.interrupted) {
-    std::cerr << "cdr run: stopped by " << (g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT") << " after event "
+    std::cerr << name << ": stopped by " << (g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT") << " after event "
               << s.read << "; the rest of the input was not read";
     if (s.unread) std::cerr << " (nor the " << s.unread << " bytes of a line not yet ended)";
     if (checkpointed) {
@@ -327,14 +458,14 @@ int Run(const RunOptions& o) {
       std::cerr << "; no checkpoint could be written: a restart continues from the one before\n";
     }
   }
-  if (in_fd != STDIN_FILENO) ::close(in_fd);
+  close_input();
   if (!s.read_error.empty()) {
-    std::cerr << "cdr run: error reading " << (o.events == "-" ? "stdin" : o.events) << ": " << s.read_error
+    std::cerr << name << ": error reading " << input_name << ": " << s.read_error
               << " (the summary covers the events before it)\n";
     return kUsage;
   }
   if (!write_error.empty()) {
-    std::cerr << "cdr run: " << write_error;
+    std::cerr << name << ": " << write_error;
     if (s.stopped) std::cerr << "; stopped after event " << s.read << ", the rest of the input not read";
     if (alerts_file) std::cerr << "; " << alerts_file->lines() << " alert lines are on " << alerts_file->path();
     std::cerr << " (the counts above are what the engine made)\n";
@@ -342,5 +473,11 @@ int Run(const RunOptions& o) {
   }
   return kOk;
 }
+
+}  // namespace
+
+int Run(const RunOptions& o) { return RunPipeline(o, nullptr); }
+
+int Serve(const ServeOptions& o) { return RunPipeline(o.run, &o); }
 
 }  // namespace cdr::driver

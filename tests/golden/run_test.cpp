@@ -85,7 +85,7 @@ TEST_P(GoldenRun, OutputsMatch) {
   std::ifstream events(dir / "events.ndjson", std::ios::binary);
   ASSERT_TRUE(events) << "missing events.ndjson";
   std::ostringstream alerts, trace, dead, late;
-  auto stats = cdr::runtime::RunFileHost(fe.module, events, {&alerts, &trace, &dead, &late, true, true, {}}, options);
+  auto stats = cdr::runtime::RunFileHost(fe.module, events, {&alerts, &trace, &dead, &late, true, true, {}, {}, {}}, options);
   EXPECT_EQ(stats.read, stats.used + stats.dead_lettered + stats.late) << "counters must add up";
 
   const std::pair<const char*, std::string> outputs[] = {

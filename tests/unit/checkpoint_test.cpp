@@ -73,7 +73,7 @@ std::string RunInPieces(const std::string& input, const rt::EngineOptions& optio
   std::string saved;
   for (size_t piece = 0; piece <= cuts.size(); ++piece) {
     int left = piece < cuts.size() ? cuts[piece] : -1;
-    rt::HostOutputs host_out{&out.alerts, &out.trace, &out.dead, &out.late, true, true, {}};
+    rt::HostOutputs host_out{&out.alerts, &out.trace, &out.dead, &out.late, true, true, {}, {}, {}};
     rt::FileHost* current = nullptr;
     host_out.after_line = [&]() {
       if (left < 0 || --left > 0) return true;
@@ -100,7 +100,7 @@ std::string RunInPieces(const std::string& input, const rt::EngineOptions& optio
 std::string RunWhole(const std::string& input, const rt::EngineOptions& options) {
   Outputs out;
   std::istringstream in(input);
-  rt::RunFileHost(ShippedRules(), in, {&out.alerts, &out.trace, &out.dead, &out.late, true, true, {}}, options);
+  rt::RunFileHost(ShippedRules(), in, {&out.alerts, &out.trace, &out.dead, &out.late, true, true, {}, {}, {}}, options);
   return out.All();
 }
 
@@ -156,7 +156,7 @@ TEST(Checkpoint, ATruncatedStateIsRefused) {
                                current->Save(w);
                                saved = w.bytes();
                                return false;
-                             }};
+                             }, {}, {}};
     rt::FileHost host(ShippedRules(), host_out, options);
     current = &host;
     std::istringstream in(input);
@@ -165,7 +165,7 @@ TEST(Checkpoint, ATruncatedStateIsRefused) {
   ASSERT_GT(saved.size(), 1000u);
   for (size_t cut = 0; cut < saved.size(); cut += 1 + cut / 16) {
     Outputs out;
-    rt::FileHost host(ShippedRules(), {&out.alerts, &out.trace, &out.dead, &out.late, true, true, {}}, options);
+    rt::FileHost host(ShippedRules(), {&out.alerts, &out.trace, &out.dead, &out.late, true, true, {}, {}, {}}, options);
     rt::CheckpointReader r(std::string_view(saved).substr(0, cut));
     EXPECT_FALSE(host.Restore(r)) << "a state cut at byte " << cut << " of " << saved.size();
   }

@@ -190,7 +190,7 @@ inline Result Run(const ir::Module& module, const std::vector<Generated>& events
     };
   }
   Result r;
-  r.stats = runtime::RunFileHost(module, in, {&alerts, &trace, &dead, &late, true, true, {}}, options);
+  r.stats = runtime::RunFileHost(module, in, {&alerts, &trace, &dead, &late, true, true, {}, {}, {}}, options);
   r.raw_dead = dead.str();
   r.raw_late = late.str();
   r.raw_alerts = alerts.str();

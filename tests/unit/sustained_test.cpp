@@ -118,7 +118,7 @@ TEST_P(Sustained, HoldsExactlyWhenTheConditionHeldAtEveryMinute) {
     // Points are final (traced) 3 hours behind the stream, while the memo still holds
     // what it learned there: the trace checks what it answers after each change.
     options.allowed_lateness_ms = 3 * 3600000LL;
-    cdr::runtime::RunFileHost(fe.module, in, {&alerts, &trace, &dead, &late, true, true, {}}, options);
+    cdr::runtime::RunFileHost(fe.module, in, {&alerts, &trace, &dead, &late, true, true, {}, {}, {}}, options);
     ASSERT_EQ(dead.str(), "");
     ASSERT_EQ(late.str(), "");  // the shuffle stays within the allowed lateness
     // The JIT gives the same alerts and trace.
@@ -128,7 +128,7 @@ TEST_P(Sustained, HoldsExactlyWhenTheConditionHeldAtEveryMinute) {
     }
     std::istringstream again(input);
     std::ostringstream native_alerts, native_trace, native_dead, native_late;
-    cdr::runtime::RunFileHost(fe.module, again, {&native_alerts, &native_trace, &native_dead, &native_late, true, true, {}}, options);
+    cdr::runtime::RunFileHost(fe.module, again, {&native_alerts, &native_trace, &native_dead, &native_late, true, true, {}, {}, {}}, options);
     ASSERT_EQ(native_alerts.str(), alerts.str()) << c.name << " seed " << seed;
     ASSERT_EQ(native_trace.str(), trace.str()) << c.name << " seed " << seed;
     std::map<int64_t, bool> v, at_minute;  // time -> the `for` rule's value; C at each minute

@@ -1,0 +1,174 @@
+// compiler/driver/admin.cpp: the admin endpoint (compiler/driver/admin.h).
+#include "compiler/driver/admin.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/engine.h"
+#include "stdlib/time.h"
+
+namespace cdr::driver {
+
+namespace {
+
+constexpr const char* kSeverityNames[] = {"low", "medium", "high", "critical"};
+static_assert(std::size(kSeverityNames) == runtime::Counters::kSeverities);
+
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string Label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+AdminServer::AdminServer(const ir::Module& module, std::string source)
+    : module_(module),
+      source_(std::move(source)),
+      loaded_since_(stdlib::FormatTime(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count())) {}
+
+AdminServer::~AdminServer() { Stop(); }
+
+bool AdminServer::Start(const std::string& address, std::string& error) {
+  size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon + 1 < address.size() &&
+      address.find_first_not_of("0123456789", colon + 1) == std::string::npos && address.size() - colon <= 6) {
+    port = std::stoi(address.substr(colon + 1));
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    error = "--admin " + address + " is not HOST:PORT (such as 127.0.0.1:9464)";
+    return false;
+  }
+  const std::string host = address.substr(0, colon);
+  server_ = std::make_unique<httplib::Server>();
+  server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    bool ready;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ready = metrics_.ready;
+    }
+    res.status = ready ? 200 : 503;
+    res.set_content(nlohmann::json{{"live", true}, {"ready", ready}}.dump() + "\n", "application/json");
+  });
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(MetricsText(), "text/plain; version=0.0.4");
+  });
+  server_->Get("/rules", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(RulesJson(), "application/json");
+  });
+  port_ = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (port_ <= 0) {
+    error = "cannot listen on " + address + " (the address is in use, or not one of this machine)";
+    server_.reset();
+    return false;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return true;
+}
+
+void AdminServer::Stop() {
+  if (!server_) return;
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
+}
+
+void AdminServer::Publish(const Metrics& m) {
+  std::lock_guard<std::mutex> lock(mu_);
+  metrics_ = m;
+}
+
+std::string AdminServer::MetricsText() {
+  Metrics m;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    m = metrics_;
+  }
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  const std::string src = "source=\"" + Label(source_) + "\"";
+  family("cdr_events_read_total", "counter", "Non-blank input lines read.");
+  out += fmt::format("cdr_events_read_total{{{}}} {}\n", src, m.stats.read);
+  family("cdr_events_used_total", "counter", "Events the rules used.");
+  out += fmt::format("cdr_events_used_total{{{}}} {}\n", src, m.stats.used);
+  family("cdr_events_dead_lettered_total", "counter", "Events that could not be used (to the dead-letter output).");
+  out += fmt::format("cdr_events_dead_lettered_total{{{}}} {}\n", src, m.stats.dead_lettered);
+  family("cdr_events_late_total", "counter", "Events later than the allowed lateness (to the late output).");
+  out += fmt::format("cdr_events_late_total{{{}}} {}\n", src, m.stats.late);
+  for (const auto& [name, by, help] :
+       {std::tuple<const char*, const std::vector<uint64_t>*, const char*>{
+            "cdr_alerts_fired_total", &m.fired_by, "Alerts fired, per rule and severity."},
+        {"cdr_alerts_retracted_total", &m.retracted_by, "Alerts retracted, per rule and severity."}}) {
+    family(name, "counter", help);
+    for (size_t r = 0; r < module_.rules.size(); ++r) {
+      for (size_t s = 0; s < runtime::Counters::kSeverities; ++s) {
+        size_t at = r * runtime::Counters::kSeverities + s;
+        out += fmt::format("{}{{rule=\"{}\",severity=\"{}\"}} {}\n", name, Label(module_.rules[r].id), kSeverityNames[s],
+                           at < by->size() ? (*by)[at] : 0);
+      }
+    }
+  }
+  family("cdr_event_to_alert_latency_seconds", "histogram",
+         "From reading an event's line to the return of the write of the alerts it made.");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < LatencyHistogram::kBounds.size(); ++i) {
+    cumulative += m.latency.counts[i];
+    out += fmt::format("cdr_event_to_alert_latency_seconds_bucket{{le=\"{}\"}} {}\n", LatencyHistogram::kBounds[i],
+                       cumulative);
+  }
+  out += fmt::format("cdr_event_to_alert_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", m.latency.count);
+  out += fmt::format("cdr_event_to_alert_latency_seconds_sum {}\ncdr_event_to_alert_latency_seconds_count {}\n",
+                     m.latency.sum, m.latency.count);
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (m.stream_time != INT64_MIN) {
+    family("cdr_stream_time_seconds", "gauge", "The stream's event time (seconds since the epoch).");
+    out += fmt::format("cdr_stream_time_seconds {:.3f}\n", m.stream_time / 1000.0);
+  }
+  if (m.watermark != INT64_MIN) {
+    family("cdr_watermark_seconds", "gauge", "The watermark: events before it are late (seconds since the epoch).");
+    out += fmt::format("cdr_watermark_seconds {:.3f}\n", m.watermark / 1000.0);
+    family("cdr_watermark_lag_seconds", "gauge", "The wall clock minus the watermark.");
+    out += fmt::format("cdr_watermark_lag_seconds {:.3f}\n", now - m.watermark / 1000.0);
+  }
+  family("cdr_patients", "gauge", "Distinct patients seen.");
+  out += fmt::format("cdr_patients {}\n", m.stats.patients);
+  family("cdr_state_bytes", "gauge", "An estimate of the memory the engine's state takes.");
+  out += fmt::format("cdr_state_bytes {}\n", m.state_bytes);
+  family("cdr_checkpoints_total", "counter", "Checkpoints written by this process.");
+  out += fmt::format("cdr_checkpoints_total {}\n", m.checkpoints);
+  if (m.has_checkpoint) {
+    family("cdr_checkpoint_age_seconds", "gauge", "Time since the last checkpoint was written.");
+    out += fmt::format("cdr_checkpoint_age_seconds {:.3f}\n",
+                       std::chrono::duration<double>(std::chrono::system_clock::now() - m.last_checkpoint).count());
+  }
+  family("cdr_source_rotations_total", "counter", "Times a followed file was replaced (rotated) or cut (truncated).");
+  out += fmt::format("cdr_source_rotations_total{{{},kind=\"rotated\"}} {}\n", src, m.rotations);
+  out += fmt::format("cdr_source_rotations_total{{{},kind=\"truncated\"}} {}\n", src, m.truncations);
+  return out;
+}
+
+std::string AdminServer::RulesJson() const {
+  nlohmann::json rules = nlohmann::json::array();
+  for (const auto& r : module_.rules) {
+    rules.push_back({{"id", r.id}, {"version", r.version}, {"hash", r.hash}, {"status", r.status},
+                     {"title", r.title}, {"loaded_since", loaded_since_}});
+  }
+  return rules.dump(2) + "\n";
+}
+
+}  // namespace cdr::driver
