@@ -1,6 +1,7 @@
 // runtime/file_host.cpp: the read-decode-ingest loop of the file host.
 #include "runtime/file_host.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,8 +51,6 @@ void FileHost::KeepState() {
   static auto* kept = new std::vector<std::unique_ptr<Engine>>();  // never destroyed
   if (impl_->owned) kept->push_back(std::move(impl_->owned));
 }
-
-void FileHost::AdvanceTo(int64_t time) { impl_->engine.AdvanceTo(time); }
 
 const Engine& FileHost::engine() const { return impl_->engine; }
 
@@ -142,6 +141,14 @@ HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostSta
   for (;;) {
     if (!reader.Next(line)) {
       if (!reader.idle()) break;
+      if (wall_clock_) {
+        const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        clock.Corroborate(now);
+        drain();
+        engine.AdvanceTo(now);
+      }
       if (out.on_idle && !out.on_idle()) {
         stats.stopped = true;
         break;

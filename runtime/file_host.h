@@ -86,9 +86,10 @@ class FileHost {
   uint64_t lines_read() const { return stats_.read; }
   /// Events dead-lettered so far (a restore's included).
   uint64_t dead_lettered() const { return stats_.dead_lettered; }
-  /// The stream time reaches `time` with no event (a wall clock while the feed is quiet,
-  /// between two lines: from after_line or on_idle): timer points up to it are evaluated.
-  void AdvanceTo(int64_t time);
+  /// With the wall clock, when the source is idle the stream time moves to the present
+  /// (before on_idle is called): events held for being ahead are released up to it, and
+  /// timer points up to it are evaluated, so absence rules fire on a quiet feed.
+  void SetWallClock(bool wall_clock) { wall_clock_ = wall_clock; }
   const Engine& engine() const;
   /// Whether Run ended the input (everything decided, as at its end).
   bool finished() const { return finished_; }
@@ -102,6 +103,7 @@ class FileHost {
   std::unique_ptr<Impl> impl_;
   HostStats stats_;
   bool finished_ = false;
+  bool wall_clock_ = false;
 };
 
 /// Streams every line of `in` through the rules of `module` (a FileHost run to the end).

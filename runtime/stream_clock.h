@@ -72,6 +72,11 @@ class StreamClock {
   /// An event held (Admits was false). Afterwards, drain Next().
   void Hold(HeldEvent&& event);
 
+  /// A clock outside the stream (the wall clock of a live feed) says the present is
+  /// `time`: the stream time reaches it, and the held events it reaches are released.
+  /// Afterwards, drain Next().
+  void Corroborate(int64_t time) { JumpTo(time); }
+
   /// End of input: held events within end_reach_ms of the stream time are released, the
   /// rest quarantined. Drain Next() afterwards.
   void Finish();

@@ -54,6 +54,12 @@ bool AdminServer::Start(const std::string& address, std::string& error) {
   }
   const std::string host = address.substr(0, colon);
   server_ = std::make_unique<httplib::Server>();
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second serve bind
+  // the same port and take half of the scrapes meant for the first.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     bool ready;
     {

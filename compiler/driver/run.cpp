@@ -349,15 +349,9 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     }
     return checkpoint_if_due();
   };
-  // A quiet feed (serve): the wall clock moves the stream time (--clock wall), and what
-  // is due by time (checkpoints, the admin's figures) still happens.
-  const bool wall_clock = serve && serve->clock == "wall";
+  // A quiet feed (serve): what the wall clock made (--clock wall: FileHost), and what is
+  // due by time (checkpoints, the admin's figures), still happens.
   auto on_idle = [&]() {
-    if (wall_clock) {
-      host->AdvanceTo(std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count());
-    }
     if (!flush_and_check()) return false;
     publish(true);
     return checkpoint_if_due();
@@ -370,6 +364,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   runtime::FileHost file_host(fe.module, host_outputs, options);
   host = &file_host;
   file_host.KeepState();
+  file_host.SetWallClock(serve && serve->clock == "wall");
   if (checkpoints) {
     // The input is positioned (and checked) before any output is cut back.
     if (checkpoints->present() && !checkpoints->Resume(file_host, in_fd, error)) return refuse(error);
