@@ -124,8 +124,9 @@ std::string AlertId(const std::string& rule, const std::string& version, const s
   return stdlib::Sha256Hex(rule + "|" + version + "|" + patient + "|" + std::to_string(time)).substr(0, 32);
 }
 
-Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs)
+Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs, const Interner* texts)
     : module_(module), options_(options), out_(outputs) {
+  if (texts) interner_ = *texts;
   // Only the signals some rule reads are stored, each in a list of its own.
   store_of_.assign(module.signals.size(), -1);
   for (const auto& rule : module.rules) {
@@ -509,9 +510,14 @@ void Engine::React(Patient& p) {
   auto& removed = removed_;
   std::fill(affected_flags_.begin(), affected_flags_.end(), 0);
   size_t marked_inserted = 0, marked_removed = 0;
+  // A reload's backfill starts with changes only some rules are to see (react_only_);
+  // what rules publish meanwhile reaches every reader.
+  const size_t initial_inserted = react_only_ ? inserted.size() : 0;
   for (size_t r = 0; r < rules_.size(); ++r) {
     for (; marked_inserted < inserted.size(); ++marked_inserted) {
-      for (size_t q : rules_of_signal_[static_cast<size_t>(inserted[marked_inserted].first)]) affected_flags_[q] = 1;
+      for (size_t q : rules_of_signal_[static_cast<size_t>(inserted[marked_inserted].first)]) {
+        if (marked_inserted >= initial_inserted || (*react_only_)[q]) affected_flags_[q] = 1;
+      }
     }
     for (; marked_removed < removed.size(); ++marked_removed) {
       for (size_t q : rules_of_signal_[static_cast<size_t>(removed[marked_removed].first)]) affected_flags_[q] = 1;
@@ -719,7 +725,7 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
   auto line = [&](int64_t t, const char* action, const std::string& fields) {
     if (!out_.alerts) return;
     *out_.alerts << "{\"alert\":\"" << AlertId(rule.id, rule.version, p.id, t) << "\",\"action\":\"" << action << "\","
-                 << fields << "}\n";
+                 << (backfilling_ ? "\"backfill\":true," : "") << fields << "}\n";
   };
   // Retractions first, then fires, each in time order. `desired` is in time order.
   auto find = [&](int64_t t) -> const Desired* {

@@ -83,7 +83,26 @@ struct Outputs {
 
 class Engine {
  public:
-  Engine(const ir::Module& module, EngineOptions options, Outputs outputs);
+  /// `texts`, when given: the interned texts to start from (a reload keeps the running
+  /// engine's, so the values of stored events keep their meaning).
+  Engine(const ir::Module& module, EngineOptions options, Outputs outputs, const Interner* texts = nullptr);
+
+  /// A reload (runtime/engine_reload.cpp): an engine of `module` that takes over the state
+  /// of `from`, an engine of the rules that ran until now, between two events. The events
+  /// of every signal both rule sets store are kept; a rule whose id and hash are unchanged
+  /// (and whose derived inputs come from unchanged rules) keeps its points, alerts and
+  /// suppression exactly; a new or changed rule is evaluated over the kept history, as if
+  /// it had always run, its alerts at the points this decides written with
+  /// `"backfill":true`. Null, with the reason, when a signal both read changed its type
+  /// or unit (a schema change the kept events cannot follow). `from` keeps its state (its
+  /// pending group applied first) and is not used after.
+  static std::unique_ptr<Engine> Reload(const ir::Module& module, EngineOptions options, Outputs outputs, Engine& from,
+                                        std::string& error);
+  /// What the last Reload did, for the log: rules kept, new, changed, removed.
+  struct ReloadSummary {
+    std::vector<std::string> kept, added, changed, removed;
+  };
+  const ReloadSummary& reload_summary() const { return reload_summary_; }
   ~Engine();
 
   enum class Outcome { Applied, Late, UnknownCorrection };
@@ -100,6 +119,8 @@ class Engine {
   void AdvanceTo(int64_t time);
   /// End of input: applies what is pending and writes the remaining trace records.
   void Finish();
+  /// Applies the group of events being gathered now (before a reload).
+  void FlushPending();
 
   const Counters& counters() const { return counters_; }
   /// Whether the rules run as native code now, and from which event on (0: the first).
@@ -290,6 +311,11 @@ class Engine {
   std::vector<std::vector<Value>> regs_;  // per rule
   std::vector<uint8_t> regs_primed_;      // per rule: regs_[r] holds the rule's constants
   std::vector<std::vector<EventRef>> evidence_;
+  // Reloads: React marks, for the changes it starts with, only these rules (null: all);
+  // while backfilling, alert lines say so.
+  const std::vector<uint8_t>* react_only_ = nullptr;
+  bool backfilling_ = false;
+  ReloadSummary reload_summary_;
 };
 
 /// The deterministic alert id: the first 32 hex digits of SHA-256 of rule, version,

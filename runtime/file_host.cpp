@@ -20,9 +20,10 @@ static_assert(kReadBlock > kMaxEventBytes);
 struct FileHost::Impl {
   Impl(const ir::Module& module, const HostOutputs& out, const EngineOptions& options)
       : out(out),
+        options(options),
         owned(std::make_unique<Engine>(module, options, Outputs{out.alerts, out.trace, out.late, out.late_input})),
-        engine(*owned),
-        decoder(module, engine.interner()),
+        engine(owned.get()),
+        decoder(std::make_unique<EventDecoder>(module, engine->interner())),
         clock(ClockOptions(options)) {}
   static StreamClockOptions ClockOptions(const EngineOptions& options) {
     StreamClockOptions clock_options = options.clock;
@@ -30,9 +31,11 @@ struct FileHost::Impl {
     return clock_options;
   }
   HostOutputs out;
+  EngineOptions options;
   std::unique_ptr<Engine> owned;  // null once kept (KeepState)
-  Engine& engine;
-  EventDecoder decoder;
+  Engine* engine;
+  std::unique_ptr<EventDecoder> decoder;
+  bool keep = false;  // KeepState: engines are never freed
   StreamClock clock;
   uint64_t line_no = 0;
   uint64_t base_offset = 0;            // input consumed before a restore
@@ -48,11 +51,35 @@ FileHost::~FileHost() = default;
 void FileHost::KeepState() {
   // A process about to exit need not free millions of small objects one by one (as
   // compilers skip freeing their ASTs): the state stays reachable from here until exit.
-  static auto* kept = new std::vector<std::unique_ptr<Engine>>();  // never destroyed
-  if (impl_->owned) kept->push_back(std::move(impl_->owned));
+  impl_->keep = true;
+  if (impl_->owned) Keep(std::move(impl_->owned));
 }
 
-const Engine& FileHost::engine() const { return impl_->engine; }
+void FileHost::Keep(std::unique_ptr<Engine> engine) {
+  static auto* kept = new std::vector<std::unique_ptr<Engine>>();  // never destroyed
+  kept->push_back(std::move(engine));
+}
+
+bool FileHost::Reload(const ir::Module& module, std::vector<std::vector<NativeBlock>> native, std::string& error) {
+  EngineOptions options = impl_->options;
+  options.native = std::move(native);
+  options.take_native = nullptr;
+  const HostOutputs& out = impl_->out;
+  auto fresh = Engine::Reload(module, options, Outputs{out.alerts, out.trace, out.late, out.late_input}, *impl_->engine,
+                              error);
+  if (!fresh) return false;
+  impl_->engine = fresh.get();
+  impl_->decoder = std::make_unique<EventDecoder>(module, fresh->interner());
+  // The engine that ran until now: freed, or kept as the host keeps its engines.
+  if (impl_->keep) {
+    Keep(std::move(fresh));
+  } else {
+    impl_->owned = std::move(fresh);
+  }
+  return true;
+}
+
+const Engine& FileHost::engine() const { return *impl_->engine; }
 
 uint64_t FileHost::input_offset() const {
   return impl_->base_offset + (impl_->reader ? impl_->reader->consumed() : impl_->consumed);
@@ -63,20 +90,21 @@ void FileHost::Save(CheckpointWriter& out) const {
   out.U64(impl_->line_no);
   for (uint64_t v : {stats_.read, stats_.dead_lettered, stats_.blank, stats_.implausible_kept}) out.U64(v);
   impl_->clock.Save(out);
-  impl_->engine.Save(out);
+  impl_->engine->Save(out);
 }
 
 bool FileHost::Restore(CheckpointReader& in) {
   impl_->base_offset = in.U64();
   impl_->line_no = in.U64();
   for (uint64_t* v : {&stats_.read, &stats_.dead_lettered, &stats_.blank, &stats_.implausible_kept}) *v = in.U64();
-  return impl_->clock.Restore(in) && impl_->engine.Restore(in) && in.done();
+  return impl_->clock.Restore(in) && impl_->engine->Restore(in) && in.done();
 }
 
 HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostStats&)>& progress, OnStop on_stop) {
   Impl& h = *impl_;
-  Engine& engine = h.engine;
-  EventDecoder& decoder = h.decoder;
+  // Through the host, not held: a reload (from after_line) replaces the engine and decoder.
+  auto engine = [&h]() -> Engine& { return *h.engine; };
+  auto decoder = [&h]() -> EventDecoder& { return *h.decoder; };
   StreamClock& clock = h.clock;
   const HostOutputs& out = h.out;
   HostStats& stats = stats_;
@@ -91,21 +119,21 @@ HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostSta
     if (out.dead_letter) *out.dead_letter << RefusalLine(reason, line, input, size, out.dead_letter_input);
   };
   auto snapshot = [&]() {
-    stats.native = engine.native();
-    stats.native_from_event = engine.native_from_event();
-    stats.patients = engine.patients();
-    stats.fired = engine.counters().fired;
-    stats.retracted = engine.counters().retracted;
-    stats.superseded = engine.counters().superseded;
+    stats.native = engine().native();
+    stats.native_from_event = engine().native_from_event();
+    stats.patients = engine().patients();
+    stats.fired = engine().counters().fired;
+    stats.retracted = engine().counters().retracted;
+    stats.superseded = engine().counters().superseded;
     // The engine finds some late events only when it applies their group (a new version
     // of an event from before the watermark): its count is the one.
-    stats.late = engine.counters().late;
+    stats.late = engine().counters().late;
     stats.used = stats.read - stats.dead_lettered - stats.late;
   };
   // Ingests one decoded event and reports what the engine made of it.
   auto ingest = [&](std::string_view text, uint64_t size) {
     stats.implausible_kept += event.implausible;
-    switch (engine.Ingest(event)) {
+    switch (engine().Ingest(event)) {
       case Engine::Outcome::Applied:
       case Engine::Outcome::Late: break;  // the engine writes late events (with their source)
       case Engine::Outcome::UnknownCorrection:
@@ -122,9 +150,9 @@ HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostSta
   auto drain = [&]() {
     while (clock.Next(action)) {
       switch (action.kind) {
-        case ClockAction::Jump: engine.AdvanceTo(action.time - 1); break;
+        case ClockAction::Jump: engine().AdvanceTo(action.time - 1); break;
         case ClockAction::Release:
-          if (auto reason = decoder.Decode(action.event.text, event)) {  // cannot happen: it decoded before
+          if (auto reason = decoder().Decode(action.event.text, event)) {  // cannot happen: it decoded before
             dead_letter(*reason, action.event.line, action.event.text, action.event.text.size());
             break;
           }
@@ -147,7 +175,7 @@ HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostSta
                                 .count();
         clock.Corroborate(now);
         drain();
-        engine.AdvanceTo(now);
+        engine().AdvanceTo(now);
       }
       if (out.on_idle && !out.on_idle()) {
         stats.stopped = true;
@@ -164,7 +192,7 @@ HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostSta
     ++stats.read;
     // A line cut by the reader (longer than a block) is over kMaxEventBytes too.
     std::optional<std::string> reason =
-        line.size > kMaxEventBytes ? OversizeReason(line.size) : decoder.Decode(line.text, line.readable, event);
+        line.size > kMaxEventBytes ? OversizeReason(line.size) : decoder().Decode(line.text, line.readable, event);
     if (!reason) reason = clock.SkewReason(event.time, event.recorded);
     if (reason) {
       dead_letter(*reason, line_no, line.text, line.size);
@@ -193,7 +221,7 @@ HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostSta
   if (!stats.stopped && !stats.paused) {  // a stopped run writes nothing more
     clock.Finish();
     drain();
-    engine.Finish();
+    engine().Finish();
     finished_ = true;
   }
   stats.held = clock.held_total();

@@ -94,12 +94,18 @@ class FileHost {
   /// Whether Run ended the input (everything decided, as at its end).
   bool finished() const { return finished_; }
 
+  /// Swaps in the rules of `module` (with their native code, or none: the interpreter)
+  /// between two lines: Engine::Reload. False, with the reason, when the state cannot be
+  /// carried over; the running rules go on.
+  bool Reload(const ir::Module& module, std::vector<std::vector<NativeBlock>> native, std::string& error);
+
   /// The engine's state is never freed (for a process that exits right after: freeing
   /// 100,000 patients one object at a time takes seconds).
   void KeepState();
 
  private:
   struct Impl;
+  static void Keep(std::unique_ptr<Engine> engine);
   std::unique_ptr<Impl> impl_;
   HostStats stats_;
   bool finished_ = false;

@@ -1,0 +1,222 @@
+// tests/unit/reload_test.cpp: a host that swaps rule set A for rule set B at event k.
+//  1. For the points after the reload, the final alerts of B's rules are those of B run
+//     from the start (the law of docs/operations.md, "Reloading rules").
+//  2. A rule whose hash is unchanged writes exactly what it writes without the reload:
+//     its points, alerts and suppression are kept.
+//  3. A changed schema (a signal's unit) is refused, and the running rules go on.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "compiler/driver/frontend.h"
+#include "runtime/file_host.h"
+#include "tests/unit/stream_util.h"
+
+namespace {
+
+using cdr::test::Generated;
+using cdr::test::RandomEvents;
+using cdr::test::ShippedRules;
+namespace rt = cdr::runtime;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// B: NEWS2 changed (a lower threshold, version 1.0.1), so overdue_observations, which reads
+// its score, changes too; SIRS removed; a new tachycardia rule; the rest unchanged.
+const cdr::ir::Module& RulesB() {
+  static cdr::driver::Frontend* fe = [] {
+    auto* f = new cdr::driver::Frontend();
+    const std::string dir = std::string(CDR_SOURCE_DIR) + "/rules/";
+    f->Load({dir + "schema/vitals.cdr", dir + "schema/labs.cdr", dir + "schema/orders.cdr", dir + "ruleset.cdr"});
+    for (const char* name : {"critical_values", "kdigo_aki", "overdue_observations", "qsofa", "sepsis3_suspected_infection"}) {
+      f->AddText(dir + name + ".cdr", ReadFile(dir + name + ".cdr"));
+    }
+    std::string news2 = ReadFile(dir + "news2.cdr");
+    auto replace = [&](const std::string& a, const std::string& b) {
+      auto at = news2.find(a);
+      EXPECT_NE(at, std::string::npos) << a;
+      if (at != std::string::npos) news2.replace(at, a.size(), b);
+    };
+    replace("rule news2 version \"1.0.0\"", "rule news2 version \"1.0.1\"");
+    replace("when score >= 5 alert high", "when score >= 4 alert high");
+    f->AddText(dir + "news2.cdr", news2);
+    f->AddText("tachycardia.cdr", R"(rule tachycardia version "1.0.0"
+  title "Tachycardia"
+  owner "Test"
+  status review
+  cites "A test rule"
+  uses vitals
+  let hr = last(heart_rate within 1h)
+  when hr > 120 '/min' alert medium "heart rate {hr}"
+  suppress 2h
+)");
+    f->Check();
+    EXPECT_EQ(f->diags.error_count(), 0u) << cdr::diag::FormatText(f->diags);
+    f->Lower();
+    return f;
+  }();
+  return fe->module;
+}
+
+// The final alerts (fires minus retractions, backfill fires included) by alert id.
+std::map<std::string, nlohmann::json> FinalAlerts(const std::string& lines) {
+  std::map<std::string, nlohmann::json> out;
+  std::istringstream in(lines);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    std::string id = j["alert"];
+    if (j["action"] == "fire") {
+      j.erase("action");
+      j.erase("backfill");
+      out[id] = j;
+    } else {
+      out.erase(id);
+    }
+  }
+  return out;
+}
+
+// The alert lines of one rule, in order.
+std::string LinesOf(const std::string& lines, const std::string& rule) {
+  std::istringstream in(lines);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    if (line.find("\"rule\":\"" + rule + "\"") != std::string::npos) out += line + "\n";
+  }
+  return out;
+}
+
+struct Outcome {
+  std::string alerts;
+  int64_t reloaded_at = INT64_MIN;  // the stream time at the reload
+};
+
+// Runs `input` with `a`; after line `k` (0: never), swaps in `b`.
+Outcome RunWithReload(const cdr::ir::Module& a, const cdr::ir::Module* b, const std::string& input, size_t k,
+                  rt::Emit emit, int64_t lateness) {
+  Outcome r;
+  std::ostringstream alerts;
+  rt::EngineOptions options;
+  options.emit = emit;
+  options.allowed_lateness_ms = lateness;
+  size_t lines = 0;
+  rt::FileHost* host = nullptr;
+  rt::HostOutputs out{&alerts, nullptr, nullptr, nullptr, true, true, {}, {}, {}};
+  out.after_line = [&] {
+    if (b && ++lines == k) {
+      std::string error;
+      EXPECT_TRUE(host->Reload(*b, {}, error)) << error;
+      r.reloaded_at = host->engine().stream_time();
+    }
+    return true;
+  };
+  rt::FileHost h(a, out, options);
+  host = &h;
+  std::istringstream in(input);
+  h.Run(rt::StreamSource(in));
+  r.alerts = alerts.str();
+  return r;
+}
+
+TEST(Reload, AfterTheReloadTheFinalAlertsAreThoseOfTheNewRulesRunFromTheStart) {
+  const int64_t lateness = 6LL * 3600 * 1000;
+  int compared = 0, backfilled = 0, after = 0;
+  for (uint32_t seed = 1; seed <= 4; ++seed) {
+    auto events = RandomEvents(seed, 500, /*versions=*/true);
+    std::mt19937 rng(seed);
+    std::vector<std::pair<int64_t, size_t>> keys;
+    for (size_t i = 0; i < events.size(); ++i) {
+      keys.emplace_back(events[i].time + static_cast<int64_t>(rng() % static_cast<uint32_t>(lateness / 2)), i);
+    }
+    std::sort(keys.begin(), keys.end());
+    std::string input;
+    for (const auto& [_, i] : keys) input += events[i].line + "\n";
+    const size_t lines = keys.size();
+    for (auto emit : {rt::Emit::Settled, rt::Emit::Eager}) {
+      const Outcome a = RunWithReload(ShippedRules(), nullptr, input, 0, emit, lateness);
+      const Outcome b = RunWithReload(RulesB(), nullptr, input, 0, emit, lateness);
+      const auto final_b = FinalAlerts(b.alerts);
+      // The same rules reloaded: nothing changes, byte for byte.
+      for (size_t k : {size_t{1}, lines / 2}) {
+        EXPECT_EQ(RunWithReload(RulesB(), &RulesB(), input, k, emit, lateness).alerts, b.alerts) << "B to B at " << k;
+      }
+      for (size_t k : {size_t{1}, lines / 3, lines / 2, lines - 1}) {
+        const Outcome r = RunWithReload(ShippedRules(), &RulesB(), input, k, emit, lateness);
+        backfilled += r.alerts.find("\"backfill\":true") != std::string::npos;
+        // 1. After the reload: B's final alerts, as if B had always run.
+        auto after_reload = [&](const std::map<std::string, nlohmann::json>& all) {
+          std::map<std::string, std::string> kept;
+          for (const auto& [id, j] : all) {
+            bool b_rule = std::any_of(RulesB().rules.begin(), RulesB().rules.end(), [&](const cdr::ir::Rule& rule) {
+              return rule.id == j["rule"] && rule.version == j["version"];
+            });
+            if (b_rule && *cdr::stdlib::ParseTime(j["time"].get<std::string>()) > r.reloaded_at) kept[id] = j.dump();
+          }
+          return kept;
+        };
+        auto got = after_reload(FinalAlerts(r.alerts)), want = after_reload(final_b);
+        after += static_cast<int>(want.size());
+        EXPECT_TRUE(got == want) << "seed " << seed << " k " << k << " eager " << (emit == rt::Emit::Eager) << "\n"
+                                 << cdr::test::Difference(got, want);
+        // 2. Unchanged rules write exactly what they write without a reload.
+        for (const char* rule : {"critical_values", "kdigo_aki", "qsofa", "sepsis3_suspected_infection"}) {
+          EXPECT_EQ(LinesOf(r.alerts, rule), LinesOf(a.alerts, rule)) << rule << " seed " << seed << " k " << k;
+        }
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 32);
+  EXPECT_GT(backfilled, 8) << "the changed and new rules must backfill alerts";
+  EXPECT_GT(after, 30) << "the law needs alerts after the reloads to mean anything";
+}
+
+TEST(Reload, ASignalWhoseUnitChangedIsRefusedAndTheRunningRulesGoOn) {
+  cdr::driver::Frontend fe;
+  const std::string dir = std::string(CDR_SOURCE_DIR) + "/rules/";
+  std::string vitals = ReadFile(dir + "schema/vitals.cdr");
+  auto at = vitals.find("signal heart_rate");
+  ASSERT_NE(at, std::string::npos);
+  auto unit = vitals.find("'/min'", at);
+  ASSERT_NE(unit, std::string::npos);
+  vitals.replace(unit, 6, "'/h'");
+  fe.AddText(dir + "schema/vitals.cdr", vitals);
+  fe.Load({dir + "schema/labs.cdr", dir + "schema/orders.cdr", dir + "ruleset.cdr", dir + "qsofa.cdr"});
+  fe.Check();
+  fe.Lower();
+  ASSERT_EQ(fe.diags.error_count(), 0u) << cdr::diag::FormatText(fe.diags);
+  std::ostringstream alerts;
+  rt::FileHost* host = nullptr;
+  std::string error;
+  bool refused = false;
+  rt::HostOutputs out{&alerts, nullptr, nullptr, nullptr, true, true, {}, {}, {}};
+  size_t lines = 0;
+  out.after_line = [&] {
+    if (++lines == 50) refused = !host->Reload(fe.module, {}, error);
+    return true;
+  };
+  rt::FileHost h(ShippedRules(), out, {});
+  host = &h;
+  std::string input;
+  for (const auto& e : RandomEvents(3, 300)) input += e.line + "\n";
+  std::istringstream in(input);
+  h.Run(rt::StreamSource(in));
+  EXPECT_TRUE(refused);
+  EXPECT_NE(error.find("heart_rate changed its unit '/min' to '/h'"), std::string::npos) << error;
+  EXPECT_EQ(alerts.str(), RunWithReload(ShippedRules(), nullptr, input, 0, rt::Emit::Settled, 24LL * 3600 * 1000).alerts);
+}
+
+}  // namespace
