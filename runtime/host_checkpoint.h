@@ -63,6 +63,8 @@ class HostCheckpoints {
   /// any step fails: the previous checkpoint is kept.
   bool Save(const FileHost& host, OutputFiles& files, int in_fd, bool finished, std::string& error,
             int64_t file_offset = -1);
+  /// What the checkpoints written from now on are of (the rules after a reload).
+  void SetIdentity(std::string identity) { identity_ = std::move(identity); }
   /// Checkpoints written by this process.
   uint64_t written() const { return written_; }
   const std::string& dir() const { return options_.dir; }

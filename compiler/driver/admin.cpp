@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/engine.h"
-#include "stdlib/time.h"
 
 namespace cdr::driver {
 
@@ -32,12 +31,8 @@ std::string Label(const std::string& v) {
 
 }  // namespace
 
-AdminServer::AdminServer(const ir::Module& module, std::string source)
-    : module_(module),
-      source_(std::move(source)),
-      loaded_since_(stdlib::FormatTime(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count())) {}
+AdminServer::AdminServer(std::string source, std::function<void()> on_reload)
+    : source_(std::move(source)), on_reload_(std::move(on_reload)) {}
 
 AdminServer::~AdminServer() { Stop(); }
 
@@ -75,6 +70,17 @@ bool AdminServer::Start(const std::string& address, std::string& error) {
   server_->Get("/rules", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(RulesJson(), "application/json");
   });
+  if (on_reload_) {
+    server_->Post("/reload", [this](const httplib::Request&, httplib::Response& res) {
+      on_reload_();
+      res.status = 202;
+      res.set_content("{\"requested\":true}\n", "application/json");
+    });
+    server_->Get("/reload", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      res.set_content(metrics_.last_reload.empty() ? "{}\n" : metrics_.last_reload + "\n", "application/json");
+    });
+  }
   port_ = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (port_ <= 0) {
     error = "cannot listen on " + address + " (the address is in use, or not one of this machine)";
@@ -121,11 +127,11 @@ std::string AdminServer::MetricsText() {
             "cdr_alerts_fired_total", &m.fired_by, "Alerts fired, per rule and severity."},
         {"cdr_alerts_retracted_total", &m.retracted_by, "Alerts retracted, per rule and severity."}}) {
     family(name, "counter", help);
-    for (size_t r = 0; r < module_.rules.size(); ++r) {
+    for (size_t r = 0; m.module && r < m.module->rules.size(); ++r) {
       for (size_t s = 0; s < runtime::Counters::kSeverities; ++s) {
         size_t at = r * runtime::Counters::kSeverities + s;
-        out += fmt::format("{}{{rule=\"{}\",severity=\"{}\"}} {}\n", name, Label(module_.rules[r].id), kSeverityNames[s],
-                           at < by->size() ? (*by)[at] : 0);
+        out += fmt::format("{}{{rule=\"{}\",severity=\"{}\"}} {}\n", name, Label(m.module->rules[r].id),
+                           kSeverityNames[s], at < by->size() ? (*by)[at] : 0);
       }
     }
   }
@@ -162,17 +168,26 @@ std::string AdminServer::MetricsText() {
     out += fmt::format("cdr_checkpoint_age_seconds {:.3f}\n",
                        std::chrono::duration<double>(std::chrono::system_clock::now() - m.last_checkpoint).count());
   }
+  if (on_reload_) {
+    family("cdr_reloads_total", "counter", "Rule reloads asked for, by outcome.");
+    out += fmt::format("cdr_reloads_total{{result=\"done\"}} {}\ncdr_reloads_total{{result=\"refused\"}} {}\n"
+                       "cdr_reloads_total{{result=\"unchanged\"}} {}\n",
+                       m.reloads_done, m.reloads_refused, m.reloads_unchanged);
+  }
   family("cdr_source_rotations_total", "counter", "Times a followed file was replaced (rotated) or cut (truncated).");
   out += fmt::format("cdr_source_rotations_total{{{},kind=\"rotated\"}} {}\n", src, m.rotations);
   out += fmt::format("cdr_source_rotations_total{{{},kind=\"truncated\"}} {}\n", src, m.truncations);
   return out;
 }
 
-std::string AdminServer::RulesJson() const {
+std::string AdminServer::RulesJson() {
+  std::lock_guard<std::mutex> lock(mu_);
   nlohmann::json rules = nlohmann::json::array();
-  for (const auto& r : module_.rules) {
-    rules.push_back({{"id", r.id}, {"version", r.version}, {"hash", r.hash}, {"status", r.status},
-                     {"title", r.title}, {"loaded_since", loaded_since_}});
+  for (size_t i = 0; metrics_.module && i < metrics_.module->rules.size(); ++i) {
+    const ir::Rule& r = metrics_.module->rules[i];
+    auto since = metrics_.loaded_since.find(r.id);
+    rules.push_back({{"id", r.id}, {"version", r.version}, {"hash", r.hash}, {"status", r.status}, {"title", r.title},
+                     {"loaded_since", since == metrics_.loaded_since.end() ? "" : since->second}});
   }
   return rules.dump(2) + "\n";
 }

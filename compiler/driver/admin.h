@@ -7,6 +7,8 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,11 +53,16 @@ struct Metrics {
   bool has_checkpoint = false;
   uint64_t rotations = 0, truncations = 0;  // of a followed file
   bool ready = false;  // the rules are loaded and the input is read
+  const ir::Module* module = nullptr;                // the rules running (fired_by's layout)
+  std::map<std::string, std::string> loaded_since;  // rule id -> when it was loaded
+  uint64_t reloads_done = 0, reloads_refused = 0, reloads_unchanged = 0;
+  std::string last_reload;  // JSON: the last reload's outcome, or empty
 };
 
 class AdminServer {
  public:
-  AdminServer(const ir::Module& module, std::string source);
+  /// `on_reload`: what POST /reload does (asks for a reload; null: 404).
+  AdminServer(std::string source, std::function<void()> on_reload);
   ~AdminServer();
   /// Binds `address` (HOST:PORT; PORT 0: any free one) and serves on a thread. False,
   /// with the reason, when it cannot.
@@ -68,11 +75,10 @@ class AdminServer {
 
  private:
   std::string MetricsText();
-  std::string RulesJson() const;
+  std::string RulesJson();
 
-  const ir::Module& module_;
   std::string source_;
-  std::string loaded_since_;
+  std::function<void()> on_reload_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <fstream>
 #include <istream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -11,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "compiler/driver/frontend.h"
+#include "runtime/interpreter.h"
 #include "runtime/output_file.h"
 
 namespace cdr::driver {
@@ -101,6 +104,17 @@ struct TestOptions {
 };
 /// `cdr test`: 0 all pass, 1 a failure (or rules with errors), 2 usage or I/O error.
 int TestRules(const TestOptions& options);
+
+/// The rule tests of a compiled rule set, each on the interpreter (`interp`) and on
+/// `native` code when given, against the same expectations (`cdr test`, serve's reload).
+struct RuleTestResults {
+  int passed = 0, failed = 0;
+  std::vector<std::pair<bool, std::string>> lines;  // per test, in order: passed, and its PASS or FAIL text
+  std::vector<runtime::Coverage> coverage;          // per rule
+  std::map<size_t, int> tests_of_rule;
+};
+RuleTestResults RunRuleTests(const Frontend& fe, const std::vector<std::vector<runtime::NativeBlock>>* native,
+                             bool interp);
 
 /// `4h`, `90min`, `2d` in milliseconds.
 std::optional<int64_t> ParseDurationMs(std::string_view text);

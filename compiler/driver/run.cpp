@@ -12,10 +12,13 @@
 #include <memory>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "compiler/driver/admin.h"
 #include "compiler/driver/backend.h"
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
+#include "compiler/driver/reload.h"
 #include "runtime/decode.h"
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
@@ -23,6 +26,7 @@
 #include "runtime/host_checkpoint.h"
 #include "runtime/output_file.h"
 #include "stdlib/decimal.h"
+#include "stdlib/time.h"
 #include "stdlib/units.h"
 
 namespace cdr::driver {
@@ -32,6 +36,24 @@ namespace {
 volatile sig_atomic_t g_stop_signal = 0;
 
 void OnStopSignal(int sig) { g_stop_signal = sig; }
+
+// SIGHUP asked serve to reload its rules.
+volatile sig_atomic_t g_reload_signal = 0;
+
+void OnReloadSignal(int) { g_reload_signal = 1; }
+
+void CatchReloadSignal() {
+  struct sigaction sa {};
+  sa.sa_handler = OnReloadSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+std::string NowText() {
+  return stdlib::FormatTime(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
 
 // The first SIGTERM or SIGINT ends the input where it is: the event being processed
 // finishes and the run ends as at the end of its input. A second one kills as usual.
@@ -244,9 +266,22 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     std::cerr << name << ": --engine " << o.engine << ": " << *err << "\n";
     return kFailed;
   }
+  // The rules running: those compiled above, then each set a reload swaps in (every
+  // Frontend is kept: an engine kept to the end refers to its module).
+  const ir::Module* module = &fe.module;
+  std::vector<std::unique_ptr<Frontend>> reloaded;
+  std::unique_ptr<RuleReloader> reloader;
+  if (serve) {
+    reloader = std::make_unique<RuleReloader>(RuleReloader::Options{o.rules, o.engine != "interp", o.opt, 300},
+                                              ir::Fingerprint(fe.module));
+    if (!reloader->Watch(error)) std::cerr << name << ": " << error << "; reload on SIGHUP or POST /reload only\n";
+    reloader->RequestOn(&g_reload_signal);
+    CatchReloadSignal();
+    reloader->Start();
+  }
   std::unique_ptr<AdminServer> admin;
   if (serve && !serve->admin.empty()) {
-    admin = std::make_unique<AdminServer>(fe.module, serve->source);
+    admin = std::make_unique<AdminServer>(serve->source, [&reloader] { reloader->Request("POST /reload"); });
     if (!admin->Start(serve->admin, error)) return refuse(error);
     std::cerr << fmt::format("{}: admin endpoint on http://{}:{}\n", name,
                              serve->admin.substr(0, serve->admin.rfind(':')), admin->port());
@@ -315,6 +350,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       metrics.truncations = follow->truncations();
     }
     metrics.ready = true;
+    metrics.module = module;
     admin->Publish(metrics);
   };
   // After each event: its alerts to their file (--flush alert), any failed write stops the
@@ -337,7 +373,56 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     }
     return true;
   };
+  // A reload's result, taken between two events: a candidate swapped in, or the refusal
+  // reported. The running rules go on unless a candidate is swapped in whole.
+  const std::string started = NowText();
+  for (const auto& r : fe.module.rules) metrics.loaded_since[r.id] = started;
+  std::string running_fingerprint = ir::Fingerprint(fe.module);
+  auto apply_reload = [&]() {
+    std::optional<RuleReloader::Result> r = reloader->Take();
+    if (!r) return;
+    // Built before the swap of an earlier request was known to the worker: the same rules.
+    if (r->candidate && ir::Fingerprint(r->candidate->module) == running_fingerprint) {
+      r->candidate.reset();
+      r->unchanged = true;
+    }
+    std::string outcome, detail;
+    std::string why;
+    if (r->candidate && host->Reload(r->candidate->module, std::move(r->native), why)) {
+      module = &r->candidate->module;
+      running_fingerprint = ir::Fingerprint(*module);
+      const auto& sum = host->engine().reload_summary();
+      auto list = [](const std::vector<std::string>& ids) {
+        std::string out;
+        for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+        return out.empty() ? std::string("none") : out;
+      };
+      detail = "kept " + list(sum.kept) + "; changed " + list(sum.changed) + "; added " + list(sum.added) +
+               "; removed " + list(sum.removed);
+      const std::string now = NowText();
+      for (const auto& id : sum.changed) metrics.loaded_since[id] = now;
+      for (const auto& id : sum.added) metrics.loaded_since[id] = now;
+      for (const auto& id : sum.removed) metrics.loaded_since.erase(id);
+      reloader->Running(running_fingerprint);
+      if (checkpoints) checkpoints->SetIdentity(CheckpointIdentity(name, *module, options, files));
+      reloaded.push_back(std::move(r->candidate));
+      outcome = "done";
+      ++metrics.reloads_done;
+      std::cerr << fmt::format("{}: rules reloaded ({}): {}\n", name, r->reason, detail);
+    } else {
+      if (r->candidate) r->refusal = why;  // the swap itself refused (a schema change)
+      outcome = r->unchanged ? "unchanged" : "refused";
+      detail = r->unchanged ? "the rules compile to those running" : r->refusal;
+      ++(r->unchanged ? metrics.reloads_unchanged : metrics.reloads_refused);
+      std::cerr << fmt::format("{}: {} ({}): {}{}\n", name, r->unchanged ? "reload: nothing to do" : "reload refused",
+                               r->reason, detail, r->unchanged ? "" : "; the running rules go on");
+    }
+    metrics.last_reload = nlohmann::json{{"result", outcome}, {"reason", r->reason}, {"detail", detail},
+                                         {"at", NowText()}}.dump();
+    publish(true);
+  };
   auto after_line = [&]() {
+    if (reloader && reloader->ready()) apply_reload();
     if (!flush_and_check()) return false;
     if (admin) {
       const runtime::Counters& c = host->engine().counters();
@@ -352,6 +437,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   // A quiet feed (serve): what the wall clock made (--clock wall: FileHost), and what is
   // due by time (checkpoints, the admin's figures), still happens.
   auto on_idle = [&]() {
+    if (reloader && reloader->ready()) apply_reload();
     if (!flush_and_check()) return false;
     publish(true);
     return checkpoint_if_due();
@@ -361,7 +447,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
                                     on_idle, admin ? std::function<void()>([&] {
                                       line_start = std::chrono::steady_clock::now();
                                     }) : nullptr};
-  runtime::FileHost file_host(fe.module, host_outputs, options);
+  runtime::FileHost file_host(*module, host_outputs, options);
   host = &file_host;
   file_host.KeepState();
   file_host.SetWallClock(serve && serve->clock == "wall");
@@ -411,6 +497,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   }
   publish(true);
   if (admin) admin->Stop();
+  reloader.reset();
   if (progress) std::cerr << "\n";
   std::cerr << fmt::format(
       "{}: {} events read: {} used, {} dead-lettered, {} late; {} patients; {} alerts fired, {} retracted; "

@@ -253,13 +253,51 @@ void PrintCoverage(const ir::Module& module, const std::map<size_t, int>& tests_
 
 }  // namespace
 
+RuleTestResults RunRuleTests(const Frontend& fe, const std::vector<std::vector<runtime::NativeBlock>>* native,
+                             bool interp) {
+  std::vector<std::pair<std::string, const std::vector<std::vector<runtime::NativeBlock>>*>> engines;
+  if (interp) engines.emplace_back("interp", nullptr);
+  if (native) engines.emplace_back("jit", native);
+  std::map<std::string, size_t> rule_index;
+  for (size_t i = 0; i < fe.module.rules.size(); ++i) rule_index.emplace(fe.module.rules[i].id, i);
+  RuleTestResults results;
+  results.coverage.resize(fe.module.rules.size());
+  for (const auto& file : fe.files) {
+    const auto& src = fe.sources.Get(file.file);
+    for (const auto& d : file.decls) {
+      if (!d.test) continue;
+      const ast::Test& t = *d.test;
+      auto ri = rule_index.find(t.target);
+      if (ri == rule_index.end()) continue;  // the checker reported it
+      ++results.tests_of_rule[ri->second];
+      std::vector<std::string> problems;
+      for (const auto& [engine_name, code] : engines) {
+        runtime::EngineOptions options;
+        if (code) options.native = *code;
+        options.allowed_lateness_ms = INT64_MAX / 4;  // tests may give events in any order
+        for (std::string& p : RunTest(fe, t, src, ri->second, options, results.coverage[ri->second])) {
+          problems.push_back(engines.size() > 1 ? "[" + engine_name + "] " + p : p);
+        }
+      }
+      std::string name = ast::Unquote(t.name);
+      if (problems.empty()) {
+        ++results.passed;
+        results.lines.emplace_back(true, fmt::format("PASS {}: {}\n", t.target, name));
+      } else {
+        ++results.failed;
+        std::string text = fmt::format("FAIL {}: {} ({}:{})\n", t.target, name, src.name(), t.range.line);
+        for (const auto& p : problems) text += "  " + p + "\n";
+        results.lines.emplace_back(false, std::move(text));
+      }
+    }
+  }
+  return results;
+}
+
 int TestRules(const TestOptions& o) {
   Frontend fe;
   if (int status = CompileOrReport(fe, o.paths, "cdr test"); status != kOk) return status;
   // Every test runs on each back end asked for, against the same expectations.
-  std::vector<std::string> engines;
-  if (o.engine != "jit") engines.push_back("interp");
-  if (o.engine != "interp") engines.push_back("jit");
   std::vector<std::vector<runtime::NativeBlock>> native;
   jit::CompileStats compile_stats;
   if (o.engine != "interp") {
@@ -268,47 +306,18 @@ int TestRules(const TestOptions& o) {
       return kFailed;
     }
   }
-  std::map<std::string, size_t> rule_index;
-  for (size_t i = 0; i < fe.module.rules.size(); ++i) rule_index.emplace(fe.module.rules[i].id, i);
-  std::vector<runtime::Coverage> coverage(fe.module.rules.size());
-  std::map<size_t, int> tests_of_rule;
-  int passed = 0, failed = 0;
-  for (const auto& file : fe.files) {
-    const auto& src = fe.sources.Get(file.file);
-    for (const auto& d : file.decls) {
-      if (!d.test) continue;
-      const ast::Test& t = *d.test;
-      auto ri = rule_index.find(t.target);
-      if (ri == rule_index.end()) continue;  // the checker reported it
-      ++tests_of_rule[ri->second];
-      std::vector<std::string> problems;
-      for (const std::string& engine_name : engines) {
-        runtime::EngineOptions options;
-        if (engine_name == "jit") options.native = native;
-        options.allowed_lateness_ms = INT64_MAX / 4;  // tests may give events in any order
-        for (std::string& p : RunTest(fe, t, src, ri->second, options, coverage[ri->second])) {
-          problems.push_back(engines.size() > 1 ? "[" + engine_name + "] " + p : p);
-        }
-      }
-      std::string name = ast::Unquote(t.name);
-      if (problems.empty()) {
-        ++passed;
-        if (o.verbose) std::cout << fmt::format("PASS {}: {}\n", t.target, name);
-      } else {
-        ++failed;
-        std::cout << fmt::format("FAIL {}: {} ({}:{})\n", t.target, name, src.name(), t.range.line);
-        for (const auto& p : problems) std::cout << "  " << p << "\n";
-      }
-    }
+  RuleTestResults results = RunRuleTests(fe, o.engine != "interp" ? &native : nullptr, o.engine != "jit");
+  for (const auto& [pass, text] : results.lines) {
+    if (!pass || o.verbose) std::cout << text;
   }
-  PrintCoverage(fe.module, tests_of_rule, coverage);
-  std::string engine_line = engines.size() > 1 ? "interp and jit, each test on both" : engines[0];
+  PrintCoverage(fe.module, results.tests_of_rule, results.coverage);
+  std::string engine_line = o.engine == "interp" ? "interp" : o.engine == "jit" ? "jit" : "interp and jit, each test on both";
   if (o.engine != "interp")
     engine_line +=
         fmt::format(" (JIT at -O{}: {} rules in {:.1f} ms)", o.opt, compile_stats.rules, compile_stats.millis);
   std::cout << "engine: " << engine_line << "\n";
-  std::cout << fmt::format("{} passed, {} failed\n", passed, failed);
-  return failed ? kFailed : kOk;
+  std::cout << fmt::format("{} passed, {} failed\n", results.passed, results.failed);
+  return results.failed ? kFailed : kOk;
 }
 
 }  // namespace cdr::driver

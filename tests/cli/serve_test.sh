@@ -4,7 +4,11 @@
 # outputs `cdr run` gives on the same events, byte for byte; a serve stopped with SIGTERM
 # and started again continues from its checkpoint in the rotated file; the admin
 # endpoint answers /health, /metrics and /rules (checked with curl); --clock wall fires an
-# absence rule while the feed is quiet, --clock event does not.
+# absence rule while the feed is quiet, --clock event does not. Hot reload: a rule added
+# to the rules directory is swapped in (inotify), its alerts over the kept history
+# written as backfill, and the alerts end as those of the new rules run from the start; a
+# set with a syntax error or a failing rule test is refused and the running rules go on;
+# SIGHUP and POST /reload with nothing changed do nothing.
 # Usage: serve_test.sh PATH/TO/cdr PATH/TO/cdr_gen_stream SOURCE_DIR
 set -uo pipefail
 cdr="$1"
@@ -155,6 +159,99 @@ for f in alerts trace; do
   fi
 done
 cmp -s "$tmp/cp.dead" "$tmp/whole.dead" && ok || fail "stopped and continued: the dead letters differ"
+
+# Hot reload. The rules are a copy, changed while serve runs.
+cp -r "$src/rules" "$tmp/rules"
+sed -n '1,10000p' "$tmp/in.ndjson" >"$tmp/feed"
+"$cdr" serve --rules "$tmp/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/hot") 2>"$tmp/hot.err" &
+pid=$!
+pids+=("$pid")
+port=$(port_of "$tmp/hot.err")
+wait_read "$port" 10000
+reload_result() {  # reload_result PORT N: waits until the reload counters sum to N, prints the last outcome
+  for _ in $(seq 1 200); do
+    n=$(curl -s "http://127.0.0.1:$1/metrics" | awk '/^cdr_reloads_total/ { n += $2 } END { print n + 0 }')
+    [ "$n" -ge "$2" ] && break
+    sleep 0.05
+  done
+  curl -s "http://127.0.0.1:$1/reload"
+}
+cat >"$tmp/tachycardia.cdr" <<'RULE'
+// A rule added while serve runs.
+rule tachycardia version "1.0.0"
+  title "Tachycardia"
+  owner "Test"
+  status review
+  cites "A test rule"
+  uses vitals
+  let hr = last(heart_rate within 1h)
+  when hr > 100 '/min' alert medium "heart rate {hr}"
+  suppress 2h
+
+test "a fast heart fires" for tachycardia {
+  given heart_rate 130 '/min' at 0h
+  expect alert medium at 0h
+}
+RULE
+cp "$tmp/tachycardia.cdr" "$tmp/rules/tachycardia.cdr"
+reload_result "$port" 1 >"$tmp/reload1"
+expect_text "a rule added is swapped in" "$tmp/reload1" '"result":"done"'
+expect_text "the reload is logged" "$tmp/hot.err" "rules reloaded (rules changed: tachycardia.cdr): kept critical_values"
+expect_text "the reload names the rule added" "$tmp/hot.err" "added tachycardia; removed none"
+curl -s "http://127.0.0.1:$port/rules" >"$tmp/rules8.json"
+[ "$(grep -c '"id":' "$tmp/rules8.json")" = 8 ] && ok || fail "/rules must list 8 rules after the reload"
+# A syntax error, then a failing rule test: refused, the running set unchanged.
+echo 'rule broken version' >"$tmp/rules/broken.cdr"
+reload_result "$port" 2 >"$tmp/reload2"
+expect_text "a set with an error is refused" "$tmp/reload2" '"result":"refused"'
+expect_text "the refusal names the error" "$tmp/hot.err" "reload refused (rules changed: broken.cdr): 1 errors in the rules; the first: $tmp/rules/broken.cdr:1:"
+rm "$tmp/rules/broken.cdr"
+reload_result "$port" 3 >/dev/null  # the set without it: the running one, nothing to do
+sed 's/expect alert medium at 0h/expect no alert at 0h/' "$tmp/tachycardia.cdr" >"$tmp/rules/tachycardia.cdr"
+reload_result "$port" 4 >"$tmp/reload4"
+expect_text "a set whose rule test fails is refused" "$tmp/reload4" '"result":"refused"'
+expect_text "the refusal names the test" "$tmp/hot.err" "1 of"
+expect_text "the refusal names the test" "$tmp/hot.err" "FAIL tachycardia: a fast heart fires"
+cp "$tmp/tachycardia.cdr" "$tmp/rules/tachycardia.cdr"  # back to the running set
+reload_result "$port" 5 >/dev/null
+kill -HUP "$pid"
+reload_result "$port" 6 >"$tmp/reload6"
+expect_text "SIGHUP with nothing changed" "$tmp/reload6" '"reason":"SIGHUP","result":"unchanged"' 
+[ "$(curl -s -o /dev/null -w '%{http_code}' -d '' "http://127.0.0.1:$port/reload")" = 202 ] && ok || fail "POST /reload is 202"
+reload_result "$port" 7 >"$tmp/reload7"
+expect_text "POST /reload" "$tmp/reload7" '"reason":"POST /reload"'
+curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics2"
+expect_text "reloads counted" "$tmp/metrics2" 'cdr_reloads_total{result="done"} 1'
+expect_text "refusals counted" "$tmp/metrics2" 'cdr_reloads_total{result="refused"} 2'
+expect_text "the new rule in the metrics" "$tmp/metrics2" 'cdr_alerts_fired_total{rule="tachycardia",severity="medium"}'
+sed -n '10001,30000p' "$tmp/in.ndjson" >>"$tmp/feed"
+wait_read "$port" 30000
+kill -TERM "$pid"
+wait "$pid"
+check "serve after reloads stopped by SIGTERM" 0 $?
+grep -q '"backfill":true' "$tmp/hot.alerts" && ok || fail "the added rule's alerts over the kept history are backfill"
+"$cdr" run --rules "$tmp/rules" --events "$tmp/in.ndjson" --out "$tmp/hot-b.alerts" 2>/dev/null
+final() {  # final FILE: the final alerts (fires minus retractions), without the backfill mark, sorted
+  python3 - "$1" <<'PY'
+import json, sys
+final = {}
+for line in open(sys.argv[1]):
+    a = json.loads(line)
+    action = a.pop("action")
+    a.pop("backfill", None)
+    if action == "fire":
+        final[a["alert"]] = json.dumps(a, sort_keys=True)
+    else:
+        final.pop(a["alert"], None)
+print("\n".join(sorted(final.values())))
+PY
+}
+final "$tmp/hot.alerts" >"$tmp/hot.final"
+final "$tmp/hot-b.alerts" >"$tmp/hot-b.final"
+if cmp -s "$tmp/hot.final" "$tmp/hot-b.final"; then ok; else
+  fail "after a reload that adds a rule, the final alerts must be those of the new set run from the start"
+  diff "$tmp/hot.final" "$tmp/hot-b.final" | head -4
+fi
 
 # --clock wall: a NEWS2 of 6 thirteen hours ago and no respiratory rate since; the feed
 # then stays quiet. The wall clock passes the 12 h of overdue_observations: an alert,

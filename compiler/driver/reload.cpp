@@ -1,0 +1,183 @@
+// compiler/driver/reload.cpp: building and checking a candidate rule set (reload.h).
+#include "compiler/driver/reload.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include "compiler/driver/commands.h"
+#include "compiler/jit/jit.h"
+
+namespace cdr::driver {
+
+namespace fs = std::filesystem;
+
+RuleReloader::RuleReloader(Options options, std::string running)
+    : options_(std::move(options)), running_(std::move(running)) {}
+
+void RuleReloader::Start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { Work(); });
+}
+
+RuleReloader::~RuleReloader() {
+  stop_ = true;
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (inotify_ >= 0) ::close(inotify_);
+}
+
+bool RuleReloader::Watch(std::string& error) {
+  int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) {
+    error = "cannot watch the rules (inotify)";
+    return false;
+  }
+  std::set<std::string> dirs;
+  for (const auto& p : options_.paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      dirs.insert(p);
+      for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator(); ++it) {
+        if (it->is_directory(ec)) dirs.insert(it->path().string());
+      }
+    } else {
+      dirs.insert(fs::path(p).parent_path().empty() ? "." : fs::path(p).parent_path().string());
+    }
+  }
+  for (const auto& d : dirs) {
+    if (::inotify_add_watch(fd, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE) < 0) {
+      error = "cannot watch " + d;
+      ::close(fd);
+      return false;
+    }
+  }
+  inotify_ = fd;
+  return true;
+}
+
+void RuleReloader::Request(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_.push_back(reason);
+  }
+  wake_.notify_all();
+}
+
+std::optional<RuleReloader::Result> RuleReloader::Take() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<Result> r = std::move(result_);
+  result_.reset();
+  ready_ = false;
+  return r;
+}
+
+void RuleReloader::Running(std::string fingerprint) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_ = std::move(fingerprint);
+}
+
+void RuleReloader::Work() {
+  std::string changed_file;  // a .cdr file changed, not yet acted on
+  auto last_change = std::chrono::steady_clock::now();
+  while (!stop_) {
+    std::string reason;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || !requests_.empty(); });
+      if (stop_) return;
+      if (!requests_.empty() && !result_) {  // one result at a time: the pipeline takes it first
+        reason = requests_.front();
+        requests_.erase(requests_.begin());
+      }
+    }
+    if (signal_flag_ && *signal_flag_) {
+      *signal_flag_ = 0;
+      Request("SIGHUP");
+    }
+    if (inotify_ >= 0) {
+      alignas(inotify_event) char buf[4096];
+      ssize_t n;
+      while ((n = ::read(inotify_, buf, sizeof buf)) > 0) {
+        for (char* at = buf; at < buf + n;) {
+          auto* e = reinterpret_cast<inotify_event*>(at);
+          std::string name = e->len ? e->name : "";
+          if (name.size() > 4 && name.compare(name.size() - 4, 4, ".cdr") == 0) {
+            changed_file = name;
+            last_change = std::chrono::steady_clock::now();
+          }
+          at += sizeof(inotify_event) + e->len;
+        }
+      }
+      // An editor or a deployment writes several files: act once they are quiet.
+      if (!changed_file.empty() &&
+          std::chrono::steady_clock::now() - last_change >= std::chrono::milliseconds(options_.quiet_ms)) {
+        Request("rules changed: " + changed_file);
+        changed_file.clear();
+      }
+    }
+    if (reason.empty()) continue;
+    Result r = Build(reason);
+    std::lock_guard<std::mutex> lock(mu_);
+    result_ = std::move(r);
+    ready_ = true;
+  }
+}
+
+RuleReloader::Result RuleReloader::Build(const std::string& reason) {
+  Result r;
+  r.reason = reason;
+  auto fe = std::make_unique<Frontend>();
+  std::string error;
+  if (!fe->Compile(options_.paths, error)) {
+    r.refusal = error;
+    return r;
+  }
+  if (fe->diags.error_count() > 0) {
+    r.refusal = fmt::format("{} errors in the rules", fe->diags.error_count());
+    for (const auto& d : fe->diags.diagnostics()) {
+      if (d.severity == diag::Severity::Error) {
+        r.refusal = fmt::format("{} errors in the rules; the first: {}:{}:{}: {}", fe->diags.error_count(),
+                                fe->sources.Get(d.range.file).name(), d.range.line, d.range.column, d.message);
+        break;
+      }
+    }
+    return r;
+  }
+  if (options_.native) {
+    if (auto err = jit::CompileModule(fe->module, options_.opt, r.native)) {
+      r.refusal = "the JIT cannot compile the rules: " + *err;
+      return r;
+    }
+  }
+  RuleTestResults tests = RunRuleTests(*fe, options_.native ? &r.native : nullptr, /*interp=*/true);
+  if (tests.failed) {
+    std::string first;
+    for (const auto& [pass, text] : tests.lines) {
+      if (!pass) {
+        first = text.substr(0, text.find('\n'));
+        break;
+      }
+    }
+    r.refusal = fmt::format("{} of {} rule tests fail; the first: {}", tests.failed, tests.failed + tests.passed, first);
+    return r;
+  }
+  // Tests run first: a set that compiles to the running rules but fails its (new) tests
+  // is refused, not taken as unchanged.
+  const std::string fingerprint = ir::Fingerprint(fe->module);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fingerprint == running_) {
+      r.unchanged = true;
+      return r;
+    }
+  }
+  r.candidate = std::move(fe);
+  return r;
+}
+
+}  // namespace cdr::driver

@@ -1,0 +1,80 @@
+// compiler/driver/reload.h: hot reload of `cdr serve`'s rules. A request (SIGHUP, a
+// change in a rules directory seen by inotify, POST /reload) makes a worker thread build a
+// candidate rule set: compiled and linted (any error refuses it), its rule tests run on
+// the interpreter and on native code (any failure refuses it), compiled by the JIT. The
+// pipeline thread takes the result between two events: it swaps a candidate in
+// (FileHost::Reload) or reports the refusal. The running rules are never replaced by a
+// refused set (docs/operations.md, "Reloading rules").
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "compiler/driver/frontend.h"
+#include "runtime/interpreter.h"
+
+namespace cdr::driver {
+
+class RuleReloader {
+ public:
+  struct Options {
+    std::vector<std::string> paths;  // --rules
+    bool native = true;              // compile and test on native code (not with --engine interp)
+    int opt = 2;
+    int quiet_ms = 300;  // a change in a rules directory is acted on after this long without another
+  };
+  /// What a request came to.
+  struct Result {
+    std::string reason;  // what asked: "SIGHUP", "POST /reload", "rules changed: FILE"
+    // A candidate to swap in; null when refused (`refusal` says why) or unchanged.
+    std::unique_ptr<Frontend> candidate;
+    std::vector<std::vector<runtime::NativeBlock>> native;
+    std::string refusal;
+    bool unchanged = false;  // the rules compile to what runs now
+  };
+
+  /// `running`: the fingerprint of the rules running now (ir::Fingerprint).
+  RuleReloader(Options options, std::string running);
+  ~RuleReloader();
+  /// Watches the directories of the rule paths (inotify), before Start. False, with the
+  /// reason, when it cannot; requests still work.
+  bool Watch(std::string& error);
+  /// `*flag` set (by a signal handler) asks for a reload; the worker looks at it often.
+  /// Before Start.
+  void RequestOn(volatile sig_atomic_t* flag) { signal_flag_ = flag; }
+  /// Starts the worker thread.
+  void Start();
+  /// Asks for a reload (any thread).
+  void Request(const std::string& reason);
+  /// The result of a request, once ready (the pipeline thread, between two events).
+  std::optional<Result> Take();
+  /// Whether a result waits (an acquire load: cheap on the per-event path).
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  /// The rules that run now changed (after a swap).
+  void Running(std::string fingerprint);
+
+ private:
+  void Work();
+  Result Build(const std::string& reason);
+
+  Options options_;
+  std::string running_;  // under mu_
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<std::string> requests_;  // under mu_
+  std::optional<Result> result_;       // under mu_
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stop_{false};
+  volatile sig_atomic_t* signal_flag_ = nullptr;
+  int inotify_ = -1;
+  std::thread thread_;
+};
+
+}  // namespace cdr::driver
