@@ -36,7 +36,10 @@ AdminServer::AdminServer(std::string source, std::function<void()> on_reload)
 
 AdminServer::~AdminServer() { Stop(); }
 
-bool AdminServer::Start(const std::string& address, std::string& error) {
+bool AdminServer::Start(const std::string& given, std::string& error) {
+  // A port alone binds the loopback address: the endpoint has no authentication.
+  const std::string address =
+      !given.empty() && given.find_first_not_of("0123456789") == std::string::npos ? "127.0.0.1:" + given : given;
   size_t colon = address.rfind(':');
   int port = -1;
   if (colon != std::string::npos && colon + 1 < address.size() &&
@@ -44,7 +47,7 @@ bool AdminServer::Start(const std::string& address, std::string& error) {
     port = std::stoi(address.substr(colon + 1));
   }
   if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
-    error = "--admin " + address + " is not HOST:PORT (such as 127.0.0.1:9464)";
+    error = "--admin " + given + " is not PORT or HOST:PORT (such as 127.0.0.1:9464)";
     return false;
   }
   const std::string host = address.substr(0, colon);
@@ -87,6 +90,7 @@ bool AdminServer::Start(const std::string& address, std::string& error) {
     server_.reset();
     return false;
   }
+  bound_ = host + ":" + std::to_string(port_);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return true;
 }

@@ -64,9 +64,11 @@ class AdminServer {
   /// `on_reload`: what POST /reload does (asks for a reload; null: 404).
   AdminServer(std::string source, std::function<void()> on_reload);
   ~AdminServer();
-  /// Binds `address` (HOST:PORT; PORT 0: any free one) and serves on a thread. False,
-  /// with the reason, when it cannot.
+  /// Binds `address` (HOST:PORT, or PORT for 127.0.0.1:PORT; PORT 0: any free one) and
+  /// serves on a thread. False, with the reason, when it cannot.
   bool Start(const std::string& address, std::string& error);
+  /// The address bound, HOST:PORT (after Start).
+  const std::string& address() const { return bound_; }
   /// The port bound (after Start).
   int port() const { return port_; }
   void Stop();
@@ -82,6 +84,7 @@ class AdminServer {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+  std::string bound_;
   std::mutex mu_;
   Metrics metrics_;  // under mu_
 };

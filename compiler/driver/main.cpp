@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   ServeOptions serve;
   auto* serve_cmd = app.add_subcommand("serve", "run the rules over a live feed until stopped, with an admin endpoint");
   serve_cmd->add_option("--source", serve.source, "stdin (default), or file:PATH (followed as it grows and rotates)");
-  serve_cmd->add_option("--admin", serve.admin, "serve /health, /metrics and /rules on HOST:PORT (PORT 0: any free one)");
+  serve_cmd->add_option("--admin", serve.admin, "serve /health, /metrics, /rules and /reload on PORT (127.0.0.1) or HOST:PORT (PORT 0: any free one)");
   serve_cmd->add_option("--clock", serve.clock,
                         "event (default): stream time moves with the events; wall: also with the wall clock while "
                         "the feed is quiet")

@@ -283,8 +283,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   if (serve && !serve->admin.empty()) {
     admin = std::make_unique<AdminServer>(serve->source, [&reloader] { reloader->Request("POST /reload"); });
     if (!admin->Start(serve->admin, error)) return refuse(error);
-    std::cerr << fmt::format("{}: admin endpoint on http://{}:{}\n", name,
-                             serve->admin.substr(0, serve->admin.rfind(':')), admin->port());
+    std::cerr << fmt::format("{}: admin endpoint on http://{}\n", name, admin->address());
   }
   bool progress = o.progress || (!serve && isatty(STDERR_FILENO) && o.events != "-");
   auto start = std::chrono::steady_clock::now();

@@ -11,22 +11,7 @@ gen="$2"
 src="$3"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*"
-}
-check() {  # check NAME EXPECTED_EXIT ACTUAL_EXIT
-  if [ "$2" = "$3" ]; then ok; else fail "$1: expected exit $2, got $3"; fi
-}
-expect_text() {  # expect_text NAME FILE TEXT
-  if grep -qF -- "$3" "$2"; then ok; else
-    fail "$2 lacks: $3"
-    head -5 "$2"
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 same_outputs() {  # same_outputs NAME PREFIX: PREFIX.{alerts,trace,dead,late} equal the uninterrupted run's
   local name="$1" prefix="$2" f
   for f in alerts trace dead late; do

@@ -17,22 +17,7 @@ src="$3"
 tmp=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*"
-}
-check() {  # check NAME EXPECTED_EXIT ACTUAL_EXIT
-  if [ "$2" = "$3" ]; then ok; else fail "$1: expected exit $2, got $3"; fi
-}
-expect_text() {  # expect_text NAME FILE TEXT
-  if grep -qF -- "$3" "$2"; then ok; else
-    fail "$1: $2 lacks: $3"
-    head -5 "$2"
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 port_of() {  # port_of STDERR_FILE: the admin port serve announced
   for _ in $(seq 1 200); do
     p=$(grep -o 'admin endpoint on http://127.0.0.1:[0-9]*' "$1" 2>/dev/null | grep -o '[0-9]*$')
@@ -109,6 +94,9 @@ check "an admin port in use" 2 $?
 expect_text "a port in use is named" "$tmp/err" "cannot listen on 127.0.0.1:$port"
 "$cdr" serve --rules "$src/rules" --admin "localhost" --out "$tmp/x" </dev/null 2>"$tmp/err"
 check "an admin address without a port" 2 $?
+"$cdr" serve --rules "$src/rules" --admin 0 --out "$tmp/x" </dev/null 2>"$tmp/err"
+check "an admin port alone" 0 $?
+expect_text "a port alone binds the loopback address" "$tmp/err" "admin endpoint on http://127.0.0.1:"
 
 kill -TERM "$pid"
 wait "$pid"

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -31,16 +32,10 @@ namespace rt = cdr::runtime;
 // with an absurd time (held by the stream clock, then quarantined), a malformed line, a
 // blank line.
 std::string MessyInput(uint32_t seed, int64_t lateness) {
-  auto events = RandomEvents(seed, 400, /*versions=*/true);
-  std::mt19937 rng(seed);
-  std::vector<std::pair<int64_t, size_t>> keys;
-  for (size_t i = 0; i < events.size(); ++i) {
-    keys.emplace_back(events[i].time + static_cast<int64_t>(rng() % static_cast<uint32_t>(lateness / 2)), i);
-  }
-  std::sort(keys.begin(), keys.end());
+  auto events = cdr::test::ArrivalOrder(RandomEvents(seed, 400, /*versions=*/true), seed, lateness / 2);
   std::vector<std::string> lines;
-  for (const auto& [_, i] : keys) lines.push_back(events[i].line);
-  int64_t ahead = events[keys[keys.size() / 3].second].time + 30LL * 86400000;
+  for (const auto& e : events) lines.push_back(e.line);
+  int64_t ahead = events[events.size() / 3].time + 30LL * 86400000;
   lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(lines.size() / 3),
                "{\"id\":\"ahead\",\"patient\":\"p1\",\"time\":\"" + cdr::stdlib::FormatTime(ahead) +
                    "\",\"signal\":\"heart_rate\",\"value\":180,\"unit\":\"/min\"}");
@@ -66,22 +61,26 @@ rt::EngineOptions Options(int64_t lateness, rt::Emit emit, bool native) {
   return options;
 }
 
+// An after_line hook that, after `lines` more lines, saves `host` into `saved` and stops it.
+std::function<bool()> SaveAfter(int lines, rt::FileHost*& host, std::string& saved) {
+  return [left = lines, &host, &saved]() mutable {
+    if (left < 0 || --left > 0) return true;
+    rt::CheckpointWriter w;
+    host->Save(w);
+    saved = w.bytes();
+    return false;
+  };
+}
+
 // Runs `input` in pieces: each stops after `cuts[i]` more lines, saves, and the next
 // piece restores that state into a new host and reads on from the saved offset.
 std::string RunInPieces(const std::string& input, const rt::EngineOptions& options, const std::vector<int>& cuts) {
   Outputs out;
   std::string saved;
   for (size_t piece = 0; piece <= cuts.size(); ++piece) {
-    int left = piece < cuts.size() ? cuts[piece] : -1;
     rt::HostOutputs host_out{&out.alerts, &out.trace, &out.dead, &out.late, true, true, {}, {}, {}};
     rt::FileHost* current = nullptr;
-    host_out.after_line = [&]() {
-      if (left < 0 || --left > 0) return true;
-      rt::CheckpointWriter w;
-      current->Save(w);
-      saved = w.bytes();
-      return false;
-    };
+    host_out.after_line = SaveAfter(piece < cuts.size() ? cuts[piece] : -1, current, saved);
     rt::FileHost host(ShippedRules(), host_out, options);
     current = &host;
     uint64_t offset = 0;
@@ -149,14 +148,8 @@ TEST(Checkpoint, ATruncatedStateIsRefused) {
   {
     Outputs out;
     rt::FileHost* current = nullptr;
-    int left = 150;
-    rt::HostOutputs host_out{&out.alerts, &out.trace, &out.dead, &out.late, true, true, [&]() {
-                               if (--left > 0) return true;
-                               rt::CheckpointWriter w;
-                               current->Save(w);
-                               saved = w.bytes();
-                               return false;
-                             }, {}, {}};
+    rt::HostOutputs host_out{&out.alerts, &out.trace, &out.dead, &out.late, true, true, SaveAfter(150, current, saved),
+                             {}, {}};
     rt::FileHost host(ShippedRules(), host_out, options);
     current = &host;
     std::istringstream in(input);

@@ -135,16 +135,10 @@ TEST(Reload, AfterTheReloadTheFinalAlertsAreThoseOfTheNewRulesRunFromTheStart) {
   const int64_t lateness = 6LL * 3600 * 1000;
   int compared = 0, backfilled = 0, after = 0;
   for (uint32_t seed = 1; seed <= 4; ++seed) {
-    auto events = RandomEvents(seed, 500, /*versions=*/true);
-    std::mt19937 rng(seed);
-    std::vector<std::pair<int64_t, size_t>> keys;
-    for (size_t i = 0; i < events.size(); ++i) {
-      keys.emplace_back(events[i].time + static_cast<int64_t>(rng() % static_cast<uint32_t>(lateness / 2)), i);
-    }
-    std::sort(keys.begin(), keys.end());
+    auto events = cdr::test::ArrivalOrder(RandomEvents(seed, 500, /*versions=*/true), seed, lateness / 2);
     std::string input;
-    for (const auto& [_, i] : keys) input += events[i].line + "\n";
-    const size_t lines = keys.size();
+    for (const auto& e : events) input += e.line + "\n";
+    const size_t lines = events.size();
     for (auto emit : {rt::Emit::Settled, rt::Emit::Eager}) {
       const Outcome a = RunWithReload(ShippedRules(), nullptr, input, 0, emit, lateness);
       const Outcome b = RunWithReload(RulesB(), nullptr, input, 0, emit, lateness);

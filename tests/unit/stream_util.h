@@ -130,6 +130,20 @@ inline std::vector<Generated> RandomEvents(uint32_t seed, int count, bool versio
   return out;
 }
 
+/// The events in an order of arrival a feed gives: each delayed by a random part of
+/// `max_delay` after its time (so every one arrives within a lateness of `max_delay` or more).
+inline std::vector<Generated> ArrivalOrder(const std::vector<Generated>& events, uint32_t seed, int64_t max_delay) {
+  std::mt19937 rng(seed);
+  std::vector<std::pair<int64_t, size_t>> keys;
+  for (size_t i = 0; i < events.size(); ++i) {
+    keys.emplace_back(events[i].time + static_cast<int64_t>(rng() % static_cast<uint32_t>(max_delay)), i);
+  }
+  std::sort(keys.begin(), keys.end());
+  std::vector<Generated> out;
+  for (const auto& [_, i] : keys) out.push_back(events[i]);
+  return out;
+}
+
 struct RunOptions {
   int64_t lateness = 24LL * 3600 * 1000;
   /// >= 0: adaptive, native code (of the shipped rules) takes over before that event.

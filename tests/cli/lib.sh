@@ -1,0 +1,18 @@
+# tests/cli/lib.sh: what the CLI test scripts share (sourced): counting checks, and
+# checks of exit codes and of text in a file.
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: $*"
+}
+check() {  # check NAME EXPECTED_EXIT ACTUAL_EXIT
+  if [ "$2" = "$3" ]; then ok; else fail "$1: expected exit $2, got $3"; fi
+}
+expect_text() {  # expect_text NAME FILE TEXT
+  if grep -qF -- "$3" "$2"; then ok; else
+    fail "$1: $2 lacks: $3"
+    head -5 "$2"
+  fi
+}
