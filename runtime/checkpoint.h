@@ -47,26 +47,10 @@ class CheckpointWriter {
 class CheckpointReader {
  public:
   explicit CheckpointReader(std::string_view in) : in_(in) {}
-  uint8_t U8() {
-    uint8_t v = 0;
-    Raw(&v, 1);
-    return v;
-  }
-  uint32_t U32() {
-    uint32_t v = 0;
-    Raw(&v, 4);
-    return v;
-  }
-  uint64_t U64() {
-    uint64_t v = 0;
-    Raw(&v, 8);
-    return v;
-  }
-  int64_t I64() {
-    int64_t v = 0;
-    Raw(&v, 8);
-    return v;
-  }
+  uint8_t U8() { return Get<uint8_t>(); }
+  uint32_t U32() { return Get<uint32_t>(); }
+  uint64_t U64() { return Get<uint64_t>(); }
+  int64_t I64() { return Get<int64_t>(); }
   bool Bool() { return U8() != 0; }
   std::string_view Text() {
     uint64_t n = U64();
@@ -90,6 +74,12 @@ class CheckpointReader {
   bool done() const { return at_ == in_.size(); }
 
  private:
+  template <typename T>
+  T Get() {
+    T v = 0;
+    Raw(&v, sizeof v);
+    return v;
+  }
   void Raw(void* p, size_t n) {
     if (failed_ || n > in_.size() - at_) {
       failed_ = true;
