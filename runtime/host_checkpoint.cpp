@@ -46,7 +46,8 @@ std::unique_ptr<HostCheckpoints> HostCheckpoints::Open(const Options& options, s
   if (!loaded) return nullptr;
   std::unique_ptr<HostCheckpoints> c(new HostCheckpoints(options, std::move(identity)));
   if (!loaded->present) return c;
-  CheckpointReader in(loaded->body);
+  c->loaded_ = std::move(loaded);
+  CheckpointReader in(c->loaded_->body);
   c->present_ = true;
   c->finished_ = in.Bool();
   for (uint64_t i = 0, n = in.Count(24); i < n; ++i) {
@@ -59,8 +60,8 @@ std::unique_ptr<HostCheckpoints> HostCheckpoints::Open(const Options& options, s
   c->file_offset_ = in.U64();
   c->tail_size_ = in.U64();
   c->tail_hash_ = in.Text();
-  c->host_state_ = in.Text();
-  if (in.failed() || !in.done() || c->tail_size_ > c->file_offset_) {
+  c->host_state_ = in.Rest();  // the host's state is the rest of the body
+  if (in.failed() || c->tail_size_ > c->file_offset_) {
     error = "checkpoint " + CheckpointPath(options.dir) + " refused: malformed";
     return nullptr;
   }
@@ -94,6 +95,8 @@ bool HostCheckpoints::Resume(FileHost& host, int in_fd, std::string& error) {
     error = "checkpoint " + CheckpointPath(options_.dir) + " refused: its state does not fit these rules";
     return false;
   }
+  host_state_ = {};
+  loaded_.reset();  // the file read, as large as the state: no longer needed
   last_lines_ = host.lines_read();
   const uint64_t offset = file_offset_;
   const uint64_t tail_at = offset - tail_size_;
@@ -138,39 +141,38 @@ bool HostCheckpoints::Resume(FileHost& host, int in_fd, std::string& error) {
 
 bool HostCheckpoints::Save(const FileHost& host, OutputFiles& files, int in_fd, bool finished, std::string& error,
                            int64_t file_offset) {
-  CheckpointWriter out;
-  out.Bool(finished);
-  out.U64(files.size());
+  // What the checkpoint records must be on disk before it: a checkpoint that outlives
+  // its outputs (a power loss) would make the restart skip alerts.
   for (auto& [flag, f] : files) {
-    // What the checkpoint records must be on disk before it: a checkpoint that outlives
-    // its outputs (a power loss) would make the restart skip alerts.
     if (!f->Flush() || !f->Sync()) {
       error = f->ErrorText();
       return false;
     }
+  }
+  // The bytes before the offset identify the input (a regular file; a pipe's are gone).
+  const uint64_t offset = file_offset >= 0 ? static_cast<uint64_t>(file_offset) : host.input_offset();
+  std::string tail(std::min(offset, kTail), '\0');
+  if (!IsRegular(in_fd)) {
+    tail.clear();
+  } else if (!ReadExactly(in_fd, tail.data(), tail.size(), static_cast<int64_t>(offset - tail.size()))) {
+    error = std::string("cannot read the input back for the checkpoint: ") + std::strerror(errno);
+    return false;
+  }
+  CheckpointFileWriter file;
+  if (!file.Open(options_.dir, identity_, error)) return false;
+  CheckpointWriter& out = file.body();
+  out.Bool(finished);
+  out.U64(files.size());
+  for (auto& [flag, f] : files) {
     out.Text(flag);
     out.U64(f->size());
     out.U64(f->lines());
   }
-  // The bytes before the offset identify the input (a regular file; a pipe's are gone).
-  const uint64_t offset = file_offset >= 0 ? static_cast<uint64_t>(file_offset) : host.input_offset();
   out.U64(offset);
-  const uint64_t tail_size = std::min(offset, kTail);
-  std::string tail(tail_size, '\0');
-  if (IsRegular(in_fd)) {
-    if (!ReadExactly(in_fd, tail.data(), tail.size(), static_cast<int64_t>(offset - tail_size))) {
-      error = std::string("cannot read the input back for the checkpoint: ") + std::strerror(errno);
-      return false;
-    }
-  } else {
-    tail.clear();
-  }
   out.U64(tail.size());
   out.Text(stdlib::Sha256Hex(tail));
-  CheckpointWriter state;
-  host.Save(state);
-  out.Text(state.bytes());
-  if (!WriteCheckpoint(options_.dir, identity_, out.bytes(), error)) return false;
+  host.Save(out);  // the rest of the body
+  if (!file.Commit(error)) return false;
   last_lines_ = host.lines_read();
   last_time_ = std::chrono::steady_clock::now();
   ++written_;

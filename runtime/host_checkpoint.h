@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/checkpoint.h"
 #include "runtime/file_host.h"
 #include "runtime/output_file.h"
 
@@ -74,7 +75,8 @@ class HostCheckpoints {
   Options options_;
   std::string identity_;
   bool present_ = false, finished_ = false;
-  std::string host_state_;  // the host's part of the loaded checkpoint
+  std::unique_ptr<LoadedCheckpoint> loaded_;
+  std::string_view host_state_;  // the host's part of the loaded checkpoint (in loaded_)
   struct Output {
     std::string flag;
     uint64_t size = 0, lines = 0;
