@@ -2,8 +2,9 @@
 # tests/cli/checkpoint_test.sh: `cdr run --checkpoint` as an operator meets it. Killed with
 # SIGKILL at 20 random instants and started again each time, the run's outputs (alerts,
 # trace, dead letters, late events) are byte-identical to those of a run never
-# interrupted; so after SIGTERM and a restart; a checkpoint of other rules, options or
-# input is refused, and so is a corrupt one.
+# interrupted; so after SIGTERM and a restart, and after a checkpoint that could not be
+# written (a full disk); a checkpoint of other rules, options or input is refused, and
+# so is a corrupt one.
 # Usage: checkpoint_test.sh PATH/TO/cdr PATH/TO/cdr_gen_stream SOURCE_DIR
 set -uo pipefail
 cdr="$1"
@@ -141,6 +142,20 @@ expect_text "stdout refused" "$tmp/err" "--checkpoint needs --out to name a file
 "$cdr" run "${run_args[@]}" --events "$tmp/in.ndjson" $(outputs "$tmp/r") --checkpoint "$tmp/cp6" \
   --checkpoint-every soon 2>"$tmp/err"
 check "a bad --checkpoint-every" 2 $?
+# A checkpoint that cannot be written (its temporary file is on a full device): intake
+# stops at once, exit 2, the file and the reason named; started again, the run ends with
+# the outputs of a run never interrupted.
+mkdir "$tmp/cp7"
+ln -s /dev/full "$tmp/cp7/checkpoint.tmp"
+"$cdr" run "${run_args[@]}" --events "$tmp/in.ndjson" $(outputs "$tmp/full") --checkpoint "$tmp/cp7" \
+  --checkpoint-every 1000 2>"$tmp/err"
+check "a checkpoint on a full disk" 2 $?
+expect_text "the checkpoint's file and reason named" "$tmp/err" "cannot write checkpoint $tmp/cp7/checkpoint.tmp: No space left on device"
+expect_text "intake stopped at the checkpoint" "$tmp/err" "stopped after event 1000, the rest of the input not read"
+"$cdr" run "${run_args[@]}" --events "$tmp/in.ndjson" $(outputs "$tmp/full") --checkpoint "$tmp/cp7" \
+  --checkpoint-every 1000 2>"$tmp/err"
+check "started again after a full disk" 0 $?
+same_outputs "after a checkpoint that could not be written" "$tmp/full"
 [ "$(stat -c %a "$tmp/cp3")" = 700 ] && ok || fail "the checkpoint directory must be 0700"
 [ "$(stat -c %a "$tmp/cp3/checkpoint")" = 600 ] && ok || fail "the checkpoint must be 0600"
 

@@ -16,3 +16,10 @@ expect_text() {  # expect_text NAME FILE TEXT
     head -5 "$2"
   fi
 }
+expect_text_soon() {  # expect_text_soon NAME FILE TEXT: the text appears in the file within 20 s
+  for _ in $(seq 1 400); do
+    grep -qF -- "$3" "$2" 2>/dev/null && break
+    sleep 0.05
+  done
+  expect_text "$@"
+}

@@ -129,7 +129,7 @@ expect_text "the checkpoint is written at the stop" "$tmp/serve2.err" "checkpoin
 pid=$!
 pids+=("$pid")
 port=$(port_of "$tmp/serve3.err")
-expect_text "the restart continues" "$tmp/serve3.err" "continuing from the checkpoint in $tmp/cpdir: 20000 events"
+expect_text_soon "the restart continues" "$tmp/serve3.err" "continuing from the checkpoint in $tmp/cpdir: 20000 events"
 cat "$tmp/p3" >>"$tmp/feed"
 wait_read "$port" 30000
 kill -TERM "$pid"
