@@ -92,6 +92,9 @@ bool AdminServer::Start(const std::string& given, std::string& error) {
   }
   bound_ = host + ":" + std::to_string(port_);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // Stop before the thread listens would be lost (httplib), and the thread never end:
+  // Start returns once it listens.
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return true;
 }
 

@@ -308,8 +308,10 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   };
   // A checkpoint when one is due: false (write_error set) when it cannot be written.
   std::string write_error;  // the first output that failed, named, with the reason
-  auto checkpoint_if_due = [&]() {
-    if (!checkpoints || !checkpoints->Due(host->lines_read())) return true;
+  // `now`: whether due or not (after a reload, so that the checkpoint on disk is of the
+  // rules on disk).
+  auto checkpoint_if_due = [&](bool now = false) {
+    if (!checkpoints || (!now && !checkpoints->Due(host->lines_read()))) return true;
     int64_t at = file_offset();
     if (follow && at < 0) return true;  // lines of a rotated file are still to be read: at the next one
     return checkpoints->Save(*host, files, follow ? follow->fd() : in_fd, /*finished=*/false, write_error, at);
@@ -408,6 +410,9 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       outcome = "done";
       ++metrics.reloads_done;
       std::cerr << fmt::format("{}: rules reloaded ({}): {}\n", name, r->reason, detail);
+      // The last checkpoint is of the rules before: a restart with the rules now on disk
+      // would refuse it. One of the new rules, at once.
+      checkpoint_if_due(/*now=*/true);
     } else {
       if (r->candidate) r->refusal = why;  // the swap itself refused (a schema change)
       outcome = r->unchanged ? "unchanged" : "refused";
@@ -422,6 +427,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   };
   auto after_line = [&]() {
     if (reloader && reloader->ready()) apply_reload();
+    if (!write_error.empty()) return false;  // the checkpoint after a reload failed
     if (!flush_and_check()) return false;
     if (admin) {
       const runtime::Counters& c = host->engine().counters();
@@ -437,6 +443,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   // due by time (checkpoints, the admin's figures), still happens.
   auto on_idle = [&]() {
     if (reloader && reloader->ready()) apply_reload();
+    if (!write_error.empty()) return false;  // the checkpoint after a reload failed
     if (!flush_and_check()) return false;
     publish(true);
     return checkpoint_if_due();

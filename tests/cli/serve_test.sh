@@ -151,7 +151,8 @@ cmp -s "$tmp/cp.dead" "$tmp/whole.dead" && ok || fail "stopped and continued: th
 # Hot reload. The rules are a copy, changed while serve runs.
 cp -r "$src/rules" "$tmp/rules"
 sed -n '1,10000p' "$tmp/in.ndjson" >"$tmp/feed"
-"$cdr" serve --rules "$tmp/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/hot") 2>"$tmp/hot.err" &
+"$cdr" serve --rules "$tmp/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/hot") \
+  --checkpoint "$tmp/hotcp" 2>"$tmp/hot.err" &
 pid=$!
 pids+=("$pid")
 port=$(port_of "$tmp/hot.err")
@@ -186,6 +187,8 @@ reload_result "$port" 1 >"$tmp/reload1"
 expect_text "a rule added is swapped in" "$tmp/reload1" '"result":"done"'
 expect_text "the reload is logged" "$tmp/hot.err" "rules reloaded (rules changed: tachycardia.cdr): kept critical_values"
 expect_text "the reload names the rule added" "$tmp/hot.err" "added tachycardia; removed none"
+curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics1"
+expect_text "a checkpoint of the new rules at once" "$tmp/metrics1" "cdr_checkpoints_total 1"
 curl -s "http://127.0.0.1:$port/rules" >"$tmp/rules8.json"
 [ "$(grep -c '"id":' "$tmp/rules8.json")" = 8 ] && ok || fail "/rules must list 8 rules after the reload"
 # A syntax error, then a failing rule test: refused, the running set unchanged.
@@ -214,9 +217,14 @@ expect_text "refusals counted" "$tmp/metrics2" 'cdr_reloads_total{result="refuse
 expect_text "the new rule in the metrics" "$tmp/metrics2" 'cdr_alerts_fired_total{rule="tachycardia",severity="medium"}'
 sed -n '10001,30000p' "$tmp/in.ndjson" >>"$tmp/feed"
 wait_read "$port" 30000
-kill -TERM "$pid"
-wait "$pid"
-check "serve after reloads stopped by SIGTERM" 0 $?
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+# Killed, then started again with the rules now on disk: the checkpoint is theirs. The
+# feed replayed on stdin (the bytes before the checkpoint's offset are skipped) to its
+# end, where the open points are decided as cdr run decides them.
+"$cdr" serve --rules "$tmp/rules" $(outputs "$tmp/hot") --checkpoint "$tmp/hotcp" <"$tmp/feed" 2>"$tmp/hot2.err"
+check "serve after a reload, killed, started again to the end of its input" 0 $?
+expect_text "the restart after a reload continues" "$tmp/hot2.err" "continuing from the checkpoint in $tmp/hotcp"
 grep -q '"backfill":true' "$tmp/hot.alerts" && ok || fail "the added rule's alerts over the kept history are backfill"
 "$cdr" run --rules "$tmp/rules" --events "$tmp/in.ndjson" --out "$tmp/hot-b.alerts" 2>/dev/null
 final() {  # final FILE: the final alerts (fires minus retractions), without the backfill mark, sorted
