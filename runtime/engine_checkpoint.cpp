@@ -168,6 +168,15 @@ bool Engine::Restore(CheckpointReader& in) {
   }
   if (texts < known) in.Fail();
 
+  // Lists whose values are interned texts: a value must name one.
+  const int64_t texts_known = static_cast<int64_t>(interner_.texts().size());
+  auto text_valued = [&](int32_t signal) {
+    auto type = module_.signals[static_cast<size_t>(signal)].type;
+    return type == ir::SignalType::Text || type == ir::SignalType::Code || type == ir::SignalType::Enum;
+  };
+  auto valid_value = [&](int32_t signal, bool has_value, int64_t value) {
+    if (has_value && text_valued(signal) && (value < 0 || value >= texts_known)) in.Fail();
+  };
   uint64_t patients = in.Count(8);
   for (uint64_t n = 0; n < patients && !in.failed(); ++n) {
     auto p = std::make_unique<Patient>();
@@ -175,13 +184,19 @@ bool Engine::Restore(CheckpointReader& in) {
     p->id_prefix = IdPrefix(p->id);
     if (in.Count(8) != signal_of_.size()) in.Fail();
     p->events.by_signal.resize(signal_of_.size());
-    for (auto& list : p->events.by_signal) {
+    std::vector<uint32_t> refs;  // checked once the id texts are read
+    for (size_t l = 0; l < p->events.by_signal.size(); ++l) {
+      auto& list = p->events.by_signal[l];
       uint64_t size = in.Count(22);
       list.reserve(size);
       for (uint64_t i = 0; i < size; ++i) {
         int64_t time = in.I64(), value = in.I64();
         bool has_value = in.Bool(), implausible = in.Bool();
-        list.emplace_back(time, value, has_value, implausible, in.U32());
+        uint32_t ref = in.U32();
+        if (!list.empty() && time < list.back().time) in.Fail();  // a list is sorted by time
+        refs.push_back(ref);
+        valid_value(signal_of_[l], has_value, value);
+        list.emplace_back(time, value, has_value, implausible, ref);
       }
     }
     if (in.Count(8) != rules_.size()) in.Fail();
@@ -193,12 +208,16 @@ bool Engine::Restore(CheckpointReader& in) {
         Point& point = rs.points[t];
         point.first_held = static_cast<int32_t>(in.U32());
         point.traced = in.Bool();
+        if (point.first_held < -1 || point.first_held >= static_cast<int32_t>(rules_[&rs - p->rules.data()].ir->whens.size())) {
+          in.Fail();
+        }
       }
       uint64_t fired = in.Count(28);
       for (uint64_t i = 0; i < fired; ++i) {
         int64_t t = in.I64();
         Fired& f = rs.fired[t];
         f.rank = static_cast<int>(in.U32());
+        if (f.rank < 0 || f.rank >= static_cast<int>(Counters::kSeverities)) in.Fail();
         f.content = in.U64();
         f.fields = in.Text();
       }
@@ -214,9 +233,16 @@ bool Engine::Restore(CheckpointReader& in) {
     p->oldest = in.I64();
     std::string_view raw = in.Text();
     p->id_texts.Assign(raw, in.U64());
+    for (uint32_t ref : refs) {
+      if (!p->id_texts.Valid(ref)) in.Fail();
+    }
+    auto valid_entry = [&](const IdEntry& e) {
+      if (static_cast<size_t>(e.signal()) >= signal_of_.size() || e.rank() > 2) in.Fail();
+    };
+    for (const auto& [_, e] : p->ids) valid_entry(e);
     for (uint64_t i = 0, c = in.Count(20); i < c; ++i) {
       std::string id(in.Text());
-      p->colliding_ids.emplace(std::move(id), ReadIdEntry(in));
+      valid_entry(p->colliding_ids.emplace(std::move(id), ReadIdEntry(in)).first->second);
     }
     for (uint64_t i = 0, c = in.Count(16); i < c; ++i) {
       std::string id(in.Text());
@@ -260,6 +286,7 @@ bool Engine::Restore(CheckpointReader& in) {
       in.Fail();
       break;
     }
+    valid_value(e.signal, e.has_value, e.value);
     group_.emplace_back();
     group_id_hash_.push_back(Patient::Hash(e.id));
     group_.back().Take(e, watermark);

@@ -92,6 +92,13 @@ class IdTexts {
   }
   size_t bytes() const { return buf_.size(); }
   size_t capacity() const { return buf_.capacity(); }
+  /// Whether `ref` is 0 or the start of an entry that lies within the buffer (a reference
+  /// read back from a checkpoint).
+  bool Valid(uint32_t ref) const {
+    if (ref == 0) return true;
+    size_t at = (static_cast<size_t>(ref) - 1) * 8;
+    return at + 4 <= buf_.size() && at + Span(Header(buf_.data() + at)) <= buf_.size();
+  }
   /// The buffer and its dropped bytes, as they are (a checkpoint), and back.
   std::string_view raw() const { return {buf_.data(), buf_.size()}; }
   size_t dropped() const { return dead_; }
