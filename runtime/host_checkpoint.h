@@ -22,8 +22,6 @@
 
 namespace cdr::runtime {
 
-using OutputFiles = std::vector<std::pair<std::string, std::unique_ptr<OutputFile>>>;  // flag, file
-
 class HostCheckpoints {
  public:
   struct Options {

@@ -82,8 +82,10 @@ bool OutputFile::ResumeAt(uint64_t size, uint64_t lines, std::string& error) {
 }
 
 bool OutputFile::Sync() {
+  // A pipe or a device (/dev/null) has nothing to sync; nor has a file system that
+  // refuses fsync (EINVAL, EROFS).
   if (!regular_ || errno_ != 0) return errno_ == 0;
-  if (::fsync(fd_) != 0) {
+  if (::fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) {
     errno_ = errno;
     return false;
   }
@@ -126,11 +128,7 @@ bool OutputFile::Flush() {
   std::memmove(buf_.data(), last, tail);
   setp(buf_.data(), buf_.data() + buf_.size());
   pbump(static_cast<int>(tail));
-  if (ok && sync_ && ::fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) {
-    errno_ = errno;  // fsync of a pipe or /dev/null is refused, and means nothing
-    ok = false;
-  }
-  return ok;
+  return ok && (!sync_ || Sync());
 }
 
 bool OutputFile::Reserve(size_t n) {
@@ -166,8 +164,7 @@ std::string OutputFile::ErrorText() const {
   return "cannot write " + path_ + ": " + std::strerror(errno_ ? errno_ : EIO);
 }
 
-SameFile FindSameFile(int input_fd, const std::string& input_name,
-                      const std::vector<std::pair<std::string, std::unique_ptr<OutputFile>>>& outputs) {
+SameFile FindSameFile(int input_fd, const std::string& input_name, const OutputFiles& outputs) {
   struct stat in {};
   bool input_is_file = ::fstat(input_fd, &in) == 0 && S_ISREG(in.st_mode);
   for (size_t i = 0; i < outputs.size(); ++i) {

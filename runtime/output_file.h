@@ -14,6 +14,7 @@
 #include <ostream>
 #include <streambuf>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cdr::runtime {
@@ -82,13 +83,15 @@ class OutputFile : public std::streambuf {
   std::ostream stream_;
 };
 
+/// A run's output files, each with the flag that named it.
+using OutputFiles = std::vector<std::pair<std::string, std::unique_ptr<OutputFile>>>;
+
 /// A file named twice where that would destroy data: an output that is the input, or two
 /// outputs that are one file (compared by device and inode, so links and other spellings
 /// count). Empty when there is none; else the two names and the path, for the message.
 struct SameFile {
   std::string first, second, path;
 };
-SameFile FindSameFile(int input_fd, const std::string& input_name,
-                      const std::vector<std::pair<std::string, std::unique_ptr<OutputFile>>>& outputs);
+SameFile FindSameFile(int input_fd, const std::string& input_name, const OutputFiles& outputs);
 
 }  // namespace cdr::runtime

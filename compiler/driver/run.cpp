@@ -135,6 +135,11 @@ std::string CheckpointIdentity(const std::string& command, const ir::Module& mod
 
 namespace {
 
+// Each output's flag and path as given ("-": stdout; empty: not written, stdout for --out).
+std::vector<std::pair<std::string, std::string>> OutputPaths(const RunOptions& o) {
+  return {{"--out", o.out}, {"--trace", o.trace}, {"--dead-letter", o.dead_letter}, {"--late", o.late}};
+}
+
 // The pipeline of `cdr run` (serve null) and `cdr serve`: input, outputs, checkpoints,
 // the host, the summary. Serve adds its source, the wall clock and the admin endpoint.
 int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
@@ -161,9 +166,8 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       return kUsage;
     }
     // Exactly once needs outputs that can be cut back to the checkpoint.
-    for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--out", o.out.empty() ? "-" : o.out},
-                                     {"--trace", o.trace}, {"--dead-letter", o.dead_letter}, {"--late", o.late}}) {
-      if (path == "-") {
+    for (const auto& [flag, path] : OutputPaths(o)) {
+      if (path == "-" || (flag == "--out" && path.empty())) {
         std::cerr << name << ": --checkpoint needs " << flag << " to name a file: what went to stdout after the "
                   << "checkpoint would be written twice after a restart\n";
         return kUsage;
@@ -221,8 +225,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     close_input();
     return kUsage;
   };
-  for (const auto& [flag, path] : {std::pair<std::string, std::string>{"--out", o.out}, {"--trace", o.trace},
-                                   {"--dead-letter", o.dead_letter}, {"--late", o.late}}) {
+  for (const auto& [flag, path] : OutputPaths(o)) {
     if (path.empty() || path == "-") continue;
     auto f = runtime::OutputFile::Open(path, mode, error);
     if (!f) return refuse(error);
@@ -310,11 +313,16 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   std::string write_error;  // the first output that failed, named, with the reason
   // `now`: whether due or not (after a reload, so that the checkpoint on disk is of the
   // rules on disk).
+  // A checkpoint now: false when it cannot be taken here (the lines of a rotated file are
+  // still to be read: at a later one) or written (write_error says why).
+  auto write_checkpoint = [&](bool finished) {
+    int64_t at = file_offset();
+    if (follow && at < 0) return false;
+    return checkpoints->Save(*host, files, follow ? follow->fd() : in_fd, finished, write_error, at);
+  };
   auto checkpoint_if_due = [&](bool now = false) {
     if (!checkpoints || (!now && !checkpoints->Due(host->lines_read()))) return true;
-    int64_t at = file_offset();
-    if (follow && at < 0) return true;  // lines of a rotated file are still to be read: at the next one
-    return checkpoints->Save(*host, files, follow ? follow->fd() : in_fd, /*finished=*/false, write_error, at);
+    return write_checkpoint(/*finished=*/false) || write_error.empty();
   };
   // The admin endpoint's figures, at most every 100 ms (and at once when `now`).
   Metrics metrics;
@@ -497,9 +505,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   // run stopped by a failed write keeps the checkpoint before it.
   bool checkpointed = false;
   if (checkpoints && write_error.empty() && s.read_error.empty() && (s.paused || file_host.finished())) {
-    int64_t at = file_offset();
-    checkpointed = at >= -1 && checkpoints->Save(file_host, files, follow ? follow->fd() : in_fd,
-                                                 file_host.finished(), write_error, at);
+    checkpointed = write_checkpoint(file_host.finished());
   }
   publish(true);
   if (admin) admin->Stop();
