@@ -22,6 +22,7 @@
 #include "compiler/driver/frontend.h"
 #include "compiler/jit/jit.h"
 #include "runtime/file_host.h"
+#include "runtime/json_sink.h"
 #include "runtime/output_file.h"
 
 namespace {
@@ -73,7 +74,8 @@ Result RunOnce(const cdr::ir::Module& module, const std::vector<std::vector<cdr:
   Clock::time_point line_start;
   cdr::runtime::FileHost* host = nullptr;
   uint64_t before = 0;
-  cdr::runtime::HostOutputs out{&alerts->stream(), nullptr, nullptr, nullptr, true, true, {}, {}, {}};
+  cdr::runtime::JsonLinesSink sink({&alerts->stream()});
+  cdr::runtime::HostOutputs out{&sink, {}, {}, {}};
   out.on_line = [&] { line_start = Clock::now(); };
   out.after_line = [&] {
     alerts->Flush();  // --flush alert: the alerts of this event, one write(2)

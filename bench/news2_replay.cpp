@@ -20,6 +20,7 @@
 #include "compiler/driver/frontend.h"
 #include "compiler/jit/jit.h"
 #include "runtime/file_host.h"
+#include "runtime/json_sink.h"
 #include "stdlib/hash.h"
 
 int main(int argc, char** argv) {
@@ -70,9 +71,10 @@ int main(int argc, char** argv) {
       if (m.native) options.native = *m.native;
       int fd = ::open(argv[1], O_RDONLY);
       std::ostringstream alerts;
+      cdr::runtime::JsonLinesSink sink({&alerts});
       auto start = std::chrono::steady_clock::now();
       // The engine's state is freed at the end of each run (the same cost in every mode).
-      cdr::runtime::RunFileHost(fe.module, cdr::runtime::FdSource(fd), {&alerts, nullptr, nullptr, nullptr, true, true, {}, {}, {}}, options);
+      cdr::runtime::RunFileHost(fe.module, cdr::runtime::FdSource(fd), {&sink, {}, {}, {}}, options);
       ::close(fd);
       m.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       std::string hash = cdr::stdlib::Sha256Hex(alerts.str());

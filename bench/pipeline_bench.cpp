@@ -13,6 +13,7 @@
 #include "runtime/decode.h"
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
+#include "runtime/json_sink.h"
 #include "runtime/line_reader.h"
 
 namespace {
@@ -98,7 +99,8 @@ void BM_Pipeline(benchmark::State& state) {
   for (auto _ : state) {
     std::istringstream in(stream);
     std::ostringstream alerts;
-    auto stats = cdr::runtime::RunFileHost(fe.module, in, {&alerts, nullptr, nullptr, nullptr, true, true, {}, {}, {}}, {});
+    cdr::runtime::JsonLinesSink sink({&alerts});
+    auto stats = cdr::runtime::RunFileHost(fe.module, in, {&sink, {}, {}, {}}, {});
     events += stats.read;
   }
   state.SetItemsProcessed(static_cast<int64_t>(events));
@@ -134,7 +136,8 @@ void BM_EngineOnly(benchmark::State& state) {
   uint64_t events = 0;
   for (auto _ : state) {
     std::ostringstream alerts;
-    cdr::runtime::Engine engine(fe.module, {}, {&alerts, nullptr});
+    cdr::runtime::JsonLinesSink sink({&alerts});
+    cdr::runtime::Engine engine(fe.module, {}, &sink);
     for (const auto& e : decoded) engine.Ingest(e);
     engine.Finish();
     events += decoded.size();

@@ -17,6 +17,7 @@
 #include "compiler/jit/jit.h"
 #include "fuzz/fuzz_common.h"
 #include "runtime/file_host.h"
+#include "runtime/json_sink.h"
 
 namespace {
 
@@ -253,7 +254,8 @@ struct Outputs {
 Outputs Run(const cdr::ir::Module& m, const std::string& events, cdr::runtime::EngineOptions options) {
   std::istringstream in(events);
   std::ostringstream alerts, trace, dead, late;
-  cdr::runtime::RunFileHost(m, in, {&alerts, &trace, &dead, &late, true, true, {}, {}, {}}, options);
+  cdr::runtime::JsonLinesSink sink({&alerts, &trace, &dead, &late});
+  cdr::runtime::RunFileHost(m, in, {&sink, {}, {}, {}}, options);
   return {alerts.str(), trace.str(), dead.str(), late.str()};
 }
 

@@ -77,55 +77,12 @@ uint32_t EventIdHash(std::string_view id) {
   return static_cast<uint32_t>(h ^ h >> 32);
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  // Runs of characters that need no escape are appended whole.
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: {  // the other control characters
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      }
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
-  return out;
-}
-
-std::string LossyJsonString(std::string_view s) {
-  return JsonString(stdlib::ReplaceInvalidUtf8(s, "\xef\xbf\xbd", /*keep_nul=*/true));  // U+FFFD
-}
-
-std::string RefusalLine(std::string_view reason, uint64_t line, std::string_view input, uint64_t size,
-                        bool with_input) {
-  std::string out = "{\"reason\":" + JsonString(reason) + ",\"line\":" + std::to_string(line);
-  if (with_input) out += ",\"input\":" + LossyJsonString(input.substr(0, kMaxRefusedInput));
-  if (with_input && size > kMaxRefusedInput) out += ",\"truncated\":true";
-  out += "}\n";
-  return out;
-}
-
 std::string AlertId(const std::string& rule, const std::string& version, const std::string& patient, int64_t time) {
   return stdlib::Sha256Hex(rule + "|" + version + "|" + patient + "|" + std::to_string(time)).substr(0, 32);
 }
 
-Engine::Engine(const ir::Module& module, EngineOptions options, Outputs outputs, const Interner* texts)
-    : module_(module), options_(options), out_(outputs) {
+Engine::Engine(const ir::Module& module, EngineOptions options, AlertSink* sink, const Interner* texts)
+    : module_(module), options_(options), sink_(sink), trace_(sink && sink->wants_trace()) {
   if (texts) interner_ = *texts;
   // Only the signals some rule reads are stored, each in a list of its own.
   store_of_.assign(module.signals.size(), -1);
@@ -405,7 +362,7 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
 
 void Engine::RefuseLate(const Event& e, const std::string& reason) {
   ++counters_.late;
-  if (out_.late) *out_.late << RefusalLine(reason, e.source_line, e.source, e.source.size(), out_.late_input);
+  if (sink_) sink_->Late(Refusal{reason, e.source_line, e.source, e.source.size()});
 }
 
 int Engine::VersionOrder(const Patient& p, const IdEntry& old, const Event& e) const {
@@ -541,13 +498,13 @@ void Engine::React(Patient& p) {
       if (times.empty() || times.back() != when) {
         times.push_back(when);
         p.oldest = std::min(p.oldest, when);
-        if (rs.points.try_emplace(when).second && out_.trace) PushDue(final_due_, when, p, r);
+        if (rs.points.try_emplace(when).second && trace_) PushDue(final_due_, when, p, r);
       }
       for (const auto& [tsig, off] : timers_[r]) {
         if (tsig != sig) continue;
         int64_t due = when + off;
         if (due <= timers_upto_) {
-          if (rs.points.try_emplace(due).second && out_.trace) PushDue(final_due_, due, p, r);
+          if (rs.points.try_emplace(due).second && trace_) PushDue(final_due_, due, p, r);
         } else {
           PushDue(timers_due_, due, p, r);
         }
@@ -722,11 +679,6 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
     last_time = it->first;
     last_rank = rank;
   }
-  auto line = [&](int64_t t, const char* action, const std::string& fields) {
-    if (!out_.alerts) return;
-    *out_.alerts << "{\"alert\":\"" << AlertId(rule.id, rule.version, p.id, t) << "\",\"action\":\"" << action << "\","
-                 << (backfilling_ ? "\"backfill\":true," : "") << fields << "}\n";
-  };
   // Retractions first, then fires, each in time order. `desired` is in time order.
   auto find = [&](int64_t t) -> const Desired* {
     auto d = std::lower_bound(desired.begin(), desired.end(), t, [](const Desired& x, int64_t k) { return x.time < k; });
@@ -742,7 +694,7 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
   for (auto it = rs.fired.lower_bound(from); it != rs.fired.end() && it->first < upto;) {
     const Desired* d = find(it->first);
     if (!d || changed(*d, it->second)) {
-      line(it->first, "retract", it->second.fields);
+      EmitAlert(AlertRecord::Action::Retract, p, r, it->first, it->second.body);
       ++counters_.retracted;
       ++counters_.retracted_by[r * Counters::kSeverities + static_cast<size_t>(it->second.rank)];
       it = rs.fired.erase(it);
@@ -753,8 +705,8 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
   for (const Desired& d : desired) {
     if (rs.fired.count(d.time)) continue;
     const std::vector<Value>& regs = EvalForAlert(p, r, d.time);
-    Fired f{d.rank, Content(p, r, *d.point, regs, evidence_), AlertJson(p, r, d.time, *d.point, regs, evidence_)};
-    line(d.time, "fire", f.fields);
+    Fired f{d.rank, Content(p, r, *d.point, regs, evidence_), MakeAlertBody(p, r, *d.point, regs, evidence_)};
+    EmitAlert(AlertRecord::Action::Fire, p, r, d.time, f.body);
     ++counters_.fired;
     ++counters_.fired_by[r * Counters::kSeverities + static_cast<size_t>(d.rank)];
     rs.fired.emplace(d.time, std::move(f));
@@ -797,7 +749,7 @@ void Engine::FireDueTimers(int64_t upto) {
     if (!IsPoint(p, r, d.time)) continue;  // its event was removed
     Point& point = points.try_emplace(d.time).first->second;
     p.oldest = std::min(p.oldest, d.time);
-    if (out_.trace) PushDue(final_due_, d.time, p, r);
+    if (trace_) PushDue(final_due_, d.time, p, r);
     inserted_.clear();
     removed_.clear();
     EvaluatePoint(p, r, d.time, point);
@@ -814,28 +766,19 @@ void Engine::Finalize(int64_t upto) {
     auto pt = p.rules[r].points.find(d.time);
     if (pt == p.rules[r].points.end() || pt->second.traced) continue;
     pt->second.traced = true;
-    if (!out_.trace) continue;
-    const LoadedRule& rule = rules_[r];
+    if (!trace_) continue;
+    const ir::Rule& rule = *rules_[r].ir;
     const std::vector<Value>& regs = Eval(r, p, d.time, nullptr, nullptr, Wanted::AllLets);
-    std::string line = "{\"rule\":" + JsonString(rule.ir->id) + ",\"version\":" + JsonString(rule.ir->version) +
-                       ",\"patient\":" + JsonString(p.id) + ",\"time\":\"" + stdlib::FormatTime(d.time) +
-                       "\",\"values\":{";
-    for (size_t i = 0; i < rule.ir->lets.size(); ++i) {
-      const ir::Let& let = rule.ir->lets[i];
-      if (i) line += ',';
-      line += JsonString(let.name) + ":" + ValueJson(let, regs[static_cast<size_t>(let.inst)]);
+    trace_values_.resize(rule.lets.size());
+    for (size_t i = 0; i < rule.lets.size(); ++i) {
+      SetDatum(trace_values_[i], rule.lets[i], regs[static_cast<size_t>(rule.lets[i].inst)]);
     }
-    line += "},\"held\":[";
-    bool first = true;
-    for (size_t i = 0; i < rule.ir->whens.size(); ++i) {
-      const Value& c = regs[static_cast<size_t>(rule.ir->whens[i].cond)];
-      if (!(c.known && c.v)) continue;
-      if (!first) line += ',';
-      first = false;
-      line += "{\"clause\":" + std::to_string(i + 1) + ",\"severity\":" + JsonString(rule.ir->whens[i].severity) + "}";
+    trace_held_.clear();
+    for (size_t i = 0; i < rule.whens.size(); ++i) {
+      const Value& c = regs[static_cast<size_t>(rule.whens[i].cond)];
+      if (c.known && c.v) trace_held_.push_back(static_cast<int>(i));
     }
-    line += "]}\n";
-    *out_.trace << line;
+    sink_->Trace(TraceRecord{&rule, p.id, d.time, &trace_values_, &trace_held_});
     ++counters_.trace_records;
   }
 }
@@ -864,7 +807,7 @@ void Engine::Evict(Patient& p) {
     RuleState& rs = p.rules[r];
     // Points before the watermark are final (and traced, when there is a trace).
     auto it = rs.points.begin();
-    while (it != rs.points.end() && it->first < watermark_ && (it->second.traced || !out_.trace)) ++it;
+    while (it != rs.points.end() && it->first < watermark_ && (it->second.traced || !trace_)) ++it;
     rs.points.erase_front(it);
     int64_t keep_fired = watermark_ - rules_[r].ir->suppress_ms;
     auto f = rs.fired.begin();
@@ -883,85 +826,96 @@ void Engine::Evict(Patient& p) {
   p.oldest = oldest;
 }
 
-std::string Engine::ValueJson(const ir::Let& let, const Value& v) const {
-  if (!v.known) return "null";
+void Engine::SetDatum(Datum& d, const ir::Let& let, const Value& v) const {
+  d.v = v.v;
+  if (!v.known) {
+    d.kind = Datum::Kind::Unknown;
+    d.v = 0;
+    return;
+  }
   switch (let.kind) {
-    case ir::Kind::Bool: return v.v ? "true" : "false";
-    case ir::Kind::Int: return std::to_string(v.v);
-    case ir::Kind::Dec: return Decimal::FromRaw(v.v).ToShortString();
-    case ir::Kind::Text: return JsonString(interner_.Text(v.v));
-    case ir::Kind::Time: return "\"" + stdlib::FormatTime(v.v) + "\"";
+    case ir::Kind::Bool: d.kind = Datum::Kind::Bool; d.v = v.v != 0; return;
+    case ir::Kind::Int: d.kind = Datum::Kind::Int; return;
+    case ir::Kind::Dec: d.kind = Datum::Kind::Dec; return;
+    case ir::Kind::Time: d.kind = Datum::Kind::Time; return;
+    case ir::Kind::Text:
+      d.kind = Datum::Kind::Text;
+      d.text = interner_.Text(v.v);
+      d.v = 0;
+      return;
   }
-  return "null";
 }
 
-std::string Engine::EventValueJson(int32_t signal, const StoredEvent& e) const {
-  if (!e.has_value) return "null";
+void Engine::SetDatum(Datum& d, int32_t signal, const StoredEvent& e) const {
+  d.v = e.value;
+  if (!e.has_value) {
+    d.kind = Datum::Kind::Unknown;
+    d.v = 0;
+    return;
+  }
   switch (module_.signals[static_cast<size_t>(signal)].type) {
-    case ir::SignalType::Boolean: return e.value ? "true" : "false";
-    case ir::SignalType::Integer: return std::to_string(e.value);
+    case ir::SignalType::Boolean: d.kind = Datum::Kind::Bool; d.v = e.value != 0; return;
+    case ir::SignalType::Integer: d.kind = Datum::Kind::Int; return;
     case ir::SignalType::Quantity:
-    case ir::SignalType::Decimal: return Decimal::FromRaw(e.value).ToShortString();
-    default: return JsonString(interner_.Text(e.value));
+    case ir::SignalType::Decimal: d.kind = Datum::Kind::Dec; return;
+    default:
+      d.kind = Datum::Kind::Text;
+      d.text = interner_.Text(e.value);
+      d.v = 0;
+      return;
   }
 }
 
-std::string Engine::AlertJson(const Patient& p, size_t r, int64_t t, const Point& point,
-                              const std::vector<Value>& regs, const std::vector<std::vector<EventRef>>& evidence) const {
+void Engine::EmitAlert(AlertRecord::Action action, const Patient& p, size_t r, int64_t t, const AlertBody& body) {
+  if (!sink_) return;
   const ir::Rule& rule = *rules_[r].ir;
+  std::string id = AlertId(rule.id, rule.version, p.id, t);
+  sink_->Alert(AlertRecord{action, backfilling_, &rule, id, p.id, t, &body});
+}
+
+AlertBody Engine::MakeAlertBody(const Patient& p, size_t r, const Point& point, const std::vector<Value>& regs,
+                                const std::vector<std::vector<EventRef>>& evidence) const {
+  const ir::Rule& rule = *rules_[r].ir;
+  AlertBody body;
+  body.clause = point.first_held;
+  body.values.resize(rule.lets.size());
+  for (size_t i = 0; i < rule.lets.size(); ++i) {
+    SetDatum(body.values[i], rule.lets[i], regs[static_cast<size_t>(rule.lets[i].inst)]);
+  }
   const ir::When& w = rule.whens[static_cast<size_t>(point.first_held)];
-  std::string message;
   for (const auto& part : w.message) {
     if (part.let < 0) {
-      message += part.text;
+      body.message += part.text;
       continue;
     }
     const ir::Let& let = rule.lets[static_cast<size_t>(part.let)];
-    const Value& v = regs[static_cast<size_t>(let.inst)];
-    if (!v.known) {
-      message += "unknown";
-    } else if (let.kind == ir::Kind::Text) {
-      message += interner_.Text(v.v);
-    } else {
-      std::string text = ValueJson(let, v);
-      if (let.kind == ir::Kind::Time) text = text.substr(1, text.size() - 2);  // without quotes
-      message += text;
-      if (!let.unit.empty() && let.unit != "1") message += " " + let.unit;
+    const Datum& d = body.values[static_cast<size_t>(part.let)];
+    body.message += DatumText(d);
+    if (d.kind != Datum::Kind::Unknown && d.kind != Datum::Kind::Text && !let.unit.empty() && let.unit != "1") {
+      body.message += " " + let.unit;
     }
   }
-  std::string s = "\"rule\":" + JsonString(rule.id) + ",\"version\":" + JsonString(rule.version) +
-                  ",\"rule_hash\":" + JsonString(rule.hash) + ",\"patient\":" + JsonString(p.id) + ",\"time\":\"" +
-                  stdlib::FormatTime(t) + "\",\"severity\":" + JsonString(w.severity) +
-                  ",\"message\":" + JsonString(message) + ",\"values\":{";
-  for (size_t i = 0; i < rule.lets.size(); ++i) {
-    if (i) s += ',';
-    s += JsonString(rule.lets[i].name) + ":" + ValueJson(rule.lets[i], regs[static_cast<size_t>(rule.lets[i].inst)]);
-  }
-  s += "},\"evidence\":[";
-  bool first = true;
-  for (size_t i = 0; i < rule.evidence.size() && i < evidence.size(); ++i) {
-    if (evidence[i].empty()) continue;
-    if (!first) s += ',';
-    first = false;
-    s += "{\"name\":" + JsonString(rule.evidence[i].name) + ",\"events\":[";
+  body.evidence.resize(std::min(rule.evidence.size(), evidence.size()));
+  for (size_t i = 0; i < body.evidence.size(); ++i) {
+    body.evidence[i].resize(evidence[i].size());
     for (size_t k = 0; k < evidence[i].size(); ++k) {
       const EventRef& ref = evidence[i][k];
-      if (k) s += ',';
+      EvidenceEvent& e = body.evidence[i][k];
       // A derived event is named by the id its rule's evaluation point has (as an alert).
       int32_t sig = signal_of_[static_cast<size_t>(ref.signal)];
       const ir::Signal& signal = module_.signals[static_cast<size_t>(sig)];
-      std::string id(p.IdOf(*ref.event));
       if (signal.derived()) {
         const ir::Rule& producer = module_.rules[static_cast<size_t>(signal.rule)];
-        id = AlertId(producer.id, producer.version, p.id, ref.event->time);
+        e.id = AlertId(producer.id, producer.version, p.id, ref.event->time);
+      } else {
+        e.id = std::string(p.IdOf(*ref.event));
       }
-      s += "{\"id\":" + JsonString(id) + ",\"time\":\"" + stdlib::FormatTime(ref.event->time) +
-           "\",\"value\":" + EventValueJson(sig, *ref.event) + (ref.event->implausible ? ",\"implausible\":true}" : "}");
+      e.time = ref.event->time;
+      SetDatum(e.value, sig, *ref.event);
+      e.implausible = ref.event->implausible;
     }
-    s += "]}";
   }
-  s += "]";
-  return s;
+  return body;
 }
 
 }  // namespace cdr::runtime

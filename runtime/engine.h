@@ -2,7 +2,8 @@
 // evaluates rules at evaluation points as data arrives (eager alerts), revises them when
 // late data or corrections change a result (retract, fire anew), fires timer points from
 // the stream's event time, and writes each point's final result to the trace once the
-// watermark has passed it. The engine does no I/O of its own: it writes lines to streams.
+// watermark has passed it. The engine does no I/O of its own: it hands records to a sink
+// (runtime/sink.h).
 #pragma once
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "runtime/due_queue.h"
 #include "runtime/event.h"
 #include "runtime/interpreter.h"
+#include "runtime/sink.h"
 #include "runtime/stream_clock.h"
 
 namespace cdr::runtime {
@@ -70,22 +72,12 @@ struct Counters {
   std::vector<uint64_t> fired_by, retracted_by;
 };
 
-/// Where the engine's output goes. Any of them may be null.
-struct Outputs {
-  std::ostream* alerts = nullptr;
-  std::ostream* trace = nullptr;
-  /// Events refused as late (RefusalLine, with the event's source), with their reason.
-  std::ostream* late = nullptr;
-  /// Whether a late line quotes the event (`input`): not on stderr, whose lines end up in
-  /// logs, since an event holds patient data; its reason and line number are enough there.
-  bool late_input = true;
-};
-
 class Engine {
  public:
-  /// `texts`, when given: the interned texts to start from (a reload keeps the running
-  /// engine's, so the values of stored events keep their meaning).
-  Engine(const ir::Module& module, EngineOptions options, Outputs outputs, const Interner* texts = nullptr);
+  /// `sink`: where alerts, trace records and late events go (may be null: nowhere; it
+  /// outlives the engine). `texts`, when given: the interned texts to start from (a reload
+  /// keeps the running engine's, so the values of stored events keep their meaning).
+  Engine(const ir::Module& module, EngineOptions options, AlertSink* sink, const Interner* texts = nullptr);
 
   /// A reload (runtime/engine_reload.cpp): an engine of `module` that takes over the state
   /// of `from`, an engine of the rules that ran until now, between two events. The events
@@ -96,7 +88,7 @@ class Engine {
   /// `"backfill":true`. Null, with the reason, when a signal both read changed its type
   /// or unit (a schema change the kept events cannot follow). `from` keeps its state (its
   /// pending group applied first) and is not used after.
-  static std::unique_ptr<Engine> Reload(const ir::Module& module, EngineOptions options, Outputs outputs, Engine& from,
+  static std::unique_ptr<Engine> Reload(const ir::Module& module, EngineOptions options, AlertSink* sink, Engine& from,
                                         std::string& error);
   /// What the last Reload did, for the log: rules kept, new, changed, removed.
   struct ReloadSummary {
@@ -224,14 +216,20 @@ class Engine {
   /// registers and evidence: alerts whose content differs are retracted and fired anew.
   uint64_t Content(const Patient& p, size_t rule, const Point& point, const std::vector<Value>& regs,
                    const std::vector<std::vector<EventRef>>& evidence) const;
-  std::string AlertJson(const Patient& p, size_t rule, int64_t t, const Point& point,
-                        const std::vector<Value>& regs, const std::vector<std::vector<EventRef>>& evidence) const;
-  std::string ValueJson(const ir::Let& let, const Value& v) const;
-  std::string EventValueJson(int32_t signal, const StoredEvent& e) const;
+  /// What an alert at `point` says (its clause, message, values, evidence), from
+  /// EvalForAlert's registers and evidence.
+  AlertBody MakeAlertBody(const Patient& p, size_t rule, const Point& point, const std::vector<Value>& regs,
+                          const std::vector<std::vector<EventRef>>& evidence) const;
+  /// A let's value, a stored event's value, as a datum.
+  void SetDatum(Datum& d, const ir::Let& let, const Value& v) const;
+  void SetDatum(Datum& d, int32_t signal, const StoredEvent& e) const;
+  /// Hands an alert of `rule` at `t` to the sink.
+  void EmitAlert(AlertRecord::Action action, const Patient& p, size_t rule, int64_t t, const AlertBody& body);
 
   const ir::Module& module_;
   EngineOptions options_;
-  Outputs out_;
+  AlertSink* sink_;
+  bool trace_;  // the sink wants trace records
   Interner interner_;
   std::vector<LoadedRule> rules_;
   std::vector<int32_t> store_of_;   // module signal -> stored list, or -1 when no rule reads it
@@ -311,6 +309,8 @@ class Engine {
   std::vector<std::vector<Value>> regs_;  // per rule
   std::vector<uint8_t> regs_primed_;      // per rule: regs_[r] holds the rule's constants
   std::vector<std::vector<EventRef>> evidence_;
+  std::vector<Datum> trace_values_;  // Finalize's record, reused
+  std::vector<int> trace_held_;
   // Reloads: React marks, for the changes it starts with, only these rules (null: all);
   // while backfilling, alert lines say so.
   const std::vector<uint8_t>* react_only_ = nullptr;
@@ -325,21 +325,5 @@ std::string AlertId(const std::string& rule, const std::string& version, const s
 /// The 32-bit hash a patient's id index keys its events by. Two ids of one patient with
 /// the same hash are both kept (the second by its text); tests make such ids with it.
 uint32_t EventIdHash(std::string_view id);
-
-/// A JSON string literal.
-std::string JsonString(std::string_view s);
-
-/// A JSON string literal of possibly invalid UTF-8 (invalid bytes become U+FFFD).
-std::string LossyJsonString(std::string_view s);
-
-/// The most of an input line a refusal (dead letter, late event) repeats.
-inline constexpr size_t kMaxRefusedInput = 64 * 1024;
-
-/// One line of the dead-letter or late output: `{"reason", "line", "input"}` (input cut
-/// at kMaxRefusedInput bytes, then `"truncated": true`; `size` is the input's full size).
-/// A refused event's line: its reason, its input line number and, `with_input`, its text
-/// (cut at kMaxRefusedInput).
-std::string RefusalLine(std::string_view reason, uint64_t line, std::string_view input, uint64_t size,
-                        bool with_input = true);
 
 }  // namespace cdr::runtime

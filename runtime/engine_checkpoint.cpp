@@ -22,6 +22,72 @@ void SaveIdEntry(CheckpointWriter& out, const IdEntry& e) {
   out.U32(static_cast<uint32_t>(e.time_hi));
 }
 
+void SaveDatum(CheckpointWriter& out, const Datum& d) {
+  out.U8(static_cast<uint8_t>(d.kind));
+  if (d.kind == Datum::Kind::Text) {
+    out.Text(d.text);
+  } else {
+    out.I64(d.v);
+  }
+}
+
+Datum ReadDatum(CheckpointReader& in) {
+  Datum d;
+  uint8_t kind = in.U8();
+  if (kind > static_cast<uint8_t>(Datum::Kind::Time)) in.Fail();
+  d.kind = static_cast<Datum::Kind>(kind);
+  if (d.kind == Datum::Kind::Text) {
+    d.text = std::string(in.Text());
+  } else {
+    d.v = in.I64();
+  }
+  return d;
+}
+
+// An alert as fired (a retraction repeats it).
+void SaveAlertBody(CheckpointWriter& out, const AlertBody& b) {
+  out.U32(static_cast<uint32_t>(b.clause));
+  out.Text(b.message);
+  out.U64(b.values.size());
+  for (const Datum& d : b.values) SaveDatum(out, d);
+  out.U64(b.evidence.size());
+  for (const auto& events : b.evidence) {
+    out.U64(events.size());
+    for (const EvidenceEvent& e : events) {
+      out.Text(e.id);
+      out.I64(e.time);
+      SaveDatum(out, e.value);
+      out.Bool(e.implausible);
+    }
+  }
+}
+
+// Read for `rule`: its clause, lets and evidence entries must be the ones written.
+AlertBody ReadAlertBody(CheckpointReader& in, const ir::Rule& rule) {
+  AlertBody b;
+  b.clause = static_cast<int>(in.U32());
+  if (b.clause < 0 || static_cast<size_t>(b.clause) >= rule.whens.size()) in.Fail();
+  b.message = std::string(in.Text());
+  uint64_t values = in.Count(9);
+  if (values != rule.lets.size()) in.Fail();
+  for (uint64_t i = 0; i < values && !in.failed(); ++i) b.values.push_back(ReadDatum(in));
+  uint64_t groups = in.Count(8);
+  if (groups > rule.evidence.size()) in.Fail();
+  b.evidence.resize(in.failed() ? 0 : groups);
+  for (auto& events : b.evidence) {
+    uint64_t n = in.Count(26);
+    for (uint64_t k = 0; k < n && !in.failed(); ++k) {
+      EvidenceEvent e;
+      e.id = std::string(in.Text());
+      e.time = in.I64();
+      e.value = ReadDatum(in);
+      e.implausible = in.Bool();
+      events.push_back(std::move(e));
+    }
+  }
+  return b;
+}
+
 IdEntry ReadIdEntry(CheckpointReader& in) {
   IdEntry e;
   e.list_rank = in.U32();
@@ -98,7 +164,7 @@ void Engine::Save(CheckpointWriter& out) const {
         out.I64(t);
         out.U32(static_cast<uint32_t>(fired.rank));
         out.U64(fired.content);
-        out.Text(fired.fields);
+        SaveAlertBody(out, fired.body);
       }
       out.I64(rs.undecided_from);
     }
@@ -212,14 +278,15 @@ bool Engine::Restore(CheckpointReader& in) {
           in.Fail();
         }
       }
-      uint64_t fired = in.Count(28);
+      const ir::Rule& rule = *rules_[&rs - p->rules.data()].ir;
+      uint64_t fired = in.Count(41);
       for (uint64_t i = 0; i < fired; ++i) {
         int64_t t = in.I64();
         Fired& f = rs.fired[t];
         f.rank = static_cast<int>(in.U32());
         if (f.rank < 0 || f.rank >= static_cast<int>(Counters::kSeverities)) in.Fail();
         f.content = in.U64();
-        f.fields = in.Text();
+        f.body = ReadAlertBody(in, rule);
       }
       rs.undecided_from = in.I64();
     }
@@ -316,7 +383,15 @@ size_t Engine::StateBytes() const {
     for (const auto& rs : p.rules) {
       bytes += sizeof(RuleState) + rs.points.capacity() * sizeof(std::pair<int64_t, Point>) +
                rs.fired.capacity() * sizeof(std::pair<int64_t, Fired>);
-      for (const auto& [_, f] : rs.fired) bytes += f.fields.capacity();
+      for (const auto& [_, f] : rs.fired) {
+        bytes += f.body.message.capacity() + f.body.values.capacity() * sizeof(Datum) +
+                 f.body.evidence.capacity() * sizeof(std::vector<EvidenceEvent>);
+        for (const Datum& d : f.body.values) bytes += d.text.capacity() > 15 ? d.text.capacity() : 0;
+        for (const auto& events : f.body.evidence) {
+          bytes += events.capacity() * sizeof(EvidenceEvent);
+          for (const EvidenceEvent& e : events) bytes += e.id.capacity() > 15 ? e.id.capacity() : 0;
+        }
+      }
     }
     bytes += p.ids.capacity() * (sizeof(uint32_t) + sizeof(IdEntry) + 1);
   }

@@ -17,7 +17,7 @@ std::string SignalKey(const ir::Signal& s) { return s.derived() ? "derived " + s
 
 }  // namespace
 
-std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions options, Outputs outputs, Engine& from,
+std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions options, AlertSink* sink, Engine& from,
                                        std::string& error) {
   const ir::Module& old = from.module_;
   // What the stored events mean must not change under them.
@@ -34,7 +34,7 @@ std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions o
     }
   }
   from.FlushPending();
-  auto e = std::unique_ptr<Engine>(new Engine(module, std::move(options), outputs, &from.interner_));
+  auto e = std::unique_ptr<Engine>(new Engine(module, std::move(options), sink, &from.interner_));
   Engine& to = *e;
 
   // Rules: unchanged when the id and hash are the same and every derived signal the rule

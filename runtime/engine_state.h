@@ -35,7 +35,7 @@ struct Engine::Point {
 struct Engine::Fired {
   int rank = 0;
   uint64_t content = 0;  // Engine::Content of the point when fired
-  std::string fields;  // the alert's JSON fields after "action", as fired
+  AlertBody body;        // what the alert said, as fired (its retraction repeats it)
 };
 
 struct Engine::RuleState {

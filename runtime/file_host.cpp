@@ -21,7 +21,7 @@ struct FileHost::Impl {
   Impl(const ir::Module& module, const HostOutputs& out, const EngineOptions& options)
       : out(out),
         options(options),
-        owned(std::make_unique<Engine>(module, options, Outputs{out.alerts, out.trace, out.late, out.late_input})),
+        owned(std::make_unique<Engine>(module, options, out.sink)),
         engine(owned.get()),
         decoder(std::make_unique<EventDecoder>(module, engine->interner())),
         clock(ClockOptions(options)) {}
@@ -64,9 +64,7 @@ bool FileHost::Reload(const ir::Module& module, std::vector<std::vector<NativeBl
   EngineOptions options = impl_->options;
   options.native = std::move(native);
   options.take_native = nullptr;
-  const HostOutputs& out = impl_->out;
-  auto fresh = Engine::Reload(module, options, Outputs{out.alerts, out.trace, out.late, out.late_input}, *impl_->engine,
-                              error);
+  auto fresh = Engine::Reload(module, options, impl_->out.sink, *impl_->engine, error);
   if (!fresh) return false;
   impl_->engine = fresh.get();
   impl_->decoder = std::make_unique<EventDecoder>(module, fresh->interner());
@@ -116,7 +114,7 @@ HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostSta
   // An event that cannot be used: counted, and written with its reason and input line.
   auto dead_letter = [&](const std::string& reason, uint64_t line, std::string_view input, uint64_t size) {
     ++stats.dead_lettered;
-    if (out.dead_letter) *out.dead_letter << RefusalLine(reason, line, input, size, out.dead_letter_input);
+    if (out.sink) out.sink->DeadLetter(Refusal{reason, line, input, size});
   };
   auto snapshot = [&]() {
     stats.native = engine().native();

@@ -1,28 +1,25 @@
-// runtime/file_host.h: the embedded file/stdin host: NDJSON lines in, alert, trace,
-// dead-letter and late lines out. No server; one thread.
+// runtime/file_host.h: the embedded file/stdin host: NDJSON lines in; alerts, trace
+// records, dead letters and late events out to a sink (runtime/sink.h). No server; one
+// thread.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <istream>
 #include <memory>
-#include <ostream>
 
 #include "compiler/ir/ir.h"
 #include "runtime/checkpoint.h"
 #include "runtime/engine.h"
 #include "runtime/line_reader.h"
+#include "runtime/sink.h"
 
 namespace cdr::runtime {
 
 struct HostOutputs {
-  std::ostream* alerts = nullptr;
-  std::ostream* trace = nullptr;
-  std::ostream* dead_letter = nullptr;
-  std::ostream* late = nullptr;
-  /// Whether dead-letter and late lines quote the event (see Outputs::late_input).
-  bool dead_letter_input = true, late_input = true;
-  /// Called after each input line is processed (its alerts written to the streams);
+  /// Where alerts, trace records, dead letters and late events go (may be null).
+  AlertSink* sink = nullptr;
+  /// Called after each input line is processed (its alerts handed to the sink);
   /// false stops the intake at once (an output cannot be written).
   std::function<bool()> after_line;
   /// Called when the source has had nothing to read for a while (a quiet live feed);

@@ -17,6 +17,7 @@
 #include "runtime/decode.h"
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
+#include "runtime/json_sink.h"
 #include "stdlib/decimal.h"
 #include "stdlib/time.h"
 

@@ -23,6 +23,7 @@
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
 #include "runtime/follow_source.h"
+#include "runtime/json_sink.h"
 #include "runtime/host_checkpoint.h"
 #include "runtime/output_file.h"
 #include "stdlib/decimal.h"
@@ -457,8 +458,8 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     return checkpoint_if_due();
   };
   // Refused events quote their text only in a file named for them: stderr ends up in logs.
-  runtime::HostOutputs host_outputs{alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr, after_line,
-                                    on_idle, admin ? std::function<void()>([&] {
+  runtime::JsonLinesSink sink({alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr});
+  runtime::HostOutputs host_outputs{&sink, after_line, on_idle, admin ? std::function<void()>([&] {
                                       line_start = std::chrono::steady_clock::now();
                                     }) : nullptr};
   runtime::FileHost file_host(*module, host_outputs, options);

@@ -5,13 +5,13 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
 #include "compiler/jit/jit.h"
 #include "runtime/decode.h"
 #include "runtime/engine.h"
+#include "runtime/json_sink.h"
 #include "stdlib/time.h"
 #include "stdlib/units.h"
 
@@ -41,7 +41,8 @@ std::string Offset(int64_t t) {
 
 // `expect NAME = VALUE at T`: the let's final value at the evaluation point T.
 std::optional<std::string> CheckValue(const ir::Rule& rule, const ast::TestStep& step,
-                                      const std::map<int64_t, nlohmann::json>& values, int64_t t) {
+                                      const std::map<int64_t, const std::vector<runtime::Datum>*>& values, int64_t t) {
+  using Kind = runtime::Datum::Kind;
   std::string expected =
       step.value ? (step.value->kind == ast::PlainValue::Kind::Text ? "'" + step.value->text + "'" : step.value->text)
                  : "null";
@@ -49,29 +50,35 @@ std::optional<std::string> CheckValue(const ir::Rule& rule, const ast::TestStep&
   std::string head = fmt::format("expected {} = {} at {}", step.signal, expected, Offset(t));
   auto at = values.find(t);
   if (at == values.end()) return head + ", but the rule has no evaluation point there (no event of its signals)";
-  if (!at->second.contains(step.signal)) return head + ", but the trace has no such value";
-  const nlohmann::json& got = at->second[step.signal];
-  std::string shown = got.dump();
+  const ir::Let* let = nullptr;
+  size_t index = 0;
+  for (size_t i = 0; i < rule.lets.size(); ++i) {
+    if (rule.lets[i].name == step.signal) {
+      let = &rule.lets[i];
+      index = i;
+    }
+  }
+  if (!let || index >= at->second->size()) return head + ", but the trace has no such value";
+  const runtime::Datum& got = (*at->second)[index];
+  std::string shown = runtime::DatumJson(got);
   bool same = false;
   if (!step.value) {
-    same = got.is_null();
+    same = got.kind == Kind::Unknown;
   } else if (step.value->kind == ast::PlainValue::Kind::Bool) {
-    same = got.is_boolean() && got.get<bool>() == (step.value->text == "true");
+    same = got.kind == Kind::Bool && (got.v != 0) == (step.value->text == "true");
   } else if (step.value->kind == ast::PlainValue::Kind::Text) {
-    same = got.is_string() && got.get<std::string>() == step.value->text;
-  } else if (got.is_number()) {
+    same = got.kind == Kind::Text && got.text == step.value->text;
+  } else if (got.kind == Kind::Int || got.kind == Kind::Dec) {
     auto want = stdlib::Decimal::Parse(step.value->text);  // signed, as written in the test
-    const ir::Let* let = nullptr;
-    for (const auto& l : rule.lets) {
-      if (l.name == step.signal) let = &l;
-    }
-    if (want && let && !step.value->unit.empty() && step.value->unit != let->unit) {
+    if (want && !step.value->unit.empty() && step.value->unit != let->unit) {
       auto from = stdlib::ParseUnit(step.value->unit), to = stdlib::ParseUnit(let->unit);
       want = from && to ? stdlib::Convert(*want, *from, *to) : std::nullopt;
     }
-    auto have = runtime::DecimalFromJson(shown);  // the trace's number (JSON may use an exponent)
-    same = want && have && want->raw() == *have;
-    if (let && !let->unit.empty() && let->unit != "1") shown += " '" + let->unit + "'";
+    // An integer let's value v is the decimal v; a decimal's is its raw value.
+    auto have = got.kind == Kind::Dec ? std::optional(stdlib::Decimal::FromRaw(got.v))
+                                      : stdlib::Decimal::FromInteger(got.v);
+    same = want && have && *want == *have;
+    if (!let->unit.empty() && let->unit != "1") shown += " '" + let->unit + "'";
   }
   if (same) return std::nullopt;
   return head + ", got " + shown;
@@ -114,27 +121,21 @@ struct Expect {
 // and the final values of its lets at each evaluation point (the trace).
 struct Outcome {
   std::map<int64_t, std::string> alerts;  // time -> severity
-  std::map<int64_t, nlohmann::json> values;
+  std::map<int64_t, const std::vector<runtime::Datum>*> values;  // into the sink's records
 };
 
-Outcome OutcomeOf(const std::string& alerts, const std::string& trace, const std::string& rule) {
+Outcome OutcomeOf(const runtime::RecordingSink& sink, const ir::Rule& rule) {
   Outcome out;
-  std::istringstream lines(alerts);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto j = nlohmann::json::parse(line);
-    if (j["rule"] != rule) continue;
-    int64_t when = *stdlib::ParseTime(j["time"].get<std::string>());
-    if (j["action"] == "fire") {
-      out.alerts[when] = j["severity"].get<std::string>();
+  for (const auto& a : sink.alerts) {
+    if (a.rule->id != rule.id) continue;
+    if (a.action == runtime::AlertRecord::Action::Fire) {
+      out.alerts[a.time] = a.severity();
     } else {
-      out.alerts.erase(when);
+      out.alerts.erase(a.time);
     }
   }
-  std::istringstream trace_lines(trace);
-  while (std::getline(trace_lines, line)) {
-    auto j = nlohmann::json::parse(line);
-    if (j["rule"] == rule) out.values[*stdlib::ParseTime(j["time"].get<std::string>())] = j["values"];
+  for (const auto& t : sink.trace) {
+    if (t.rule->id == rule.id) out.values[t.time] = &t.values;
   }
   return out;
 }
@@ -183,8 +184,8 @@ std::vector<std::string> RunTest(const Frontend& fe, const ast::Test& t, const s
   const ir::Rule& rule = fe.module.rules[rule_index];
   std::vector<std::string> problems;
   auto at = [&](const source::SourceRange& r) { return fmt::format("{}:{}:{}", src.name(), r.line, r.column); };
-  std::ostringstream alerts, trace;
-  runtime::Engine engine(fe.module, options, runtime::Outputs{&alerts, &trace});
+  runtime::RecordingSink sink;
+  runtime::Engine engine(fe.module, options, &sink);
   engine.EnableCoverage();
   runtime::EventDecoder decoder(fe.module, engine.interner());
   std::vector<Expect> expects;
@@ -213,7 +214,7 @@ std::vector<std::string> RunTest(const Frontend& fe, const ast::Test& t, const s
   for (const Expect& e : expects) until = std::max(until, e.time);
   if (until != INT64_MIN) engine.AdvanceTo(until);
   engine.Finish();
-  Outcome seen = OutcomeOf(alerts.str(), trace.str(), rule.id);
+  Outcome seen = OutcomeOf(sink, rule);
   for (const Expect& e : expects) CheckExpect(rule, e, seen, at(e.step->range), problems);
   if (const runtime::Coverage* c = engine.CoverageOf(rule_index)) MergeCoverage(coverage, *c);
   return problems;

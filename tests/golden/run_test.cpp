@@ -17,6 +17,7 @@
 #include "compiler/driver/frontend.h"
 #include "compiler/jit/jit.h"
 #include "runtime/file_host.h"
+#include "runtime/json_sink.h"
 #include "tests/golden/golden_util.h"
 
 namespace fs = std::filesystem;
@@ -85,7 +86,8 @@ TEST_P(GoldenRun, OutputsMatch) {
   std::ifstream events(dir / "events.ndjson", std::ios::binary);
   ASSERT_TRUE(events) << "missing events.ndjson";
   std::ostringstream alerts, trace, dead, late;
-  auto stats = cdr::runtime::RunFileHost(fe.module, events, {&alerts, &trace, &dead, &late, true, true, {}, {}, {}}, options);
+  cdr::runtime::JsonLinesSink sink({&alerts, &trace, &dead, &late});
+  auto stats = cdr::runtime::RunFileHost(fe.module, events, {&sink, {}, {}, {}}, options);
   EXPECT_EQ(stats.read, stats.used + stats.dead_lettered + stats.late) << "counters must add up";
 
   const std::pair<const char*, std::string> outputs[] = {

@@ -29,6 +29,15 @@ using cdr::test::ShippedRules;
 // takes over before that event. `absurd_line` > 0: that line is an event with an absurd
 // time, which must be refused (quarantined or late) with its reason, and be the only
 // refusal besides removals in error that arrive before their event (reported, and kept).
+// The ids of the events an alert cites as evidence.
+std::set<std::string> EvidenceIds(const cdr::runtime::RecordedAlert& a) {
+  std::set<std::string> ids;
+  for (const auto& events : a.body.evidence) {
+    for (const auto& e : events) ids.insert(e.id);
+  }
+  return ids;
+}
+
 Result RunEvents(const std::vector<Generated>& events, int64_t lateness, int switch_at = -1, bool expect_valid = true,
                  cdr::runtime::Emit emit = cdr::runtime::Emit::Settled, size_t absurd_line = 0) {
   cdr::test::RunOptions o;
@@ -207,18 +216,11 @@ TEST(EngineState, EventIdsSurviveEvictionAndCompaction) {
   EXPECT_NE(r.raw_dead.find("\"id\\\":\\\"" + sbp_id(last - 9 * 24 - 2)), std::string::npos) << r.raw_dead;
   EXPECT_EQ(r.stats.used, events.size() - 1);
   bool fired = false, retracted = false;
-  std::istringstream lines(r.raw_alerts);
-  std::string text;
-  while (std::getline(lines, text)) {
-    auto j = nlohmann::json::parse(text);
-    if (j["rule"] != "critical_values") continue;
-    EXPECT_EQ(j["time"], cdr::stdlib::FormatTime(t0 + last * 3600000LL));
-    std::set<std::string> ids;
-    for (const auto& site : j["evidence"]) {
-      for (const auto& e : site["events"]) ids.insert(e["id"].get<std::string>());
-    }
-    EXPECT_EQ(ids, (std::set<std::string>{hr_id(last), sbp_id(last)})) << text;
-    (j["action"] == "fire" ? fired : retracted) = true;
+  for (const auto& a : r.alerts) {
+    if (a.rule->id != "critical_values") continue;
+    EXPECT_EQ(a.time, t0 + last * 3600000LL);
+    EXPECT_EQ(EvidenceIds(a), (std::set<std::string>{hr_id(last), sbp_id(last)})) << r.raw_alerts;
+    (a.action == cdr::runtime::AlertRecord::Action::Fire ? fired : retracted) = true;
   }
   EXPECT_TRUE(fired);
   EXPECT_TRUE(retracted);
@@ -246,14 +248,11 @@ struct CollidingIds {
     EXPECT_EQ(r.stats.used, events.size());
     return r;
   }
-  // The alert lines (fires and retractions) of critical_values, in order.
-  static std::vector<nlohmann::json> CriticalValues(const Result& r) {
-    std::vector<nlohmann::json> out;
-    std::istringstream lines(r.raw_alerts);
-    std::string text;
-    while (std::getline(lines, text)) {
-      auto j = nlohmann::json::parse(text);
-      if (j["rule"] == "critical_values") out.push_back(std::move(j));
+  // The alerts (fires and retractions) of critical_values, in order.
+  static std::vector<cdr::runtime::RecordedAlert> CriticalValues(const Result& r) {
+    std::vector<cdr::runtime::RecordedAlert> out;
+    for (const auto& a : r.alerts) {
+      if (a.rule->id == "critical_values") out.push_back(a);
     }
     return out;
   }
@@ -282,13 +281,9 @@ TEST(EngineState, EventIdsWithTheSameHashAreKeptApart) {
                                    ids.Line(a, 2, "heart_rate", "", "", "entered-in-error")};
   Result r = CollidingIds::Run(events);
   int fired = 0, retracted = 0;
-  for (const auto& j : CollidingIds::CriticalValues(r)) {
-    std::set<std::string> named;
-    for (const auto& site : j["evidence"]) {
-      for (const auto& e : site["events"]) named.insert(e["id"].get<std::string>());
-    }
-    EXPECT_EQ(named, (std::set<std::string>{a, b})) << j.dump();
-    ++(j["action"] == "fire" ? fired : retracted);
+  for (const auto& alert : CollidingIds::CriticalValues(r)) {
+    EXPECT_EQ(EvidenceIds(alert), (std::set<std::string>{a, b})) << r.raw_alerts;
+    ++(alert.action == cdr::runtime::AlertRecord::Action::Fire ? fired : retracted);
   }
   EXPECT_EQ(fired, 1);
   EXPECT_EQ(retracted, 1);
@@ -305,7 +300,9 @@ TEST(EngineState, AnIdSharingAHashIsAmendedByItsText) {
                                    ids.Line(ids.b, 2, "sbp", "140", "mm[Hg]", "amended")};
   Result r = CollidingIds::Run(events);
   int fired = 0, retracted = 0;
-  for (const auto& j : CollidingIds::CriticalValues(r)) ++(j["action"] == "fire" ? fired : retracted);
+  for (const auto& alert : CollidingIds::CriticalValues(r)) {
+    ++(alert.action == cdr::runtime::AlertRecord::Action::Fire ? fired : retracted);
+  }
   EXPECT_EQ(fired, 1) << r.raw_alerts;
   EXPECT_EQ(retracted, 1) << r.raw_alerts;
   EXPECT_TRUE(r.final_alerts.empty()) << r.raw_alerts;

@@ -71,19 +71,13 @@ const cdr::ir::Module& RulesB() {
 }
 
 // The final alerts (fires minus retractions, backfill fires included) by alert id.
-std::map<std::string, nlohmann::json> FinalAlerts(const std::string& lines) {
-  std::map<std::string, nlohmann::json> out;
-  std::istringstream in(lines);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line);
-    std::string id = j["alert"];
-    if (j["action"] == "fire") {
-      j.erase("action");
-      j.erase("backfill");
-      out[id] = j;
+std::map<std::string, rt::RecordedAlert> FinalAlerts(const std::vector<rt::RecordedAlert>& alerts) {
+  std::map<std::string, rt::RecordedAlert> out;
+  for (const auto& a : alerts) {
+    if (a.action == rt::AlertRecord::Action::Fire) {
+      out.insert_or_assign(a.id, a);
     } else {
-      out.erase(id);
+      out.erase(a.id);
     }
   }
   return out;
@@ -100,7 +94,8 @@ std::string LinesOf(const std::string& lines, const std::string& rule) {
 }
 
 struct Outcome {
-  std::string alerts;
+  std::string alerts;                              // the JSON lines
+  std::vector<rt::RecordedAlert> records;  // the same alerts, as records
   int64_t reloaded_at = INT64_MIN;  // the stream time at the reload
 };
 
@@ -109,12 +104,15 @@ Outcome RunWithReload(const cdr::ir::Module& a, const cdr::ir::Module* b, const 
                   rt::Emit emit, int64_t lateness) {
   Outcome r;
   std::ostringstream alerts;
+  rt::JsonLinesSink json({&alerts});
+  rt::RecordingSink records(/*trace=*/false);
+  cdr::test::TeeSink sink(json, records);
   rt::EngineOptions options;
   options.emit = emit;
   options.allowed_lateness_ms = lateness;
   size_t lines = 0;
   rt::FileHost* host = nullptr;
-  rt::HostOutputs out{&alerts, nullptr, nullptr, nullptr, true, true, {}, {}, {}};
+  rt::HostOutputs out{&sink, {}, {}, {}};
   out.after_line = [&] {
     if (b && ++lines == k) {
       std::string error;
@@ -128,6 +126,7 @@ Outcome RunWithReload(const cdr::ir::Module& a, const cdr::ir::Module* b, const 
   std::istringstream in(input);
   h.Run(rt::StreamSource(in));
   r.alerts = alerts.str();
+  r.records = std::move(records.alerts);
   return r;
 }
 
@@ -142,7 +141,7 @@ TEST(Reload, AfterTheReloadTheFinalAlertsAreThoseOfTheNewRulesRunFromTheStart) {
     for (auto emit : {rt::Emit::Settled, rt::Emit::Eager}) {
       const Outcome a = RunWithReload(ShippedRules(), nullptr, input, 0, emit, lateness);
       const Outcome b = RunWithReload(RulesB(), nullptr, input, 0, emit, lateness);
-      const auto final_b = FinalAlerts(b.alerts);
+      const auto final_b = FinalAlerts(b.records);
       // The same rules reloaded: nothing changes, byte for byte.
       for (size_t k : {size_t{1}, lines / 2}) {
         EXPECT_EQ(RunWithReload(RulesB(), &RulesB(), input, k, emit, lateness).alerts, b.alerts) << "B to B at " << k;
@@ -151,17 +150,21 @@ TEST(Reload, AfterTheReloadTheFinalAlertsAreThoseOfTheNewRulesRunFromTheStart) {
         const Outcome r = RunWithReload(ShippedRules(), &RulesB(), input, k, emit, lateness);
         backfilled += r.alerts.find("\"backfill\":true") != std::string::npos;
         // 1. After the reload: B's final alerts, as if B had always run.
-        auto after_reload = [&](const std::map<std::string, nlohmann::json>& all) {
+        // Compared as the JSON of the alert as fired (not marked backfill), for messages.
+        auto after_reload = [&](const std::map<std::string, rt::RecordedAlert>& all) {
           std::map<std::string, std::string> kept;
-          for (const auto& [id, j] : all) {
+          for (const auto& [id, a] : all) {
             bool b_rule = std::any_of(RulesB().rules.begin(), RulesB().rules.end(), [&](const cdr::ir::Rule& rule) {
-              return rule.id == j["rule"] && rule.version == j["version"];
+              return rule.id == a.rule->id && rule.version == a.rule->version;
             });
-            if (b_rule && *cdr::stdlib::ParseTime(j["time"].get<std::string>()) > r.reloaded_at) kept[id] = j.dump();
+            if (!b_rule || a.time <= r.reloaded_at) continue;
+            rt::AlertRecord fired = a.View();
+            fired.backfill = false;
+            rt::AppendAlertJson(kept[id], fired);
           }
           return kept;
         };
-        auto got = after_reload(FinalAlerts(r.alerts)), want = after_reload(final_b);
+        auto got = after_reload(FinalAlerts(r.records)), want = after_reload(final_b);
         after += static_cast<int>(want.size());
         EXPECT_TRUE(got == want) << "seed " << seed << " k " << k << " eager " << (emit == rt::Emit::Eager) << "\n"
                                  << cdr::test::Difference(got, want);
@@ -193,10 +196,11 @@ TEST(Reload, ASignalWhoseUnitChangedIsRefusedAndTheRunningRulesGoOn) {
   fe.Lower();
   ASSERT_EQ(fe.diags.error_count(), 0u) << cdr::diag::FormatText(fe.diags);
   std::ostringstream alerts;
+  rt::JsonLinesSink sink({&alerts});
   rt::FileHost* host = nullptr;
   std::string error;
   bool refused = false;
-  rt::HostOutputs out{&alerts, nullptr, nullptr, nullptr, true, true, {}, {}, {}};
+  rt::HostOutputs out{&sink, {}, {}, {}};
   size_t lines = 0;
   out.after_line = [&] {
     if (++lines == 50) refused = !host->Reload(fe.module, {}, error);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include "runtime/decode.h"
 #include "runtime/engine.h"
+#include "runtime/json_sink.h"
 #include "stdlib/time.h"
 
 namespace {

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +21,8 @@
 #include "compiler/driver/frontend.h"
 #include "compiler/jit/jit.h"
 #include "runtime/file_host.h"
+#include "runtime/json_sink.h"
+#include "runtime/sink.h"
 #include "stdlib/time.h"
 
 namespace cdr::test {
@@ -154,7 +157,8 @@ struct RunOptions {
 };
 
 struct Result {
-  std::map<std::string, std::string> final_alerts;  // alert id -> content
+  std::map<std::string, std::string> final_alerts;  // alert id -> content (its JSON line as fired)
+  std::vector<runtime::RecordedAlert> alerts;  // fires and retractions, in order
   std::vector<std::string> trace;                   // sorted
   std::string raw_alerts, raw_trace, raw_dead, raw_late;
   runtime::HostStats stats;
@@ -183,9 +187,24 @@ std::string Difference(const C& a, const C& b) {
   return out.str();
 }
 
+/// Hands every record to two sinks.
+class TeeSink : public runtime::AlertSink {
+ public:
+  TeeSink(runtime::AlertSink& a, runtime::AlertSink& b) : a_(a), b_(b) {}
+  void Alert(const runtime::AlertRecord& r) override { a_.Alert(r), b_.Alert(r); }
+  bool wants_trace() const override { return a_.wants_trace() || b_.wants_trace(); }
+  void Trace(const runtime::TraceRecord& r) override { a_.Trace(r), b_.Trace(r); }
+  void DeadLetter(const runtime::Refusal& r) override { a_.DeadLetter(r), b_.DeadLetter(r); }
+  void Late(const runtime::Refusal& r) override { a_.Late(r), b_.Late(r); }
+
+ private:
+  runtime::AlertSink &a_, &b_;
+};
+
 /// Runs the lines through the file host. Checks that every retraction repeats a standing
 /// alert, that nothing fires twice without a retraction between, and that the trace has
-/// one record per point.
+/// one record per point. The alerts and the trace are read as records; the JSON lines
+/// (raw_*) are kept too.
 inline Result Run(const ir::Module& module, const std::vector<Generated>& events, const RunOptions& o) {
   std::string input;
   for (const auto& e : events) input += e.line + "\n";
@@ -204,33 +223,43 @@ inline Result Run(const ir::Module& module, const std::vector<Generated>& events
     };
   }
   Result r;
-  r.stats = runtime::RunFileHost(module, in, {&alerts, &trace, &dead, &late, true, true, {}, {}, {}}, options);
+  runtime::JsonLinesSink json({&alerts, &trace, &dead, &late});
+  runtime::RecordingSink records;
+  TeeSink sink(json, records);
+  r.stats = runtime::RunFileHost(module, in, {&sink, {}, {}, {}}, options);
   r.raw_dead = dead.str();
   r.raw_late = late.str();
   r.raw_alerts = alerts.str();
   r.raw_trace = trace.str();
-  std::istringstream lines(r.raw_alerts);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto j = nlohmann::json::parse(line);
-    std::string id = j["alert"];
-    std::string action = j["action"];
-    j.erase("action");
-    if (action == "fire") {
-      EXPECT_FALSE(r.final_alerts.count(id)) << "fired twice without a retraction: " << line;
-      r.final_alerts[id] = j.dump();
+  std::map<std::string, const runtime::RecordedAlert*> standing;
+  for (const auto& a : records.alerts) {
+    runtime::AlertRecord as_fired = a.View();
+    as_fired.action = runtime::AlertRecord::Action::Fire;
+    std::string content;
+    runtime::AppendAlertJson(content, as_fired);
+    if (a.action == runtime::AlertRecord::Action::Fire) {
+      EXPECT_FALSE(standing.count(a.id)) << "fired twice without a retraction: " << content;
+      standing[a.id] = &a;
+      r.final_alerts[a.id] = content;
     } else {
-      EXPECT_EQ(r.final_alerts[id], j.dump()) << "a retraction repeats the alert it withdraws";
-      r.final_alerts.erase(id);
+      auto it = standing.find(a.id);
+      EXPECT_TRUE(it != standing.end()) << "a retraction of no standing alert: " << content;
+      if (it == standing.end()) continue;
+      const auto& fired = *it->second;
+      EXPECT_TRUE(fired.rule == a.rule && fired.patient == a.patient && fired.time == a.time && fired.body == a.body)
+          << "a retraction repeats the alert it withdraws: " << content << " withdraws " << r.final_alerts[a.id];
+      standing.erase(it);
+      r.final_alerts.erase(a.id);
     }
   }
-  std::istringstream tl(r.raw_trace);
-  std::set<std::string> points;
-  while (std::getline(tl, line)) {
+  r.alerts = std::move(records.alerts);
+  std::set<std::tuple<std::string, std::string, int64_t>> points;
+  for (const auto& t : records.trace) {
+    std::string line;
+    runtime::AppendTraceJson(line, t.View());
+    line.pop_back();  // the newline
     r.trace.push_back(line);
-    auto j = nlohmann::json::parse(line);
-    std::string point = j["rule"].get<std::string>() + " " + j["patient"].get<std::string>() + " " + j["time"].get<std::string>();
-    EXPECT_TRUE(points.insert(point).second) << "two trace records for one point: " << point;
+    EXPECT_TRUE(points.emplace(t.rule->id, t.patient, t.time).second) << "two trace records for one point: " << line;
   }
   std::sort(r.trace.begin(), r.trace.end());
   return r;

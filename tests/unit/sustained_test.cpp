@@ -21,6 +21,7 @@
 #include "compiler/driver/frontend.h"
 #include "compiler/jit/jit.h"
 #include "runtime/file_host.h"
+#include "runtime/json_sink.h"
 #include "stdlib/time.h"
 
 namespace {
@@ -113,12 +114,13 @@ TEST_P(Sustained, HoldsExactlyWhenTheConditionHeldAtEveryMinute) {
     for (const auto& [arrival, text] : lines_out) input += text;
     std::istringstream in(input);
     std::ostringstream alerts, trace, dead, late;
+    cdr::runtime::JsonLinesSink sink({&alerts, &trace, &dead, &late});
     cdr::runtime::EngineOptions options;
     options.clock.max_ahead_ms = -1;
     // Points are final (traced) 3 hours behind the stream, while the memo still holds
     // what it learned there: the trace checks what it answers after each change.
     options.allowed_lateness_ms = 3 * 3600000LL;
-    cdr::runtime::RunFileHost(fe.module, in, {&alerts, &trace, &dead, &late, true, true, {}, {}, {}}, options);
+    cdr::runtime::RunFileHost(fe.module, in, {&sink, {}, {}, {}}, options);
     ASSERT_EQ(dead.str(), "");
     ASSERT_EQ(late.str(), "");  // the shuffle stays within the allowed lateness
     // The JIT gives the same alerts and trace.
@@ -128,7 +130,8 @@ TEST_P(Sustained, HoldsExactlyWhenTheConditionHeldAtEveryMinute) {
     }
     std::istringstream again(input);
     std::ostringstream native_alerts, native_trace, native_dead, native_late;
-    cdr::runtime::RunFileHost(fe.module, again, {&native_alerts, &native_trace, &native_dead, &native_late, true, true, {}, {}, {}}, options);
+    cdr::runtime::JsonLinesSink native_sink({&native_alerts, &native_trace, &native_dead, &native_late});
+    cdr::runtime::RunFileHost(fe.module, again, {&native_sink, {}, {}, {}}, options);
     ASSERT_EQ(native_alerts.str(), alerts.str()) << c.name << " seed " << seed;
     ASSERT_EQ(native_trace.str(), trace.str()) << c.name << " seed " << seed;
     std::map<int64_t, bool> v, at_minute;  // time -> the `for` rule's value; C at each minute
