@@ -40,6 +40,7 @@ struct FileHost::Impl {
   uint64_t line_no = 0;
   uint64_t base_offset = 0;            // input consumed before a restore
   const LineReader* reader = nullptr;  // while Run reads
+  Event event;                         // the line being fed, decoded
   uint64_t consumed = 0;               // by the last Run's reader, once it returned
 };
 
@@ -98,137 +99,144 @@ bool FileHost::Restore(CheckpointReader& in) {
   return impl_->clock.Restore(in) && impl_->engine->Restore(in) && in.done();
 }
 
-HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostStats&)>& progress, OnStop on_stop) {
+// Counts a line that cannot be used and hands it to the sink with its reason.
+void FileHost::DeadLetter(const std::string& reason, uint64_t line, std::string_view input, uint64_t size) {
+  ++stats_.dead_lettered;
+  if (impl_->out.sink) impl_->out.sink->DeadLetter(Refusal{reason, line, input, size});
+}
+
+void FileHost::Ingest(Event& event, std::string_view text, uint64_t size) {
+  stats_.implausible_kept += event.implausible;
+  switch (impl_->engine->Ingest(event)) {
+    case Engine::Outcome::Applied:
+    case Engine::Outcome::Late: break;  // the engine hands late events to the sink (with their source)
+    case Engine::Outcome::UnknownCorrection:
+      DeadLetter(
+          "entered-in-error for an event id that is not known (never seen, or older than the retention); kept, so "
+          "that a version of it recorded earlier and arriving later is ignored",
+          event.source_line, text, size);
+      break;
+  }
+}
+
+void FileHost::Drain() {
   Impl& h = *impl_;
-  // Through the host, not held: a reload (from after_line) replaces the engine and decoder.
-  auto engine = [&h]() -> Engine& { return *h.engine; };
-  auto decoder = [&h]() -> EventDecoder& { return *h.decoder; };
-  StreamClock& clock = h.clock;
-  const HostOutputs& out = h.out;
-  HostStats& stats = stats_;
-  uint64_t& line_no = h.line_no;
-  LineReader reader(in, kReadBlock, kMaxRefusedInput);
-  h.reader = &reader;
-  Line line;
-  Event event;
-  // An event that cannot be used: counted, and written with its reason and input line.
-  auto dead_letter = [&](const std::string& reason, uint64_t line, std::string_view input, uint64_t size) {
-    ++stats.dead_lettered;
-    if (out.sink) out.sink->DeadLetter(Refusal{reason, line, input, size});
-  };
-  auto snapshot = [&]() {
-    stats.native = engine().native();
-    stats.native_from_event = engine().native_from_event();
-    stats.patients = engine().patients();
-    stats.fired = engine().counters().fired;
-    stats.retracted = engine().counters().retracted;
-    stats.superseded = engine().counters().superseded;
-    // The engine finds some late events only when it applies their group (a new version
-    // of an event from before the watermark): its count is the one.
-    stats.late = engine().counters().late;
-    stats.used = stats.read - stats.dead_lettered - stats.late;
-  };
-  // Ingests one decoded event and reports what the engine made of it.
-  auto ingest = [&](std::string_view text, uint64_t size) {
-    stats.implausible_kept += event.implausible;
-    switch (engine().Ingest(event)) {
-      case Engine::Outcome::Applied:
-      case Engine::Outcome::Late: break;  // the engine writes late events (with their source)
-      case Engine::Outcome::UnknownCorrection:
-        dead_letter(
-            "entered-in-error for an event id that is not known (never seen, or older than the retention); kept, so "
-            "that a version of it recorded earlier and arriving later is ignored",
-            event.source_line, text, size);
-        break;
-    }
-  };
   // What the clock decided since: jumps of the stream time, held events to use now (decoded
   // again: the clock keeps their text) or to quarantine.
   ClockAction action;
-  auto drain = [&]() {
-    while (clock.Next(action)) {
-      switch (action.kind) {
-        case ClockAction::Jump: engine().AdvanceTo(action.time - 1); break;
-        case ClockAction::Release:
-          if (auto reason = decoder().Decode(action.event.text, event)) {  // cannot happen: it decoded before
-            dead_letter(*reason, action.event.line, action.event.text, action.event.text.size());
-            break;
-          }
-          event.source = action.event.text;
-          event.source_line = action.event.line;
-          ingest(action.event.text, action.event.text.size());
+  Event event;
+  while (h.clock.Next(action)) {
+    switch (action.kind) {
+      case ClockAction::Jump: h.engine->AdvanceTo(action.time - 1); break;
+      case ClockAction::Release:
+        if (auto reason = h.decoder->Decode(action.event.text, event)) {  // cannot happen: it decoded before
+          DeadLetter(*reason, action.event.line, action.event.text, action.event.text.size());
           break;
-        case ClockAction::Quarantine:
-          dead_letter(action.reason, action.event.line, action.event.text, action.event.text.size());
-          break;
-      }
+        }
+        event.source = action.event.text;
+        event.source_line = action.event.line;
+        Ingest(event, action.event.text, action.event.text.size());
+        break;
+      case ClockAction::Quarantine:
+        DeadLetter(action.reason, action.event.line, action.event.text, action.event.text.size());
+        break;
     }
-  };
+  }
+}
+
+void FileHost::Feed(const Line& line, uint64_t line_no) {
+  Impl& h = *impl_;
+  h.line_no = line_no;
+  if (line.size == line.text.size() && line.text.find_first_not_of(" \t\r") == std::string::npos) {
+    ++stats_.blank;
+    return;
+  }
+  ++stats_.read;
+  Event& event = h.event;
+  // A line cut by the reader (longer than a block) is over kMaxEventBytes too.
+  std::optional<std::string> reason =
+      line.size > kMaxEventBytes ? OversizeReason(line.size) : h.decoder->Decode(line.text, line.readable, event);
+  if (!reason) reason = h.clock.SkewReason(event.time, event.recorded);
+  if (reason) {
+    DeadLetter(*reason, line_no, line.text, line.size);
+  } else if (h.clock.Admits(event.time)) {
+    h.clock.Admit(event.time);
+    event.source = line.text;
+    event.source_line = line_no;
+    Ingest(event, line.text, line.size);
+    Drain();
+  } else {
+    h.clock.Hold(HeldEvent{line_no, std::string(line.text), event.time, std::string(event.patient)});
+    Drain();
+  }
+}
+
+void FileHost::Idle(int64_t now_ms) {
+  impl_->clock.Corroborate(now_ms);
+  Drain();
+  impl_->engine->AdvanceTo(now_ms);
+}
+
+void FileHost::Finish() {
+  impl_->clock.Finish();
+  Drain();
+  impl_->engine->Finish();
+  finished_ = true;
+}
+
+const HostStats& FileHost::stats() {
+  Engine& engine = *impl_->engine;
+  HostStats& stats = stats_;
+  stats.native = engine.native();
+  stats.native_from_event = engine.native_from_event();
+  stats.patients = engine.patients();
+  stats.fired = engine.counters().fired;
+  stats.retracted = engine.counters().retracted;
+  stats.superseded = engine.counters().superseded;
+  // The engine finds some late events only when it applies their group (a new version
+  // of an event from before the watermark): its count is the one.
+  stats.late = engine.counters().late;
+  stats.used = stats.read - stats.dead_lettered - stats.late;
+  stats.held = impl_->clock.held_total();
+  stats.quarantined = impl_->clock.quarantined();
+  return stats;
+}
+
+HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostStats&)>& progress, OnStop on_stop) {
+  Impl& h = *impl_;
+  const HostOutputs& out = h.out;
+  LineReader reader(in, kReadBlock, kMaxRefusedInput);
+  h.reader = &reader;
+  Line line;
   for (;;) {
     if (!reader.Next(line)) {
       if (!reader.idle()) break;
       if (wall_clock_) {
-        const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
-        clock.Corroborate(now);
-        drain();
-        engine().AdvanceTo(now);
+        Idle(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                 .count());
       }
       if (out.on_idle && !out.on_idle()) {
-        stats.stopped = true;
+        stats_.stopped = true;
         break;
       }
       continue;
     }
     if (out.on_line) out.on_line();
-    ++line_no;
-    if (line.size == line.text.size() && line.text.find_first_not_of(" \t\r") == std::string::npos) {
-      ++stats.blank;
-      continue;
-    }
-    ++stats.read;
-    // A line cut by the reader (longer than a block) is over kMaxEventBytes too.
-    std::optional<std::string> reason =
-        line.size > kMaxEventBytes ? OversizeReason(line.size) : decoder().Decode(line.text, line.readable, event);
-    if (!reason) reason = clock.SkewReason(event.time, event.recorded);
-    if (reason) {
-      dead_letter(*reason, line_no, line.text, line.size);
-    } else if (clock.Admits(event.time)) {
-      clock.Admit(event.time);
-      event.source = line.text;
-      event.source_line = line_no;
-      ingest(line.text, line.size);
-      drain();
-    } else {
-      clock.Hold(HeldEvent{line_no, std::string(line.text), event.time, std::string(event.patient)});
-      drain();
-    }
+    Feed(line, h.line_no + 1);
     if (out.after_line && !out.after_line()) {
-      stats.stopped = true;
+      stats_.stopped = true;
       break;
     }
-    if (progress && (stats.read & 0xFFFF) == 0) {
-      snapshot();
-      progress(stats);
-    }
+    if (progress && stats_.read > 0 && (stats_.read & 0xFFFF) == 0) progress(stats());
   }
-  stats.interrupted = reader.stopped();
-  stats.unread = reader.unread();
-  stats.paused = stats.interrupted && on_stop == OnStop::Pause;
-  if (!stats.stopped && !stats.paused) {  // a stopped run writes nothing more
-    clock.Finish();
-    drain();
-    engine().Finish();
-    finished_ = true;
-  }
-  stats.held = clock.held_total();
-  stats.quarantined = clock.quarantined();
-  stats.read_error = reader.error();
+  stats_.interrupted = reader.stopped();
+  stats_.unread = reader.unread();
+  stats_.paused = stats_.interrupted && on_stop == OnStop::Pause;
+  if (!stats_.stopped && !stats_.paused) Finish();  // a stopped run writes nothing more
+  stats_.read_error = reader.error();
   h.consumed = reader.consumed();
   h.reader = nullptr;
-  snapshot();
-  return stats;
+  return stats();
 }
 
 HostStats RunFileHost(const ir::Module& module, std::istream& in, const HostOutputs& out, const EngineOptions& options,

@@ -71,6 +71,18 @@ class FileHost {
   /// after_line says so (nothing more written).
   HostStats Run(const ReadFn& in, const std::function<void(const HostStats&)>& progress = {}, OnStop on_stop = OnStop::Finish);
 
+  /// The steps Run is made of, for a host that reads its own source (a Kafka partition):
+  /// processes one input line (`line_no` names it in refusals: its line number, or its
+  /// offset), as Run does each line it reads. Blank lines are counted and skipped.
+  void Feed(const Line& line, uint64_t line_no);
+  /// The source is idle with the wall clock at `now_ms`: held events are released up to
+  /// it, and timer points up to it evaluated (SetWallClock).
+  void Idle(int64_t now_ms);
+  /// End of input: every open point decided, the trace written.
+  void Finish();
+  /// What the host did so far.
+  const HostStats& stats();
+
   /// Writes the host's state (between two lines: from after_line, or after Run returned
   /// paused or stopped by after_line): counters, input position, stream clock, engine.
   void Save(CheckpointWriter& out) const;
@@ -103,6 +115,9 @@ class FileHost {
  private:
   struct Impl;
   static void Keep(std::unique_ptr<Engine> engine);
+  void DeadLetter(const std::string& reason, uint64_t line, std::string_view input, uint64_t size);
+  void Ingest(Event& event, std::string_view text, uint64_t size);
+  void Drain();  // what the stream clock decided
   std::unique_ptr<Impl> impl_;
   HostStats stats_;
   bool finished_ = false;
