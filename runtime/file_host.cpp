@@ -211,6 +211,9 @@ HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostSta
   for (;;) {
     if (!reader.Next(line)) {
       if (!reader.idle()) break;
+      // A quiet feed: the panel being gathered (a patient's events of one time) is
+      // applied now rather than when the next line shows it ended (its eager alerts go out).
+      h.engine->FlushPending();
       if (wall_clock_) {
         Idle(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
                  .count());

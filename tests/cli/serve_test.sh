@@ -4,7 +4,8 @@
 # outputs `cdr run` gives on the same events, byte for byte; a serve stopped with SIGTERM
 # and started again continues from its checkpoint in the rotated file; the admin
 # endpoint answers /health, /metrics and /rules (checked with curl); --clock wall fires an
-# absence rule while the feed is quiet, --clock event does not. Hot reload: a rule added
+# absence rule while the feed is quiet, --clock event does not; with --emit eager the last
+# panel of a quiet feed alerts without waiting for a next line. Hot reload: a rule added
 # to the rules directory is swapped in (inotify), its alerts over the kept history
 # written as backfill, and the alerts end as those of the new rules run from the start; a
 # set with a syntax error or a failing rule test is refused and the running rules go on;
@@ -278,6 +279,22 @@ for clock in wall event; do
   wait "$pid"
   check "serve --clock $clock at the end of stdin" 0 $?
 done
+
+# --emit eager on a quiet feed: the last panel (a patient's events of one time) is
+# applied once the feed has been idle a second, without waiting for a next line: its
+# critical alert is written while the feed stays open and quiet. (Two patients: the
+# stream clock holds a first event until another patient's corroborates its time.)
+mkfifo "$tmp/eager.fifo"
+"$cdr" serve --rules "$src/rules" --emit eager --out "$tmp/eager.alerts" <"$tmp/eager.fifo" 2>"$tmp/eager.err" &
+pid=$!
+pids+=("$pid")
+exec 7>"$tmp/eager.fifo"
+printf '{"id":"h0","patient":"q0","time":"%s","signal":"heart_rate","value":70,"unit":"/min"}\n' "$t0" >&7
+printf '{"id":"k1","patient":"q1","time":"%s","signal":"potassium","value":6.5,"unit":"mmol/L"}\n' "$t0" >&7
+expect_text_soon "a quiet feed's last panel alerts (eager)" "$tmp/eager.alerts" '"severity":"critical"'
+exec 7>&-
+wait "$pid"
+check "serve --emit eager at the end of stdin" 0 $?
 
 echo "serve tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
