@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/decode.h"
+#include "runtime/json_sink.h"
 #include "runtime/stream_clock.h"
 #include "stdlib/utf8.h"
 
@@ -144,7 +145,7 @@ void FileHost::Drain() {
   }
 }
 
-void FileHost::Feed(const Line& line, uint64_t line_no) {
+void FileHost::Feed(const Line& line, uint64_t line_no, const std::optional<std::string_view>& key) {
   Impl& h = *impl_;
   h.line_no = line_no;
   if (line.size == line.text.size() && line.text.find_first_not_of(" \t\r") == std::string::npos) {
@@ -157,6 +158,12 @@ void FileHost::Feed(const Line& line, uint64_t line_no) {
   std::optional<std::string> reason =
       line.size > kMaxEventBytes ? OversizeReason(line.size) : h.decoder->Decode(line.text, line.readable, event);
   if (!reason) reason = h.clock.SkewReason(event.time, event.recorded);
+  if (!reason && key && *key != event.patient) {
+    reason = (key->empty() ? std::string("the message has no key") : "the message key " + JsonString(*key) +
+                                                                          " is not the event's patient " +
+                                                                          JsonString(event.patient)) +
+             ": key each event by its patient id, so that all of a patient's events are in one partition";
+  }
   if (reason) {
     DeadLetter(*reason, line_no, line.text, line.size);
   } else if (h.clock.Admits(event.time)) {

@@ -7,6 +7,8 @@
 #include <functional>
 #include <istream>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "compiler/ir/ir.h"
 #include "runtime/checkpoint.h"
@@ -74,7 +76,9 @@ class FileHost {
   /// The steps Run is made of, for a host that reads its own source (a Kafka partition):
   /// processes one input line (`line_no` names it in refusals: its line number, or its
   /// offset), as Run does each line it reads. Blank lines are counted and skipped.
-  void Feed(const Line& line, uint64_t line_no);
+  /// `key`, when given, must be the event's patient id (a Kafka message's key: a
+  /// patient's events must all be in one partition), else the line is dead-lettered.
+  void Feed(const Line& line, uint64_t line_no, const std::optional<std::string_view>& key = std::nullopt);
   /// The source is idle with the wall clock at `now_ms`: held events are released up to
   /// it, and timer points up to it evaluated (SetWallClock).
   void Idle(int64_t now_ms);

@@ -169,7 +169,13 @@ void AppendTraceJson(std::string& out, const TraceRecord& t) {
 void AppendRefusalJson(std::string& out, const Refusal& r, bool with_input) {
   out += "{\"reason\":";
   AppendJsonString(out, r.reason);
-  out += ",\"line\":";
+  if (r.partition >= 0) {
+    out += ",\"partition\":";
+    out += std::to_string(r.partition);
+    out += ",\"offset\":";
+  } else {
+    out += ",\"line\":";
+  }
   out += std::to_string(r.line);
   if (with_input) {
     out += ",\"input\":";

@@ -81,6 +81,7 @@ struct Refusal {
   uint64_t line = 0;
   std::string_view input;
   uint64_t size = 0;
+  int32_t partition = -1;  // from a Kafka partition: then `line` is the message's offset in it
 };
 
 /// The most of an input line a refusal (dead letter, late event) repeats.

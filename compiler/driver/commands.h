@@ -1,6 +1,7 @@
 // compiler/driver/commands.h: the `cdr` subcommands of the front end.
 #pragma once
 
+#include <csignal>
 #include <cstdint>
 #include <fstream>
 #include <istream>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "compiler/driver/frontend.h"
+#include "runtime/engine.h"
 #include "runtime/interpreter.h"
 #include "runtime/output_file.h"
 
@@ -58,9 +60,22 @@ struct RunOptions {
 /// `cdr run`: 0 done, 1 rules refused, 2 usage or I/O error.
 int Run(const RunOptions& options);
 
+/// A Kafka source's outputs and group (`--source kafka:BROKERS/TOPIC`).
+struct KafkaServeOptions {
+  std::string group;              // the consumer group
+  std::string alerts_topic;       // default TOPIC.alerts
+  std::string routing;            // a routing file (rule, severity -> topic); none when empty
+  std::string dead_letter_topic;  // default TOPIC.dead-letter
+  std::string late_topic;         // default TOPIC.late
+  std::string trace_topic;        // none when empty
+  std::vector<std::string> config;  // librdkafka settings, key=value
+  std::string commit_every = "1s";
+};
+
 struct ServeOptions {
   RunOptions run;               // rules, outputs, engine, checkpoints (not --events)
-  std::string source = "stdin";  // stdin, or file:PATH
+  std::string source = "stdin";  // stdin, file:PATH, or kafka:BROKERS/TOPIC
+  KafkaServeOptions kafka;
   std::string admin;            // HOST:PORT of the admin endpoint; none when empty
   std::string clock = "event";  // event, or wall: the stream time also follows the wall clock when idle
 };
@@ -118,6 +133,14 @@ RuleTestResults RunRuleTests(const Frontend& fe, const std::vector<std::vector<r
 
 /// `4h`, `90min`, `2d` in milliseconds.
 std::optional<int64_t> ParseDurationMs(std::string_view text);
+/// The engine's options of a run from its command line; nullopt and the message of the
+/// first bad one.
+std::optional<runtime::EngineOptions> EngineOptionsOf(const RunOptions& o, std::string& error);
+/// The first SIGTERM or SIGINT sets the flag pointed to (its signal's number); a second one
+/// kills as usual.
+volatile sig_atomic_t* CatchStopSignals();
+/// `cdr serve --source kafka:...` (compiler/driver/serve_kafka.cpp).
+int ServeKafka(const ServeOptions& options);
 
 /// Prints the IR of the rules in `paths` (with their schemas).
 int Ir(const std::vector<std::string>& paths);

@@ -79,7 +79,20 @@ int main(int argc, char** argv) {
 
   ServeOptions serve;
   auto* serve_cmd = app.add_subcommand("serve", "run the rules over a live feed until stopped, with an admin endpoint");
-  serve_cmd->add_option("--source", serve.source, "stdin (default), or file:PATH (followed as it grows and rotates)");
+  serve_cmd->add_option("--source", serve.source,
+                        "stdin (default), file:PATH (followed as it grows and rotates), or kafka:BROKERS/TOPIC "
+                        "(a consumer group's member: --group)");
+  serve_cmd->add_option("--group", serve.kafka.group, "kafka: the consumer group to join");
+  serve_cmd->add_option("--alerts-topic", serve.kafka.alerts_topic, "kafka: alerts to this topic (default TOPIC.alerts)");
+  serve_cmd->add_option("--routing", serve.kafka.routing,
+                        "kafka: a file of RULE SEVERITY TOPIC lines routing alerts to topics (first match wins)");
+  serve_cmd->add_option("--dead-letter-topic", serve.kafka.dead_letter_topic,
+                        "kafka: events that cannot be used (default TOPIC.dead-letter)");
+  serve_cmd->add_option("--late-topic", serve.kafka.late_topic, "kafka: late events (default TOPIC.late)");
+  serve_cmd->add_option("--trace-topic", serve.kafka.trace_topic, "kafka: every evaluation point's final result");
+  serve_cmd->add_option("--kafka-option", serve.kafka.config, "kafka: a librdkafka setting KEY=VALUE (repeatable)");
+  serve_cmd->add_option("--commit-every", serve.kafka.commit_every,
+                        "kafka: deliver the output and commit the offsets this often (default 1s)");
   serve_cmd->add_option("--admin", serve.admin, "serve /health, /metrics, /rules and /reload on PORT (127.0.0.1) or HOST:PORT (PORT 0: any free one)");
   serve_cmd->add_option("--clock", serve.clock,
                         "event (default): stream time moves with the events; wall: also with the wall clock while "

@@ -56,18 +56,19 @@ std::string NowText() {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
+}  // namespace
+
 // The first SIGTERM or SIGINT ends the input where it is: the event being processed
 // finishes and the run ends as at the end of its input. A second one kills as usual.
-void CatchStopSignals() {
+volatile sig_atomic_t* CatchStopSignals() {
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESETHAND;  // no SA_RESTART: a read waiting on a quiet feed returns EINTR
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  return &g_stop_signal;
 }
-
-}  // namespace
 
 std::optional<int64_t> ParseDurationMs(std::string_view text) {
   size_t i = 0;
@@ -82,8 +83,6 @@ std::optional<int64_t> ParseDurationMs(std::string_view text) {
   if (!v || v->raw() < 0) return std::nullopt;
   return v->raw() / stdlib::Decimal::kOne;
 }
-
-namespace {
 
 // The engine's options from the command line, or the message of the first bad one.
 std::optional<runtime::EngineOptions> EngineOptionsOf(const RunOptions& o, std::string& error) {
@@ -116,6 +115,8 @@ std::optional<runtime::EngineOptions> EngineOptionsOf(const RunOptions& o, std::
   options.clock.max_clock_skew_ms = *max_skew;
   return options;
 }
+
+namespace {
 
 // What a checkpoint must have been written with to be continued: the rules (everything
 // they decide), the options that change results, and which outputs are written. One line
@@ -176,7 +177,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     }
   }
   if (serve && serve->source != "stdin" && serve->source.rfind("file:", 0) != 0) {
-    std::cerr << name << ": --source " << serve->source << " is not stdin or file:PATH\n";
+    std::cerr << name << ": --source " << serve->source << " is not stdin, file:PATH or kafka:BROKERS/TOPIC\n";
     return kUsage;
   }
   Frontend fe;
@@ -573,6 +574,9 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
 
 int Run(const RunOptions& o) { return RunPipeline(o, nullptr); }
 
-int Serve(const ServeOptions& o) { return RunPipeline(o.run, &o); }
+int Serve(const ServeOptions& o) {
+  if (o.source.rfind("kafka:", 0) == 0) return ServeKafka(o);
+  return RunPipeline(o.run, &o);
+}
 
 }  // namespace cdr::driver

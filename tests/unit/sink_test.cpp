@@ -1,7 +1,8 @@
 // tests/unit/sink_test.cpp: the output layer. The JSON lines of records built by hand
 // against the formats of docs/events.md ("Output: alerts", "trace", "dead letters"); the
 // engine's records, as a recording sink keeps them, against the lines the JSON sink
-// writes in the same run; a sink that wants no trace gets none and the same alerts.
+// writes in the same run; a sink that wants no trace gets none and the same alerts; the
+// Kafka sink's routing of alerts to topics.
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -10,6 +11,7 @@
 
 #include "runtime/file_host.h"
 #include "runtime/json_sink.h"
+#include "runtime/kafka_sink.h"
 #include "runtime/sink.h"
 #include "tests/unit/stream_util.h"
 
@@ -186,6 +188,34 @@ TEST(Sink, NoTraceIsComputedForASinkThatWantsNone) {
   EXPECT_EQ(none, 0u);
   EXPECT_FALSE(with.empty());
   EXPECT_EQ(with, without);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(JsonSink, ARefusalFromAKafkaPartitionNamesItAndTheOffset) {
+  std::string line;
+  cdr::runtime::Refusal r{"not JSON", 1041, "x", 1};
+  r.partition = 2;
+  cdr::runtime::AppendRefusalJson(line, r, true);
+  EXPECT_EQ(line, "{\"reason\":\"not JSON\",\"partition\":2,\"offset\":1041,\"input\":\"x\"}\n");
+}
+
+TEST(KafkaRouting, TheFirstMatchingLineWinsElseTheDefault) {
+  std::string error;
+  auto routing = cdr::runtime::AlertRouting::Parse(
+      "# paging first\n*  critical  paging\n\nsepsis3_suspected_infection * sepsis  # a comment\n", "routing", error);
+  ASSERT_TRUE(routing) << error;
+  const std::string fallback = "worklist";
+  EXPECT_EQ(routing->TopicOf("news2", "critical", fallback), "paging");
+  EXPECT_EQ(routing->TopicOf("sepsis3_suspected_infection", "critical", fallback), "paging");
+  EXPECT_EQ(routing->TopicOf("sepsis3_suspected_infection", "low", fallback), "sepsis");
+  EXPECT_EQ(routing->TopicOf("news2", "high", fallback), "worklist");
+  EXPECT_FALSE(cdr::runtime::AlertRouting::Parse("* critical\n", "r", error));
+  EXPECT_EQ(error, "r:1: a route is RULE SEVERITY TOPIC (`*` for any rule or severity), not `* critical`");
+  EXPECT_FALSE(cdr::runtime::AlertRouting::Parse("\n* crit paging\n", "r", error));
+  EXPECT_EQ(error, "r:2: `crit` is not a severity (low, medium, high, critical or *)");
 }
 
 }  // namespace

@@ -1,0 +1,123 @@
+// compiler/driver/serve_kafka.cpp: `cdr serve --source kafka:BROKERS/TOPIC --group ID`:
+// the rules over a Kafka topic as a member of a consumer group, alerts to topics
+// (runtime/kafka_host.h, runtime/kafka_sink.h; docs/operations.md, "Kafka").
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "compiler/driver/backend.h"
+#include "compiler/driver/commands.h"
+#include "compiler/driver/frontend.h"
+#include "runtime/kafka_host.h"
+#include "runtime/kafka_sink.h"
+
+namespace cdr::driver {
+
+int ServeKafka(const ServeOptions& so) {
+  const std::string name = "cdr serve";
+  const RunOptions& o = so.run;
+  const KafkaServeOptions& k = so.kafka;
+  auto usage = [&](const std::string& message) {
+    std::cerr << name << ": " << message << "\n";
+    return kUsage;
+  };
+  // kafka:BROKERS/TOPIC; BROKERS is librdkafka's list (host:port,host:port).
+  const std::string spec = so.source.substr(6);
+  const size_t slash = spec.rfind('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == spec.size()) {
+    return usage("--source " + so.source + " is not kafka:BROKERS/TOPIC (such as kafka:127.0.0.1:9092/events)");
+  }
+  runtime::KafkaSourceOptions source;
+  source.brokers = spec.substr(0, slash);
+  source.topic = spec.substr(slash + 1);
+  source.group = k.group;
+  source.log_commits = o.progress;
+  if (k.group.empty()) return usage("--source kafka: needs --group ID (the consumer group this process joins)");
+  // A Kafka source's outputs are topics: file outputs, checkpoints (offsets are committed
+  // to the group) and the wall clock (a replay must make what the first run made) are not
+  // for it.
+  for (const auto& [flag, given] : std::vector<std::pair<std::string, bool>>{{"--out", !o.out.empty()},
+                                                                             {"--trace", !o.trace.empty()},
+                                                                             {"--dead-letter", !o.dead_letter.empty()},
+                                                                             {"--late", !o.late.empty()},
+                                                                             {"--checkpoint", !o.checkpoint.empty()}}) {
+    if (given) {
+      return usage(flag + " is for file sources: with --source kafka: outputs are topics (--alerts-topic, "
+                          "--dead-letter-topic, --late-topic, --trace-topic) and progress is the group's committed offsets");
+    }
+  }
+  if (so.clock != "event") {
+    return usage("--clock wall is not available with --source kafka: a partition replayed after a restart must "
+                 "decide what it decided before, and the wall clock does not repeat");
+  }
+  auto commit_every = ParseDurationMs(k.commit_every);
+  if (!commit_every || *commit_every <= 0) return usage("--commit-every " + k.commit_every + " is not a duration such as 1s");
+  source.commit_every_ms = *commit_every;
+  std::vector<std::pair<std::string, std::string>> config;
+  for (const std::string& kv : k.config) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return usage("--kafka-option " + kv + " is not KEY=VALUE");
+    config.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  source.config = config;
+  runtime::KafkaTopics topics;
+  topics.alerts = k.alerts_topic.empty() ? source.topic + ".alerts" : k.alerts_topic;
+  topics.dead_letter = k.dead_letter_topic.empty() ? source.topic + ".dead-letter" : k.dead_letter_topic;
+  topics.late = k.late_topic.empty() ? source.topic + ".late" : k.late_topic;
+  topics.trace = k.trace_topic;
+  std::string error;
+  if (!k.routing.empty()) {
+    std::ifstream in(k.routing);
+    if (!in) return usage("cannot read the routing file " + k.routing);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto routing = runtime::AlertRouting::Parse(text.str(), k.routing, error);
+    if (!routing) return usage(error);
+    topics.routing = *routing;
+  }
+  auto engine_options = EngineOptionsOf(o, error);
+  if (!engine_options) return usage(error);
+  runtime::EngineOptions& options = *engine_options;
+
+  Frontend fe;
+  if (int status = CompileOrReport(fe, o.rules, name.c_str()); status != kOk) return status;
+  Backend backend;
+  if (auto err = backend.Prepare(o.engine, o.opt, fe.module, options)) {
+    std::cerr << name << ": the JIT cannot compile the rules: " << *err << "\n";
+    return kFailed;
+  }
+  auto producer = runtime::KafkaProducer::Create(source.brokers, config, error);
+  if (!producer) return usage(error);
+  runtime::KafkaSink sink(*producer, topics);
+  runtime::KafkaHost host(fe.module, options, sink, *producer, source);
+  if (!host.Start(error)) return usage(error);
+  std::cerr << fmt::format("{}: group {} reading {} from {}; alerts to {}{}\n", name, source.group, source.topic,
+                           source.brokers, topics.alerts, topics.routing.routes.empty() ? "" : " and routed topics");
+  volatile sig_atomic_t& stop = *CatchStopSignals();
+  const auto start = std::chrono::steady_clock::now();
+  auto log = [&](const runtime::KafkaStats&) {
+    for (const std::string& line : host.TakeLog()) std::cerr << name << ": " << line << "\n";
+  };
+  bool ok = host.Run(stop, log, error);
+  log(host.stats());
+  const runtime::KafkaStats& s = host.stats();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cerr << fmt::format(
+      "{}: {} messages read ({} replayed to rebuild state): {} used, {} dead-lettered, {} late; {} alerts fired, "
+      "{} retracted ({} sent to Kafka, {} already delivered before a restart); {} commits; {:.2f} s\n",
+      name, s.messages, s.replayed, s.hosts.used, s.hosts.dead_lettered, s.hosts.late, s.hosts.fired,
+      s.hosts.retracted, sink.alerts(), sink.muted(), s.commits, secs);
+  backend.Join();
+  if (!ok) {
+    std::cerr << name << ": " << error
+              << "; stopped: no offset is committed beyond what was delivered, a restart continues from the last commit\n";
+    return kUsage;
+  }
+  if (stop) std::cerr << name << ": stopped by " << (stop == SIGTERM ? "SIGTERM" : "SIGINT") << "; offsets committed\n";
+  return kOk;
+}
+
+}  // namespace cdr::driver

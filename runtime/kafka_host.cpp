@@ -1,0 +1,242 @@
+// runtime/kafka_host.cpp: the consumer-group loop of the Kafka host.
+#include "runtime/kafka_host.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+
+namespace cdr::runtime {
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void Add(HostStats& to, const HostStats& s) {
+  to.read += s.read;
+  to.used += s.used;
+  to.dead_lettered += s.dead_lettered;
+  to.late += s.late;
+  to.blank += s.blank;
+  to.patients += s.patients;
+  to.fired += s.fired;
+  to.retracted += s.retracted;
+  to.superseded += s.superseded;
+  to.held += s.held;
+  to.quarantined += s.quarantined;
+  to.implausible_kept += s.implausible_kept;
+}
+
+}  // namespace
+
+KafkaHost::KafkaHost(const ir::Module& module, const EngineOptions& options, KafkaSink& sink,
+                     KafkaProducer& producer, KafkaSourceOptions source)
+    : module_(module), options_(options), sink_(sink), producer_(producer), source_(std::move(source)) {}
+
+KafkaHost::~KafkaHost() {
+  if (consumer_) {
+    rd_kafka_consumer_close(consumer_);
+    rd_kafka_destroy(consumer_);
+  }
+}
+
+bool KafkaHost::Start(std::string& error) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::vector<std::pair<std::string, std::string>> settings = {
+      {"bootstrap.servers", source_.brokers},
+      {"group.id", source_.group},
+      {"enable.auto.commit", "false"},       // committed only once the output is delivered
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "false"},
+      {"isolation.level", "read_committed"},
+  };
+  settings.insert(settings.end(), source_.config.begin(), source_.config.end());
+  for (const auto& [key, value] : settings) {
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      error = "Kafka consumer setting " + key + "=" + value + ": " + err;
+      return false;
+    }
+  }
+  rd_kafka_conf_set_opaque(conf, this);
+  rd_kafka_conf_set_rebalance_cb(conf, [](rd_kafka_t* rk, rd_kafka_resp_err_t e,
+                                          rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    OnRebalance(rk, static_cast<int>(e), parts, opaque);
+  });
+  consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!consumer_) {
+    rd_kafka_conf_destroy(conf);
+    error = std::string("cannot make a Kafka consumer: ") + err;
+    return false;
+  }
+  rd_kafka_poll_set_consumer(consumer_);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, source_.topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer_, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (e) {
+    error = "cannot subscribe to Kafka topic " + source_.topic + ": " + rd_kafka_err2str(e);
+    return false;
+  }
+  return true;
+}
+
+void KafkaHost::OnRebalance(rd_kafka_t* rk, int err, void* partitions, void* opaque) {
+  auto* self = static_cast<KafkaHost*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->Assign(partitions);
+  } else {
+    self->Revoke(partitions);
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+void KafkaHost::Assign(void* list) {
+  auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(list);
+  // Where the group got to: each partition is replayed from its beginning to rebuild its
+  // state, its output muted up to there.
+  rd_kafka_resp_err_t e = rd_kafka_committed(consumer_, parts, 10000);
+  if (e && failure_.empty()) {
+    failure_ = std::string("cannot read the group's committed offsets: ") + rd_kafka_err2str(e);
+  }
+  std::string text;
+  for (int i = 0; i < parts->cnt; ++i) {
+    rd_kafka_topic_partition_t& tp = parts->elems[i];
+    Partition& p = partitions_[tp.partition];
+    p = Partition{};
+    p.host = std::make_unique<FileHost>(module_, HostOutputs{&sink_, {}, {}, {}}, options_);
+    p.host->KeepState();
+    p.replay_until = tp.err == 0 && tp.offset >= 0 ? tp.offset : -1;
+    p.committed = p.replay_until;
+    text += (text.empty() ? "" : ", ") + source_.topic + "[" + std::to_string(tp.partition) + "]" +
+            (p.replay_until > 0 ? " (replaying to offset " + std::to_string(p.replay_until) + ")" : "");
+    tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  ++stats_.assignments;
+  log_.push_back("partitions assigned: " + (text.empty() ? std::string("none") : text));
+  rd_kafka_assign(consumer_, parts);
+}
+
+void KafkaHost::Revoke(void* list) {
+  auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(list);
+  std::string error;
+  if (!Commit(error) && failure_.empty()) failure_ = error;
+  std::string text;
+  for (int i = 0; i < (parts ? parts->cnt : 0); ++i) {
+    int32_t partition = parts->elems[i].partition;
+    auto it = partitions_.find(partition);
+    if (it == partitions_.end()) continue;
+    Add(retired_, it->second.host->stats());
+    partitions_.erase(it);
+    text += (text.empty() ? "" : ", ") + source_.topic + "[" + std::to_string(partition) + "]";
+  }
+  ++stats_.revocations;
+  log_.push_back("partitions revoked: " + (text.empty() ? std::string("none") : text));
+}
+
+bool KafkaHost::Commit(std::string& error) {
+  if (!consumer_) return true;
+  // Everything produced so far (the output of every message processed) must be delivered
+  // before the offsets that say those messages are done.
+  if (!producer_.Flush(30000)) {
+    error = producer_.error();
+    return false;
+  }
+  rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size()));
+  int n = 0;
+  for (auto& [partition, p] : partitions_) {
+    if (p.next < 0 || p.next <= p.committed) continue;
+    rd_kafka_topic_partition_list_add(offsets, source_.topic.c_str(), partition)->offset = p.next;
+    ++n;
+  }
+  rd_kafka_resp_err_t e = n ? rd_kafka_commit(consumer_, offsets, /*async=*/0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  rd_kafka_topic_partition_list_destroy(offsets);
+  if (e) {
+    error = std::string("cannot commit offsets to Kafka: ") + rd_kafka_err2str(e);
+    return false;
+  }
+  if (n) {
+    ++stats_.commits;
+    std::string text;
+    int64_t total = 0;
+    for (auto& [partition, p] : partitions_) {
+      p.committed = std::max(p.committed, p.next);
+      total += std::max<int64_t>(p.committed, 0);
+      text += " " + source_.topic + "[" + std::to_string(partition) + "]=" + std::to_string(p.committed);
+    }
+    if (source_.log_commits) log_.push_back("committed offsets:" + text + " (total " + std::to_string(total) + ")");
+  }
+  return true;
+}
+
+bool KafkaHost::Run(const volatile sig_atomic_t& stop, const std::function<void(const KafkaStats&)>& on_tick,
+                    std::string& error) {
+  int64_t last_commit = NowMs(), last_tick = 0;
+  while (!stop) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 100);
+    producer_.Poll();
+    if (!failure_.empty()) break;
+    if (m) {
+      if (m->err) {
+        std::string why = rd_kafka_message_errstr(m);
+        bool fatal = m->err == RD_KAFKA_RESP_ERR__FATAL || m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                     m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+        rd_kafka_message_destroy(m);
+        if (fatal) {
+          failure_ = "Kafka: " + why;
+          break;
+        }
+        log_.push_back("Kafka: " + why);  // transient: librdkafka retries
+      } else {
+        auto it = partitions_.find(m->partition);
+        if (it != partitions_.end()) {
+          Partition& p = it->second;
+          const bool replay = m->offset < p.replay_until;
+          sink_.SetPosition(m->partition, m->offset, replay);
+          ++stats_.messages;
+          stats_.replayed += replay;
+          std::string_view text(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+          std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
+          Line line{text, text.size(), text.size()};
+          p.host->Feed(line, static_cast<uint64_t>(m->offset), key);
+          p.next = m->offset + 1;
+        }
+        rd_kafka_message_destroy(m);
+        if (!producer_.error().empty()) {
+          failure_ = producer_.error();
+          break;
+        }
+      }
+    }
+    const int64_t now = NowMs();
+    if (now - last_commit >= source_.commit_every_ms) {
+      if (!Commit(failure_)) break;
+      last_commit = now;
+    }
+    if (on_tick && now - last_tick >= 100) {
+      last_tick = now;
+      on_tick(stats());
+    }
+  }
+  // Stopping: what was processed is delivered and committed, then the group is left.
+  if (failure_.empty()) Commit(failure_);
+  if (consumer_) {
+    rd_kafka_consumer_close(consumer_);  // revokes (the callback commits again: nothing new)
+    rd_kafka_destroy(consumer_);
+    consumer_ = nullptr;
+  }
+  error = failure_;
+  return failure_.empty();
+}
+
+const KafkaStats& KafkaHost::stats() {
+  stats_.hosts = retired_;
+  for (auto& [_, p] : partitions_) Add(stats_.hosts, p.host->stats());
+  return stats_;
+}
+
+}  // namespace cdr::runtime

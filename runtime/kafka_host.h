@@ -1,0 +1,92 @@
+// runtime/kafka_host.h: the Kafka host: a member of a consumer group reading NDJSON
+// events keyed by patient id. Each partition assigned to it has a pipeline of its own (a
+// FileHost: stream clock, stream time, watermark and engine), so a partition's time never
+// waits for another's and its state moves with it. Output goes to a KafkaSink.
+//
+// Delivery is at least once, with deterministic alert ids (docs/operations.md, "Kafka"):
+// now and then, once every record produced so far is delivered, the offsets processed are
+// committed. A partition newly assigned (a start, a restart, a rebalance) is read from
+// the beginning of its retention to rebuild its state; records made while replaying
+// messages before its committed offset were delivered already and are not produced
+// again. What was produced after the last commit may be produced again after a crash,
+// with the same alert ids.
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compiler/ir/ir.h"
+#include "runtime/engine.h"
+#include "runtime/file_host.h"
+#include "runtime/kafka_sink.h"
+
+typedef struct rd_kafka_s rd_kafka_t;
+
+namespace cdr::runtime {
+
+struct KafkaSourceOptions {
+  std::string brokers, topic, group;
+  std::vector<std::pair<std::string, std::string>> config;  // extra librdkafka settings
+  int64_t commit_every_ms = 1000;
+  bool log_commits = false;  // a log line at each commit: every partition's offset, and their total
+};
+
+/// What a Kafka host did, over the partitions it holds and held.
+struct KafkaStats {
+  uint64_t messages = 0;  // read, replays included
+  uint64_t replayed = 0;  // of those, before their partition's committed offset (output not produced again)
+  uint64_t commits = 0;
+  uint64_t assignments = 0, revocations = 0;
+  HostStats hosts;  // summed over the partitions held now
+};
+
+class KafkaHost {
+ public:
+  KafkaHost(const ir::Module& module, const EngineOptions& options, KafkaSink& sink, KafkaProducer& producer,
+            KafkaSourceOptions source);
+  ~KafkaHost();
+  /// Joins the group. False, with the reason, when the consumer cannot be made.
+  bool Start(std::string& error);
+  /// Reads until `stop` is set (a signal) or a delivery fails; then commits what is
+  /// delivered and leaves the group. False, with the reason, on a failure (a delivery,
+  /// a commit, a fatal consumer error). `on_tick`, when given, is called about every
+  /// 100 ms (logs, metrics).
+  bool Run(const volatile sig_atomic_t& stop, const std::function<void(const KafkaStats&)>& on_tick,
+           std::string& error);
+  const KafkaStats& stats();
+  /// Log lines the host wants written (assignments, revocations), taken by the caller.
+  std::vector<std::string> TakeLog() { return std::exchange(log_, {}); }
+
+ private:
+  struct Partition {
+    std::unique_ptr<FileHost> host;
+    int64_t next = -1;          // the offset after the last message processed (-1: none yet)
+    int64_t replay_until = -1;  // the committed offset when assigned: messages before it replay silently
+    int64_t committed = -1;     // the offset last committed
+  };
+  static void OnRebalance(rd_kafka_t* rk, int err, void* partitions, void* opaque);
+  void Assign(void* partitions);
+  void Revoke(void* partitions);
+  /// Flushes the producer, then commits every partition's processed offset. False on a failure.
+  bool Commit(std::string& error);
+
+  const ir::Module& module_;
+  EngineOptions options_;
+  KafkaSink& sink_;
+  KafkaProducer& producer_;
+  KafkaSourceOptions source_;
+  rd_kafka_t* consumer_ = nullptr;
+  std::map<int32_t, Partition> partitions_;
+  KafkaStats stats_;
+  HostStats retired_;  // of the partitions held before and revoked
+  std::string failure_;  // a failure inside a rebalance callback
+  std::vector<std::string> log_;
+};
+
+}  // namespace cdr::runtime

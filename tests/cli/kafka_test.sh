@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# tests/cli/kafka_test.sh: `cdr serve --source kafka:...` against a real Kafka protocol
+# implementation on loopback (librdkafka's mock cluster, tests/tools/kafka_mock.cpp), with
+# kcat as an independent client producing the events (keyed by patient) and consuming
+# the alerts. Two thirds of the events are served; serve is killed with SIGKILL; the rest
+# are produced and a new serve of the same group continues. The final alerts (fires minus
+# retractions, by alert id, across the routed topics) are those `cdr run` makes of the
+# same events (both with eager emission); high alerts went to the paging topic only; a message keyed by another
+# patient and a line that is not JSON are dead-lettered with their partition and offset;
+# a broker refusing the alerts' writes stops serve with exit 2, naming the topic.
+# Usage: kafka_test.sh PATH/TO/cdr PATH/TO/cdr_gen_stream PATH/TO/cdr_kafka_mock SOURCE_DIR
+set -uo pipefail
+cdr="$1"
+gen="$2"
+mock="$3"
+src="$4"
+tmp=$(mktemp -d)
+[ -n "${KEEP:-}" ] && echo "kafka_test: keeping $tmp"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; exec 9>&-; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+if ! command -v kcat >/dev/null; then
+  echo "kafka_test: kcat is not installed (scripts/setup installs it)"
+  exit 1
+fi
+
+# The cluster runs until the test's end closes its stdin (fd 9).
+mkfifo "$tmp/mock.in"
+"$mock" events:3 events.alerts paging events.dead-letter events.late <"$tmp/mock.in" >"$tmp/boot" 2>"$tmp/mock.err" &
+pids+=($!)
+exec 9>"$tmp/mock.in"
+for _ in $(seq 1 100); do
+  [ -s "$tmp/boot" ] && break
+  sleep 0.05
+done
+boot=$(head -1 "$tmp/boot")
+[ -n "$boot" ] || { fail "the mock cluster did not start: $(cat "$tmp/mock.err")"; exit 1; }
+
+# Events keyed by patient (kcat -K: KEY<TAB>VALUE); the first part ends with a message
+# keyed by another patient and a line that is not JSON.
+"$gen" 60 6000 11 >"$tmp/all.ndjson"
+key() { awk '{ match($0, /"patient":"[^"]*"/); print substr($0, RSTART + 11, RLENGTH - 12) "\t" $0 }'; }
+head -4000 "$tmp/all.ndjson" | key >"$tmp/part1.tsv"
+wrong=$(sed -n 4001p "$tmp/all.ndjson")
+printf 'not-the-patient\t%s\np1\tnot json\n' "$wrong" >>"$tmp/part1.tsv"
+tail -n +4002 "$tmp/all.ndjson" | key >"$tmp/part2.tsv"
+# A partition's last panel (its patient's events of one time) is applied when the
+# partition's next message shows the panel ended: each partition ends with a later event
+# of a patient of its own (kcat -p), a minute after the last, as a live feed's next
+# events would (much later, it would be held as too far ahead: --max-ahead).
+for p in 0 1 2; do
+  printf '{"id":"s%s","patient":"sentinel-%s","time":"2000-01-01T17:09:00Z","code":{"system":"http://loinc.org","code":"8867-4"},"value":70,"unit":"/min"}\n' "$p" "$p"
+done >"$tmp/sentinels.ndjson"
+# What cdr run sees: every event kafka accepts (the wrongly keyed one is dead-lettered there).
+{ head -4000 "$tmp/all.ndjson"; tail -n +4002 "$tmp/all.ndjson"; cat "$tmp/sentinels.ndjson"; } >"$tmp/run.ndjson"
+total1=$(wc -l <"$tmp/part1.tsv")
+total=$((total1 + $(wc -l <"$tmp/part2.tsv") + 3))
+printf '# high alerts page; everything else to the default topic\n*  high  paging\n' >"$tmp/routing"
+
+kcat -P -b "$boot" -t events -K $'\t' -l "$tmp/part1.tsv" 2>"$tmp/kcat.err"
+check "kcat produced the first part" 0 $?
+
+serve() {  # serve LOG: a member of group g in the background
+  "$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group g --routing "$tmp/routing" \
+    --commit-every 200ms --progress --kafka-option log_level=3 --emit eager 2>"$1" &
+  pids+=($!)
+  serve_pid=$!
+}
+wait_committed() {  # wait_committed LOG N: until the group has committed N messages (60 s at most)
+  for _ in $(seq 1 1200); do
+    grep -q "(total $2)" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "serve did not commit $2 messages: $(grep -o 'committed offsets.*' "$1" | tail -1)"
+  tail -5 "$1"
+}
+
+serve "$tmp/serve1.err"
+wait_committed "$tmp/serve1.err" "$total1"
+expect_text "assigned all three partitions" "$tmp/serve1.err" "partitions assigned: events[0], events[1], events[2]"
+kill -9 "$serve_pid"
+wait "$serve_pid" 2>/dev/null
+
+kcat -P -b "$boot" -t events -K $'\t' -l "$tmp/part2.tsv" 2>>"$tmp/kcat.err"
+for p in 0 1 2; do
+  sed -n "$((p + 1))p" "$tmp/sentinels.ndjson" | key | kcat -P -b "$boot" -t events -p "$p" -K $'\t' 2>>"$tmp/kcat.err"
+done
+serve "$tmp/serve2.err"
+wait_committed "$tmp/serve2.err" "$total"
+expect_text "the restart replays to where the group was" "$tmp/serve2.err" "replaying to offset"
+kill -TERM "$serve_pid"
+wait "$serve_pid"
+check "serve stopped by SIGTERM exits 0" 0 $?
+expect_text "the stop is said" "$tmp/serve2.err" "stopped by SIGTERM; offsets committed"
+expect_text "replayed messages are not produced again" "$tmp/serve2.err" "already delivered before a restart"
+
+consume() { kcat -C -b "$boot" -t "$1" -e -q -f '%s\n' -X isolation.level=read_committed; }
+consume events.alerts >"$tmp/alerts.default"
+consume paging >"$tmp/alerts.paging"
+consume events.dead-letter >"$tmp/dead"
+# Eager emission on both: a live stream never ends, so under settled emission the last
+# points of each partition wait for its stream to pass them, where cdr run decides them
+# at the end of its input.
+"$cdr" run --rules "$src/rules" --events "$tmp/run.ndjson" --out "$tmp/run.alerts" --emit eager 2>"$tmp/run.err"
+check "cdr run on the same events" 0 $?
+
+# Final alerts by id: fires minus retractions, in each topic's order (an alert and its
+# retraction have one severity and one key: one topic, one partition).
+final() {
+  python3 -c '
+import json, sys
+final = {}
+for path in sys.argv[1:]:
+    for line in open(path):
+        a = json.loads(line)
+        action = a.pop("action")
+        if action == "fire":
+            final[a["alert"]] = a
+        else:
+            final.pop(a["alert"], None)
+print(json.dumps(final, sort_keys=True))
+' "$@"
+}
+final "$tmp/alerts.default" "$tmp/alerts.paging" >"$tmp/final.kafka"
+final "$tmp/run.alerts" >"$tmp/final.run"
+if cmp -s "$tmp/final.kafka" "$tmp/final.run"; then ok; else
+  fail "the final alerts over Kafka differ from cdr run's"
+  python3 -c '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+print("only over Kafka:", sorted(set(a) - set(b))[:5], "only in cdr run:", sorted(set(b) - set(a))[:5])
+' "$tmp/final.kafka" "$tmp/final.run"
+fi
+n_final=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$tmp/final.run")
+[ "$n_final" -gt 20 ] && ok || fail "too few alerts ($n_final) for the comparison to mean anything"
+[ -s "$tmp/alerts.paging" ] && ok || fail "no high alert reached the paging topic"
+if grep -q '"severity":"high"' "$tmp/alerts.default"; then fail "a high alert went to the default topic"; else ok; fi
+if grep -vq '"severity":"high"' "$tmp/alerts.paging"; then fail "an alert not high went to the paging topic"; else ok; fi
+expect_text "a wrongly keyed message is dead-lettered" "$tmp/dead" 'the message key \"not-the-patient\" is not the event'"'"'s patient'
+expect_text "a dead letter names its partition and offset" "$tmp/dead" '"partition":'
+expect_text "a line that is not JSON is dead-lettered" "$tmp/dead" '"input":"not json"'
+
+# A broker that refuses the alerts' writes for good: intake stops, exit 2 naming the topic.
+# (A new group: it replays the topic from the start, so it has alerts to produce.)
+echo "produce-errors 1000" >&9
+timeout 120 "$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group refused \
+  --kafka-option log_level=0 2>"$tmp/refused.err"
+check "a delivery refused for good: exit 2" 2 $?
+expect_text "the failed delivery names its topic" "$tmp/refused.err" \
+  "cannot produce to Kafka topic events.alerts: Broker: Topic authorization failed"
+
+# Bad usage: no group; a file output with a Kafka source; a bad routing line.
+"$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" 2>"$tmp/err"
+check "no --group: exit 2" 2 $?
+expect_text "no --group says so" "$tmp/err" "needs --group ID"
+"$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group g --out "$tmp/x" 2>"$tmp/err"
+check "--out with kafka: exit 2" 2 $?
+printf '* urgent paging\n' >"$tmp/bad-routing"
+"$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group g --routing "$tmp/bad-routing" 2>"$tmp/err"
+check "a bad routing file: exit 2" 2 $?
+expect_text "a bad routing line is named" "$tmp/err" "bad-routing:1: \`urgent\` is not a severity"
+
+echo "kafka_test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
