@@ -74,6 +74,11 @@ bool KafkaHost::Start(std::string& error) {
     return false;
   }
   rd_kafka_poll_set_consumer(consumer_);
+  if (!source_.state_topic.empty()) {
+    state_ = std::make_unique<KafkaStateStore>(producer_, source_.brokers, source_.config, source_.state_topic,
+                                               source_.topic);
+  }
+  last_snapshot_ms_ = NowMs();
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, source_.topic.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer_, topics);
@@ -103,18 +108,47 @@ void KafkaHost::Assign(void* list) {
   if (e && failure_.empty()) {
     failure_ = std::string("cannot read the group's committed offsets: ") + rd_kafka_err2str(e);
   }
+  // The partitions' latest state snapshots: a partition restored from one continues at
+  // its offset; others are replayed from their beginning.
+  std::map<int32_t, PartitionSnapshot> snapshots;
+  if (state_) {
+    std::vector<std::string> notes;
+    std::string why;
+    if (!state_->Load(snapshots, notes, why)) notes.push_back(why + ": every partition is replayed from its beginning");
+    for (std::string& note : notes) log_.push_back(std::move(note));
+  }
+  auto fresh_host = [&] {
+    auto host = std::make_unique<FileHost>(module_, HostOutputs{&sink_, {}, {}, {}}, options_);
+    host->KeepState();
+    return host;
+  };
   std::string text;
   for (int i = 0; i < parts->cnt; ++i) {
     rd_kafka_topic_partition_t& tp = parts->elems[i];
     Partition& p = partitions_[tp.partition];
     p = Partition{};
-    p.host = std::make_unique<FileHost>(module_, HostOutputs{&sink_, {}, {}, {}}, options_);
-    p.host->KeepState();
+    p.host = fresh_host();
     p.replay_until = tp.err == 0 && tp.offset >= 0 ? tp.offset : -1;
     p.committed = p.replay_until;
-    text += (text.empty() ? "" : ", ") + source_.topic + "[" + std::to_string(tp.partition) + "]" +
-            (p.replay_until > 0 ? " (replaying to offset " + std::to_string(p.replay_until) + ")" : "");
+    std::string what = source_.topic + "[" + std::to_string(tp.partition) + "]";
     tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+    auto s = snapshots.find(tp.partition);
+    if (s != snapshots.end() && s->second.identity != source_.identity) {
+      log_.push_back("the state snapshot of " + what + " was written with other rules or options: replayed instead");
+    } else if (s != snapshots.end()) {
+      CheckpointReader in(s->second.body);
+      if (p.host->Restore(in)) {
+        tp.offset = s->second.offset;
+        p.next = p.snapshot = s->second.offset;
+        ++stats_.restored;
+        what += " (state restored at offset " + std::to_string(s->second.offset) + ")";
+      } else {
+        p.host = fresh_host();
+        log_.push_back("the state snapshot of " + what + " does not fit these rules: replayed instead");
+      }
+    }
+    if (p.replay_until > std::max<int64_t>(p.next, 0)) what += " (replaying to offset " + std::to_string(p.replay_until) + ")";
+    text += (text.empty() ? "" : ", ") + what;
   }
   ++stats_.assignments;
   log_.push_back("partitions assigned: " + (text.empty() ? std::string("none") : text));
@@ -124,7 +158,7 @@ void KafkaHost::Assign(void* list) {
 void KafkaHost::Revoke(void* list) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(list);
   std::string error;
-  if (!Commit(error) && failure_.empty()) failure_ = error;
+  if (!Commit(error, /*snapshot_now=*/true) && failure_.empty()) failure_ = error;  // the state moves on with them
   std::string text;
   for (int i = 0; i < (parts ? parts->cnt : 0); ++i) {
     int32_t partition = parts->elems[i].partition;
@@ -138,13 +172,28 @@ void KafkaHost::Revoke(void* list) {
   log_.push_back("partitions revoked: " + (text.empty() ? std::string("none") : text));
 }
 
-bool KafkaHost::Commit(std::string& error) {
+bool KafkaHost::Commit(std::string& error, bool snapshot_now) {
   if (!consumer_) return true;
   // Everything produced so far (the output of every message processed) must be delivered
   // before the offsets that say those messages are done.
   if (!producer_.Flush(30000)) {
     error = producer_.error();
     return false;
+  }
+  // State snapshots (delivered) before the offsets: a restart restores at most to them.
+  if (state_ && (snapshot_now || NowMs() - last_snapshot_ms_ >= source_.state_every_ms)) {
+    for (auto& [partition, p] : partitions_) {
+      if (p.next < 0 || p.next == p.snapshot) continue;
+      if (!state_->Write(partition, *p.host, p.next, source_.identity, error)) return false;
+      p.snapshot = p.next;
+      ++stats_.snapshots;
+      if (source_.log_commits) {
+        log_.push_back("state of " + source_.topic + "[" + std::to_string(partition) + "] at offset " +
+                       std::to_string(p.next) + " written to " + source_.state_topic + " (" +
+                       std::to_string(state_->last_bytes()) + " bytes)");
+      }
+    }
+    last_snapshot_ms_ = NowMs();
   }
   rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size()));
   int n = 0;

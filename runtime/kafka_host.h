@@ -25,6 +25,7 @@
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
 #include "runtime/kafka_sink.h"
+#include "runtime/kafka_state.h"
 
 typedef struct rd_kafka_s rd_kafka_t;
 
@@ -34,6 +35,11 @@ struct KafkaSourceOptions {
   std::string brokers, topic, group;
   std::vector<std::pair<std::string, std::string>> config;  // extra librdkafka settings
   int64_t commit_every_ms = 1000;
+  /// Partition state snapshots (runtime/kafka_state.h): the topic (none when empty), how
+  /// often, and the identity of the rules and options (a snapshot of another is not used).
+  std::string state_topic;
+  int64_t state_every_ms = 60000;
+  std::string identity;
   bool log_commits = false;  // a log line at each commit: every partition's offset, and their total
 };
 
@@ -43,6 +49,7 @@ struct KafkaStats {
   uint64_t replayed = 0;  // of those, before their partition's committed offset (output not produced again)
   uint64_t commits = 0;
   uint64_t assignments = 0, revocations = 0;
+  uint64_t snapshots = 0, restored = 0;  // state snapshots written; partitions restored from one
   HostStats hosts;  // summed over the partitions held now
 };
 
@@ -69,12 +76,14 @@ class KafkaHost {
     int64_t next = -1;          // the offset after the last message processed (-1: none yet)
     int64_t replay_until = -1;  // the committed offset when assigned: messages before it replay silently
     int64_t committed = -1;     // the offset last committed
+    int64_t snapshot = -1;      // the offset of its last state snapshot
   };
   static void OnRebalance(rd_kafka_t* rk, int err, void* partitions, void* opaque);
   void Assign(void* partitions);
   void Revoke(void* partitions);
-  /// Flushes the producer, then commits every partition's processed offset. False on a failure.
-  bool Commit(std::string& error);
+  /// Flushes the producer, writes state snapshots when due (`snapshot_now`: of every
+  /// partition), then commits every partition's processed offset. False on a failure.
+  bool Commit(std::string& error, bool snapshot_now = false);
 
   const ir::Module& module_;
   EngineOptions options_;
@@ -82,6 +91,8 @@ class KafkaHost {
   KafkaProducer& producer_;
   KafkaSourceOptions source_;
   rd_kafka_t* consumer_ = nullptr;
+  std::unique_ptr<KafkaStateStore> state_;
+  int64_t last_snapshot_ms_ = 0;
   std::map<int32_t, Partition> partitions_;
   KafkaStats stats_;
   HostStats retired_;  // of the partitions held before and revoked

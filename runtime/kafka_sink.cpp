@@ -97,12 +97,20 @@ void KafkaProducer::OnDelivery(rd_kafka_t*, const void* message, void* opaque) {
 }
 
 bool KafkaProducer::Produce(const std::string& topic, std::string_view key, std::string_view value) {
+  return Send(topic, key, value.data() ? value.data() : "", value.size());
+}
+
+bool KafkaProducer::ProduceTombstone(const std::string& topic, std::string_view key) {
+  return Send(topic, key, nullptr, 0);
+}
+
+bool KafkaProducer::Send(const std::string& topic, std::string_view key, const char* value, size_t size) {
   if (!error_.empty()) return false;
   for (;;) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
+        RD_KAFKA_V_VALUE(const_cast<char*>(value), size), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       error_ = "cannot produce to Kafka topic " + topic + ": " + rd_kafka_err2str(err);

@@ -44,6 +44,8 @@ class KafkaProducer {
   /// Queues one message (waiting while the local queue is full). False once a delivery
   /// or a queueing has failed: error() says which topic and why.
   bool Produce(const std::string& topic, std::string_view key, std::string_view value);
+  /// Queues a tombstone (a null value: compaction deletes the key).
+  bool ProduceTombstone(const std::string& topic, std::string_view key);
   /// Waits until every queued message is delivered (or `timeout_ms` passed). False when
   /// one failed or the time ran out.
   bool Flush(int timeout_ms);
@@ -55,6 +57,7 @@ class KafkaProducer {
 
  private:
   static void OnDelivery(rd_kafka_t* rk, const void* message, void* opaque);
+  bool Send(const std::string& topic, std::string_view key, const char* value, size_t size);
   rd_kafka_t* rk_ = nullptr;
   std::string error_;
   uint64_t delivered_ = 0;

@@ -70,6 +70,8 @@ struct KafkaServeOptions {
   std::string trace_topic;        // none when empty
   std::vector<std::string> config;  // librdkafka settings, key=value
   std::string commit_every = "1s";
+  std::string state_topic;         // default GROUP.state; "none": no snapshots (a new assignment replays)
+  std::string state_every = "1min";
 };
 
 struct ServeOptions {
@@ -136,6 +138,9 @@ std::optional<int64_t> ParseDurationMs(std::string_view text);
 /// The engine's options of a run from its command line; nullopt and the message of the
 /// first bad one.
 std::optional<runtime::EngineOptions> EngineOptionsOf(const RunOptions& o, std::string& error);
+/// What state saved by an engine depends on: the rules (ir::Fingerprint) and the options
+/// that change results, one `name: value` line each (checkpoints, Kafka state snapshots).
+std::string EngineIdentity(const ir::Module& module, const runtime::EngineOptions& options);
 /// The first SIGTERM or SIGINT sets the flag pointed to (its signal's number); a second one
 /// kills as usual.
 volatile sig_atomic_t* CatchStopSignals();

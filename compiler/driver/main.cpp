@@ -91,6 +91,11 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--late-topic", serve.kafka.late_topic, "kafka: late events (default TOPIC.late)");
   serve_cmd->add_option("--trace-topic", serve.kafka.trace_topic, "kafka: every evaluation point's final result");
   serve_cmd->add_option("--kafka-option", serve.kafka.config, "kafka: a librdkafka setting KEY=VALUE (repeatable)");
+  serve_cmd->add_option("--state-topic", serve.kafka.state_topic,
+                        "kafka: partition state snapshots to this (compacted) topic (default GROUP.state; none: "
+                        "a partition is rebuilt by replaying it)");
+  serve_cmd->add_option("--state-every", serve.kafka.state_every,
+                        "kafka: how often each partition's state is written (default 1min; also when revoked)");
   serve_cmd->add_option("--commit-every", serve.kafka.commit_every,
                         "kafka: deliver the output and commit the offsets this often (default 1s)");
   serve_cmd->add_option("--admin", serve.admin, "serve /health, /metrics, /rules and /reload on PORT (127.0.0.1) or HOST:PORT (PORT 0: any free one)");

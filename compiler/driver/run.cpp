@@ -118,6 +118,18 @@ std::optional<runtime::EngineOptions> EngineOptionsOf(const RunOptions& o, std::
 
 namespace {
 
+}  // namespace
+
+std::string EngineIdentity(const ir::Module& module, const runtime::EngineOptions& options) {
+  return fmt::format(
+      "rules: sha256:{}\n--allowed-lateness: {} ms\n--emit: {}\n--max-ahead: {}\n--max-clock-skew: {}\n",
+      ir::Fingerprint(module), options.allowed_lateness_ms, options.emit == runtime::Emit::Eager ? "eager" : "settled",
+      options.clock.max_ahead_ms < 0 ? "off" : std::to_string(options.clock.max_ahead_ms) + " ms",
+      options.clock.max_clock_skew_ms < 0 ? "off" : std::to_string(options.clock.max_clock_skew_ms) + " ms");
+}
+
+namespace {
+
 // What a checkpoint must have been written with to be continued: the rules (everything
 // they decide), the options that change results, and which outputs are written. One line
 // each, so a refusal names the one that differs.
@@ -125,12 +137,7 @@ std::string CheckpointIdentity(const std::string& command, const ir::Module& mod
                                const runtime::EngineOptions& options, const runtime::OutputFiles& files) {
   std::string outputs;
   for (const auto& [flag, _] : files) outputs += " " + flag;
-  return fmt::format(
-      "command: {}\nrules: sha256:{}\n--allowed-lateness: {} ms\n--emit: {}\n--max-ahead: {}\n"
-      "--max-clock-skew: {}\noutput files:{}\n",
-      command, ir::Fingerprint(module), options.allowed_lateness_ms, options.emit == runtime::Emit::Eager ? "eager" : "settled",
-      options.clock.max_ahead_ms < 0 ? "off" : std::to_string(options.clock.max_ahead_ms) + " ms",
-      options.clock.max_clock_skew_ms < 0 ? "off" : std::to_string(options.clock.max_clock_skew_ms) + " ms", outputs);
+  return "command: " + command + "\n" + EngineIdentity(module, options) + "output files:" + outputs + "\n";
 }
 
 }  // namespace

@@ -63,6 +63,10 @@ int ServeKafka(const ServeOptions& so) {
     config.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
   source.config = config;
+  auto state_every = ParseDurationMs(k.state_every);
+  if (!state_every || *state_every <= 0) return usage("--state-every " + k.state_every + " is not a duration such as 1min");
+  source.state_every_ms = *state_every;
+  source.state_topic = k.state_topic.empty() ? source.group + ".state" : k.state_topic == "none" ? "" : k.state_topic;
   runtime::KafkaTopics topics;
   topics.alerts = k.alerts_topic.empty() ? source.topic + ".alerts" : k.alerts_topic;
   topics.dead_letter = k.dead_letter_topic.empty() ? source.topic + ".dead-letter" : k.dead_letter_topic;
@@ -91,6 +95,7 @@ int ServeKafka(const ServeOptions& so) {
   }
   auto producer = runtime::KafkaProducer::Create(source.brokers, config, error);
   if (!producer) return usage(error);
+  source.identity = EngineIdentity(fe.module, options) + "trace: " + (topics.trace.empty() ? "off" : "on") + "\n";
   runtime::KafkaSink sink(*producer, topics);
   runtime::KafkaHost host(fe.module, options, sink, *producer, source);
   if (!host.Start(error)) return usage(error);
@@ -107,9 +112,10 @@ int ServeKafka(const ServeOptions& so) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cerr << fmt::format(
       "{}: {} messages read ({} replayed to rebuild state): {} used, {} dead-lettered, {} late; {} alerts fired, "
-      "{} retracted ({} sent to Kafka, {} already delivered before a restart); {} commits; {:.2f} s\n",
+      "{} retracted ({} sent to Kafka, {} already delivered before a restart); {} commits; {} state snapshots "
+      "written, {} partitions restored from one; {:.2f} s\n",
       name, s.messages, s.replayed, s.hosts.used, s.hosts.dead_lettered, s.hosts.late, s.hosts.fired,
-      s.hosts.retracted, sink.alerts(), sink.muted(), s.commits, secs);
+      s.hosts.retracted, sink.alerts(), sink.muted(), s.commits, s.snapshots, s.restored, secs);
   backend.Join();
   if (!ok) {
     std::cerr << name << ": " << error

@@ -5,7 +5,9 @@
 # the alerts. Two thirds of the events are served; serve is killed with SIGKILL; the rest
 # are produced and a new serve of the same group continues. The final alerts (fires minus
 # retractions, by alert id, across the routed topics) are those `cdr run` makes of the
-# same events (both with eager emission); high alerts went to the paging topic only; a message keyed by another
+# same events (both with eager emission); the restart restored each partition's state
+# from its snapshot in the state topic (one written with other options is not used);
+# high alerts went to the paging topic only; a message keyed by another
 # patient and a line that is not JSON are dead-lettered with their partition and offset;
 # a broker refusing the alerts' writes stops serve with exit 2, naming the topic.
 # Usage: kafka_test.sh PATH/TO/cdr PATH/TO/cdr_gen_stream PATH/TO/cdr_kafka_mock SOURCE_DIR
@@ -26,7 +28,7 @@ fi
 
 # The cluster runs until the test's end closes its stdin (fd 9).
 mkfifo "$tmp/mock.in"
-"$mock" events:3 events.alerts paging events.dead-letter events.late <"$tmp/mock.in" >"$tmp/boot" 2>"$tmp/mock.err" &
+"$mock" events:3 events.alerts paging events.dead-letter events.late g.state:2 <"$tmp/mock.in" >"$tmp/boot" 2>"$tmp/mock.err" &
 pids+=($!)
 exec 9>"$tmp/mock.in"
 for _ in $(seq 1 100); do
@@ -62,7 +64,7 @@ check "kcat produced the first part" 0 $?
 
 serve() {  # serve LOG: a member of group g in the background
   "$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group g --routing "$tmp/routing" \
-    --commit-every 200ms --progress --kafka-option log_level=3 --emit eager 2>"$1" &
+    --commit-every 200ms --state-every 500ms --progress --kafka-option log_level=3 --emit eager "${@:2}" 2>"$1" &
   pids+=($!)
   serve_pid=$!
 }
@@ -87,7 +89,8 @@ for p in 0 1 2; do
 done
 serve "$tmp/serve2.err"
 wait_committed "$tmp/serve2.err" "$total"
-expect_text "the restart replays to where the group was" "$tmp/serve2.err" "replaying to offset"
+expect_text "state snapshots were written" "$tmp/serve1.err" "written to g.state"
+expect_text "the restart restores each partition's state" "$tmp/serve2.err" "(state restored at offset"
 kill -TERM "$serve_pid"
 wait "$serve_pid"
 check "serve stopped by SIGTERM exits 0" 0 $?
@@ -139,6 +142,29 @@ if grep -vq '"severity":"high"' "$tmp/alerts.paging"; then fail "an alert not hi
 expect_text "a wrongly keyed message is dead-lettered" "$tmp/dead" 'the message key \"not-the-patient\" is not the event'"'"'s patient'
 expect_text "a dead letter names its partition and offset" "$tmp/dead" '"partition":'
 expect_text "a line that is not JSON is dead-lettered" "$tmp/dead" '"input":"not json"'
+
+# Other options (another identity): the snapshots are not used; each partition is
+# replayed from its beginning to where the group committed, and nothing of it is
+# produced again (the final alerts above stay as they are).
+serve "$tmp/serve3.err" --allowed-lateness 12h
+for p in 0 1 2; do
+  last=$(grep -o "state of events\[$p\] at offset [0-9]*" "$tmp/serve2.err" | tail -1)
+  for _ in $(seq 1 1200); do  # 60 s: joining the group takes seconds
+    grep -qF -- "$last" "$tmp/serve3.err" && break
+    sleep 0.05
+  done
+  expect_text "the replay of partition $p reaches where serve stopped" "$tmp/serve3.err" "$last"
+done
+kill -TERM "$serve_pid"
+wait "$serve_pid"
+expect_text "a snapshot of other options is not used" "$tmp/serve3.err" \
+  "was written with other rules or options: replayed instead"
+expect_text "the replay goes to the committed offsets" "$tmp/serve3.err" "(replaying to offset"
+expect_text "a replay of what was delivered produces nothing" "$tmp/serve3.err" "(0 sent to Kafka,"
+consume events.alerts >"$tmp/alerts.default"
+consume paging >"$tmp/alerts.paging"
+final "$tmp/alerts.default" "$tmp/alerts.paging" >"$tmp/final.kafka3"
+cmp -s "$tmp/final.kafka3" "$tmp/final.run" && ok || fail "after the replay the final alerts differ from cdr run's"
 
 # A broker that refuses the alerts' writes for good: intake stops, exit 2 naming the topic.
 # (A new group: it replays the topic from the start, so it has alerts to produce.)
