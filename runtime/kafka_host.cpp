@@ -282,9 +282,27 @@ bool KafkaHost::Run(const volatile sig_atomic_t& stop, const std::function<void(
   return failure_.empty();
 }
 
-const KafkaStats& KafkaHost::stats() {
+const KafkaStats& KafkaHost::stats(bool state_bytes) {
   stats_.hosts = retired_;
-  for (auto& [_, p] : partitions_) Add(stats_.hosts, p.host->stats());
+  stats_.partitions = partitions_.size();
+  stats_.fired_by.assign(module_.rules.size() * Counters::kSeverities, 0);
+  stats_.retracted_by.assign(module_.rules.size() * Counters::kSeverities, 0);
+  stats_.stream_time = stats_.watermark = INT64_MIN;
+  if (state_bytes) stats_.state_bytes = 0;
+  bool first = true;
+  for (auto& [_, p] : partitions_) {
+    Add(stats_.hosts, p.host->stats());
+    const Engine& engine = p.host->engine();
+    const Counters& c = engine.counters();
+    for (size_t i = 0; i < stats_.fired_by.size() && i < c.fired_by.size(); ++i) {
+      stats_.fired_by[i] += c.fired_by[i];
+      stats_.retracted_by[i] += c.retracted_by[i];
+    }
+    stats_.stream_time = first ? engine.stream_time() : std::min(stats_.stream_time, engine.stream_time());
+    stats_.watermark = first ? engine.watermark() : std::min(stats_.watermark, engine.watermark());
+    first = false;
+    if (state_bytes) stats_.state_bytes += engine.StateBytes();
+  }
   return stats_;
 }
 

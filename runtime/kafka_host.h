@@ -50,7 +50,15 @@ struct KafkaStats {
   uint64_t commits = 0;
   uint64_t assignments = 0, revocations = 0;
   uint64_t snapshots = 0, restored = 0;  // state snapshots written; partitions restored from one
-  HostStats hosts;  // summed over the partitions held now
+  HostStats hosts;  // summed over the partitions held now and before
+  /// Fires and retractions per rule and severity (Counters' layout), summed over the
+  /// partitions held now; the stream time and watermark: the least over them (the
+  /// process's, as Flink's is the minimum over its inputs). INT64_MIN: none held.
+  std::vector<uint64_t> fired_by, retracted_by;
+  int64_t stream_time = INT64_MIN, watermark = INT64_MIN;
+  size_t partitions = 0;
+  /// Sum of Engine::StateBytes (a walk over every patient) when asked (stats(true)).
+  uint64_t state_bytes = 0;
 };
 
 class KafkaHost {
@@ -66,7 +74,8 @@ class KafkaHost {
   /// 100 ms (logs, metrics).
   bool Run(const volatile sig_atomic_t& stop, const std::function<void(const KafkaStats&)>& on_tick,
            std::string& error);
-  const KafkaStats& stats();
+  /// `state_bytes`: also walk every patient for the state's size (not too often).
+  const KafkaStats& stats(bool state_bytes = false);
   /// Log lines the host wants written (assignments, revocations), taken by the caller.
   std::vector<std::string> TakeLog() { return std::exchange(log_, {}); }
 

@@ -8,11 +8,13 @@
 #include <iostream>
 #include <sstream>
 
+#include "compiler/driver/admin.h"
 #include "compiler/driver/backend.h"
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
 #include "runtime/kafka_host.h"
 #include "runtime/kafka_sink.h"
+#include "stdlib/time.h"
 
 namespace cdr::driver {
 
@@ -99,12 +101,47 @@ int ServeKafka(const ServeOptions& so) {
   runtime::KafkaSink sink(*producer, topics);
   runtime::KafkaHost host(fe.module, options, sink, *producer, source);
   if (!host.Start(error)) return usage(error);
+  // The admin endpoint: /health, /metrics, /rules (no /reload yet with a Kafka source).
+  std::unique_ptr<AdminServer> admin;
+  Metrics metrics;
+  metrics.module = &fe.module;
+  const std::string started = stdlib::FormatTime(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  for (const auto& rule : fe.module.rules) metrics.loaded_since[rule.id] = started;
+  if (!so.admin.empty()) {
+    admin = std::make_unique<AdminServer>(so.source, nullptr);
+    if (!admin->Start(so.admin, error)) return usage(error);
+    std::cerr << fmt::format("{}: admin endpoint on http://{}\n", name, admin->address());
+  }
+  auto last_state_bytes = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  auto publish = [&](const runtime::KafkaStats& s) {
+    if (!admin) return;
+    metrics.stats = s.hosts;
+    metrics.fired_by = s.fired_by;
+    metrics.retracted_by = s.retracted_by;
+    metrics.stream_time = s.stream_time;
+    metrics.watermark = s.watermark;
+    metrics.state_bytes = s.state_bytes;
+    if (s.snapshots != metrics.checkpoints) {  // a state snapshot is this host's checkpoint
+      metrics.checkpoints = s.snapshots;
+      metrics.has_checkpoint = true;
+      metrics.last_checkpoint = std::chrono::system_clock::now();
+    }
+    metrics.ready = s.partitions > 0;  // a member holding partitions
+    admin->Publish(metrics);
+  };
   std::cerr << fmt::format("{}: group {} reading {} from {}; alerts to {}{}\n", name, source.group, source.topic,
                            source.brokers, topics.alerts, topics.routing.routes.empty() ? "" : " and routed topics");
   volatile sig_atomic_t& stop = *CatchStopSignals();
   const auto start = std::chrono::steady_clock::now();
   auto log = [&](const runtime::KafkaStats&) {
     for (const std::string& line : host.TakeLog()) std::cerr << name << ": " << line << "\n";
+    if (admin) {
+      const auto now = std::chrono::steady_clock::now();
+      const bool walk = now - last_state_bytes >= std::chrono::seconds(10);  // every patient: now and then
+      if (walk) last_state_bytes = now;
+      publish(host.stats(walk));
+    }
   };
   bool ok = host.Run(stop, log, error);
   log(host.stats());
@@ -116,6 +153,7 @@ int ServeKafka(const ServeOptions& so) {
       "written, {} partitions restored from one; {:.2f} s\n",
       name, s.messages, s.replayed, s.hosts.used, s.hosts.dead_lettered, s.hosts.late, s.hosts.fired,
       s.hosts.retracted, sink.alerts(), sink.muted(), s.commits, s.snapshots, s.restored, secs);
+  if (admin) admin->Stop();
   backend.Join();
   if (!ok) {
     std::cerr << name << ": " << error

@@ -7,7 +7,8 @@
 # retractions, by alert id, across the routed topics) are those `cdr run` makes of the
 # same events (both with eager emission); the restart restored each partition's state
 # from its snapshot in the state topic (one written with other options is not used);
-# high alerts went to the paging topic only; a message keyed by another
+# the admin endpoint answers /health and /metrics (curl); high alerts went to the paging
+# topic only; a message keyed by another
 # patient and a line that is not JSON are dead-lettered with their partition and offset;
 # a broker refusing the alerts' writes stops serve with exit 2, naming the topic.
 # The mock keeps a bounded log per partition (observed: of 50,000 small messages it kept
@@ -91,8 +92,15 @@ kcat -P -b "$boot" -t events -K $'\t' -l "$tmp/part2.tsv" 2>>"$tmp/kcat.err"
 for p in 0 1 2; do
   sed -n "$((p + 1))p" "$tmp/sentinels.ndjson" | key | kcat -P -b "$boot" -t events -p "$p" -K $'\t' 2>>"$tmp/kcat.err"
 done
-serve "$tmp/serve2.err"
+serve "$tmp/serve2.err" --admin 0
 wait_committed "$tmp/serve2.err" "$total"
+port=$(grep -o 'admin endpoint on http://127.0.0.1:[0-9]*' "$tmp/serve2.err" | grep -o '[0-9]*$')
+code=$(curl -s -o "$tmp/health" -w '%{http_code}' "http://127.0.0.1:$port/health")
+check "GET /health of a member holding partitions: 200" 200 "$code"
+curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics"
+expect_text "/metrics counts every message of the partitions (a restored state's included)" "$tmp/metrics" \
+  "cdr_events_read_total{source=\"kafka:$boot/events\"} $total"
+expect_text "/metrics counts the state snapshots as checkpoints" "$tmp/metrics" "cdr_checkpoint_age_seconds"
 expect_text "state snapshots were written" "$tmp/serve1.err" "written to g.state"
 expect_text "the restart restores each partition's state" "$tmp/serve2.err" "(state restored at offset"
 kill -TERM "$serve_pid"
