@@ -140,6 +140,7 @@ void KafkaHost::Assign(void* list) {
       if (p.host->Restore(in)) {
         tp.offset = s->second.offset;
         p.next = p.snapshot = s->second.offset;
+        p.last_message_ms = NowMs();
         ++stats_.restored;
         what += " (state restored at offset " + std::to_string(s->second.offset) + ")";
       } else {
@@ -253,6 +254,7 @@ bool KafkaHost::Run(const volatile sig_atomic_t& stop, const std::function<void(
           Line line{text, text.size(), text.size()};
           p.host->Feed(line, static_cast<uint64_t>(m->offset), key);
           p.next = m->offset + 1;
+          p.last_message_ms = NowMs();
         }
         rd_kafka_message_destroy(m);
         if (!producer_.error().empty()) {
@@ -289,6 +291,10 @@ const KafkaStats& KafkaHost::stats(bool state_bytes) {
   stats_.retracted_by.assign(module_.rules.size() * Counters::kSeverities, 0);
   stats_.stream_time = stats_.watermark = INT64_MIN;
   if (state_bytes) stats_.state_bytes = 0;
+  const int64_t now = NowMs();
+  auto active = [&](const Partition& p) { return now - p.last_message_ms <= source_.idle_timeout_ms; };
+  bool any_active = false;
+  for (auto& [_, p] : partitions_) any_active = any_active || active(p);
   bool first = true;
   for (auto& [_, p] : partitions_) {
     Add(stats_.hosts, p.host->stats());
@@ -298,10 +304,11 @@ const KafkaStats& KafkaHost::stats(bool state_bytes) {
       stats_.fired_by[i] += c.fired_by[i];
       stats_.retracted_by[i] += c.retracted_by[i];
     }
+    if (state_bytes) stats_.state_bytes += engine.StateBytes();
+    if (any_active && !active(p)) continue;  // idle: it holds nothing back
     stats_.stream_time = first ? engine.stream_time() : std::min(stats_.stream_time, engine.stream_time());
     stats_.watermark = first ? engine.watermark() : std::min(stats_.watermark, engine.watermark());
     first = false;
-    if (state_bytes) stats_.state_bytes += engine.StateBytes();
   }
   return stats_;
 }

@@ -40,6 +40,9 @@ struct KafkaSourceOptions {
   std::string state_topic;
   int64_t state_every_ms = 60000;
   std::string identity;
+  /// A partition with no message for this long does not hold the process's reported
+  /// stream time and watermark back (each partition's own pipeline never waits for another).
+  int64_t idle_timeout_ms = 60000;
   bool log_commits = false;  // a log line at each commit: every partition's offset, and their total
 };
 
@@ -53,7 +56,8 @@ struct KafkaStats {
   HostStats hosts;  // summed over the partitions held now and before
   /// Fires and retractions per rule and severity (Counters' layout), summed over the
   /// partitions held now; the stream time and watermark: the least over them (the
-  /// process's, as Flink's is the minimum over its inputs). INT64_MIN: none held.
+  /// process's, as Flink's is the minimum over its inputs), leaving out partitions idle
+  /// longer than the idle timeout unless all are. INT64_MIN: none held.
   std::vector<uint64_t> fired_by, retracted_by;
   int64_t stream_time = INT64_MIN, watermark = INT64_MIN;
   size_t partitions = 0;
@@ -86,6 +90,7 @@ class KafkaHost {
     int64_t replay_until = -1;  // the committed offset when assigned: messages before it replay silently
     int64_t committed = -1;     // the offset last committed
     int64_t snapshot = -1;      // the offset of its last state snapshot
+    int64_t last_message_ms = 0;  // steady clock: when its last message was read
   };
   static void OnRebalance(rd_kafka_t* rk, int err, void* partitions, void* opaque);
   void Assign(void* partitions);

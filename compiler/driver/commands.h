@@ -72,6 +72,7 @@ struct KafkaServeOptions {
   std::string commit_every = "1s";
   std::string state_topic;         // default GROUP.state; "none": no snapshots (a new assignment replays)
   std::string state_every = "1min";
+  std::string idle_timeout = "1min";  // a partition quiet this long does not hold the reported watermark back
 };
 
 struct ServeOptions {

@@ -96,6 +96,9 @@ int main(int argc, char** argv) {
                         "a partition is rebuilt by replaying it)");
   serve_cmd->add_option("--state-every", serve.kafka.state_every,
                         "kafka: how often each partition's state is written (default 1min; also when revoked)");
+  serve_cmd->add_option("--idle-timeout", serve.kafka.idle_timeout,
+                        "kafka: a partition with no message for this long does not hold the reported watermark back "
+                        "(default 1min)");
   serve_cmd->add_option("--commit-every", serve.kafka.commit_every,
                         "kafka: deliver the output and commit the offsets this often (default 1s)");
   serve_cmd->add_option("--admin", serve.admin, "serve /health, /metrics, /rules and /reload on PORT (127.0.0.1) or HOST:PORT (PORT 0: any free one)");

@@ -68,6 +68,9 @@ int ServeKafka(const ServeOptions& so) {
   auto state_every = ParseDurationMs(k.state_every);
   if (!state_every || *state_every <= 0) return usage("--state-every " + k.state_every + " is not a duration such as 1min");
   source.state_every_ms = *state_every;
+  auto idle_timeout = ParseDurationMs(k.idle_timeout);
+  if (!idle_timeout) return usage("--idle-timeout " + k.idle_timeout + " is not a duration such as 1min");
+  source.idle_timeout_ms = *idle_timeout;
   source.state_topic = k.state_topic.empty() ? source.group + ".state" : k.state_topic == "none" ? "" : k.state_topic;
   runtime::KafkaTopics topics;
   topics.alerts = k.alerts_topic.empty() ? source.topic + ".alerts" : k.alerts_topic;

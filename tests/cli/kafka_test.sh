@@ -7,7 +7,8 @@
 # retractions, by alert id, across the routed topics) are those `cdr run` makes of the
 # same events (both with eager emission); the restart restored each partition's state
 # from its snapshot in the state topic (one written with other options is not used);
-# the admin endpoint answers /health and /metrics (curl); high alerts went to the paging
+# the admin endpoint answers /health and /metrics (curl), its stream time not held back
+# by partitions quiet longer than --idle-timeout; high alerts went to the paging
 # topic only; a message keyed by another
 # patient and a line that is not JSON are dead-lettered with their partition and offset;
 # a broker refusing the alerts' writes stops serve with exit 2, naming the topic.
@@ -56,10 +57,13 @@ tail -n +4002 "$tmp/all.ndjson" | key >"$tmp/part2.tsv"
 for p in 0 1 2; do
   printf '{"id":"s%s","patient":"sentinel-%s","time":"2000-01-01T17:09:00Z","code":{"system":"http://loinc.org","code":"8867-4"},"value":70,"unit":"/min"}\n' "$p" "$p"
 done >"$tmp/sentinels.ndjson"
+# One more, later, for partition 0 only, once the others have been quiet a while.
+late0='{"id":"s0b","patient":"sentinel-0","time":"2000-01-01T17:30:00Z","code":{"system":"http://loinc.org","code":"8867-4"},"value":72,"unit":"/min"}'
 # What cdr run sees: every event kafka accepts (the wrongly keyed one is dead-lettered there).
-{ head -4000 "$tmp/all.ndjson"; tail -n +4002 "$tmp/all.ndjson"; cat "$tmp/sentinels.ndjson"; } >"$tmp/run.ndjson"
+{ head -4000 "$tmp/all.ndjson"; tail -n +4002 "$tmp/all.ndjson"; cat "$tmp/sentinels.ndjson"; echo "$late0"; } \
+  >"$tmp/run.ndjson"
 total1=$(wc -l <"$tmp/part1.tsv")
-total=$((total1 + $(wc -l <"$tmp/part2.tsv") + 3))
+total=$((total1 + $(wc -l <"$tmp/part2.tsv") + 3))  # and late0, produced last
 printf '# high alerts page; everything else to the default topic\n*  high  paging\n' >"$tmp/routing"
 
 kcat -P -b "$boot" -t events -K $'\t' -l "$tmp/part1.tsv" 2>"$tmp/kcat.err"
@@ -92,7 +96,13 @@ kcat -P -b "$boot" -t events -K $'\t' -l "$tmp/part2.tsv" 2>>"$tmp/kcat.err"
 for p in 0 1 2; do
   sed -n "$((p + 1))p" "$tmp/sentinels.ndjson" | key | kcat -P -b "$boot" -t events -p "$p" -K $'\t' 2>>"$tmp/kcat.err"
 done
-serve "$tmp/serve2.err" --admin 0
+serve "$tmp/serve2.err" --admin 0 --idle-timeout 1s
+wait_committed "$tmp/serve2.err" "$total"
+# Partitions 1 and 2 fall quiet; partition 0 goes on to 17:30. The reported stream time
+# follows it: a partition quiet longer than --idle-timeout holds nothing back.
+sleep 1.5
+printf 'sentinel-0\t%s\n' "$late0" | kcat -P -b "$boot" -t events -p 0 -K $'\t' 2>>"$tmp/kcat.err"
+total=$((total + 1))
 wait_committed "$tmp/serve2.err" "$total"
 port=$(grep -o 'admin endpoint on http://127.0.0.1:[0-9]*' "$tmp/serve2.err" | grep -o '[0-9]*$')
 code=$(curl -s -o "$tmp/health" -w '%{http_code}' "http://127.0.0.1:$port/health")
@@ -101,6 +111,8 @@ curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics"
 expect_text "/metrics counts every message of the partitions (a restored state's included)" "$tmp/metrics" \
   "cdr_events_read_total{source=\"kafka:$boot/events\"} $total"
 expect_text "/metrics counts the state snapshots as checkpoints" "$tmp/metrics" "cdr_checkpoint_age_seconds"
+expect_text "the stream time is the active partition's (2000-01-01T17:30:00Z)" "$tmp/metrics" \
+  "cdr_stream_time_seconds 946747800.000"
 expect_text "state snapshots were written" "$tmp/serve1.err" "written to g.state"
 expect_text "the restart restores each partition's state" "$tmp/serve2.err" "(state restored at offset"
 kill -TERM "$serve_pid"
