@@ -33,7 +33,7 @@ void Add(HostStats& to, const HostStats& s) {
 
 KafkaHost::KafkaHost(const ir::Module& module, const EngineOptions& options, KafkaSink& sink,
                      KafkaProducer& producer, KafkaSourceOptions source)
-    : module_(module), options_(options), sink_(sink), producer_(producer), source_(std::move(source)) {}
+    : module_(&module), options_(options), sink_(sink), producer_(producer), source_(std::move(source)) {}
 
 KafkaHost::~KafkaHost() {
   if (consumer_) {
@@ -118,7 +118,7 @@ void KafkaHost::Assign(void* list) {
     for (std::string& note : notes) log_.push_back(std::move(note));
   }
   auto fresh_host = [&] {
-    auto host = std::make_unique<FileHost>(module_, HostOutputs{&sink_, {}, {}, {}}, options_);
+    auto host = std::make_unique<FileHost>(*module_, HostOutputs{&sink_, {}, {}, {}}, options_);
     host->KeepState();
     return host;
   };
@@ -182,7 +182,8 @@ bool KafkaHost::Commit(std::string& error, bool snapshot_now) {
     return false;
   }
   // State snapshots (delivered) before the offsets: a restart restores at most to them.
-  if (state_ && (snapshot_now || NowMs() - last_snapshot_ms_ >= source_.state_every_ms)) {
+  if (state_ && (snapshot_now || snapshot_due_ || NowMs() - last_snapshot_ms_ >= source_.state_every_ms)) {
+    snapshot_due_ = false;
     for (auto& [partition, p] : partitions_) {
       if (p.next < 0 || p.next == p.snapshot) continue;
       if (!state_->Write(partition, *p.host, p.next, source_.identity, error)) return false;
@@ -284,11 +285,36 @@ bool KafkaHost::Run(const volatile sig_atomic_t& stop, const std::function<void(
   return failure_.empty();
 }
 
+bool KafkaHost::Reload(const ir::Module& module, const std::vector<std::vector<NativeBlock>>& native,
+                       const std::string& identity, std::string& error) {
+  // Whether a state can be carried over depends on the two rule sets only (a signal whose
+  // type or unit changed): the first partition refuses for all, before any has swapped.
+  bool first = true;
+  for (auto& [partition, p] : partitions_) {
+    if (!p.host->Reload(module, native, error)) {
+      if (!first) failure_ = "partition " + std::to_string(partition) + " refused a reload the others took: " + error;
+      return false;
+    }
+    first = false;
+  }
+  module_ = &module;
+  options_.native = native;  // for partitions assigned from now on
+  options_.take_native = nullptr;
+  source_.identity = identity;
+  snapshot_due_ = true;  // the snapshots of the rules before would not be used by a restart
+  return true;
+}
+
+Engine::ReloadSummary KafkaHost::reload_summary() const {
+  if (partitions_.empty()) return {};
+  return partitions_.begin()->second.host->engine().reload_summary();
+}
+
 const KafkaStats& KafkaHost::stats(bool state_bytes) {
   stats_.hosts = retired_;
   stats_.partitions = partitions_.size();
-  stats_.fired_by.assign(module_.rules.size() * Counters::kSeverities, 0);
-  stats_.retracted_by.assign(module_.rules.size() * Counters::kSeverities, 0);
+  stats_.fired_by.assign(module_->rules.size() * Counters::kSeverities, 0);
+  stats_.retracted_by.assign(module_->rules.size() * Counters::kSeverities, 0);
   stats_.stream_time = stats_.watermark = INT64_MIN;
   if (state_bytes) stats_.state_bytes = 0;
   const int64_t now = NowMs();

@@ -80,6 +80,16 @@ class KafkaHost {
            std::string& error);
   /// `state_bytes`: also walk every patient for the state's size (not too often).
   const KafkaStats& stats(bool state_bytes = false);
+  /// Swaps in the rules of `module` (with their native code, or none) in every partition
+  /// held, between two messages (FileHost::Reload), and for partitions assigned later;
+  /// `identity` is the new rules' (EngineIdentity). The next commit writes every
+  /// partition's state. False, with the reason, when the state cannot be carried over:
+  /// the running rules go on.
+  bool Reload(const ir::Module& module, const std::vector<std::vector<NativeBlock>>& native,
+              const std::string& identity, std::string& error);
+  /// What the last Reload did (the first partition's engine: every partition's is the
+  /// same); empty lists when no partition is held.
+  Engine::ReloadSummary reload_summary() const;
   /// Log lines the host wants written (assignments, revocations), taken by the caller.
   std::vector<std::string> TakeLog() { return std::exchange(log_, {}); }
 
@@ -99,7 +109,8 @@ class KafkaHost {
   /// partition), then commits every partition's processed offset. False on a failure.
   bool Commit(std::string& error, bool snapshot_now = false);
 
-  const ir::Module& module_;
+  const ir::Module* module_;  // the rules running (a reload swaps them)
+  bool snapshot_due_ = false;  // after a reload: the next commit writes every partition's state
   EngineOptions options_;
   KafkaSink& sink_;
   KafkaProducer& producer_;

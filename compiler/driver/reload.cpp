@@ -15,6 +15,17 @@
 
 namespace cdr::driver {
 
+std::string DescribeReload(const runtime::Engine::ReloadSummary& sum) {
+  auto list = [](const std::vector<std::string>& ids) {
+    std::string out;
+    for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+    return out.empty() ? std::string("none") : out;
+  };
+  return "kept " + list(sum.kept) + "; changed " + list(sum.changed) + "; added " + list(sum.added) + "; removed " +
+         list(sum.removed);
+}
+
+
 namespace fs = std::filesystem;
 
 RuleReloader::RuleReloader(Options options, std::string running)

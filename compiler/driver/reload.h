@@ -18,9 +18,13 @@
 #include <vector>
 
 #include "compiler/driver/frontend.h"
+#include "runtime/engine.h"
 #include "runtime/interpreter.h"
 
 namespace cdr::driver {
+
+/// "kept A, B; changed C; added none; removed D": what a swap did, for the log.
+std::string DescribeReload(const runtime::Engine::ReloadSummary& summary);
 
 class RuleReloader {
  public:

@@ -43,13 +43,6 @@ volatile sig_atomic_t g_reload_signal = 0;
 
 void OnReloadSignal(int) { g_reload_signal = 1; }
 
-void CatchReloadSignal() {
-  struct sigaction sa {};
-  sa.sa_handler = OnReloadSignal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGHUP, &sa, nullptr);
-}
 
 std::string NowText() {
   return stdlib::FormatTime(
@@ -60,6 +53,15 @@ std::string NowText() {
 
 // The first SIGTERM or SIGINT ends the input where it is: the event being processed
 // finishes and the run ends as at the end of its input. A second one kills as usual.
+volatile sig_atomic_t* CatchReloadSignal() {
+  struct sigaction sa {};
+  sa.sa_handler = OnReloadSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &sa, nullptr);
+  return &g_reload_signal;
+}
+
 volatile sig_atomic_t* CatchStopSignals() {
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
@@ -287,8 +289,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     reloader = std::make_unique<RuleReloader>(RuleReloader::Options{o.rules, o.engine != "interp", o.opt, 300},
                                               ir::Fingerprint(fe.module));
     if (!reloader->Watch(error)) std::cerr << name << ": " << error << "; reload on SIGHUP or POST /reload only\n";
-    reloader->RequestOn(&g_reload_signal);
-    CatchReloadSignal();
+    reloader->RequestOn(CatchReloadSignal());
     reloader->Start();
   }
   std::unique_ptr<AdminServer> admin;
@@ -410,13 +411,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       module = &r->candidate->module;
       running_fingerprint = ir::Fingerprint(*module);
       const auto& sum = host->engine().reload_summary();
-      auto list = [](const std::vector<std::string>& ids) {
-        std::string out;
-        for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
-        return out.empty() ? std::string("none") : out;
-      };
-      detail = "kept " + list(sum.kept) + "; changed " + list(sum.changed) + "; added " + list(sum.added) +
-               "; removed " + list(sum.removed);
+      detail = DescribeReload(sum);
       const std::string now = NowText();
       for (const auto& id : sum.changed) metrics.loaded_since[id] = now;
       for (const auto& id : sum.added) metrics.loaded_since[id] = now;

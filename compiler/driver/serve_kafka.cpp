@@ -8,10 +8,13 @@
 #include <iostream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "compiler/driver/admin.h"
 #include "compiler/driver/backend.h"
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
+#include "compiler/driver/reload.h"
 #include "runtime/kafka_host.h"
 #include "runtime/kafka_sink.h"
 #include "stdlib/time.h"
@@ -92,6 +95,7 @@ int ServeKafka(const ServeOptions& so) {
   runtime::EngineOptions& options = *engine_options;
 
   Frontend fe;
+  std::vector<std::unique_ptr<Frontend>> reloaded;  // every rule set swapped in outlives the host: engines refer to it
   if (int status = CompileOrReport(fe, o.rules, name.c_str()); status != kOk) return status;
   Backend backend;
   if (auto err = backend.Prepare(o.engine, o.opt, fe.module, options)) {
@@ -104,7 +108,13 @@ int ServeKafka(const ServeOptions& so) {
   runtime::KafkaSink sink(*producer, topics);
   runtime::KafkaHost host(fe.module, options, sink, *producer, source);
   if (!host.Start(error)) return usage(error);
-  // The admin endpoint: /health, /metrics, /rules (no /reload yet with a Kafka source).
+  // Hot reload (inotify on the rules, SIGHUP, POST /reload): a candidate built and tested
+  // on the reloader's thread, swapped in between two messages (docs/operations.md).
+  std::string running_fingerprint = ir::Fingerprint(fe.module);
+  RuleReloader reloader(RuleReloader::Options{o.rules, o.engine != "interp", o.opt, 300}, running_fingerprint);
+  if (!reloader.Watch(error)) std::cerr << name << ": " << error << "; reload on SIGHUP or POST /reload only\n";
+  reloader.RequestOn(CatchReloadSignal());
+  reloader.Start();
   std::unique_ptr<AdminServer> admin;
   Metrics metrics;
   metrics.module = &fe.module;
@@ -112,7 +122,7 @@ int ServeKafka(const ServeOptions& so) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   for (const auto& rule : fe.module.rules) metrics.loaded_since[rule.id] = started;
   if (!so.admin.empty()) {
-    admin = std::make_unique<AdminServer>(so.source, nullptr);
+    admin = std::make_unique<AdminServer>(so.source, [&reloader] { reloader.Request("POST /reload"); });
     if (!admin->Start(so.admin, error)) return usage(error);
     std::cerr << fmt::format("{}: admin endpoint on http://{}\n", name, admin->address());
   }
@@ -137,7 +147,48 @@ int ServeKafka(const ServeOptions& so) {
                            source.brokers, topics.alerts, topics.routing.routes.empty() ? "" : " and routed topics");
   volatile sig_atomic_t& stop = *CatchStopSignals();
   const auto start = std::chrono::steady_clock::now();
+  auto now_text = [] {
+    return stdlib::FormatTime(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+  };
+  auto apply_reload = [&] {
+    std::optional<RuleReloader::Result> r = reloader.Take();
+    if (!r) return;
+    if (r->candidate && ir::Fingerprint(r->candidate->module) == running_fingerprint) {
+      r->candidate.reset();  // built before the worker knew of an earlier swap: the same rules
+      r->unchanged = true;
+    }
+    std::string outcome, detail, why;
+    if (r->candidate && host.Reload(r->candidate->module, r->native,
+                                    EngineIdentity(r->candidate->module, options) + "trace: " +
+                                        (topics.trace.empty() ? "off" : "on") + "\n",
+                                    why)) {
+      running_fingerprint = ir::Fingerprint(r->candidate->module);
+      const auto sum = host.reload_summary();
+      detail = DescribeReload(sum);
+      for (const auto& id : sum.changed) metrics.loaded_since[id] = now_text();
+      for (const auto& id : sum.added) metrics.loaded_since[id] = now_text();
+      for (const auto& id : sum.removed) metrics.loaded_since.erase(id);
+      metrics.module = &r->candidate->module;
+      reloader.Running(running_fingerprint);
+      reloaded.push_back(std::move(r->candidate));
+      outcome = "done";
+      ++metrics.reloads_done;
+      std::cerr << fmt::format("{}: rules reloaded ({}): {}\n", name, r->reason, detail);
+    } else {
+      if (r->candidate) r->refusal = why;  // the swap itself refused (a schema change)
+      outcome = r->unchanged ? "unchanged" : "refused";
+      detail = r->unchanged ? "the rules compile to those running" : r->refusal;
+      ++(r->unchanged ? metrics.reloads_unchanged : metrics.reloads_refused);
+      std::cerr << fmt::format("{}: {} ({}): {}{}\n", name, r->unchanged ? "reload: nothing to do" : "reload refused",
+                               r->reason, detail, r->unchanged ? "" : "; the running rules go on");
+    }
+    metrics.last_reload =
+        nlohmann::json{{"result", outcome}, {"reason", r->reason}, {"detail", detail}, {"at", now_text()}}.dump();
+  };
   auto log = [&](const runtime::KafkaStats&) {
+    if (reloader.ready()) apply_reload();  // between two messages
     for (const std::string& line : host.TakeLog()) std::cerr << name << ": " << line << "\n";
     if (admin) {
       const auto now = std::chrono::steady_clock::now();

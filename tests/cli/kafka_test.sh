@@ -11,7 +11,8 @@
 # by partitions quiet longer than --idle-timeout; high alerts went to the paging
 # topic only; a message keyed by another
 # patient and a line that is not JSON are dead-lettered with their partition and offset;
-# a broker refusing the alerts' writes stops serve with exit 2, naming the topic.
+# a rule added while serving is swapped into every partition, a broken one refused; a
+# broker refusing the alerts' writes stops serve with exit 2, naming the topic.
 # The mock keeps a bounded log per partition (observed: of 50,000 small messages it kept
 # the last 27,000 to 31,000), so the topics here stay small.
 # Usage: kafka_test.sh PATH/TO/cdr PATH/TO/cdr_gen_stream PATH/TO/cdr_kafka_mock SOURCE_DIR
@@ -32,7 +33,7 @@ fi
 
 # The cluster runs until the test's end closes its stdin (fd 9).
 mkfifo "$tmp/mock.in"
-"$mock" events:3 events.alerts paging events.dead-letter events.late g.state:2 <"$tmp/mock.in" >"$tmp/boot" 2>"$tmp/mock.err" &
+"$mock" events:3 events.alerts paging events.dead-letter events.late g.state:2 hot.alerts <"$tmp/mock.in" >"$tmp/boot" 2>"$tmp/mock.err" &
 pids+=($!)
 exec 9>"$tmp/mock.in"
 for _ in $(seq 1 100); do
@@ -189,6 +190,44 @@ consume events.alerts >"$tmp/alerts.default"
 consume paging >"$tmp/alerts.paging"
 final "$tmp/alerts.default" "$tmp/alerts.paging" >"$tmp/final.kafka3"
 cmp -s "$tmp/final.kafka3" "$tmp/final.run" && ok || fail "after the replay the final alerts differ from cdr run's"
+
+# Hot reload with a Kafka source: a rule added to the rules directory is swapped into every
+# partition's engine (its alerts over the kept history marked backfill); a broken rule is
+# refused and the running rules go on. (Its own group and alerts topic.)
+cp -r "$src/rules" "$tmp/rules"
+"$cdr" serve --rules "$tmp/rules" --source "kafka:$boot/events" --group hot --alerts-topic hot.alerts \
+  --state-topic none --commit-every 200ms --progress --kafka-option log_level=3 \
+  --kafka-option session.timeout.ms=6000 2>"$tmp/hot.err" &
+pids+=($!)
+hot_pid=$!
+wait_committed "$tmp/hot.err" "$total"
+cat >"$tmp/rules/tachycardia.cdr" <<'RULE'
+// A rule added while serve runs.
+rule tachycardia version "1.0.0"
+  title "Tachycardia"
+  owner "Test"
+  status review
+  cites "A test rule"
+  uses vitals
+  let hr = last(heart_rate within 1h)
+  when hr > 100 '/min' alert medium "heart rate {hr}"
+  suppress 2h
+
+test "a fast heart fires" for tachycardia {
+  given heart_rate 130 '/min' at 0h
+  expect alert medium at 0h
+}
+RULE
+expect_text_soon "a rule added is swapped in" "$tmp/hot.err" "rules reloaded (rules changed: tachycardia.cdr)"
+expect_text "the reload names the rule added" "$tmp/hot.err" "added tachycardia; removed none"
+echo 'rule broken version' >"$tmp/rules/broken.cdr"
+expect_text_soon "a broken rule is refused" "$tmp/hot.err" "reload refused (rules changed: broken.cdr)"
+kill -TERM "$hot_pid"
+wait "$hot_pid"
+check "serve after reloads: SIGTERM exits 0" 0 $?
+consume hot.alerts >"$tmp/hot.alerts"
+grep '"rule":"tachycardia"' "$tmp/hot.alerts" | grep -q '"backfill":true' && ok ||
+  fail "the rule added must write its alerts over the kept history, marked backfill"
 
 # A broker that refuses the alerts' writes for good: intake stops, exit 2 naming the topic.
 # (A new group: it replays the topic from the start, so it has alerts to produce.)
