@@ -44,24 +44,15 @@ KafkaHost::~KafkaHost() {
 
 bool KafkaHost::Start(std::string& error) {
   char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  std::vector<std::pair<std::string, std::string>> settings = {
-      {"bootstrap.servers", source_.brokers},
-      {"group.id", source_.group},
-      {"enable.auto.commit", "false"},       // committed only once the output is delivered
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"enable.partition.eof", "false"},
-      {"isolation.level", "read_committed"},
-  };
-  settings.insert(settings.end(), source_.config.begin(), source_.config.end());
-  for (const auto& [key, value] : settings) {
-    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      error = "Kafka consumer setting " + key + "=" + value + ": " + err;
-      return false;
-    }
-  }
+  rd_kafka_conf_t* conf = KafkaConf({{"bootstrap.servers", source_.brokers},
+                                     {"group.id", source_.group},
+                                     {"enable.auto.commit", "false"},  // committed only once the output is delivered
+                                     {"enable.auto.offset.store", "false"},
+                                     {"auto.offset.reset", "earliest"},
+                                     {"enable.partition.eof", "false"},
+                                     {"isolation.level", "read_committed"}},
+                                    source_.config, "consumer", error);
+  if (!conf) return false;
   rd_kafka_conf_set_opaque(conf, this);
   rd_kafka_conf_set_rebalance_cb(conf, [](rd_kafka_t* rk, rd_kafka_resp_err_t e,
                                           rd_kafka_topic_partition_list_t* parts, void* opaque) {

@@ -44,24 +44,32 @@ const std::string& AlertRouting::TopicOf(std::string_view rule, std::string_view
   return fallback;
 }
 
+rd_kafka_conf_t* KafkaConf(const std::vector<std::pair<std::string, std::string>>& settings,
+                           const std::vector<std::pair<std::string, std::string>>& extra, const std::string& what,
+                           std::string& error) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto* list : {&settings, &extra}) {
+    for (const auto& [key, value] : *list) {
+      if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        error = "Kafka " + what + " setting " + key + "=" + value + ": " + err;
+        return nullptr;
+      }
+    }
+  }
+  return conf;
+}
+
 std::unique_ptr<KafkaProducer> KafkaProducer::Create(const std::string& brokers,
                                                      const std::vector<std::pair<std::string, std::string>>& config,
                                                      std::string& error) {
   char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  std::vector<std::pair<std::string, std::string>> settings = {
-      {"bootstrap.servers", brokers},
-      {"enable.idempotence", "true"},  // no duplicates or reordering from retries
-      {"linger.ms", "1"},              // alerts go out within milliseconds
-  };
-  settings.insert(settings.end(), config.begin(), config.end());
-  for (const auto& [key, value] : settings) {
-    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      error = "Kafka producer setting " + key + "=" + value + ": " + err;
-      return nullptr;
-    }
-  }
+  rd_kafka_conf_t* conf = KafkaConf({{"bootstrap.servers", brokers},
+                                     {"enable.idempotence", "true"},  // no duplicates or reordering from retries
+                                     {"linger.ms", "1"}},             // alerts go out within milliseconds
+                                    config, "producer", error);
+  if (!conf) return nullptr;
   auto producer = std::unique_ptr<KafkaProducer>(new KafkaProducer());
   rd_kafka_conf_set_opaque(conf, producer.get());
   rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque) {

@@ -15,6 +15,7 @@
 #include "runtime/sink.h"
 
 typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_conf_s rd_kafka_conf_t;
 
 namespace cdr::runtime {
 
@@ -32,6 +33,12 @@ struct AlertRouting {
   /// The topic of an alert, or `fallback` when no line matches.
   const std::string& TopicOf(std::string_view rule, std::string_view severity, const std::string& fallback) const;
 };
+
+/// A librdkafka configuration of `settings` and then `extra` (the operator's, which win);
+/// null, with the setting refused and why (`what`: "consumer", "producer"), when one is.
+rd_kafka_conf_t* KafkaConf(const std::vector<std::pair<std::string, std::string>>& settings,
+                           const std::vector<std::pair<std::string, std::string>>& extra, const std::string& what,
+                           std::string& error);
 
 /// A producer: an idempotent librdkafka producer whose deliveries are counted.
 class KafkaProducer {

@@ -75,22 +75,15 @@ bool KafkaStateStore::Write(int32_t partition, const FileHost& host, int64_t off
 bool KafkaStateStore::Load(std::map<int32_t, PartitionSnapshot>& out, std::vector<std::string>& notes,
                            std::string& error) {
   char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // A group id gives the consumer its queue; it never joins the group (assign, not
   // subscribe) and commits nothing.
-  std::vector<std::pair<std::string, std::string>> settings = {{"bootstrap.servers", brokers_},
-                                                               {"group.id", state_topic_ + ".reader"},
-                                                               {"enable.partition.eof", "true"},
-                                                               {"enable.auto.commit", "false"},
-                                                               {"isolation.level", "read_committed"}};
-  settings.insert(settings.end(), config_.begin(), config_.end());
-  for (const auto& [key, value] : settings) {
-    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      error = "Kafka setting " + key + "=" + value + ": " + err;
-      return false;
-    }
-  }
+  rd_kafka_conf_t* conf = KafkaConf({{"bootstrap.servers", brokers_},
+                                     {"group.id", state_topic_ + ".reader"},
+                                     {"enable.partition.eof", "true"},
+                                     {"enable.auto.commit", "false"},
+                                     {"isolation.level", "read_committed"}},
+                                    config_, "state reader", error);
+  if (!conf) return false;
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!rk) {
     rd_kafka_conf_destroy(conf);

@@ -8,10 +8,14 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "compiler/driver/commands.h"
 #include "compiler/jit/jit.h"
+#include "stdlib/time.h"
 
 namespace cdr::driver {
 
@@ -23,6 +27,24 @@ std::string DescribeReload(const runtime::Engine::ReloadSummary& sum) {
   };
   return "kept " + list(sum.kept) + "; changed " + list(sum.changed) + "; added " + list(sum.added) + "; removed " +
          list(sum.removed);
+}
+
+void ReportReload(const std::string& command, const std::string& reason, const std::string& outcome,
+                  const std::string& detail, Metrics& metrics) {
+  if (outcome == "done") {
+    ++metrics.reloads_done;
+    std::cerr << fmt::format("{}: rules reloaded ({}): {}\n", command, reason, detail);
+  } else if (outcome == "unchanged") {
+    ++metrics.reloads_unchanged;
+    std::cerr << fmt::format("{}: reload: nothing to do ({}): {}\n", command, reason, detail);
+  } else {
+    ++metrics.reloads_refused;
+    std::cerr << fmt::format("{}: reload refused ({}): {}; the running rules go on\n", command, reason, detail);
+  }
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  metrics.last_reload = nlohmann::json{{"result", outcome}, {"reason", reason}, {"detail", detail},
+                                       {"at", stdlib::FormatTime(now)}}.dump();
 }
 
 

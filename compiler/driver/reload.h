@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "compiler/driver/admin.h"
 #include "compiler/driver/frontend.h"
 #include "runtime/engine.h"
 #include "runtime/interpreter.h"
@@ -25,6 +26,12 @@ namespace cdr::driver {
 
 /// "kept A, B; changed C; added none; removed D": what a swap did, for the log.
 std::string DescribeReload(const runtime::Engine::ReloadSummary& summary);
+
+/// Reports what a reload request came to (`outcome`: "done", "unchanged" or "refused";
+/// `detail`: DescribeReload's, or why): one line on stderr (`command: ...`), and the
+/// counts and last outcome the admin endpoint shows.
+void ReportReload(const std::string& command, const std::string& reason, const std::string& outcome,
+                  const std::string& detail, Metrics& metrics);
 
 class RuleReloader {
  public:

@@ -420,8 +420,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       if (checkpoints) checkpoints->SetIdentity(CheckpointIdentity(name, *module, options, files));
       reloaded.push_back(std::move(r->candidate));
       outcome = "done";
-      ++metrics.reloads_done;
-      std::cerr << fmt::format("{}: rules reloaded ({}): {}\n", name, r->reason, detail);
+      ReportReload(name, r->reason, outcome, detail, metrics);
       // The last checkpoint is of the rules before: a restart with the rules now on disk
       // would refuse it. One of the new rules, at once.
       checkpoint_if_due(/*now=*/true);
@@ -429,12 +428,8 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       if (r->candidate) r->refusal = why;  // the swap itself refused (a schema change)
       outcome = r->unchanged ? "unchanged" : "refused";
       detail = r->unchanged ? "the rules compile to those running" : r->refusal;
-      ++(r->unchanged ? metrics.reloads_unchanged : metrics.reloads_refused);
-      std::cerr << fmt::format("{}: {} ({}): {}{}\n", name, r->unchanged ? "reload: nothing to do" : "reload refused",
-                               r->reason, detail, r->unchanged ? "" : "; the running rules go on");
+      ReportReload(name, r->reason, outcome, detail, metrics);
     }
-    metrics.last_reload = nlohmann::json{{"result", outcome}, {"reason", r->reason}, {"detail", detail},
-                                         {"at", NowText()}}.dump();
     publish(true);
   };
   auto after_line = [&]() {

@@ -8,7 +8,6 @@
 #include <iostream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
 
 #include "compiler/driver/admin.h"
 #include "compiler/driver/backend.h"
@@ -159,7 +158,7 @@ int ServeKafka(const ServeOptions& so) {
       r->candidate.reset();  // built before the worker knew of an earlier swap: the same rules
       r->unchanged = true;
     }
-    std::string outcome, detail, why;
+    std::string detail, why;
     if (r->candidate && host.Reload(r->candidate->module, r->native,
                                     EngineIdentity(r->candidate->module, options) + "trace: " +
                                         (topics.trace.empty() ? "off" : "on") + "\n",
@@ -173,19 +172,12 @@ int ServeKafka(const ServeOptions& so) {
       metrics.module = &r->candidate->module;
       reloader.Running(running_fingerprint);
       reloaded.push_back(std::move(r->candidate));
-      outcome = "done";
-      ++metrics.reloads_done;
-      std::cerr << fmt::format("{}: rules reloaded ({}): {}\n", name, r->reason, detail);
+      ReportReload(name, r->reason, "done", detail, metrics);
     } else {
       if (r->candidate) r->refusal = why;  // the swap itself refused (a schema change)
-      outcome = r->unchanged ? "unchanged" : "refused";
-      detail = r->unchanged ? "the rules compile to those running" : r->refusal;
-      ++(r->unchanged ? metrics.reloads_unchanged : metrics.reloads_refused);
-      std::cerr << fmt::format("{}: {} ({}): {}{}\n", name, r->unchanged ? "reload: nothing to do" : "reload refused",
-                               r->reason, detail, r->unchanged ? "" : "; the running rules go on");
+      ReportReload(name, r->reason, r->unchanged ? "unchanged" : "refused",
+                   r->unchanged ? "the rules compile to those running" : r->refusal, metrics);
     }
-    metrics.last_reload =
-        nlohmann::json{{"result", outcome}, {"reason", r->reason}, {"detail", detail}, {"at", now_text()}}.dump();
   };
   auto log = [&](const runtime::KafkaStats&) {
     if (reloader.ready()) apply_reload();  // between two messages

@@ -201,23 +201,7 @@ cp -r "$src/rules" "$tmp/rules"
 pids+=($!)
 hot_pid=$!
 wait_committed "$tmp/hot.err" "$total"
-cat >"$tmp/rules/tachycardia.cdr" <<'RULE'
-// A rule added while serve runs.
-rule tachycardia version "1.0.0"
-  title "Tachycardia"
-  owner "Test"
-  status review
-  cites "A test rule"
-  uses vitals
-  let hr = last(heart_rate within 1h)
-  when hr > 100 '/min' alert medium "heart rate {hr}"
-  suppress 2h
-
-test "a fast heart fires" for tachycardia {
-  given heart_rate 130 '/min' at 0h
-  expect alert medium at 0h
-}
-RULE
+cp "$src/tests/data/rules/tachycardia.cdr" "$tmp/rules/tachycardia.cdr"
 expect_text_soon "a rule added is swapped in" "$tmp/hot.err" "rules reloaded (rules changed: tachycardia.cdr)"
 expect_text "the reload names the rule added" "$tmp/hot.err" "added tachycardia; removed none"
 echo 'rule broken version' >"$tmp/rules/broken.cdr"

@@ -166,24 +166,7 @@ reload_result() {  # reload_result PORT N: waits until the reload counters sum t
   done
   curl -s "http://127.0.0.1:$1/reload"
 }
-cat >"$tmp/tachycardia.cdr" <<'RULE'
-// A rule added while serve runs.
-rule tachycardia version "1.0.0"
-  title "Tachycardia"
-  owner "Test"
-  status review
-  cites "A test rule"
-  uses vitals
-  let hr = last(heart_rate within 1h)
-  when hr > 100 '/min' alert medium "heart rate {hr}"
-  suppress 2h
-
-test "a fast heart fires" for tachycardia {
-  given heart_rate 130 '/min' at 0h
-  expect alert medium at 0h
-}
-RULE
-cp "$tmp/tachycardia.cdr" "$tmp/rules/tachycardia.cdr"
+cp "$src/tests/data/rules/tachycardia.cdr" "$tmp/rules/tachycardia.cdr"
 reload_result "$port" 1 >"$tmp/reload1"
 expect_text "a rule added is swapped in" "$tmp/reload1" '"result":"done"'
 expect_text "the reload is logged" "$tmp/hot.err" "rules reloaded (rules changed: tachycardia.cdr): kept critical_values"
@@ -199,12 +182,12 @@ expect_text "a set with an error is refused" "$tmp/reload2" '"result":"refused"'
 expect_text "the refusal names the error" "$tmp/hot.err" "reload refused (rules changed: broken.cdr): 1 errors in the rules; the first: $tmp/rules/broken.cdr:1:"
 rm "$tmp/rules/broken.cdr"
 reload_result "$port" 3 >/dev/null  # the set without it: the running one, nothing to do
-sed 's/expect alert medium at 0h/expect no alert at 0h/' "$tmp/tachycardia.cdr" >"$tmp/rules/tachycardia.cdr"
+sed 's/expect alert medium at 0h/expect no alert at 0h/' "$src/tests/data/rules/tachycardia.cdr" >"$tmp/rules/tachycardia.cdr"
 reload_result "$port" 4 >"$tmp/reload4"
 expect_text "a set whose rule test fails is refused" "$tmp/reload4" '"result":"refused"'
 expect_text "the refusal names the test" "$tmp/hot.err" "1 of"
 expect_text "the refusal names the test" "$tmp/hot.err" "FAIL tachycardia: a fast heart fires"
-cp "$tmp/tachycardia.cdr" "$tmp/rules/tachycardia.cdr"  # back to the running set
+cp "$src/tests/data/rules/tachycardia.cdr" "$tmp/rules/tachycardia.cdr"  # back to the running set
 reload_result "$port" 5 >/dev/null
 kill -HUP "$pid"
 reload_result "$port" 6 >"$tmp/reload6"

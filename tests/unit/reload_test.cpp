@@ -52,16 +52,8 @@ const cdr::ir::Module& RulesB() {
     replace("rule news2 version \"1.0.0\"", "rule news2 version \"1.0.1\"");
     replace("when score >= 5 alert high", "when score >= 4 alert high");
     f->AddText(dir + "news2.cdr", news2);
-    f->AddText("tachycardia.cdr", R"(rule tachycardia version "1.0.0"
-  title "Tachycardia"
-  owner "Test"
-  status review
-  cites "A test rule"
-  uses vitals
-  let hr = last(heart_rate within 1h)
-  when hr > 120 '/min' alert medium "heart rate {hr}"
-  suppress 2h
-)");
+    const std::string added = std::string(CDR_SOURCE_DIR) + "/tests/data/rules/tachycardia.cdr";
+    f->AddText(added, ReadFile(added));
     f->Check();
     EXPECT_EQ(f->diags.error_count(), 0u) << cdr::diag::FormatText(f->diags);
     f->Lower();
