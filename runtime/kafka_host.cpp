@@ -292,7 +292,10 @@ bool KafkaHost::Reload(const ir::Module& module, const std::vector<std::vector<N
   options_.native = native;  // for partitions assigned from now on
   options_.take_native = nullptr;
   source_.identity = identity;
-  snapshot_due_ = true;  // the snapshots of the rules before would not be used by a restart
+  // The snapshots of the rules before would not be used by a restart: every partition's
+  // state is written again at the next commit, even one that has read nothing since.
+  for (auto& [_, p] : partitions_) p.snapshot = -1;
+  snapshot_due_ = true;
   return true;
 }
 

@@ -33,7 +33,7 @@ fi
 
 # The cluster runs until the test's end closes its stdin (fd 9).
 mkfifo "$tmp/mock.in"
-"$mock" events:3 events.alerts paging events.dead-letter events.late g.state:2 hot.alerts <"$tmp/mock.in" >"$tmp/boot" 2>"$tmp/mock.err" &
+"$mock" events:3 events.alerts paging events.dead-letter events.late g.state:2 hot.alerts hot.state <"$tmp/mock.in" >"$tmp/boot" 2>"$tmp/mock.err" &
 pids+=($!)
 exec 9>"$tmp/mock.in"
 for _ in $(seq 1 100); do
@@ -196,14 +196,23 @@ cmp -s "$tmp/final.kafka3" "$tmp/final.run" && ok || fail "after the replay the 
 # refused and the running rules go on. (Its own group and alerts topic.)
 cp -r "$src/rules" "$tmp/rules"
 "$cdr" serve --rules "$tmp/rules" --source "kafka:$boot/events" --group hot --alerts-topic hot.alerts \
-  --state-topic none --commit-every 200ms --progress --kafka-option log_level=3 \
+  --state-topic hot.state --state-every 1s --commit-every 200ms --progress --kafka-option log_level=3 \
   --kafka-option session.timeout.ms=6000 2>"$tmp/hot.err" &
 pids+=($!)
 hot_pid=$!
 wait_committed "$tmp/hot.err" "$total"
+sleep 1.5  # every partition's state is written, and nothing comes after it
 cp "$src/tests/data/rules/tachycardia.cdr" "$tmp/rules/tachycardia.cdr"
 expect_text_soon "a rule added is swapped in" "$tmp/hot.err" "rules reloaded (rules changed: tachycardia.cdr)"
 expect_text "the reload names the rule added" "$tmp/hot.err" "added tachycardia; removed none"
+# Every partition's state is written with the new rules at the next commit, even those
+# that read nothing since their last snapshot.
+for _ in $(seq 1 200); do
+  [ "$(sed -n '/rules reloaded/,$p' "$tmp/hot.err" | grep -c 'state of events\[[0-2]\] at offset')" -ge 3 ] && break
+  sleep 0.05
+done
+[ "$(sed -n '/rules reloaded/,$p' "$tmp/hot.err" | grep -c 'state of events\[[0-2]\] at offset')" -ge 3 ] && ok ||
+  fail "after a reload every partition's state must be written with the new rules"
 echo 'rule broken version' >"$tmp/rules/broken.cdr"
 expect_text_soon "a broken rule is refused" "$tmp/hot.err" "reload refused (rules changed: broken.cdr)"
 kill -TERM "$hot_pid"
