@@ -142,6 +142,8 @@ std::optional<runtime::EngineOptions> EngineOptionsOf(const RunOptions& o, std::
 /// What state saved by an engine depends on: the rules (ir::Fingerprint) and the options
 /// that change results, one `name: value` line each (checkpoints, Kafka state snapshots).
 std::string EngineIdentity(const ir::Module& module, const runtime::EngineOptions& options);
+/// The wall clock's present as RFC 3339 text (logs, the admin endpoint).
+std::string NowText();
 /// SIGHUP sets the flag pointed to (serve: reload the rules).
 volatile sig_atomic_t* CatchReloadSignal();
 /// The first SIGTERM or SIGINT sets the flag pointed to (its signal's number); a second one

@@ -15,7 +15,6 @@
 
 #include "compiler/driver/commands.h"
 #include "compiler/jit/jit.h"
-#include "stdlib/time.h"
 
 namespace cdr::driver {
 
@@ -41,10 +40,8 @@ void ReportReload(const std::string& command, const std::string& reason, const s
     ++metrics.reloads_refused;
     std::cerr << fmt::format("{}: reload refused ({}): {}; the running rules go on\n", command, reason, detail);
   }
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  metrics.last_reload = nlohmann::json{{"result", outcome}, {"reason", reason}, {"detail", detail},
-                                       {"at", stdlib::FormatTime(now)}}.dump();
+  metrics.last_reload =
+      nlohmann::json{{"result", outcome}, {"reason", reason}, {"detail", detail}, {"at", NowText()}}.dump();
 }
 
 

@@ -12,8 +12,6 @@
 #include <memory>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
 #include "compiler/driver/admin.h"
 #include "compiler/driver/backend.h"
 #include "compiler/driver/commands.h"
@@ -43,13 +41,12 @@ volatile sig_atomic_t g_reload_signal = 0;
 
 void OnReloadSignal(int) { g_reload_signal = 1; }
 
+}  // namespace
 
 std::string NowText() {
   return stdlib::FormatTime(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
-
-}  // namespace
 
 // The first SIGTERM or SIGINT ends the input where it is: the event being processed
 // finishes and the run ends as at the end of its input. A second one kills as usual.

@@ -16,7 +16,6 @@
 #include "compiler/driver/reload.h"
 #include "runtime/kafka_host.h"
 #include "runtime/kafka_sink.h"
-#include "stdlib/time.h"
 
 namespace cdr::driver {
 
@@ -117,8 +116,7 @@ int ServeKafka(const ServeOptions& so) {
   std::unique_ptr<AdminServer> admin;
   Metrics metrics;
   metrics.module = &fe.module;
-  const std::string started = stdlib::FormatTime(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  const std::string started = NowText();
   for (const auto& rule : fe.module.rules) metrics.loaded_since[rule.id] = started;
   if (!so.admin.empty()) {
     admin = std::make_unique<AdminServer>(so.source, [&reloader] { reloader.Request("POST /reload"); });
@@ -146,11 +144,6 @@ int ServeKafka(const ServeOptions& so) {
                            source.brokers, topics.alerts, topics.routing.routes.empty() ? "" : " and routed topics");
   volatile sig_atomic_t& stop = *CatchStopSignals();
   const auto start = std::chrono::steady_clock::now();
-  auto now_text = [] {
-    return stdlib::FormatTime(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count());
-  };
   auto apply_reload = [&] {
     std::optional<RuleReloader::Result> r = reloader.Take();
     if (!r) return;
@@ -166,8 +159,8 @@ int ServeKafka(const ServeOptions& so) {
       running_fingerprint = ir::Fingerprint(r->candidate->module);
       const auto sum = host.reload_summary();
       detail = DescribeReload(sum);
-      for (const auto& id : sum.changed) metrics.loaded_since[id] = now_text();
-      for (const auto& id : sum.added) metrics.loaded_since[id] = now_text();
+      for (const auto& id : sum.changed) metrics.loaded_since[id] = NowText();
+      for (const auto& id : sum.added) metrics.loaded_since[id] = NowText();
       for (const auto& id : sum.removed) metrics.loaded_since.erase(id);
       metrics.module = &r->candidate->module;
       reloader.Running(running_fingerprint);
