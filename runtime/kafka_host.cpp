@@ -164,6 +164,29 @@ void KafkaHost::Revoke(void* list) {
   log_.push_back("partitions revoked: " + (text.empty() ? std::string("none") : text));
 }
 
+namespace {
+// A commit refused while the group rebalances or its coordinator moves: the next commit
+// (or the partition's next owner) makes up for it.
+bool CommitMayWait(rd_kafka_resp_err_t e) {
+  switch (e) {
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+    case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
 bool KafkaHost::Commit(std::string& error, bool snapshot_now) {
   if (!consumer_) return true;
   // Everything produced so far (the output of every message processed) must be delivered
@@ -197,11 +220,23 @@ bool KafkaHost::Commit(std::string& error, bool snapshot_now) {
   }
   rd_kafka_resp_err_t e = n ? rd_kafka_commit(consumer_, offsets, /*async=*/0) : RD_KAFKA_RESP_ERR_NO_ERROR;
   rd_kafka_topic_partition_list_destroy(offsets);
+  if (e && CommitMayWait(e)) {
+    // The group is rebalancing (or its coordinator moving): the commit is dropped, not the
+    // process. Whoever holds a partition next restores its snapshot or replays from the
+    // last commit, and what it produces again carries the same alert ids.
+    ++stats_.commits_skipped;
+    if (!commit_refused_) {  // said once per run of refusals
+      log_.push_back(std::string("offsets not committed (tried again at each commit): ") + rd_kafka_err2str(e));
+    }
+    commit_refused_ = true;
+    return true;
+  }
   if (e) {
     error = std::string("cannot commit offsets to Kafka: ") + rd_kafka_err2str(e);
     return false;
   }
   if (n) {
+    commit_refused_ = false;
     ++stats_.commits;
     std::string text;
     int64_t total = 0;

@@ -51,6 +51,7 @@ struct KafkaStats {
   uint64_t messages = 0;  // read, replays included
   uint64_t replayed = 0;  // of those, before their partition's committed offset (output not produced again)
   uint64_t commits = 0;
+  uint64_t commits_skipped = 0;  // refused while the group rebalanced (the next owner replays from the last)
   uint64_t assignments = 0, revocations = 0;
   uint64_t snapshots = 0, restored = 0;  // state snapshots written; partitions restored from one
   HostStats hosts;  // summed over the partitions held now and before
@@ -111,6 +112,7 @@ class KafkaHost {
 
   const ir::Module* module_;  // the rules running (a reload swaps them)
   bool snapshot_due_ = false;  // after a reload: the next commit writes every partition's state
+  bool commit_refused_ = false;  // the last commit was refused while the group rebalanced
   EngineOptions options_;
   KafkaSink& sink_;
   KafkaProducer& producer_;

@@ -188,10 +188,11 @@ int ServeKafka(const ServeOptions& so) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cerr << fmt::format(
       "{}: {} messages read ({} replayed to rebuild state): {} used, {} dead-lettered, {} late; {} alerts fired, "
-      "{} retracted ({} sent to Kafka, {} already delivered before a restart); {} commits; {} state snapshots "
+      "{} retracted ({} sent to Kafka, {} already delivered before a restart); {} commits ({} refused while the group "
+      "rebalanced); {} state snapshots "
       "written, {} partitions restored from one; {:.2f} s\n",
       name, s.messages, s.replayed, s.hosts.used, s.hosts.dead_lettered, s.hosts.late, s.hosts.fired,
-      s.hosts.retracted, sink.alerts(), sink.muted(), s.commits, s.snapshots, s.restored, secs);
+      s.hosts.retracted, sink.alerts(), sink.muted(), s.commits, s.commits_skipped, s.snapshots, s.restored, secs);
   if (admin) admin->Stop();
   backend.Join();
   if (!ok) {

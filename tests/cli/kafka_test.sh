@@ -31,22 +31,12 @@ if ! command -v kcat >/dev/null; then
   exit 1
 fi
 
-# The cluster runs until the test's end closes its stdin (fd 9).
-mkfifo "$tmp/mock.in"
-"$mock" events:3 events.alerts paging events.dead-letter events.late g.state:2 hot.alerts hot.state <"$tmp/mock.in" >"$tmp/boot" 2>"$tmp/mock.err" &
-pids+=($!)
-exec 9>"$tmp/mock.in"
-for _ in $(seq 1 100); do
-  [ -s "$tmp/boot" ] && break
-  sleep 0.05
-done
-boot=$(head -1 "$tmp/boot")
-[ -n "$boot" ] || { fail "the mock cluster did not start: $(cat "$tmp/mock.err")"; exit 1; }
+source "$(dirname "$0")/kafka_lib.sh"
+start_mock "$mock" events:3 events.alerts paging events.dead-letter events.late g.state:2 hot.alerts hot.state
 
 # Events keyed by patient (kcat -K: KEY<TAB>VALUE); the first part ends with a message
 # keyed by another patient and a line that is not JSON.
 "$gen" 60 6000 11 >"$tmp/all.ndjson"
-key() { awk '{ match($0, /"patient":"[^"]*"/); print substr($0, RSTART + 11, RLENGTH - 12) "\t" $0 }'; }
 head -4000 "$tmp/all.ndjson" | key >"$tmp/part1.tsv"
 wrong=$(sed -n 4001p "$tmp/all.ndjson")
 printf 'not-the-patient\t%s\np1\tnot json\n' "$wrong" >>"$tmp/part1.tsv"
@@ -122,7 +112,6 @@ check "serve stopped by SIGTERM exits 0" 0 $?
 expect_text "the stop is said" "$tmp/serve2.err" "stopped by SIGTERM; offsets committed"
 expect_text "replayed messages are not produced again" "$tmp/serve2.err" "already delivered before a restart"
 
-consume() { kcat -C -b "$boot" -t "$1" -e -q -f '%s\n' -X isolation.level=read_committed; }
 consume events.alerts >"$tmp/alerts.default"
 consume paging >"$tmp/alerts.paging"
 consume events.dead-letter >"$tmp/dead"
@@ -132,35 +121,9 @@ consume events.dead-letter >"$tmp/dead"
 "$cdr" run --rules "$src/rules" --events "$tmp/run.ndjson" --out "$tmp/run.alerts" --emit eager 2>"$tmp/run.err"
 check "cdr run on the same events" 0 $?
 
-# Final alerts by id: fires minus retractions, in each topic's order (an alert and its
-# retraction have one severity and one key: one topic, one partition).
-final() {
-  python3 -c '
-import json, sys
-final = {}
-for path in sys.argv[1:]:
-    for line in open(path):
-        a = json.loads(line)
-        action = a.pop("action")
-        if action == "fire":
-            final[a["alert"]] = a
-        else:
-            final.pop(a["alert"], None)
-print(json.dumps(final, sort_keys=True))
-' "$@"
-}
 final "$tmp/alerts.default" "$tmp/alerts.paging" >"$tmp/final.kafka"
 final "$tmp/run.alerts" >"$tmp/final.run"
-if cmp -s "$tmp/final.kafka" "$tmp/final.run"; then ok; else
-  fail "the final alerts over Kafka differ from cdr run's"
-  python3 -c '
-import json, sys
-a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-print("only over Kafka:", sorted(set(a) - set(b))[:5], "only in cdr run:", sorted(set(b) - set(a))[:5])
-' "$tmp/final.kafka" "$tmp/final.run"
-fi
-n_final=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$tmp/final.run")
-[ "$n_final" -gt 20 ] && ok || fail "too few alerts ($n_final) for the comparison to mean anything"
+same_final "after a SIGKILL and a restart" "$tmp/final.kafka" "$tmp/final.run"
 [ -s "$tmp/alerts.paging" ] && ok || fail "no high alert reached the paging topic"
 if grep -q '"severity":"high"' "$tmp/alerts.default"; then fail "a high alert went to the default topic"; else ok; fi
 if grep -vq '"severity":"high"' "$tmp/alerts.paging"; then fail "an alert not high went to the paging topic"; else ok; fi
