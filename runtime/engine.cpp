@@ -639,6 +639,14 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
   // Settled: only the points the stream has passed are decided; a held point after them
   // waits (it can still change with events of its own time). Eager: every point.
   const int64_t upto = options_.emit == Emit::Eager ? INT64_MAX : latest_;
+  // A point of this rule before `from` still waiting to be decided, which the stream has
+  // now passed, is decided first, in time order: deciding from `from` without it (a timer
+  // point fired as the stream passed it, ahead of the waiting point's own decision) would
+  // fire what the waiting point's alert suppresses, then retract it.
+  if (rs.undecided_from < from && rs.undecided_from < upto) {
+    from = rs.undecided_from;
+    rs.undecided_from = INT64_MAX;  // its due entry is now stale
+  }
   // Nothing to decide when no alert stands from `from` on and no point there holds (the
   // common case: a new point where no clause held).
   if (rs.fired.lower_bound(from) == rs.fired.end()) {
