@@ -68,7 +68,7 @@ ruleItem
 testDecl : 'test' name=STRING 'for' target=ident '{' testStep* '}' ;
 
 testStep
-  : 'given' signal=ident value=testValue? 'at' time=expr
+  : 'given' signal=signalName value=testValue? 'at' time=expr
       ('recorded' recorded=expr)? ('id' id=STRING)? ('status' status=ident)?   # givenStep
   | 'expect' 'alert' severity=ident? 'at' time=expr           # expectAlertStep
   | 'expect' 'no' 'alert' 'at' time=expr                      # expectNoAlertStep

@@ -7,6 +7,7 @@
 
 #include "runtime/line_reader.h"
 #include "stdlib/decimal.h"
+#include "stdlib/responses.h"
 #include "stdlib/time.h"
 #include "stdlib/units.h"
 
@@ -40,6 +41,9 @@ struct RawEvent {
   std::optional<bool> bool_value;
   std::string_view number_text;
   bool is_number = false;
+  // An alert response (`response`: action, rule, alert, by, reason).
+  bool have_response = false;
+  std::optional<std::string_view> action, rule, alert, by, reason;
 };
 
 namespace {
@@ -359,8 +363,9 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
 namespace {
 
 // The fields Walk reads, by number.
-enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kUnknown };
-constexpr std::string_view kNames[] = {"id", "patient", "time", "recorded", "signal", "code", "value", "unit", "status"};
+enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kResponse, kUnknown };
+constexpr std::string_view kNames[] = {"id",   "patient", "time",   "recorded", "signal",
+                                       "code", "value",   "unit",   "status",   "response"};
 
 [[gnu::noinline, gnu::cold]] std::string Malformed(int field) { return "not JSON: malformed value of " + Quote(kNames[field]); }
 
@@ -406,7 +411,7 @@ template <Keys kKeys, typename Field>
       case 'i': which = KeyIs(k, "id\"") ? kId : kUnknown; break;
       case 'p': which = KeyIs(k, "patient\"") ? kPatient : kUnknown; break;
       case 't': which = KeyIs(k, "time\"") ? kTime : kUnknown; break;
-      case 'r': which = KeyIs(k, "recorded\"") ? kRecorded : kUnknown; break;
+      case 'r': which = KeyIs(k, "recorded\"") ? kRecorded : KeyIs(k, "response\"") ? kResponse : kUnknown; break;
       case 's': which = KeyIs(k, "signal\"") ? kSignal : KeyIs(k, "status\"") ? kStatus : kUnknown; break;
       case 'c': which = KeyIs(k, "code\"") ? kCode : kUnknown; break;
       case 'v': which = KeyIs(k, "value\"") ? kValue : kUnknown; break;
@@ -455,6 +460,34 @@ std::optional<std::string> ReadCode(simdjson::ondemand::value& v, RawEvent& r, b
     (part == kSystem ? r.system : r.code) = cv;
   }
   if (!r.system || !r.code) return "`code` must have `system` and `code`";
+  return std::nullopt;
+}
+
+// `response`: an object of strings `action`, `rule`, `alert`, `by`, `reason` (other keys
+// ignored, none twice). Read rarely: its keys are compared unescaped.
+[[gnu::noinline, gnu::cold]] std::optional<std::string> ReadResponse(simdjson::ondemand::value& v, RawEvent& r) {
+  simdjson::ondemand::object o;
+  if (v.get_object().get(o)) {
+    simdjson::ondemand::json_type type;
+    if (v.type().get(type)) return Malformed(kResponse);
+    return "`response` must be an object with `action`, `rule`, `alert` and `by`";
+  }
+  r.have_response = true;
+  constexpr std::string_view kParts[] = {"action", "rule", "alert", "by", "reason"};
+  std::optional<std::string_view>* slots[] = {&r.action, &r.rule, &r.alert, &r.by, &r.reason};
+  for (auto f : o) {
+    std::string_view key;
+    if (f.unescaped_key().get(key)) return "not JSON: malformed key in `response`";
+    simdjson::ondemand::value fv;
+    if (f.value().get(fv)) return "not JSON: malformed `response`";
+    for (size_t i = 0; i < std::size(kParts); ++i) {
+      if (key != kParts[i]) continue;
+      if (*slots[i]) return Duplicate("response." + std::string(kParts[i]));
+      std::string_view text;
+      if (fv.get_string().get(text)) return "`response." + std::string(kParts[i]) + "` must be a string";
+      *slots[i] = text;
+    }
+  }
   return std::nullopt;
 }
 
@@ -520,6 +553,8 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bo
       if (auto err = v.get_string().get(*text)) return StringError(v, which, err);
     } else if (which == kCode) {
       if (auto err = ReadCode<kKeys>(v, r, escaped_key); err || (escaped_key && *escaped_key)) return err;
+    } else if (which == kResponse) {
+      if (auto err = ReadResponse(v, r)) return err;
     } else if (auto err = ReadValue(v, r)) {  // kValue
       return err;
     }
@@ -569,7 +604,9 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
     return "`status` " + Quote(r.status) + " is not final, amended or entered-in-error";
   }
   bool code_is_value = false;
-  if (r.signal_name) {
+  if (r.have_response) {
+    return Response(r, e);
+  } else if (r.signal_name) {
     auto it = by_name_.find(Key(*r.signal_name));
     if (it == by_name_.end()) return "unknown signal " + Quote(*r.signal_name);
     e.signal = it->second;
@@ -587,6 +624,9 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
     return "signal " + Quote(signal.name) + " is computed by rule " + Quote(module_.rules[static_cast<size_t>(signal.rule)].id) +
            "; events cannot set it";
   }
+  if (signal.response) {
+    return "signal " + Quote(signal.name) + " is set by alert responses (`response` with `action`, `rule`, `alert`, `by`), not by `signal`";
+  }
   if (e.status == Status::EnteredInError) return std::nullopt;  // removes by id; no value needed
   if (code_is_value && !r.text_value) r.text_value = r.code;
   if (auto refused = Value(signal, r.number_text, r.is_number, r.bool_value, r.text_value, r.unit, e)) return refused;
@@ -597,6 +637,33 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
       return Implausible(signal, r.number_text, r.unit, e);
     }
   }
+  return std::nullopt;
+}
+
+// An alert response (docs/events.md, "Alert responses"): an event of the signal
+// `RULE.acknowledged` (or overridden, escalated) whose value is who responded.
+std::optional<std::string> EventDecoder::Response(const RawEvent& r, Event& e) {
+  if (r.signal_name || r.code || r.is_number || r.bool_value || r.text_value) {
+    return "an alert response has no `signal`, `code` or `value`: its `response` says what it is";
+  }
+  const stdlib::ResponseKind* kind = r.action ? stdlib::ResponseOfAction(*r.action) : nullptr;
+  if (!r.action) return "`response` has no `action` (acknowledge, override or escalate)";
+  if (!kind) return "`response.action` " + Quote(*r.action) + " is not acknowledge, override or escalate";
+  if (!r.rule || r.rule->empty()) return "`response` has no `rule` (the id of the rule whose alert it answers)";
+  std::string name = std::string(*r.rule) + "." + std::string(kind->member);
+  auto it = by_name_.find(name);
+  if (it == by_name_.end() || !module_.signals[static_cast<size_t>(it->second)].response) {
+    return "`response.rule` " + Quote(*r.rule) + " is not a loaded rule";
+  }
+  e.signal = it->second;
+  if (e.status == Status::EnteredInError) return std::nullopt;  // withdraws the response with its id
+  if (!r.alert) return "`response` has no `alert` (the id of the alert it answers)";
+  if (r.alert->size() != 32 || r.alert->find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return "`response.alert` " + Quote(*r.alert) + " is not an alert id (32 lowercase hex digits)";
+  }
+  if (!r.by || r.by->empty()) return "`response` has no `by` (who responded)";
+  e.has_value = true;
+  e.value = interner_.Intern(std::string(*r.by));
   return std::nullopt;
 }
 

@@ -129,6 +129,7 @@ struct Code {
   std::string system, code;
 };
 
+
 struct UnitConversion {
   std::string unit;  // UCUM text accepted at ingest
   Conversion to_canonical;
@@ -151,6 +152,9 @@ struct Signal {
   /// lets[let] at each of its evaluation points where it is known. Never read from input.
   int32_t rule = -1, let = -1;
   bool derived() const { return rule >= 0; }
+  /// `R.acknowledged`, `R.overridden`, `R.escalated` (stdlib/responses.h), one of each for every
+  /// rule: set only by alert responses to R's alerts, never by `signal` or `code`.
+  bool response = false;
 };
 
 struct Module {

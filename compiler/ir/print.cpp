@@ -61,7 +61,19 @@ std::string Bound(int64_t v, Kind k) {
 
 std::string Print(const Module& m) {
   std::string out;
-  for (const Signal& s : m.signals) {
+  // The responses no rule reads are listed by the rules themselves (one of each per rule).
+  std::vector<bool> read(m.signals.size());
+  for (const Rule& r : m.rules) {
+    for (const SignalSlot& slot : r.slots) {
+      if (slot.signal >= 0 && static_cast<size_t>(slot.signal) < read.size()) read[static_cast<size_t>(slot.signal)] = true;
+    }
+  }
+  for (size_t i = 0; i < m.signals.size(); ++i) {
+    const Signal& s = m.signals[i];
+    if (s.response) {
+      if (read[i]) out += fmt::format("signal {} = responses\n", s.name);
+      continue;
+    }
     if (s.derived()) {
       out += fmt::format("signal {}{} = rule#{} let#{}\n", s.name, s.unit.empty() ? "" : " '" + s.unit + "'", s.rule, s.let);
       continue;

@@ -9,6 +9,7 @@
 #include "compiler/format/format.h"
 #include "compiler/sema/check.h"
 #include "stdlib/hash.h"
+#include "stdlib/responses.h"
 #include "stdlib/time.h"
 #include "stdlib/units.h"
 
@@ -826,6 +827,20 @@ Module Lower(const std::vector<const ast::File*>& files, const sema::Model& mode
     }
     signal_index[name] = static_cast<int32_t>(m.signals.size());
     m.signals.push_back(std::move(s));
+  }
+  // Every rule's alert responses (one signal of each kind, for all versions of the rule):
+  // a response to any loaded rule is an event of a known signal, whether read or not.
+  for (const ast::Rule* rule : model.rule_order) {
+    for (const stdlib::ResponseKind& kind : stdlib::kResponses) {
+      Signal s;
+      s.name = rule->name + "." + std::string(kind.member);
+      if (signal_index.count(s.name)) continue;
+      s.schema = "responses to rule " + rule->name;
+      s.type = SignalType::Text;
+      s.response = true;
+      signal_index[s.name] = static_cast<int32_t>(m.signals.size());
+      m.signals.push_back(std::move(s));
+    }
   }
   if (model.retention_seconds) m.retention_ms = model.retention_seconds->raw() / Decimal::kOne * 1000;
   std::map<std::string, size_t> rule_at;

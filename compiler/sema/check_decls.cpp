@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "compiler/sema/lint.h"
+#include "stdlib/responses.h"
 
 namespace cdr::sema::checker {
 
@@ -308,7 +309,9 @@ void Checker::Message(const ast::Rule& r, const ast::RuleItem& it, std::map<std:
 // The `rule.let` names an expression reads, with where they are written.
 void Checker::References(const Expr& e, std::vector<std::pair<std::string, SourceRange>>& out) {
   auto add = [&](const std::string& name, const SourceRange& r) {
-    if (name.find('.') != std::string::npos) out.emplace_back(name, r);
+    // Responses to a rule's alerts are input, not computed by it: no order follows from them.
+    size_t dot = name.find('.');
+    if (dot != std::string::npos && !stdlib::IsResponseMember(name.substr(dot + 1))) out.emplace_back(name, r);
   };
   if (e.kind == ExprKind::Name || e.kind == ExprKind::Absence) {
     add(e.text, e.kind == ExprKind::Name ? e.range : e.name_range);
@@ -372,6 +375,7 @@ const SignalInfo* Checker::Derived(const std::string& name, const SourceRange& r
   if (auto it = scope.signals.find(name); it != scope.signals.end()) return it->second;
   size_t dot = name.find('.');
   std::string rule = name.substr(0, dot), let = name.substr(dot + 1);
+  if (stdlib::IsResponseMember(let)) return Responses(name, rule, r, scope);
   auto [lo, hi] = rules_by_name_.equal_range(rule);
   if (lo == hi) {
     if (!checked_rules_.count(rule) && std::any_of(model_.rule_order.begin(), model_.rule_order.end(),
@@ -428,6 +432,47 @@ const SignalInfo* Checker::Derived(const std::string& name, const SourceRange& r
     info->second.type = t;
     info->second.rule = rule;
     info->second.let = let;
+  }
+  scope.signals.emplace(name, &info->second);
+  return &info->second;
+}
+
+// The responses to rule `rule`'s alerts of one kind (`news2.acknowledged`): input events
+// (docs/events.md, "Alert responses"), a text signal whose value is who responded. Any
+// rule may read them, its own included: they are not computed by the rule.
+const SignalInfo* Checker::Responses(const std::string& name, const std::string& rule, const SourceRange& r,
+                                     Scope& scope) {
+  std::vector<std::string> names;
+  const std::string member = name.substr(rule.size() + 1);
+  for (const ast::Rule* x : model_.rule_order) {
+    if (x->synthetic) continue;
+    names.push_back(x->name);
+    if (x->name != rule) continue;
+    for (const auto& it : x->items) {
+      if (it.kind != ast::RuleItem::Kind::Let || it.names[0] != member) continue;
+      auto* d = Error<Msg::ResponsesHideLet>(r, name, rule, member);
+      AddNote(d, it.name_ranges[0], "the `let` is here");
+      return nullptr;
+    }
+  }
+  if (std::find(names.begin(), names.end(), rule) == names.end()) {
+    auto* d = Error<Msg::UnknownRuleOfLet>(r, name, rule);
+    std::string sug = Suggest(rule, names);
+    if (!sug.empty() && d) {
+      std::string fixed = sug + name.substr(rule.size());
+      AddNote(d, {}, "did you mean `" + fixed + "`?");
+      d->fixes.push_back(diag::FixIt{r, fixed});
+    }
+    return nullptr;
+  }
+  auto [info, fresh] = model_.responses.try_emplace(name);
+  if (fresh) {
+    ast::SignalDecl& decl = model_.derived_decls.emplace_back();
+    decl.name = name;
+    decl.range = decl.name_range = r;
+    info->second.decl = &decl;
+    info->second.schema = "responses to rule " + rule;
+    info->second.type = Type::Of(TypeKind::Text);
   }
   scope.signals.emplace(name, &info->second);
   return &info->second;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "stdlib/responses.h"
+
 namespace cdr::sema::checker {
 
 void Checker::Test(const ast::Test& t) {
@@ -53,20 +55,29 @@ void Checker::Test(const ast::Test& t) {
     if (!s.id.empty() && s.status.empty() && !ids.insert(s.id).second) {
       Error<Msg::TestIdTwice>(s.range, s.id);
     }
-    auto sig = scope.signals.find(s.signal);
-    if (sig == scope.signals.end()) {
-      UnknownSignal(s.signal, s.signal_range, scope);
+    const SignalInfo* sig = nullptr;
+    if (size_t dot = s.signal.find('.'); dot == std::string::npos) {
+      auto it = scope.signals.find(s.signal);
+      if (it == scope.signals.end()) {
+        UnknownSignal(s.signal, s.signal_range, scope);
+        continue;
+      }
+      sig = it->second;
+    } else if (!stdlib::IsResponseMember(s.signal.substr(dot + 1))) {
+      Error<Msg::TestGivenDerived>(s.signal_range, s.signal, s.signal.substr(0, dot));
+      continue;
+    } else if (!(sig = Derived(s.signal, s.signal_range, scope))) {  // a response to a rule's alerts
       continue;
     }
-    const Type& want = sig->second->type;
+    const Type& want = sig->type;
     if (!s.value) {
       // An entry in error only removes the event with its id: it needs no value.
-      if (!want.IsError() && !sig->second->decl->is_event && s.status != "entered_in_error") {
+      if (!want.IsError() && !sig->decl->is_event && s.status != "entered_in_error") {
         Error<Msg::TestNeedsValue>(s.signal_range, s.signal, ToString(want));
       }
       continue;
     }
-    PlainFits(*s.value, want, sig->second->decl->name, sig->second->conversions);
+    PlainFits(*s.value, want, sig->decl->name, sig->conversions);
   }
 }
 

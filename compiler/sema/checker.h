@@ -148,6 +148,7 @@ class Checker {
   // known is an event of it, at the point's time, with the let's value. Null (after an
   // error) when the name does not resolve.
   const SignalInfo* Derived(const std::string& name, const SourceRange& r, Scope& scope);
+  const SignalInfo* Responses(const std::string& name, const std::string& rule, const SourceRange& r, Scope& scope);
 
   // ---- tests ---------------------------------------------------------------
 

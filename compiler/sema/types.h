@@ -70,7 +70,10 @@ struct Model {
   /// Derived signals (`rule.let`) that some rule reads, with the declarations made for them.
   std::map<std::string, SignalInfo> derived;
   std::list<ast::SignalDecl> derived_decls;
+  /// The responses to a rule's alerts (`rule.acknowledged`, ...) that some rule reads.
+  std::map<std::string, SignalInfo> responses;
 };
+
 
 /// Edit distance, for "did you mean" suggestions.
 size_t EditDistance(std::string_view a, std::string_view b);

@@ -194,6 +194,46 @@ TEST_F(DecoderTest, ConvertsUnitsExactly) {
   EXPECT_EQ(e_.value, 100000000LL);  // 0.01 g/L = 1 mg/dL by UCUM
 }
 
+// An alert response (docs/events.md, "Alert responses") is an event of `RULE.acknowledged`
+// (or overridden, escalated) whose value is who responded; every part of it is checked.
+TEST_F(DecoderTest, ReadsAlertResponses) {
+  const std::string head = R"({"id":"a1","patient":"p","time":"2019-01-01T00:10:00Z",)";
+  const std::string alert = R"("alert":"0123456789abcdef0123456789abcdef")";
+  auto reason = [&](const std::string& rest) { return decoder_->Decode(head + rest, e_).value_or("(decoded)"); };
+  ASSERT_EQ(reason(R"("response":{"action":"override","rule":"r",)" + alert + R"(,"by":"dr.kim","reason":"comfort care"}})"),
+            "(decoded)");
+  EXPECT_EQ(fe_.module.signals[static_cast<size_t>(e_.signal)].name, "r.overridden");
+  EXPECT_TRUE(e_.has_value);
+  EXPECT_EQ(interner_.Text(e_.value), "dr.kim");
+  // Withdrawn by its id: the action and rule find the signal; nothing else is needed.
+  ASSERT_EQ(reason(R"("status":"entered-in-error","response":{"action":"acknowledge","rule":"r"}})"), "(decoded)");
+  EXPECT_EQ(fe_.module.signals[static_cast<size_t>(e_.signal)].name, "r.acknowledged");
+  EXPECT_EQ(reason(R"("response":"ack"})"), "`response` must be an object with `action`, `rule`, `alert` and `by`");
+  EXPECT_EQ(reason(R"("response":{"rule":"r",)" + alert + R"(,"by":"x"}})"),
+            "`response` has no `action` (acknowledge, override or escalate)");
+  EXPECT_EQ(reason(R"("response":{"action":"Acknowledge","rule":"r",)" + alert + R"(,"by":"x"}})"),
+            "`response.action` `Acknowledge` is not acknowledge, override or escalate");
+  EXPECT_EQ(reason(R"("response":{"action":"escalate",)" + alert + R"(,"by":"x"}})"),
+            "`response` has no `rule` (the id of the rule whose alert it answers)");
+  EXPECT_EQ(reason(R"("response":{"action":"escalate","rule":"news2",)" + alert + R"(,"by":"x"}})"),
+            "`response.rule` `news2` is not a loaded rule");
+  EXPECT_EQ(reason(R"("response":{"action":"escalate","rule":"r","by":"x"}})"),
+            "`response` has no `alert` (the id of the alert it answers)");
+  EXPECT_EQ(reason(R"("response":{"action":"escalate","rule":"r","alert":"0123456789ABCDEF0123456789ABCDEF","by":"x"}})"),
+            "`response.alert` `0123456789ABCDEF0123456789ABCDEF` is not an alert id (32 lowercase hex digits)");
+  EXPECT_EQ(reason(R"("response":{"action":"escalate","rule":"r",)" + alert + R"(,"by":""}})"),
+            "`response` has no `by` (who responded)");
+  EXPECT_EQ(reason(R"("response":{"action":"escalate","rule":"r",)" + alert + R"(,"by":7}})"),
+            "`response.by` must be a string");
+  EXPECT_EQ(reason(R"("response":{"action":"escalate","action":"override","rule":"r",)" + alert + R"(,"by":"x"}})"),
+            "duplicate key `response.action` (which of its values is meant cannot be known)");
+  EXPECT_EQ(reason(R"("value":1,"response":{"action":"escalate","rule":"r",)" + alert + R"(,"by":"x"}})"),
+            "an alert response has no `signal`, `code` or `value`: its `response` says what it is");
+  EXPECT_EQ(reason(R"("signal":"r.escalated","value":"x"})"),
+            "signal `r.escalated` is set by alert responses (`response` with `action`, `rule`, `alert`, `by`), not by "
+            "`signal`");
+}
+
 // The decoder keeps the last time it parsed (a panel's events share it): a line with
 // another time, an empty one or a malformed one must not be given the kept value.
 TEST_F(DecoderTest, TimesAreParsedPerLineWhateverCameBefore) {
