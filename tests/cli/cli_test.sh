@@ -232,7 +232,7 @@ expect_text "late event on stderr: reason and line only" "$tmp/err" '{"reason":"
 for engine in interp jit adaptive; do
   "$cdr" run --rules "$src/rules" --engine $engine --events "$tmp/events.ndjson" --out "$tmp/alerts-$engine" --trace "$tmp/trace-$engine" 2>"$tmp/err-$engine"; check "cdr run --engine $engine" 0 $?
 done
-expect_text "jit summary" "$tmp/err-jit" "engine: jit; 7 rules compiled at -O2"
+expect_text "jit summary" "$tmp/err-jit" "engine: jit; 8 rules compiled at -O2"
 cmp -s "$tmp/alerts-interp" "$tmp/alerts-jit" && cmp -s "$tmp/trace-interp" "$tmp/trace-jit" && cmp -s "$tmp/alerts-interp" "$tmp/alerts-adaptive" && cmp -s "$tmp/trace-interp" "$tmp/trace-adaptive"
 check "interp, jit and adaptive agree" 0 $?
 "$cdr" run --rules "$src/rules" --engine jit --opt 1 --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run --opt 1 is a usage error" 2 $?

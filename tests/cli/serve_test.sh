@@ -86,7 +86,7 @@ fired=$(awk '/^cdr_alerts_fired_total/ { n += $2 } END { print n }' "$tmp/metric
 [ "$(awk '/^cdr_event_to_alert_latency_seconds_count/ { print $2 }' "$tmp/metrics")" -gt 0 ] && ok ||
   fail "the latency histogram must count the events that made alerts"
 curl -s "http://127.0.0.1:$port/rules" >"$tmp/rules.json"
-[ "$(grep -c '"id":' "$tmp/rules.json")" = 7 ] && ok || fail "/rules must list the 7 shipped rules"
+[ "$(grep -c '"id":' "$tmp/rules.json")" = 8 ] && ok || fail "/rules must list the 8 shipped rules"
 news2_hash=$(grep -o '"rule":"news2","version":"[^"]*","hash":"[^"]*"' "$tmp/served.alerts" | head -1 | grep -o 'sha256:[0-9a-f]*')
 expect_text "/rules carries the hash alerts carry" "$tmp/rules.json" "$news2_hash"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")" = 404 ] && ok || fail "an unknown path is 404"
@@ -173,8 +173,8 @@ expect_text "the reload is logged" "$tmp/hot.err" "rules reloaded (rules changed
 expect_text "the reload names the rule added" "$tmp/hot.err" "added tachycardia; removed none"
 curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics1"
 expect_text "a checkpoint of the new rules at once" "$tmp/metrics1" "cdr_checkpoints_total 1"
-curl -s "http://127.0.0.1:$port/rules" >"$tmp/rules8.json"
-[ "$(grep -c '"id":' "$tmp/rules8.json")" = 8 ] && ok || fail "/rules must list 8 rules after the reload"
+curl -s "http://127.0.0.1:$port/rules" >"$tmp/rules-after.json"
+[ "$(grep -c '"id":' "$tmp/rules-after.json")" = 9 ] && ok || fail "/rules must list 9 rules after the reload"
 # A syntax error, then a failing rule test: refused, the running set unchanged.
 echo 'rule broken version' >"$tmp/rules/broken.cdr"
 reload_result "$port" 2 >"$tmp/reload2"

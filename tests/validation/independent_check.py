@@ -7,8 +7,8 @@ script reads the same `.psv` files directly (not through cdr's importer or engin
 computes, from the published definitions and the window conventions of issue #5 (vitals:
 the latest value within the last 4 h; laboratory values: within 24 h; KDIGO: 48 h and 7
 days; windows include the evaluation time and exclude their far end), every `let` of
-NEWS2, SIRS, qSOFA, KDIGO, the critical values and the overdue observations at every
-evaluation point. Every
+NEWS2, SIRS, qSOFA, KDIGO, the critical values, the overdue observations and the
+unanswered NEWS2 emergency at every evaluation point. Every
 evaluation point of the trace must be one this script expects and vice versa, and every
 value must be equal. Decimal arithmetic is exact (Python's decimal module), divisions
 round half away from zero at 8 places, and unknown follows CQL's three-valued logic.
@@ -255,6 +255,37 @@ def overdue_points(s, stream_end):
     return sorted(set(resp) | set(points(s, NEWS2_COLUMNS)) | {h + 12 for h in resp if h + 12 < stream_end})
 
 
+RETENTION = 8 * 24  # hours: rules/ruleset.cdr
+
+
+def news2_total_at(s, x):
+    """The derived signal `news2.score` as a step function: the total at NEWS2's latest
+    evaluation point at or before x, within the retention (unknown when there is none)."""
+    prior = [h for h in points(s, NEWS2_COLUMNS) if x - RETENTION < h <= x]
+    return news2(s, max(prior))["score"] if prior else None
+
+
+def unanswered(s, t):
+    """rules/news2_unanswered.cdr: the NEWS2 total 7 or more at every instant of
+    [t - 30 min, t] (it can change only where a NEWS2 point enters or leaves the
+    retention, so those instants and t - 30 min are checked); no response to NEWS2's
+    alerts (the data set has none)."""
+    pts = points(s, NEWS2_COLUMNS)
+    instants = [t - 0.5] + [x for h in pts for x in (h, h + RETENTION) if t - 0.5 < x <= t]
+    totals = [news2_total_at(s, x) for x in instants]
+    return {"emergency": all(v is not None and v >= 7 for v in totals),
+            "unacknowledged": True, "not_escalated": True, "not_overridden": True}
+
+
+def unanswered_points(s, stream_end):
+    """The NEWS2 points (events of `news2.score`), and the `for 30min` timers: 30 min
+    after each instant the total can change (a point, and its leaving the retention),
+    once the stream has passed them."""
+    pts = points(s, NEWS2_COLUMNS)
+    timers = {x + 0.5 for h in pts for x in (h, h + RETENTION) if x + 0.5 < stream_end}
+    return sorted(set(pts) | timers)
+
+
 RULES = {
     "news2": (news2, ["Resp", "O2Sat", "SBP", "HR", "Temp", "FiO2"]),
     "sirs": (sirs, ["Temp", "WBC", "HR", "Resp", "PaCO2"]),
@@ -262,6 +293,7 @@ RULES = {
     "kdigo_aki": (kdigo, ["Creatinine"]),
     "critical_values": (critical, ["Potassium", "Glucose", "Lactate", "HR", "SBP"]),
     "overdue_observations": (overdue, overdue_points),
+    "news2_unanswered": (unanswered, unanswered_points),
 }
 
 # The clinical measurements of the data set (its README): every column but the
