@@ -146,6 +146,7 @@ bool KafkaStateStore::Load(std::map<int32_t, PartitionSnapshot>& out, std::vecto
   rd_kafka_destroy(rk);
   if (!ok) return false;
   const std::string prefix = input_topic_ + "/";
+  live_chunks_.clear();  // the topic, read to its end, says which chunks are there
   for (const auto& [key, manifest] : live) {
     if (key.rfind(prefix, 0) != 0 || key.find('/', prefix.size()) != std::string::npos) continue;
     int32_t partition = std::atoi(key.c_str() + prefix.size());
@@ -175,6 +176,26 @@ bool KafkaStateStore::Load(std::map<int32_t, PartitionSnapshot>& out, std::vecto
     }
     live_chunks_[partition] = s.chunk_keys;
     out[partition] = std::move(s);
+  }
+  // Chunks no manifest names (a snapshot cut short by a crash, or not used above) are
+  // deleted with the partition's next snapshot, as its previous chunks are.
+  std::map<int32_t, size_t> orphans;
+  for (const auto& [key, value] : live) {
+    if (key.rfind(prefix, 0) != 0) continue;
+    size_t slash = key.find('/', prefix.size());
+    if (slash == std::string::npos) continue;  // a manifest
+    int32_t partition = std::atoi(key.c_str() + prefix.size());
+    size_t id_end = key.find('/', slash + 1);
+    auto s = out.find(partition);
+    if (s != out.end() && id_end != std::string::npos && key.compare(slash + 1, id_end - slash - 1, s->second.id) == 0) {
+      continue;  // a chunk of the snapshot in use
+    }
+    live_chunks_[partition].push_back(key);
+    ++orphans[partition];
+  }
+  for (const auto& [partition, n] : orphans) {
+    notes.push_back(std::to_string(n) + " chunks of " + input_topic_ + "[" + std::to_string(partition) + "] in " +
+                    state_topic_ + " belong to no snapshot in use: deleted with the partition's next snapshot");
   }
   return true;
 }

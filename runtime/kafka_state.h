@@ -6,6 +6,8 @@
 // chunks are then deleted with tombstones, so a compacted topic keeps one snapshot per
 // partition. Each step is delivered before the next: a manifest never names a chunk
 // that is not in the topic.
+// Chunks that no manifest in use names (a snapshot cut short by a crash) are found when
+// the topic is read and deleted with the partition's next snapshot.
 #pragma once
 
 #include <cstdint>

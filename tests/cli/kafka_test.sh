@@ -59,6 +59,9 @@ printf '# high alerts page; everything else to the default topic\n*  high  pagin
 
 kcat -P -b "$boot" -t events -K $'\t' -l "$tmp/part1.tsv" 2>"$tmp/kcat.err"
 check "kcat produced the first part" 0 $?
+# A chunk of a snapshot whose manifest was never written (a crash mid-write): found when
+# the state topic is read, deleted with partition 0's next snapshot.
+printf 'events/0/1-1/0\tstale\n' | kcat -P -b "$boot" -t g.state -K $'\t' 2>>"$tmp/kcat.err"
 
 serve() {  # serve LOG [OPTION...]: a member of group g in the background. A short session
   # timeout: a member killed with SIGKILL is noticed gone in seconds, not 45 s.
@@ -102,10 +105,16 @@ curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics"
 expect_text "/metrics counts every message of the partitions (a restored state's included)" "$tmp/metrics" \
   "cdr_events_read_total{source=\"kafka:$boot/events\"} $total"
 expect_text "/metrics counts the state snapshots as checkpoints" "$tmp/metrics" "cdr_checkpoint_age_seconds"
+grep -Eq '^cdr_event_to_alert_latency_seconds_count [1-9]' "$tmp/metrics" && ok ||
+  fail "/metrics must time the messages that made alerts: $(grep latency_seconds_count "$tmp/metrics")"
 expect_text "the stream time is the active partition's (2000-01-01T17:30:00Z)" "$tmp/metrics" \
   "cdr_stream_time_seconds 946747800.000"
 expect_text "state snapshots were written" "$tmp/serve1.err" "written to g.state"
 expect_text "the restart restores each partition's state" "$tmp/serve2.err" "(state restored at offset"
+expect_text "a chunk of no snapshot is found" "$tmp/serve1.err" \
+  "1 chunks of events[0] in g.state belong to no snapshot in use: deleted with the partition's next snapshot"
+kcat -C -b "$boot" -t g.state -e -q -f '%k %S\n' 2>>"$tmp/kcat.err" >"$tmp/state-keys"
+expect_text "the chunk of no snapshot is deleted (a tombstone)" "$tmp/state-keys" "events/0/1-1/0 -1"
 kill -TERM "$serve_pid"
 wait "$serve_pid"
 check "serve stopped by SIGTERM exits 0" 0 $?
