@@ -255,6 +255,7 @@ bool KafkaHost::Run(const volatile sig_atomic_t& stop, const std::function<void(
   int64_t last_commit = NowMs(), last_tick = 0;
   while (!stop) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 100);
+    const auto arrived = std::chrono::steady_clock::now();
     producer_.Poll();
     if (!failure_.empty()) break;
     if (m) {
@@ -279,7 +280,11 @@ bool KafkaHost::Run(const volatile sig_atomic_t& stop, const std::function<void(
           std::string_view text(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
           std::string_view key(static_cast<const char*>(m->key), m->key ? m->key_len : 0);
           Line line{text, text.size(), text.size()};
+          const uint64_t alerts_before = sink_.alerts();
           p.host->Feed(line, static_cast<uint64_t>(m->offset), key);
+          if (sink_.alerts() != alerts_before && latencies_.size() < 100000) {
+            latencies_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count());
+          }
           p.next = m->offset + 1;
           p.last_message_ms = NowMs();
         }

@@ -93,6 +93,10 @@ class KafkaHost {
   Engine::ReloadSummary reload_summary() const;
   /// Log lines the host wants written (assignments, revocations), taken by the caller.
   std::vector<std::string> TakeLog() { return std::exchange(log_, {}); }
+  /// Event-to-alert latencies (seconds) since the last call: for each message that made
+  /// alerts, from its arrival (the poll's return) to the hand-over of those alerts to the
+  /// producer (delivery is asynchronous). For the admin endpoint's histogram.
+  std::vector<double> TakeLatencies() { return std::exchange(latencies_, {}); }
 
  private:
   struct Partition {
@@ -125,6 +129,7 @@ class KafkaHost {
   HostStats retired_;  // of the partitions held before and revoked
   std::string failure_;  // a failure inside a rebalance callback
   std::vector<std::string> log_;
+  std::vector<double> latencies_;
 };
 
 }  // namespace cdr::runtime

@@ -175,6 +175,7 @@ int ServeKafka(const ServeOptions& so) {
   auto log = [&](const runtime::KafkaStats&) {
     if (reloader.ready()) apply_reload();  // between two messages
     for (const std::string& line : host.TakeLog()) std::cerr << name << ": " << line << "\n";
+    for (double seconds : host.TakeLatencies()) metrics.latency.Observe(seconds);
     if (admin) {
       const auto now = std::chrono::steady_clock::now();
       const bool walk = now - last_state_bytes >= std::chrono::seconds(10);  // every patient: now and then
