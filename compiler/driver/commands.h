@@ -89,6 +89,8 @@ int Serve(const ServeOptions& options);
 struct ImportOptions {
   std::string dir;
   std::string out;  // stdout when empty
+  std::vector<std::string> paths;  // hl7v2: files and directories
+  std::string timezone;            // hl7v2: the senders' offset for times without one
 };
 /// `cdr import physionet2019 DIR`: 0 done, 2 usage or I/O error.
 int ImportPhysionet(const ImportOptions& options);
@@ -113,6 +115,20 @@ std::vector<std::string> MimicEventsFromText(const std::vector<std::string>& tab
 
 /// `cdr import mimic-iv DIR`: the MIMIC-IV demo layout; 0 done, 2 usage or I/O error.
 int ImportMimic(const ImportOptions& options);
+
+struct Hl7v2ImportStats {
+  size_t messages = 0;  // ORU^R01 messages read
+  size_t skipped = 0;   // other messages
+  size_t problems = 0;  // observations, messages or files refused (each reported)
+};
+/// The events `cdr import hl7v2` makes of a stream of HL7 v2 messages (`where` names it
+/// in problems, which go to `err`); times without a zone offset are `offset_minutes`
+/// east of UTC, or refused when it is not given.
+std::vector<std::string> Hl7v2EventsFromText(std::string_view text, const std::string& where,
+                                             std::optional<int> offset_minutes, std::ostream& err,
+                                             Hl7v2ImportStats& stats);
+/// `cdr import hl7v2 PATH...`: ORU^R01 observations; 0 done, 2 usage or I/O error.
+int ImportHl7v2(const ImportOptions& options);
 
 struct TestOptions {
   std::vector<std::string> paths;

@@ -117,6 +117,11 @@ int main(int argc, char** argv) {
   auto* mimic_cmd = import_cmd->add_subcommand("mimic-iv", "MIMIC-IV demo: labs, antibiotics, cultures, urine output");
   mimic_cmd->add_option("dir", import_opts.dir, "the folder with hosp/ and icu/")->required();
   mimic_cmd->add_option("--out", import_opts.out, "write events here (default: stdout)");
+  auto* hl7v2_cmd = import_cmd->add_subcommand("hl7v2", "HL7 v2 ORU^R01 results (files, or directories of .hl7 files)");
+  hl7v2_cmd->add_option("paths", import_opts.paths, "files and directories")->required();
+  hl7v2_cmd->add_option("--out", import_opts.out, "write events here (default: stdout)");
+  hl7v2_cmd->add_option("--timezone", import_opts.timezone,
+                        "the senders' UTC offset (+01:00, -05:30, Z) for times written without one");
 
   TestOptions test_opts;
   auto* test_cmd = app.add_subcommand("test", "run the rule tests in .cdr files, with coverage");
@@ -156,6 +161,7 @@ int main(int argc, char** argv) {
     if (*eval_cmd) return Eval(eval_expr, eval_format);
     if (*physionet_cmd) return ImportPhysionet(import_opts);
     if (*mimic_cmd) return ImportMimic(import_opts);
+    if (*hl7v2_cmd) return ImportHl7v2(import_opts);
   } catch (const std::exception& e) {
     std::cerr << "cdr: internal error: " << e.what() << "\n";
     return kUsage;
