@@ -130,6 +130,11 @@ std::vector<std::string> Hl7v2EventsFromText(std::string_view text, const std::s
 /// `cdr import hl7v2 PATH...`: ORU^R01 observations; 0 done, 2 usage or I/O error.
 int ImportHl7v2(const ImportOptions& options);
 
+/// `cdr schema diff OLD NEW`: the schema changes between two rule sets (files or
+/// directories), those that break a rule of OLD marked; 0 none breaks, 1 some break, 2
+/// a set does not compile or a path does not exist.
+int SchemaDiff(const std::string& before, const std::string& after);
+
 struct TestOptions {
   std::vector<std::string> paths;
   std::string engine = "both";  // interp, jit, or both (adaptive runs both)

@@ -123,6 +123,14 @@ int main(int argc, char** argv) {
   hl7v2_cmd->add_option("--timezone", import_opts.timezone,
                         "the senders' UTC offset (+01:00, -05:30, Z) for times written without one");
 
+  auto* schema_cmd = app.add_subcommand("schema", "schemas across versions");
+  schema_cmd->require_subcommand(1);
+  std::string schema_before, schema_after;
+  auto* schema_diff_cmd = schema_cmd->add_subcommand(
+      "diff", "the schema changes from OLD to NEW (rule sets: files or directories); exit 1 when one breaks a rule");
+  schema_diff_cmd->add_option("old", schema_before, "the running rules and schemas")->required();
+  schema_diff_cmd->add_option("new", schema_after, "the candidate")->required();
+
   TestOptions test_opts;
   auto* test_cmd = app.add_subcommand("test", "run the rule tests in .cdr files, with coverage");
   test_cmd->add_option("paths", test_opts.paths, "files or directories (with the rules and schemas)")->required();
@@ -162,6 +170,7 @@ int main(int argc, char** argv) {
     if (*physionet_cmd) return ImportPhysionet(import_opts);
     if (*mimic_cmd) return ImportMimic(import_opts);
     if (*hl7v2_cmd) return ImportHl7v2(import_opts);
+    if (*schema_diff_cmd) return SchemaDiff(schema_before, schema_after);
   } catch (const std::exception& e) {
     std::cerr << "cdr: internal error: " << e.what() << "\n";
     return kUsage;

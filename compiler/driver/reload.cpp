@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "compiler/driver/commands.h"
+#include "compiler/driver/schema_diff.h"
 #include "compiler/jit/jit.h"
 
 namespace cdr::driver {
@@ -47,8 +48,8 @@ void ReportReload(const std::string& command, const std::string& reason, const s
 
 namespace fs = std::filesystem;
 
-RuleReloader::RuleReloader(Options options, std::string running)
-    : options_(std::move(options)), running_(std::move(running)) {}
+RuleReloader::RuleReloader(Options options, const ir::Module& running)
+    : options_(std::move(options)), running_(ir::Fingerprint(running)), running_module_(&running) {}
 
 void RuleReloader::Start() {
   if (!thread_.joinable()) thread_ = std::thread([this] { Work(); });
@@ -106,9 +107,11 @@ std::optional<RuleReloader::Result> RuleReloader::Take() {
   return r;
 }
 
-void RuleReloader::Running(std::string fingerprint) {
+void RuleReloader::Running(const ir::Module& running) {
+  std::string fingerprint = ir::Fingerprint(running);
   std::lock_guard<std::mutex> lock(mu_);
   running_ = std::move(fingerprint);
+  running_module_ = &running;
 }
 
 void RuleReloader::Work() {
@@ -177,6 +180,21 @@ RuleReloader::Result RuleReloader::Build(const std::string& reason) {
       }
     }
     return r;
+  }
+  {
+    // A schema change that takes events or values from a signal a running rule reads.
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<SchemaChange> breaks;
+    if (running_module_) {
+      for (SchemaChange& c : DiffSchemas(*running_module_, fe->module)) {
+        if (c.breaking) breaks.push_back(std::move(c));
+      }
+    }
+    if (!breaks.empty()) {
+      r.refusal = fmt::format("{} schema changes break running rules; the first: {}: {}", breaks.size(),
+                              breaks[0].signal, breaks[0].what);
+      return r;
+    }
   }
   if (options_.native) {
     if (auto err = jit::CompileModule(fe->module, options_.opt, r.native)) {

@@ -52,7 +52,9 @@ class RuleReloader {
   };
 
   /// `running`: the fingerprint of the rules running now (ir::Fingerprint).
-  RuleReloader(Options options, std::string running);
+  /// `running`: the module that runs now (it must outlive the reloader or the next
+  /// Running call), whose schemas a candidate may not break (schema_diff.h).
+  RuleReloader(Options options, const ir::Module& running);
   ~RuleReloader();
   /// Watches the directories of the rule paths (inotify), before Start. False, with the
   /// reason, when it cannot; requests still work.
@@ -69,14 +71,15 @@ class RuleReloader {
   /// Whether a result waits (an acquire load: cheap on the per-event path).
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   /// The rules that run now changed (after a swap).
-  void Running(std::string fingerprint);
+  void Running(const ir::Module& running);
 
  private:
   void Work();
   Result Build(const std::string& reason);
 
   Options options_;
-  std::string running_;  // under mu_
+  std::string running_;                            // its fingerprint, under mu_
+  const ir::Module* running_module_ = nullptr;     // under mu_
   std::mutex mu_;
   std::condition_variable wake_;
   std::vector<std::string> requests_;  // under mu_

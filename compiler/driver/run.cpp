@@ -284,7 +284,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   std::unique_ptr<RuleReloader> reloader;
   if (serve) {
     reloader = std::make_unique<RuleReloader>(RuleReloader::Options{o.rules, o.engine != "interp", o.opt, 300},
-                                              ir::Fingerprint(fe.module));
+                                              fe.module);
     if (!reloader->Watch(error)) std::cerr << name << ": " << error << "; reload on SIGHUP or POST /reload only\n";
     reloader->RequestOn(CatchReloadSignal());
     reloader->Start();
@@ -413,7 +413,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       for (const auto& id : sum.changed) metrics.loaded_since[id] = now;
       for (const auto& id : sum.added) metrics.loaded_since[id] = now;
       for (const auto& id : sum.removed) metrics.loaded_since.erase(id);
-      reloader->Running(running_fingerprint);
+      reloader->Running(*module);
       if (checkpoints) checkpoints->SetIdentity(CheckpointIdentity(name, *module, options, files));
       reloaded.push_back(std::move(r->candidate));
       outcome = "done";

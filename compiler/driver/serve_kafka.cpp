@@ -109,7 +109,7 @@ int ServeKafka(const ServeOptions& so) {
   // Hot reload (inotify on the rules, SIGHUP, POST /reload): a candidate built and tested
   // on the reloader's thread, swapped in between two messages (docs/operations.md).
   std::string running_fingerprint = ir::Fingerprint(fe.module);
-  RuleReloader reloader(RuleReloader::Options{o.rules, o.engine != "interp", o.opt, 300}, running_fingerprint);
+  RuleReloader reloader(RuleReloader::Options{o.rules, o.engine != "interp", o.opt, 300}, fe.module);
   if (!reloader.Watch(error)) std::cerr << name << ": " << error << "; reload on SIGHUP or POST /reload only\n";
   reloader.RequestOn(CatchReloadSignal());
   reloader.Start();
@@ -163,7 +163,7 @@ int ServeKafka(const ServeOptions& so) {
       for (const auto& id : sum.added) metrics.loaded_since[id] = NowText();
       for (const auto& id : sum.removed) metrics.loaded_since.erase(id);
       metrics.module = &r->candidate->module;
-      reloader.Running(running_fingerprint);
+      reloader.Running(r->candidate->module);
       reloaded.push_back(std::move(r->candidate));
       ReportReload(name, r->reason, "done", detail, metrics);
     } else {

@@ -189,15 +189,24 @@ expect_text "the refusal names the test" "$tmp/hot.err" "1 of"
 expect_text "the refusal names the test" "$tmp/hot.err" "FAIL tachycardia: a fast heart fires"
 cp "$src/tests/data/rules/tachycardia.cdr" "$tmp/rules/tachycardia.cdr"  # back to the running set
 reload_result "$port" 5 >/dev/null
+# A schema change that takes events from running rules (a temperature code removed): refused.
+cp "$tmp/rules/schema/vitals.cdr" "$tmp/vitals.cdr"
+sed -i 's/codes loinc "8310-5", "8331-1"/codes loinc "8310-5"/' "$tmp/rules/schema/vitals.cdr"
+reload_result "$port" 6 >"$tmp/reload-schema"
+expect_text "a schema change that breaks running rules is refused" "$tmp/reload-schema" '"result":"refused"'
+expect_text "the refusal names the change and the rules" "$tmp/hot.err" \
+  '1 schema changes break running rules; the first: vitals.temp: code loinc "8331-1" removed: its events go to the dead letter (read by news2, sirs)'
+cp "$tmp/vitals.cdr" "$tmp/rules/schema/vitals.cdr"
+reload_result "$port" 7 >/dev/null
 kill -HUP "$pid"
-reload_result "$port" 6 >"$tmp/reload6"
+reload_result "$port" 8 >"$tmp/reload6"
 expect_text "SIGHUP with nothing changed" "$tmp/reload6" '"reason":"SIGHUP","result":"unchanged"' 
 [ "$(curl -s -o /dev/null -w '%{http_code}' -d '' "http://127.0.0.1:$port/reload")" = 202 ] && ok || fail "POST /reload is 202"
-reload_result "$port" 7 >"$tmp/reload7"
+reload_result "$port" 9 >"$tmp/reload7"
 expect_text "POST /reload" "$tmp/reload7" '"reason":"POST /reload"'
 curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics2"
 expect_text "reloads counted" "$tmp/metrics2" 'cdr_reloads_total{result="done"} 1'
-expect_text "refusals counted" "$tmp/metrics2" 'cdr_reloads_total{result="refused"} 2'
+expect_text "refusals counted" "$tmp/metrics2" 'cdr_reloads_total{result="refused"} 3'
 expect_text "the new rule in the metrics" "$tmp/metrics2" 'cdr_alerts_fired_total{rule="tachycardia",severity="medium"}'
 sed -n '10001,30000p' "$tmp/in.ndjson" >>"$tmp/feed"
 wait_read "$port" 30000
