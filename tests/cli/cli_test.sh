@@ -7,27 +7,7 @@ cdr="$1"
 src="$2"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-check() {  # check NAME EXPECTED_EXIT ACTUAL_EXIT
-  if [ "$2" = "$3" ]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $1: expected exit $2, got $3"
-  fi
-}
-
-expect_text() {  # expect_text NAME FILE TEXT
-  if grep -qF -- "$3" "$2"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $1: output lacks: $3"
-    head -20 "$2"
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 
 golden="$src/tests/golden/lint"
 
@@ -125,6 +105,19 @@ expect_text "import hl7v2 names a bad value" "$tmp/err" "oru.hl7:1 OBX-2: OBX-5 
 expect_text "import hl7v2 counts" "$tmp/err" "cdr import: 2 files, 1 ORU^R01 messages (1 other messages skipped), 1 events, 1 problems reported above"
 "$cdr" import hl7v2 "$tmp/no-such.hl7" >/dev/null 2>&1; check "import hl7v2 of a missing file" 2 $?
 "$cdr" import hl7v2 "$tmp/oru.hl7" --timezone +1 >/dev/null 2>&1; check "import hl7v2 with a bad offset" 2 $?
+
+# cdr schema diff: a code removed from a signal the shipped rules read breaks them, exit 1;
+# the same set, exit 0; a missing set, exit 2
+cp -r "$src/rules" "$tmp/rules-new"
+sed -i 's/codes loinc "8310-5", "8331-1"/codes loinc "8310-5"/' "$tmp/rules-new/schema/vitals.cdr"
+"$cdr" schema diff "$src/rules" "$tmp/rules-new" >"$tmp/diff" 2>"$tmp/err"; check "schema diff with a break" 1 $?
+expect_text "schema diff names the break and its readers" "$tmp/diff" \
+  'breaking  vitals.temp: code loinc "8331-1" removed: its events go to the dead letter (read by news2, sirs)'
+expect_text "schema diff says the major version did not change" "$tmp/diff" \
+  "schema vitals: breaking changes without a new major version (1.0.0 -> 1.0.0)"
+"$cdr" schema diff "$src/rules" "$src/rules" >"$tmp/diff" 2>"$tmp/err"; check "schema diff of one set" 0 $?
+[ -s "$tmp/diff" ] && fail "schema diff of one set prints nothing" || ok
+"$cdr" schema diff "$src/rules" "$tmp/no-such" >/dev/null 2>&1; check "schema diff of a missing set" 2 $?
 
 # the import's events hold patient data: created 0600; a failed write is named, exit 2
 "$cdr" import physionet2019 "$src/tests/data/physionet2019" --out "$tmp/imported.ndjson" 2>/dev/null; check "import to a file" 0 $?
