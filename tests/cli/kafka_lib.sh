@@ -1,6 +1,21 @@
-# tests/cli/kafka_lib.sh: what the Kafka CLI tests share (sourced after lib.sh, with
-# $tmp set and a `pids` array the test's EXIT trap kills): the mock cluster, keying
-# events by patient for kcat, consuming a topic, and the final alert set.
+# tests/cli/kafka_lib.sh: what the Kafka CLI tests share (sourced): their setup (a
+# temporary directory, kept with KEEP=1; background processes killed at exit; kcat
+# required), the mock cluster, keying events by patient for kcat, consuming a topic, and
+# the final alert set.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# kafka_setup NAME: sets $tmp and the `pids` array (killed at exit, with the mock's stdin
+# closed); exits when kcat is missing.
+kafka_setup() {
+  tmp=$(mktemp -d)
+  [ -n "${KEEP:-}" ] && echo "$1: keeping $tmp"
+  pids=()
+  trap 'kill "${pids[@]}" 2>/dev/null; exec 9>&-; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+  if ! command -v kcat >/dev/null; then
+    echo "$1: kcat is not installed (scripts/setup installs it)"
+    exit 1
+  fi
+}
 
 # start_mock MOCK TOPIC[:PARTITIONS]...: starts librdkafka's mock cluster and sets $boot
 # to its bootstrap address. The cluster runs until the test's end closes its stdin (fd 9;

@@ -14,16 +14,8 @@
 cdr="$1"
 mock="$2"
 src="$3"
-tmp=$(mktemp -d)
-[ -n "${KEEP:-}" ] && echo "kafka_scale_test: keeping $tmp"
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; exec 9>&-; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-source "$(dirname "$0")/lib.sh"
-if ! command -v kcat >/dev/null; then
-  echo "kafka_scale_test: kcat is not installed (scripts/setup installs it)"
-  exit 1
-fi
 source "$(dirname "$0")/kafka_lib.sh"
+kafka_setup kafka_scale_test
 start_mock "$mock" events:6 events.alerts events.state
 
 "$cdr" import physionet2019 "$src/tests/data/physionet2019" --out "$tmp/all.ndjson" 2>"$tmp/import.err"

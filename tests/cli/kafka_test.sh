@@ -21,17 +21,9 @@ cdr="$1"
 gen="$2"
 mock="$3"
 src="$4"
-tmp=$(mktemp -d)
-[ -n "${KEEP:-}" ] && echo "kafka_test: keeping $tmp"
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; exec 9>&-; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-source "$(dirname "$0")/lib.sh"
-if ! command -v kcat >/dev/null; then
-  echo "kafka_test: kcat is not installed (scripts/setup installs it)"
-  exit 1
-fi
-
 source "$(dirname "$0")/kafka_lib.sh"
+kafka_setup kafka_test
+
 start_mock "$mock" events:3 events.alerts paging events.dead-letter events.late g.state:2 hot.alerts hot.state
 
 # Events keyed by patient (kcat -K: KEY<TAB>VALUE); the first part ends with a message
