@@ -29,6 +29,13 @@ std::string DescribeReload(const runtime::Engine::ReloadSummary& sum) {
          list(sum.removed);
 }
 
+void NoteSwap(const runtime::Engine::ReloadSummary& sum, Metrics& metrics) {
+  const std::string now = NowText();
+  for (const auto& id : sum.changed) metrics.loaded_since[id] = now;
+  for (const auto& id : sum.added) metrics.loaded_since[id] = now;
+  for (const auto& id : sum.removed) metrics.loaded_since.erase(id);
+}
+
 void ReportReload(const std::string& command, const std::string& reason, const std::string& outcome,
                   const std::string& detail, Metrics& metrics) {
   if (outcome == "done") {
@@ -44,7 +51,6 @@ void ReportReload(const std::string& command, const std::string& reason, const s
   metrics.last_reload =
       nlohmann::json{{"result", outcome}, {"reason", reason}, {"detail", detail}, {"at", NowText()}}.dump();
 }
-
 
 namespace fs = std::filesystem;
 
@@ -181,18 +187,26 @@ RuleReloader::Result RuleReloader::Build(const std::string& reason) {
     }
     return r;
   }
+  // A schema change that takes events or values from a signal a running rule reads. (A
+  // module that ran stays alive after a swap: the pointer is read under the lock, the
+  // comparison made outside it.)
+  const ir::Module* running = nullptr;
   {
-    // A schema change that takes events or values from a signal a running rule reads.
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<SchemaChange> breaks;
-    if (running_module_) {
-      for (SchemaChange& c : DiffSchemas(*running_module_, fe->module)) {
-        if (c.breaking) breaks.push_back(std::move(c));
-      }
+    running = running_module_;
+  }
+  if (running) {
+    size_t breaking = 0;
+    const SchemaChange* first = nullptr;
+    const std::vector<SchemaChange> changes = DiffSchemas(*running, fe->module);
+    for (const SchemaChange& c : changes) {
+      if (!c.breaking) continue;
+      if (!first) first = &c;
+      ++breaking;
     }
-    if (!breaks.empty()) {
-      r.refusal = fmt::format("{} schema changes break running rules; the first: {}: {}", breaks.size(),
-                              breaks[0].signal, breaks[0].what);
+    if (first) {
+      r.refusal = fmt::format("{} schema changes break running rules; the first: {}: {}", breaking, first->signal,
+                              first->what);
       return r;
     }
   }

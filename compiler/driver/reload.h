@@ -27,6 +27,10 @@ namespace cdr::driver {
 /// "kept A, B; changed C; added none; removed D": what a swap did, for the log.
 std::string DescribeReload(const runtime::Engine::ReloadSummary& summary);
 
+/// After a swap: the rules changed or added are loaded since now, those removed are gone
+/// (the admin endpoint's GET /rules).
+void NoteSwap(const runtime::Engine::ReloadSummary& summary, Metrics& metrics);
+
 /// Reports what a reload request came to (`outcome`: "done", "unchanged" or "refused";
 /// `detail`: DescribeReload's, or why): one line on stderr (`command: ...`), and the
 /// counts and last outcome the admin endpoint shows.
@@ -51,9 +55,9 @@ class RuleReloader {
     bool unchanged = false;  // the rules compile to what runs now
   };
 
-  /// `running`: the fingerprint of the rules running now (ir::Fingerprint).
-  /// `running`: the module that runs now (it must outlive the reloader or the next
-  /// Running call), whose schemas a candidate may not break (schema_diff.h).
+  /// `running`: the module that runs now, whose schemas a candidate may not break
+  /// (schema_diff.h). It, and every module passed to Running, must outlive the reloader:
+  /// a build under way may still compare against it after a swap.
   RuleReloader(Options options, const ir::Module& running);
   ~RuleReloader();
   /// Watches the directories of the rule paths (inotify), before Start. False, with the
@@ -78,8 +82,8 @@ class RuleReloader {
   Result Build(const std::string& reason);
 
   Options options_;
-  std::string running_;                            // its fingerprint, under mu_
-  const ir::Module* running_module_ = nullptr;     // under mu_
+  std::string running_;                         // the running module's fingerprint, under mu_
+  const ir::Module* running_module_ = nullptr;  // under mu_
   std::mutex mu_;
   std::condition_variable wake_;
   std::vector<std::string> requests_;  // under mu_

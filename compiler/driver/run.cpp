@@ -48,8 +48,6 @@ std::string NowText() {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
-// The first SIGTERM or SIGINT ends the input where it is: the event being processed
-// finishes and the run ends as at the end of its input. A second one kills as usual.
 volatile sig_atomic_t* CatchReloadSignal() {
   struct sigaction sa {};
   sa.sa_handler = OnReloadSignal;
@@ -59,6 +57,8 @@ volatile sig_atomic_t* CatchReloadSignal() {
   return &g_reload_signal;
 }
 
+// The first SIGTERM or SIGINT ends the input where it is: the event being processed
+// finishes and the run ends as at the end of its input. A second one kills as usual.
 volatile sig_atomic_t* CatchStopSignals() {
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
@@ -114,10 +114,6 @@ std::optional<runtime::EngineOptions> EngineOptionsOf(const RunOptions& o, std::
   options.clock.max_clock_skew_ms = *max_skew;
   return options;
 }
-
-namespace {
-
-}  // namespace
 
 std::string EngineIdentity(const ir::Module& module, const runtime::EngineOptions& options) {
   return fmt::format(
@@ -409,10 +405,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       running_fingerprint = ir::Fingerprint(*module);
       const auto& sum = host->engine().reload_summary();
       detail = DescribeReload(sum);
-      const std::string now = NowText();
-      for (const auto& id : sum.changed) metrics.loaded_since[id] = now;
-      for (const auto& id : sum.added) metrics.loaded_since[id] = now;
-      for (const auto& id : sum.removed) metrics.loaded_since.erase(id);
+      NoteSwap(sum, metrics);
       reloader->Running(*module);
       if (checkpoints) checkpoints->SetIdentity(CheckpointIdentity(name, *module, options, files));
       reloaded.push_back(std::move(r->candidate));

@@ -8,7 +8,6 @@
 #include <iostream>
 #include <sstream>
 
-
 #include "compiler/driver/admin.h"
 #include "compiler/driver/backend.h"
 #include "compiler/driver/commands.h"
@@ -102,7 +101,11 @@ int ServeKafka(const ServeOptions& so) {
   }
   auto producer = runtime::KafkaProducer::Create(source.brokers, config, error);
   if (!producer) return usage(error);
-  source.identity = EngineIdentity(fe.module, options) + "trace: " + (topics.trace.empty() ? "off" : "on") + "\n";
+  // What a partition's state snapshot depends on: the rules, the options, whether traced.
+  auto identity_of = [&](const ir::Module& module) {
+    return EngineIdentity(module, options) + "trace: " + (topics.trace.empty() ? "off" : "on") + "\n";
+  };
+  source.identity = identity_of(fe.module);
   runtime::KafkaSink sink(*producer, topics);
   runtime::KafkaHost host(fe.module, options, sink, *producer, source);
   if (!host.Start(error)) return usage(error);
@@ -152,16 +155,11 @@ int ServeKafka(const ServeOptions& so) {
       r->unchanged = true;
     }
     std::string detail, why;
-    if (r->candidate && host.Reload(r->candidate->module, r->native,
-                                    EngineIdentity(r->candidate->module, options) + "trace: " +
-                                        (topics.trace.empty() ? "off" : "on") + "\n",
-                                    why)) {
+    if (r->candidate && host.Reload(r->candidate->module, r->native, identity_of(r->candidate->module), why)) {
       running_fingerprint = ir::Fingerprint(r->candidate->module);
       const auto sum = host.reload_summary();
       detail = DescribeReload(sum);
-      for (const auto& id : sum.changed) metrics.loaded_since[id] = NowText();
-      for (const auto& id : sum.added) metrics.loaded_since[id] = NowText();
-      for (const auto& id : sum.removed) metrics.loaded_since.erase(id);
+      NoteSwap(sum, metrics);
       metrics.module = &r->candidate->module;
       reloader.Running(r->candidate->module);
       reloaded.push_back(std::move(r->candidate));
