@@ -34,10 +34,17 @@ std::string TypeName(const ir::Signal& s) {
   return "?";
 }
 
-std::string CodeText(const ir::Code& c) { return c.system + " \"" + c.code + "\""; }
+// `loinc "8310-5"`, as a schema writes a code: one text per code.
+std::vector<std::string> CodeTexts(const std::vector<ir::Code>& codes) {
+  std::vector<std::string> out;
+  for (const ir::Code& c : codes) out.push_back(c.system + " \"" + c.code + "\"");
+  return out;
+}
 
-bool HasCode(const std::vector<ir::Code>& codes, const ir::Code& c) {
-  return std::any_of(codes.begin(), codes.end(), [&](const ir::Code& x) { return x.system == c.system && x.code == c.code; });
+std::vector<std::string> Quoted(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const std::string& n : names) out.push_back("'" + n + "'");
+  return out;
 }
 
 // A plausible bound as a decimal in the signal's unit.
@@ -102,26 +109,22 @@ std::vector<SchemaChange> DiffSchemas(const ir::Module& before, const ir::Module
       add(true, "unit '" + s.unit + "' -> '" + n.unit + "': events are converted, but bare numbers in the bands of "
                 "the rules that read it are in the signal's unit");
     }
-    for (const ir::Code& c : s.codes) {
-      if (!HasCode(n.codes, c)) add(true, "code " + CodeText(c) + " removed: its events go to the dead letter");
-    }
-    for (const ir::Code& c : n.codes) {
-      if (!HasCode(s.codes, c)) add(false, "code " + CodeText(c) + " added");
-    }
-    for (const ir::Code& c : s.valueset_codes) {
-      if (!HasCode(n.valueset_codes, c)) add(true, "value set code " + CodeText(c) + " removed: its events go to the dead letter");
-    }
-    for (const ir::Code& c : n.valueset_codes) {
-      if (!HasCode(s.valueset_codes, c)) add(false, "value set code " + CodeText(c) + " added");
-    }
-    for (const std::string& m : s.members) {
-      if (std::find(n.members.begin(), n.members.end(), m) == n.members.end()) {
-        add(true, "member '" + m + "' removed: its events go to the dead letter");
+    // What maps an event to the signal or gives it a value: one removed takes its events.
+    auto entries = [&](const std::string& what, const std::vector<std::string>& old_list,
+                       const std::vector<std::string>& new_list) {
+      auto in = [](const std::vector<std::string>& list, const std::string& x) {
+        return std::find(list.begin(), list.end(), x) != list.end();
+      };
+      for (const std::string& x : old_list) {
+        if (!in(new_list, x)) add(true, what + " " + x + " removed: its events go to the dead letter");
       }
-    }
-    for (const std::string& m : n.members) {
-      if (std::find(s.members.begin(), s.members.end(), m) == s.members.end()) add(false, "member '" + m + "' added");
-    }
+      for (const std::string& x : new_list) {
+        if (!in(old_list, x)) add(false, what + " " + x + " added");
+      }
+    };
+    entries("code", CodeTexts(s.codes), CodeTexts(n.codes));
+    entries("value set code", CodeTexts(s.valueset_codes), CodeTexts(n.valueset_codes));
+    entries("member", Quoted(s.members), Quoted(n.members));
     for (const ir::UnitConversion& c : s.conversions) {
       auto same = std::find_if(n.conversions.begin(), n.conversions.end(),
                                [&](const ir::UnitConversion& x) { return x.unit == c.unit; });
@@ -145,17 +148,17 @@ std::vector<SchemaChange> DiffSchemas(const ir::Module& before, const ir::Module
       if (!s.has_plausible) {
         add(true, "plausible range " + range(n, nlo, nhi) + " added: values outside go to the dead letter");
       } else {
-        std::optional<Decimal> slo = BoundOf(s, s.plausible_low), shi = BoundOf(s, s.plausible_high);
+        const Decimal olo = BoundOf(s, s.plausible_low), ohi = BoundOf(s, s.plausible_high);
+        std::optional<Decimal> slo = olo, shi = ohi;  // in the new unit
         if (from && to) {
-          slo = stdlib::Convert(*slo, *from, *to);
-          shi = stdlib::Convert(*shi, *from, *to);
+          slo = stdlib::Convert(olo, *from, *to);
+          shi = stdlib::Convert(ohi, *from, *to);
         }
+        const std::string change = "plausible range " + range(s, olo, ohi) + " -> " + range(n, nlo, nhi);
         if (!slo || !shi || nlo > *slo || nhi < *shi) {
-          add(true, "plausible range " + range(s, BoundOf(s, s.plausible_low), BoundOf(s, s.plausible_high)) + " -> " +
-                        range(n, nlo, nhi) + ", narrower: values outside go to the dead letter");
+          add(true, change + ", narrower: values outside go to the dead letter");
         } else if (nlo != *slo || nhi != *shi) {
-          add(false, "plausible range " + range(s, BoundOf(s, s.plausible_low), BoundOf(s, s.plausible_high)) + " -> " +
-                         range(n, nlo, nhi) + ", wider");
+          add(false, change + ", wider");
         }
       }
       if (s.has_plausible && s.keep_implausible && !n.keep_implausible) {
