@@ -74,7 +74,7 @@ int Hex(char c) {
 
 }  // namespace
 
-Segment::Segment(std::string_view text, const Encoding& enc, bool msh) : enc_(&enc) {
+Segment::Segment(std::string_view text, const Encoding& enc, bool msh) : enc_(enc) {
   std::vector<std::string_view> parts = SplitOn(text, enc.field);
   if (!msh) {
     fields_ = std::move(parts);
@@ -91,15 +91,15 @@ size_t Segment::Repetitions(size_t n) const {
   std::string_view raw = Raw(n);
   if (raw.empty()) return 0;
   if (id() == "MSH" && n <= 2) return 1;
-  return SplitOn(raw, enc_->repetition).size();
+  return SplitOn(raw, enc_.repetition).size();
 }
 
 std::string Segment::Get(size_t n, size_t c, size_t s, size_t rep) const {
   std::string_view raw = Raw(n);
   if (id() == "MSH" && n <= 2) return c == 1 && s == 1 && rep == 0 ? std::string(raw) : std::string();
   if (c == 0 || s == 0) return {};
-  std::string_view part = PartOf(PartOf(PartOf(raw, enc_->repetition, rep), enc_->component, c - 1), enc_->subcomponent, s - 1);
-  return Unescape(part, *enc_);
+  std::string_view part = PartOf(PartOf(PartOf(raw, enc_.repetition, rep), enc_.component, c - 1), enc_.subcomponent, s - 1);
+  return Unescape(part, enc_);
 }
 
 const Segment* Message::Find(std::string_view id, size_t from) const {
@@ -136,8 +136,7 @@ std::optional<std::string> Parse(std::string_view text, Message& out) {
   enc.repetition = chars[1];
   enc.escape = chars[2];
   enc.subcomponent = chars[3];
-  Message m;
-  m.encoding = enc;
+  std::vector<Segment> segments;
   for (size_t i = first; i < lines.size(); ++i) {
     if (Blank(lines[i].text)) continue;
     std::string_view id = lines[i].text.substr(0, lines[i].text.find(enc.field));
@@ -146,12 +145,10 @@ std::optional<std::string> Parse(std::string_view text, Message& out) {
              "` is not a segment id (three capital letters or digits)";
     }
     if (i > first && id == "MSH") return "line " + std::to_string(lines[i].number) + ": a second MSH in one message";
+    segments.emplace_back(lines[i].text, enc, i == first);
   }
   out.encoding = enc;
-  out.segments.clear();
-  for (size_t i = first; i < lines.size(); ++i) {
-    if (!Blank(lines[i].text)) out.segments.emplace_back(lines[i].text, out.encoding, i == first);
-  }
+  out.segments = std::move(segments);
   return std::nullopt;
 }
 

@@ -34,9 +34,8 @@ class Segment {
   std::string Get(size_t n, size_t c = 1, size_t s = 1, size_t rep = 0) const;
 
  private:
-  const Encoding* enc_;
+  Encoding enc_;  // its message's (a copy: a segment stays valid when its message moves)
   std::vector<std::string_view> fields_;
-  std::string msh1_;  // MSH-1: the field separator, as text
 };
 
 /// A message: its encoding and segments, in order. Views into the text parsed, which must
