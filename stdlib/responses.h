@@ -16,13 +16,16 @@ struct ResponseKind {
 inline constexpr ResponseKind kResponses[] = {
     {"acknowledge", "acknowledged"}, {"override", "overridden"}, {"escalate", "escalated"}};
 
-/// Whether `member` of `rule.member` names the responses to the rule's alerts.
-inline bool IsResponseMember(std::string_view member) {
+/// The kind whose responses `member` of `rule.member` names, or null.
+inline const ResponseKind* ResponseOfMember(std::string_view member) {
   for (const ResponseKind& kind : kResponses) {
-    if (member == kind.member) return true;
+    if (member == kind.member) return &kind;
   }
-  return false;
+  return nullptr;
 }
+
+/// Whether `member` of `rule.member` names the responses to the rule's alerts.
+inline bool IsResponseMember(std::string_view member) { return ResponseOfMember(member) != nullptr; }
 
 /// The kind of a response's `action`, or null.
 inline const ResponseKind* ResponseOfAction(std::string_view action) {

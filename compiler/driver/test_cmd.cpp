@@ -98,10 +98,8 @@ std::string GivenEvent(const Frontend& fe, const ast::TestStep& step, int64_t wh
   if (size_t dot = step.signal.find('.'); dot != std::string::npos) {
     // `given news2.acknowledged 'rn.lee' at 2h`: an alert response (docs/events.md), by
     // the value's author, to an alert the test does not name (any 32 hex digits will do).
-    std::string_view member = std::string_view(step.signal).substr(dot + 1);
-    for (const stdlib::ResponseKind& kind : stdlib::kResponses) {
-      if (kind.member != member) continue;
-      ev["response"] = {{"action", kind.action},
+    if (const stdlib::ResponseKind* kind = stdlib::ResponseOfMember(std::string_view(step.signal).substr(dot + 1))) {
+      ev["response"] = {{"action", kind->action},
                         {"rule", step.signal.substr(0, dot)},
                         {"alert", std::string(32, '0')},
                         {"by", step.value ? step.value->text : std::string()}};

@@ -129,7 +129,6 @@ struct Code {
   std::string system, code;
 };
 
-
 struct UnitConversion {
   std::string unit;  // UCUM text accepted at ingest
   Conversion to_canonical;
