@@ -21,31 +21,31 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/kafka_sink.h"
+
 namespace {
 
 double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 rd_kafka_t* Client(rd_kafka_type_t type, const std::string& bootstrap, const std::string& group) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  auto set = [&](const char* k, const std::string& v) {
-    if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      std::fprintf(stderr, "kafka_bench: %s\n", err);
-      std::exit(2);
-    }
-  };
-  set("bootstrap.servers", bootstrap);
-  set("log_level", "3");
-  if (!group.empty()) set("group.id", group);
+  std::vector<std::pair<std::string, std::string>> settings = {{"bootstrap.servers", bootstrap}, {"log_level", "3"}};
+  if (!group.empty()) settings.emplace_back("group.id", group);
   if (type == RD_KAFKA_PRODUCER) {
-    set("linger.ms", "1");
+    settings.emplace_back("linger.ms", "1");
   } else {
-    set("enable.auto.commit", "false");
-    set("auto.offset.reset", "earliest");
+    settings.emplace_back("enable.auto.commit", "false");
+    settings.emplace_back("auto.offset.reset", "earliest");
     // The mock answers a fetch that finds nothing only after this wait (it is not woken by
     // new data, as a broker is): short, as a consumer that wants low latency sets it.
-    set("fetch.wait.max.ms", "10");
+    settings.emplace_back("fetch.wait.max.ms", "10");
   }
+  std::string error;
+  rd_kafka_conf_t* conf = cdr::runtime::KafkaConf(settings, {}, "bench client", error);
+  if (!conf) {
+    std::fprintf(stderr, "kafka_bench: %s\n", error.c_str());
+    std::exit(2);
+  }
+  char err[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
   if (!rk) {
     std::fprintf(stderr, "kafka_bench: %s\n", err);
