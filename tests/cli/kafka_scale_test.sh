@@ -64,11 +64,14 @@ assigned() {  # assigned NAME: the partitions of the member's latest assignment
 }
 wait_assigned() {  # wait_assigned NAME...: until each holds partitions and together all six
   for _ in $(seq 1 1800); do
-    local all="" m
-    for m in "$@"; do all+=$(assigned "$m"); done
-    [ "$(echo "$all" | grep -o 'events\[[0-9]\]' | sort -u | wc -l)" = 6 ] &&
-      [ "$(echo "$all" | grep -o 'events\[[0-9]\]' | wc -l)" = 6 ] &&
-      for m in "$@"; do [ -n "$(assigned "$m")" ] || break; done && [ -n "$(assigned "$m")" ] && return 0
+    local all="" m held every=1
+    for m in "$@"; do
+      held=$(assigned "$m")
+      [ -n "$held" ] || every=0
+      all+="$held"
+    done
+    all=$(echo "$all" | grep -o 'events\[[0-9]\]')
+    [ "$every" = 1 ] && [ "$(echo "$all" | wc -l)" = 6 ] && [ "$(echo "$all" | sort -u | wc -l)" = 6 ] && return 0
     sleep 0.05
   done
   fail "the partitions were not shared by $*: $(for m in "$@"; do echo "$m: $(assigned "$m");"; done)"
