@@ -31,8 +31,8 @@ ReadFn FdSource(int fd, const volatile sig_atomic_t* stop, int idle_ms) {
   };
 }
 
-LineReader::LineReader(ReadFn read, size_t block, size_t keep)
-    : read_(std::move(read)), block_(block), keep_(keep), buf_(new char[block + kLinePadding]) {
+LineReader::LineReader(ReadFn read, size_t block, size_t keep, bool cr_ends_lines)
+    : read_(std::move(read)), block_(block), keep_(keep), cr_ends_lines_(cr_ends_lines), buf_(new char[block + kLinePadding]) {
   std::memset(buf_.get() + block_, ' ', kLinePadding);  // defined bytes past the last line
 }
 
@@ -70,17 +70,29 @@ bool LineReader::Fill() {
   return true;
 }
 
+const char* LineReader::FindEnd(const char* from, size_t n, size_t& length) const {
+  const char* nl = static_cast<const char*>(std::memchr(from, '\n', n));
+  length = 1;
+  if (!cr_ends_lines_) return nl;
+  const char* cr = static_cast<const char*>(std::memchr(from, '\r', nl ? static_cast<size_t>(nl - from) : n));
+  if (!cr) return nl;
+  length = cr + 1 < from + n && cr[1] == '\n' ? 2 : 1;
+  return cr;
+}
+
 bool LineReader::Next(Line& line) {
   idle_ = false;
-  size_t scanned = begin_;  // no '\n' in [begin_, scanned)
+  size_t scanned = begin_;  // no line end in [begin_, scanned)
   for (;;) {
-    if (const void* nl = std::memchr(buf_.get() + scanned, '\n', end_ - scanned)) {
-      size_t at = static_cast<size_t>(static_cast<const char*>(nl) - buf_.get());
+    size_t length = 1;
+    if (const char* nl = FindEnd(buf_.get() + scanned, end_ - scanned, length)) {
+      size_t at = static_cast<size_t>(nl - buf_.get());
+      // (A CR last in the data read so far, its LF still to come, leaves an empty line.)
       line.text = std::string_view(buf_.get() + begin_, at - begin_);
       line.readable = block_ + kLinePadding - begin_;
       line.size = line.text.size();
-      begin_ = at + 1;
-      consumed_ += line.size + 1;
+      begin_ = at + length;
+      consumed_ += line.size + length;
       return true;
     }
     size_t pending = end_ - begin_;
@@ -100,7 +112,8 @@ bool LineReader::Next(Line& line) {
   long_.assign(buf_.get() + begin_, std::min(keep_, block_));
   uint64_t size = block_;
   begin_ = end_ = 0;
-  bool ended = false;  // by its '\n'
+  bool ended = false;  // by its line end
+  size_t end_length = 0;
   for (;;) {
     size_t got = eof_ ? 0 : Read(buf_.get(), block_);
     if (got == 0 && idle_) {  // the rest of the line has not come yet: wait on
@@ -111,12 +124,14 @@ bool LineReader::Next(Line& line) {
       eof_ = true;
       break;
     }
-    if (const void* nl = std::memchr(buf_.get(), '\n', got)) {
-      size_t at = static_cast<size_t>(static_cast<const char*>(nl) - buf_.get());
+    size_t length = 1;
+    if (const char* nl = FindEnd(buf_.get(), got, length)) {
+      size_t at = static_cast<size_t>(nl - buf_.get());
       size += at;
-      begin_ = at + 1;
+      begin_ = at + length;
       end_ = got;
       ended = true;
+      end_length = length;
       break;
     }
     size += got;
@@ -124,7 +139,7 @@ bool LineReader::Next(Line& line) {
   // Stopped inside it: the line has not ended, and is not handed out (its bytes are not
   // consumed; a reader continuing from consumed() reads it whole).
   if (stopped_ && !ended) return false;
-  consumed_ += size + (ended ? 1 : 0);
+  consumed_ += size + end_length;
   line.text = long_;
   line.readable = long_.size();
   line.size = size;

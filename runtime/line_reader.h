@@ -47,8 +47,10 @@ struct Line {
 class LineReader {
  public:
   /// `block` is the size of each read; lines longer than `block` are returned cut to
-  /// `keep` bytes with their full `size`.
-  LineReader(ReadFn read, size_t block = 4 << 20, size_t keep = 64 << 10);
+  /// `keep` bytes with their full `size`. With `cr_ends_lines`, a CR alone ends a line as
+  /// well (HL7 v2 segments); a CRLF then ends one line (an empty line when its CR came last
+  /// in one read and its LF in the next).
+  LineReader(ReadFn read, size_t block = 4 << 20, size_t keep = 64 << 10, bool cr_ends_lines = false);
   /// The next line; false at the end of the input, when stopped, or when the source is
   /// idle (then idle() is true, and Next may be called again). A last line without '\n'
   /// counts.
@@ -68,10 +70,13 @@ class LineReader {
 
  private:
   bool Fill();  // reads more after end_; false at the end of the input
+  // The first line end in [from, from + n), or null; `length` is its size (CRLF: 2).
+  const char* FindEnd(const char* from, size_t n, size_t& length) const;
   size_t Read(char* to, size_t n);  // 0 at the end or on an error (kept in error_)
 
   ReadFn read_;
   size_t block_, keep_;
+  bool cr_ends_lines_;
   std::unique_ptr<char[]> buf_;  // block_ bytes + padding
   size_t begin_ = 0, end_ = 0;   // unread data
   bool eof_ = false;
