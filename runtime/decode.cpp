@@ -38,6 +38,9 @@ struct RawEvent {
   std::string_view id, patient, time, recorded, status;
   bool have_id = false, have_patient = false, have_time = false, have_recorded = false;
   std::optional<std::string_view> signal_name, system, code, unit, text_value;
+  // `codes`: the codings of one concept (translations), any of which the schemas may map.
+  std::vector<std::pair<std::string_view, std::string_view>> codings;
+  bool have_codes = false;
   std::optional<bool> bool_value;
   std::string_view number_text;
   bool is_number = false;
@@ -363,9 +366,9 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
 namespace {
 
 // The fields Walk reads, by number.
-enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kResponse, kUnknown };
-constexpr std::string_view kNames[] = {"id",   "patient", "time",   "recorded", "signal",
-                                       "code", "value",   "unit",   "status",   "response"};
+enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kResponse, kCodes, kUnknown };
+constexpr std::string_view kNames[] = {"id",   "patient", "time",   "recorded", "signal", "code",
+                                       "value", "unit",   "status", "response", "codes"};
 
 [[gnu::noinline, gnu::cold]] std::string Malformed(int field) { return "not JSON: malformed value of " + Quote(kNames[field]); }
 
@@ -413,7 +416,7 @@ template <Keys kKeys, typename Field>
       case 't': which = KeyIs(k, "time\"") ? kTime : kUnknown; break;
       case 'r': which = KeyIs(k, "recorded\"") ? kRecorded : KeyIs(k, "response\"") ? kResponse : kUnknown; break;
       case 's': which = KeyIs(k, "signal\"") ? kSignal : KeyIs(k, "status\"") ? kStatus : kUnknown; break;
-      case 'c': which = KeyIs(k, "code\"") ? kCode : kUnknown; break;
+      case 'c': which = KeyIs(k, "code\"") ? kCode : KeyIs(k, "codes\"") ? kCodes : kUnknown; break;
       case 'v': which = KeyIs(k, "value\"") ? kValue : kUnknown; break;
       case 'u': which = KeyIs(k, "unit\"") ? kUnit : kUnknown; break;
       default: break;
@@ -491,6 +494,39 @@ std::optional<std::string> ReadCode(simdjson::ondemand::value& v, RawEvent& r, b
   return std::nullopt;
 }
 
+// `codes`: an array of objects with string `system` and `code` (other keys ignored, none
+// twice). Read rarely (translated formats): its keys are compared unescaped.
+[[gnu::noinline, gnu::cold]] std::optional<std::string> ReadCodes(simdjson::ondemand::value& v, RawEvent& r) {
+  simdjson::ondemand::array a;
+  if (v.get_array().get(a)) {
+    simdjson::ondemand::json_type type;
+    if (v.type().get(type)) return Malformed(kCodes);
+    return "`codes` must be an array of objects with `system` and `code`";
+  }
+  r.have_codes = true;
+  for (auto item : a) {
+    simdjson::ondemand::object c;
+    if (item.get_object().get(c)) return "`codes` must be an array of objects with `system` and `code`";
+    std::optional<std::string_view> parts[2];
+    for (auto f : c) {
+      std::string_view key;
+      if (f.unescaped_key().get(key)) return "not JSON: malformed key in `codes`";
+      simdjson::ondemand::value fv;
+      if (f.value().get(fv)) return "not JSON: malformed `codes`";
+      const int part = key == "system" ? 0 : key == "code" ? 1 : -1;
+      if (part < 0) continue;
+      if (parts[part]) return Duplicate(part == 0 ? "codes[].system" : "codes[].code");
+      std::string_view text;
+      if (fv.get_string().get(text)) return part == 0 ? "`codes[].system` must be a string" : "`codes[].code` must be a string";
+      parts[part] = text;
+    }
+    if (!parts[0] || !parts[1]) return "each of `codes` must have `system` and `code`";
+    r.codings.emplace_back(*parts[0], *parts[1]);
+  }
+  if (r.codings.empty()) return "`codes` is empty";
+  return std::nullopt;
+}
+
 // `value`: a number (kept as written, for exact decimals), a boolean, a string or null.
 [[gnu::always_inline]] inline std::optional<std::string> ReadValue(simdjson::ondemand::value& v, RawEvent& r) {
   simdjson::ondemand::json_type type;
@@ -555,6 +591,8 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bo
       if (auto err = ReadCode<kKeys>(v, r, escaped_key); err || (escaped_key && *escaped_key)) return err;
     } else if (which == kResponse) {
       if (auto err = ReadResponse(v, r)) return err;
+    } else if (which == kCodes) {
+      if (auto err = ReadCodes(v, r)) return err;
     } else if (auto err = ReadValue(v, r)) {  // kValue
       return err;
     }
@@ -610,12 +648,15 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
     auto it = by_name_.find(Key(*r.signal_name));
     if (it == by_name_.end()) return "unknown signal " + Quote(*r.signal_name);
     e.signal = it->second;
-  } else if (r.code) {
+  } else if (r.code && !r.have_codes) {
     const Codes* codes = FindCodes(*r.system);
     auto it = codes ? codes->find(Key(*r.code)) : Codes::const_iterator{};
     if (!codes || it == codes->end()) return "unknown code " + Quote(*r.system) + " " + Quote(*r.code);
     e.signal = it->second.first;
     code_is_value = it->second.second;
+  } else if (r.have_codes) {
+    if (r.code) return "an event has `code` or `codes`, not both";
+    if (auto refused = Codings(r, e, code_is_value)) return refused;
   } else {
     return "missing `signal` or `code`";
   }
@@ -637,6 +678,36 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
       return Implausible(signal, r.number_text, r.unit, e);
     }
   }
+  return std::nullopt;
+}
+
+// `codes`: the codings of one concept. The one the schemas map gives the signal; codings
+// mapped to two different signals are refused (which is meant cannot be known).
+std::optional<std::string> EventDecoder::Codings(RawEvent& r, Event& e, bool& code_is_value) const {
+  std::optional<size_t> mapped;
+  for (size_t i = 0; i < r.codings.size(); ++i) {
+    const auto& [system, code] = r.codings[i];
+    const Codes* codes = FindCodes(system);
+    auto it = codes ? codes->find(Key(code)) : Codes::const_iterator{};
+    if (!codes || it == codes->end()) continue;
+    if (mapped && it->second.first != e.signal) {
+      const auto& [system0, code0] = r.codings[*mapped];
+      return "the codes map to different signals: " + Quote(system0) + " " + Quote(code0) + " to " +
+             Quote(module_.signals[static_cast<size_t>(e.signal)].name) + ", " + Quote(system) + " " + Quote(code) +
+             " to " + Quote(module_.signals[static_cast<size_t>(it->second.first)].name) + " (which is meant cannot be known)";
+    }
+    if (!mapped) {
+      mapped = i;
+      e.signal = it->second.first;
+      code_is_value = it->second.second;
+    }
+  }
+  if (!mapped) {
+    std::string all;
+    for (const auto& [system, code] : r.codings) all += (all.empty() ? "" : ", ") + Quote(system) + " " + Quote(code);
+    return "unknown codes " + all;
+  }
+  r.code = r.codings[*mapped].second;  // the code that is the value, for `code in valueset` signals
   return std::nullopt;
 }
 

@@ -39,6 +39,8 @@ class EventDecoder {
   struct UnitCache;
   /// Gives the fields read from a line their meaning: signal, time, status, value.
   std::optional<std::string> Map(RawEvent& raw, Event& e);
+  /// The signal of an event given several codings (`codes`), or why there is none.
+  std::optional<std::string> Codings(RawEvent& raw, Event& e, bool& code_is_value) const;
   /// An alert response's signal and value (who responded), or why it cannot be used.
   std::optional<std::string> Response(const RawEvent& raw, Event& e);
   /// The dead-letter reason of a value outside its signal's plausible range.
