@@ -1,27 +1,21 @@
-// fuzz/fuzz_hl7v2.cpp: any bytes as a stream of HL7 v2 messages (runtime/hl7v2.h): split
-// into messages, each parsed, every field, repetition, component and subcomponent read
-// and unescaped, MSH-7 read as a time. Refusals must say why; nothing may crash.
+// fuzz/fuzz_hl7v2.cpp: any bytes as a stream of HL7 v2 messages (runtime/format_hl7v2.cpp,
+// runtime/hl7v2.h): cut into messages, each translated (fuzz_common.h's CheckFormat) and
+// parsed, every field, repetition, component and subcomponent read and unescaped, MSH-7
+// read as a time. Refusals must say why; nothing may crash.
 #include <cstdint>
 #include <string_view>
-#include <vector>
 
 #include "fuzz/fuzz_common.h"
 #include "runtime/hl7v2.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cdr::runtime::hl7v2;
-  std::string_view stream(reinterpret_cast<const char*>(data), size);
-  std::vector<MessageText> messages;
-  if (auto why = Split(stream, messages)) {
-    if (why->empty()) cdr::fuzz::Fail("a stream refused without a reason");
-    return 0;
-  }
-  for (const MessageText& text : messages) {
-    if (text.text.substr(0, 3) != "MSH") cdr::fuzz::Fail("a message that does not start with MSH");
+  cdr::fuzz::CheckFormat("hl7v2", data, size, [](std::string_view text) {
+    if (text.substr(0, 3) != "MSH") cdr::fuzz::Fail("a message that does not start with MSH");
     Message m;
-    if (auto why = Parse(text.text, m)) {
+    if (auto why = Parse(text, m)) {
       if (why->empty()) cdr::fuzz::Fail("a message refused without a reason");
-      continue;
+      return;
     }
     for (const Segment& s : m.segments) {
       for (size_t f = 0; f <= s.size(); ++f) {
@@ -35,6 +29,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     (void)ParseTime(m.segments[0].Get(7), 0);
     (void)ParseTime(m.segments[0].Get(7), std::nullopt);
-  }
+  });
   return 0;
 }

@@ -43,6 +43,12 @@ struct FileHost::Impl {
   const LineReader* reader = nullptr;  // while Run reads
   Event event;                         // the line being fed, decoded
   uint64_t consumed = 0;               // by the last Run's reader, once it returned
+  // With a format: it, the translation of the record being fed, and the input used up to
+  // the end of the last record (what a restore continues after).
+  std::unique_ptr<InputFormat> format;
+  Translation translation;
+  std::string event_line;  // an event of the translation, padded for the decoder
+  uint64_t records_end = 0;
 };
 
 FileHost::FileHost(const ir::Module& module, const HostOutputs& out, const EngineOptions& options)
@@ -82,8 +88,11 @@ bool FileHost::Reload(const ir::Module& module, std::vector<std::vector<NativeBl
 const Engine& FileHost::engine() const { return *impl_->engine; }
 
 uint64_t FileHost::input_offset() const {
+  if (impl_->format) return impl_->base_offset + impl_->records_end;
   return impl_->base_offset + (impl_->reader ? impl_->reader->consumed() : impl_->consumed);
 }
+
+void FileHost::SetFormat(std::unique_ptr<InputFormat> format) { impl_->format = std::move(format); }
 
 void FileHost::Save(CheckpointWriter& out) const {
   out.U64(input_offset());
@@ -147,11 +156,53 @@ void FileHost::Drain() {
 
 void FileHost::Feed(const Line& line, uint64_t line_no, const std::optional<std::string_view>& key) {
   Impl& h = *impl_;
-  h.line_no = line_no;
   if (line.size == line.text.size() && line.text.find_first_not_of(" \t\r") == std::string::npos) {
+    h.line_no = line_no;
     ++stats_.blank;
     return;
   }
+  if (h.format) return FeedRecord(Record{line.text, line_no, line_no, 0, line.size}, key);
+  h.line_no = line_no;
+  FeedEvent(line, line_no, key);
+}
+
+void FileHost::FeedRecord(const Record& record, const std::optional<std::string_view>& key) {
+  Impl& h = *impl_;
+  ++stats_.records;
+  h.line_no = record.last_line;
+  h.records_end = record.end_offset;
+  if (record.size > record.text.size()) {
+    ++stats_.read;
+    return DeadLetter("a record of " + std::to_string(record.size) + " bytes is over the limit of " +
+                          std::to_string(std::min<uint64_t>(kMaxRecordBytes, record.text.size())),
+                      record.line, record.text, record.size);
+  }
+  h.format->Translate(record.text, h.translation);
+  stats_.skipped += h.translation.skipped;
+  for (Translation::Item& item : h.translation.items) {
+    if (item.event.empty()) {
+      ++stats_.read;
+      DeadLetter(item.reason, record.line, record.text, record.size);
+      continue;
+    }
+    // The event line, padded for the decoder (events held by the stream clock keep it).
+    h.event_line.assign(item.event);
+    h.event_line.append(kLinePadding, ' ');
+    FeedEvent(Line{std::string_view(h.event_line.data(), item.event.size()), h.event_line.size(), item.event.size()},
+              record.line, key);
+  }
+}
+
+void FileHost::Stray(const Record& text, const std::string& reason) {
+  impl_->line_no = text.last_line;
+  impl_->records_end = text.end_offset;
+  ++stats_.records;
+  ++stats_.read;
+  DeadLetter(reason, text.line, text.text, text.size);
+}
+
+void FileHost::FeedEvent(const Line& line, uint64_t line_no, const std::optional<std::string_view>& key) {
+  Impl& h = *impl_;
   ++stats_.read;
   Event& event = h.event;
   // A line cut by the reader (longer than a block) is over kMaxEventBytes too.
@@ -209,15 +260,53 @@ const HostStats& FileHost::stats() {
   return stats;
 }
 
+namespace {
+
+// Feeds the records a format's splitter completes to the host, each followed by the
+// host's after_line (a stop is kept: the records after it are not fed).
+class RecordFeeder final : public RecordSink {
+ public:
+  RecordFeeder(FileHost& host, const HostOutputs& out) : host_(host), out_(out) {}
+  void OnRecord(const Record& record) override {
+    if (stop_) return;
+    host_.FeedRecord(record);
+    After();
+  }
+  void OnStray(const Record& text, std::string reason) override {
+    if (stop_) return;
+    host_.Stray(text, reason);
+    After();
+  }
+  bool stop() const { return stop_; }
+
+ private:
+  void After() { stop_ = out_.after_line && !out_.after_line(); }
+  FileHost& host_;
+  const HostOutputs& out_;
+  bool stop_ = false;
+};
+
+}  // namespace
+
 HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostStats&)>& progress, OnStop on_stop) {
   Impl& h = *impl_;
   const HostOutputs& out = h.out;
-  LineReader reader(in, kReadBlock, kMaxRefusedInput);
+  // With a format, lines go to its splitter, which hands out the records they make.
+  std::unique_ptr<RecordSplitter> splitter = h.format ? h.format->Splitter() : nullptr;
+  RecordFeeder records(*this, out);
+  LineReader reader(in, h.format ? std::max(kReadBlock, h.format->max_line_bytes()) : kReadBlock, kMaxRefusedInput,
+                    h.format && h.format->cr_ends_lines());
   h.reader = &reader;
   Line line;
+  uint64_t lines = h.line_no;  // with a format: lines read (h.line_no: to the last record fed)
+  uint64_t next_progress = stats_.read + 0x10000;
   for (;;) {
     if (!reader.Next(line)) {
       if (!reader.idle()) break;
+      if (splitter) {
+        splitter->Idle(records);
+        if ((stats_.stopped = records.stop())) break;
+      }
       // A quiet feed: the panel being gathered (a patient's events of one time) is
       // applied now rather than when the next line shows it ended (its eager alerts go out).
       h.engine->FlushPending();
@@ -232,16 +321,28 @@ HostStats FileHost::Run(const ReadFn& in, const std::function<void(const HostSta
       continue;
     }
     if (out.on_line) out.on_line();
-    Feed(line, h.line_no + 1);
-    if (out.after_line && !out.after_line()) {
-      stats_.stopped = true;
-      break;
+    if (splitter) {
+      splitter->Add(line, ++lines, reader.consumed(), records);
+      if ((stats_.stopped = records.stop())) break;
+    } else {
+      Feed(line, h.line_no + 1);
+      if (out.after_line && !out.after_line()) {
+        stats_.stopped = true;
+        break;
+      }
     }
-    if (progress && stats_.read > 0 && (stats_.read & 0xFFFF) == 0) progress(stats());
+    if (progress && stats_.read >= next_progress) {
+      next_progress = stats_.read + 0x10000;
+      progress(stats());
+    }
   }
   stats_.interrupted = reader.stopped();
   stats_.unread = reader.unread();
   stats_.paused = stats_.interrupted && on_stop == OnStop::Pause;
+  if (splitter && !stats_.stopped && !stats_.paused) {
+    splitter->Flush(records);  // the last record
+    stats_.stopped = records.stop();
+  }
   if (!stats_.stopped && !stats_.paused) Finish();  // a stopped run writes nothing more
   stats_.read_error = reader.error();
   h.consumed = reader.consumed();

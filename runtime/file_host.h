@@ -13,6 +13,7 @@
 #include "compiler/ir/ir.h"
 #include "runtime/checkpoint.h"
 #include "runtime/engine.h"
+#include "runtime/input_format.h"
 #include "runtime/line_reader.h"
 #include "runtime/sink.h"
 
@@ -33,7 +34,9 @@ struct HostOutputs {
 
 /// What a run did. read = used + dead_lettered + late.
 struct HostStats {
-  uint64_t read = 0;  // non-blank lines
+  uint64_t read = 0;  // non-blank lines (events and refused parts, with a format)
+  uint64_t records = 0;  // with a format: records read (messages, resources, Bundles)
+  uint64_t skipped = 0;  // with a format: parts holding nothing to translate (an ADT message, a Patient)
   uint64_t used = 0;
   uint64_t dead_lettered = 0;
   uint64_t late = 0;
@@ -78,7 +81,12 @@ class FileHost {
   /// offset), as Run does each line it reads. Blank lines are counted and skipped.
   /// `key`, when given, must be the event's patient id (a Kafka message's key: a
   /// patient's events must all be in one partition), else the line is dead-lettered.
+  /// With a format (SetFormat), the line is one record of it (a Kafka message holds one).
   void Feed(const Line& line, uint64_t line_no, const std::optional<std::string_view>& key = std::nullopt);
+  /// One record of the input format: its events fed, its refused parts dead-lettered.
+  void FeedRecord(const Record& record, const std::optional<std::string_view>& key = std::nullopt);
+  /// Text of the input that belongs to no record, dead-lettered.
+  void Stray(const Record& text, const std::string& reason);
   /// The source is idle with the wall clock at `now_ms`: held events are released up to
   /// it, and timer points up to it evaluated (SetWallClock).
   void Idle(int64_t now_ms);
@@ -103,6 +111,8 @@ class FileHost {
   /// (before on_idle is called): events held for being ahead are released up to it, and
   /// timer points up to it are evaluated, so absence rules fire on a quiet feed.
   void SetWallClock(bool wall_clock) { wall_clock_ = wall_clock; }
+  /// Reads the input in `format` (null: NDJSON events), before Run or Feed.
+  void SetFormat(std::unique_ptr<InputFormat> format);
   const Engine& engine() const;
   /// Whether Run ended the input (everything decided, as at its end).
   bool finished() const { return finished_; }
@@ -121,6 +131,7 @@ class FileHost {
   static void Keep(std::unique_ptr<Engine> engine);
   void DeadLetter(const std::string& reason, uint64_t line, std::string_view input, uint64_t size);
   void Ingest(Event& event, std::string_view text, uint64_t size);
+  void FeedEvent(const Line& line, uint64_t line_no, const std::optional<std::string_view>& key);
   void Drain();  // what the stream clock decided
   std::unique_ptr<Impl> impl_;
   HostStats stats_;

@@ -198,61 +198,6 @@ std::string Unescape(std::string_view raw, const Encoding& enc) {
   return out;
 }
 
-std::optional<std::string> Split(std::string_view stream, std::vector<MessageText>& out) {
-  if (stream.substr(0, 3) == "\xEF\xBB\xBF") stream.remove_prefix(3);  // a UTF-8 byte order mark
-  std::vector<Line> lines = Lines(stream);
-  out.clear();
-  size_t msg_start = 0, msg_end = 0;
-  uint64_t msg_line = 0;
-  bool in_message = false;
-  int64_t batch_messages = -1;  // messages since BHS, or -1 outside a batch
-  auto close_message = [&] {
-    if (in_message) out.push_back(MessageText{stream.substr(msg_start, msg_end - msg_start), msg_line});
-    in_message = false;
-  };
-  for (const Line& line : lines) {
-    if (Blank(line.text)) continue;
-    std::string_view id = line.text.substr(0, 3);
-    const std::string where = "line " + std::to_string(line.number) + ": ";
-    if (id == "FHS" || id == "BHS" || id == "BTS" || id == "FTS") {
-      close_message();
-      if (id == "BHS") batch_messages = 0;
-      if (id == "BTS") {
-        if (batch_messages < 0) return where + "BTS without a BHS before it";
-        // BTS-1: the number of messages in the batch, when given.
-        char sep = line.text.size() > 3 ? line.text[3] : '|';
-        std::string_view count = PartOf(line.text, sep, 1);
-        if (!count.empty()) {
-          int64_t n = 0;
-          for (char c : count) {
-            if (c < '0' || c > '9') return where + "BTS-1 `" + std::string(count) + "` is not a message count";
-            n = n * 10 + (c - '0');
-            if (n > 1000000000) return where + "BTS-1 `" + std::string(count) + "` is not a message count";
-          }
-          if (n != batch_messages) {
-            return where + "the batch trailer counts " + std::to_string(n) + " messages; the batch has " +
-                   std::to_string(batch_messages);
-          }
-        }
-        batch_messages = -1;
-      }
-      continue;
-    }
-    if (id == "MSH") {
-      close_message();
-      in_message = true;
-      msg_start = line.offset;
-      msg_line = line.number;
-      if (batch_messages >= 0) ++batch_messages;
-    } else if (!in_message) {
-      return where + "segment `" + std::string(line.text.substr(0, 20)) + "` before any MSH";
-    }
-    msg_end = line.offset + line.text.size();
-  }
-  close_message();
-  return std::nullopt;
-}
-
 std::optional<int64_t> ParseTime(std::string_view dtm, std::optional<int> default_offset_minutes) {
   size_t i = 0;
   auto digits = [&](size_t n) -> std::optional<int> {

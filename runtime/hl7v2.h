@@ -56,18 +56,6 @@ std::optional<std::string> Parse(std::string_view text, Message& out);
 /// closed, is kept as written.
 std::string Unescape(std::string_view raw, const Encoding& enc);
 
-/// One message of a stream of messages, with the 1-based line of its MSH segment.
-struct MessageText {
-  std::string_view text;
-  uint64_t line = 0;
-};
-/// Splits a file or stream into messages: each starts at an MSH segment. The segments of
-/// batch envelopes (FHS, BHS, BTS, FTS: section 2.10.3) are not part of any message; text
-/// before the first MSH that is not an envelope is an error, as is a batch trailer whose
-/// message count (BTS-1) differs from the messages of its batch. Blank lines are skipped,
-/// and a UTF-8 byte order mark at the start.
-std::optional<std::string> Split(std::string_view stream, std::vector<MessageText>& out);
-
 /// An HL7 DTM time (YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ], section 2.A.22) in
 /// milliseconds since the epoch. A time without a zone offset is in the sender's local
 /// time: `default_offset_minutes` east of UTC, or nothing when that is not given.

@@ -111,6 +111,8 @@ void KafkaHost::Assign(void* list) {
   auto fresh_host = [&] {
     auto host = std::make_unique<FileHost>(*module_, HostOutputs{&sink_, {}, {}, {}}, options_);
     host->KeepState();
+    std::string unknown;  // the name was checked when the source was configured
+    host->SetFormat(MakeInputFormat(source_.format, source_.format_options, unknown));
     return host;
   };
   std::string text;

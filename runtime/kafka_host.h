@@ -23,7 +23,9 @@
 
 #include "compiler/ir/ir.h"
 #include "runtime/engine.h"
+#include "runtime/input_format.h"
 #include "runtime/file_host.h"
+#include "runtime/input_format.h"
 #include "runtime/kafka_sink.h"
 #include "runtime/kafka_state.h"
 
@@ -44,6 +46,9 @@ struct KafkaSourceOptions {
   /// stream time and watermark back (each partition's own pipeline never waits for another).
   int64_t idle_timeout_ms = 60000;
   bool log_commits = false;  // a log line at each commit: every partition's offset, and their total
+  /// The messages' format (runtime/input_format.h; "ndjson": events), one record each.
+  std::string format = "ndjson";
+  FormatOptions format_options;
 };
 
 /// What a Kafka host did, over the partitions it holds and held.

@@ -71,13 +71,19 @@ bool LineReader::Fill() {
 }
 
 const char* LineReader::FindEnd(const char* from, size_t n, size_t& length) const {
-  const char* nl = static_cast<const char*>(std::memchr(from, '\n', n));
   length = 1;
-  if (!cr_ends_lines_) return nl;
-  const char* cr = static_cast<const char*>(std::memchr(from, '\r', nl ? static_cast<size_t>(nl - from) : n));
-  if (!cr) return nl;
-  length = cr + 1 < from + n && cr[1] == '\n' ? 2 : 1;
-  return cr;
+  if (!cr_ends_lines_) return static_cast<const char*>(std::memchr(from, '\n', n));
+  // Either byte, in one pass: a memchr for each would scan the rest of the buffer for the
+  // one a file never holds (a LF in a CR-only file), at every line.
+  const char* end = from + n;
+  for (const char* p = from; p < end; ++p) {
+    if (*p == '\n') return p;
+    if (*p == '\r') {
+      length = p + 1 < end && p[1] == '\n' ? 2 : 1;
+      return p;
+    }
+  }
+  return nullptr;
 }
 
 bool LineReader::Next(Line& line) {

@@ -15,6 +15,7 @@
 
 #include "compiler/driver/frontend.h"
 #include "runtime/engine.h"
+#include "runtime/input_format.h"
 #include "runtime/interpreter.h"
 #include "runtime/output_file.h"
 
@@ -56,6 +57,8 @@ struct RunOptions {
   bool fsync = false;               // fsync(2) the alerts file after each flush
   std::string checkpoint;           // checkpoint directory; none when empty
   std::string checkpoint_every = "1min";  // events (a number) or a duration
+  std::string format = "ndjson";          // the input format (runtime/input_format.h)
+  std::string timezone;                   // hl7v2: the senders' UTC offset for times without one
 };
 /// `cdr run`: 0 done, 1 rules refused, 2 usage or I/O error.
 int Run(const RunOptions& options);
@@ -89,7 +92,7 @@ int Serve(const ServeOptions& options);
 struct ImportOptions {
   std::string dir;
   std::string out;  // stdout when empty
-  std::vector<std::string> paths;  // hl7v2: files and directories
+  std::vector<std::string> paths;  // hl7v2, fhir: files and directories
   std::string timezone;            // hl7v2: the senders' offset for times without one
 };
 /// `cdr import physionet2019 DIR`: 0 done, 2 usage or I/O error.
@@ -116,19 +119,18 @@ std::vector<std::string> MimicEventsFromText(const std::vector<std::string>& tab
 /// `cdr import mimic-iv DIR`: the MIMIC-IV demo layout; 0 done, 2 usage or I/O error.
 int ImportMimic(const ImportOptions& options);
 
-struct Hl7v2ImportStats {
-  size_t messages = 0;  // ORU^R01 messages read
-  size_t skipped = 0;   // other messages
-  size_t problems = 0;  // observations, messages or files refused (each reported)
+struct FormatImportStats {
+  size_t records = 0;   // messages, resources or Bundles read
+  size_t skipped = 0;   // parts with nothing to read (an ADT message, a Patient resource)
+  size_t events = 0;    // written
+  size_t problems = 0;  // parts, records or files refused (each reported on stderr)
 };
-/// The events `cdr import hl7v2` makes of a stream of HL7 v2 messages (`where` names it
-/// in problems, which go to `err`); times without a zone offset are `offset_minutes`
-/// east of UTC, or refused when it is not given.
-std::vector<std::string> Hl7v2EventsFromText(std::string_view text, const std::string& where,
-                                             std::optional<int> offset_minutes, std::ostream& err,
-                                             Hl7v2ImportStats& stats);
-/// `cdr import hl7v2 PATH...`: ORU^R01 observations; 0 done, 2 usage or I/O error.
-int ImportHl7v2(const ImportOptions& options);
+/// The events of a stream in an input format, written to `out` one per line; problems are
+/// reported on stderr with `where` and the record's line.
+FormatImportStats ImportRecords(const runtime::InputFormat& format, std::istream& in, const std::string& where,
+                                std::ostream& out);
+/// `cdr import hl7v2|fhir PATH...`: 0 done, 2 usage or I/O error.
+int ImportFormat(const std::string& format, const ImportOptions& options);
 
 /// `cdr schema diff OLD NEW`: the schema changes between two rule sets (files or
 /// directories), those that break a rule of OLD marked; 0 none breaks, 1 some break, 2
@@ -163,6 +165,12 @@ std::optional<runtime::EngineOptions> EngineOptionsOf(const RunOptions& o, std::
 /// What state saved by an engine depends on: the rules (ir::Fingerprint) and the options
 /// that change results, one `name: value` line each (checkpoints, Kafka state snapshots).
 std::string EngineIdentity(const ir::Module& module, const runtime::EngineOptions& options);
+/// The input format of `--format` and `--timezone` (null: NDJSON events), or nothing
+/// with the reason in `error`.
+std::optional<std::unique_ptr<runtime::InputFormat>> InputFormatOf(const RunOptions& o, runtime::FormatOptions& format_options,
+                                                                   std::string& error);
+/// What a checkpoint or a state snapshot depends on of the input format (a line each).
+std::string FormatIdentity(const RunOptions& o);
 /// The wall clock's present as RFC 3339 text (logs, the admin endpoint).
 std::string NowText();
 /// SIGHUP sets the flag pointed to (serve: reload the rules).

@@ -7,6 +7,12 @@
 
 namespace {
 
+std::vector<std::string> FormatNames() {
+  std::vector<std::string> names;
+  for (std::string_view name : cdr::runtime::InputFormatNames()) names.emplace_back(name);
+  return names;
+}
+
 // The options `cdr run` and `cdr serve` share: rules, outputs, engine, checkpoints.
 void AddPipelineOptions(CLI::App* cmd, cdr::driver::RunOptions& o) {
   cmd->add_option("--rules", o.rules, "rule and schema files or directories")->required();
@@ -35,6 +41,12 @@ void AddPipelineOptions(CLI::App* cmd, cdr::driver::RunOptions& o) {
                       "64 KiB blocks of whole lines")
       ->check(CLI::IsMember({"alert", "batch"}));
   cmd->add_flag("--fsync", o.fsync, "fsync the alerts file after each write (durable against power loss)");
+  cmd->add_option("--format", o.format,
+                  "the input: ndjson (events, default), hl7v2 (ORU^R01 messages) or fhir (FHIR R4 resources and "
+                  "Bundles; docs/ingest.md)")
+      ->check(CLI::IsMember(FormatNames()));
+  cmd->add_option("--timezone", o.timezone,
+                  "hl7v2: the senders' UTC offset (+01:00, -05:30, Z) for times written without one");
   cmd->add_option("--checkpoint", o.checkpoint,
                       "keep checkpoints in this directory; started again, the run continues from the last one");
   cmd->add_option("--checkpoint-every", o.checkpoint_every,
@@ -118,10 +130,14 @@ int main(int argc, char** argv) {
   mimic_cmd->add_option("dir", import_opts.dir, "the folder with hosp/ and icu/")->required();
   mimic_cmd->add_option("--out", import_opts.out, "write events here (default: stdout)");
   auto* hl7v2_cmd = import_cmd->add_subcommand("hl7v2", "HL7 v2 ORU^R01 results (files, or directories of .hl7 files)");
-  hl7v2_cmd->add_option("paths", import_opts.paths, "files and directories")->required();
+  hl7v2_cmd->add_option("paths", import_opts.paths, "files and directories (- for stdin)")->required();
   hl7v2_cmd->add_option("--out", import_opts.out, "write events here (default: stdout)");
   hl7v2_cmd->add_option("--timezone", import_opts.timezone,
                         "the senders' UTC offset (+01:00, -05:30, Z) for times written without one");
+  auto* fhir_cmd = import_cmd->add_subcommand(
+      "fhir", "FHIR R4 Observations and MedicationAdministrations (resources, Bundles, bulk NDJSON; directories of .json, .ndjson)");
+  fhir_cmd->add_option("paths", import_opts.paths, "files and directories (- for stdin)")->required();
+  fhir_cmd->add_option("--out", import_opts.out, "write events here (default: stdout)");
 
   auto* schema_cmd = app.add_subcommand("schema", "schemas across versions");
   schema_cmd->require_subcommand(1);
@@ -169,7 +185,8 @@ int main(int argc, char** argv) {
     if (*eval_cmd) return Eval(eval_expr, eval_format);
     if (*physionet_cmd) return ImportPhysionet(import_opts);
     if (*mimic_cmd) return ImportMimic(import_opts);
-    if (*hl7v2_cmd) return ImportHl7v2(import_opts);
+    if (*hl7v2_cmd) return ImportFormat("hl7v2", import_opts);
+    if (*fhir_cmd) return ImportFormat("fhir", import_opts);
     if (*schema_diff_cmd) return SchemaDiff(schema_before, schema_after);
   } catch (const std::exception& e) {
     std::cerr << "cdr: internal error: " << e.what() << "\n";

@@ -123,16 +123,39 @@ std::string EngineIdentity(const ir::Module& module, const runtime::EngineOption
       options.clock.max_clock_skew_ms < 0 ? "off" : std::to_string(options.clock.max_clock_skew_ms) + " ms");
 }
 
+std::optional<std::unique_ptr<runtime::InputFormat>> InputFormatOf(const RunOptions& o, runtime::FormatOptions& format_options,
+                                                                   std::string& error) {
+  if (!o.timezone.empty()) {
+    format_options.default_offset_minutes = runtime::ParseUtcOffset(o.timezone);
+    if (!format_options.default_offset_minutes) {
+      error = "--timezone " + o.timezone + " is not an offset such as +01:00, -05:30 or Z";
+      return std::nullopt;
+    }
+    if (o.format != "hl7v2") {
+      error = "--timezone is for --format hl7v2 (FHIR and NDJSON times carry their zone)";
+      return std::nullopt;
+    }
+  }
+  auto format = runtime::MakeInputFormat(o.format, format_options, error);
+  if (!format && !error.empty()) return std::nullopt;
+  return format;
+}
+
+std::string FormatIdentity(const RunOptions& o) {
+  return "--format: " + o.format + "\n" + (o.timezone.empty() ? "" : "--timezone: " + o.timezone + "\n");
+}
+
 namespace {
 
 // What a checkpoint must have been written with to be continued: the rules (everything
 // they decide), the options that change results, and which outputs are written. One line
 // each, so a refusal names the one that differs.
-std::string CheckpointIdentity(const std::string& command, const ir::Module& module,
+std::string CheckpointIdentity(const std::string& command, const RunOptions& o, const ir::Module& module,
                                const runtime::EngineOptions& options, const runtime::OutputFiles& files) {
   std::string outputs;
   for (const auto& [flag, _] : files) outputs += " " + flag;
-  return "command: " + command + "\n" + EngineIdentity(module, options) + "output files:" + outputs + "\n";
+  return "command: " + command + "\n" + EngineIdentity(module, options) + FormatIdentity(o) + "output files:" + outputs +
+         "\n";
 }
 
 }  // namespace
@@ -155,6 +178,12 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     return kUsage;
   }
   runtime::EngineOptions& options = *engine_options;
+  runtime::FormatOptions format_options;
+  auto input_format = InputFormatOf(o, format_options, error);
+  if (!input_format) {
+    std::cerr << name << ": " << error << "\n";
+    return kUsage;
+  }
   runtime::HostCheckpoints::Options checkpoint_options;
   if (!o.checkpoint.empty()) {
     checkpoint_options.dir = o.checkpoint;
@@ -241,7 +270,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   std::unique_ptr<runtime::HostCheckpoints> checkpoints;
   if (!o.checkpoint.empty()) {
     checkpoints =
-        runtime::HostCheckpoints::Open(checkpoint_options, CheckpointIdentity(name, fe.module, options, files), error);
+        runtime::HostCheckpoints::Open(checkpoint_options, CheckpointIdentity(name, o, fe.module, options, files), error);
     if (!checkpoints) return refuse(error);
     if (checkpoints->finished()) {
       refuse("the checkpoint in " + o.checkpoint + " is of a run that read its input to the end: nothing is left "
@@ -407,7 +436,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       detail = DescribeReload(sum);
       NoteSwap(sum, metrics);
       reloader->Running(*module);
-      if (checkpoints) checkpoints->SetIdentity(CheckpointIdentity(name, *module, options, files));
+      if (checkpoints) checkpoints->SetIdentity(CheckpointIdentity(name, o, *module, options, files));
       reloaded.push_back(std::move(r->candidate));
       outcome = "done";
       ReportReload(name, r->reason, outcome, detail, metrics);
@@ -452,6 +481,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
                                     }) : nullptr};
   runtime::FileHost file_host(*module, host_outputs, options);
   host = &file_host;
+  file_host.SetFormat(std::move(*input_format));
   file_host.KeepState();
   file_host.SetWallClock(serve && serve->clock == "wall");
   if (checkpoints) {
@@ -506,6 +536,11 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       name, s.read, s.used, s.dead_lettered, s.late, s.patients, s.fired, s.retracted, secs,
       secs > 0 ? s.read / secs : 0.0);
   if (s.blank) std::cerr << fmt::format("{}: {} blank lines skipped\n", name, s.blank);
+  if (o.format != "ndjson") {
+    std::cerr << fmt::format("{}: {} {} records translated (events read counts their events and refused parts); {} "
+                             "parts with nothing a rule reads skipped\n",
+                             name, s.records, o.format, s.skipped);
+  }
   if (s.held) {
     std::cerr << fmt::format(
         "{}: {} events were held (more than --max-ahead after the stream time); {} of them never corroborated "

@@ -37,6 +37,8 @@ int ServeKafka(const ServeOptions& so) {
   source.topic = spec.substr(slash + 1);
   source.group = k.group;
   source.log_commits = o.progress;
+  source.format = o.format;
+  if (std::string error; !InputFormatOf(o, source.format_options, error)) return usage(error);
   if (k.group.empty()) return usage("--source kafka: needs --group ID (the consumer group this process joins)");
   // A Kafka source's outputs are topics: file outputs, checkpoints (offsets are committed
   // to the group) and the wall clock (a replay must make what the first run made) are not
@@ -103,7 +105,7 @@ int ServeKafka(const ServeOptions& so) {
   if (!producer) return usage(error);
   // What a partition's state snapshot depends on: the rules, the options, whether traced.
   auto identity_of = [&](const ir::Module& module) {
-    return EngineIdentity(module, options) + "trace: " + (topics.trace.empty() ? "off" : "on") + "\n";
+    return EngineIdentity(module, options) + FormatIdentity(o) + "trace: " + (topics.trace.empty() ? "off" : "on") + "\n";
   };
   source.identity = identity_of(fe.module);
   runtime::KafkaSink sink(*producer, topics);

@@ -101,8 +101,8 @@ printf 'MSH|^~\\&|ADT|H|CDR|H|20240101121500+0100||ADT^A01|C2|P|2.5.1\rPID|1||7^
 "$cdr" import hl7v2 "$tmp/oru.hl7" "$tmp/adt.hl7" --out "$tmp/hl7.ndjson" 2>"$tmp/err"; check "import hl7v2" 0 $?
 expect_text "import hl7v2 writes the observation" "$tmp/hl7.ndjson" '{"id":"F1/8867-4","patient":"H/7","time":"2024-01-01T10:30:00Z","recorded":"2024-01-01T11:15:00Z","code":{"system":"http://loinc.org","code":"8867-4"},"value":93,"unit":"/min"}'
 [ "$(wc -l <"$tmp/hl7.ndjson")" = 1 ]; check "import hl7v2 writes one event" 0 $?
-expect_text "import hl7v2 names a bad value" "$tmp/err" "oru.hl7:1 OBX-2: OBX-5 \`x\` is not a number (OBX-2 NM); skipped"
-expect_text "import hl7v2 counts" "$tmp/err" "cdr import: 2 files, 1 ORU^R01 messages (1 other messages skipped), 1 events, 1 problems reported above"
+expect_text "import hl7v2 names a bad value" "$tmp/err" "oru.hl7:1: OBX 2: OBX-5 \`x\` is not a number (OBX-2 NM); skipped"
+expect_text "import hl7v2 counts" "$tmp/err" "cdr import: 2 files, 2 records, 1 events (1 parts with nothing to read skipped), 1 problems reported above"
 "$cdr" import hl7v2 "$tmp/no-such.hl7" >/dev/null 2>&1; check "import hl7v2 of a missing file" 2 $?
 "$cdr" import hl7v2 "$tmp/oru.hl7" --timezone +1 >/dev/null 2>&1; check "import hl7v2 with a bad offset" 2 $?
 

@@ -1,5 +1,7 @@
 // tests/golden/run_test.cpp: golden run tests. Each folder tests/golden/run/NAME holds
-// `rules.cdr` (rules and their schemas), `events.ndjson` (in arrival order), optionally
+// `rules.cdr` (rules and their schemas), `events.ndjson` (in arrival order; or the
+// records of an input format in `events.FORMAT`, such as `events.hl7v2`, with what the
+// format makes of them in `translated.expected`), optionally
 // `options` (`allowed-lateness=2h`, `emit=eager`, `max-ahead=off`, `max-clock-skew=10min`),
 // and the expected outputs `alerts.expected`,
 // `trace.expected`, `dead-letter.expected`, `late.expected`. The expectations were
@@ -83,11 +85,30 @@ TEST_P(GoldenRun, OutputsMatch) {
       options.native = code;
     }
   }
-  std::ifstream events(dir / "events.ndjson", std::ios::binary);
-  ASSERT_TRUE(events) << "missing events.ndjson";
+  // The input: events.ndjson, or the records of an input format in events.FORMAT
+  // (events.hl7v2, events.fhir).
+  std::string format_name = "ndjson";
+  for (std::string_view name : cdr::runtime::InputFormatNames()) {
+    if (fs::exists(dir / ("events." + std::string(name)))) format_name = name;
+  }
+  const fs::path input = dir / ("events." + format_name);
+  std::ifstream events(input, std::ios::binary);
+  ASSERT_TRUE(events) << "missing events.ndjson (or events.FORMAT)";
+  std::string error;
+  std::unique_ptr<cdr::runtime::InputFormat> format = cdr::runtime::MakeInputFormat(format_name, {}, error);
+  if (format) {
+    // What the format makes of the records (`cdr import`), before the schemas read it.
+    std::ostringstream translated;
+    cdr::driver::ImportRecords(*format, events, input.filename().string(), translated);
+    cdr::golden::ExpectMatchesFile(dir / "translated.expected", translated.str());
+    events.clear();
+    events.seekg(0);
+  }
   std::ostringstream alerts, trace, dead, late;
   cdr::runtime::JsonLinesSink sink({&alerts, &trace, &dead, &late});
-  auto stats = cdr::runtime::RunFileHost(fe.module, events, {&sink, {}, {}, {}}, options);
+  cdr::runtime::FileHost host(fe.module, {&sink, {}, {}, {}}, options);
+  host.SetFormat(std::move(format));
+  auto stats = host.Run(cdr::runtime::StreamSource(events));
   EXPECT_EQ(stats.read, stats.used + stats.dead_lettered + stats.late) << "counters must add up";
 
   const std::pair<const char*, std::string> outputs[] = {
