@@ -25,7 +25,7 @@ std::string Cut(std::string_view s, size_t n = 40) { return std::string(s.substr
 
 bool Blank(std::string_view s) { return s.find_first_not_of(" \t") == std::string_view::npos; }
 
-// Messages start at MSH; the batch envelopes (FHS, BHS, BTS, FTS: section 2.10.3) belong
+// Messages start at MSH and end at the next, at a blank line, or at the end; the batch envelopes (FHS, BHS, BTS, FTS: section 2.10.3) belong
 // to no message, and a batch trailer's count (BTS-1) is checked against its batch.
 class Splitter final : public RecordSplitter {
  public:
@@ -33,8 +33,11 @@ class Splitter final : public RecordSplitter {
     std::string_view text = line.text;
     // A UTF-8 byte order mark (files saved by editors, and files joined together).
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-    if (Blank(text) && line.size == line.text.size()) {
-      if (open_) end_ = end;
+    if (Blank(text) && line.size == line.text.size()) {  // a blank line ends a message (none has one inside)
+      if (open_) {
+        end_ = end;
+        Close(out);
+      }
       return;
     }
     const std::string_view id = text.substr(0, 3);

@@ -198,6 +198,23 @@ std::string Unescape(std::string_view raw, const Encoding& enc) {
   return out;
 }
 
+std::string Escape(std::string_view text, const Encoding& enc) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const char* seq = c == enc.field ? "F" : c == enc.component ? "S" : c == enc.subcomponent ? "T"
+                    : c == enc.repetition ? "R" : c == enc.escape ? "E" : c == '\r' ? "X0D" : c == '\n' ? "X0A" : nullptr;
+    if (seq) {
+      out += enc.escape;
+      out += seq;
+      out += enc.escape;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::optional<int64_t> ParseTime(std::string_view dtm, std::optional<int> default_offset_minutes) {
   size_t i = 0;
   auto digits = [&](size_t n) -> std::optional<int> {

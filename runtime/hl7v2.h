@@ -56,6 +56,10 @@ std::optional<std::string> Parse(std::string_view text, Message& out);
 /// closed, is kept as written.
 std::string Unescape(std::string_view raw, const Encoding& enc);
 
+/// Escapes text for a field (section 2.7): the delimiters as \F\ \S\ \T\ \R\ \E\, and
+/// CR and LF, which would end the segment, as \X0D\ and \X0A\.
+std::string Escape(std::string_view text, const Encoding& enc);
+
 /// An HL7 DTM time (YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ], section 2.A.22) in
 /// milliseconds since the epoch. A time without a zone offset is in the sender's local
 /// time: `default_offset_minutes` east of UTC, or nothing when that is not given.

@@ -91,28 +91,36 @@ bool LineReader::Next(Line& line) {
   size_t scanned = begin_;  // no line end in [begin_, scanned)
   for (;;) {
     size_t length = 1;
+    size_t rescan = end_ - begin_;  // after more is read: where to look again, from begin_
     if (const char* nl = FindEnd(buf_.get() + scanned, end_ - scanned, length)) {
       size_t at = static_cast<size_t>(nl - buf_.get());
-      // (A CR last in the data read so far, its LF still to come, leaves an empty line.)
-      line.text = std::string_view(buf_.get() + begin_, at - begin_);
-      line.readable = block_ + kLinePadding - begin_;
-      line.size = line.text.size();
-      begin_ = at + length;
-      consumed_ += line.size + length;
-      return true;
+      // A CR last in the data read so far: its LF may come with the next read (one CRLF,
+      // not a line and an empty one). Read on, unless the input has ended.
+      if (!(length == 1 && *nl == '\r' && at + 1 == end_ && !eof_)) {
+        line.text = std::string_view(buf_.get() + begin_, at - begin_);
+        line.readable = block_ + kLinePadding - begin_;
+        line.size = line.text.size();
+        begin_ = at + length;
+        consumed_ += line.size + length;
+        return true;
+      }
+      rescan = at - begin_;
     }
     size_t pending = end_ - begin_;
     if (pending == block_) break;  // a line longer than the buffer
     if (!Fill()) {
-      if (begin_ == end_ || stopped_ || idle_) return false;
-      line.text = std::string_view(buf_.get() + begin_, end_ - begin_);  // last line, no '\n'
+      if (begin_ == end_ || stopped_) return false;
+      // The source ended or went quiet after a line's CR: the CR ended it.
+      const bool cr_last = cr_ends_lines_ && buf_[end_ - 1] == '\r';
+      if (idle_ && !cr_last) return false;
+      line.text = std::string_view(buf_.get() + begin_, end_ - begin_ - (cr_last ? 1 : 0));  // last line, no '\n'
       line.readable = block_ + kLinePadding - begin_;
       line.size = line.text.size();
       begin_ = end_;
-      consumed_ += line.size;
+      consumed_ += line.size + (cr_last ? 1 : 0);
       return true;
     }
-    scanned = begin_ + pending;
+    scanned = begin_ + rescan;
   }
   // Overlong: keep its first bytes, count the rest up to the next '\n' (or the end).
   long_.assign(buf_.get() + begin_, std::min(keep_, block_));

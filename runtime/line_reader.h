@@ -48,8 +48,8 @@ class LineReader {
  public:
   /// `block` is the size of each read; lines longer than `block` are returned cut to
   /// `keep` bytes with their full `size`. With `cr_ends_lines`, a CR alone ends a line as
-  /// well (HL7 v2 segments); a CRLF then ends one line (an empty line when its CR came last
-  /// in one read and its LF in the next).
+  /// well (HL7 v2 segments); a CRLF then ends one line (a CR last in what has been read
+  /// waits for the next read, unless the input ends or goes quiet).
   LineReader(ReadFn read, size_t block = 4 << 20, size_t keep = 64 << 10, bool cr_ends_lines = false);
   /// The next line; false at the end of the input, when stopped, or when the source is
   /// idle (then idle() is true, and Next may be called again). A last line without '\n'

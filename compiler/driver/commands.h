@@ -80,8 +80,9 @@ struct KafkaServeOptions {
 
 struct ServeOptions {
   RunOptions run;               // rules, outputs, engine, checkpoints (not --events)
-  std::string source = "stdin";  // stdin, file:PATH, or kafka:BROKERS/TOPIC
+  std::string source = "stdin";  // stdin, file:PATH, kafka:BROKERS/TOPIC, or mllp:HOST:PORT
   KafkaServeOptions kafka;
+  std::string journal;  // mllp: the journal of the messages received (the pipeline's input)
   std::string admin;            // HOST:PORT of the admin endpoint; none when empty
   std::string clock = "event";  // event, or wall: the stream time also follows the wall clock when idle
 };

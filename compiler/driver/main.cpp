@@ -1,5 +1,6 @@
 // compiler/driver/main.cpp: the `cdr` command line.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "compiler/driver/commands.h"
@@ -57,6 +58,9 @@ void AddPipelineOptions(CLI::App* cmd, cdr::driver::RunOptions& o) {
 
 int main(int argc, char** argv) {
   using namespace cdr::driver;
+  // A file over the size limit (ulimit -f) is a write error, reported and handled like a
+  // full disk, not a silent death by SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"cdr: a compiler and stream engine for clinical decision rules"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("cdr ") + Version());
@@ -92,8 +96,10 @@ int main(int argc, char** argv) {
   ServeOptions serve;
   auto* serve_cmd = app.add_subcommand("serve", "run the rules over a live feed until stopped, with an admin endpoint");
   serve_cmd->add_option("--source", serve.source,
-                        "stdin (default), file:PATH (followed as it grows and rotates), or kafka:BROKERS/TOPIC "
-                        "(a consumer group's member: --group)");
+                        "stdin (default), file:PATH (followed as it grows and rotates), kafka:BROKERS/TOPIC "
+                        "(a consumer group's member: --group), or mllp:HOST:PORT (HL7 v2 over TCP: --journal)");
+  serve_cmd->add_option("--journal", serve.journal,
+                        "mllp: append each message received to this file, fsync'd before its ACK; the rules read it");
   serve_cmd->add_option("--group", serve.kafka.group, "kafka: the consumer group to join");
   serve_cmd->add_option("--alerts-topic", serve.kafka.alerts_topic, "kafka: alerts to this topic (default TOPIC.alerts)");
   serve_cmd->add_option("--routing", serve.kafka.routing,

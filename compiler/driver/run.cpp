@@ -21,6 +21,7 @@
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
 #include "runtime/follow_source.h"
+#include "runtime/mllp.h"
 #include "runtime/json_sink.h"
 #include "runtime/host_checkpoint.h"
 #include "runtime/output_file.h"
@@ -207,9 +208,30 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       }
     }
   }
-  if (serve && serve->source != "stdin" && serve->source.rfind("file:", 0) != 0) {
-    std::cerr << name << ": --source " << serve->source << " is not stdin, file:PATH or kafka:BROKERS/TOPIC\n";
+  const bool mllp = serve && serve->source.rfind("mllp:", 0) == 0;
+  if (serve && serve->source != "stdin" && serve->source.rfind("file:", 0) != 0 && !mllp) {
+    std::cerr << name << ": --source " << serve->source
+              << " is not stdin, file:PATH, kafka:BROKERS/TOPIC or mllp:HOST:PORT\n";
     return kUsage;
+  }
+  // MLLP: a listener journals each message (fsync'd before its ACK); the pipeline follows
+  // the journal as it follows a file.
+  std::unique_ptr<runtime::MllpListener> listener;
+  if (mllp) {
+    const std::string spec = serve->source.substr(5);
+    const size_t colon = spec.rfind(':');
+    char* end = nullptr;
+    const long port = colon == std::string::npos ? -1 : std::strtol(spec.c_str() + colon + 1, &end, 10);
+    if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535 || *end != '\0') {
+      std::cerr << name << ": --source " << serve->source << " is not mllp:HOST:PORT (such as mllp:127.0.0.1:2575)\n";
+      return kUsage;
+    }
+    listener = runtime::MllpListener::Open(spec.substr(0, colon), static_cast<int>(port), serve->journal, format_options,
+                                           error);
+    if (!listener) {
+      std::cerr << name << ": " << error << "\n";
+      return kUsage;
+    }
   }
   Frontend fe;
   if (int status = CompileOrReport(fe, o.rules, name.c_str()); status != kOk) return status;
@@ -218,7 +240,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   int in_fd = STDIN_FILENO;
   std::unique_ptr<runtime::FollowFile> follow;
   if (serve && serve->source != "stdin") {
-    follow = runtime::FollowFile::Open(serve->source.substr(5), error);
+    follow = runtime::FollowFile::Open(mllp ? serve->journal : serve->source.substr(5), error);
     if (!follow) {
       std::cerr << name << ": " << error << "\n";
       return kUsage;
@@ -451,7 +473,13 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     }
     publish(true);
   };
+  // The listener's log lines (connections), written between two records.
+  auto log_listener = [&]() {
+    if (!listener) return;
+    for (const std::string& line : listener->TakeLog()) std::cerr << name << ": " << line << "\n";
+  };
   auto after_line = [&]() {
+    log_listener();
     if (reloader && reloader->ready()) apply_reload();
     if (!write_error.empty()) return false;  // the checkpoint after a reload failed
     if (!flush_and_check()) return false;
@@ -468,6 +496,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   // A quiet feed (serve): what the wall clock made (--clock wall: FileHost), and what is
   // due by time (checkpoints, the admin's figures), still happens.
   auto on_idle = [&]() {
+    log_listener();
     if (reloader && reloader->ready()) apply_reload();
     if (!write_error.empty()) return false;  // the checkpoint after a reload failed
     if (!flush_and_check()) return false;
@@ -509,9 +538,17 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   } else {
     source = runtime::FdSource(in_fd, &g_stop_signal, serve ? 1000 : 0);
   }
+  if (listener) {
+    listener->Start();
+    std::cerr << fmt::format("{}: MLLP on {}, each message stored in {} before its ACK\n", name, listener->address(),
+                             serve->journal);
+  }
   runtime::HostStats s =
       file_host.Run(source, progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
                     checkpoints ? runtime::FileHost::OnStop::Pause : runtime::FileHost::OnStop::Finish);
+  // Messages acknowledged from here on are in the journal: the next start reads them.
+  if (listener) listener->Stop();
+  log_listener();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The outputs are complete before anything more is said: the summary goes to stderr,
   // and a reader of stderr that stops early (a closed pipe) must not cost the output.
@@ -536,6 +573,13 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       name, s.read, s.used, s.dead_lettered, s.late, s.patients, s.fired, s.retracted, secs,
       secs > 0 ? s.read / secs : 0.0);
   if (s.blank) std::cerr << fmt::format("{}: {} blank lines skipped\n", name, s.blank);
+  if (listener) {
+    const runtime::MllpStats m = listener->stats();
+    std::cerr << fmt::format("{}: MLLP: {} connections, {} messages: {} accepted (AA), {} errors (AE), {} rejected (AR){}\n",
+                             name, m.connections, m.messages, m.accepted, m.errors, m.rejected,
+                             m.not_stored ? fmt::format("; {} could not be stored (AE: to be sent again)", m.not_stored)
+                                          : "");
+  }
   if (o.format != "ndjson") {
     std::cerr << fmt::format("{}: {} {} records translated (events read counts their events and refused parts); {} "
                              "parts with nothing a rule reads skipped\n",
@@ -598,6 +642,25 @@ int Run(const RunOptions& o) { return RunPipeline(o, nullptr); }
 
 int Serve(const ServeOptions& o) {
   if (o.source.rfind("kafka:", 0) == 0) return ServeKafka(o);
+  if (o.source.rfind("mllp:", 0) == 0) {
+    // HL7 v2 messages, the only thing MLLP carries.
+    ServeOptions mllp = o;
+    if (mllp.run.format == "ndjson") mllp.run.format = "hl7v2";
+    if (mllp.run.format != "hl7v2") {
+      std::cerr << "cdr serve: --source mllp: carries HL7 v2 messages: --format " << o.run.format << " is not for it\n";
+      return kUsage;
+    }
+    if (mllp.journal.empty()) {
+      std::cerr << "cdr serve: --source mllp: needs --journal FILE: each message is stored there, fsync'd, before "
+                   "it is acknowledged, and the rules read it from there\n";
+      return kUsage;
+    }
+    return RunPipeline(mllp.run, &mllp);
+  }
+  if (!o.journal.empty()) {
+    std::cerr << "cdr serve: --journal is for --source mllp:HOST:PORT\n";
+    return kUsage;
+  }
   return RunPipeline(o.run, &o);
 }
 
