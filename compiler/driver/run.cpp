@@ -357,11 +357,16 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
 
   runtime::FileHost* host = nullptr;
   // Where the current input file begins, in the host's input offsets (a followed file
-  // starts again at each rotation); the checkpoint records the offset in that file.
-  uint64_t resume_origin = 0;
+  // starts again at each rotation); the checkpoint records the offset in that file. After
+  // a restore, the file being read began before the checkpoint (resume_origin), and a file
+  // the follower switches to later begins where its delivery reached then (the host
+  // offset of the restore, resume_base, plus the bytes delivered since: file_start).
+  uint64_t resume_origin = 0, resume_base = 0;
   auto file_offset = [&]() -> int64_t {
     if (!follow) return -1;  // one file or stream: the host's own offset
-    return static_cast<int64_t>(host->input_offset()) - static_cast<int64_t>(resume_origin + follow->file_start());
+    const uint64_t begins = follow->rotations() + follow->truncations() == 0 ? resume_origin
+                                                                              : resume_base + follow->file_start();
+    return static_cast<int64_t>(host->input_offset()) - static_cast<int64_t>(begins);
   };
   // A checkpoint when one is due: false (write_error set) when it cannot be written.
   std::string write_error;  // the first output that failed, named, with the reason
@@ -518,7 +523,8 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     if (checkpoints->present() && !checkpoints->Resume(file_host, in_fd, error)) return refuse(error);
     if (!checkpoints->PrepareOutputs(files, error)) return refuse(error);
     if (checkpoints->present()) {
-      resume_origin = file_host.input_offset() - checkpoints->file_offset();
+      resume_base = file_host.input_offset();
+      resume_origin = resume_base - checkpoints->file_offset();
       std::cerr << fmt::format("{}: continuing from the checkpoint in {}: {} events were read before it\n", name,
                                o.checkpoint, file_host.lines_read());
     }

@@ -95,8 +95,16 @@ expect_text "the new message is accepted" "$tmp/acks2" "1:MSA-1=AA"
 expect_text_soon "the new message's alert is written" "$tmp/alerts.ndjson" '"patient":"H/9"'
 sleep 0.5
 [ "$(grep -c '"patient":"H/7"' "$tmp/alerts.ndjson")" = 1 ]; check "the first alert is written once across the kill" 0 $?
+# The journal rotated by an operator: the next message goes to a new journal at its path,
+# which the pipeline follows.
+mv "$tmp/journal.hl7" "$tmp/journal.hl7.1"
+oru C9 141 | sed 's/7^^^H^MR/11^^^H^MR/' >"$tmp/m4"
+python3 "$tmp/client.py" "$port" "$tmp/m4" >"$tmp/acks4" 2>&1
+expect_text "after a rotation, accepted" "$tmp/acks4" "1:MSA-1=AA"
+expect_text "into a new journal" "$tmp/journal.hl7" "|C9|P|2.5.1"
+expect_text_soon "and read from there" "$tmp/alerts.ndjson" '"patient":"H/11"'
 kill -TERM "$pid"; wait "$pid"; check "serve stops on SIGTERM" 0 $?
-expect_text "the summary counts the messages" "$tmp/second.err" "MLLP: 1 connections, 1 messages: 1 accepted (AA), 0 errors (AE), 0 rejected (AR)"
+expect_text "the summary counts the messages" "$tmp/second.err" "MLLP: 2 connections, 2 messages: 2 accepted (AA), 0 errors (AE), 0 rejected (AR)"
 
 # A journal that cannot be written (a full disk; here a file size limit of 2 KiB): AE, the
 # sender sends again, and nothing half-written is left: the next message that fits is

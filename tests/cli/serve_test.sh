@@ -9,7 +9,8 @@
 # to the rules directory is swapped in (inotify), its alerts over the kept history
 # written as backfill, and the alerts end as those of the new rules run from the start; a
 # set with a syntax error or a failing rule test is refused and the running rules go on;
-# SIGHUP and POST /reload with nothing changed do nothing.
+# SIGHUP and POST /reload with nothing changed do nothing. A serve continued from its
+# checkpoint keeps checkpointing across a rotation.
 # Usage: serve_test.sh PATH/TO/cdr PATH/TO/cdr_gen_stream SOURCE_DIR
 set -uo pipefail
 cdr="$1"
@@ -287,6 +288,33 @@ expect_text_soon "a quiet feed's last panel alerts (eager)" "$tmp/eager.alerts" 
 exec 7>&-
 wait "$pid"
 check "serve --emit eager at the end of stdin" 0 $?
+
+# A serve continued from its checkpoint, whose file is then rotated: the checkpoints in
+# the new file are taken at the right offset (they were taken past its end, and the
+# serve stopped), and a third start continues in it.
+hr() { printf '{"id":"%s","patient":"%s","time":"%s","signal":"heart_rate","value":135,"unit":"/min"}\n' "$1" "$1" "$t0"; }
+rot() {  # rot NAME: a serve of the followed file $tmp/rot, checkpointing at every event
+  "$cdr" serve --rules "$src/rules" --source "file:$tmp/rot" --emit eager --max-ahead off --checkpoint "$tmp/rot.ckpt" \
+    --checkpoint-every 1 --out "$tmp/rot.alerts" 2>"$tmp/rot.$1.err" &
+  pid=$!
+  pids+=("$pid")
+}
+hr r1 >"$tmp/rot"
+rot first
+expect_text_soon "the first event alerts" "$tmp/rot.alerts" '"patient":"r1"'
+kill -TERM "$pid"; wait "$pid"
+rot second
+expect_text_soon "the second serve continues from the checkpoint" "$tmp/rot.second.err" "continuing from the checkpoint"
+mv "$tmp/rot" "$tmp/rot.1"
+hr r2 >"$tmp/rot"
+expect_text_soon "an event in the rotated-to file alerts" "$tmp/rot.alerts" '"patient":"r2"'
+kill -TERM "$pid"; wait "$pid"; check "the second serve stops cleanly after the rotation" 0 $?
+expect_text "with a checkpoint" "$tmp/rot.second.err" "checkpoint written: the same command continues from there"
+rot third
+hr r3 >>"$tmp/rot"
+expect_text_soon "a third serve continues in the new file" "$tmp/rot.alerts" '"patient":"r3"'
+kill -TERM "$pid"; wait "$pid"
+[ "$(wc -l <"$tmp/rot.alerts")" = 3 ]; check "each alert once across the three" 0 $?
 
 echo "serve tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
