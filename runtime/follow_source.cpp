@@ -55,11 +55,19 @@ FollowFile::~FollowFile() {
 }
 
 bool FollowFile::Wait(int ms) {
-  pollfd p{inotify_, POLLIN, 0};
-  int ready = ::poll(inotify_ >= 0 ? &p : nullptr, inotify_ >= 0 ? 1 : 0, ms);
+  pollfd p[2];
+  nfds_t n = 0;
+  for (int fd : {inotify_, wake_fd_}) {
+    if (fd >= 0) p[n++] = pollfd{fd, POLLIN, 0};
+  }
+  int ready = ::poll(n ? p : nullptr, n, ms);
   if (ready > 0) {
     char buf[4096];
-    while (::read(inotify_, buf, sizeof buf) > 0) {
+    for (nfds_t i = 0; i < n; ++i) {
+      if (p[i].revents & POLLIN) {
+        while (::read(p[i].fd, buf, sizeof buf) > 0) {
+        }
+      }
     }
   }
   return ready != 0;  // an interrupted wait (a signal) counts as woken: the caller looks at `stop`
@@ -102,7 +110,11 @@ long FollowFile::Read(char* to, size_t n) {
       ++delivered_;
       return 1;
     }
-    ssize_t got = ::read(fd_, to, n);
+    // A journal: no further than what its writer has committed.
+    std::optional<uint64_t> limit = limit_ ? limit_(dev_, ino_) : std::nullopt;
+    off_t at = limit ? ::lseek(fd_, 0, SEEK_CUR) : 0;
+    const size_t want = limit ? (at >= 0 && static_cast<uint64_t>(at) < *limit ? std::min<uint64_t>(n, *limit - at) : 0) : n;
+    ssize_t got = want ? ::read(fd_, to, want) : 0;
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return -1;
     if (got > 0) {

@@ -13,7 +13,9 @@
 
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "runtime/line_reader.h"
@@ -33,6 +35,13 @@ class FollowFile {
     return [this](char* to, size_t n) { return Read(to, n); };
   }
   void SetStop(const volatile sig_atomic_t* stop) { stop_ = stop; }
+  /// Reads a file no further than `limit(dev, ino)` says (nothing: to its end), and wakes
+  /// when `wake_fd` is readable: a journal whose writer says what is committed (on disk and
+  /// acknowledged), so that bytes of a write it takes back are never read.
+  void SetLimit(std::function<std::optional<uint64_t>(dev_t, ino_t)> limit, int wake_fd) {
+    limit_ = std::move(limit);
+    wake_fd_ = wake_fd;
+  }
   void SetIdleMs(int idle_ms) { idle_ms_ = idle_ms; }
 
   /// The file being read now (for a checkpoint: its offset and its bytes).
@@ -62,6 +71,8 @@ class FollowFile {
   uint64_t rotations_ = 0, truncations_ = 0;
   const volatile sig_atomic_t* stop_ = nullptr;
   int idle_ms_ = 0;
+  std::function<std::optional<uint64_t>(dev_t, ino_t)> limit_;
+  int wake_fd_ = -1;
 };
 
 }  // namespace cdr::runtime

@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -83,7 +82,7 @@ std::string MllpAck(std::string_view message, std::string_view code, std::string
   return ack;
 }
 
-std::unique_ptr<MllpListener> MllpListener::Open(const std::string& host, int port, const std::string& journal,
+std::unique_ptr<MllpListener> MllpListener::Open(const std::string& host, int port, Journal& journal,
                                                  const FormatOptions& options, std::string& error) {
   std::unique_ptr<MllpListener> l(new MllpListener());
   l->format_ = MakeInputFormat("hl7v2", options, error);
@@ -107,12 +106,7 @@ std::unique_ptr<MllpListener> MllpListener::Open(const std::string& host, int po
   socklen_t len = sizeof sa;
   ::getsockname(l->listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
   l->address_ = host + ":" + std::to_string(ntohs(sa.sin_port));
-  l->journal_ = journal;
-  l->journal_fd_ = ::open(journal.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (l->journal_fd_ < 0) {
-    error = "mllp: cannot open the journal " + journal + ": " + std::strerror(errno);
-    return nullptr;
-  }
+  l->journal_ = &journal;
   if (::pipe2(l->stop_pipe_, O_CLOEXEC) != 0) {
     error = std::string("mllp: ") + std::strerror(errno);
     return nullptr;
@@ -122,7 +116,7 @@ std::unique_ptr<MllpListener> MllpListener::Open(const std::string& host, int po
 
 MllpListener::~MllpListener() {
   Stop();
-  for (int fd : {listen_fd_, journal_fd_, stop_pipe_[0], stop_pipe_[1]}) {
+  for (int fd : {listen_fd_, stop_pipe_[0], stop_pipe_[1]}) {
     if (fd >= 0) ::close(fd);
   }
 }
@@ -293,42 +287,14 @@ std::string MllpListener::Handle(std::string_view message) {
   }
   if (entry.empty()) entry = "\r";
   entry += "\n\r\n";
+  std::string why;
+  const bool stored = journal_->Append(entry, why);
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.messages;
-  // The journal rotated (renamed away by an operator): a new one at its path, which the
-  // pipeline follows next.
-  struct stat at_path {}, open_file {};
-  if (::stat(journal_.c_str(), &at_path) != 0 || ::fstat(journal_fd_, &open_file) != 0 ||
-      at_path.st_ino != open_file.st_ino || at_path.st_dev != open_file.st_dev) {
-    const int fresh = ::open(journal_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fresh >= 0) {
-      ::close(journal_fd_);
-      journal_fd_ = fresh;
-    }
-  }
-  // A write cut short (a full disk) is taken back: a partial message must not run into
-  // the next one.
-  const off_t before = ::lseek(journal_fd_, 0, SEEK_END);
-  std::string_view rest = entry;
-  bool stored = before >= 0;
-  while (stored && !rest.empty()) {
-    ssize_t n = ::write(journal_fd_, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      stored = false;
-      break;
-    }
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
-  if (stored && ::fdatasync(journal_fd_) != 0) stored = false;
   if (!stored) {
-    const int why = errno;
-    if (before >= 0) (void)!::ftruncate(journal_fd_, before);
-    errno = why;
     ++stats_.not_stored;
     ++stats_.errors;
-    return MllpAck(message, "AE", std::string("the message could not be stored (") + std::strerror(errno) +
-                                      "): send it again", 207, now, ++acks_);
+    return MllpAck(message, "AE", "the message could not be stored (" + why + "): send it again", 207, now, ++acks_);
   }
   (code == "AA" ? stats_.accepted : code == "AE" ? stats_.errors : stats_.rejected)++;
   return MllpAck(message, code, text, error, now, ++acks_);

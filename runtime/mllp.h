@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "runtime/input_format.h"
+#include "runtime/journal.h"
 
 namespace cdr::runtime {
 
@@ -33,9 +34,9 @@ struct MllpStats {
 
 class MllpListener {
  public:
-  /// Binds HOST:PORT (PORT 0: any free one) and opens (creates, 0600) the journal. Null,
-  /// with the reason, when either cannot be done.
-  static std::unique_ptr<MllpListener> Open(const std::string& host, int port, const std::string& journal,
+  /// Binds HOST:PORT (PORT 0: any free one); messages go to `journal`, which must outlive
+  /// the listener. Null, with the reason, when it cannot listen.
+  static std::unique_ptr<MllpListener> Open(const std::string& host, int port, Journal& journal,
                                             const FormatOptions& options, std::string& error);
   ~MllpListener();
   /// Accepts connections on a thread (and reads each on a thread of its own).
@@ -57,13 +58,12 @@ class MllpListener {
   void Log(std::string line);
 
   int listen_fd_ = -1;
-  std::string journal_;
-  int journal_fd_ = -1;
+  Journal* journal_ = nullptr;
   int stop_pipe_[2] = {-1, -1};
   std::string address_;
   std::unique_ptr<InputFormat> format_;
   std::thread acceptor_;
-  mutable std::mutex mu_;  // the journal, the stats, the log, the connections
+  mutable std::mutex mu_;  // the stats, the log, the connections
   std::vector<std::thread> connections_;
   std::vector<int> open_fds_;
   MllpStats stats_;

@@ -97,9 +97,11 @@ int main(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "run the rules over a live feed until stopped, with an admin endpoint");
   serve_cmd->add_option("--source", serve.source,
                         "stdin (default), file:PATH (followed as it grows and rotates), kafka:BROKERS/TOPIC "
-                        "(a consumer group's member: --group), or mllp:HOST:PORT (HL7 v2 over TCP: --journal)");
+                        "(a consumer group's member: --group), mllp:HOST:PORT (HL7 v2 over TCP) or http:HOST:PORT (FHIR "
+                        "POSTs: subscription notifications; both with --journal)");
   serve_cmd->add_option("--journal", serve.journal,
-                        "mllp: append each message received to this file, fsync'd before its ACK; the rules read it");
+                        "mllp, http: append each message received to this file, fsync'd before it is acknowledged; the "
+                        "rules read it");
   serve_cmd->add_option("--group", serve.kafka.group, "kafka: the consumer group to join");
   serve_cmd->add_option("--alerts-topic", serve.kafka.alerts_topic, "kafka: alerts to this topic (default TOPIC.alerts)");
   serve_cmd->add_option("--routing", serve.kafka.routing,

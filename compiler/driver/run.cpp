@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "compiler/driver/admin.h"
+#include "compiler/driver/fhir_http.h"
 #include "compiler/driver/backend.h"
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
@@ -21,6 +22,7 @@
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
 #include "runtime/follow_source.h"
+#include "runtime/journal.h"
 #include "runtime/mllp.h"
 #include "runtime/json_sink.h"
 #include "runtime/host_checkpoint.h"
@@ -208,29 +210,43 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       }
     }
   }
+  // A receiving source (MLLP, FHIR over HTTP) stores each message in a journal (fsync'd
+  // before it is acknowledged); the pipeline follows the journal as it follows a file.
   const bool mllp = serve && serve->source.rfind("mllp:", 0) == 0;
-  if (serve && serve->source != "stdin" && serve->source.rfind("file:", 0) != 0 && !mllp) {
+  const bool http = serve && serve->source.rfind("http:", 0) == 0;
+  if (serve && serve->source != "stdin" && serve->source.rfind("file:", 0) != 0 && !mllp && !http) {
     std::cerr << name << ": --source " << serve->source
-              << " is not stdin, file:PATH, kafka:BROKERS/TOPIC or mllp:HOST:PORT\n";
+              << " is not stdin, file:PATH, kafka:BROKERS/TOPIC, mllp:HOST:PORT or http:HOST:PORT\n";
     return kUsage;
   }
-  // MLLP: a listener journals each message (fsync'd before its ACK); the pipeline follows
-  // the journal as it follows a file.
+  runtime::Journal journal;
   std::unique_ptr<runtime::MllpListener> listener;
-  if (mllp) {
-    const std::string spec = serve->source.substr(5);
+  std::unique_ptr<FhirReceiver> receiver;
+  std::string receive_host;
+  int receive_port = -1;
+  if (mllp || http) {
+    const std::string scheme = mllp ? "mllp" : "http";
+    const std::string spec = serve->source.substr(scheme.size() + 1);
     const size_t colon = spec.rfind(':');
     char* end = nullptr;
     const long port = colon == std::string::npos ? -1 : std::strtol(spec.c_str() + colon + 1, &end, 10);
     if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535 || *end != '\0') {
-      std::cerr << name << ": --source " << serve->source << " is not mllp:HOST:PORT (such as mllp:127.0.0.1:2575)\n";
+      std::cerr << name << ": --source " << serve->source << " is not " << scheme << ":HOST:PORT (such as " << scheme
+                << ":127.0.0.1:" << (mllp ? "2575" : "8080") << ")\n";
       return kUsage;
     }
-    listener = runtime::MllpListener::Open(spec.substr(0, colon), static_cast<int>(port), serve->journal, format_options,
-                                           error);
-    if (!listener) {
+    receive_host = spec.substr(0, colon);
+    receive_port = static_cast<int>(port);
+    if (!journal.Open(serve->journal, error)) {
       std::cerr << name << ": " << error << "\n";
       return kUsage;
+    }
+    if (mllp) {
+      listener = runtime::MllpListener::Open(receive_host, receive_port, journal, format_options, error);
+      if (!listener) {
+        std::cerr << name << ": " << error << "\n";
+        return kUsage;
+      }
     }
   }
   Frontend fe;
@@ -240,7 +256,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   int in_fd = STDIN_FILENO;
   std::unique_ptr<runtime::FollowFile> follow;
   if (serve && serve->source != "stdin") {
-    follow = runtime::FollowFile::Open(mllp ? serve->journal : serve->source.substr(5), error);
+    follow = runtime::FollowFile::Open(mllp || http ? serve->journal : serve->source.substr(5), error);
     if (!follow) {
       std::cerr << name << ": " << error << "\n";
       return kUsage;
@@ -540,6 +556,9 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   if (follow) {
     follow->SetStop(&g_stop_signal);
     follow->SetIdleMs(1000);
+    if (mllp || http) {
+      follow->SetLimit([&journal](dev_t dev, ino_t ino) { return journal.Committed(dev, ino); }, journal.wake_fd());
+    }
     source = follow->AsReadFn();
   } else {
     source = runtime::FdSource(in_fd, &g_stop_signal, serve ? 1000 : 0);
@@ -549,11 +568,18 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     std::cerr << fmt::format("{}: MLLP on {}, each message stored in {} before its ACK\n", name, listener->address(),
                              serve->journal);
   }
+  if (http) {
+    receiver = std::make_unique<FhirReceiver>(journal);
+    if (!receiver->Start(receive_host, receive_port, error)) return refuse(error);
+    std::cerr << fmt::format("{}: FHIR on http://{}, each POST stored in {} before it is answered\n", name,
+                             receiver->address(), serve->journal);
+  }
   runtime::HostStats s =
       file_host.Run(source, progress ? std::function<void(const runtime::HostStats&)>(report) : nullptr,
                     checkpoints ? runtime::FileHost::OnStop::Pause : runtime::FileHost::OnStop::Finish);
   // Messages acknowledged from here on are in the journal: the next start reads them.
   if (listener) listener->Stop();
+  if (receiver) receiver->Stop();
   log_listener();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The outputs are complete before anything more is said: the summary goes to stderr,
@@ -579,6 +605,13 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       name, s.read, s.used, s.dead_lettered, s.late, s.patients, s.fired, s.retracted, secs,
       secs > 0 ? s.read / secs : 0.0);
   if (s.blank) std::cerr << fmt::format("{}: {} blank lines skipped\n", name, s.blank);
+  if (receiver) {
+    const FhirReceiverStats r = receiver->stats();
+    std::cerr << fmt::format("{}: FHIR over HTTP: {} requests: {} stored (200), {} refused (400, 415, 422){}\n", name,
+                             r.requests, r.stored, r.refused,
+                             r.not_stored ? fmt::format(", {} could not be stored (503: to be sent again)", r.not_stored)
+                                          : "");
+  }
   if (listener) {
     const runtime::MllpStats m = listener->stats();
     std::cerr << fmt::format("{}: MLLP: {} connections, {} messages: {} accepted (AA), {} errors (AE), {} rejected (AR){}\n",
@@ -648,23 +681,25 @@ int Run(const RunOptions& o) { return RunPipeline(o, nullptr); }
 
 int Serve(const ServeOptions& o) {
   if (o.source.rfind("kafka:", 0) == 0) return ServeKafka(o);
-  if (o.source.rfind("mllp:", 0) == 0) {
-    // HL7 v2 messages, the only thing MLLP carries.
-    ServeOptions mllp = o;
-    if (mllp.run.format == "ndjson") mllp.run.format = "hl7v2";
-    if (mllp.run.format != "hl7v2") {
-      std::cerr << "cdr serve: --source mllp: carries HL7 v2 messages: --format " << o.run.format << " is not for it\n";
+  // A receiving source: its format is the one its protocol carries, and a journal is needed.
+  for (const auto& [scheme, format] : {std::pair<std::string, std::string>{"mllp:", "hl7v2"}, {"http:", "fhir"}}) {
+    if (o.source.rfind(scheme, 0) != 0) continue;
+    ServeOptions receiving = o;
+    if (receiving.run.format == "ndjson") receiving.run.format = format;
+    if (receiving.run.format != format) {
+      std::cerr << "cdr serve: --source " << scheme << " carries " << format << ": --format " << o.run.format
+                << " is not for it\n";
       return kUsage;
     }
-    if (mllp.journal.empty()) {
-      std::cerr << "cdr serve: --source mllp: needs --journal FILE: each message is stored there, fsync'd, before "
-                   "it is acknowledged, and the rules read it from there\n";
+    if (receiving.journal.empty()) {
+      std::cerr << "cdr serve: --source " << scheme << " needs --journal FILE: each message is stored there, fsync'd, "
+                   "before it is acknowledged, and the rules read it from there\n";
       return kUsage;
     }
-    return RunPipeline(mllp.run, &mllp);
+    return RunPipeline(receiving.run, &receiving);
   }
   if (!o.journal.empty()) {
-    std::cerr << "cdr serve: --journal is for --source mllp:HOST:PORT\n";
+    std::cerr << "cdr serve: --journal is for --source mllp:HOST:PORT and http:HOST:PORT\n";
     return kUsage;
   }
   return RunPipeline(o.run, &o);
