@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <chrono>
 #include <cstring>
 
@@ -127,13 +128,26 @@ void MllpListener::Stop() {
   if (stopping_.exchange(true)) return;
   if (stop_pipe_[1] >= 0) (void)!::write(stop_pipe_[1], "x", 1);
   if (acceptor_.joinable()) acceptor_.join();
-  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<Connection>> connections;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
-    threads.swap(connections_);
+    for (const auto& c : connections_) {
+      if (!c->done) ::shutdown(c->fd, SHUT_RDWR);
+    }
+    connections.swap(connections_);
   }
-  for (std::thread& t : threads) t.join();
+  for (const auto& c : connections) c->thread.join();
+}
+
+void MllpListener::Reap() {
+  std::vector<std::unique_ptr<Connection>> ended;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto keep = std::stable_partition(connections_.begin(), connections_.end(), [](const auto& c) { return !c->done; });
+    std::move(keep, connections_.end(), std::back_inserter(ended));
+    connections_.erase(keep, connections_.end());
+  }
+  for (const auto& c : ended) c->thread.join();
 }
 
 MllpStats MllpListener::stats() const {
@@ -166,15 +180,28 @@ void MllpListener::Accept() {
     char ip[INET_ADDRSTRLEN] = "?";
     ::inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
     std::string who = std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port));
+    Reap();
     std::lock_guard<std::mutex> lock(mu_);
+    if (connections_.size() >= kMaxMllpConnections) {
+      ::close(fd);
+      ++stats_.turned_away;
+      if (log_.size() < 10000) {
+        log_.push_back("mllp: " + who + " turned away: " + std::to_string(kMaxMllpConnections) + " connections are open");
+      }
+      continue;
+    }
     ++stats_.connections;
-    open_fds_.push_back(fd);
-    connections_.emplace_back([this, fd, who] { Serve(fd, who); });
+    auto c = std::make_unique<Connection>();
+    c->fd = fd;
+    Connection* raw = c.get();
+    c->thread = std::thread([this, raw, who] { Serve(raw, who); });
+    connections_.push_back(std::move(c));
   }
 }
 
 // Reads frames until the peer closes; each message handled, its ACK sent back.
-void MllpListener::Serve(int fd, std::string peer) {
+void MllpListener::Serve(Connection* connection, std::string peer) {
+  const int fd = connection->fd;
   Log("mllp: " + peer + " connected");
   std::string buf, frame;
   bool in_frame = false, too_large = false;
@@ -234,7 +261,7 @@ void MllpListener::Serve(int fd, std::string peer) {
   Log("mllp: " + peer + " closed");
   std::lock_guard<std::mutex> lock(mu_);
   ::close(fd);
-  open_fds_.erase(std::remove(open_fds_.begin(), open_fds_.end(), fd), open_fds_.end());
+  connection->done = true;
 }
 
 std::string MllpListener::Handle(std::string_view message) {

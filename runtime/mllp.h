@@ -23,8 +23,12 @@
 
 namespace cdr::runtime {
 
+/// Connections read at once; one more is closed at once (logged, counted).
+inline constexpr size_t kMaxMllpConnections = 64;
+
 struct MllpStats {
   uint64_t connections = 0;
+  uint64_t turned_away = 0;  // over kMaxMllpConnections
   uint64_t messages = 0;
   uint64_t accepted = 0;  // AA
   uint64_t errors = 0;    // AE
@@ -50,9 +54,18 @@ class MllpListener {
   std::vector<std::string> TakeLog();
 
  private:
+  // The connections being read, each on its thread; a finished one is joined when the
+  // next is accepted (a sender that connects for each message leaves no thread behind).
+  struct Connection {
+    std::thread thread;
+    int fd = -1;
+    bool done = false;  // under mu_
+  };
   MllpListener() = default;
   void Accept();
-  void Serve(int fd, std::string peer);
+  void Serve(Connection* c, std::string peer);
+  /// Joins the connections' threads that have ended (mu_ not held).
+  void Reap();
   // What one message gets back, after it is stored.
   std::string Handle(std::string_view message);
   void Log(std::string line);
@@ -64,8 +77,7 @@ class MllpListener {
   std::unique_ptr<InputFormat> format_;
   std::thread acceptor_;
   mutable std::mutex mu_;  // the stats, the log, the connections
-  std::vector<std::thread> connections_;
-  std::vector<int> open_fds_;
+  std::vector<std::unique_ptr<Connection>> connections_;  // see Connection
   MllpStats stats_;
   std::vector<std::string> log_;
   uint64_t acks_ = 0;

@@ -616,8 +616,11 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     const runtime::MllpStats m = listener->stats();
     std::cerr << fmt::format("{}: MLLP: {} connections, {} messages: {} accepted (AA), {} errors (AE), {} rejected (AR){}\n",
                              name, m.connections, m.messages, m.accepted, m.errors, m.rejected,
-                             m.not_stored ? fmt::format("; {} could not be stored (AE: to be sent again)", m.not_stored)
-                                          : "");
+                             (m.not_stored ? fmt::format("; {} could not be stored (AE: to be sent again)", m.not_stored)
+                                           : "") +
+                                 (m.turned_away ? fmt::format("; {} connections turned away ({} were open)",
+                                                              m.turned_away, runtime::kMaxMllpConnections)
+                                                : ""));
   }
   if (o.format != "ndjson") {
     std::cerr << fmt::format("{}: {} {} records translated (events read counts their events and refused parts); {} "

@@ -5,8 +5,9 @@
 # MSH-9 ACK, MSA-1 AA/AE/AR, MSA-2 the message's control id, ERR-3 from table 0357);
 # a message acknowledged is in the journal and its alert is written; after kill -9 a
 # restart with the same journal and checkpoint writes each alert once, those of messages
-# acknowledged after it included; a journal that cannot be written acknowledges AE (the
-# sender sends again) and keeps nothing half-written.
+# acknowledged after it included; a journal rotated by an operator; 64 connections at
+# once; a journal that cannot be written acknowledges AE (the sender sends again) and
+# keeps nothing half-written.
 # Usage: mllp_test.sh PATH/TO/cdr SOURCE_DIR
 set -uo pipefail
 cdr="$1"
@@ -103,8 +104,28 @@ python3 "$tmp/client.py" "$port" "$tmp/m4" >"$tmp/acks4" 2>&1
 expect_text "after a rotation, accepted" "$tmp/acks4" "1:MSA-1=AA"
 expect_text "into a new journal" "$tmp/journal.hl7" "|C9|P|2.5.1"
 expect_text_soon "and read from there" "$tmp/alerts.ndjson" '"patient":"H/11"'
+# 64 connections at once are read; the 65th is closed at once; once they close, a new one
+# is read again (their threads joined, not left behind).
+python3 - "$port" >"$tmp/many" 2>&1 <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
+time.sleep(0.5)
+extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+try:
+    print("65th:", "closed" if extra.recv(1) == b"" else "open")
+except ConnectionResetError:
+    print("65th: closed")
+for s in held:
+    s.close()
+PY
+expect_text "the 65th connection is closed at once" "$tmp/many" "65th: closed"
+sleep 0.5
+oru C10 142 | sed 's/7^^^H^MR/12^^^H^MR/' >"$tmp/m5"
+python3 "$tmp/client.py" "$port" "$tmp/m5" >"$tmp/acks5" 2>&1
+expect_text "after they close, a new connection is read" "$tmp/acks5" "1:MSA-1=AA"
 kill -TERM "$pid"; wait "$pid"; check "serve stops on SIGTERM" 0 $?
-expect_text "the summary counts the messages" "$tmp/second.err" "MLLP: 2 connections, 2 messages: 2 accepted (AA), 0 errors (AE), 0 rejected (AR)"
+expect_text "the summary counts the messages" "$tmp/second.err" "MLLP: 67 connections, 3 messages: 3 accepted (AA), 0 errors (AE), 0 rejected (AR); 1 connections turned away (64 were open)"
 
 # A journal that cannot be written (a full disk; here a file size limit of 2 KiB): AE, the
 # sender sends again, and nothing half-written is left: the next message that fits is
