@@ -16,22 +16,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "compiler/driver/frontend.h"
+#include "bench/bench_common.h"
 #include "runtime/decode.h"
 #include "runtime/input_format.h"
 #include "runtime/line_reader.h"
 
 namespace {
 
-const cdr::driver::Frontend& Rules() {
-  static cdr::driver::Frontend* fe = [] {
-    auto* f = new cdr::driver::Frontend();
-    std::string error;
-    f->Compile({std::string(CDR_SOURCE_DIR) + "/rules"}, error);
-    return f;
-  }();
-  return *fe;
-}
+const cdr::driver::Frontend& Rules() { return cdr::bench::ShippedRules(); }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

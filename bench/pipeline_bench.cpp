@@ -9,7 +9,7 @@
 #include <deque>
 #include <sstream>
 
-#include "compiler/driver/frontend.h"
+#include "bench/bench_common.h"
 #include "runtime/decode.h"
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
@@ -18,15 +18,7 @@
 
 namespace {
 
-const cdr::driver::Frontend& Rules() {
-  static cdr::driver::Frontend* fe = [] {
-    auto* f = new cdr::driver::Frontend();
-    std::string error;
-    f->Compile({std::string(CDR_SOURCE_DIR) + "/rules"}, error);
-    return f;
-  }();
-  return *fe;
-}
+const cdr::driver::Frontend& Rules() { return cdr::bench::ShippedRules(); }
 
 // The stream of bench/gen_stream.cpp (same generator, run as a child process).
 const std::string& Stream() {

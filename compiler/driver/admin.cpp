@@ -31,6 +31,20 @@ std::string Label(const std::string& v) {
 
 }  // namespace
 
+int ListenHttp(httplib::Server& server, const std::string& host, int port, std::thread& thread) {
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) return -1;
+  thread = std::thread([&server] { server.listen_after_bind(); });
+  // Stop before the thread listens would be lost (httplib), and the thread never end:
+  // return once it listens.
+  for (int i = 0; i < 5000 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return bound;
+}
+
 AdminServer::AdminServer(std::string source, std::function<void()> on_reload)
     : source_(std::move(source)), on_reload_(std::move(on_reload)) {}
 
@@ -52,12 +66,6 @@ bool AdminServer::Start(const std::string& given, std::string& error) {
   }
   const std::string host = address.substr(0, colon);
   server_ = std::make_unique<httplib::Server>();
-  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second serve bind
-  // the same port and take half of the scrapes meant for the first.
-  server_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
   server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     bool ready;
     {
@@ -84,17 +92,13 @@ bool AdminServer::Start(const std::string& given, std::string& error) {
       res.set_content(metrics_.last_reload.empty() ? "{}\n" : metrics_.last_reload + "\n", "application/json");
     });
   }
-  port_ = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  port_ = ListenHttp(*server_, host, port, thread_);
   if (port_ <= 0) {
     error = "cannot listen on " + address + " (the address is in use, or not one of this machine)";
     server_.reset();
     return false;
   }
   bound_ = host + ":" + std::to_string(port_);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  // Stop before the thread listens would be lost (httplib), and the thread never end:
-  // Start returns once it listens.
-  for (int i = 0; i < 5000 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return true;
 }
 

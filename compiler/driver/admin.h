@@ -24,6 +24,12 @@ class Server;
 
 namespace cdr::driver {
 
+/// Binds `server` to HOST:PORT (PORT 0: any free one), with SO_REUSEADDR only (httplib's
+/// default adds SO_REUSEPORT, which lets a second serve bind the same port and take half
+/// of what was meant for the first), and serves on `thread`; returns once it listens.
+/// The port bound, or -1.
+int ListenHttp(httplib::Server& server, const std::string& host, int port, std::thread& thread);
+
 /// Event-to-alert latency: from the moment an event's line is read to the moment the
 /// write of its alerts returns, in buckets (seconds) as Prometheus histograms keep them.
 struct LatencyHistogram {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "compiler/driver/admin.h"
 #include "runtime/input_format.h"
 
 namespace cdr::driver {
@@ -23,13 +24,9 @@ FhirReceiver::~FhirReceiver() { Stop(); }
 
 bool FhirReceiver::Start(const std::string& host, int port, std::string& error) {
   server_ = std::make_unique<httplib::Server>();
-  server_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
   server_->set_payload_max_length(runtime::kMaxRecordBytes);
   server_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) { Post(req, res); });
-  const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  const int bound = ListenHttp(*server_, host, port, thread_);
   if (bound <= 0) {
     error = "http: cannot listen on " + host + ":" + std::to_string(port) +
             " (the address is in use, or not one of this machine)";
@@ -37,8 +34,6 @@ bool FhirReceiver::Start(const std::string& host, int port, std::string& error) 
     return false;
   }
   bound_ = host + ":" + std::to_string(bound);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  for (int i = 0; i < 5000 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return true;
 }
 

@@ -13,13 +13,7 @@ pids=()
 trap 'kill -9 "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib.sh"
 
-http_port() {  # http_port STDERR_FILE: the port serve announced
-  for _ in $(seq 1 200); do
-    p=$(grep -o 'FHIR on http://127.0.0.1:[0-9]*' "$1" 2>/dev/null | grep -o '[0-9]*$')
-    [ -n "$p" ] && { echo "$p"; return; }
-    sleep 0.05
-  done
-}
+http_port() { announced_port "$1" 'FHIR on http://127.0.0.1:'; }  # http_port STDERR_FILE
 start() {  # start NAME: serve on a free port; sets pid and port
   "$cdr" serve --rules "$src/rules" --source http:127.0.0.1:0 --journal "$tmp/journal.ndjson" --emit eager \
     --max-ahead off --checkpoint "$tmp/ckpt" --checkpoint-every 1 --out "$tmp/alerts.ndjson" \

@@ -23,3 +23,10 @@ expect_text_soon() {  # expect_text_soon NAME FILE TEXT: the text appears in the
   done
   expect_text "$@"
 }
+announced_port() {  # announced_port FILE TEXT: the port that follows TEXT in FILE, once written (10 s at most)
+  for _ in $(seq 1 200); do
+    p=$(grep -o "$2[0-9]*" "$1" 2>/dev/null | grep -o '[0-9]*$')
+    [ -n "$p" ] && { echo "$p"; return; }
+    sleep 0.05
+  done
+}

@@ -17,13 +17,7 @@ pids=()
 trap 'kill -9 "${pids[@]}" 2>/dev/null; [ -n "${KEEP:-}" ] && echo "$tmp" || rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib.sh"
 
-mllp_port() {  # mllp_port STDERR_FILE: the port serve announced
-  for _ in $(seq 1 200); do
-    p=$(grep -o 'MLLP on 127.0.0.1:[0-9]*' "$1" 2>/dev/null | grep -o '[0-9]*$')
-    [ -n "$p" ] && { echo "$p"; return; }
-    sleep 0.05
-  done
-}
+mllp_port() { announced_port "$1" 'MLLP on 127.0.0.1:'; }  # mllp_port STDERR_FILE
 start() {  # start NAME [JOURNAL]: serve on a free port; sets pid and port
   "$cdr" serve --rules "$src/rules" --source mllp:127.0.0.1:0 --journal "${2:-$tmp/journal.hl7}" --emit eager \
     --max-ahead off --checkpoint "$tmp/ckpt" --checkpoint-every 1 --out "$tmp/alerts.ndjson" \

@@ -20,13 +20,7 @@ tmp=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib.sh"
-port_of() {  # port_of STDERR_FILE: the admin port serve announced
-  for _ in $(seq 1 200); do
-    p=$(grep -o 'admin endpoint on http://127.0.0.1:[0-9]*' "$1" 2>/dev/null | grep -o '[0-9]*$')
-    [ -n "$p" ] && { echo "$p"; return; }
-    sleep 0.05
-  done
-}
+port_of() { announced_port "$1" 'admin endpoint on http://127.0.0.1:'; }  # port_of STDERR_FILE
 metric() {  # metric PORT NAME: the value of the first sample of NAME
   curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" 'index($0, n) == 1 { print $2; exit }'
 }
