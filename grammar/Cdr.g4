@@ -40,6 +40,7 @@ signalClause
   : 'codes' codeGroup (',' codeGroup)*                        # codesClause
   | 'plausible' low=signedNumber '..' high=signedNumber policy=('refuse' | 'keep')?  # plausibleClause
   | 'convert' unit=SQSTRING 'factor' factor=signedNumber      # convertClause
+  | 'from' kind=ident                                         # fromClause
   ;
 
 codeGroup : system=ident STRING (',' STRING)* ;
@@ -172,7 +173,7 @@ ident
   | 'plausible' | 'convert' | 'factor' | 'quantity' | 'boolean' | 'integer'
   | 'decimal' | 'text' | 'code' | 'enum' | 'valueset' | 'retention' | 'recorded'
   | 'id' | 'in' | 'ruleset' | 'of' | 'predecessor' | 'successor' | 'minimum'
-  | 'maximum' | 'refuse' | 'keep'
+  | 'maximum' | 'refuse' | 'keep' | 'from'
   ;
 
 // ---- lexer -------------------------------------------------------------------

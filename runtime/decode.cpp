@@ -41,6 +41,8 @@ struct RawEvent {
   // `codes`: the codings of one concept (translations), any of which the schemas may map.
   std::vector<std::pair<std::string_view, std::string_view>> codings;
   bool have_codes = false;
+  // `kind`: the kind of record (`order`): its codes map to the signals `from` that kind.
+  std::string_view kind;
   std::optional<bool> bool_value;
   std::string_view number_text;
   bool is_number = false;
@@ -198,6 +200,27 @@ EventDecoder::Codes& EventDecoder::CodesOf(std::string_view system) {
   return known >= 0 ? known_systems_[known] : other_systems_[std::string(system)];
 }
 
+// The key of a system among the codes of a kind of record: the systems cdr names by their
+// index, any other by its text.
+static std::string KindKey(std::string_view kind, std::string_view system, int known) {
+  return std::string(kind) + '\n' + (known >= 0 ? "#" + std::to_string(known) : std::string(system));
+}
+
+EventDecoder::Codes& EventDecoder::CodesOf(std::string_view kind, std::string_view system) {
+  if (kind.empty()) return CodesOf(system);
+  return kinded_codes_[KindKey(kind, system, KnownSystem(system))];
+}
+
+const EventDecoder::Codes* EventDecoder::FindCodes(std::string_view kind, std::string_view system) const {
+  auto it = kinded_codes_.find(KindKey(kind, system, KnownSystem(system)));
+  return it == kinded_codes_.end() ? nullptr : &it->second;
+}
+
+// How an unknown code's reason names the kind of record it came in.
+static std::string OfKind(std::string_view kind) {
+  return kind.empty() ? "" : " in a record of kind `" + std::string(kind.substr(0, 40)) + "` (mapped by signals `from` it)";
+}
+
 const EventDecoder::Codes* EventDecoder::FindCodes(std::string_view system) const {
   int known = KnownSystem(system);
   if (known >= 0) return &known_systems_[known];
@@ -212,8 +235,10 @@ EventDecoder::EventDecoder(const ir::Module& module, Interner& interner)
   for (size_t i = 0; i < module.signals.size(); ++i) {
     const ir::Signal& s = module.signals[i];
     by_name_.emplace(s.name, static_cast<int32_t>(i));
-    for (const auto& c : s.codes) CodesOf(c.system).emplace(c.code, std::make_pair(static_cast<int32_t>(i), false));
-    for (const auto& c : s.valueset_codes) CodesOf(c.system).emplace(c.code, std::make_pair(static_cast<int32_t>(i), true));
+    for (const auto& c : s.codes) CodesOf(s.kind, c.system).emplace(c.code, std::make_pair(static_cast<int32_t>(i), false));
+    for (const auto& c : s.valueset_codes) {
+      CodesOf(s.kind, c.system).emplace(c.code, std::make_pair(static_cast<int32_t>(i), true));
+    }
   }
   buffer_.reserve(4096);
 }
@@ -366,9 +391,9 @@ std::optional<std::string> EventDecoder::Decode(std::string_view line, size_t re
 namespace {
 
 // The fields Walk reads, by number.
-enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kResponse, kCodes, kUnknown };
-constexpr std::string_view kNames[] = {"id",   "patient", "time",   "recorded", "signal", "code",
-                                       "value", "unit",   "status", "response", "codes"};
+enum Field { kId, kPatient, kTime, kRecorded, kSignal, kCode, kValue, kUnit, kStatus, kResponse, kCodes, kKind, kUnknown };
+constexpr std::string_view kNames[] = {"id",    "patient", "time",   "recorded", "signal", "code",
+                                       "value", "unit",    "status", "response", "codes",  "kind"};
 
 [[gnu::noinline, gnu::cold]] std::string Malformed(int field) { return "not JSON: malformed value of " + Quote(kNames[field]); }
 
@@ -418,6 +443,7 @@ template <Keys kKeys, typename Field>
       case 's': which = KeyIs(k, "signal\"") ? kSignal : KeyIs(k, "status\"") ? kStatus : kUnknown; break;
       case 'c': which = KeyIs(k, "code\"") ? kCode : KeyIs(k, "codes\"") ? kCodes : kUnknown; break;
       case 'v': which = KeyIs(k, "value\"") ? kValue : kUnknown; break;
+      case 'k': which = KeyIs(k, "kind\"") ? kKind : kUnknown; break;
       case 'u': which = KeyIs(k, "unit\"") ? kUnit : kUnknown; break;
       default: break;
     }
@@ -583,6 +609,7 @@ std::optional<std::string> Walk(simdjson::ondemand::object& obj, RawEvent& r, bo
       case kSignal: text = &r.signal_name.emplace(); break;
       case kUnit: text = &r.unit.emplace(); break;
       case kStatus: text = &r.status; break;
+      case kKind: text = &r.kind; break;
       default: break;
     }
     if (text) {
@@ -649,9 +676,9 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
     if (it == by_name_.end()) return "unknown signal " + Quote(*r.signal_name);
     e.signal = it->second;
   } else if (r.code && !r.have_codes) {
-    const Codes* codes = FindCodes(*r.system);
+    const Codes* codes = r.kind.empty() ? FindCodes(*r.system) : FindCodes(r.kind, *r.system);
     auto it = codes ? codes->find(Key(*r.code)) : Codes::const_iterator{};
-    if (!codes || it == codes->end()) return "unknown code " + Quote(*r.system) + " " + Quote(*r.code);
+    if (!codes || it == codes->end()) return "unknown code " + Quote(*r.system) + " " + Quote(*r.code) + OfKind(r.kind);
     e.signal = it->second.first;
     code_is_value = it->second.second;
   } else if (r.have_codes) {
@@ -687,7 +714,7 @@ std::optional<std::string> EventDecoder::Codings(RawEvent& r, Event& e, bool& co
   std::optional<size_t> mapped;
   for (size_t i = 0; i < r.codings.size(); ++i) {
     const auto& [system, code] = r.codings[i];
-    const Codes* codes = FindCodes(system);
+    const Codes* codes = r.kind.empty() ? FindCodes(system) : FindCodes(r.kind, system);
     auto it = codes ? codes->find(Key(code)) : Codes::const_iterator{};
     if (!codes || it == codes->end()) continue;
     if (mapped && it->second.first != e.signal) {
@@ -705,7 +732,7 @@ std::optional<std::string> EventDecoder::Codings(RawEvent& r, Event& e, bool& co
   if (!mapped) {
     std::string all;
     for (const auto& [system, code] : r.codings) all += (all.empty() ? "" : ", ") + Quote(system) + " " + Quote(code);
-    return "unknown codes " + all;
+    return "unknown codes " + all + OfKind(r.kind);
   }
   r.code = r.codings[*mapped].second;  // the code that is the value, for `code in valueset` signals
   return std::nullopt;

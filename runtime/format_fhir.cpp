@@ -1,7 +1,7 @@
 // runtime/format_fhir.cpp: the FHIR R4 input format. A stream of JSON resources: one per
 // line (bulk export NDJSON) or pretty-printed, each ending where its outermost object
-// closes. Observations (their components each) and MedicationAdministrations become
-// events, in Bundles (any type) too; docs/ingest.md lists the mapping. Codes and units are
+// closes. Observations (their components each), MedicationAdministrations and
+// MedicationRequests (orders: `"kind": "order"`) become events, in Bundles (any type) too; docs/ingest.md lists the mapping. Codes and units are
 // carried as the resource writes them, every coding of a concept given: the schemas map
 // them to signals when the events are read.
 #include <charconv>
@@ -154,6 +154,8 @@ class FhirFormat final : public InputFormat {
       why = Observation(r, full_url, out);
     } else if (type == "MedicationAdministration") {
       why = MedicationAdministration(r, full_url, out);
+    } else if (type == "MedicationRequest") {
+      why = MedicationRequest(r, full_url, out);
     } else {
       ++out.skipped;  // Patient, Encounter, ...: nothing a rule reads
       return;
@@ -403,6 +405,49 @@ class FhirFormat final : public InputFormat {
     if (when.empty() && !r.at_key("effectivePeriod").get_object().get(period)) when = Str(period, "start");
     if (when.empty()) return "no `effectiveDateTime` or `effectivePeriod.start`: when it was given is not said";
     if (auto why = Time(when, "effective", e.time)) return why;
+    object medication;
+    if (r.at_key("medicationCodeableConcept").get_object().get(medication)) {
+      return "no `medicationCodeableConcept` (a `medicationReference` to a Medication resource is not followed)";
+    }
+    if (auto why = Codings(medication, "medicationCodeableConcept", e)) return why;
+    out.Event(e.ToLine());
+    return std::nullopt;
+  }
+
+  // An order (`"kind": "order"`): its codes map to the signals `from order`, never to an
+  // administration's (an antibiotic ordered is not an antibiotic given).
+  std::optional<std::string> MedicationRequest(const object& r, std::string_view full_url, Translation& out) const {
+    EventFields e;
+    e.kind = "order";
+    // intent: an order (order, original-order, reflex-order, filler-order, instance-order);
+    // a proposal, a plan, a directive or an option is not one yet.
+    const std::string_view intent = Str(r, "intent");
+    if (intent == "proposal" || intent == "plan" || intent == "directive" || intent == "option") {
+      ++out.skipped;
+      return std::nullopt;
+    }
+    if (intent != "order" && intent != "original-order" && intent != "reflex-order" && intent != "filler-order" &&
+        intent != "instance-order") {
+      return "`intent` `" + Cut(intent, 20) + "` is not a MedicationRequest intent";
+    }
+    // active, completed, on-hold, stopped: ordered; cancelled, entered-in-error: withdrawn;
+    // draft: not yet an order.
+    const std::string_view status = Str(r, "status");
+    if (status == "active" || status == "completed" || status == "on-hold" || status == "stopped") {
+      e.status = "final";
+    } else if (status == "cancelled" || status == "entered-in-error") {
+      e.status = "entered-in-error";
+    } else if (status == "draft") {
+      ++out.skipped;
+      return std::nullopt;
+    } else {
+      return "`status` `" + Cut(status, 20) + "` is not a MedicationRequest status that says whether it was ordered";
+    }
+    if (auto why = Id(r, full_url, e.id)) return why;
+    if (auto why = Patient(r, e.patient)) return why;
+    const std::string_view authored = Str(r, "authoredOn");
+    if (authored.empty()) return "no `authoredOn`: when it was ordered is not said";
+    if (auto why = Time(authored, "authoredOn", e.time)) return why;
     object medication;
     if (r.at_key("medicationCodeableConcept").get_object().get(medication)) {
       return "no `medicationCodeableConcept` (a `medicationReference` to a Medication resource is not followed)";

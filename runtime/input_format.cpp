@@ -108,6 +108,7 @@ std::string EventFields::ToLine() const {
   }
   if (!unit.empty()) line += ",\"unit\":" + LossyJsonString(unit);
   if (!status.empty() && status != "final") line += ",\"status\":" + LossyJsonString(status);
+  if (!kind.empty()) line += ",\"kind\":" + LossyJsonString(kind);
   return line + "}";
 }
 

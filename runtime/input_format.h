@@ -52,6 +52,7 @@ struct EventFields {
   std::string value;  // a Number's JSON text, a Text; Boolean: "true" or "false"
   std::string unit;   // UCUM, or empty
   std::string status;  // empty: final
+  std::string kind;    // the kind of record (`order`), when not an observation or administration
   /// The event line.
   std::string ToLine() const;
 };

@@ -171,6 +171,7 @@ class Dumper {
             Codes(sig.codes);
             if (sig.has_plausible) out += " plausible " + sig.plausible_low + " " + sig.plausible_high;
             for (const auto& c : sig.conversions) out += " convert '" + c.unit + "' " + c.factor;
+            if (!sig.kind.empty()) out += " from " + sig.kind;
             out += ")\n";
           } else if (item.valueset) {
             Open("valueset " + item.valueset->name, item.valueset->range, 1);

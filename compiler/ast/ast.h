@@ -122,6 +122,10 @@ struct SignalDecl {
   bool keep_implausible = false;
   SourceRange plausible_range;
   std::vector<Conversion> conversions;
+  /// `from KIND`: the kind of record its codes come from (`order`); empty: observations
+  /// and administrations.
+  std::string kind;
+  SourceRange kind_range;
 };
 
 struct ValuesetDecl {

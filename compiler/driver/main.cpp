@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   hl7v2_cmd->add_option("--timezone", import_opts.timezone,
                         "the senders' UTC offset (+01:00, -05:30, Z) for times written without one");
   auto* fhir_cmd = import_cmd->add_subcommand(
-      "fhir", "FHIR R4 Observations and MedicationAdministrations (resources, Bundles, bulk NDJSON; directories of .json, .ndjson)");
+      "fhir", "FHIR R4 Observations, MedicationAdministrations and MedicationRequests (resources, Bundles, bulk NDJSON; directories of .json, .ndjson)");
   fhir_cmd->add_option("paths", import_opts.paths, "files and directories (- for stdin)")->required();
   fhir_cmd->add_option("--out", import_opts.out, "write events here (default: stdout)");
 

@@ -96,6 +96,13 @@ std::vector<SchemaChange> DiffSchemas(const ir::Module& before, const ir::Module
       add(true, "type " + TypeName(s) + " -> " + TypeName(n));
       continue;
     }
+    if (s.kind != n.kind) {
+      // Its codes now map other records (orders rather than administrations): another
+      // meaning under the same name.
+      add(true, "records `from " + (s.kind.empty() ? std::string("(observations)") : s.kind) + "` -> `from " +
+                    (n.kind.empty() ? std::string("(observations)") : n.kind) + "`: its codes map other records");
+      continue;
+    }
     std::optional<stdlib::Unit> from, to;
     if (s.type == SignalType::Quantity && s.unit != n.unit) {
       from = stdlib::ParseUnit(s.unit);

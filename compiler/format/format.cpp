@@ -116,6 +116,7 @@ class Formatter {
       const ast::SignalDecl& sig = *item.signal;
       out_ += std::string("  ") + (sig.is_event ? "event " : "signal ") + sig.name;
       if (sig.type.kind != ast::ValueType::Kind::None) out_ += " : " + Type(sig.type);
+      if (!sig.kind.empty()) out_ += " from " + sig.kind;
       if (!sig.codes.empty()) {
         out_ += " codes";
         Codes(sig.codes);

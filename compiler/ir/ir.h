@@ -142,6 +142,9 @@ struct Signal {
   std::vector<std::string> members;  // enum
   std::vector<UnitConversion> conversions;  // declared `convert` units (UCUM ones are found at ingest)
   std::vector<Code> valueset_codes;  // `code in valueset V`: these codes map to this signal, as its value
+  /// `from KIND`: its codes map events of that kind of record only (`order`: an event with
+  /// `"kind": "order"`); empty: events without a kind (observations, administrations).
+  std::string kind;
   /// `plausible LOW .. HIGH`, raw in the signal's unit (integers as integers): a value
   /// outside is refused at ingest, or used and flagged with `keep_implausible`.
   bool has_plausible = false;

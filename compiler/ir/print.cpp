@@ -158,6 +158,7 @@ std::string Fingerprint(const Module& m) {
   std::string all = Print(m);
   for (const Signal& s : m.signals) {
     all += fmt::format("\nsignal {}.{} type {}", s.schema, s.name, static_cast<int>(s.type));
+    if (!s.kind.empty()) all += " from " + s.kind;
     for (const Code& c : s.codes) all += fmt::format(" code {}|{}", c.system, c.code);
     for (const Code& c : s.valueset_codes) all += fmt::format(" valueset {}|{}", c.system, c.code);
     for (const auto& member : s.members) all += " member " + member;

@@ -785,6 +785,7 @@ Module Lower(const std::vector<const ast::File*>& files, const sema::Model& mode
       s.name = name;
       s.schema = schema;
       s.type = SignalTypeOf(*info.decl);
+      s.kind = info.decl->kind;
       if (info.type.kind == TypeKind::Quantity) s.unit = info.type.unit.text;
       for (const auto& g : info.decl->codes) {
         for (const auto& c : g.codes) s.codes.push_back(Code{g.system, ast::Unquote(c)});

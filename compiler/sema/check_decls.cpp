@@ -67,9 +67,11 @@ void Checker::Schema(const ast::Schema& s) {
         info.conversions.emplace_back(*u, *f);
       }
     }
+    if (!sig.kind.empty() && sig.kind != "order") Error<Msg::UnknownRecordKind>(sig.kind_range, sig.kind);
     for (const auto& g : sig.codes) {
       for (const auto& c : g.codes) {
-        std::string key = g.system + "|" + ast::Unquote(c);
+        // A code may map to one signal per kind of record (an observation's, an order's).
+        std::string key = sig.kind + "|" + g.system + "|" + ast::Unquote(c);
         auto [it, fresh] = codes_.emplace(key, &sig);
         if (!fresh && it->second != &sig) {
           auto* d = Error<Msg::CodeMappedTwice>(g.range, g.system, c, it->second->name, sig.name);

@@ -272,6 +272,9 @@ class Builder {
         conv.factor = Text(cv->factor);
         conv.factor_range = R(cv->factor);
         s->conversions.push_back(std::move(conv));
+      } else if (auto* from = dynamic_cast<CdrParser::FromClauseContext*>(c)) {
+        s->kind = Text(from->kind);
+        s->kind_range = R(from->kind);
       }
     }
     return s;

@@ -123,4 +123,14 @@ TEST(SchemaDiff, TypesAndDimensions) {
   EXPECT_EQ(Diff(kg, mmol), std::vector<std::string>{"change s.unread: unit 'kg' -> 'mmol/L', another dimension"});
 }
 
+TEST(SchemaDiff, RecordsOfAnotherKind) {
+  // `abx` now maps orders rather than administrations: the same name, another meaning.
+  std::string orders = kBefore;
+  const std::string event = "event abx : code in valueset abxs";
+  ASSERT_NE(orders.find(event), std::string::npos);
+  orders.replace(orders.find(event), event.size(), event + " from order");
+  EXPECT_EQ(Diff(kBefore, orders), std::vector<std::string>{"breaking s.abx: records `from (observations)` -> `from "
+                                                            "order`: its codes map other records (read by r)"});
+}
+
 }  // namespace
