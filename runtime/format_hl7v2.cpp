@@ -25,11 +25,17 @@ std::string Cut(std::string_view s, size_t n = 40) { return std::string(s.substr
 
 bool Blank(std::string_view s) { return s.find_first_not_of(" \t") == std::string_view::npos; }
 
-// Messages start at MSH and end at the next, at a blank line, or at the end; the batch envelopes (FHS, BHS, BTS, FTS: section 2.10.3) belong
-// to no message, and a batch trailer's count (BTS-1) is checked against its batch.
+// Messages start at MSH and end at the next, at a blank line, or at the end; the batch
+// envelopes (FHS, BHS, BTS, FTS: section 2.10.3) belong to no message, and a batch
+// trailer's count (BTS-1) is checked against its batch. A stream read from a checkpoint
+// starts inside a batch whose start was read before: its trailer cannot be checked.
 class Splitter final : public RecordSplitter {
  public:
   void Add(const Line& line, uint64_t line_no, uint64_t end, RecordSink& out) override {
+    if (!started_) {
+      started_ = true;
+      if (line_no > 1) batch_ = kBatchBegunBefore;  // continued after a checkpoint
+    }
     std::string_view text = line.text;
     // A UTF-8 byte order mark (files saved by editors, and files joined together).
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
@@ -82,6 +88,7 @@ class Splitter final : public RecordSplitter {
   void Trailer(std::string_view text, const Record& self, RecordSink& out) {
     const int64_t messages = batch_;
     batch_ = -1;
+    if (messages == kBatchBegunBefore) return;  // its BHS, and its first messages, were read before a checkpoint
     if (messages < 0) return out.OnStray(self, "BTS without a BHS before it");
     // BTS-1: the number of messages in the batch, when given.
     const char sep = text.size() > 3 ? text[3] : '|';
@@ -102,7 +109,9 @@ class Splitter final : public RecordSplitter {
   std::string text_;  // the message's segments, each ended by CR but the last
   uint64_t line_ = 0, last_ = 0, end_ = 0, size_ = 0;
   bool open_ = false;
-  int64_t batch_ = -1;  // messages since BHS, or -1 outside a batch
+  bool started_ = false;
+  static constexpr int64_t kBatchBegunBefore = -2;
+  int64_t batch_ = -1;  // messages since BHS, -1 outside a batch, or kBatchBegunBefore
 };
 
 class Hl7v2Format final : public InputFormat {

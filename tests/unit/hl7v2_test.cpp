@@ -164,6 +164,31 @@ TEST(Hl7v2, MalformedMessagesAreRefusedWithTheReason) {
   EXPECT_EQ(reason("MSH|^~\\&|A\rMSH|^~\\&|B\r"), "line 2: a second MSH in one message");
 }
 
+// A stream continued from a checkpoint starts after its first line, maybe inside a batch
+// whose BHS was read before: its trailer is not refused (its count cannot be checked); a
+// stream from its start still refuses a BTS without a BHS.
+TEST(Hl7v2, ABatchContinuedFromACheckpointEndsWithoutAStray) {
+  std::string error;
+  auto format = cdr::runtime::MakeInputFormat("hl7v2", {}, error);
+  auto feed = [&](uint64_t first_line) {
+    Split split;
+    auto splitter = format->Splitter();
+    uint64_t n = first_line, offset = 0;
+    for (std::string_view text : {"MSH|^~\\&|B", "PID|1||2", "BTS|5", "FTS|1"}) {
+      offset += text.size() + 1;
+      splitter->Add(cdr::runtime::Line{text, text.size(), text.size()}, n++, offset, split);
+    }
+    splitter->Flush(split);
+    return split;
+  };
+  Split continued = feed(40);
+  EXPECT_EQ(continued.records.size(), 1u);
+  EXPECT_TRUE(continued.strays.empty()) << continued.strays[0];
+  Split fresh = feed(1);
+  ASSERT_EQ(fresh.strays.size(), 1u);
+  EXPECT_EQ(fresh.strays[0], "line 3: BTS without a BHS before it");
+}
+
 // The HL7 v2 samples beside the clone (SIMhospital's and the Microsoft FHIR converter's
 // test messages): every file splits into messages, every message parses, and each ORU^R01
 // carries observations.
