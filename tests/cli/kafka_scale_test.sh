@@ -93,6 +93,18 @@ for _ in $(seq 1 1200); do
   sleep 0.01
 done
 held_by_b=$(assigned b)
+# The kill comes once each of b's partitions has a state snapshot to be taken over with:
+# restored at its assignment, or written since (every 500 ms while it reads). Before its
+# first, a partition is replayed by its next owner, which is right but not what is tested.
+for _ in $(seq 1 400); do
+  since=$(awk '/partitions assigned:/ { n = NR } END { print n + 0 }' "$tmp/b.err")
+  snapshotted=1
+  for p in $held_by_b; do
+    tail -n +"$since" "$tmp/b.err" | grep -qF -e "$p (state restored at offset" -e "state of $p at offset" || snapshotted=0
+  done
+  [ "$snapshotted" = 1 ] && break
+  sleep 0.05
+done
 seen_a=$(wc -l <"$tmp/a.err")
 seen_c=$(wc -l <"$tmp/c.err")
 kill -9 "${member[b]}"
