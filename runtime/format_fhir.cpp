@@ -385,6 +385,15 @@ class FhirFormat final : public InputFormat {
     return std::nullopt;
   }
 
+  // medicationCodeableConcept's codings (an administration's, a request's).
+  static std::optional<std::string> Medication(const object& r, EventFields& e) {
+    object medication;
+    if (r.at_key("medicationCodeableConcept").get_object().get(medication)) {
+      return "no `medicationCodeableConcept` (a `medicationReference` to a Medication resource is not followed)";
+    }
+    return Codings(medication, "medicationCodeableConcept", e);
+  }
+
   std::optional<std::string> MedicationAdministration(const object& r, std::string_view full_url, Translation& out) const {
     EventFields e;
     // completed, in-progress, on-hold and stopped were given (at least begun); not-done and
@@ -405,11 +414,7 @@ class FhirFormat final : public InputFormat {
     if (when.empty() && !r.at_key("effectivePeriod").get_object().get(period)) when = Str(period, "start");
     if (when.empty()) return "no `effectiveDateTime` or `effectivePeriod.start`: when it was given is not said";
     if (auto why = Time(when, "effective", e.time)) return why;
-    object medication;
-    if (r.at_key("medicationCodeableConcept").get_object().get(medication)) {
-      return "no `medicationCodeableConcept` (a `medicationReference` to a Medication resource is not followed)";
-    }
-    if (auto why = Codings(medication, "medicationCodeableConcept", e)) return why;
+    if (auto why = Medication(r, e)) return why;
     out.Event(e.ToLine());
     return std::nullopt;
   }
@@ -448,11 +453,7 @@ class FhirFormat final : public InputFormat {
     const std::string_view authored = Str(r, "authoredOn");
     if (authored.empty()) return "no `authoredOn`: when it was ordered is not said";
     if (auto why = Time(authored, "authoredOn", e.time)) return why;
-    object medication;
-    if (r.at_key("medicationCodeableConcept").get_object().get(medication)) {
-      return "no `medicationCodeableConcept` (a `medicationReference` to a Medication resource is not followed)";
-    }
-    if (auto why = Codings(medication, "medicationCodeableConcept", e)) return why;
+    if (auto why = Medication(r, e)) return why;
     out.Event(e.ToLine());
     return std::nullopt;
   }
