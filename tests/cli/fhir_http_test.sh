@@ -3,7 +3,8 @@
 # subscription notification (an R4 backport `history` Bundle) is stored and answered 200
 # with an OperationOutcome, and its Observation alerts; not JSON 400, another content type
 # 415, nothing usable 422 (stored: dead-lettered), a journal that cannot be written 503
-# with Retry-After; kill -9 and a restart with the journal and checkpoint: each alert once.
+# with Retry-After, a body over 64 MiB 413; kill -9 and a restart with the journal and
+# checkpoint: each alert once.
 # Usage: fhir_http_test.sh PATH/TO/cdr SOURCE_DIR
 set -uo pipefail
 cdr="$1"
@@ -48,6 +49,12 @@ printf '{"resourceType":' >"$tmp/bad"
 expect_text "with the reason" "$tmp/body" '"code":"structure"'
 grep -q '"resourceType":$' "$tmp/journal.ndjson" && fail "a body that is not JSON must not be stored" || ok
 [ "$(post "$tmp/n1" text/plain)" = 415 ]; check "another content type: 415" 0 $?
+# A body over 64 MiB: 413 (cpp-httplib's payload limit), not stored.
+head -c $((64 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$tmp/huge"
+before=$(wc -c <"$tmp/journal.ndjson")
+[ "$(post "$tmp/huge")" = 413 ]; check "a body over 64 MiB: 413" 0 $?
+rm -f "$tmp/huge"
+[ "$(wc -c <"$tmp/journal.ndjson")" = "$before" ]; check "and it is not stored" 0 $?
 observation o2 p2 80 registered >"$tmp/reg"
 [ "$(post "$tmp/reg")" = 422 ]; check "nothing usable: 422" 0 $?
 expect_text "422 says why" "$tmp/body" 'status `registered`: no result yet'
