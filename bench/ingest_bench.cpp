@@ -63,7 +63,7 @@ class Counter final : public cdr::runtime::RecordSink {
       : format_(format), decoder_(decoder) {}
   void OnRecord(const cdr::runtime::Record& record) override {
     ++records;
-    format_.Translate(record.text, translation_);
+    format_.TranslateRecord(record, translation_);
     for (const auto& item : translation_.items) {
       if (item.event.empty()) continue;
       ++events;

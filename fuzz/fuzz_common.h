@@ -52,7 +52,7 @@ void CheckFormat(const char* name, const uint8_t* data, size_t size, Each each) 
     explicit Sink(Each& e) : each(e) {}
     void OnRecord(const runtime::Record& record) override {
       each(record.text);
-      format->Translate(record.text, translation);
+      format->TranslateRecord(record, translation);
       for (const auto& item : translation.items) {
         if (item.event.empty()) {
           if (item.reason.empty()) Fail("a part of a record refused without a reason");

@@ -171,13 +171,7 @@ void FileHost::FeedRecord(const Record& record, const std::optional<std::string_
   ++stats_.records;
   h.line_no = record.last_line;
   h.records_end = record.end_offset;
-  if (record.size > record.text.size()) {
-    ++stats_.read;
-    return DeadLetter("a record of " + std::to_string(record.size) + " bytes is over the limit of " +
-                          std::to_string(std::min<uint64_t>(kMaxRecordBytes, record.text.size())),
-                      record.line, record.text, record.size);
-  }
-  h.format->Translate(record.text, h.translation);
+  h.format->TranslateRecord(record, h.translation);
   stats_.skipped += h.translation.skipped;
   for (Translation::Item& item : h.translation.items) {
     if (item.event.empty()) {

@@ -136,17 +136,20 @@ class FhirFormat final : public InputFormat {
     out.Clear();
     element doc;
     if (auto err = parser_.parse(text.data(), text.size()).get(doc)) {
-      return out.Refuse(std::string("not JSON: ") + simdjson::error_message(err));
+      return out.Malformed(std::string("not JSON: ") + simdjson::error_message(err));
     }
     object o;
-    if (doc.get_object().get(o)) return out.Refuse("not a FHIR resource: a JSON object with `resourceType`");
+    if (doc.get_object().get(o)) return out.Malformed("not a FHIR resource: a JSON object with `resourceType`");
     Resource(o, "", "", out, 0);
   }
 
  private:
   void Resource(const object& r, const std::string& where, std::string_view full_url, Translation& out, int depth) const {
     const std::string_view type = Str(r, "resourceType");
-    if (type.empty()) return out.Refuse(where + "no `resourceType`: not a FHIR resource");
+    if (type.empty()) {  // the record itself, or one of its entries
+      return depth == 0 ? out.Malformed("no `resourceType`: not a FHIR resource")
+                        : out.Refuse(where + "no `resourceType`: not a FHIR resource");
+    }
     if (type == "Bundle") return Bundle(r, where, out, depth);
     const std::string at = where + std::string(type) + (Str(r, "id").empty() ? "" : "/" + Cut(Str(r, "id"), 64)) + ": ";
     std::optional<std::string> why;

@@ -125,7 +125,7 @@ class Hl7v2Format final : public InputFormat {
   void Translate(std::string_view text, Translation& out) const override {
     out.Clear();
     hl7::Message m;
-    if (auto why = hl7::Parse(text, m)) return out.Refuse(*why);
+    if (auto why = hl7::Parse(text, m)) return out.Malformed(*why);
     const hl7::Segment& msh = m.segments[0];
     if (msh.Get(9, 1) != "ORU" || msh.Get(9, 2) != "R01") {
       ++out.skipped;  // admissions and other messages hold no results

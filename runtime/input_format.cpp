@@ -2,6 +2,8 @@
 // event line they write, decimals, UTC offsets.
 #include "runtime/input_format.h"
 
+#include <algorithm>
+
 #include "runtime/json_sink.h"
 #include "runtime/sink.h"
 #include "stdlib/time.h"
@@ -41,6 +43,28 @@ std::vector<std::string_view> InputFormatNames() {
   std::vector<std::string_view> names;
   for (const Registered& f : kFormats) names.push_back(f.name);
   return names;
+}
+
+size_t Translation::events() const {
+  return static_cast<size_t>(std::count_if(items.begin(), items.end(), [](const Item& i) { return !i.event.empty(); }));
+}
+
+std::vector<std::string> Translation::reasons() const {
+  std::vector<std::string> out;
+  for (const Item& i : items) {
+    if (i.event.empty()) out.push_back(i.reason);
+  }
+  return out;
+}
+
+void InputFormat::TranslateRecord(const Record& record, Translation& out) const {
+  if (record.size > record.text.size()) {
+    out.Clear();
+    return out.Malformed("a record of " + std::to_string(record.size) + " bytes, or a line of it, is over the limit (" +
+                         std::to_string(kMaxRecordBytes) + " bytes a record, " + std::to_string(max_line_bytes()) +
+                         " a line)");
+  }
+  Translate(record.text, out);
 }
 
 std::string SplitStream(const InputFormat& format, const ReadFn& in, RecordSink& out) {

@@ -71,12 +71,23 @@ struct Translation {
   /// Parts of the record that hold nothing to translate (an ADT message, a Patient
   /// resource): not errors, nothing is dead-lettered.
   size_t skipped = 0;
+  /// The record itself cannot be read (it does not parse, it is not a resource, it is too
+  /// large): its one refusal says why. A receiver answers so (MLLP AR, HTTP 400).
+  bool malformed = false;
   void Event(std::string line) { items.push_back({std::move(line), {}}); }
   void Refuse(std::string reason) { items.push_back({{}, std::move(reason)}); }
+  void Malformed(std::string reason) {
+    malformed = true;
+    Refuse(std::move(reason));
+  }
   void Clear() {
     items.clear();
     skipped = 0;
+    malformed = false;
   }
+  /// The events, and the reasons of the refused parts, in order.
+  size_t events() const;
+  std::vector<std::string> reasons() const;
 };
 
 /// Where a splitter puts what it gathers.
@@ -114,8 +125,11 @@ class InputFormat {
   /// The longest line read whole (a record may be one line: a minified FHIR Bundle).
   virtual size_t max_line_bytes() const { return 4 << 20; }
   virtual std::unique_ptr<RecordSplitter> Splitter() const = 0;
-  /// Translates one record (`out` is cleared first).
+  /// Translates one record's text (`out` is cleared first).
   virtual void Translate(std::string_view record, Translation& out) const = 0;
+  /// Translates one record as a splitter gathered it: one cut (over kMaxRecordBytes, or a
+  /// line over max_line_bytes) is malformed; any other is Translate's.
+  void TranslateRecord(const Record& record, Translation& out) const;
 };
 
 /// Reads a whole stream through `format`'s splitter (`cdr import`, tests). Returns the

@@ -267,35 +267,24 @@ void MllpListener::Serve(Connection* connection, std::string peer) {
 std::string MllpListener::Handle(std::string_view message) {
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
-  // Checked as the pipeline will read it: parsed, then translated.
+  // Checked as the pipeline will read it: translated.
   std::string code = "AA", text;
   int error = 0;
-  hl7v2::Message parsed;
-  if (auto why = hl7v2::Parse(message, parsed)) {
+  Translation t;
+  format_->Translate(message, t);
+  const size_t events = t.events();
+  const std::vector<std::string> refused = t.reasons();
+  if (t.malformed) {  // it does not parse
     code = "AR";
-    text = *why;
+    text = refused[0];
     error = 100;
-  } else {
-    Translation t;
-    format_->Translate(message, t);
-    size_t events = 0, refused = 0;
-    std::string first;
-    for (const auto& item : t.items) {
-      if (item.event.empty()) {
-        if (first.empty()) first = item.reason;
-        ++refused;
-      } else {
-        ++events;
-      }
-    }
-    if (events == 0 && refused > 0) {
-      code = "AE";
-      text = first;
-      error = first.find("PID") != std::string::npos ? 101 : 102;
-    } else if (refused > 0) {
-      text = std::to_string(refused) + " of " + std::to_string(refused + events) +
-             " observations cannot be used (dead-lettered): " + first;
-    }
+  } else if (events == 0 && !refused.empty()) {
+    code = "AE";
+    text = refused[0];
+    error = text.find("PID") != std::string::npos ? 101 : 102;
+  } else if (!refused.empty()) {
+    text = std::to_string(refused.size()) + " of " + std::to_string(refused.size() + events) +
+           " observations cannot be used (dead-lettered): " + refused[0];
   }
   // The journal holds the message as the hl7v2 format reads a file: its segments ended by
   // CR, then an empty line (which ends it there, without waiting for the next). Refused

@@ -69,21 +69,10 @@ void FhirReceiver::Post(const httplib::Request& req, httplib::Response& res) {
   std::unique_ptr<runtime::InputFormat> format = runtime::MakeInputFormat("fhir", {}, error);
   runtime::Translation t;
   format->Translate(req.body, t);
-  std::vector<std::string> refused;
-  size_t events = 0;
-  for (const auto& item : t.items) {
-    if (item.event.empty()) {
-      refused.push_back(item.reason);
-    } else {
-      ++events;
-    }
-  }
+  const size_t events = t.events();
+  const std::vector<std::string> refused = t.reasons();
   // Not JSON, or not a resource: not stored (an unbalanced body would run into the next).
-  if (events == 0 && refused.size() == 1 && t.skipped == 0 &&
-      (refused[0].rfind("not JSON", 0) == 0 || refused[0].rfind("not a FHIR resource", 0) == 0 ||
-       refused[0].rfind("no `resourceType`", 0) == 0)) {
-    return answer(400, "error", "structure", refused);
-  }
+  if (t.malformed) return answer(400, "error", "structure", refused);
   // Stored, refused parts too (the pipeline dead-letters them, for the operators).
   std::string entry = req.body;
   if (entry.empty() || entry.back() != '\n') entry += '\n';

@@ -26,10 +26,7 @@ class Writer final : public runtime::RecordSink {
       : format_(format), out_(out), where_(std::move(where)), stats_(stats) {}
   void OnRecord(const runtime::Record& record) override {
     ++stats_.records;
-    if (record.size > record.text.size()) {
-      return Problem(record, "a record of " + std::to_string(record.size) + " bytes is over the limit");
-    }
-    format_.Translate(record.text, translation_);
+    format_.TranslateRecord(record, translation_);
     stats_.skipped += translation_.skipped;
     for (const auto& item : translation_.items) {
       if (item.event.empty()) {
