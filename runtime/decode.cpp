@@ -39,8 +39,7 @@ struct RawEvent {
   bool have_id = false, have_patient = false, have_time = false, have_recorded = false;
   std::optional<std::string_view> signal_name, system, code, unit, text_value;
   // `codes`: the codings of one concept (translations), any of which the schemas may map.
-  std::vector<std::pair<std::string_view, std::string_view>> codings;
-  bool have_codes = false;
+  std::vector<std::pair<std::string_view, std::string_view>> codings;  // never empty when given
   // `kind`: the kind of record (`order`): its codes map to the signals `from` that kind.
   std::string_view kind;
   std::optional<bool> bool_value;
@@ -212,6 +211,7 @@ EventDecoder::Codes& EventDecoder::CodesOf(std::string_view kind, std::string_vi
 }
 
 const EventDecoder::Codes* EventDecoder::FindCodes(std::string_view kind, std::string_view system) const {
+  if (kind.empty()) return FindCodes(system);
   auto it = kinded_codes_.find(KindKey(kind, system, KnownSystem(system)));
   return it == kinded_codes_.end() ? nullptr : &it->second;
 }
@@ -529,7 +529,6 @@ std::optional<std::string> ReadCode(simdjson::ondemand::value& v, RawEvent& r, b
     if (v.type().get(type)) return Malformed(kCodes);
     return "`codes` must be an array of objects with `system` and `code`";
   }
-  r.have_codes = true;
   for (auto item : a) {
     simdjson::ondemand::object c;
     if (item.get_object().get(c)) return "`codes` must be an array of objects with `system` and `code`";
@@ -675,13 +674,13 @@ std::optional<std::string> EventDecoder::Map(RawEvent& r, Event& e) {
     auto it = by_name_.find(Key(*r.signal_name));
     if (it == by_name_.end()) return "unknown signal " + Quote(*r.signal_name);
     e.signal = it->second;
-  } else if (r.code && !r.have_codes) {
-    const Codes* codes = r.kind.empty() ? FindCodes(*r.system) : FindCodes(r.kind, *r.system);
+  } else if (r.code && r.codings.empty()) {
+    const Codes* codes = FindCodes(r.kind, *r.system);
     auto it = codes ? codes->find(Key(*r.code)) : Codes::const_iterator{};
     if (!codes || it == codes->end()) return "unknown code " + Quote(*r.system) + " " + Quote(*r.code) + OfKind(r.kind);
     e.signal = it->second.first;
     code_is_value = it->second.second;
-  } else if (r.have_codes) {
+  } else if (!r.codings.empty()) {
     if (r.code) return "an event has `code` or `codes`, not both";
     if (auto refused = Codings(r, e, code_is_value)) return refused;
   } else {
@@ -714,7 +713,7 @@ std::optional<std::string> EventDecoder::Codings(RawEvent& r, Event& e, bool& co
   std::optional<size_t> mapped;
   for (size_t i = 0; i < r.codings.size(); ++i) {
     const auto& [system, code] = r.codings[i];
-    const Codes* codes = r.kind.empty() ? FindCodes(system) : FindCodes(r.kind, system);
+    const Codes* codes = FindCodes(r.kind, system);
     auto it = codes ? codes->find(Key(code)) : Codes::const_iterator{};
     if (!codes || it == codes->end()) continue;
     if (mapped && it->second.first != e.signal) {

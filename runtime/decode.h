@@ -60,7 +60,8 @@ class EventDecoder {
   static int KnownSystem(std::string_view system);  // 0, 1, 2, or -1 for another
   Codes& CodesOf(std::string_view system);
   const Codes* FindCodes(std::string_view system) const;
-  // The codes of the signals `from KIND` (an order's), by kind and system.
+  // The codes of the signals `from KIND` (an order's), by kind and system; an empty kind
+  // is the codes above.
   Codes& CodesOf(std::string_view kind, std::string_view system);
   const Codes* FindCodes(std::string_view kind, std::string_view system) const;
   absl::flat_hash_map<std::string, Codes> kinded_codes_;
