@@ -56,15 +56,13 @@ bool Journal::Append(std::string_view entry, std::string& error) {
     }
   }
   const off_t before = ::lseek(fd_, 0, SEEK_END);
+  const size_t size = entry.size();
   bool stored = before >= 0;
   while (stored && !entry.empty()) {
     ssize_t n = ::write(fd_, entry.data(), entry.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      stored = false;
-      break;
-    }
-    entry.remove_prefix(static_cast<size_t>(n));
+    stored = n > 0;
+    if (stored) entry.remove_prefix(static_cast<size_t>(n));
   }
   if (stored && ::fdatasync(fd_) != 0) stored = false;
   if (!stored) {
@@ -72,8 +70,7 @@ bool Journal::Append(std::string_view entry, std::string& error) {
     if (before >= 0) (void)!::ftruncate(fd_, before);  // a write cut short (a full disk) is taken back
     return false;
   }
-  const off_t end = ::lseek(fd_, 0, SEEK_END);
-  if (end >= 0) committed_ = static_cast<uint64_t>(end);
+  committed_ = static_cast<uint64_t>(before) + size;
   (void)!::write(wake_[1], "c", 1);  // the follower reads on
   return true;
 }
