@@ -31,6 +31,17 @@ std::string Label(const std::string& v) {
 
 }  // namespace
 
+bool ParseHostPort(const std::string& address, std::string& host, int& port) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size() || address.size() - colon > 6 ||
+      address.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+    return false;
+  }
+  port = std::stoi(address.substr(colon + 1));
+  host = address.substr(0, colon);
+  return port <= 65535;
+}
+
 int ListenHttp(httplib::Server& server, const std::string& host, int port, std::thread& thread) {
   server.set_socket_options([](socket_t sock) {
     int yes = 1;
@@ -54,17 +65,12 @@ bool AdminServer::Start(const std::string& given, std::string& error) {
   // A port alone binds the loopback address: the endpoint has no authentication.
   const std::string address =
       !given.empty() && given.find_first_not_of("0123456789") == std::string::npos ? "127.0.0.1:" + given : given;
-  size_t colon = address.rfind(':');
+  std::string host;
   int port = -1;
-  if (colon != std::string::npos && colon + 1 < address.size() &&
-      address.find_first_not_of("0123456789", colon + 1) == std::string::npos && address.size() - colon <= 6) {
-    port = std::stoi(address.substr(colon + 1));
-  }
-  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+  if (!ParseHostPort(address, host, port)) {
     error = "--admin " + given + " is not PORT or HOST:PORT (such as 127.0.0.1:9464)";
     return false;
   }
-  const std::string host = address.substr(0, colon);
   server_ = std::make_unique<httplib::Server>();
   server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     bool ready;

@@ -24,6 +24,10 @@ class Server;
 
 namespace cdr::driver {
 
+/// HOST:PORT (PORT 0 to 65535, in digits; HOST not empty) into its parts; false when it is
+/// not one.
+bool ParseHostPort(const std::string& address, std::string& host, int& port);
+
 /// Binds `server` to HOST:PORT (PORT 0: any free one), with SO_REUSEADDR only (httplib's
 /// default adds SO_REUSEPORT, which lets a second serve bind the same port and take half
 /// of what was meant for the first), and serves on `thread`; returns once it listens.

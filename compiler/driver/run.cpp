@@ -226,17 +226,11 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   int receive_port = -1;
   if (mllp || http) {
     const std::string scheme = mllp ? "mllp" : "http";
-    const std::string spec = serve->source.substr(scheme.size() + 1);
-    const size_t colon = spec.rfind(':');
-    char* end = nullptr;
-    const long port = colon == std::string::npos ? -1 : std::strtol(spec.c_str() + colon + 1, &end, 10);
-    if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535 || *end != '\0') {
+    if (!ParseHostPort(serve->source.substr(scheme.size() + 1), receive_host, receive_port)) {
       std::cerr << name << ": --source " << serve->source << " is not " << scheme << ":HOST:PORT (such as " << scheme
                 << ":127.0.0.1:" << (mllp ? "2575" : "8080") << ")\n";
       return kUsage;
     }
-    receive_host = spec.substr(0, colon);
-    receive_port = static_cast<int>(port);
     if (!journal.Open(serve->journal, error)) {
       std::cerr << name << ": " << error << "\n";
       return kUsage;
