@@ -48,7 +48,14 @@ codeGroup : system=ident STRING (',' STRING)* ;
 signedNumber : '-'? NUMBER ;
 
 // ---- rule sets ---------------------------------------------------------------
-rulesetDecl : 'ruleset' name=ident ('retention' retention=expr)? ;
+rulesetDecl : 'ruleset' name=ident ('retention' retention=expr)? rulesetItem* ;
+
+// The governance policy (docs/governance.md): the least reviewed status whose rules run
+// live, and the approvals a rule's hash must hold to count as approved.
+rulesetItem
+  : 'live' status=ident                                                   # liveItem
+  | 'approvals' count=NUMBER ('including' STRING (',' STRING)*)? isSigned='signed'?  # approvalPolicyItem
+  ;
 
 // ---- rules -------------------------------------------------------------------
 ruleDecl : 'rule' name=ident ('version' version=STRING)? ruleItem* ;
@@ -173,7 +180,7 @@ ident
   | 'plausible' | 'convert' | 'factor' | 'quantity' | 'boolean' | 'integer'
   | 'decimal' | 'text' | 'code' | 'enum' | 'valueset' | 'retention' | 'recorded'
   | 'id' | 'in' | 'ruleset' | 'of' | 'predecessor' | 'successor' | 'minimum'
-  | 'maximum' | 'refuse' | 'keep' | 'from'
+  | 'maximum' | 'refuse' | 'keep' | 'from' | 'live' | 'including' | 'signed'
   ;
 
 // ---- lexer -------------------------------------------------------------------

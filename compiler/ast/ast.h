@@ -200,6 +200,14 @@ struct Ruleset {
   std::string name;
   SourceRange name_range;
   ExprPtr retention;
+  // The governance policy (docs/governance.md), when declared.
+  std::string live;  // `live STATUS`, or empty
+  SourceRange live_range;
+  std::string approvals;  // `approvals N`: the count as written, or empty
+  SourceRange approvals_range;
+  std::vector<std::string> roles;  // `including "ROLE", ...`: raw, with quotes
+  std::vector<SourceRange> role_ranges;
+  bool signed_approvals = false;  // `signed`
 };
 
 struct Decl {

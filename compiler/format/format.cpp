@@ -152,11 +152,18 @@ class Formatter {
   void Ruleset(const ast::Ruleset& r) {
     out_ += "ruleset " + r.name;
     if (r.retention) out_ += " retention " + E(*r.retention, 0);
+    if (!r.live.empty()) out_ += "\n  live " + r.live;
+    if (!r.approvals.empty()) {
+      out_ += "\n  approvals " + r.approvals;
+      for (size_t i = 0; i < r.roles.size(); ++i) out_ += (i == 0 ? " including " : ", ") + r.roles[i];
+      if (r.signed_approvals) out_ += " signed";
+    }
     EndLine(r.range.end_line);
   }
 
  public:
-  std::string RuleOnly(const ast::Rule& r) {
+  std::string RuleOnly(const ast::Rule& r, bool with_status) {
+    with_status_ = with_status;
     Rule(r);
     return out_;
   }
@@ -169,6 +176,7 @@ class Formatter {
     using K = ast::RuleItem::Kind;
     bool first = true;
     for (const auto& it : r.items) {
+      if (it.kind == K::Status && !with_status_) continue;
       Leading(it.range.line, "  ", first ? Gap::None : Gap::Source);
       first = false;
       out_ += "  ";
@@ -339,6 +347,7 @@ class Formatter {
   size_t next_ = 0;
   int32_t last_line_ = 0;
   std::string out_;
+  bool with_status_ = true;  // RuleOnly for the content hash leaves `status` out
 };
 
 }  // namespace
@@ -347,6 +356,8 @@ std::string Format(const ast::File& file, const std::string& source) {
   return Formatter(&file, source).Run();
 }
 
-std::string FormatRule(const ast::Rule& rule) { return Formatter(nullptr, "").RuleOnly(rule); }
+std::string FormatRule(const ast::Rule& rule, bool with_status) {
+  return Formatter(nullptr, "").RuleOnly(rule, with_status);
+}
 
 }  // namespace cdr::format

@@ -12,8 +12,11 @@ namespace cdr::format {
 /// Formatting is idempotent and preserves the AST (ranges aside).
 std::string Format(const ast::File& file, const std::string& source);
 
-/// One rule in canonical form without comments: the text its content hash is taken of,
-/// so reformatting a rule or editing its comments does not change its hash.
-std::string FormatRule(const ast::Rule& rule);
+/// One rule in canonical form without comments and without its `status`: the text its
+/// content hash is taken of, so reformatting a rule, editing its comments or moving it
+/// through its lifecycle (draft, review, approved, retired) does not change its hash, and
+/// an approval of that hash survives the step to `status approved` (docs/governance.md).
+/// `with_status`: the text with its `status` (as a reviewer reads it: `cdr diff`).
+std::string FormatRule(const ast::Rule& rule, bool with_status = false);
 
 }  // namespace cdr::format

@@ -131,6 +131,7 @@ std::optional<Decimal> Checker::DurationSeconds(const Expr& e, const ExprInfo& i
 }
 
 void Checker::Ruleset(const ast::Ruleset& rs) {
+  RulesetPolicy(rs);
   if (!rs.retention) return;
   Scope none;
   ExprInfo info = Check(*rs.retention, none);
@@ -140,6 +141,56 @@ void Checker::Ruleset(const ast::Ruleset& rs) {
     model_.retention_ruleset = rs.name;
     retention_text_ = rs.retention->text + (rs.retention->kind == ExprKind::Duration ? "" : " ") + rs.retention->unit;
   }
+}
+
+// A lifecycle status: one of the four, else an error with the closest as a fix-it.
+void Checker::KnownStatus(const std::string& status, const SourceRange& range) {
+  if (kStatuses.count(status)) return;
+  auto* d = Error<Msg::UnknownStatus>(range, status);
+  std::string sug = Suggest(status, {kStatuses.begin(), kStatuses.end()});
+  if (!sug.empty() && d) d->fixes.push_back(diag::FixIt{range, sug});
+}
+
+// `live STATUS` and `approvals N including "ROLE" signed` of a rule set: the governance
+// policy, declared by one rule set at most.
+void Checker::RulesetPolicy(const ast::Ruleset& rs) {
+  if (rs.live.empty() && rs.approvals.empty()) return;
+  Model::Policy p;
+  p.ruleset = rs.name;
+  if (!rs.live.empty()) {
+    KnownStatus(rs.live, rs.live_range);
+    if (rs.live == "retired") Error<Msg::LiveRetired>(rs.live_range);
+    p.live = rs.live;
+  }
+  if (!rs.approvals.empty()) {
+    int n = 0;
+    if (rs.approvals.size() > 3 || (n = std::stoi(rs.approvals)) < 1) {
+      Error<Msg::ApprovalCount>(rs.approvals_range, rs.approvals);
+    } else {
+      p.approvals = n;
+    }
+    for (size_t i = 0; i < rs.roles.size(); ++i) {
+      std::string role = ast::Unquote(rs.roles[i]);
+      if (role.find_first_not_of(" \t") == std::string::npos) {
+        Error<Msg::EmptyRole>(rs.role_ranges[i]);
+      } else if (std::find(p.roles.begin(), p.roles.end(), role) != p.roles.end()) {
+        Error<Msg::RoleTwice>(rs.role_ranges[i], role);
+      } else {
+        p.roles.push_back(role);
+      }
+    }
+    if (static_cast<int>(p.roles.size()) > p.approvals) {
+      Error<Msg::MoreRolesThanApprovals>(rs.approvals_range, p.roles.size(), p.approvals);
+    }
+    p.signed_approvals = rs.signed_approvals;
+  }
+  if (!model_.policy.ruleset.empty()) {
+    auto* d = Error<Msg::PolicyTwice>(rs.name_range, rs.name, model_.policy.ruleset);
+    AddNote(d, policy_range_, "declared here");
+    return;
+  }
+  model_.policy = p;
+  policy_range_ = rs.name_range;
 }
 
 void Checker::Rule(const ast::Rule& r) {
@@ -156,9 +207,8 @@ void Checker::Rule(const ast::Rule& r) {
   checked_rules_.insert(r.name);
   current_rule_ = &r;
   for (const auto& it : r.items) {
-    if (it.kind == K::Status && !kStatuses.count(it.names[0])) {
-      Error<Msg::UnknownStatus>(it.name_ranges[0], it.names[0]);
-    }
+    if (it.kind == K::Status) KnownStatus(it.names[0], it.name_ranges[0]);
+    if (it.kind == K::Approvals) Error<Msg::ApprovalsInRule>(it.range);
     if (it.kind == K::Uses) Uses(it, scope);
   }
   rule_signals_[&r] = scope.signals;

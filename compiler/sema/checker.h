@@ -114,6 +114,8 @@ class Checker {
   std::optional<Decimal> DurationSeconds(const Expr& e, const ExprInfo& info, const char* what);
 
   void Ruleset(const ast::Ruleset& rs);
+  void RulesetPolicy(const ast::Ruleset& rs);
+  void KnownStatus(const std::string& status, const SourceRange& range);
 
   // ---- rules ---------------------------------------------------------------
 
@@ -261,6 +263,7 @@ class Checker {
   std::set<std::string> referenced_lets_;  // `rule.let` names some rule reads
   const ast::Rule* current_rule_ = nullptr;
   std::string retention_text_;
+  SourceRange policy_range_;  // the rule set that declared the governance policy
 };
 
 }  // namespace cdr::sema::checker

@@ -64,6 +64,15 @@ struct Model {
   std::map<std::string, std::map<std::string, SignalInfo>> schemas;  // schema -> signal -> info
   std::unordered_map<const ast::Expr*, ExprInfo> exprs;
   std::optional<stdlib::Decimal> retention_seconds;  // the smallest declared rule-set retention
+  /// The governance policy of the rule set (`live`, `approvals` of a `ruleset`), or the
+  /// documented default: approved rules run live, one approval of the rule's hash.
+  struct Policy {
+    std::string live = "approved";
+    int approvals = 1;
+    std::vector<std::string> roles;  // unquoted: each needs an approver with that role
+    bool signed_approvals = false;
+    std::string ruleset;  // the rule set that declared it, or empty (the default)
+  } policy;
   std::string retention_ruleset;
   /// Every rule checked, in the order they must run: a rule after the rules it reads.
   std::vector<const ast::Rule*> rule_order;

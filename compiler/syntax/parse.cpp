@@ -316,6 +316,20 @@ class Builder {
     r->name = Text(ctx->name);
     r->name_range = R(ctx->name);
     if (ctx->retention) r->retention = Expr(ctx->retention);
+    for (auto* item : ctx->rulesetItem()) {
+      if (auto* live = dynamic_cast<CdrParser::LiveItemContext*>(item)) {
+        r->live = Text(live->status);
+        r->live_range = R(live->status);
+      } else if (auto* ap = dynamic_cast<CdrParser::ApprovalPolicyItemContext*>(item)) {
+        r->approvals = ap->count->getText();
+        r->approvals_range = R(ap->count);
+        for (auto* s : ap->STRING()) {
+          r->roles.push_back(s->getText());
+          r->role_ranges.push_back(R(s));
+        }
+        r->signed_approvals = ap->isSigned != nullptr;
+      }
+    }
     return r;
   }
 
