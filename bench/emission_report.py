@@ -52,7 +52,7 @@ def main():
                 f.write("\n".join(stream) + "\n")
             for emit in ("settled", "eager"):
                 alerts = os.path.join(tmp, "alerts.ndjson")
-                subprocess.run([cdr, "run", "--rules", os.path.join(src, "rules"), "--events", path, "--emit", emit,
+                subprocess.run([cdr, "run", "--live", "review", "--rules", os.path.join(src, "rules"), "--events", path, "--emit", emit,
                                 "--out", alerts, "--dead-letter", os.devnull, "--late", os.devnull],
                                check=True, stderr=subprocess.DEVNULL)
                 fires = retractions = 0

@@ -46,7 +46,7 @@ echo "kafka bench: $events events ($patients patients) in each of $((2 * runs)) 
 serve() {  # serve TOPIC LOG [OPTION...]: a member of group TOPIC, in the background
   # fetch.wait.max.ms: the mock answers a fetch that finds nothing only after this wait
   # (a broker answers as data comes): short, as a consumer that wants low latency sets it.
-  "$bin/cdr" serve --rules rules --source "kafka:$boot/$1" --group "$1" --emit eager --commit-every 50ms \
+  "$bin/cdr" serve --live review --rules rules --source "kafka:$boot/$1" --group "$1" --emit eager --commit-every 50ms \
     --state-every 1h --kafka-option session.timeout.ms=6000 --kafka-option log_level=3 \
     --kafka-option fetch.wait.max.ms=10 "${@:3}" 2>"$2" &
   pids+=($!)

@@ -24,7 +24,7 @@ fi
 declare -A results
 for i in $(seq "$runs"); do
   for engine in "${engines[@]}"; do
-    out=$( { /usr/bin/time -f "%e %M %U %S" "$bin/cdr" run --rules rules --engine "$engine" --events "$stream" --out /dev/null 2>&1 >/dev/null; } 2>&1 | tail -1)
+    out=$( { /usr/bin/time -f "%e %M %U %S" "$bin/cdr" run --live review --rules rules --engine "$engine" --events "$stream" --out /dev/null 2>&1 >/dev/null; } 2>&1 | tail -1)
     results[$engine]+="$out"$'\n'
     echo "replay: run $i, $engine: $out (seconds, peak KiB, user and system CPU seconds)" >&2
   done

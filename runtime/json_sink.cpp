@@ -99,6 +99,7 @@ void AppendAlertJson(std::string& out, const AlertRecord& a) {
   out += a.id;
   out += a.action == AlertRecord::Action::Fire ? "\",\"action\":\"fire\"," : "\",\"action\":\"retract\",";
   if (a.backfill) out += "\"backfill\":true,";
+  if (rule.shadow) out += "\"shadow\":true,";
   out += "\"rule\":";
   AppendJsonString(out, rule.id);
   out += ",\"version\":";
@@ -186,10 +187,11 @@ void AppendRefusalJson(std::string& out, const Refusal& r, bool with_input) {
 }
 
 void JsonLinesSink::Alert(const AlertRecord& alert) {
-  if (!s_.alerts) return;
+  std::ostream* out = alert.rule->shadow ? s_.shadow : s_.alerts;
+  if (!out) return;
   line_.clear();
   AppendAlertJson(line_, alert);
-  s_.alerts->write(line_.data(), static_cast<std::streamsize>(line_.size()));
+  out->write(line_.data(), static_cast<std::streamsize>(line_.size()));
 }
 
 void JsonLinesSink::Trace(const TraceRecord& record) {

@@ -21,6 +21,8 @@ struct JsonStreams {
   /// lines end up in logs, since an event holds patient data; its reason and line number
   /// are enough there.
   bool dead_letter_input = true, late_input = true;
+  /// The alerts of rules running in shadow (ir::Rule::shadow): never on `alerts`.
+  std::ostream* shadow = nullptr;
 };
 
 class JsonLinesSink : public AlertSink {

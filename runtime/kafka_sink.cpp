@@ -149,7 +149,9 @@ void KafkaSink::Alert(const AlertRecord& alert) {
   line_.clear();
   AppendAlertJson(line_, alert);
   line_.pop_back();  // a message is one record: no newline
-  producer_.Produce(topics_.routing.TopicOf(alert.rule->id, alert.severity(), topics_.alerts), alert.patient, line_);
+  const std::string& topic = alert.rule->shadow ? topics_.shadow
+                                                : topics_.routing.TopicOf(alert.rule->id, alert.severity(), topics_.alerts);
+  producer_.Produce(topic, alert.patient, line_);
   ++alerts_;
 }
 

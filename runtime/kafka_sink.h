@@ -75,6 +75,7 @@ struct KafkaTopics {
   std::string alerts;  // alerts no route names
   AlertRouting routing;
   std::string dead_letter, late, trace;  // empty: not written
+  std::string shadow;                    // the alerts of rules running in shadow, never routed
 };
 
 /// The sink of a Kafka host. The host tells it where in the input it is (SetPosition)

@@ -59,6 +59,11 @@ struct RunOptions {
   std::string checkpoint_every = "1min";  // events (a number) or a duration
   std::string format = "ndjson";          // the input format (runtime/input_format.h)
   std::string timezone;                   // hl7v2: the senders' UTC offset for times without one
+  // Governance (docs/governance.md).
+  std::string live;       // --live approved|review|draft|none; empty: the rule set's policy
+  std::string shadow;     // the alerts of rules running in shadow; none when empty (rules not live do not run)
+  std::string audit;      // the audit log a deployment is recorded in; none when empty
+  std::string approvals;  // the approvals log; empty: approvals.jsonl beside the rules
 };
 /// `cdr run`: 0 done, 1 rules refused, 2 usage or I/O error.
 int Run(const RunOptions& options);
@@ -181,6 +186,43 @@ volatile sig_atomic_t* CatchReloadSignal();
 volatile sig_atomic_t* CatchStopSignals();
 /// `cdr serve --source kafka:...` (compiler/driver/serve_kafka.cpp).
 int ServeKafka(const ServeOptions& options);
+
+struct ApproveOptions {
+  std::string rule;
+  std::vector<std::string> rules;
+  std::string by, role, note, hash, key, approvals;
+};
+/// `cdr approve RULE`: 0 recorded, 1 refused (the rules have errors, no such rule, another
+/// hash, a retired rule, a log that does not verify), 2 usage or I/O error.
+int Approve(const ApproveOptions& options);
+
+struct PlanOptions {
+  std::vector<std::string> rules;
+  std::string live, approvals, format = "text";
+  bool shadow = false;
+};
+/// `cdr approvals`: how each rule would run; 0 the rule set would run, 1 refused.
+int Plan(const PlanOptions& options);
+
+struct AuditOptions {
+  std::string log, head, kind, query, alerts, approvals;
+};
+/// `cdr audit verify|show|which` (docs/governance.md): 0 ok, 1 the chain is broken (or
+/// nothing found), 2 usage or I/O error.
+int AuditVerify(const AuditOptions& options);
+int AuditShow(const AuditOptions& options);
+int AuditWhich(const AuditOptions& options);
+
+struct DiffOptions {
+  std::vector<std::string> base, head;
+  std::string events, base_alerts, head_alerts;
+  std::string report, markdown, json;
+  std::string format = "ndjson";
+  std::string allowed_lateness = "24h";
+  std::string max_ahead = "off";
+};
+/// `cdr diff`: 0 done (whatever changed), 1 a rule set refused, 2 usage or I/O error.
+int Diff(const DiffOptions& options);
 
 /// Prints the IR of the rules in `paths` (with their schemas).
 int Ir(const std::vector<std::string>& paths);

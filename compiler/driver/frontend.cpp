@@ -96,6 +96,10 @@ bool Frontend::Compile(const std::vector<std::string>& paths, std::string& error
 
 bool Frontend::Lower() {
   if (diags.error_count() > 0) return false;
+  if (!excluded.empty()) {
+    std::erase_if(model.rule_order, [this](const ast::Rule* r) { return excluded.count(r->name) > 0; });
+    std::erase_if(model.derived, [this](const auto& d) { return excluded.count(d.second.rule) > 0; });
+  }
   std::vector<const ast::File*> ptrs;
   for (const auto& f : files) ptrs.push_back(&f);
   module = ir::Lower(ptrs, model, diags);

@@ -1,6 +1,7 @@
 // compiler/driver/frontend.h: loads .cdr files and runs the front end over them.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct Frontend {
   std::vector<ast::File> files;
   sema::Model model;
   bool io_error = false;
+  /// Rules Lower leaves out (those a deployment does not run: governance.h), with the
+  /// derived signals only they compute.
+  std::set<std::string> excluded;
 
   /// Reads and parses each path; read failures become io-error diagnostics.
   void Load(const std::vector<std::string>& paths);

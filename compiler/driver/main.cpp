@@ -52,6 +52,17 @@ void AddPipelineOptions(CLI::App* cmd, cdr::driver::RunOptions& o) {
                       "keep checkpoints in this directory; started again, the run continues from the last one");
   cmd->add_option("--checkpoint-every", o.checkpoint_every,
                       "a checkpoint after this many events (a number) or this much time (a duration; default 1min)");
+  cmd->add_option("--live", o.live,
+                  "the least reviewed status that runs live: approved, review, draft, or none (everything in "
+                  "shadow); default: the rule set's `live` (approved unless it says otherwise)")
+      ->check(CLI::IsMember({"approved", "review", "draft", "none"}));
+  cmd->add_option("--shadow", o.shadow,
+                  "run the rules that are not live in shadow: their alerts to this file only (serve with a Kafka "
+                  "source: this topic)");
+  cmd->add_option("--audit", o.audit,
+                  "record the deployment (and each reload, refused reload and retirement) in this hash-chained log; "
+                  "a log that does not verify refuses the start");
+  cmd->add_option("--approvals", o.approvals, "the approvals log (default: approvals.jsonl beside the rules)");
 }
 
 }  // namespace
@@ -170,6 +181,64 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--format", eval_format, "text (the value) or json (diagnostics only)")
       ->check(CLI::IsMember({"text", "json"}));
 
+  ApproveOptions approve_opts;
+  auto* approve_cmd =
+      app.add_subcommand("approve", "record an approval of a rule's current content hash in the approvals log");
+  approve_cmd->add_option("rule", approve_opts.rule, "the rule's id")->required();
+  approve_cmd->add_option("--rules", approve_opts.rules, "the rule set (files or directories)")->required();
+  approve_cmd->add_option("--by", approve_opts.by, "who approves")->required();
+  approve_cmd->add_option("--role", approve_opts.role, "in what role (as the rule set's `approvals ... including` names it)")
+      ->required();
+  approve_cmd->add_option("--note", approve_opts.note, "a note kept with the approval");
+  approve_cmd->add_option("--hash", approve_opts.hash,
+                          "the hash the approver reviewed (sha256:...): refused if the rule's is another");
+  approve_cmd->add_option("--key", approve_opts.key, "sign the approval with this Ed25519 private key (PEM)");
+  approve_cmd->add_option("--approvals", approve_opts.approvals, "the approvals log (default: approvals.jsonl beside the rules)");
+
+  PlanOptions plan_opts;
+  auto* approvals_cmd = app.add_subcommand(
+      "approvals", "each rule's status, hash, approvals and how `cdr run`/`cdr serve` would run it; exit 1 if refused");
+  approvals_cmd->add_option("--rules", plan_opts.rules, "the rule set (files or directories)")->required();
+  approvals_cmd->add_option("--live", plan_opts.live, "as `cdr run --live`")
+      ->check(CLI::IsMember({"approved", "review", "draft", "none"}));
+  approvals_cmd->add_flag("--shadow", plan_opts.shadow, "as with a `--shadow` output");
+  approvals_cmd->add_option("--approvals", plan_opts.approvals, "the approvals log (default: approvals.jsonl beside the rules)");
+  approvals_cmd->add_option("--format", plan_opts.format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+
+  auto* audit_cmd = app.add_subcommand("audit", "the hash-chained audit and approvals logs");
+  audit_cmd->require_subcommand(1);
+  AuditOptions audit_opts;
+  auto* verify_cmd = audit_cmd->add_subcommand("verify", "check a log's hash chain; exit 1 naming the first bad entry");
+  verify_cmd->add_option("log", audit_opts.log, "the log")->required();
+  verify_cmd->add_option("--head", audit_opts.head,
+                         "a hash the log's last entry had when last seen (sha256:...): entries deleted from its end "
+                         "are found too");
+  auto* show_cmd = audit_cmd->add_subcommand("show", "the log's entries, one or a few lines each");
+  show_cmd->add_option("log", audit_opts.log, "the log")->required();
+  show_cmd->add_option("--kind", audit_opts.kind, "only entries of this kind (approval, deployment, ...)");
+  auto* which_cmd = audit_cmd->add_subcommand("which", "the deployments and approvals behind an alert or a rule hash");
+  which_cmd->add_option("log", audit_opts.log, "the audit log")->required();
+  which_cmd->add_option("query", audit_opts.query, "an alert id (with --alerts) or a rule hash sha256:...")->required();
+  which_cmd->add_option("--alerts", audit_opts.alerts, "the alerts file the alert id is in");
+  which_cmd->add_option("--approvals", audit_opts.approvals, "also list the approvals of the hash in this approvals log");
+
+  DiffOptions diff_opts;
+  auto* diff_cmd = app.add_subcommand(
+      "diff", "backtest: two rule sets over one history (or two alert logs), the changes per rule; reports in HTML "
+              "and Markdown");
+  diff_cmd->add_option("--base", diff_opts.base, "the rule set before (files or directories)");
+  diff_cmd->add_option("--head", diff_opts.head, "the rule set after");
+  diff_cmd->add_option("--events", diff_opts.events, "the history both run over (NDJSON events, or --format)");
+  diff_cmd->add_option("--base-alerts", diff_opts.base_alerts, "instead of running --base: its alerts (production)");
+  diff_cmd->add_option("--head-alerts", diff_opts.head_alerts, "instead of running --head: its alerts (a shadow log)");
+  diff_cmd->add_option("--report", diff_opts.report, "write the HTML report here");
+  diff_cmd->add_option("--markdown", diff_opts.markdown, "write the Markdown summary here");
+  diff_cmd->add_option("--json", diff_opts.json, "write the figures as JSON here");
+  diff_cmd->add_option("--format", diff_opts.format, "the history's format: ndjson (default), hl7v2 or fhir")
+      ->check(CLI::IsMember(FormatNames()));
+  diff_cmd->add_option("--allowed-lateness", diff_opts.allowed_lateness, "as `cdr run` (default 24h)");
+  diff_cmd->add_option("--max-ahead", diff_opts.max_ahead, "as `cdr run` (default off: a history is replayed)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -196,6 +265,12 @@ int main(int argc, char** argv) {
     if (*hl7v2_cmd) return ImportFormat("hl7v2", import_opts);
     if (*fhir_cmd) return ImportFormat("fhir", import_opts);
     if (*schema_diff_cmd) return SchemaDiff(schema_before, schema_after);
+    if (*approve_cmd) return Approve(approve_opts);
+    if (*approvals_cmd) return Plan(plan_opts);
+    if (*verify_cmd) return AuditVerify(audit_opts);
+    if (*show_cmd) return AuditShow(audit_opts);
+    if (*which_cmd) return AuditWhich(audit_opts);
+    if (*diff_cmd) return Diff(diff_opts);
   } catch (const std::exception& e) {
     std::cerr << "cdr: internal error: " << e.what() << "\n";
     return kUsage;

@@ -187,6 +187,27 @@ RuleReloader::Result RuleReloader::Build(const std::string& reason) {
     }
     return r;
   }
+  // The lifecycle and the approvals: a rule set the policy refuses never swaps in, and
+  // the rules it does not run are left out before anything is compared or compiled.
+  r.governance = Govern(*fe, options_.paths, options_.governance);
+  if (!r.governance->errors.empty()) {
+    r.refusal = r.governance->errors.size() == 1
+                    ? r.governance->errors[0]
+                    : fmt::format("{} governance errors; the first: {}", r.governance->errors.size(),
+                                  r.governance->errors[0]);
+    return r;
+  }
+  if (!r.governance->excluded().empty()) {
+    fe->excluded = r.governance->excluded();
+    if (!fe->Lower()) {
+      r.refusal = "the rules that run do not compile without those that do not";
+      return r;
+    }
+  }
+  for (ir::Rule& rule : fe->module.rules) {
+    const RuleGovernance* g = r.governance->Find(rule.id);
+    rule.shadow = g && g->mode == RuleMode::Shadow;
+  }
   // A schema change that takes events or values from a signal a running rule reads. (A
   // module that ran stays alive after a swap: the pointer is read under the lock, the
   // comparison made outside it.)
@@ -240,6 +261,31 @@ RuleReloader::Result RuleReloader::Build(const std::string& reason) {
   }
   r.candidate = std::move(fe);
   return r;
+}
+
+bool Deployment::Open(Frontend& fe, const RunOptions& o, const std::string& command) {
+  command_ = command;
+  options_ = GovernanceOptions{o.live, !o.shadow.empty(), o.approvals};
+  if (!GovernOrReport(fe, o.rules, options_, command, governance_)) return false;
+  if (o.audit.empty()) return true;
+  std::string error;
+  log_ = LogWriter::Open(o.audit, error);
+  if (!log_) {
+    std::cerr << command << ": " << error << " (`cdr audit verify " << o.audit << "` names it); refusing to start\n";
+    return false;
+  }
+  return true;
+}
+
+bool Deployment::Started(const std::string& reason) {
+  return RecordDeployment(log_ ? &*log_ : nullptr, governance_, command_, reason);
+}
+
+bool Deployment::Reloaded(const RuleReloader::Result& r, bool swapped) {
+  LogWriter* log = log_ ? &*log_ : nullptr;
+  if (swapped && r.governance) return RecordDeployment(log, *r.governance, command_, "reload: " + r.reason);
+  if (r.unchanged) return true;
+  return Audit(log, "reload-refused", {{"command", command_}, {"reason", r.reason}, {"refusal", r.refusal}}, command_);
 }
 
 }  // namespace cdr::driver

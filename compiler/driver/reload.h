@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "compiler/driver/admin.h"
+#include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
+#include "compiler/driver/governance.h"
 #include "runtime/engine.h"
 #include "runtime/interpreter.h"
 
@@ -44,6 +46,7 @@ class RuleReloader {
     bool native = true;              // compile and test on native code (not with --engine interp)
     int opt = 2;
     int quiet_ms = 300;  // a change in a rules directory is acted on after this long without another
+    GovernanceOptions governance;  // how a candidate's rules run (governance.h)
   };
   /// What a request came to.
   struct Result {
@@ -53,6 +56,7 @@ class RuleReloader {
     std::vector<std::vector<runtime::NativeBlock>> native;
     std::string refusal;
     bool unchanged = false;  // the rules compile to what runs now
+    std::optional<Governance> governance;  // how the candidate's rules run, once decided
   };
 
   /// `running`: the module that runs now, whose schemas a candidate may not break
@@ -93,6 +97,28 @@ class RuleReloader {
   volatile sig_atomic_t* signal_flag_ = nullptr;
   int inotify_ = -1;
   std::thread thread_;
+};
+
+/// The governance of a running pipeline (`cdr run`, `cdr serve`): how its rules run
+/// (governance.h) and the audit log its deployments, refused reloads and retirements are
+/// recorded in (docs/governance.md).
+class Deployment {
+ public:
+  /// Governs the compiled rules (refusals and warnings said on stderr) and opens the audit
+  /// log, which must verify. False: refused (exit 1).
+  bool Open(Frontend& fe, const RunOptions& o, const std::string& command);
+  const GovernanceOptions& options() const { return options_; }
+  /// Records the start (before the first event). False: the log cannot be written.
+  bool Started(const std::string& reason);
+  /// Records a reload's outcome: the new deployment when swapped in, else the refusal
+  /// (nothing for an unchanged set). False: the log cannot be written.
+  bool Reloaded(const RuleReloader::Result& r, bool swapped);
+
+ private:
+  std::string command_;
+  GovernanceOptions options_;
+  Governance governance_;
+  std::optional<LogWriter> log_;
 };
 
 }  // namespace cdr::driver

@@ -167,7 +167,11 @@ namespace {
 
 // Each output's flag and path as given ("-": stdout; empty: not written, stdout for --out).
 std::vector<std::pair<std::string, std::string>> OutputPaths(const RunOptions& o) {
-  return {{"--out", o.out}, {"--trace", o.trace}, {"--dead-letter", o.dead_letter}, {"--late", o.late}};
+  return {{"--out", o.out},
+          {"--trace", o.trace},
+          {"--dead-letter", o.dead_letter},
+          {"--late", o.late},
+          {"--shadow", o.shadow}};
 }
 
 // The pipeline of `cdr run` (serve null) and `cdr serve`: input, outputs, checkpoints,
@@ -245,6 +249,9 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   }
   Frontend fe;
   if (int status = CompileOrReport(fe, o.rules, name.c_str()); status != kOk) return status;
+  // Which rules run, and how (docs/governance.md); the audit log, verified before anything runs.
+  Deployment deployment;
+  if (!deployment.Open(fe, o, name)) return kFailed;
 
   // The input, read with read(2): a pipe's lines are used as soon as they arrive.
   int in_fd = STDIN_FILENO;
@@ -326,6 +333,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   std::ostream* trace = output("--trace", o.trace == "-" ? &std::cout : nullptr);
   std::ostream* dead = output("--dead-letter", o.dead_letter == "-" ? &std::cout : &std::cerr);
   std::ostream* late = output("--late", o.late == "-" ? &std::cout : &std::cerr);
+  std::ostream* shadow = output("--shadow", o.shadow == "-" ? &std::cout : nullptr);
 
   Backend backend;
   if (auto err = backend.Prepare(o.engine, o.opt, fe.module, options)) {
@@ -340,8 +348,8 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   std::vector<std::unique_ptr<Frontend>> reloaded;
   std::unique_ptr<RuleReloader> reloader;
   if (serve) {
-    reloader = std::make_unique<RuleReloader>(RuleReloader::Options{o.rules, o.engine != "interp", o.opt, 300},
-                                              fe.module);
+    reloader = std::make_unique<RuleReloader>(
+        RuleReloader::Options{o.rules, o.engine != "interp", o.opt, 300, deployment.options()}, fe.module);
     if (!reloader->Watch(error)) std::cerr << name << ": " << error << "; reload on SIGHUP or POST /reload only\n";
     reloader->RequestOn(CatchReloadSignal());
     reloader->Start();
@@ -466,7 +474,11 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     }
     std::string outcome, detail;
     std::string why;
-    if (r->candidate && host->Reload(r->candidate->module, std::move(r->native), why)) {
+    const bool swapped = r->candidate && host->Reload(r->candidate->module, std::move(r->native), why);
+    if (!swapped && r->candidate) r->refusal = why;  // the swap itself refused (a schema change)
+    // Recorded before anything else is said: a reload the audit log cannot hold stops the run.
+    if (!deployment.Reloaded(*r, swapped)) write_error = "the audit log " + o.audit + " cannot be written";
+    if (swapped) {
       module = &r->candidate->module;
       running_fingerprint = ir::Fingerprint(*module);
       const auto& sum = host->engine().reload_summary();
@@ -481,7 +493,6 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       // would refuse it. One of the new rules, at once.
       checkpoint_if_due(/*now=*/true);
     } else {
-      if (r->candidate) r->refusal = why;  // the swap itself refused (a schema change)
       outcome = r->unchanged ? "unchanged" : "refused";
       detail = r->unchanged ? "the rules compile to those running" : r->refusal;
       ReportReload(name, r->reason, outcome, detail, metrics);
@@ -519,7 +530,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     return checkpoint_if_due();
   };
   // Refused events quote their text only in a file named for them: stderr ends up in logs.
-  runtime::JsonLinesSink sink({alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr});
+  runtime::JsonLinesSink sink({alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr, shadow});
   runtime::HostOutputs host_outputs{&sink, after_line, on_idle, admin ? std::function<void()>([&] {
                                       line_start = std::chrono::steady_clock::now();
                                     }) : nullptr};
@@ -544,6 +555,10 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     }
   }
   alerts_before = file_host.engine().counters().fired + file_host.engine().counters().retracted;
+  // Recorded before the first event: nothing runs unrecorded.
+  if (!deployment.Started(checkpoints && checkpoints->present() ? "continued" : "start")) {
+    return refuse("the deployment cannot be recorded in the audit log " + o.audit);
+  }
   publish(true);
   CatchStopSignals();
   runtime::ReadFn source;

@@ -79,6 +79,7 @@ int ServeKafka(const ServeOptions& so) {
   topics.dead_letter = k.dead_letter_topic.empty() ? source.topic + ".dead-letter" : k.dead_letter_topic;
   topics.late = k.late_topic.empty() ? source.topic + ".late" : k.late_topic;
   topics.trace = k.trace_topic;
+  topics.shadow = o.shadow;  // a topic here
   std::string error;
   if (!k.routing.empty()) {
     std::ifstream in(k.routing);
@@ -96,6 +97,8 @@ int ServeKafka(const ServeOptions& so) {
   Frontend fe;
   std::vector<std::unique_ptr<Frontend>> reloaded;  // every rule set swapped in outlives the host: engines refer to it
   if (int status = CompileOrReport(fe, o.rules, name.c_str()); status != kOk) return status;
+  Deployment deployment;
+  if (!deployment.Open(fe, o, name)) return kFailed;
   Backend backend;
   if (auto err = backend.Prepare(o.engine, o.opt, fe.module, options)) {
     std::cerr << name << ": the JIT cannot compile the rules: " << *err << "\n";
@@ -114,7 +117,8 @@ int ServeKafka(const ServeOptions& so) {
   // Hot reload (inotify on the rules, SIGHUP, POST /reload): a candidate built and tested
   // on the reloader's thread, swapped in between two messages (docs/operations.md).
   std::string running_fingerprint = ir::Fingerprint(fe.module);
-  RuleReloader reloader(RuleReloader::Options{o.rules, o.engine != "interp", o.opt, 300}, fe.module);
+  RuleReloader reloader(RuleReloader::Options{o.rules, o.engine != "interp", o.opt, 300, deployment.options()},
+                        fe.module);
   if (!reloader.Watch(error)) std::cerr << name << ": " << error << "; reload on SIGHUP or POST /reload only\n";
   reloader.RequestOn(CatchReloadSignal());
   reloader.Start();
@@ -148,6 +152,8 @@ int ServeKafka(const ServeOptions& so) {
   std::cerr << fmt::format("{}: group {} reading {} from {}; alerts to {}{}\n", name, source.group, source.topic,
                            source.brokers, topics.alerts, topics.routing.routes.empty() ? "" : " and routed topics");
   volatile sig_atomic_t& stop = *CatchStopSignals();
+  if (!deployment.Started("start")) return kFailed;
+  bool audit_failed = false;  // a reload could not be recorded: the host stops
   const auto start = std::chrono::steady_clock::now();
   auto apply_reload = [&] {
     std::optional<RuleReloader::Result> r = reloader.Take();
@@ -157,7 +163,11 @@ int ServeKafka(const ServeOptions& so) {
       r->unchanged = true;
     }
     std::string detail, why;
-    if (r->candidate && host.Reload(r->candidate->module, r->native, identity_of(r->candidate->module), why)) {
+    const bool swapped =
+        r->candidate && host.Reload(r->candidate->module, r->native, identity_of(r->candidate->module), why);
+    if (!swapped && r->candidate) r->refusal = why;  // the swap itself refused (a schema change)
+    if (!deployment.Reloaded(*r, swapped)) audit_failed = true;
+    if (swapped) {
       running_fingerprint = ir::Fingerprint(r->candidate->module);
       const auto sum = host.reload_summary();
       detail = DescribeReload(sum);
@@ -167,13 +177,13 @@ int ServeKafka(const ServeOptions& so) {
       reloaded.push_back(std::move(r->candidate));
       ReportReload(name, r->reason, "done", detail, metrics);
     } else {
-      if (r->candidate) r->refusal = why;  // the swap itself refused (a schema change)
       ReportReload(name, r->reason, r->unchanged ? "unchanged" : "refused",
                    r->unchanged ? "the rules compile to those running" : r->refusal, metrics);
     }
   };
   auto log = [&](const runtime::KafkaStats&) {
     if (reloader.ready()) apply_reload();  // between two messages
+    if (audit_failed) stop = SIGTERM;      // a deployment unrecorded does not go on
     for (const std::string& line : host.TakeLog()) std::cerr << name << ": " << line << "\n";
     for (double seconds : host.TakeLatencies()) metrics.latency.Observe(seconds);
     if (admin) {

@@ -121,6 +121,8 @@ struct Rule {
   std::vector<EvidenceSite> evidence;
   int64_t suppress_ms = 0;
   int64_t longest_window_ms = 0;  // how far back the rule looks (for re-evaluation and retention)
+  /// Runs in shadow (docs/governance.md): its alerts go to the shadow output only.
+  bool shadow = false;
 };
 
 enum class SignalType : uint8_t { Quantity, Boolean, Integer, Decimal, Text, Code, Enum, Event };

@@ -82,7 +82,7 @@ std::string Print(const Module& m) {
   }
   if (m.retention_ms) out += fmt::format("retention {}ms\n", m.retention_ms);
   for (const Rule& r : m.rules) {
-    out += fmt::format("\nrule {} version {} {}\n", r.id, r.version, r.hash);
+    out += fmt::format("\nrule {} version {} {}{}\n", r.id, r.version, r.hash, r.shadow ? " shadow" : "");
     for (size_t i = 0; i < r.slots.size(); ++i) {
       out += fmt::format("  slot {} = {}\n", i, r.slots[i].signal >= 0 ? m.signals[static_cast<size_t>(r.slots[i].signal)].name : "?");
     }

@@ -126,30 +126,30 @@ expect_text "schema diff says the major version did not change" "$tmp/diff" \
 expect_text "import on a full disk names the file" "$tmp/err" "cdr import: cannot write /dev/full: No space left on device"
 
 # cdr run: exit codes, counters that add up, outputs
-"$cdr" run --rules "$src/rules" --events "$tmp/events.ndjson" --out "$tmp/alerts.ndjson" --trace "$tmp/trace.ndjson" 2>"$tmp/err"; check "cdr run" 0 $?
+"$cdr" run --live draft --rules "$src/rules" --events "$tmp/events.ndjson" --out "$tmp/alerts.ndjson" --trace "$tmp/trace.ndjson" 2>"$tmp/err"; check "cdr run" 0 $?
 # One value of the sample is outside its schema's plausible range (p100130, hour 36: a
 # mean arterial pressure of 256 mm[Hg]; vitals.cdr: 10 .. 250): dead-lettered.
 expect_text "run summary" "$tmp/err" "$expected events read: $((expected - 1)) used, 1 dead-lettered, 0 late"
 expect_text "implausible value refused" "$tmp/err" 'value 256 mm[Hg] of `map` is outside its plausible range 10 .. 250 mm[Hg]'
 
 python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]; [json.loads(l) for l in open(sys.argv[2])]' "$tmp/alerts.ndjson" "$tmp/trace.ndjson"; check "alerts and trace are NDJSON" 0 $?
-printf '{"id":"x","patient":"p","time":"2000-01-01T00:00:00Z","signal":"resp_rate","value":30,"unit":"/min"}\nnot json\n' | "$cdr" run --rules "$src/rules" --dead-letter "$tmp/dead.ndjson" >"$tmp/out" 2>"$tmp/err"; check "cdr run from stdin" 0 $?
+printf '{"id":"x","patient":"p","time":"2000-01-01T00:00:00Z","signal":"resp_rate","value":30,"unit":"/min"}\nnot json\n' | "$cdr" run --live draft --rules "$src/rules" --dead-letter "$tmp/dead.ndjson" >"$tmp/out" 2>"$tmp/err"; check "cdr run from stdin" 0 $?
 expect_text "dead letter written" "$tmp/dead.ndjson" '"line":2'
 expect_text "counters add up" "$tmp/err" "2 events read: 1 used, 1 dead-lettered, 0 late"
-"$cdr" run --rules "$golden/fail_bare_number.cdr" --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run refuses rules with errors" 1 $?
-"$cdr" run --rules "$src/rules" --events "$tmp/missing.ndjson" >"$tmp/out" 2>&1; check "cdr run with a missing events file" 2 $?
-"$cdr" run --rules "$src/rules" --allowed-lateness soon --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with a bad lateness" 2 $?
-"$cdr" run --rules "$src/rules" --max-ahead soon --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with a bad --max-ahead" 2 $?
+"$cdr" run --live draft --rules "$golden/fail_bare_number.cdr" --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run refuses rules with errors" 1 $?
+"$cdr" run --live draft --rules "$src/rules" --events "$tmp/missing.ndjson" >"$tmp/out" 2>&1; check "cdr run with a missing events file" 2 $?
+"$cdr" run --live draft --rules "$src/rules" --allowed-lateness soon --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with a bad lateness" 2 $?
+"$cdr" run --live draft --rules "$src/rules" --max-ahead soon --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with a bad --max-ahead" 2 $?
 expect_text "bad --max-ahead named" "$tmp/out" "--max-ahead soon is not a duration"
-"$cdr" run --rules "$src/rules" --max-ahead 2d --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with --max-ahead beyond the lateness" 2 $?
-"$cdr" run --rules "$src/rules" --max-clock-skew 5 --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with a bad --max-clock-skew" 2 $?
-"$cdr" run --rules "$src/rules" --emit sometimes --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with a bad --emit" 2 $?
+"$cdr" run --live draft --rules "$src/rules" --max-ahead 2d --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with --max-ahead beyond the lateness" 2 $?
+"$cdr" run --live draft --rules "$src/rules" --max-clock-skew 5 --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with a bad --max-clock-skew" 2 $?
+"$cdr" run --live draft --rules "$src/rules" --emit sometimes --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run with a bad --emit" 2 $?
 # One event dated a year ahead (a typo) among the demo's events: held, never corroborated,
 # dead-lettered with its reason; every other result unchanged.
 head -n 5000 "$tmp/events.ndjson" >"$tmp/typo.ndjson"
 printf '{"id":"typo","patient":"p100001","time":"2001-01-01T05:00:00Z","signal":"sbp","value":90,"unit":"mm[Hg]"}\n' >>"$tmp/typo.ndjson"
 tail -n +5001 "$tmp/events.ndjson" >>"$tmp/typo.ndjson"
-"$cdr" run --rules "$src/rules" --events "$tmp/typo.ndjson" --out "$tmp/alerts-typo" --trace "$tmp/trace-typo" --dead-letter "$tmp/dead-typo" 2>"$tmp/err"; check "cdr run with a typo a year ahead" 0 $?
+"$cdr" run --live draft --rules "$src/rules" --events "$tmp/typo.ndjson" --out "$tmp/alerts-typo" --trace "$tmp/trace-typo" --dead-letter "$tmp/dead-typo" 2>"$tmp/err"; check "cdr run with a typo a year ahead" 0 $?
 expect_text "typo quarantined" "$tmp/dead-typo" '"line":5001'
 expect_text "typo reason" "$tmp/dead-typo" "ahead of the stream time"
 expect_text "typo counted" "$tmp/err" "2 dead-lettered, 0 late"
@@ -162,35 +162,35 @@ fi
 # cdr run's outputs: all opened and checked before any is emptied; never the input; 0600
 runlate="$src/tests/golden/run/late_events"  # its rules fire 8 alerts on its 7 events
 cp "$runlate/events.ndjson" "$tmp/in.ndjson"; cp "$tmp/in.ndjson" "$tmp/in.orig"
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/in.ndjson" 2>"$tmp/err"; check "run --out naming the input" 2 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/in.ndjson" 2>"$tmp/err"; check "run --out naming the input" 2 $?
 cmp -s "$tmp/in.ndjson" "$tmp/in.orig"; check "run --out naming the input: the input is intact" 0 $?
 expect_text "run --out naming the input: why" "$tmp/err" "--out and --events name the same file"
 ln -s "$tmp/in.ndjson" "$tmp/link.ndjson"
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/link.ndjson" --dead-letter "$tmp/in.ndjson" 2>"$tmp/err"; check "run: an output that is the input by another name" 2 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/link.ndjson" --dead-letter "$tmp/in.ndjson" 2>"$tmp/err"; check "run: an output that is the input by another name" 2 $?
 cmp -s "$tmp/in.ndjson" "$tmp/in.orig"; check "run: the input by another name is intact" 0 $?
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/same.ndjson" --trace "$tmp/same.ndjson" 2>"$tmp/err"; check "run --out and --trace one file" 2 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/same.ndjson" --trace "$tmp/same.ndjson" 2>"$tmp/err"; check "run --out and --trace one file" 2 $?
 expect_text "run --out and --trace one file: why" "$tmp/err" "--out and --trace name the same file"
 [ ! -e "$tmp/same.ndjson" ]; check "run refused: the file it created is removed" 0 $?
 echo "earlier alerts" > "$tmp/kept.ndjson"
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/kept.ndjson" --trace "$tmp/no/such/dir/t.ndjson" 2>"$tmp/err"; check "run with an unwritable --trace" 2 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/kept.ndjson" --trace "$tmp/no/such/dir/t.ndjson" 2>"$tmp/err"; check "run with an unwritable --trace" 2 $?
 expect_text "run with an unwritable --trace names it" "$tmp/err" "cannot write $tmp/no/such/dir/t.ndjson: No such file or directory"
 [ "$(cat "$tmp/kept.ndjson")" = "earlier alerts" ]; check "run with an unwritable --trace: --out untouched" 0 $?
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/o.ndjson" --trace "$tmp/t.ndjson" --dead-letter "$tmp/d.ndjson" --late "$tmp/l.ndjson" 2>/dev/null; check "run with every output to a file" 0 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/o.ndjson" --trace "$tmp/t.ndjson" --dead-letter "$tmp/d.ndjson" --late "$tmp/l.ndjson" 2>/dev/null; check "run with every output to a file" 0 $?
 [ "$(stat -c %a "$tmp/o.ndjson" "$tmp/t.ndjson" "$tmp/d.ndjson" "$tmp/l.ndjson" | sort -u)" = "600" ]; check "run outputs are created 0600" 0 $?
 [ "$(wc -l < "$tmp/o.ndjson")" = "10" ]; check "run outputs: 8 fired and 2 retracted alert lines" 0 $?
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/m.ndjson" --output-mode 640 2>/dev/null; check "run --output-mode 640" 0 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/m.ndjson" --output-mode 640 2>/dev/null; check "run --output-mode 640" 0 $?
 [ "$(stat -c %a "$tmp/m.ndjson")" = "640" ]; check "run --output-mode 640 applies" 0 $?
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --output-mode 999 2>/dev/null; check "run --output-mode not octal" 2 $?
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out /dev/full 2>"$tmp/err"; check "run --out on a full disk" 2 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --output-mode 999 2>/dev/null; check "run --output-mode not octal" 2 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out /dev/full 2>"$tmp/err"; check "run --out on a full disk" 2 $?
 expect_text "run on a full disk names the file and the reason" "$tmp/err" "cannot write /dev/full: No space left on device"
 expect_text "run on a full disk stops at once" "$tmp/err" "stopped after event 6, the rest of the input not read; 0 alert lines are on /dev/full"
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/s.ndjson" --fsync 2>/dev/null; check "run --fsync" 0 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/s.ndjson" --fsync 2>/dev/null; check "run --fsync" 0 $?
 cmp -s "$tmp/s.ndjson" "$tmp/o.ndjson"; check "run --fsync writes the same alerts" 0 $?
 # A live feed (a FIFO kept open): with --flush alert (the default) each alert is on its file
 # before the next event is read; with --flush batch it waits for the buffer or the end.
 live() {  # live FLUSH: alert lines on the file while the feed is still open (up to 3 s)
   rm -f "$tmp/feed" "$tmp/live.ndjson"; mkfifo "$tmp/feed"
-  "$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/feed" --out "$tmp/live.ndjson" --emit eager --max-ahead off \
+  "$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/feed" --out "$tmp/live.ndjson" --emit eager --max-ahead off \
     --flush "$1" 2>/dev/null &
   local pid=$!
   exec 3>"$tmp/feed"
@@ -209,7 +209,7 @@ live() {  # live FLUSH: alert lines on the file while the feed is still open (up
 [ "$(live batch)" = 0 ]; check "run --flush batch: alerts wait for the buffer" 0 $?
 # SIGTERM on a quiet live feed: the run ends as at the end of its input, exit 0
 rm -f "$tmp/feed" "$tmp/live.ndjson"; mkfifo "$tmp/feed"
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/feed" --out "$tmp/live.ndjson" --emit eager --max-ahead off 2>"$tmp/err" &
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/feed" --out "$tmp/live.ndjson" --emit eager --max-ahead off 2>"$tmp/err" &
 pid=$!
 exec 3>"$tmp/feed"
 cat "$tmp/in.ndjson" >&3
@@ -219,29 +219,29 @@ wait "$pid"; check "run stopped by SIGTERM on a quiet feed" 0 $?
 exec 3>&-
 expect_text "run stopped by SIGTERM says so" "$tmp/err" "stopped by SIGTERM after event 7"
 [ "$(wc -l < "$tmp/live.ndjson")" = "10" ]; check "run stopped by SIGTERM: every alert written" 0 $?
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out /dev/null --trace /dev/null 2>/dev/null; check "run: /dev/null for two outputs is allowed" 0 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out /dev/null --trace /dev/null 2>/dev/null; check "run: /dev/null for two outputs is allowed" 0 $?
 
 # Refused events on stderr (the default) give their reason and line, never their text:
 # stderr ends up in logs, and an event holds patient data. A named file gets the text.
 printf '{"id":"x1","patient":"P-SECRET","time":"2024-01-01T00:00:00Z","signal":"nope","value":1}\n' > "$tmp/secret.ndjson"
-"$cdr" run --rules "$src/rules" --events "$tmp/secret.ndjson" --out /dev/null 2>"$tmp/err"; check "run with a dead letter on stderr" 0 $?
+"$cdr" run --live draft --rules "$src/rules" --events "$tmp/secret.ndjson" --out /dev/null 2>"$tmp/err"; check "run with a dead letter on stderr" 0 $?
 expect_text "dead letter on stderr: reason and line" "$tmp/err" '{"reason":"unknown signal `nope`","line":1}'
 ! grep -q "P-SECRET" "$tmp/err"; check "dead letter on stderr: no patient data" 0 $?
-"$cdr" run --rules "$src/rules" --events "$tmp/secret.ndjson" --out /dev/null --dead-letter "$tmp/dl.ndjson" 2>/dev/null; check "run with --dead-letter" 0 $?
+"$cdr" run --live draft --rules "$src/rules" --events "$tmp/secret.ndjson" --out /dev/null --dead-letter "$tmp/dl.ndjson" 2>/dev/null; check "run with --dead-letter" 0 $?
 expect_text "dead letter in its file: the event quoted" "$tmp/dl.ndjson" 'P-SECRET'
-"$cdr" run --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --allowed-lateness 2h --max-ahead off --out /dev/null 2>"$tmp/err"; check "run with a late event on stderr" 0 $?
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --allowed-lateness 2h --max-ahead off --out /dev/null 2>"$tmp/err"; check "run with a late event on stderr" 0 $?
 expect_text "late event on stderr: reason and line only" "$tmp/err" '{"reason":"later than the allowed lateness","line":4}'
 
 # the three engines give the same alerts and trace, byte for byte
 for engine in interp jit adaptive; do
-  "$cdr" run --rules "$src/rules" --engine $engine --events "$tmp/events.ndjson" --out "$tmp/alerts-$engine" --trace "$tmp/trace-$engine" 2>"$tmp/err-$engine"; check "cdr run --engine $engine" 0 $?
+  "$cdr" run --live draft --rules "$src/rules" --engine $engine --events "$tmp/events.ndjson" --out "$tmp/alerts-$engine" --trace "$tmp/trace-$engine" 2>"$tmp/err-$engine"; check "cdr run --engine $engine" 0 $?
 done
 expect_text "jit summary" "$tmp/err-jit" "engine: jit; 8 rules compiled at -O2"
 cmp -s "$tmp/alerts-interp" "$tmp/alerts-jit" && cmp -s "$tmp/trace-interp" "$tmp/trace-jit" && cmp -s "$tmp/alerts-interp" "$tmp/alerts-adaptive" && cmp -s "$tmp/trace-interp" "$tmp/trace-adaptive"
 check "interp, jit and adaptive agree" 0 $?
-"$cdr" run --rules "$src/rules" --engine jit --opt 1 --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run --opt 1 is a usage error" 2 $?
+"$cdr" run --live draft --rules "$src/rules" --engine jit --opt 1 --events "$tmp/events.ndjson" >"$tmp/out" 2>&1; check "cdr run --opt 1 is a usage error" 2 $?
 python3 -c 'import sys; sys.stdout.write("{\"id\":\"" + "x" * 10000000 + "\"}\n")' > "$tmp/huge-line.ndjson"
-timeout 60 "$cdr" run --rules "$src/rules" --events "$tmp/huge-line.ndjson" --dead-letter "$tmp/dead.ndjson" >"$tmp/out" 2>"$tmp/err"; check "a 10 MB event line" 0 $?
+timeout 60 "$cdr" run --live draft --rules "$src/rules" --events "$tmp/huge-line.ndjson" --dead-letter "$tmp/dead.ndjson" >"$tmp/out" 2>"$tmp/err"; check "a 10 MB event line" 0 $?
 expect_text "10 MB line dead-lettered" "$tmp/dead.ndjson" 'over the limit'
 
 # cdr import mimic-iv, when the shared sample data is beside the clone
@@ -250,7 +250,7 @@ if [ -d "$mimic" ]; then
   "$cdr" import mimic-iv "$mimic" --out "$tmp/mimic.ndjson" 2>"$tmp/err"; check "import mimic-iv" 0 $?
   expect_text "mimic import summary" "$tmp/err" "events in recorded order"
   # MIMIC shifts each patient's dates by its own offset: no common clock for the hold.
-  "$cdr" run --rules "$src/rules" --events "$tmp/mimic.ndjson" --max-ahead off --out /dev/null --dead-letter "$tmp/dead.ndjson" --late "$tmp/late.ndjson" 2>"$tmp/err"; check "run on the mimic import" 0 $?
+  "$cdr" run --live draft --rules "$src/rules" --events "$tmp/mimic.ndjson" --max-ahead off --out /dev/null --dead-letter "$tmp/dead.ndjson" --late "$tmp/late.ndjson" 2>"$tmp/err"; check "run on the mimic import" 0 $?
   expect_text "mimic events all usable" "$tmp/err" " 0 dead-lettered"
 fi
 

@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib.sh"
 
 http_port() { announced_port "$1" 'FHIR on http://127.0.0.1:'; }  # http_port STDERR_FILE
 start() {  # start NAME: serve on a free port; sets pid and port
-  "$cdr" serve --rules "$src/rules" --source http:127.0.0.1:0 --journal "$tmp/journal.ndjson" --emit eager \
+  "$cdr" serve --live draft --rules "$src/rules" --source http:127.0.0.1:0 --journal "$tmp/journal.ndjson" --emit eager \
     --max-ahead off --checkpoint "$tmp/ckpt" --checkpoint-every 1 --out "$tmp/alerts.ndjson" \
     --dead-letter "$tmp/dead.ndjson" --late "$tmp/late.ndjson" 2>"$tmp/$1.err" &
   pid=$!
@@ -73,7 +73,7 @@ expect_text "the summary counts the requests" "$tmp/second.err" "FHIR over HTTP:
 
 # A journal that cannot be written (a file size limit of 2 KiB): 503 with Retry-After,
 # nothing of it left in the journal; the next that fits is stored.
-(ulimit -f 2; exec "$cdr" serve --rules "$src/rules" --source http:127.0.0.1:0 --journal "$tmp/small.ndjson" \
+(ulimit -f 2; exec "$cdr" serve --live draft --rules "$src/rules" --source http:127.0.0.1:0 --journal "$tmp/small.ndjson" \
   --emit eager --max-ahead off --out "$tmp/small.alerts" 2>"$tmp/small.err") &
 pid=$!
 pids+=("$pid")
@@ -89,8 +89,8 @@ expect_text_soon "and read whole" "$tmp/small.alerts" '"patient":"p5"'
 grep -q big1 "$tmp/small.ndjson" && fail "nothing of the refused body may be left in the journal" || ok
 kill -TERM "$pid"; wait "$pid"
 
-"$cdr" serve --rules "$src/rules" --source http:127.0.0.1:0 2>"$tmp/err"; check "http without --journal" 2 $?
-"$cdr" serve --rules "$src/rules" --source http:127.0.0.1:0 --journal "$tmp/j" --format hl7v2 2>"$tmp/err"
+"$cdr" serve --live draft --rules "$src/rules" --source http:127.0.0.1:0 2>"$tmp/err"; check "http without --journal" 2 $?
+"$cdr" serve --live draft --rules "$src/rules" --source http:127.0.0.1:0 --journal "$tmp/j" --format hl7v2 2>"$tmp/err"
 check "http with --format hl7v2" 2 $?
 
 echo "fhir_http: $passed passed, $failed failed"

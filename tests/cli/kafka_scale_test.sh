@@ -40,7 +40,7 @@ total=$((n + 6))
 
 declare -A member
 serve() {  # serve NAME: a member of group `events` in the background, its log in NAME.err
-  "$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group events --emit eager --max-ahead off \
+  "$cdr" serve --live draft --rules "$src/rules" --source "kafka:$boot/events" --group events --emit eager --max-ahead off \
     --commit-every 200ms --state-every 500ms --progress --kafka-option log_level=3 \
     --kafka-option session.timeout.ms=6000 2>"$tmp/$1.err" &
   pids+=($!)
@@ -137,7 +137,7 @@ for m in a c d; do
 done
 
 consume events.alerts >"$tmp/alerts.kafka"
-"$cdr" run --rules "$src/rules" --events "$tmp/run.ndjson" --out "$tmp/run.alerts" --emit eager --max-ahead off \
+"$cdr" run --live draft --rules "$src/rules" --events "$tmp/run.ndjson" --out "$tmp/run.alerts" --emit eager --max-ahead off \
   2>"$tmp/run.err"
 check "cdr run on the same events" 0 $?
 final "$tmp/alerts.kafka" >"$tmp/final.kafka"

@@ -57,7 +57,7 @@ printf 'events/0/1-1/0\tstale\n' | kcat -P -b "$boot" -t g.state -K $'\t' 2>>"$t
 
 serve() {  # serve LOG [OPTION...]: a member of group g in the background. A short session
   # timeout: a member killed with SIGKILL is noticed gone in seconds, not 45 s.
-  "$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group g --routing "$tmp/routing" \
+  "$cdr" serve --live draft --rules "$src/rules" --source "kafka:$boot/events" --group g --routing "$tmp/routing" \
     --commit-every 200ms --state-every 500ms --progress --kafka-option log_level=3 --emit eager \
     --kafka-option session.timeout.ms=6000 "${@:2}" 2>"$1" &
   pids+=($!)
@@ -119,7 +119,7 @@ consume events.dead-letter >"$tmp/dead"
 # Eager emission on both: a live stream never ends, so under settled emission the last
 # points of each partition wait for its stream to pass them, where cdr run decides them
 # at the end of its input.
-"$cdr" run --rules "$src/rules" --events "$tmp/run.ndjson" --out "$tmp/run.alerts" --emit eager 2>"$tmp/run.err"
+"$cdr" run --live draft --rules "$src/rules" --events "$tmp/run.ndjson" --out "$tmp/run.alerts" --emit eager 2>"$tmp/run.err"
 check "cdr run on the same events" 0 $?
 
 final "$tmp/alerts.default" "$tmp/alerts.paging" >"$tmp/final.kafka"
@@ -159,7 +159,7 @@ cmp -s "$tmp/final.kafka3" "$tmp/final.run" && ok || fail "after the replay the 
 # partition's engine (its alerts over the kept history marked backfill); a broken rule is
 # refused and the running rules go on. (Its own group and alerts topic.)
 cp -r "$src/rules" "$tmp/rules"
-"$cdr" serve --rules "$tmp/rules" --source "kafka:$boot/events" --group hot --alerts-topic hot.alerts \
+"$cdr" serve --live draft --rules "$tmp/rules" --source "kafka:$boot/events" --group hot --alerts-topic hot.alerts \
   --state-topic hot.state --state-every 1s --commit-every 200ms --progress --kafka-option log_level=3 \
   --kafka-option session.timeout.ms=6000 2>"$tmp/hot.err" &
 pids+=($!)
@@ -189,20 +189,20 @@ grep '"rule":"tachycardia"' "$tmp/hot.alerts" | grep -q '"backfill":true' && ok 
 # A broker that refuses the alerts' writes for good: intake stops, exit 2 naming the topic.
 # (A new group: it replays the topic from the start, so it has alerts to produce.)
 echo "produce-errors 1000" >&9
-timeout 120 "$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group refused \
+timeout 120 "$cdr" serve --live draft --rules "$src/rules" --source "kafka:$boot/events" --group refused \
   --kafka-option log_level=0 2>"$tmp/refused.err"
 check "a delivery refused for good: exit 2" 2 $?
 expect_text "the failed delivery names its topic" "$tmp/refused.err" \
   "cannot produce to Kafka topic events.alerts: Broker: Topic authorization failed"
 
 # Bad usage: no group; a file output with a Kafka source; a bad routing line.
-"$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" 2>"$tmp/err"
+"$cdr" serve --live draft --rules "$src/rules" --source "kafka:$boot/events" 2>"$tmp/err"
 check "no --group: exit 2" 2 $?
 expect_text "no --group says so" "$tmp/err" "needs --group ID"
-"$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group g --out "$tmp/x" 2>"$tmp/err"
+"$cdr" serve --live draft --rules "$src/rules" --source "kafka:$boot/events" --group g --out "$tmp/x" 2>"$tmp/err"
 check "--out with kafka: exit 2" 2 $?
 printf '* urgent paging\n' >"$tmp/bad-routing"
-"$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group g --routing "$tmp/bad-routing" 2>"$tmp/err"
+"$cdr" serve --live draft --rules "$src/rules" --source "kafka:$boot/events" --group g --routing "$tmp/bad-routing" 2>"$tmp/err"
 check "a bad routing file: exit 2" 2 $?
 expect_text "a bad routing line is named" "$tmp/err" "bad-routing:1: \`urgent\` is not a severity"
 

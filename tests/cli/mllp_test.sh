@@ -19,7 +19,7 @@ source "$(dirname "$0")/lib.sh"
 
 mllp_port() { announced_port "$1" 'MLLP on 127.0.0.1:'; }  # mllp_port STDERR_FILE
 start() {  # start NAME [JOURNAL]: serve on a free port; sets pid and port
-  "$cdr" serve --rules "$src/rules" --source mllp:127.0.0.1:0 --journal "${2:-$tmp/journal.hl7}" --emit eager \
+  "$cdr" serve --live draft --rules "$src/rules" --source mllp:127.0.0.1:0 --journal "${2:-$tmp/journal.hl7}" --emit eager \
     --max-ahead off --checkpoint "$tmp/ckpt" --checkpoint-every 1 --out "$tmp/alerts.ndjson" \
     --dead-letter "$tmp/dead.ndjson" --late "$tmp/late.ndjson" 2>"$tmp/$1.err" &
   pid=$!
@@ -124,7 +124,7 @@ expect_text "the summary counts the messages" "$tmp/second.err" "MLLP: 67 connec
 # A journal that cannot be written (a full disk; here a file size limit of 2 KiB): AE, the
 # sender sends again, and nothing half-written is left: the next message that fits is
 # journaled whole after the first, and read.
-(ulimit -f 2; exec "$cdr" serve --rules "$src/rules" --source mllp:127.0.0.1:0 --journal "$tmp/small.hl7" --emit eager \
+(ulimit -f 2; exec "$cdr" serve --live draft --rules "$src/rules" --source mllp:127.0.0.1:0 --journal "$tmp/small.hl7" --emit eager \
   --max-ahead off --out "$tmp/small.alerts" 2>"$tmp/small.err") &
 pid=$!
 pids+=("$pid")
@@ -145,12 +145,12 @@ kill -TERM "$pid"; wait "$pid"
 expect_text "the summary counts it" "$tmp/small.err" "1 could not be stored (AE: to be sent again)"
 
 # Usage errors: no journal; another format; not HOST:PORT.
-"$cdr" serve --rules "$src/rules" --source mllp:127.0.0.1:0 2>"$tmp/err"; check "mllp without --journal" 2 $?
+"$cdr" serve --live draft --rules "$src/rules" --source mllp:127.0.0.1:0 2>"$tmp/err"; check "mllp without --journal" 2 $?
 expect_text "it says why" "$tmp/err" "needs --journal"
-"$cdr" serve --rules "$src/rules" --source mllp:127.0.0.1:0 --journal "$tmp/j" --format fhir 2>"$tmp/err"
+"$cdr" serve --live draft --rules "$src/rules" --source mllp:127.0.0.1:0 --journal "$tmp/j" --format fhir 2>"$tmp/err"
 check "mllp with --format fhir" 2 $?
-"$cdr" serve --rules "$src/rules" --source mllp:nowhere --journal "$tmp/j" 2>"$tmp/err"; check "mllp:nowhere" 2 $?
-"$cdr" serve --rules "$src/rules" --source file:"$tmp/j" --journal "$tmp/j" 2>"$tmp/err"; check "--journal without mllp" 2 $?
+"$cdr" serve --live draft --rules "$src/rules" --source mllp:nowhere --journal "$tmp/j" 2>"$tmp/err"; check "mllp:nowhere" 2 $?
+"$cdr" serve --live draft --rules "$src/rules" --source file:"$tmp/j" --journal "$tmp/j" 2>"$tmp/err"; check "--journal without mllp" 2 $?
 
 echo "mllp: $passed passed, $failed failed"
 [ "$failed" = 0 ]

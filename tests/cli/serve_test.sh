@@ -37,13 +37,13 @@ sed -n '1,10000p' "$tmp/in.ndjson" >"$tmp/p1"
 sed -n '10001,20000p' "$tmp/in.ndjson" >"$tmp/p2"
 sed -n '20001,30000p' "$tmp/in.ndjson" >"$tmp/p3"
 outputs() { echo --out "$1.alerts" --trace "$1.trace" --dead-letter "$1.dead" --late "$1.late"; }
-"$cdr" run --rules "$src/rules" --events "$tmp/in.ndjson" $(outputs "$tmp/whole") 2>/dev/null
+"$cdr" run --live draft --rules "$src/rules" --events "$tmp/in.ndjson" $(outputs "$tmp/whole") 2>/dev/null
 check "cdr run on the whole feed" 0 $?
 
 # A followed file: the first part without its last '\n', renamed away; the second in a
 # new file, copied and cut in place; the third written into it.
 head -c -1 "$tmp/p1" >"$tmp/feed"
-"$cdr" serve --rules "$src/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/served") \
+"$cdr" serve --live draft --rules "$src/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/served") \
   2>"$tmp/serve.err" &
 pid=$!
 pids+=("$pid")
@@ -85,12 +85,12 @@ curl -s "http://127.0.0.1:$port/rules" >"$tmp/rules.json"
 news2_hash=$(grep -o '"rule":"news2","version":"[^"]*","hash":"[^"]*"' "$tmp/served.alerts" | head -1 | grep -o 'sha256:[0-9a-f]*')
 expect_text "/rules carries the hash alerts carry" "$tmp/rules.json" "$news2_hash"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope")" = 404 ] && ok || fail "an unknown path is 404"
-"$cdr" serve --rules "$src/rules" --admin "127.0.0.1:$port" --out "$tmp/x" </dev/null 2>"$tmp/err"
+"$cdr" serve --live draft --rules "$src/rules" --admin "127.0.0.1:$port" --out "$tmp/x" </dev/null 2>"$tmp/err"
 check "an admin port in use" 2 $?
 expect_text "a port in use is named" "$tmp/err" "cannot listen on 127.0.0.1:$port"
-"$cdr" serve --rules "$src/rules" --admin "localhost" --out "$tmp/x" </dev/null 2>"$tmp/err"
+"$cdr" serve --live draft --rules "$src/rules" --admin "localhost" --out "$tmp/x" </dev/null 2>"$tmp/err"
 check "an admin address without a port" 2 $?
-"$cdr" serve --rules "$src/rules" --admin 0 --out "$tmp/x" </dev/null 2>"$tmp/err"
+"$cdr" serve --live draft --rules "$src/rules" --admin 0 --out "$tmp/x" </dev/null 2>"$tmp/err"
 check "an admin port alone" 0 $?
 expect_text "a port alone binds the loopback address" "$tmp/err" "admin endpoint on http://127.0.0.1:"
 
@@ -107,7 +107,7 @@ done
 
 # With a checkpoint: stopped after a rotation, started again, it continues in the new file.
 cp "$tmp/p1" "$tmp/feed"
-"$cdr" serve --rules "$src/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/cp") \
+"$cdr" serve --live draft --rules "$src/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/cp") \
   --checkpoint "$tmp/cpdir" 2>"$tmp/serve2.err" &
 pid=$!
 pids+=("$pid")
@@ -120,7 +120,7 @@ kill -TERM "$pid"
 wait "$pid"
 check "serve with a checkpoint stopped by SIGTERM" 0 $?
 expect_text "the checkpoint is written at the stop" "$tmp/serve2.err" "checkpoint written: the same command continues"
-"$cdr" serve --rules "$src/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/cp") \
+"$cdr" serve --live draft --rules "$src/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/cp") \
   --checkpoint "$tmp/cpdir" 2>"$tmp/serve3.err" &
 pid=$!
 pids+=("$pid")
@@ -147,7 +147,7 @@ cmp -s "$tmp/cp.dead" "$tmp/whole.dead" && ok || fail "stopped and continued: th
 # Hot reload. The rules are a copy, changed while serve runs.
 cp -r "$src/rules" "$tmp/rules"
 sed -n '1,10000p' "$tmp/in.ndjson" >"$tmp/feed"
-"$cdr" serve --rules "$tmp/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/hot") \
+"$cdr" serve --live draft --rules "$tmp/rules" --source "file:$tmp/feed" --admin 127.0.0.1:0 $(outputs "$tmp/hot") \
   --checkpoint "$tmp/hotcp" 2>"$tmp/hot.err" &
 pid=$!
 pids+=("$pid")
@@ -210,11 +210,11 @@ wait "$pid" 2>/dev/null
 # Killed, then started again with the rules now on disk: the checkpoint is theirs. The
 # feed replayed on stdin (the bytes before the checkpoint's offset are skipped) to its
 # end, where the open points are decided as cdr run decides them.
-"$cdr" serve --rules "$tmp/rules" $(outputs "$tmp/hot") --checkpoint "$tmp/hotcp" <"$tmp/feed" 2>"$tmp/hot2.err"
+"$cdr" serve --live draft --rules "$tmp/rules" $(outputs "$tmp/hot") --checkpoint "$tmp/hotcp" <"$tmp/feed" 2>"$tmp/hot2.err"
 check "serve after a reload, killed, started again to the end of its input" 0 $?
 expect_text "the restart after a reload continues" "$tmp/hot2.err" "continuing from the checkpoint in $tmp/hotcp"
 grep -q '"backfill":true' "$tmp/hot.alerts" && ok || fail "the added rule's alerts over the kept history are backfill"
-"$cdr" run --rules "$tmp/rules" --events "$tmp/in.ndjson" --out "$tmp/hot-b.alerts" 2>/dev/null
+"$cdr" run --live draft --rules "$tmp/rules" --events "$tmp/in.ndjson" --out "$tmp/hot-b.alerts" 2>/dev/null
 final() {  # final FILE: the final alerts (fires minus retractions), without the backfill mark, sorted
   python3 - "$1" <<'PY'
 import json, sys
@@ -247,7 +247,7 @@ printf '%s\n' \
   >"$tmp/quiet.ndjson"
 for clock in wall event; do
   mkfifo "$tmp/quiet.$clock"
-  "$cdr" serve --rules "$src/rules" --clock "$clock" --out "$tmp/quiet.$clock.alerts" <"$tmp/quiet.$clock" \
+  "$cdr" serve --live draft --rules "$src/rules" --clock "$clock" --out "$tmp/quiet.$clock.alerts" <"$tmp/quiet.$clock" \
     2>"$tmp/quiet.$clock.err" &
   pid=$!
   pids+=("$pid")
@@ -272,7 +272,7 @@ done
 # critical alert is written while the feed stays open and quiet. (Two patients: the
 # stream clock holds a first event until another patient's corroborates its time.)
 mkfifo "$tmp/eager.fifo"
-"$cdr" serve --rules "$src/rules" --emit eager --out "$tmp/eager.alerts" <"$tmp/eager.fifo" 2>"$tmp/eager.err" &
+"$cdr" serve --live draft --rules "$src/rules" --emit eager --out "$tmp/eager.alerts" <"$tmp/eager.fifo" 2>"$tmp/eager.err" &
 pid=$!
 pids+=("$pid")
 exec 7>"$tmp/eager.fifo"
@@ -288,7 +288,7 @@ check "serve --emit eager at the end of stdin" 0 $?
 # serve stopped), and a third start continues in it.
 hr() { printf '{"id":"%s","patient":"%s","time":"%s","signal":"heart_rate","value":135,"unit":"/min"}\n' "$1" "$1" "$t0"; }
 rot() {  # rot NAME: a serve of the followed file $tmp/rot, checkpointing at every event
-  "$cdr" serve --rules "$src/rules" --source "file:$tmp/rot" --emit eager --max-ahead off --checkpoint "$tmp/rot.ckpt" \
+  "$cdr" serve --live draft --rules "$src/rules" --source "file:$tmp/rot" --emit eager --max-ahead off --checkpoint "$tmp/rot.ckpt" \
     --checkpoint-every 1 --out "$tmp/rot.alerts" 2>"$tmp/rot.$1.err" &
   pid=$!
   pids+=("$pid")

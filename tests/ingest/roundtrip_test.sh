@@ -12,7 +12,7 @@ python3 "$src/tests/ingest/physionet_to_messages.py" "$src/tests/data/physionet2
 "$cdr" import physionet2019 "$src/tests/data/physionet2019" --out "$tmp/events.ndjson" 2>/dev/null || exit 1
 for run in ndjson:events.ndjson hl7v2:results.hl7 fhir:observations.ndjson; do
   format=${run%%:*}
-  "$cdr" run --rules "$src/rules" --format "$format" --out "$tmp/alerts.$format" --dead-letter "$tmp/dead.$format" \
+  "$cdr" run --live draft --rules "$src/rules" --format "$format" --out "$tmp/alerts.$format" --dead-letter "$tmp/dead.$format" \
     <"$tmp/${run#*:}" 2>"$tmp/err.$format" || { echo "FAIL: cdr run --format $format"; cat "$tmp/err.$format"; fail=1; }
   head -1 "$tmp/err.$format"
 done

@@ -323,7 +323,7 @@ def check_batch(cdr, src, paths):
         events, trace = os.path.join(tmp, "events.ndjson"), os.path.join(tmp, "trace.ndjson")
         dead = os.path.join(tmp, "dead.ndjson")
         subprocess.run([cdr, "import", "physionet2019", data, "--out", events], check=True, stderr=subprocess.DEVNULL)
-        subprocess.run([cdr, "run", "--rules", os.path.join(src, "rules"), "--events", events, "--trace", trace,
+        subprocess.run([cdr, "run", "--live", "review", "--rules", os.path.join(src, "rules"), "--events", events, "--trace", trace,
                         "--out", os.devnull, "--dead-letter", dead], check=True, stderr=subprocess.DEVNULL)
         with open(dead) as f:
             dead_letters = [json.loads(line) for line in f]
