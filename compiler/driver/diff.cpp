@@ -81,7 +81,10 @@ class FinalAlerts : public runtime::AlertSink {
 
 // One side of a diff: its rules' canonical texts, and its final alerts.
 struct Side {
-  std::map<std::string, std::pair<std::string, std::string>> rules;  // id -> version, hash
+  struct RuleInfo {
+    std::string version, hash, status;  // status: empty from an alert log
+  };
+  std::map<std::string, RuleInfo> rules;  // every rule, retired ones too
   std::map<std::string, std::string> texts;                          // id -> canonical text (with status)
   std::vector<DiffAlert> alerts;
   size_t events = 0, dead = 0;
@@ -93,13 +96,13 @@ bool LoadRules(const std::vector<std::string>& paths, const std::string& flag, F
   // A retired rule does not run: retiring one shows as all its alerts gone.
   std::set<std::string> retired;
   for (const ir::Rule& r : fe.module.rules) {
+    side.rules[r.id] = {r.version, r.hash, r.status};
     if (r.status == "retired") retired.insert(r.id);
   }
   if (!retired.empty()) {
     fe.excluded = retired;
     if (!fe.Lower()) return false;
   }
-  for (const ir::Rule& r : fe.module.rules) side.rules[r.id] = {r.version, r.hash};
   for (const ast::File& f : fe.files) {
     for (const ast::Decl& d : f.decls) {
       if (d.rule && side.rules.count(d.rule->name)) side.texts[d.rule->name] = format::FormatRule(*d.rule, true);
@@ -164,7 +167,7 @@ bool ReadAlerts(const std::string& path, Side& side) {
     if (retract) {
       final.erase(a.id);
     } else {
-      side.rules.emplace(a.rule, std::make_pair(a.version, a.hash));
+      side.rules.emplace(a.rule, Side::RuleInfo{a.version, a.hash, ""});
       final[a.id] = std::move(a);
     }
   }
@@ -192,11 +195,15 @@ std::vector<RuleDiff> Compare(const Side& base, const Side& head) {
     d.rule = id;
     if (auto it = base.rules.find(id); it != base.rules.end()) {
       d.in_base = true;
-      std::tie(d.base_version, d.base_hash) = it->second;
+      d.base_version = it->second.version;
+      d.base_hash = it->second.hash;
+      d.base_status = it->second.status;
     }
     if (auto it = head.rules.find(id); it != head.rules.end()) {
       d.in_head = true;
-      std::tie(d.head_version, d.head_hash) = it->second;
+      d.head_version = it->second.version;
+      d.head_hash = it->second.hash;
+      d.head_status = it->second.status;
     }
     const auto& bm = b[id];
     const auto& hm = h[id];
@@ -290,17 +297,31 @@ std::string LineDiff(const std::string& a, const std::string& b) {
       lcs[i][j] = x[i] == y[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
     }
   }
-  std::string out;
+  // The edit script, deletions before insertions; then only the lines within three of a
+  // change, runs apart separated by "@@".
+  std::vector<std::string> lines;
   size_t i = 0, j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && x[i] == y[j]) {
-      out += " " + x[i++] + "\n";
+      lines.push_back(" " + x[i++]);
       ++j;
-    } else if (j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out += "+" + y[j++] + "\n";
+    } else if (i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1])) {
+      lines.push_back("-" + x[i++]);
     } else {
-      out += "-" + x[i++] + "\n";
+      lines.push_back("+" + y[j++]);
     }
+  }
+  constexpr size_t kContext = 3;
+  std::vector<bool> keep(lines.size(), false);
+  for (size_t k = 0; k < lines.size(); ++k) {
+    if (lines[k][0] == ' ') continue;
+    for (size_t c = k >= kContext ? k - kContext : 0; c < lines.size() && c <= k + kContext; ++c) keep[c] = true;
+  }
+  std::string out;
+  for (size_t k = 0; k < lines.size(); ++k) {
+    if (!keep[k]) continue;
+    if (k > 0 && !keep[k - 1]) out += "@@\n";
+    out += lines[k] + "\n";
   }
   return out;
 }

@@ -36,6 +36,7 @@ struct AlertChange {
 struct RuleDiff {
   std::string rule;
   std::string base_version, head_version, base_hash, head_hash;
+  std::string base_status, head_status;  // empty when read from an alert log
   bool in_base = false, in_head = false;
   size_t base_alerts = 0, head_alerts = 0;
   size_t base_patients = 0, head_patients = 0;
@@ -48,7 +49,9 @@ struct RuleDiff {
   std::vector<AlertChange> changes;  // in patient, time order
   size_t added = 0, removed = 0, changed = 0;
   std::string text_diff;  // unified lines of the rule's canonical text (+ head, - base), empty when equal
-  bool same() const { return changes.empty() && text_diff.empty() && base_hash == head_hash; }
+  bool same() const {
+    return changes.empty() && text_diff.empty() && base_hash == head_hash && base_status == head_status;
+  }
 };
 
 struct DiffResult {

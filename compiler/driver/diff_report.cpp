@@ -53,12 +53,18 @@ std::string Signed(size_t before, size_t after) {
   return fmt::format("-{}", before - after);
 }
 
+// "1.0.0 → 1.1.0", with the statuses when they changed ("2.0.0 retired → 2.0.0 review").
 std::string Version(const RuleDiff& r) {
-  if (!r.in_base) return "added: " + r.head_version;
-  if (!r.in_head) return "removed: " + r.base_version;
-  if (r.base_version == r.head_version) return r.base_version;
-  return r.base_version + " → " + r.head_version;
+  if (!r.in_base) return "added: " + r.head_version + (r.head_status.empty() ? "" : " " + r.head_status);
+  if (!r.in_head) return "removed: " + r.base_version + (r.base_status.empty() ? "" : " " + r.base_status);
+  const bool status = r.base_status != r.head_status;
+  std::string before = r.base_version + (status ? " " + r.base_status : "");
+  std::string after = r.head_version + (status ? " " + r.head_status : "");
+  return before == after ? before : before + " → " + after;
 }
+
+// "1 changed alert", "3 changed alerts".
+std::string Plural(size_t n, std::string_view what) { return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s"); }
 
 std::string FirstShift(const RuleDiff& r) {
   if (!r.first_shift_median_ms) return "n/a";
@@ -75,24 +81,45 @@ const char* KindName(AlertChange::Kind k) {
   return "";
 }
 
-// "rr=25, score=7": the values of an alert, in its rule's order.
-std::string ValuesText(const DiffAlert* a) {
-  if (!a || !a->values.is_object()) return "";
+// The values of a change: for an alert on both sides, those that differ (`score 6 → 7`);
+// else all of the side that has it (`rr 25, score 7`).
+std::string ValuesText(const AlertChange& c) {
   std::string out;
-  for (const auto& [k, v] : a->values.items()) out += (out.empty() ? "" : ", ") + k + "=" + v.dump();
+  auto add = [&out](const std::string& text) { out += (out.empty() ? "" : ", ") + text; };
+  if (c.base && c.head && c.base->values.is_object() && c.head->values.is_object()) {
+    for (const auto& [k, v] : c.head->values.items()) {
+      auto b = c.base->values.find(k);
+      if (b == c.base->values.end()) {
+        add(k + " " + v.dump() + " (new)");
+      } else if (*b != v) {
+        add(k + " " + b->dump() + " → " + v.dump());
+      }
+    }
+    for (const auto& [k, v] : c.base->values.items()) {
+      if (!c.head->values.contains(k)) add(k + " " + v.dump() + " (gone)");
+    }
+    return out;
+  }
+  const DiffAlert* a = c.head ? c.head : c.base;
+  if (a && a->values.is_object()) {
+    for (const auto& [k, v] : a->values.items()) add(k + " " + v.dump());
+  }
   return out;
 }
 
-// "t: 38.2 at 2000-01-01T05:00:00Z": the events an alert cites.
+// "t 38.2 at 05:00": the events an alert cites (the date too when not the alert's).
 std::string EvidenceText(const DiffAlert* a) {
   if (!a || !a->evidence.is_array()) return "";
   std::string out;
+  const std::string day = a->time_text.substr(0, 10);
   for (const auto& e : a->evidence) {
     if (!e.is_object() || !e.contains("events") || !e["events"].is_array()) continue;
     for (const auto& ev : e["events"]) {
       if (!ev.is_object()) continue;
-      out += fmt::format("{}{}: {} at {}", out.empty() ? "" : "; ", e.value("name", ""),
-                         ev.contains("value") ? ev["value"].dump() : "", ev.value("time", ""));
+      std::string time = ev.value("time", "");
+      if (time.size() >= 16) time = time.compare(0, 10, day) == 0 ? time.substr(11, 5) : time.substr(0, 16);
+      out += fmt::format("{}{} {} at {}", out.empty() ? "" : "; ", e.value("name", ""),
+                         ev.contains("value") ? ev["value"].dump() : "", time);
     }
   }
   return out;
@@ -171,7 +198,7 @@ table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}th,td{border:1px
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .up{color:#b42318}.down{color:#1a7f37}
 pre.diff{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px;line-height:1.35}
-pre.diff .add{background:#dafbe1;display:block}pre.diff .del{background:#ffebe9;display:block}
+pre.diff .add{background:#dafbe1;display:block}pre.diff .del{background:#ffebe9;display:block}pre.diff .hunk{color:#8c959f;display:block}
 svg.plot{max-width:100%;height:auto}svg .grid{stroke:#eaeef2}svg .axis{stroke:#57606a}
 svg .tick{font-size:10px;fill:#57606a}svg .label{font-size:11px;fill:#1b1f24}
 svg .base{fill:#8c959f}svg .head{fill:#0969da}
@@ -266,14 +293,14 @@ std::string DiffMarkdown(const DiffResult& d) {
     out += fmt::format("\n### `{}`\n\n| severity | before | after |\n|---|---:|---:|\n", r->rule);
     for (const auto& [s, c] : r->by_severity) out += fmt::format("| {} | {} | {} |\n", s, c.first, c.second);
     if (!r->changes.empty()) {
-      out += fmt::format("\n{} changed alerts{}:\n\n| patient | time | change | before | after |\n|---|---|---|---|---|\n",
-                         r->changes.size(),
+      out += fmt::format("\n{}{}:\n\n| patient | time | change | before | after | values |\n|---|---|---|---|---|---|\n",
+                         Plural(r->changes.size(), "changed alert"),
                          r->changes.size() > kMarkdownRows ? fmt::format(" (the first {})", kMarkdownRows) : "");
       for (size_t i = 0; i < r->changes.size() && i < kMarkdownRows; ++i) {
         const AlertChange& c = r->changes[i];
         const DiffAlert* any = c.head ? c.head : c.base;
-        out += fmt::format("| {} | {} | {} | {} | {} |\n", Cell(c.patient), any->time_text, KindName(c.kind),
-                           Cell(Side(c.base)), Cell(Side(c.head)));
+        out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", Cell(c.patient), any->time_text, KindName(c.kind),
+                           Cell(Side(c.base)), Cell(Side(c.head)), Cell(ValuesText(c)));
       }
     }
     if (!r->text_diff.empty()) {
@@ -332,16 +359,14 @@ std::string DiffHtml(const DiffResult& d) {
     if (!r.changes.empty()) {
       out += fmt::format("<h3>Changed alerts ({}{})</h3>\n", r.changes.size(),
                          r.changes.size() > kHtmlRows ? fmt::format(", the first {} listed", kHtmlRows) : "");
-      out += "<table><tr><th>patient</th><th>time</th><th>change</th><th>before</th><th>after</th><th>values before</th>"
-             "<th>values after</th><th>evidence</th></tr>\n";
+      out += "<table><tr><th>patient</th><th>time</th><th>change</th><th>before</th><th>after</th><th>values</th>"
+             "<th>evidence</th></tr>\n";
       for (size_t i = 0; i < r.changes.size() && i < kHtmlRows; ++i) {
         const AlertChange& c = r.changes[i];
         const DiffAlert* any = c.head ? c.head : c.base;
-        out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-                           "</tr>\n",
+        out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                            Escape(c.patient), Escape(any->time_text), KindName(c.kind), Escape(Side(c.base)),
-                           Escape(Side(c.head)), Escape(ValuesText(c.base)), Escape(ValuesText(c.head)),
-                           Escape(EvidenceText(any)));
+                           Escape(Side(c.head)), Escape(ValuesText(c)), Escape(EvidenceText(any)));
       }
       out += "</table>\n";
     }
@@ -351,7 +376,7 @@ std::string DiffHtml(const DiffResult& d) {
       while (start < r.text_diff.size()) {
         size_t end = r.text_diff.find('\n', start);
         std::string_view line(r.text_diff.data() + start, end - start);
-        const char* cls = line[0] == '+' ? "add" : line[0] == '-' ? "del" : nullptr;
+        const char* cls = line[0] == '+' ? "add" : line[0] == '-' ? "del" : line[0] == '@' ? "hunk" : nullptr;
         if (cls) {
           out += fmt::format("<span class=\"{}\">{}</span>", cls, Escape(line));
         } else {
