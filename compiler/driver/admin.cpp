@@ -203,7 +203,8 @@ std::string AdminServer::RulesJson() {
   for (size_t i = 0; metrics_.module && i < metrics_.module->rules.size(); ++i) {
     const ir::Rule& r = metrics_.module->rules[i];
     auto since = metrics_.loaded_since.find(r.id);
-    rules.push_back({{"id", r.id}, {"version", r.version}, {"hash", r.hash}, {"status", r.status}, {"title", r.title},
+    rules.push_back({{"id", r.id}, {"version", r.version}, {"hash", r.hash}, {"status", r.status},
+                     {"mode", r.shadow ? "shadow" : "live"}, {"title", r.title},
                      {"loaded_since", since == metrics_.loaded_since.end() ? "" : since->second}});
   }
   return rules.dump(2) + "\n";

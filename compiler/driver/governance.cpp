@@ -142,16 +142,15 @@ bool VerifyStatement(const std::string& statement, const std::string& signature,
   return true;
 }
 
-namespace {
-
-// A name usable as a key file's name: letters, digits, '.', '_', '-'.
-bool SafeName(const std::string& s) {
+bool SignableName(const std::string& s) {
   if (s.empty() || s[0] == '.') return false;
   for (char c : s) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
   }
   return true;
 }
+
+namespace {
 
 std::string Str(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
@@ -228,7 +227,7 @@ Governance Govern(const Frontend& fe, const std::vector<std::string>& rule_paths
       if (!signature.empty()) {
         std::string why;
         const std::string key = (fs::path(g.keys_dir) / (a.by + ".pem")).string();
-        if (!SafeName(a.by)) {
+        if (!SignableName(a.by)) {
           r.not_counted.push_back(fmt::format("{}'s (entry {}): a signed approval's approver must be a name of "
                                               "letters, digits, '.', '_' or '-' (its key is keys/NAME.pem)",
                                               a.by, e->seq));

@@ -77,6 +77,10 @@ std::string SignStatement(const std::string& statement, const std::string& key_p
 bool VerifyStatement(const std::string& statement, const std::string& signature, const std::string& key_path,
                      std::string& why);
 
+/// Whether an approver's name can name its key file (keys/NAME.pem): letters, digits,
+/// '.', '_', '-', not starting with '.'.
+bool SignableName(const std::string& name);
+
 /// Decides how each rule of a compiled rule set runs.
 Governance Govern(const Frontend& fe, const std::vector<std::string>& rule_paths, const GovernanceOptions& options);
 

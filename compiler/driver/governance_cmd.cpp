@@ -86,6 +86,11 @@ int Approve(const ApproveOptions& o) {
   nlohmann::ordered_json f{{"rule", rule->id}, {"version", rule->version}, {"hash", rule->hash},
                            {"by", o.by},       {"role", o.role},         {"note", o.note}};
   if (!o.key.empty()) {
+    if (!SignableName(o.by)) {
+      std::cerr << name << ": --by " << o.by << ": a signed approval's approver is a name of letters, digits, '.', '_' "
+                << "or '-' (the public key is keys/NAME.pem)\n";
+      return kUsage;
+    }
     const std::string statement = ApprovalStatement(rule->id, rule->version, rule->hash, o.by, o.role, o.note);
     std::string signature = SignStatement(statement, o.key, error);
     if (signature.empty()) {

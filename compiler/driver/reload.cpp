@@ -68,6 +68,11 @@ RuleReloader::~RuleReloader() {
   if (inotify_ >= 0) ::close(inotify_);
 }
 
+std::string RuleReloader::ApprovalsPath() const {
+  return options_.governance.approvals_path.empty() ? DefaultApprovalsPath(options_.paths)
+                                                    : options_.governance.approvals_path;
+}
+
 bool RuleReloader::Watch(std::string& error) {
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) {
@@ -86,6 +91,12 @@ bool RuleReloader::Watch(std::string& error) {
       dirs.insert(fs::path(p).parent_path().empty() ? "." : fs::path(p).parent_path().string());
     }
   }
+  // The approvals log and the approvers' keys: a new approval can make a rule live.
+  const fs::path approvals = ApprovalsPath();
+  approvals_name_ = approvals.filename().string();
+  dirs.insert(approvals.parent_path().empty() ? "." : approvals.parent_path().string());
+  std::error_code ec;
+  if (fs::is_directory(approvals.parent_path() / "keys", ec)) dirs.insert((approvals.parent_path() / "keys").string());
   for (const auto& d : dirs) {
     if (::inotify_add_watch(fd, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE) < 0) {
       error = "cannot watch " + d;
@@ -121,7 +132,7 @@ void RuleReloader::Running(const ir::Module& running) {
 }
 
 void RuleReloader::Work() {
-  std::string changed_file;  // a .cdr file changed, not yet acted on
+  std::string changed_file;  // a rule, approvals log or key file changed, not yet acted on
   auto last_change = std::chrono::steady_clock::now();
   while (!stop_) {
     std::string reason;
@@ -145,7 +156,10 @@ void RuleReloader::Work() {
         for (char* at = buf; at < buf + n;) {
           auto* e = reinterpret_cast<inotify_event*>(at);
           std::string name = e->len ? e->name : "";
-          if (name.size() > 4 && name.compare(name.size() - 4, 4, ".cdr") == 0) {
+          auto ends = [&name](std::string_view tail) {
+            return name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+          };
+          if (ends(".cdr") || ends(".pem") || (!approvals_name_.empty() && name == approvals_name_)) {
             changed_file = name;
             last_change = std::chrono::steady_clock::now();
           }

@@ -64,8 +64,9 @@ class RuleReloader {
   /// a build under way may still compare against it after a swap.
   RuleReloader(Options options, const ir::Module& running);
   ~RuleReloader();
-  /// Watches the directories of the rule paths (inotify), before Start. False, with the
-  /// reason, when it cannot; requests still work.
+  /// Watches the directories of the rule paths and of the approvals log (inotify): a
+  /// change to a .cdr file, the approvals log or a key (.pem) asks for a reload. Before
+  /// Start. False, with the reason, when it cannot; requests still work.
   bool Watch(std::string& error);
   /// `*flag` set (by a signal handler) asks for a reload; the worker looks at it often.
   /// Before Start.
@@ -84,6 +85,7 @@ class RuleReloader {
  private:
   void Work();
   Result Build(const std::string& reason);
+  std::string ApprovalsPath() const;
 
   Options options_;
   std::string running_;                         // the running module's fingerprint, under mu_
@@ -95,6 +97,7 @@ class RuleReloader {
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_{false};
   volatile sig_atomic_t* signal_flag_ = nullptr;
+  std::string approvals_name_;  // the approvals log's file name: a change to it asks for a reload
   int inotify_ = -1;
   std::thread thread_;
 };

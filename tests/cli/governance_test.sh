@@ -238,6 +238,16 @@ check "serve refuses to start on a broken chain" 1 $?
 expect_text "serve names the bad entry" "$tmp/err" "entry 2 changed after it was written"
 expect_text "serve says it refuses" "$tmp/err" "refusing to start"
 
+# A log that cannot grow (ulimit -f): the deployment cannot be recorded, so nothing runs,
+# and the part written is taken back.
+entries=$(wc -l <"$log")
+(ulimit -f 1; exec "$cdr" run --rules "$r" --events "$events" --out "$tmp/full-alerts" --audit "$log") 2>"$tmp/err"
+check "a deployment that cannot be recorded does not run" 2 $?
+expect_text "the refusal names the audit log" "$tmp/err" "the deployment cannot be recorded in the audit log"
+"$cdr" audit verify "$log" >"$tmp/out"
+check "the log still verifies after a failed append" 0 $?
+[ "$(wc -l <"$log")" = "$entries" ] && ok || fail "a failed append leaves no entry"
+
 # `cdr audit which`: the deployments and approvals behind an alert.
 alert=$(python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['alert'])" "$tmp/a")
 "$cdr" audit which "$log" "$alert" --alerts "$tmp/a" --approvals "$r/approvals.jsonl" >"$tmp/out"
@@ -267,17 +277,32 @@ expect_text_soon "the set without it: nothing to do, not recorded" "$tmp/serve.e
 sed -i 's/status review/status retired/' "$sv/fever.cdr"
 expect_text_soon "a retirement is recorded" "$slog" '"kind":"retirement"'
 expect_text_soon "the reload is recorded" "$slog" '"reason":"reload: rules changed: fever.cdr"'
+# A rule moved to approved without its approvals is refused; the approvals, recorded while
+# serve runs, make it live (the approvals log is watched too).
+sed -i 's/status draft/status approved/' "$sv/sketch.cdr"
+expect_text_soon "approved without approvals: the reload is refused" "$tmp/serve.err" \
+  "reload refused (rules changed: sketch.cdr): rule sketch 0.1.0 is \`status approved\`"
+"$cdr" approve sketch --rules "$sv" --by a.smith --role "clinical lead" >/dev/null 2>&1
+"$cdr" approve sketch --rules "$sv" --by b.jones --role nurse >/dev/null 2>&1
+expect_text_soon "the approvals reload the rules" "$tmp/serve.err" "rules reloaded (rules changed: approvals.jsonl)"
 kill -TERM $pid
 wait $pid
+python3 - "$slog" <<'EOF' && ok || fail "the last deployment runs sketch live with its two approvals"
+import json, sys
+last = [json.loads(line) for line in open(sys.argv[1])][-1]
+assert last["kind"] == "deployment" and last["reason"] == "reload: rules changed: approvals.jsonl", last
+sketch = [r for r in last["rules"] if r["rule"] == "sketch"][0]
+assert sketch["mode"] == "live" and [a["by"] for a in sketch["approvals"]] == ["a.smith", "b.jones"], sketch
+EOF
 "$cdr" audit verify "$slog" >"$tmp/out"
 check "serve's log verifies" 0 $?
 "$cdr" audit show "$slog" --kind retirement >"$tmp/out"
 expect_text "the retirement names the rule and what it was" "$tmp/out" "retirement: fever 1.0.0 sha256:"
 expect_text "the retired rule was live" "$tmp/out" "(was live)"
-python3 - "$slog" <<'EOF' || fail "serve's log: start, a refused reload, a retirement, then the reload's deployment, in order"
+python3 - "$slog" <<'EOF' || fail "serve's log: start, refused, retirement, deployment, refused, deployment, in order"
 import json, sys
 kinds = [json.loads(line)["kind"] for line in open(sys.argv[1])]
-assert kinds == ["deployment", "reload-refused", "retirement", "deployment"], kinds
+assert kinds == ["deployment", "reload-refused", "retirement", "deployment", "reload-refused", "deployment"], kinds
 EOF
 [ $? = 0 ] && ok
 
