@@ -15,6 +15,14 @@
 
 namespace cdr::driver {
 
+/// The string at `key` of a JSON object (json or ordered_json), or empty when absent or not
+/// a string.
+template <class Json>
+std::string StringField(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->template get<std::string>() : "";
+}
+
 /// One entry as read: its parsed object, its line, its hash ("sha256:<hex>").
 struct LogEntry {
   nlohmann::json json;

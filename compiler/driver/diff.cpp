@@ -11,6 +11,7 @@
 #include <iostream>
 #include <set>
 
+#include "compiler/driver/audit_log.h"
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
 #include "compiler/format/format.h"
@@ -22,29 +23,24 @@
 namespace cdr::driver {
 namespace {
 
-std::string Str(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 // An alert line (docs/events.md, "Output: alerts") as a DiffAlert; false when it is not one.
 bool ParseAlert(const std::string& line, DiffAlert& a, bool& retract) {
   auto j = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || Str(j, "alert").empty() || Str(j, "rule").empty()) return false;
-  a.id = Str(j, "alert");
-  a.rule = Str(j, "rule");
-  a.version = Str(j, "version");
-  a.hash = Str(j, "rule_hash");
-  a.patient = Str(j, "patient");
-  a.severity = Str(j, "severity");
-  a.message = Str(j, "message");
-  a.time_text = Str(j, "time");
+  if (!j.is_object() || StringField(j, "alert").empty() || StringField(j, "rule").empty()) return false;
+  a.id = StringField(j, "alert");
+  a.rule = StringField(j, "rule");
+  a.version = StringField(j, "version");
+  a.hash = StringField(j, "rule_hash");
+  a.patient = StringField(j, "patient");
+  a.severity = StringField(j, "severity");
+  a.message = StringField(j, "message");
+  a.time_text = StringField(j, "time");
   auto t = stdlib::ParseTime(a.time_text);
   if (!t) return false;
   a.time = *t;
   if (j.contains("values")) a.values = j["values"];
   if (j.contains("evidence")) a.evidence = j["evidence"];
-  retract = Str(j, "action") == "retract";
+  retract = StringField(j, "action") == "retract";
   return true;
 }
 

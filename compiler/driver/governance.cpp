@@ -152,11 +152,6 @@ bool SignableName(const std::string& s) {
 
 namespace {
 
-std::string Str(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 // Whether the approvals held meet the policy; `lacking` says what is missing.
 bool Enough(const std::vector<ApprovalUse>& held, const Governance& g, std::string& lacking) {
   std::vector<std::string> missing_roles;
@@ -201,8 +196,8 @@ Governance Govern(const Frontend& fe, const std::vector<std::string>& rule_paths
   std::set<std::string> ever_approved;  // rules with an approval of some text
   for (const LogEntry& e : log.entries) {
     if (e.kind != "approval") continue;
-    by_rule[{Str(e.json, "rule"), Str(e.json, "hash")}].push_back(&e);
-    ever_approved.insert(Str(e.json, "rule"));
+    by_rule[{StringField(e.json, "rule"), StringField(e.json, "hash")}].push_back(&e);
+    ever_approved.insert(StringField(e.json, "rule"));
   }
 
   const ir::Module& m = fe.module;
@@ -222,8 +217,8 @@ Governance Govern(const Frontend& fe, const std::vector<std::string>& rule_paths
     // The approvals of this hash, once per approver (the first), checked.
     std::set<std::string> approvers;
     for (const LogEntry* e : by_rule[{r.id, r.hash}]) {
-      ApprovalUse a{Str(e->json, "by"), Str(e->json, "role"), e->time, Str(e->json, "note"), e->hash, false};
-      const std::string signature = Str(e->json, "signature");
+      ApprovalUse a{StringField(e->json, "by"), StringField(e->json, "role"), e->time, StringField(e->json, "note"), e->hash, false};
+      const std::string signature = StringField(e->json, "signature");
       if (!signature.empty()) {
         std::string why;
         const std::string key = (fs::path(g.keys_dir) / (a.by + ".pem")).string();
@@ -233,7 +228,7 @@ Governance Govern(const Frontend& fe, const std::vector<std::string>& rule_paths
                                               a.by, e->seq));
           continue;
         }
-        if (!VerifyStatement(ApprovalStatement(r.id, Str(e->json, "version"), r.hash, a.by, a.role, a.note), signature,
+        if (!VerifyStatement(ApprovalStatement(r.id, StringField(e->json, "version"), r.hash, a.by, a.role, a.note), signature,
                              key, why)) {
           r.not_counted.push_back(fmt::format("{}'s (entry {}): {}", a.by, e->seq, why));
           continue;
@@ -388,7 +383,7 @@ bool RecordDeployment(LogWriter* log, const Governance& g, const std::string& co
     auto rules = e->json.find("rules");
     if (rules != e->json.end() && rules->is_array()) {
       for (const auto& r : *rules) {
-        if (r.is_object()) before[Str(r, "rule")] = Str(r, "mode");
+        if (r.is_object()) before[StringField(r, "rule")] = StringField(r, "mode");
       }
     }
     break;

@@ -13,11 +13,6 @@
 namespace cdr::driver {
 namespace {
 
-std::string Str(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 // "sha256:54ee9f0a1b2c": enough of a hash to tell rules apart in a table.
 std::string Short(const std::string& hash) { return hash.substr(0, 19); }
 
@@ -185,14 +180,14 @@ std::string ShowEntry(const LogEntry& e) {
   const nlohmann::json& j = e.json;
   std::string head = fmt::format("#{} {} {}", e.seq, e.time, e.kind);
   if (e.kind == "approval") {
-    return fmt::format("{}: {} {} {} by {} ({}){}{}\n", head, Str(j, "rule"), Str(j, "version"), Short(Str(j, "hash")),
-                       Str(j, "by"), Str(j, "role"), Str(j, "signature").empty() ? "" : ", signed",
-                       Str(j, "note").empty() ? "" : ": " + Str(j, "note"));
+    return fmt::format("{}: {} {} {} by {} ({}){}{}\n", head, StringField(j, "rule"), StringField(j, "version"), Short(StringField(j, "hash")),
+                       StringField(j, "by"), StringField(j, "role"), StringField(j, "signature").empty() ? "" : ", signed",
+                       StringField(j, "note").empty() ? "" : ": " + StringField(j, "note"));
   }
   if (e.kind == "deployment") {
-    std::string out = fmt::format("{}: {} ({}){}", head, Str(j, "command"), Str(j, "reason"),
-                                  Str(j, "host").empty() ? "" : " on " + Str(j, "host"));
-    if (auto p = j.find("policy"); p != j.end() && p->is_object()) out += ", live " + Str(*p, "live");
+    std::string out = fmt::format("{}: {} ({}){}", head, StringField(j, "command"), StringField(j, "reason"),
+                                  StringField(j, "host").empty() ? "" : " on " + StringField(j, "host"));
+    if (auto p = j.find("policy"); p != j.end() && p->is_object()) out += ", live " + StringField(*p, "live");
     out += "\n";
     if (auto rules = j.find("rules"); rules != j.end() && rules->is_array()) {
       for (const auto& r : *rules) {
@@ -200,21 +195,21 @@ std::string ShowEntry(const LogEntry& e) {
         std::string approvals;
         if (auto a = r.find("approvals"); a != r.end() && a->is_array()) {
           for (const auto& x : *a) {
-            if (x.is_object()) approvals += (approvals.empty() ? "" : ", ") + Str(x, "by") + " (" + Str(x, "role") + ")";
+            if (x.is_object()) approvals += (approvals.empty() ? "" : ", ") + StringField(x, "by") + " (" + StringField(x, "role") + ")";
           }
         }
-        out += fmt::format("    {} {} {} {} {}{}\n", Str(r, "rule"), Str(r, "version"), Short(Str(r, "hash")),
-                           Str(r, "status"), Str(r, "mode"), approvals.empty() ? "" : ", approved by " + approvals);
+        out += fmt::format("    {} {} {} {} {}{}\n", StringField(r, "rule"), StringField(r, "version"), Short(StringField(r, "hash")),
+                           StringField(r, "status"), StringField(r, "mode"), approvals.empty() ? "" : ", approved by " + approvals);
       }
     }
     return out;
   }
   if (e.kind == "reload-refused") {
-    return fmt::format("{}: {} ({}): {}\n", head, Str(j, "command"), Str(j, "reason"), Str(j, "refusal"));
+    return fmt::format("{}: {} ({}): {}\n", head, StringField(j, "command"), StringField(j, "reason"), StringField(j, "refusal"));
   }
   if (e.kind == "retirement") {
-    return fmt::format("{}: {} {} {} (was {})\n", head, Str(j, "rule"), Str(j, "version"), Short(Str(j, "hash")),
-                       Str(j, "was"));
+    return fmt::format("{}: {} {} {} (was {})\n", head, StringField(j, "rule"), StringField(j, "version"), Short(StringField(j, "hash")),
+                       StringField(j, "was"));
   }
   return head + ": " + e.line + "\n";
 }
@@ -264,10 +259,10 @@ int AuditWhich(const AuditOptions& o) {
     while (std::getline(in, line)) {
       if (line.find(o.query) == std::string::npos) continue;
       auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_object() || Str(j, "alert") != o.query) continue;
-      hash = Str(j, "rule_hash");
-      std::cout << fmt::format("alert {}: {} {} for {} at {}, {}{}\n", o.query, Str(j, "rule"), Str(j, "version"),
-                               Str(j, "patient"), Str(j, "time"), Str(j, "severity"),
+      if (!j.is_object() || StringField(j, "alert") != o.query) continue;
+      hash = StringField(j, "rule_hash");
+      std::cout << fmt::format("alert {}: {} {} for {} at {}, {}{}\n", o.query, StringField(j, "rule"), StringField(j, "version"),
+                               StringField(j, "patient"), StringField(j, "time"), StringField(j, "severity"),
                                j.value("shadow", false) ? " (shadow)" : "");
       break;
     }
@@ -290,20 +285,20 @@ int AuditWhich(const AuditOptions& o) {
     auto rules = e.json.find("rules");
     if (rules == e.json.end() || !rules->is_array()) continue;
     for (const auto& r : *rules) {
-      if (!r.is_object() || Str(r, "hash") != hash) continue;
-      const std::string mode = Str(r, "mode");
+      if (!r.is_object() || StringField(r, "hash") != hash) continue;
+      const std::string mode = StringField(r, "mode");
       if (mode != "live" && mode != "shadow") continue;
       ++found;
       std::cout << fmt::format("deployment #{} {} {} ({}){}: {} {} ran {} ({}); entry {}\n", e.seq, e.time,
-                               Str(e.json, "command"), Str(e.json, "reason"),
-                               Str(e.json, "host").empty() ? "" : " on " + Str(e.json, "host"), Str(r, "rule"),
-                               Str(r, "version"), mode, Str(r, "status"), e.hash);
+                               StringField(e.json, "command"), StringField(e.json, "reason"),
+                               StringField(e.json, "host").empty() ? "" : " on " + StringField(e.json, "host"), StringField(r, "rule"),
+                               StringField(r, "version"), mode, StringField(r, "status"), e.hash);
       if (auto a = r.find("approvals"); a != r.end() && a->is_array()) {
         if (a->empty()) std::cout << "  approvals: none (it ran under --live or the rule set's `live`)\n";
         for (const auto& x : *a) {
           if (!x.is_object()) continue;
-          std::cout << fmt::format("  approved by {} ({}) at {}{}; entry {}\n", Str(x, "by"), Str(x, "role"),
-                                   Str(x, "time"), x.value("signed", false) ? ", signed" : "", Str(x, "entry"));
+          std::cout << fmt::format("  approved by {} ({}) at {}{}; entry {}\n", StringField(x, "by"), StringField(x, "role"),
+                                   StringField(x, "time"), x.value("signed", false) ? ", signed" : "", StringField(x, "entry"));
         }
       }
     }
@@ -312,7 +307,7 @@ int AuditWhich(const AuditOptions& o) {
     auto approvals = ReadForCommand(o.approvals, name);
     if (!approvals) return kUsage;
     for (const LogEntry& e : approvals->entries) {
-      if (e.kind == "approval" && Str(e.json, "hash") == hash) std::cout << "approvals log: " << ShowEntry(e);
+      if (e.kind == "approval" && StringField(e.json, "hash") == hash) std::cout << "approvals log: " << ShowEntry(e);
     }
   }
   if (found == 0) {
