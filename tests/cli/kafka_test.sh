@@ -186,6 +186,27 @@ consume hot.alerts >"$tmp/hot.alerts"
 grep '"rule":"tachycardia"' "$tmp/hot.alerts" | grep -q '"backfill":true' && ok ||
   fail "the rule added must write its alerts over the kept history, marked backfill"
 
+# Shadow over Kafka: the shipped rules are in review, so with the default policy (live
+# approved) and --shadow TOPIC every alert goes to TOPIC, marked "shadow":true, and none
+# to the alerts topic; the shadow alerts are cdr run's. (Its own group and topics.)
+"$cdr" serve --rules "$src/rules" --source "kafka:$boot/events" --group shadowg --alerts-topic shadowg.alerts \
+  --shadow shadowg.shadow --state-topic none --commit-every 200ms --progress --kafka-option log_level=3 --emit eager \
+  2>"$tmp/shadow.err" &
+pids+=($!)
+shadow_pid=$!
+wait_committed "$tmp/shadow.err" "$total"
+kill -TERM "$shadow_pid"
+wait "$shadow_pid"
+check "serve with a shadow topic" 0 $?
+consume shadowg.shadow >"$tmp/shadow.alerts"
+consume shadowg.alerts >"$tmp/shadow.routed" 2>/dev/null
+[ ! -s "$tmp/shadow.routed" ] && ok || fail "a rule in shadow reached the alerts topic"
+[ "$(grep -c '"shadow":true' "$tmp/shadow.alerts")" = "$(wc -l <"$tmp/shadow.alerts")" ] && ok ||
+  fail "every alert on the shadow topic is marked shadow"
+sed 's/"shadow":true,//' "$tmp/shadow.alerts" >"$tmp/shadow.unmarked"
+final "$tmp/shadow.unmarked" >"$tmp/final.shadow"
+same_final "the shadow topic" "$tmp/final.shadow" "$tmp/final.run"
+
 # A broker that refuses the alerts' writes for good: intake stops, exit 2 naming the topic.
 # (A new group: it replays the topic from the start, so it has alerts to produce.)
 echo "produce-errors 1000" >&9
