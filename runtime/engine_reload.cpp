@@ -37,8 +37,12 @@ std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions o
   auto e = std::unique_ptr<Engine>(new Engine(module, std::move(options), sink, &from.interner_));
   Engine& to = *e;
 
-  // Rules: unchanged when the id and hash are the same and every derived signal the rule
-  // reads comes from an unchanged rule (rules run producers first: one pass in order).
+  // Rules: unchanged when the id, hash and mode (live or shadow: where its alerts go) are
+  // the same and every derived signal the rule reads comes from an unchanged rule (rules
+  // run producers first: one pass in order). A rule moved between live and shadow is a
+  // changed rule: its alerts so far stand where they were written, and its alerts over the
+  // kept history are written anew where they now go; a retraction never goes to an output
+  // that did not get the fire.
   std::map<std::string, size_t> old_rule;
   for (size_t r = 0; r < old.rules.size(); ++r) old_rule[old.rules[r].id] = r;
   std::vector<int32_t> rule_from(module.rules.size(), -1);  // new rule -> old rule it continues
@@ -46,7 +50,8 @@ std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions o
   for (size_t r = 0; r < module.rules.size(); ++r) {
     const ir::Rule& rule = module.rules[r];
     auto it = old_rule.find(rule.id);
-    bool same = it != old_rule.end() && old.rules[it->second].hash == rule.hash;
+    bool same = it != old_rule.end() && old.rules[it->second].hash == rule.hash &&
+                old.rules[it->second].shadow == rule.shadow;
     for (const auto& slot : rule.slots) {
       const ir::Signal& s = module.signals[static_cast<size_t>(slot.signal)];
       if (s.derived() && changed[static_cast<size_t>(s.rule)]) same = false;

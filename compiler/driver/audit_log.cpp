@@ -14,10 +14,8 @@
 #include "stdlib/time.h"
 
 namespace cdr::driver {
-namespace {
 
-// Verifies the text of a log: every entry up to the first bad one.
-LogCheck Verify(const std::string& text) {
+LogCheck VerifyLog(const std::string& text) {
   LogCheck check;
   auto fail = [&check](uint64_t line, std::string problem) {
     check.ok = false;
@@ -70,6 +68,8 @@ LogCheck Verify(const std::string& text) {
   return check;
 }
 
+namespace {
+
 // The whole file behind `fd`, from its start.
 bool ReadAll(int fd, std::string& text, std::string& error) {
   text.clear();
@@ -113,7 +113,7 @@ LogCheck ReadLog(const std::string& path) {
     check.io_error = "cannot read " + path + ": " + error;
     return check;
   }
-  return Verify(text);
+  return VerifyLog(text);
 }
 
 std::optional<LogWriter> LogWriter::Open(const std::string& path, std::string& error) {
@@ -154,7 +154,7 @@ std::optional<std::string> LogWriter::Append(const std::string& kind, const nloh
     error = "cannot read " + path_ + ": " + error;
     return std::nullopt;
   }
-  LogCheck check = Verify(text);
+  LogCheck check = VerifyLog(text);
   if (!check.ok) {
     error = "the log " + path_ + " does not verify: entry " + std::to_string(check.bad_line) + " " + check.problem +
             "; nothing was appended";

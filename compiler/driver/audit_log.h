@@ -43,6 +43,9 @@ struct LogCheck {
   std::string head() const { return entries.empty() ? "" : entries.back().hash; }
 };
 
+/// Verifies the text of a log: every entry up to the first bad one.
+LogCheck VerifyLog(const std::string& text);
+
 /// Reads and verifies a log. A missing file is an empty, valid log (`missing` set).
 LogCheck ReadLog(const std::string& path);
 

@@ -191,6 +191,7 @@ struct ApproveOptions {
   std::string rule;
   std::vector<std::string> rules;
   std::string by, role, note, hash, key, approvals;
+  std::string audit;  // also recorded in this audit log
 };
 /// `cdr approve RULE`: 0 recorded, 1 refused (the rules have errors, no such rule, another
 /// hash, a retired rule, a log that does not verify), 2 usage or I/O error.

@@ -285,8 +285,15 @@ std::string LineDiff(const std::string& a, const std::string& b) {
     return lines;
   };
   const std::vector<std::string> x = split(a), y = split(b);
-  // The longest common subsequence of lines (rules are short: the table is small).
+  // The longest common subsequence of lines (rules are short: the table is small). Texts
+  // too long for the table are shown as all removed, then all added.
   const size_t n = x.size(), m = y.size();
+  if (n * m > (size_t{1} << 22)) {
+    std::string out;
+    for (const auto& line : x) out += "-" + line + "\n";
+    for (const auto& line : y) out += "+" + line + "\n";
+    return out;
+  }
   std::vector<std::vector<uint32_t>> lcs(n + 1, std::vector<uint32_t>(m + 1, 0));
   for (size_t i = n; i-- > 0;) {
     for (size_t j = m; j-- > 0;) {

@@ -259,6 +259,10 @@ Governance Govern(const Frontend& fe, const std::vector<std::string>& rule_paths
       r.mode = RuleMode::Off;
     } else {
       r.mode = options.shadow ? RuleMode::Shadow : RuleMode::Off;
+      if (r.status == "approved" && !r.approved) {
+        g.warnings.push_back(fmt::format("rule {} says `status approved` but its hash holds {}: it is not approved",
+                                         r.id, r.lacking));
+      }
     }
     g.rules.push_back(std::move(r));
   }

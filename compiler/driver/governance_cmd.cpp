@@ -61,7 +61,9 @@ int Approve(const ApproveOptions& o) {
   const std::string path = o.approvals.empty() ? DefaultApprovalsPath(o.rules) : o.approvals;
   std::string error;
   auto log = LogWriter::Open(path, error);
-  if (!log) {
+  std::optional<LogWriter> audit;
+  if (log && !o.audit.empty()) audit = LogWriter::Open(o.audit, error);
+  if (!log || (!o.audit.empty() && !audit)) {
     std::cerr << name << ": " << error << "; nothing was recorded\n";
     return kFailed;
   }
@@ -98,6 +100,14 @@ int Approve(const ApproveOptions& o) {
   if (!hash) {
     std::cerr << name << ": " << error << "\n";
     return kUsage;
+  }
+  if (audit) {
+    f["approvals_log"] = path;
+    f["approvals_entry"] = *hash;
+    if (!audit->Append("approval", f, error)) {
+      std::cerr << name << ": recorded in " << path << " but not in the audit log: " << error << "\n";
+      return kUsage;
+    }
   }
   Governance g = Govern(fe, o.rules, GovernanceOptions{"", false, path});
   const RuleGovernance* rg = g.Find(rule->id);

@@ -194,6 +194,7 @@ int main(int argc, char** argv) {
                           "the hash the approver reviewed (sha256:...): refused if the rule's is another");
   approve_cmd->add_option("--key", approve_opts.key, "sign the approval with this Ed25519 private key (PEM)");
   approve_cmd->add_option("--approvals", approve_opts.approvals, "the approvals log (default: approvals.jsonl beside the rules)");
+  approve_cmd->add_option("--audit", approve_opts.audit, "also record the approval in this audit log");
 
   PlanOptions plan_opts;
   auto* approvals_cmd = app.add_subcommand(

@@ -4,6 +4,9 @@
 //  2. A rule whose hash is unchanged writes exactly what it writes without the reload:
 //     its points, alerts and suppression are kept.
 //  3. A changed schema (a signal's unit) is refused, and the running rules go on.
+//  4. A rule moved from shadow to live (governance, same hash) is a changed rule: its
+//     alerts so far stay in the shadow output, its alerts over the kept history are written
+//     live as backfill, and no retraction reaches an output its fire did not.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -207,6 +210,54 @@ TEST(Reload, ASignalWhoseUnitChangedIsRefusedAndTheRunningRulesGoOn) {
   EXPECT_TRUE(refused);
   EXPECT_NE(error.find("heart_rate changed its unit '/min' to '/h'"), std::string::npos) << error;
   EXPECT_EQ(alerts.str(), RunWithReload(ShippedRules(), nullptr, input, 0, rt::Emit::Settled, 24LL * 3600 * 1000).alerts);
+}
+
+TEST(Reload, ARuleMovedFromShadowToLiveIsAChangedRule) {
+  cdr::ir::Module shadowed = ShippedRules(), live = ShippedRules();
+  size_t moved = 0;
+  for (auto& r : shadowed.rules) {
+    if (r.id == "news2") {
+      r.shadow = true;
+      ++moved;
+    }
+  }
+  ASSERT_EQ(moved, 1u);
+  std::string input;
+  for (const auto& e : RandomEvents(7, 400)) input += e.line + "\n";
+  std::ostringstream alerts, shadow;
+  rt::JsonStreams streams{&alerts};
+  streams.shadow = &shadow;
+  rt::JsonLinesSink sink(streams);
+  rt::FileHost* host = nullptr;
+  size_t lines = 0, shadow_at_reload = 0;
+  std::string error;
+  rt::HostOutputs out{&sink, {}, {}, {}};
+  out.after_line = [&] {
+    if (++lines == 200) {
+      shadow_at_reload = shadow.str().size();
+      EXPECT_TRUE(host->Reload(live, {}, error)) << error;
+      const auto& changed = host->engine().reload_summary().changed;
+      EXPECT_NE(std::find(changed.begin(), changed.end(), "news2"), changed.end()) << "news2 was kept";
+    }
+    return true;
+  };
+  rt::FileHost h(shadowed, out, {});
+  host = &h;
+  std::istringstream in(input);
+  h.Run(rt::StreamSource(in));
+  EXPECT_GT(shadow_at_reload, 0u) << "news2 alerted in shadow before the reload";
+  EXPECT_EQ(shadow.str().size(), shadow_at_reload) << "nothing goes to the shadow output after news2 went live";
+  const std::string news2 = LinesOf(alerts.str(), "news2");
+  EXPECT_NE(news2.find("\"backfill\":true"), std::string::npos) << "its alerts over the kept history, written live";
+  std::set<std::string> fired;
+  std::istringstream lines_in(news2);
+  for (std::string line; std::getline(lines_in, line);) {
+    auto a = nlohmann::json::parse(line);
+    if (a["action"] == "fire") fired.insert(a["alert"].get<std::string>());
+    if (a["action"] == "retract") {
+      EXPECT_TRUE(fired.count(a["alert"].get<std::string>())) << "a retraction without its fire: " << line;
+    }
+  }
 }
 
 }  // namespace
