@@ -1,5 +1,5 @@
 // compiler/driver/import.cpp: `cdr import physionet2019 DIR`: PhysioNet/CinC 2019 `.psv`
-// stays to NDJSON events, as ../shared/data/README.md (and docs/events.md) map them.
+// stays to NDJSON events, as docs/events.md maps them.
 #include <fmt/format.h>
 
 #include <algorithm>
