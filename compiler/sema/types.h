@@ -84,7 +84,8 @@ struct Model {
 };
 
 
-/// Edit distance, for "did you mean" suggestions.
+/// Edit distance (optimal string alignment: a swap of two neighbours is one edit), for
+/// "did you mean" suggestions.
 size_t EditDistance(std::string_view a, std::string_view b);
 /// The closest candidate within a small distance, or empty.
 std::string Suggest(std::string_view name, const std::vector<std::string>& candidates);
