@@ -388,8 +388,25 @@ ExprInfo Checker::Comparison(const Expr& e, const ExprInfo& a, const ExprInfo& b
     }
     return r;
   }
-  Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type));
+  QuotedNumber(Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type)), e, a, b);
   return Err();
+}
+
+// A number written in quotes compared with a number (`score >= '5'`): the fix drops the
+// quotes (with a quantity's unit, `'90'` becomes `90 'mm[Hg]'`).
+void Checker::QuotedNumber(diag::Diagnostic* d, const Expr& e, const ExprInfo& a, const ExprInfo& b) {
+  if (!d) return;
+  for (int side = 0; side < 2; ++side) {
+    const Expr& text = *e.kids[static_cast<size_t>(side)];
+    const ExprInfo& other = side == 0 ? b : a;
+    if (text.kind != ExprKind::Text || !(other.type.IsNumeric() || other.type.kind == TypeKind::Quantity)) continue;
+    const std::string inner = ast::Unquote(text.text);
+    if (!stdlib::Decimal::Parse(inner)) continue;
+    const std::string number =
+        other.type.kind == TypeKind::Quantity ? inner + " '" + other.type.unit.text + "'" : inner;
+    d->fixes.push_back(diag::FixIt{text.range, number});
+    AddNote(d, text.range, "`" + text.text + "` is text: without the quotes it is the number " + inner);
+  }
 }
 
 // A comparison with a quantity: the other side a quantity of the same dimension (then the
@@ -413,7 +430,7 @@ bool Checker::CompareQuantities(const Expr& e, const ExprInfo& a, const ExprInfo
     BareNumber(lit, q.type, Subject(qe, q));
     return false;
   }
-  Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type));
+  QuotedNumber(Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type)), e, a, b);
   return false;
 }
 

@@ -218,6 +218,7 @@ class Checker {
   ExprInfo Binary(const Expr& e, Scope& scope);
   ExprInfo Comparison(const Expr& e, const ExprInfo& a, const ExprInfo& b);
   bool CompareQuantities(const Expr& e, const ExprInfo& a, const ExprInfo& b);
+  void QuotedNumber(diag::Diagnostic* d, const Expr& e, const ExprInfo& a, const ExprInfo& b);
 
   // How a message names an expression: a name as written, else its signal.
   static std::string Subject(const Expr& e, const ExprInfo& i);
