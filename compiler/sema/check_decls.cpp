@@ -288,7 +288,8 @@ void Checker::Let(const ast::Rule& r, const ast::RuleItem& it, Scope& scope) {
     AddNote(d, sig->second->decl->name_range, "`" + name + "` is a signal of schema `" + sig->second->schema + "`");
     return;
   }
-  scope.lets->emplace(name, LetInfo{&it, info, false});
+  // Used above its definition (an error there already): not also an unused let.
+  scope.lets->emplace(name, LetInfo{&it, info, used_before_definition_.count(&it) > 0});
   rule_lets_[&r].emplace(name, info.type);
   rule_let_items_[&r].emplace(name, &it);
 }

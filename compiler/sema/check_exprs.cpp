@@ -249,6 +249,16 @@ ExprInfo Checker::Name(const Expr& e, Scope& scope) {
     if (d) d->fixes.push_back(diag::FixIt{e.range, "last(" + e.text + " within 4h)"});
     return Err();
   }
+  // A `let` of this rule defined further down: say where, and do not call it unused later.
+  if (scope.lets && current_rule_) {
+    for (const auto& it : current_rule_->items) {
+      if (it.kind != ast::RuleItem::Kind::Let || it.names[0] != e.text || it.range.line <= e.range.line) continue;
+      auto* d = Error<Msg::LetDefinedBelow>(e.range, e.text, it.range.line);
+      AddNote(d, it.name_ranges[0], "defined here; move it above its first use");
+      used_before_definition_.insert(&it);
+      return Err();
+    }
+  }
   std::vector<std::string> names = scope.lets ? Keys(*scope.lets) : std::vector<std::string>{};
   for (const auto& n : Keys(scope.signals)) names.push_back(n);
   auto* d = Error<Msg::UndefinedName>(e.range, e.text);

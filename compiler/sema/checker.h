@@ -263,6 +263,7 @@ class Checker {
   std::set<std::string> checked_rules_;
   std::set<std::string> referenced_lets_;  // `rule.let` names some rule reads
   const ast::Rule* current_rule_ = nullptr;
+  std::set<const ast::RuleItem*> used_before_definition_;  // lets named above their definition
   std::string retention_text_;
   SourceRange policy_range_;  // the rule set that declared the governance policy
 };
