@@ -1,5 +1,6 @@
 // compiler/driver/commands.cpp: `cdr lint`, `cdr fmt` and `cdr ast`.
 #include "compiler/driver/commands.h"
+#include "compiler/driver/diff.h"
 
 #include <fstream>
 #include <iostream>
@@ -68,6 +69,11 @@ int Fmt(const FmtOptions& o) {
       continue;
     }
     if (formatted == original) continue;
+    if (o.diff) {
+      std::cout << "--- " << path << "\n+++ " << path << " (cdr fmt)\n" << LineDiff(original, formatted);
+      if (status == kOk) status = kFailed;
+      continue;
+    }
     if (o.check) {
       std::cout << path << ": would reformat\n";
       if (status == kOk) status = kFailed;

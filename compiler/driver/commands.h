@@ -35,6 +35,7 @@ int Lint(const LintOptions& options);
 struct FmtOptions {
   std::vector<std::string> paths;
   bool check = false;
+  bool diff = false;  // print what would change (as --check: nothing written, exit 1)
 };
 int Fmt(const FmtOptions& options);
 

@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   auto* fmt_cmd = app.add_subcommand("fmt", "format .cdr files canonically, in place");
   fmt_cmd->add_option("paths", fmt_opts.paths, "files or directories")->required();
   fmt_cmd->add_flag("--check", fmt_opts.check, "only report files that would change (exit 1)");
+  fmt_cmd->add_flag("--diff", fmt_opts.diff, "print the changes formatting would make, writing nothing (exit 1 if any)");
 
   std::string ast_path;
   bool ast_ranges = false;

@@ -35,6 +35,14 @@ check "lint sarif content" 0 $?
 # fmt: check, rewrite in place, refuse files with errors
 printf 'rule r version "1.0.0"\n title "t"   owner "o"\n status draft cites "c" // why\n' > "$tmp/messy.cdr"
 "$cdr" fmt --check "$tmp/messy.cdr" >"$tmp/out" 2>&1; check "fmt --check on unformatted" 1 $?
+# --diff: what fmt would change, nothing written (the expected lines written by hand).
+cp "$tmp/messy.cdr" "$tmp/messy.before"
+"$cdr" fmt --diff "$tmp/messy.cdr" >"$tmp/out" 2>&1; check "fmt --diff on unformatted" 1 $?
+printf -- '--- %s\n+++ %s (cdr fmt)\n' "$tmp/messy.cdr" "$tmp/messy.cdr" >"$tmp/want"
+printf -- ' rule r version "1.0.0"\n- title "t"   owner "o"\n- status draft cites "c" // why\n' >>"$tmp/want"
+printf -- '+  title "t"\n+  owner "o"\n+  status draft // why\n+  cites "c"\n' >>"$tmp/want"
+cmp -s "$tmp/want" "$tmp/out" && ok || { fail "fmt --diff prints the changed lines"; diff "$tmp/want" "$tmp/out"; }
+cmp -s "$tmp/messy.cdr" "$tmp/messy.before"; check "fmt --diff writes nothing" 0 $?
 "$cdr" fmt "$tmp/messy.cdr" >"$tmp/out" 2>&1; check "fmt rewrites" 0 $?
 "$cdr" fmt --check "$tmp/messy.cdr" >"$tmp/out" 2>&1; check "fmt --check after fmt" 0 $?
 expect_text "fmt keeps comments" "$tmp/messy.cdr" '  status draft // why'
