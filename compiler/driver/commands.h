@@ -65,6 +65,7 @@ struct RunOptions {
   std::string shadow;     // the alerts of rules running in shadow; none when empty (rules not live do not run)
   std::string audit;      // the audit log a deployment is recorded in; none when empty
   std::string approvals;  // the approvals log; empty: approvals.jsonl beside the rules
+  std::string stats;      // the closing figures as JSON (per rule); none when empty
 };
 /// `cdr run`: 0 done, 1 rules refused, 2 usage or I/O error.
 int Run(const RunOptions& options);

@@ -63,6 +63,9 @@ void AddPipelineOptions(CLI::App* cmd, cdr::driver::RunOptions& o) {
                   "record the deployment (and each reload, refused reload and retirement) in this hash-chained log; "
                   "a log that does not verify refuses the start");
   cmd->add_option("--approvals", o.approvals, "the approvals log (default: approvals.jsonl beside the rules)");
+  cmd->add_option("--stats", o.stats,
+                  "write the closing figures as JSON here: events, and per rule alerts fired, retracted, final (by "
+                  "severity) and patients");
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "compiler/driver/commands.h"
 #include "compiler/driver/frontend.h"
 #include "compiler/driver/reload.h"
+#include "compiler/driver/run_stats.h"
 #include "runtime/decode.h"
 #include "runtime/engine.h"
 #include "runtime/file_host.h"
@@ -272,6 +273,10 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       return kUsage;
     }
   }
+  uint64_t input_size = 0;  // a regular file's size, for the progress line's percentage
+  if (struct stat st {}; !follow && ::fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    input_size = static_cast<uint64_t>(st.st_size);
+  }
   const std::string input_flag = serve ? "--source" : "--events";
   const std::string input_name = serve ? serve->source : (o.events == "-" ? "stdin" : o.events);
   // Every output is opened, and checked against the input and the others, before any is
@@ -360,6 +365,13 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     if (!admin->Start(serve->admin, error)) return refuse(error);
     std::cerr << fmt::format("{}: admin endpoint on http://{}\n", name, admin->address());
   }
+  runtime::FileHost* host = nullptr;
+  // Where the current input file begins, in the host's input offsets (a followed file
+  // starts again at each rotation); the checkpoint records the offset in that file. After
+  // a restore, the file being read began before the checkpoint (resume_origin), and a file
+  // the follower switches to later begins where its delivery reached then (the host
+  // offset of the restore, resume_base, plus the bytes delivered since: file_start).
+  uint64_t resume_origin = 0, resume_base = 0;
   bool progress = o.progress || (!serve && isatty(STDERR_FILENO) && o.events != "-");
   auto start = std::chrono::steady_clock::now();
   auto last_report = start;
@@ -368,18 +380,19 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     if (now - last_report < std::chrono::seconds(1)) return;
     last_report = now;
     double secs = std::chrono::duration<double>(now - start).count();
-    std::cerr << fmt::format("\r{}: {} events, {:.0f} events/s, {} patients, {} alerts", name, s.read, s.read / secs,
-                             s.patients, s.fired)
+    // A file of known size: how far, and how long still at the pace so far.
+    std::string done;
+    const uint64_t offset = std::min<uint64_t>(host->input_offset(), input_size);
+    if (input_size > 0 && offset > resume_base) {  // bytes read by this process: offset - resume_base
+      const double left = secs * static_cast<double>(input_size - offset) / static_cast<double>(offset - resume_base);
+      done = fmt::format(", {:.0f}% (about {:.0f} s left)",
+                         100.0 * static_cast<double>(offset) / static_cast<double>(input_size), left);
+    }
+    std::cerr << fmt::format("\r{}: {} events, {:.0f} events/s, {} patients, {} alerts{}   ", name, s.read,
+                             s.read / secs, s.patients, s.fired, done)
               << std::flush;
   };
 
-  runtime::FileHost* host = nullptr;
-  // Where the current input file begins, in the host's input offsets (a followed file
-  // starts again at each rotation); the checkpoint records the offset in that file. After
-  // a restore, the file being read began before the checkpoint (resume_origin), and a file
-  // the follower switches to later begins where its delivery reached then (the host
-  // offset of the restore, resume_base, plus the bytes delivered since: file_start).
-  uint64_t resume_origin = 0, resume_base = 0;
   auto file_offset = [&]() -> int64_t {
     if (!follow) return -1;  // one file or stream: the host's own offset
     const uint64_t begins = follow->rotations() + follow->truncations() == 0 ? resume_origin
@@ -531,7 +544,8 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   };
   // Refused events quote their text only in a file named for them: stderr ends up in logs.
   runtime::JsonLinesSink sink({alerts, trace, dead, late, dead != &std::cerr, late != &std::cerr, shadow});
-  runtime::HostOutputs host_outputs{&sink, after_line, on_idle, admin ? std::function<void()>([&] {
+  RuleCounts counts(sink, *module);
+  runtime::HostOutputs host_outputs{&counts, after_line, on_idle, admin ? std::function<void()>([&] {
                                       line_start = std::chrono::steady_clock::now();
                                     }) : nullptr};
   runtime::FileHost file_host(*module, host_outputs, options);
@@ -613,7 +627,14 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
       "{:.2f} s ({:.0f} events/s)\n",
       name, s.read, s.used, s.dead_lettered, s.late, s.patients, s.fired, s.retracted, secs,
       secs > 0 ? s.read / secs : 0.0);
+  std::cerr << counts.Text(name);
   if (s.blank) std::cerr << fmt::format("{}: {} blank lines skipped\n", name, s.blank);
+  if (!o.stats.empty()) {
+    std::ofstream stats(o.stats, std::ios::binary | std::ios::trunc);
+    stats << counts.Json(name, s).dump(1) << "\n";
+    stats.flush();
+    if (!stats && write_error.empty()) write_error = "cannot write --stats " + o.stats;
+  }
   if (receiver) {
     const FhirReceiverStats r = receiver->stats();
     std::cerr << fmt::format("{}: FHIR over HTTP: {} requests: {} stored (200), {} refused (400, 415, 422){}\n", name,

@@ -169,6 +169,30 @@ else
 fi
 # cdr run's outputs: all opened and checked before any is emptied; never the input; 0600
 runlate="$src/tests/golden/run/late_events"  # its rules fire 8 alerts on its 7 events
+# --stats and the per-rule summary: the counts of the alerts file, counted here (eager
+# emission: the late RR revises first_rr, two retractions).
+"$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$runlate/events.ndjson" --emit eager \
+  --out "$tmp/stats-alerts.ndjson" --stats "$tmp/stats.json" 2>"$tmp/err"
+check "run --stats" 0 $?
+python3 - "$tmp/stats-alerts.ndjson" "$tmp/stats.json" <<'EOF' && ok || fail "--stats counts the alerts file's fires, retractions, final alerts and patients"
+import collections, json, sys
+fired, retracted, final = collections.Counter(), collections.Counter(), {}
+for line in open(sys.argv[1]):
+    a = json.loads(line)
+    (fired if a["action"] == "fire" else retracted)[a["rule"]] += 1
+    if a["action"] == "fire":
+        final[a["alert"]] = a
+    else:
+        final.pop(a["alert"])
+stats = {r["rule"]: r for r in json.load(open(sys.argv[2]))["rules"]}
+assert sum(retracted.values()) == 2, retracted
+for rule, r in stats.items():
+    mine = [a for a in final.values() if a["rule"] == rule]
+    severities = collections.Counter(a["severity"] for a in mine)
+    assert (r["fired"], r["retracted"], r["final"], r["patients"], r["final_by_severity"]) == \
+        (fired[rule], retracted[rule], len(mine), len({a["patient"] for a in mine}), dict(severities)), (rule, r)
+EOF
+expect_text "the summary has a line per rule" "$tmp/err" "first_rr                 5          2        3         3  low 3"
 cp "$runlate/events.ndjson" "$tmp/in.ndjson"; cp "$tmp/in.ndjson" "$tmp/in.orig"
 "$cdr" run --live draft --rules "$runlate/rules.cdr" --events "$tmp/in.ndjson" --out "$tmp/in.ndjson" 2>"$tmp/err"; check "run --out naming the input" 2 $?
 cmp -s "$tmp/in.ndjson" "$tmp/in.orig"; check "run --out naming the input: the input is intact" 0 $?
