@@ -248,7 +248,11 @@ void PrintCoverage(const ir::Module& module, const std::map<size_t, int>& tests_
       for (size_t k = 0; k < c.band_rows[b].size(); ++k) {
         ++total_rows;
         rows += c.band_rows[b][k];
-        if (!c.band_rows[b][k]) missing.push_back(fmt::format("bands #{} row {}", b + 1, k + 1));
+        if (c.band_rows[b][k]) continue;
+        const ir::BandTable& table = rule.bands[b];
+        missing.push_back(table.let.empty() || k >= table.rows.size()
+                              ? fmt::format("bands #{} row {}", b + 1, k + 1)
+                              : fmt::format("{} row `{}`", table.let, table.rows[k].text));
       }
     }
     std::cout << fmt::format("coverage {}: {} tests, when clauses {}/{}, band rows {}/{}", rule.id, count, whens,

@@ -162,6 +162,8 @@ class Formatter {
   }
 
  public:
+  std::string BandCondition(const ast::BandRow& row) { return Cond(row); }
+
   std::string RuleOnly(const ast::Rule& r, bool with_status) {
     with_status_ = with_status;
     Rule(r);
@@ -355,6 +357,8 @@ class Formatter {
 std::string Format(const ast::File& file, const std::string& source) {
   return Formatter(&file, source).Run();
 }
+
+std::string FormatBandCondition(const ast::BandRow& row) { return Formatter(nullptr, "").BandCondition(row); }
 
 std::string FormatRule(const ast::Rule& rule, bool with_status) {
   return Formatter(nullptr, "").RuleOnly(rule, with_status);

@@ -70,9 +70,11 @@ struct BandRow {
   bool is_else = false;
   int64_t low = INT64_MIN, high = INT64_MAX;
   InstId value = -1;  // in the block that holds the `bands`
+  std::string text;   // its condition as written (`> 8 and <= 11`), for coverage reports
 };
 struct BandTable {
   std::vector<BandRow> rows;
+  std::string let;  // the `let` it is in, for coverage reports
 };
 
 /// A value a rule reads: one signal of a schema.

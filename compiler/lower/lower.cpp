@@ -620,8 +620,10 @@ class RuleLowerer {
     BandTable table;
     bool integer = st.kind == TypeKind::Integer;
     int64_t step = 1;
+    table.let = current_let_;
     for (const auto& row : e.rows) {
       BandRow br;
+      br.text = format::FormatBandCondition(row);
       br.value = LowerAs(*row.value, block, info.type);
       using RK = ast::BandRow::Kind;
       auto scale = [&](int64_t raw, bool up) -> int64_t {

@@ -83,6 +83,33 @@ printf '\ntest "wrong on purpose" for qsofa {\n  given resp_rate 30 '"'"'/min'"'
 "$cdr" test "$tmp/wrong" >"$tmp/out" 2>&1; check "cdr test with a failing test" 1 $?
 expect_text "failure names the step" "$tmp/out" "qsofa.cdr:$line:3: expected a high alert at 0h, got none"
 expect_text "a wrong value names the step and the value found" "$tmp/out" "qsofa.cdr:$((line + 1)):3: expected score = 2 at 0h, got 1"
+# Coverage names a band row not exercised by its let and its condition.
+mkdir -p "$tmp/cover"
+cp -r "$src/rules/schema" "$tmp/cover/"
+cat >"$tmp/cover/b.cdr" <<'EOF'
+rule b version "1.0.0"
+  title "t"
+  owner "o"
+  status draft
+  cites "c"
+  uses vitals
+
+  let rr = last(resp_rate within 4h)
+  let rr_score = bands rr {
+    <= 8: 3;
+    > 8 and <= 20: 0;
+    > 20: 2;
+  } ?? 0
+  when rr_score >= 2 alert high "{rr_score}"
+
+test "fast" for b {
+  given resp_rate 25 '/min' at 0h
+  expect alert high at 0h
+}
+EOF
+"$cdr" test "$tmp/cover" >"$tmp/out" 2>&1; check "cdr test with rows not exercised" 0 $?
+expect_text "coverage names rows by let and text" "$tmp/out" \
+  "coverage b: 1 tests, when clauses 1/1, band rows 1/3; not exercised: rr_score row \`<= 8\`, rr_score row \`> 8 and <= 20\`"
 
 # cdr import physionet2019: one event per non-missing measured cell, checked against the files
 "$cdr" import physionet2019 "$src/tests/data/physionet2019" --out "$tmp/events.ndjson" 2>"$tmp/err"; check "import physionet2019" 0 $?

@@ -548,9 +548,9 @@ TEST(Ops, BandsPickTheFirstMatchingRow) {
     OpRule r;
     InstId zero = r.Constant(I(0)), one = r.Constant(I(1)), three = r.Constant(I(3));
     cdr::ir::BandTable closed;  // <= 8: 3; 9 .. 11: 1; 12 .. 20: 0 (integers); no else
-    closed.rows = {{false, INT64_MIN, 8, three}, {false, 9, 11, one}, {false, 12, 20, zero}};
+    closed.rows = {{false, INT64_MIN, 8, three, ""}, {false, 9, 11, one, ""}, {false, 12, 20, zero, ""}};
     cdr::ir::BandTable open = closed;
-    open.rows.push_back({true, INT64_MIN, INT64_MAX, three});
+    open.rows.push_back({true, INT64_MIN, INT64_MAX, three, ""});
     int32_t t_closed = r.AddBands(closed), t_open = r.AddBands(open);
     ExpectAuxCases(r, Op::Bands, Kind::Int,
                    {
