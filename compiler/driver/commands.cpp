@@ -2,8 +2,10 @@
 #include "compiler/driver/commands.h"
 #include "compiler/driver/diff.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "compiler/driver/frontend.h"
 #include "compiler/format/format.h"
@@ -13,7 +15,86 @@ namespace cdr::driver {
 
 const char* Version() { return "0.1.0"; }
 
+namespace {
+
+// The byte offset of a 1-based line and column (columns count code points) in `text`;
+// npos when the position is not in it.
+size_t ByteOffset(const std::string& text, int32_t line, int32_t column) {
+  size_t at = 0;
+  for (int32_t l = 1; l < line; ++l) {
+    at = text.find('\n', at);
+    if (at == std::string::npos) return std::string::npos;
+    ++at;
+  }
+  for (int32_t c = 1; c < column; ++c) {
+    if (at >= text.size() || text[at] == '\n') return std::string::npos;
+    ++at;
+    while (at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) ++at;  // a continuation byte
+  }
+  return at;
+}
+
+// `cdr lint --fix`: applies every fix-it of the diagnostics to its file (the first of two
+// that overlap), writes the files changed and shows what changed; false when a file
+// cannot be written.
+bool ApplyFixes(const Frontend& fe) {
+  struct Edit {
+    size_t begin, end;
+    std::string text;
+  };
+  std::map<size_t, std::vector<Edit>> edits;  // by file index
+  for (const auto& d : fe.diags.diagnostics()) {
+    for (const auto& f : d.fixes) {
+      if (!f.range.valid()) continue;
+      const std::string& text = fe.sources.Get(f.range.file).text();
+      size_t b = ByteOffset(text, f.range.line, f.range.column), e = ByteOffset(text, f.range.end_line, f.range.end_column);
+      if (b == std::string::npos || e == std::string::npos || e < b) continue;
+      edits[static_cast<size_t>(f.range.file.index)].push_back({b, e, f.replacement});
+    }
+  }
+  bool ok = true;
+  for (auto& [file, list] : edits) {
+    const source::SourceFile& src = fe.sources.Get(source::FileId{static_cast<int32_t>(file)});
+    std::stable_sort(list.begin(), list.end(), [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+    std::string out;
+    size_t at = 0, applied = 0;
+    for (const Edit& e : list) {
+      if (e.begin < at) continue;  // overlaps one applied: its diagnostic is reported again
+      out += src.text().substr(at, e.begin - at) + e.text;
+      at = e.end;
+      ++applied;
+    }
+    out += src.text().substr(at);
+    if (out == src.text()) continue;
+    std::ofstream w(src.name(), std::ios::binary | std::ios::trunc);
+    w << out;
+    w.flush();
+    if (!w) {
+      std::cerr << "cdr lint: cannot write " << src.name() << "\n";
+      ok = false;
+      continue;
+    }
+    std::cout << fmt::format("{}: {} fix{} applied\n", src.name(), applied, applied == 1 ? "" : "es")
+              << "--- " << src.name() << "\n+++ " << src.name() << " (fixed)\n" << LineDiff(src.text(), out);
+  }
+  return ok;
+}
+
+}  // namespace
+
 int Lint(const LintOptions& o) {
+  if (o.fix) {
+    Frontend fe;
+    std::string error;
+    if (!fe.Compile(o.paths, error)) {
+      std::cerr << "cdr lint: " << error << "\n";
+      return kUsage;
+    }
+    if (!ApplyFixes(fe)) return kUsage;
+    LintOptions again = o;
+    again.fix = false;
+    return Lint(again);  // what is left, checked again
+  }
   Frontend fe;
   std::string error;
   // Compile lowers too: a rule that checks but cannot run is an error.

@@ -29,6 +29,7 @@ struct LintOptions {
   std::string format = "text";  // text | json | sarif
   bool werror = false;
   bool color = false;
+  bool fix = false;  // apply the fix-its, show what changed, then lint again
 };
 int Lint(const LintOptions& options);
 

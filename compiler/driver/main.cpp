@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json", "sarif"}));
   lint_cmd->add_flag("--werror", lint.werror, "treat warnings as errors (exit 1)");
   lint_cmd->add_flag("--color", lint.color, "color the text output");
+  lint_cmd->add_flag("--fix", lint.fix, "apply the fix-its to the files (showing what changed), then lint again");
 
   FmtOptions fmt_opts;
   auto* fmt_cmd = app.add_subcommand("fmt", "format .cdr files canonically, in place");

@@ -32,6 +32,18 @@ check "lint json content" 0 $?
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d["runs"][0]; assert d["version"]=="2.1.0" and r["tool"]["driver"]["name"]=="cdr"; assert all(x["ruleId"]=="band-gap" and x["level"]=="error" and x["message"]["text"] and x["locations"] for x in r["results"])' "$tmp/out.sarif"
 check "lint sarif content" 0 $?
 
+# lint --fix: the fix-its applied (what changed shown), then linted again: every error of
+# this file has a fix, so none is left. The expected file is made here with sed.
+cp "$golden/fail_undefined_message_name.cdr" "$tmp/fixme.cdr"
+sed -e '/ alert / s/{r}/{rr}/' -e '/ alert / s/{scroe}/{score}/' "$golden/fail_undefined_message_name.cdr" >"$tmp/fixed.want"
+"$cdr" lint --fix "$tmp/fixme.cdr" >"$tmp/out" 2>&1; check "lint --fix fixes every error it has a fix for" 0 $?
+cmp -s "$tmp/fixed.want" "$tmp/fixme.cdr" && ok || { fail "lint --fix wrote the fixes"; diff "$tmp/fixed.want" "$tmp/fixme.cdr"; }
+expect_text "lint --fix says what it applied" "$tmp/out" "fixme.cdr: 2 fixes applied"
+expect_text "lint --fix shows the change" "$tmp/out" '+  when score > 20 '"'"'/min'"'"' alert high "RR {score} high"'
+cp "$golden/fail_invalid_metadata.cdr" "$tmp/partly.cdr"
+"$cdr" lint --fix "$tmp/partly.cdr" >"$tmp/out" 2>&1; check "lint --fix with errors left" 1 $?
+expect_text "what has no fix is still reported" "$tmp/out" 'version "1.0" is not a semantic version'
+
 # fmt: check, rewrite in place, refuse files with errors
 printf 'rule r version "1.0.0"\n title "t"   owner "o"\n status draft cites "c" // why\n' > "$tmp/messy.cdr"
 "$cdr" fmt --check "$tmp/messy.cdr" >"$tmp/out" 2>&1; check "fmt --check on unformatted" 1 $?
