@@ -50,7 +50,8 @@ const RuleGovernance* Governance::Find(const std::string& id) const {
   return nullptr;
 }
 
-std::string DefaultApprovalsPath(const std::vector<std::string>& rule_paths) {
+std::string ApprovalsPath(const std::string& given, const std::vector<std::string>& rule_paths) {
+  if (!given.empty()) return given;
   if (rule_paths.empty()) return "approvals.jsonl";
   fs::path first(rule_paths[0]);
   std::error_code ec;
@@ -179,7 +180,7 @@ Governance Govern(const Frontend& fe, const std::vector<std::string>& rule_paths
   g.roles = policy.roles;
   g.signed_approvals = policy.signed_approvals;
   g.policy_ruleset = policy.ruleset;
-  g.approvals_path = options.approvals_path.empty() ? DefaultApprovalsPath(rule_paths) : options.approvals_path;
+  g.approvals_path = ApprovalsPath(options.approvals_path, rule_paths);
   g.keys_dir = (fs::path(g.approvals_path).parent_path() / "keys").string();
   const int live_rank = StatusRank(g.live);
 
@@ -326,16 +327,21 @@ bool GovernOrReport(Frontend& fe, const std::vector<std::string>& rule_paths, co
     std::cerr << command << ": the rule set is refused (docs/governance.md)\n";
     return false;
   }
-  std::set<std::string> excluded = out.excluded();
+  if (!ApplyGovernance(fe, out)) {
+    std::cerr << command << ": the rules that run do not compile without those that do not\n";
+    return false;
+  }
+  return true;
+}
+
+bool ApplyGovernance(Frontend& fe, const Governance& g) {
+  std::set<std::string> excluded = g.excluded();
   if (!excluded.empty()) {
-    fe.excluded = excluded;
-    if (!fe.Lower()) {
-      std::cerr << command << ": the rules that run do not compile without those that do not\n";
-      return false;
-    }
+    fe.excluded = std::move(excluded);
+    if (!fe.Lower()) return false;
   }
   for (ir::Rule& r : fe.module.rules) {
-    const RuleGovernance* rg = out.Find(r.id);
+    const RuleGovernance* rg = g.Find(r.id);
     r.shadow = rg && rg->mode == RuleMode::Shadow;
   }
   return true;

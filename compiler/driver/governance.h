@@ -64,9 +64,9 @@ struct Governance {
 /// The rank of a status for `live` (draft 0, review 1, approved 2; none 3), or -1.
 int StatusRank(const std::string& status);
 
-/// Where the approvals log is by default: approvals.jsonl in the directory of the first
-/// rules path (itself when a directory).
-std::string DefaultApprovalsPath(const std::vector<std::string>& rule_paths);
+/// The approvals log: `given` (--approvals) when not empty, else approvals.jsonl in the
+/// directory of the first rules path (itself when a directory).
+std::string ApprovalsPath(const std::string& given, const std::vector<std::string>& rule_paths);
 
 /// The statement an approver signs (Ed25519): the rule, its version and hash, who, role, note.
 std::string ApprovalStatement(const std::string& rule, const std::string& version, const std::string& hash,
@@ -84,9 +84,13 @@ bool SignableName(const std::string& name);
 /// Decides how each rule of a compiled rule set runs.
 Governance Govern(const Frontend& fe, const std::vector<std::string>& rule_paths, const GovernanceOptions& options);
 
+/// Makes a compiled rule set what `g` decided: the rules that do not run left out (the
+/// module lowered again), those in shadow marked. False when the rules that run do not
+/// compile without the others.
+bool ApplyGovernance(Frontend& fe, const Governance& g);
+
 /// Governs a compiled rule set for `command` (run, serve): reports the errors (false:
-/// refused) and warnings on stderr, then drops the rules that do not run and lowers again,
-/// marking shadow rules.
+/// refused) and warnings on stderr, then applies the decision (ApplyGovernance).
 bool GovernOrReport(Frontend& fe, const std::vector<std::string>& rule_paths, const GovernanceOptions& options,
                     const std::string& command, Governance& out);
 

@@ -58,7 +58,7 @@ int Approve(const ApproveOptions& o) {
       return kUsage;
     }
   }
-  const std::string path = o.approvals.empty() ? DefaultApprovalsPath(o.rules) : o.approvals;
+  const std::string path = ApprovalsPath(o.approvals, o.rules);
   std::string error;
   auto log = LogWriter::Open(path, error);
   std::optional<LogWriter> audit;

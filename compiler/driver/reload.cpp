@@ -68,11 +68,6 @@ RuleReloader::~RuleReloader() {
   if (inotify_ >= 0) ::close(inotify_);
 }
 
-std::string RuleReloader::ApprovalsPath() const {
-  return options_.governance.approvals_path.empty() ? DefaultApprovalsPath(options_.paths)
-                                                    : options_.governance.approvals_path;
-}
-
 bool RuleReloader::Watch(std::string& error) {
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) {
@@ -92,7 +87,7 @@ bool RuleReloader::Watch(std::string& error) {
     }
   }
   // The approvals log and the approvers' keys: a new approval can make a rule live.
-  const fs::path approvals = ApprovalsPath();
+  const fs::path approvals = ApprovalsPath(options_.governance.approvals_path, options_.paths);
   approvals_name_ = approvals.filename().string();
   dirs.insert(approvals.parent_path().empty() ? "." : approvals.parent_path().string());
   std::error_code ec;
@@ -211,16 +206,9 @@ RuleReloader::Result RuleReloader::Build(const std::string& reason) {
                                   r.governance->errors[0]);
     return r;
   }
-  if (!r.governance->excluded().empty()) {
-    fe->excluded = r.governance->excluded();
-    if (!fe->Lower()) {
-      r.refusal = "the rules that run do not compile without those that do not";
-      return r;
-    }
-  }
-  for (ir::Rule& rule : fe->module.rules) {
-    const RuleGovernance* g = r.governance->Find(rule.id);
-    rule.shadow = g && g->mode == RuleMode::Shadow;
+  if (!ApplyGovernance(*fe, *r.governance)) {
+    r.refusal = "the rules that run do not compile without those that do not";
+    return r;
   }
   // A schema change that takes events or values from a signal a running rule reads. (A
   // module that ran stays alive after a swap: the pointer is read under the lock, the

@@ -85,7 +85,6 @@ class RuleReloader {
  private:
   void Work();
   Result Build(const std::string& reason);
-  std::string ApprovalsPath() const;
 
   Options options_;
   std::string running_;                         // the running module's fingerprint, under mu_
