@@ -123,6 +123,30 @@ std::optional<Decimal> Checker::Number(const std::string& text, const SourceRang
   return d;
 }
 
+void Checker::RecordSignal(const std::string& name, const SourceRange& use, const SignalInfo* info) {
+  Record(sema::Symbol::Kind::Signal, name, use, info->decl->name_range);
+  sema::Symbol& s = model_.symbols.back();
+  s.signal = info;
+  size_t dot = name.find('.');
+  if (dot == std::string::npos) return;
+  // A derived signal is defined by its rule's `let`; a response to a rule's alerts, by the rule.
+  auto r = rules_by_name_.find(name.substr(0, dot));
+  if (r == rules_by_name_.end()) return;
+  s.rule = r->second;
+  s.decl = r->second->name_range;
+  const auto& lets = rule_let_items_[r->second];
+  if (auto l = lets.find(name.substr(dot + 1)); l != lets.end()) {
+    s.let = l->second;
+    s.decl = l->second->name_ranges[0];
+  }
+}
+
+void Checker::RecordLet(const ast::Rule& rule, const ast::RuleItem& let, const SourceRange& use) {
+  Record(sema::Symbol::Kind::Let, let.names[0], use, let.name_ranges[0]);
+  model_.symbols.back().let = &let;
+  model_.symbols.back().rule = &rule;
+}
+
 }  // namespace cdr::sema::checker
 
 namespace cdr::sema {

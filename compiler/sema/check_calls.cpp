@@ -18,6 +18,8 @@ ExprInfo Checker::Call(const Expr& e, Scope& scope) {
     }
     return Err();
   }
+  Record(sema::Symbol::Kind::Function, e.text, e.name_range, {});
+  model_.symbols.back().function = f->id;
   int n = static_cast<int>(e.args.size());
   if (n < f->min_args || n > f->max_args) {
     std::string takes = f->min_args == f->max_args

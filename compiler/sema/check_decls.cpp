@@ -17,6 +17,7 @@ void Checker::Schema(const ast::Schema& s) {
     return;
   }
   schema_decls_[s.name] = &s;
+  Record(sema::Symbol::Kind::Schema, s.name, s.name_range, s.name_range);
   if (!s.version.empty() && !IsSemver(ast::Unquote(s.version))) {
     Error<Msg::NotSemver>(s.version_range, s.version);
   }
@@ -79,7 +80,7 @@ void Checker::Schema(const ast::Schema& s) {
         }
       }
     }
-    signals.emplace(sig.name, std::move(info));
+    RecordSignal(sig.name, sig.name_range, &signals.emplace(sig.name, std::move(info)).first->second);
   }
 }
 
@@ -204,6 +205,8 @@ void Checker::Rule(const ast::Rule& r) {
   }
   RuleMetadata(r);
   rules_by_name_.emplace(r.name, &r);
+  Record(sema::Symbol::Kind::Rule, r.name, r.name_range, r.name_range);
+  model_.symbols.back().rule = &r;
   checked_rules_.insert(r.name);
   current_rule_ = &r;
   for (const auto& it : r.items) {
@@ -270,6 +273,7 @@ void Checker::Uses(const ast::RuleItem& it, Scope& scope) {
       continue;
     }
     scope.schema_names.push_back(it.names[i]);
+    Record(sema::Symbol::Kind::Schema, it.names[i], it.name_ranges[i], schema_decls_[it.names[i]]->name_range);
     for (const auto& [n, info] : s->second) scope.signals.emplace(n, &info);
   }
 }
@@ -290,6 +294,7 @@ void Checker::Let(const ast::Rule& r, const ast::RuleItem& it, Scope& scope) {
   }
   // Used above its definition (an error there already): not also an unused let.
   scope.lets->emplace(name, LetInfo{&it, info, used_before_definition_.count(&it) > 0});
+  RecordLet(r, it, it.name_ranges[0]);
   rule_lets_[&r].emplace(name, info.type);
   rule_let_items_[&r].emplace(name, &it);
 }
@@ -341,6 +346,10 @@ void Checker::Message(const ast::Rule& r, const ast::RuleItem& it, std::map<std:
     range.end_column = range.column + source::CodePoints(name) + 2;
     if (auto l = lets.find(name); l != lets.end()) {
       l->second.used = true;
+      SourceRange inner = range;
+      inner.column += 1;
+      inner.end_column -= 1;
+      RecordLet(r, *l->second.item, inner);
     } else {
       auto* d = Error<Msg::UndefinedMessageName>(range, name, r.name);
       std::vector<std::string> names;

@@ -219,8 +219,11 @@ std::string Checker::Text(const Expr& e) {
 
 const SignalInfo* Checker::Signal(const std::string& name, const SourceRange& r, Scope& scope) {
   auto it = scope.signals.find(name);
-  if (it != scope.signals.end()) return it->second;
-  if (name.find('.') != std::string::npos) return Derived(name, r, scope);
+  const SignalInfo* found = it != scope.signals.end()           ? it->second
+                            : name.find('.') != std::string::npos ? Derived(name, r, scope)
+                                                                  : nullptr;
+  if (found) RecordSignal(name, r, found);
+  if (found || name.find('.') != std::string::npos) return found;
   if (scope.lets && scope.lets->count(name)) {
     Error<Msg::LetNotSignal>(r, name);
     return nullptr;
@@ -234,11 +237,13 @@ ExprInfo Checker::Name(const Expr& e, Scope& scope) {
   if (scope.lets) {
     if (auto it = scope.lets->find(e.text); it != scope.lets->end()) {
       it->second.used = true;
+      if (current_rule_) RecordLet(*current_rule_, *it->second.item, e.range);
       ExprInfo i = it->second.info;
       return i;
     }
   }
   if (auto it = scope.signals.find(e.text); it != scope.signals.end()) {
+    RecordSignal(e.text, e.range, it->second);
     if (scope.in_sustained) {
       ExprInfo i = Of(it->second->type, true);
       i.origin = it->second;

@@ -18,6 +18,8 @@ void Checker::Test(const ast::Test& t) {
     if (!sug.empty()) AddNote(d, {}, "did you mean `" + sug + "`?");
     return;
   }
+  Record(sema::Symbol::Kind::Rule, t.target, t.target_range, r->second->name_range);
+  model_.symbols.back().rule = r->second;
   Scope scope;
   scope.signals = rule_signals_[r->second];
   Scope none;
@@ -44,6 +46,9 @@ void Checker::Test(const ast::Test& t) {
         DidYouMean(d, s.signal, s.signal_range, Keys(lets));
         continue;
       }
+      if (auto item = rule_let_items_[r->second].find(s.signal); item != rule_let_items_[r->second].end()) {
+        RecordLet(*r->second, *item->second, s.signal_range);
+      }
       if (!s.value || let->second.IsError()) continue;  // `null` fits every type
       PlainFits(*s.value, let->second, s.signal, {});
       continue;
@@ -63,6 +68,7 @@ void Checker::Test(const ast::Test& t) {
         continue;
       }
       sig = it->second;
+      RecordSignal(s.signal, s.signal_range, sig);
     } else if (!stdlib::IsResponseMember(s.signal.substr(dot + 1))) {
       Error<Msg::TestGivenDerived>(s.signal_range, s.signal, s.signal.substr(0, dot));
       continue;

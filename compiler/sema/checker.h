@@ -101,6 +101,14 @@ class Checker {
 
   std::optional<stdlib::Unit> Unit(const std::string& text, const SourceRange& r);
 
+  // Records a resolved name for the tools (Model::symbols).
+  void Record(sema::Symbol::Kind kind, const std::string& name, const SourceRange& use, const SourceRange& decl) {
+    sema::Symbol& s = model_.symbols.emplace_back();
+    s.kind = kind, s.name = name, s.use = use, s.decl = decl;
+  }
+  void RecordSignal(const std::string& name, const SourceRange& use, const SignalInfo* info);
+  void RecordLet(const ast::Rule& rule, const ast::RuleItem& let, const SourceRange& use);
+
   std::optional<Decimal> Number(const std::string& text, const SourceRange& r, bool negated = false);
 
   // ---- schemas -------------------------------------------------------------

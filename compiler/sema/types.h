@@ -59,6 +59,20 @@ struct ExprInfo {
   std::optional<stdlib::Function> function; // a call: the built-in it resolved to
 };
 
+/// A name as written in the files, and what it names: the language server's hover,
+/// go-to-definition and references (docs/editors.md).
+struct Symbol {
+  enum class Kind { Signal, Let, Rule, Schema, Function };
+  Kind kind = Kind::Signal;
+  std::string name;
+  source::SourceRange use;   // where it is written
+  source::SourceRange decl;  // its definition (equal to `use` at the definition; invalid for a built-in)
+  const SignalInfo* signal = nullptr;  // Signal (a derived signal also names its `let`)
+  const ast::RuleItem* let = nullptr;  // Let, or a derived signal's let
+  const ast::Rule* rule = nullptr;     // Rule, or the rule of a Let
+  std::optional<stdlib::Function> function;  // Function
+};
+
 /// Everything the checker learned, for the later stages (IR lowering, lint, tools).
 struct Model {
   std::map<std::string, std::map<std::string, SignalInfo>> schemas;  // schema -> signal -> info
@@ -81,6 +95,8 @@ struct Model {
   std::list<ast::SignalDecl> derived_decls;
   /// The responses to a rule's alerts (`rule.acknowledged`, ...) that some rule reads.
   std::map<std::string, SignalInfo> responses;
+  /// Every resolved name of the files (definitions included), in checking order.
+  std::vector<Symbol> symbols;
 };
 
 

@@ -5,6 +5,9 @@
 
 #include <antlr4-runtime.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "CdrLexer.h"
 #include "CdrParser.h"
 #include "stdlib/utf8.h"
@@ -850,6 +853,72 @@ ast::File Parse(const source::SourceManager& sources, source::FileId file, diag:
 
 ast::File ParseExpression(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags) {
   return ParseAs(sources, file, diags, kMaxFileBytes, true);
+}
+
+std::vector<Token> Lex(const source::SourceManager& sources, source::FileId file) {
+  std::vector<Token> out;
+  const std::string& text = sources.Get(file).text();
+  if (text.size() > kMaxFileBytes) return out;
+  try {
+    antlr4::ANTLRInputStream input(text);
+    CdrLexer lexer(&input);
+    lexer.removeErrorListeners();
+    const antlr4::dfa::Vocabulary& vocabulary = lexer.getVocabulary();
+    for (const auto& t : lexer.getAllTokens()) {
+      Token k;
+      k.range = TokenRange(file, t.get());
+      switch (t->getType()) {
+        case CdrLexer::INVALID_CHAR:
+          continue;
+        case CdrLexer::IDENT:
+          k.kind = Token::Kind::Name;
+          break;
+        case CdrLexer::NUMBER:
+        case CdrLexer::DURATION:
+          k.kind = Token::Kind::Number;
+          break;
+        case CdrLexer::DATETIME:
+          k.kind = Token::Kind::DateTime;
+          break;
+        case CdrLexer::STRING:
+        case CdrLexer::SQSTRING:
+        case CdrLexer::UNTERMINATED_STRING:
+          k.kind = Token::Kind::Text;
+          break;
+        case CdrLexer::LINE_COMMENT:
+        case CdrLexer::BLOCK_COMMENT:
+          k.kind = Token::Kind::Comment;
+          break;
+        default: {
+          std::string literal = std::string(vocabulary.getLiteralName(t->getType()));
+          bool word = literal.size() > 2 && std::isalpha(static_cast<unsigned char>(literal[1]));
+          k.kind = word ? Token::Kind::Keyword : Token::Kind::Punctuation;
+        }
+      }
+      out.push_back(k);
+    }
+  } catch (...) {
+    // The lexer of valid UTF-8 does not throw; whatever it did is not worth a crash.
+  }
+  return out;
+}
+
+const std::vector<std::string>& Keywords() {
+  static const std::vector<std::string> words = [] {
+    std::vector<std::string> w;
+    antlr4::ANTLRInputStream input("");
+    CdrLexer lexer(&input);
+    const antlr4::dfa::Vocabulary& v = lexer.getVocabulary();
+    for (size_t i = 0; i <= v.getMaxTokenType(); ++i) {
+      std::string literal = std::string(v.getLiteralName(i));
+      if (literal.size() > 2 && std::isalpha(static_cast<unsigned char>(literal[1]))) {
+        w.push_back(literal.substr(1, literal.size() - 2));
+      }
+    }
+    std::sort(w.begin(), w.end());
+    return w;
+  }();
+  return words;
 }
 
 }  // namespace cdr::syntax

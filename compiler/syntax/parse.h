@@ -1,6 +1,9 @@
 // compiler/syntax/parse.h: text to AST. The only folder that includes ANTLR headers.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "compiler/ast/ast.h"
 #include "compiler/diag/diagnostic.h"
 
@@ -18,5 +21,18 @@ ast::File Parse(const source::SourceManager& sources, source::FileId file, diag:
 /// Parses a file that holds one closed expression (`cdr eval`). The tree is a synthetic
 /// rule `eval` (ast::Rule::synthetic) whose one `let value` is the expression.
 ast::File ParseExpression(const source::SourceManager& sources, source::FileId file, diag::DiagnosticEngine& diags);
+
+/// A token as an editor colours it (the language server's semantic tokens).
+struct Token {
+  enum class Kind { Keyword, Name, Number, Text, DateTime, Comment, Punctuation } kind = Kind::Name;
+  source::SourceRange range;
+};
+
+/// The tokens of one file, comments included, invalid characters left out. Never throws;
+/// a file over the size limit has none.
+std::vector<Token> Lex(const source::SourceManager& sources, source::FileId file);
+
+/// The words of the grammar (`rule`, `when`, `within`, ...), sorted: editor completion.
+const std::vector<std::string>& Keywords();
 
 }  // namespace cdr::syntax
