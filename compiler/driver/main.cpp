@@ -5,6 +5,7 @@
 
 #include "compiler/driver/commands.h"
 #include "compiler/driver/eval.h"
+#include "compiler/driver/lsp.h"
 
 namespace {
 
@@ -245,6 +246,10 @@ int main(int argc, char** argv) {
   diff_cmd->add_option("--allowed-lateness", diff_opts.allowed_lateness, "as `cdr run` (default 24h)");
   diff_cmd->add_option("--max-ahead", diff_opts.max_ahead, "as `cdr run` (default off: a history is replayed)");
 
+  auto* lsp_cmd = app.add_subcommand("lsp", "a language server (LSP 3.17) on stdin and stdout, for editors");
+  bool lsp_stdio = false;
+  lsp_cmd->add_flag("--stdio", lsp_stdio, "serve on stdin and stdout (the only transport; editors pass it)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -259,6 +264,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*lint_cmd) return Lint(lint);
+    if (*lsp_cmd) return lsp::Serve(0, 1);
     if (*fmt_cmd) return Fmt(fmt_opts);
     if (*ast_cmd) return Ast(ast_path, ast_ranges);
     if (*ir_cmd) return Ir(ir_paths);
