@@ -381,7 +381,11 @@ struct Server::Impl {
     std::vector<std::string> out;
     std::set<std::string> current;
     for (auto& [root, set] : sets) {
-      if (set.dirty) Analyse(set);
+      if (!set.dirty) {  // published when it was analysed
+        for (const auto& [path, _] : set.ids) current.insert(PathToUri(path));
+        continue;
+      }
+      Analyse(set);
       for (const auto& [path, indices] : set.diags) {
         json list = json::array();
         for (size_t i : indices) list.push_back(Diagnostic(*set.fe, set.fe->diags.diagnostics()[i]));
