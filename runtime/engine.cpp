@@ -898,7 +898,13 @@ AlertBody Engine::MakeAlertBody(const Patient& p, size_t r, const Point& point, 
     }
     const ir::Let& let = rule.lets[static_cast<size_t>(part.let)];
     const Datum& d = body.values[static_cast<size_t>(part.let)];
-    body.message += DatumText(d);
+    if (part.places >= 0 && d.kind == Datum::Kind::Dec) {
+      body.message += stdlib::Decimal::FromRaw(d.v).ToFixed(part.places);
+    } else if (part.places >= 0 && d.kind == Datum::Kind::Int) {
+      body.message += stdlib::Decimal::FromRaw(d.v * stdlib::Decimal::kOne).ToFixed(part.places);
+    } else {
+      body.message += DatumText(d);
+    }
     if (d.kind != Datum::Kind::Unknown && d.kind != Datum::Kind::Text && !let.unit.empty() && let.unit != "1") {
       body.message += " " + let.unit;
     }

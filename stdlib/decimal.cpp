@@ -1,6 +1,7 @@
 // stdlib/decimal.cpp: exact fixed-point decimal arithmetic.
 #include "stdlib/decimal.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace cdr::stdlib {
@@ -96,6 +97,24 @@ std::string Decimal::ToShortString() const {
   std::string s = ToString();
   if (s.size() > 2 && s.compare(s.size() - 2, 2, ".0") == 0) s.resize(s.size() - 2);
   return s;
+}
+
+std::string Decimal::ToFixed(int places) const {
+  places = std::clamp(places, 0, kScale);
+  int64_t unit = 1;
+  for (int i = places; i < kScale; ++i) unit *= 10;
+  // |raw| rounded half away from zero to a multiple of `unit`, in units.
+  Int128 magnitude = raw_ < 0 ? -static_cast<Int128>(raw_) : static_cast<Int128>(raw_);
+  Int128 q = magnitude / unit + (magnitude % unit * 2 >= unit ? 1 : 0);
+  int64_t scale = 1;
+  for (int i = 0; i < places; ++i) scale *= 10;
+  std::string out = raw_ < 0 && q != 0 ? "-" : "";
+  out += std::to_string(static_cast<int64_t>(q / scale));
+  if (places > 0) {
+    std::string frac = std::to_string(static_cast<int64_t>(q % scale));
+    out += "." + std::string(static_cast<size_t>(places) - frac.size(), '0') + frac;
+  }
+  return out;
 }
 
 std::optional<Decimal> Add(Decimal a, Decimal b) {

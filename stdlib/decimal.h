@@ -41,6 +41,9 @@ class Decimal {
   std::string ToString() const;
   /// As ToString, but integers without the `.0` (for messages: `8`, `35.1`).
   std::string ToShortString() const;
+  /// Exactly `places` decimal places (0 to 8), rounded half away from zero as `round`:
+  /// `1.01` for 1.00775 at 2, `-0.13` for -0.125, `3` for 2.5 at 0 (message formats `{x:.2}`).
+  std::string ToFixed(int places) const;
   double ToDouble() const { return static_cast<double>(raw_) / kOne; }
   bool IsInteger() const { return raw_ % kOne == 0; }
 

@@ -93,6 +93,7 @@ struct Let {
 struct MessagePart {
   std::string text;  // literal text, or
   int32_t let = -1;  // a let's value
+  int32_t places = -1;  // `{name:.N}`: exactly N decimal places; -1: as the value prints
 };
 
 struct When {

@@ -143,7 +143,13 @@ std::string Print(const Module& m) {
     }
     for (const When& w : r.whens) {
       std::string msg;
-      for (const auto& p : w.message) msg += p.let >= 0 ? "{" + r.lets[static_cast<size_t>(p.let)].name + "}" : p.text;
+      for (const auto& p : w.message) {
+        if (p.let < 0) {
+          msg += p.text;
+        } else {
+          msg += "{" + r.lets[static_cast<size_t>(p.let)].name + (p.places >= 0 ? fmt::format(":.{}", p.places) : "") + "}";
+        }
+      }
       out += fmt::format("  when %{} alert {} \"{}\"\n", w.cond, w.severity, msg);
     }
     for (const Timer& t : r.timers) out += "  timer " + instant(t) + "\n";

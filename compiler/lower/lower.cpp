@@ -126,11 +126,17 @@ class RuleLowerer {
       if (text[i] == '{') {
         size_t close = text.find('}', i);
         if (close != std::string::npos) {
-          auto it = let_index_.find(text.substr(i + 1, close - i - 1));
+          std::string name = text.substr(i + 1, close - i - 1);
+          int32_t places = -1;
+          if (size_t colon = name.find(':'); colon != std::string::npos) {  // `.N`, checked by sema
+            places = std::stoi(name.substr(colon + 2));
+            name.resize(colon);
+          }
+          auto it = let_index_.find(name);
           if (it != let_index_.end()) {
             if (!lit.empty()) parts.push_back(MessagePart{lit, -1});
             lit.clear();
-            parts.push_back(MessagePart{"", it->second});
+            parts.push_back(MessagePart{"", it->second, places});
             i = close;
             continue;
           }

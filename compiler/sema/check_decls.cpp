@@ -344,12 +344,28 @@ void Checker::Message(const ast::Rule& r, const ast::RuleItem& it, std::map<std:
     SourceRange range = it.message_range;
     range.column = col + cp - 1;
     range.end_column = range.column + source::CodePoints(name) + 2;
+    std::string spec;  // `{name:.N}`
+    if (size_t colon = name.find(':'); colon != std::string::npos) {
+      spec = name.substr(colon + 1);
+      name.resize(colon);
+      bool ok = spec.size() == 2 && spec[0] == '.' && spec[1] >= '0' && spec[1] <= '8';
+      if (!ok) {
+        auto* d = Error<Msg::MessageFormatSpec>(range, name + ":" + spec);
+        if (d && spec.size() >= 2 && spec[0] == '.' && std::isdigit(static_cast<unsigned char>(spec[1]))) {
+          AddNote(d, {}, "a decimal has 8 places: `.8` shows them all");
+        }
+      }
+    }
     if (auto l = lets.find(name); l != lets.end()) {
       l->second.used = true;
       SourceRange inner = range;
       inner.column += 1;
-      inner.end_column -= 1;
+      inner.end_column = inner.column + source::CodePoints(name);
       RecordLet(r, *l->second.item, inner);
+      const Type& t = l->second.info.type;
+      if (!spec.empty() && !t.IsError() && !t.IsNumeric() && t.kind != TypeKind::Quantity) {
+        Error<Msg::MessageFormatType>(range, name + ":" + spec, name, ToString(t));
+      }
     } else {
       auto* d = Error<Msg::UndefinedMessageName>(range, name, r.name);
       std::vector<std::string> names;
@@ -359,7 +375,7 @@ void Checker::Message(const ast::Rule& r, const ast::RuleItem& it, std::map<std:
         AddNote(d, {}, "did you mean `" + sug + "`?");
         SourceRange inner = range;
         inner.column += 1;
-        inner.end_column -= 1;
+        inner.end_column = inner.column + source::CodePoints(name);
         d->fixes.push_back(diag::FixIt{inner, sug});
       }
     }

@@ -25,6 +25,22 @@ TEST(Decimal, ParsesAndPrints) {
 }
 
 // The brief's example: binary floating point gets this wrong (3.3 - 3.0 = 0.2999...).
+// Message formats `{x:.N}`: exactly N places, half away from zero (as CQL's Round).
+TEST(Decimal, ToFixedRoundsHalfAwayFromZero) {
+  EXPECT_EQ(D("1.00775194").ToFixed(2), "1.01");
+  EXPECT_EQ(D("1.125").ToFixed(2), "1.13");
+  EXPECT_EQ(D("-1.125").ToFixed(2), "-1.13");
+  EXPECT_EQ(D("1.124").ToFixed(2), "1.12");
+  EXPECT_EQ(D("2.5").ToFixed(0), "3");
+  EXPECT_EQ(D("-2.5").ToFixed(0), "-3");
+  EXPECT_EQ(D("-0.004").ToFixed(2), "0.00");  // no "-0.00"
+  EXPECT_EQ(D("0.05").ToFixed(1), "0.1");
+  EXPECT_EQ(D("7").ToFixed(3), "7.000");
+  EXPECT_EQ(D("0.00000001").ToFixed(8), "0.00000001");
+  EXPECT_EQ(D("99.995").ToFixed(2), "100.00");
+  EXPECT_EQ(Decimal::FromRaw(INT64_MAX).ToFixed(0), "92233720369");
+}
+
 TEST(Decimal, SubtractionIsExact) {
   auto diff = Sub(D("3.3"), D("3.0"));
   ASSERT_TRUE(diff);
