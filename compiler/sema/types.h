@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compiler/ast/ast.h"
+#include "compiler/source/suggest.h"
 #include "stdlib/decimal.h"
 #include "stdlib/functions.h"
 #include "stdlib/units.h"
@@ -100,10 +101,7 @@ struct Model {
 };
 
 
-/// Edit distance (optimal string alignment: a swap of two neighbours is one edit), for
-/// "did you mean" suggestions.
-size_t EditDistance(std::string_view a, std::string_view b);
-/// The closest candidate within a small distance, or empty.
-std::string Suggest(std::string_view name, const std::vector<std::string>& candidates);
+using source::EditDistance;  // compiler/source/suggest.h
+using source::Suggest;
 
 }  // namespace cdr::sema
