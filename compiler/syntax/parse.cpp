@@ -7,9 +7,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <optional>
 
 #include "CdrLexer.h"
 #include "CdrParser.h"
+#include "compiler/source/suggest.h"
 #include "stdlib/utf8.h"
 
 namespace cdr::syntax {
@@ -101,14 +104,77 @@ std::string Describe(const antlr4::dfa::Vocabulary& vocab, size_t type) {
   }
 }
 
+// The keyword a word that the grammar cannot take most likely is: `alrt` where `alert` is
+// expected, or `lett` / `supress` starting a line of a rule (the items of the construct the
+// word is in count first: `lett` is one edit from both `let` and `test`).
+struct KeywordFix {
+  size_t index;  // of the token
+  size_t type;   // the keyword's token type
+  std::string keyword;
+};
+
+std::optional<KeywordFix> KeywordFor(const antlr4::Token* t, const antlr4::misc::IntervalSet& expected,
+                                     const std::vector<std::unique_ptr<antlr4::Token>>& tokens,
+                                     const antlr4::dfa::Vocabulary& vocab) {
+  if (!t || t->getType() != CdrLexer::IDENT || t->getTokenIndex() >= tokens.size()) return std::nullopt;
+  auto word = [&](size_t type) {
+    std::string l = std::string(vocab.getLiteralName(type));
+    return l.size() > 2 && std::isalpha(static_cast<unsigned char>(l[1])) ? l.substr(1, l.size() - 2) : std::string{};
+  };
+  auto type_of = [&](const std::string& keyword) -> size_t {
+    for (size_t i = 0; i <= vocab.getMaxTokenType(); ++i) {
+      if (word(i) == keyword) return i;
+    }
+    return 0;
+  };
+  const size_t index = t->getTokenIndex();
+  std::vector<std::string> items;
+  bool line_start = index == 0 || tokens[index - 1]->getLine() != t->getLine();
+  for (size_t i = index; line_start && i-- > 0;) {  // the construct: its keyword at column 1
+    const antlr4::Token* k = tokens[i].get();
+    if (k->getCharPositionInLine() != 0) continue;
+    std::string w = word(k->getType());
+    if (w == "rule") items = {"title", "owner", "status", "cites", "uses", "let", "when", "suppress"};
+    if (w == "schema") items = {"signal", "event", "valueset"};
+    if (w == "test") items = {"given", "expect"};
+    if (w == "ruleset") items = {"retention", "live", "approvals"};
+    if (!w.empty()) break;
+  }
+  std::string best = source::Suggest(t->getText(), items);
+  if (best.empty()) {
+    std::vector<std::string> words;
+    for (size_t type : expected.toList()) {
+      if (!word(type).empty()) words.push_back(word(type));
+    }
+    best = source::Suggest(t->getText(), words);
+  }
+  if (best.empty() || best == t->getText()) return std::nullopt;
+  size_t type = type_of(best);
+  if (!type) return std::nullopt;
+  return KeywordFix{index, type, best};
+}
+
 class ErrorListener : public antlr4::BaseErrorListener {
  public:
   ErrorListener(source::FileId file, diag::DiagnosticEngine& diags) : file_(file), diags_(diags) {}
 
+  /// Looks for a misspelt keyword at each error (over these tokens) before reporting it;
+  /// the first one found stops the reports of this pass (the file is parsed again).
+  void CorrectKeywords(const std::vector<std::unique_ptr<antlr4::Token>>* tokens) { tokens_ = tokens; }
+  const std::optional<KeywordFix>& fix() const { return fix_; }
+
   void syntaxError(antlr4::Recognizer* recognizer, antlr4::Token* offending, size_t, size_t,
                    const std::string& msg, std::exception_ptr) override {
+    if (fix_) return;
     ++count_;
     auto* parser = dynamic_cast<antlr4::Parser*>(recognizer);
+    if (parser && tokens_) {
+      try {
+        fix_ = KeywordFor(offending, parser->getExpectedTokens(), *tokens_, parser->getVocabulary());
+      } catch (...) {
+      }
+      if (fix_) return;
+    }
     SourceRange r = TokenRange(file_, offending);
     std::string found = !offending || offending->getType() == antlr4::Token::EOF
                             ? "end of file"
@@ -148,6 +214,8 @@ class ErrorListener : public antlr4::BaseErrorListener {
   source::FileId file_;
   diag::DiagnosticEngine& diags_;
   int count_ = 0;
+  const std::vector<std::unique_ptr<antlr4::Token>>* tokens_ = nullptr;
+  std::optional<KeywordFix> fix_;
 };
 
 // ---- AST building -------------------------------------------------------------
@@ -818,19 +886,44 @@ ast::File ParseAs(const source::SourceManager& sources, source::FileId file, dia
       out.parsed_cleanly = diags.ErrorsIn(file) == errors_before;
       return out;
     }
-    antlr4::ListTokenSource source(std::move(kept));
-    antlr4::CommonTokenStream tokens(&source);
-    CdrParser parser(&tokens);
-    ErrorListener listener(file, diags);
-    parser.removeErrorListeners();
-    parser.addErrorListener(&listener);
-    Builder builder(file, diags);
-    if (expression) {
-      CdrParser::ExprInputContext* tree = parser.exprInput();
-      builder.Expression(tree, out);
-    } else {
-      CdrParser::FileContext* tree = parser.file();
-      builder.File(tree, out);
+    // A misspelt keyword (`alrt`) is reported as such, with a fix-it, and the file is parsed
+    // again as if it were spelt right, so it causes no cascade of errors after it.
+    // Each fix costs a parse: a few on a large file (robustness.md's time bound).
+    const int max_keyword_fixes = kept.size() > 20000 ? 3 : 20;
+    for (int pass = 0;; ++pass) {
+      std::vector<std::unique_ptr<antlr4::Token>> copy;
+      copy.reserve(kept.size());
+      for (const auto& t : kept) copy.push_back(std::make_unique<antlr4::CommonToken>(t.get()));
+      antlr4::ListTokenSource source(std::move(copy));
+      antlr4::CommonTokenStream tokens(&source);
+      CdrParser parser(&tokens);
+      diag::DiagnosticEngine pass_diags(sources, SIZE_MAX);
+      ErrorListener listener(file, pass_diags);
+      if (pass < max_keyword_fixes) listener.CorrectKeywords(&kept);
+      parser.removeErrorListeners();
+      parser.addErrorListener(&listener);
+      CdrParser::ExprInputContext* expr_tree = nullptr;
+      CdrParser::FileContext* file_tree = nullptr;
+      if (expression) {
+        expr_tree = parser.exprInput();
+      } else {
+        file_tree = parser.file();
+      }
+      if (const auto& fix = listener.fix()) {
+        antlr4::Token* t = kept[fix->index].get();
+        diag::Diagnostic* d = diags.Emit<diag::Msg::KeywordTypo>(TokenRange(file, t), t->getText(), fix->keyword);
+        if (d) d->fixes.push_back(diag::FixIt{TokenRange(file, t), fix->keyword});
+        if (auto* ct = dynamic_cast<antlr4::CommonToken*>(t)) ct->setType(fix->type);
+        continue;
+      }
+      for (const auto& d : pass_diags.diagnostics()) diags.Add(d);
+      Builder builder(file, diags);
+      if (expression) {
+        builder.Expression(expr_tree, out);
+      } else {
+        builder.File(file_tree, out);
+      }
+      break;
     }
     out.parsed_cleanly = diags.ErrorsIn(file) == errors_before;
   } catch (const std::exception& e) {
