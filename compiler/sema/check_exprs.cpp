@@ -305,11 +305,36 @@ ExprInfo Checker::Join(const ExprInfo& a, const ExprInfo& b, const Expr& at, con
   return Err();
 }
 
-void Checker::BareNumber(const Expr& number, const Type& quantity, const std::string& subject) {
+void Checker::BareNumber(const Expr& number, const Type& quantity, const std::string& subject,
+                         const SignalInfo* origin) {
   std::string who = subject.empty() ? "the other side" : "`" + subject + "`";
   auto* d = Error<Msg::BareNumberCompared>(number.range, who, quantity.unit.text, number.text);
-  if (d) {
-    d->fixes.push_back(diag::FixIt{Point(number.range), " '" + quantity.unit.text + "'"});
+  if (!d) return;
+  // The unit to propose: of the signal's unit and those it converts, the first in which the
+  // number is plausible for the signal (3.9 against glucose in 'mg/dL' is 'mmol/L'); none
+  // when the number is plausible in none of them.
+  std::vector<std::pair<stdlib::Unit, Decimal>> units = {{quantity.unit, Decimal::FromRaw(Decimal::kOne)}};
+  if (origin) units.insert(units.end(), origin->conversions.begin(), origin->conversions.end());
+  auto value = Decimal::Parse(number.text);
+  std::vector<std::string> plausible;
+  for (const auto& [unit, factor] : units) {
+    bool fits = true;
+    if (origin && origin->plausible_low && origin->plausible_high && value) {
+      auto in_signal = stdlib::Mul(*value, factor);
+      fits = in_signal && !(*in_signal < *origin->plausible_low) && !(*origin->plausible_high < *in_signal);
+    }
+    if (fits) plausible.push_back(unit.text);
+  }
+  if (plausible.empty()) {
+    AddNote(d, {}, fmt::format("`{}` is not plausible for `{}` ({} .. {} '{}') in any unit it takes: which value was meant?",
+                               number.text, origin->decl->name, origin->plausible_low->ToShortString(),
+                               origin->plausible_high->ToShortString(), quantity.unit.text));
+    return;
+  }
+  d->fixes.push_back(diag::FixIt{Point(number.range), " '" + plausible[0] + "'"});
+  if (plausible[0] != quantity.unit.text) {
+    AddNote(d, {}, fmt::format("`{}` is plausible for `{}` in '{}', which its schema converts", number.text,
+                               origin->decl->name, plausible[0]));
   }
 }
 
@@ -426,8 +451,37 @@ void Checker::QuotedNumber(diag::Diagnostic* d, const Expr& e, const ExprInfo& a
 
 // A comparison with a quantity: the other side a quantity of the same dimension (then the
 // threshold is checked against the plausible range), never a bare number.
+// `glucose < 3.9 'mmol/L'` of a signal in 'mg/dL' that declares `convert 'mmol/L' factor
+// 18.016`: the literal, in a unit its signal converts, is taken in the signal's unit (70.2624
+// 'mg/dL'), exactly as events in that unit are. Only for a signal's value unchanged (last,
+// min, max...) against a quantity literal: the conversion is the signal's, not the unit's.
+std::optional<ExprInfo> Checker::ViaSchema(const ExprInfo& value, const Expr& literal, const ExprInfo& lit) {
+  if (!value.origin || literal.kind != ExprKind::Quantity || !lit.constant || lit.type.kind != TypeKind::Quantity) {
+    return std::nullopt;
+  }
+  for (const auto& [unit, factor] : value.origin->conversions) {
+    if (!unit.CommensurableWith(lit.type.unit)) continue;
+    auto in_unit = stdlib::Convert(*lit.constant, lit.type.unit, unit);
+    auto converted = in_unit ? stdlib::Mul(*in_unit, factor) : std::nullopt;
+    if (!converted) return std::nullopt;
+    ExprInfo& stored = model_.exprs[&literal];
+    stored.type = value.origin->type;
+    stored.constant = converted;
+    return stored;
+  }
+  return std::nullopt;
+}
+
 bool Checker::CompareQuantities(const Expr& e, const ExprInfo& a, const ExprInfo& b) {
   if (a.type.kind == TypeKind::Quantity && b.type.kind == TypeKind::Quantity) {
+    if (auto b2 = a.type.unit.CommensurableWith(b.type.unit) ? std::nullopt : ViaSchema(a, *e.kids[1], b)) {
+      Threshold(e, a, *b2);
+      return true;
+    }
+    if (auto a2 = a.type.unit.CommensurableWith(b.type.unit) ? std::nullopt : ViaSchema(b, *e.kids[0], a)) {
+      Threshold(e, *a2, b);
+      return true;
+    }
     if (!a.type.unit.CommensurableWith(b.type.unit)) {
       Error<Msg::CompareDimensions>(e.range, Describe(*e.kids[0], a), a.type.unit.text, a.type.unit.dim.ToString(),
                                     b.type.unit.text, b.type.unit.dim.ToString());
@@ -442,7 +496,7 @@ bool Checker::CompareQuantities(const Expr& e, const ExprInfo& a, const ExprInfo
   if (n.type.IsNumeric() && (num.kind == ExprKind::Number || (num.kind == ExprKind::Unary && num.kids[0]->kind == ExprKind::Number))) {
     const Expr& lit = num.kind == ExprKind::Number ? num : *num.kids[0];
     const Expr& qe = a.type.kind == TypeKind::Quantity ? *e.kids[0] : *e.kids[1];
-    BareNumber(lit, q.type, Subject(qe, q));
+    BareNumber(lit, q.type, Subject(qe, q), q.origin);
     return false;
   }
   QuotedNumber(Error<Msg::CannotCompare>(e.range, ToString(a.type), ToString(b.type)), e, a, b);
@@ -545,11 +599,11 @@ ExprInfo Checker::Arithmetic(const Expr& e, const ExprInfo& a, const ExprInfo& b
       return Of(ta, false);
     }
     if (ta.kind == TypeKind::Quantity && tb.IsNumeric() && e.kids[1]->kind == ExprKind::Number) {
-      BareNumber(*e.kids[1], ta, Subject(*e.kids[0], a));
+      BareNumber(*e.kids[1], ta, Subject(*e.kids[0], a), a.origin);
       return Err();
     }
     if (tb.kind == TypeKind::Quantity && ta.IsNumeric() && e.kids[0]->kind == ExprKind::Number) {
-      BareNumber(*e.kids[0], tb, Subject(*e.kids[1], b));
+      BareNumber(*e.kids[0], tb, Subject(*e.kids[1], b), b.origin);
       return Err();
     }
   }

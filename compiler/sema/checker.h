@@ -218,7 +218,8 @@ class Checker {
   // The common type of two branches (if, case, ??, bands rows).
   ExprInfo Join(const ExprInfo& a, const ExprInfo& b, const Expr& at, const std::string& what);
 
-  void BareNumber(const Expr& number, const Type& quantity, const std::string& subject);
+  void BareNumber(const Expr& number, const Type& quantity, const std::string& subject,
+                  const SignalInfo* origin = nullptr);
 
   // Converts a constant to `to`'s unit (for lint and constant folding).
   static std::optional<Decimal> ConstantIn(const ExprInfo& i, const Type& to);
@@ -226,6 +227,7 @@ class Checker {
   ExprInfo Binary(const Expr& e, Scope& scope);
   ExprInfo Comparison(const Expr& e, const ExprInfo& a, const ExprInfo& b);
   bool CompareQuantities(const Expr& e, const ExprInfo& a, const ExprInfo& b);
+  std::optional<ExprInfo> ViaSchema(const ExprInfo& value, const Expr& literal, const ExprInfo& lit);
   void QuotedNumber(diag::Diagnostic* d, const Expr& e, const ExprInfo& a, const ExprInfo& b);
 
   // How a message names an expression: a name as written, else its signal.
