@@ -70,7 +70,11 @@ ruleItem
   | 'let' name=ident '=' expr                                 # letItem
   | 'when' expr 'alert' severity=ident message=STRING         # whenItem
   | 'suppress' expr                                           # suppressItem
+  | 'allow' finding=allowKind reason=STRING                   # allowItem
   ;
+
+// A finding `allow` may silence: `band-gap`, `band-overlap`, `threshold-out-of-range`.
+allowKind : ident ('-' ident)* ;
 
 // ---- rule tests --------------------------------------------------------------
 testDecl : 'test' name=STRING 'for' target=ident '{' testStep* '}' ;
@@ -181,6 +185,7 @@ ident
   | 'decimal' | 'text' | 'code' | 'enum' | 'valueset' | 'retention' | 'recorded'
   | 'id' | 'in' | 'ruleset' | 'of' | 'predecessor' | 'successor' | 'minimum'
   | 'maximum' | 'refuse' | 'keep' | 'from' | 'live' | 'including' | 'signed'
+  | 'allow'
   ;
 
 // ---- lexer -------------------------------------------------------------------

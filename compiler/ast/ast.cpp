@@ -186,7 +186,7 @@ class Dumper {
         if (!r.version.empty()) out += " version " + r.version;
         out += '\n';
         static constexpr const char* kItems[] = {"title", "owner", "status", "cites", "approvals",
-                                                 "uses", "let", "when", "suppress"};
+                                                 "uses", "let", "when", "suppress", "allow"};
         for (const auto& it : r.items) {
           Open(kItems[static_cast<int>(it.kind)], it.range, 1);
           for (const auto& s : it.strings) out += " " + s;

@@ -151,10 +151,10 @@ struct Schema {
 };
 
 struct RuleItem {
-  enum class Kind { Title, Owner, Status, Cites, Approvals, Uses, Let, When, Suppress } kind;
+  enum class Kind { Title, Owner, Status, Cites, Approvals, Uses, Let, When, Suppress, Allow } kind;
   SourceRange range;
   std::vector<std::string> strings;        // Title/Owner/Cites/Approvals: raw strings
-  std::vector<std::string> names;          // Status, Uses, Let (the name), When (severity)
+  std::vector<std::string> names;          // Status, Uses, Let (the name), When (severity), Allow (the finding)
   std::vector<SourceRange> name_ranges;
   std::vector<SourceRange> string_ranges;
   ExprPtr expr;                            // Let, When, Suppress

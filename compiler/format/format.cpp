@@ -198,6 +198,7 @@ class Formatter {
           out_ += "when " + E(*it.expr, 1) + " alert " + it.names[0] + " " + it.message;
           break;
         case K::Suppress: out_ += "suppress " + E(*it.expr, 1); break;
+        case K::Allow: out_ += "allow " + it.names[0] + " " + it.strings[0]; break;
       }
       EndLine(it.range.end_line);
     }

@@ -76,7 +76,8 @@ bool Checker::NumericBands(const Expr& e, const ExprInfo& subject) {
     dlo = subject.origin->plausible_low->raw();
     dhi = subject.origin->plausible_high->raw();
   }
-  return LintNumericBands(e, rows, dlo, dhi, st.kind == TypeKind::Integer ? Decimal::kOne : 1, diags_);
+  return LintNumericBands(e, rows, dlo, dhi, st.kind == TypeKind::Integer ? Decimal::kOne : 1, diags_,
+                          [this](diag::Kind k, const SourceRange& r) { return Allowed(k, r); });
 }
 
 // A numeric row's closed interval of raw values (nullopt when a bound is in error); its

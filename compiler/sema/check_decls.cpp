@@ -215,6 +215,7 @@ void Checker::Rule(const ast::Rule& r) {
     if (it.kind == K::Uses) Uses(it, scope);
   }
   rule_signals_[&r] = scope.signals;
+  Allowances(r);
   for (const auto& it : r.items) {
     if (it.kind == K::Let) {
       Let(r, it, scope);
@@ -230,6 +231,57 @@ void Checker::Rule(const ast::Rule& r) {
       Error<Msg::UnusedLet>(let.item->name_ranges[0], name);
     }
   }
+  std::vector<Allowance> allowances = std::move(allowances_);
+  allowances_.clear();
+  for (const auto& a : allowances) {
+    if (!a.used) Error<Msg::UnusedAllow>(a.allow->name_ranges[0], a.allow->names[0], ItemName(a.target->kind));
+  }
+}
+
+// The rule's `allow` items: each names a safety finding, gives a reason, and stands right
+// above a `let` or `when`.
+void Checker::Allowances(const ast::Rule& r) {
+  using K = ast::RuleItem::Kind;
+  static const std::map<std::string, diag::Kind> kAllowable = {{"band-gap", diag::Kind::BandGap},
+                                                               {"band-overlap", diag::Kind::BandOverlap},
+                                                               {"threshold-out-of-range", diag::Kind::ThresholdOutOfRange}};
+  allowances_.clear();
+  for (size_t i = 0; i < r.items.size(); ++i) {
+    const ast::RuleItem& it = r.items[i];
+    if (it.kind != K::Allow) continue;
+    const std::string& finding = it.names[0];
+    auto k = kAllowable.find(finding);
+    if (k == kAllowable.end()) {
+      bool known = std::any_of(diag::AllKinds().begin(), diag::AllKinds().end(),
+                               [&](const diag::KindInfo& info) { return info.name == finding; });
+      if (known) {
+        Error<Msg::AllowNotSafety>(it.name_ranges[0], finding);
+      } else {
+        auto* d = Error<Msg::AllowUnknownFinding>(it.name_ranges[0], finding);
+        DidYouMean(d, finding, it.name_ranges[0], Keys(kAllowable));
+      }
+      continue;
+    }
+    std::string reason = ast::Unquote(it.strings[0]);
+    if (reason.find_first_not_of(" \t") == std::string::npos) {
+      Error<Msg::AllowNoReason>(it.string_ranges[0], finding);
+    }
+    if (i + 1 >= r.items.size() || (r.items[i + 1].kind != K::Let && r.items[i + 1].kind != K::When)) {
+      Error<Msg::AllowNoTarget>(it.range);
+      continue;
+    }
+    allowances_.push_back(Allowance{k->second, &it, &r.items[i + 1]});
+  }
+}
+
+bool Checker::Allowed(diag::Kind kind, const SourceRange& r) {
+  for (auto& a : allowances_) {
+    const SourceRange& t = a.target->range;
+    if (a.kind != kind || r.file != t.file || r.line < t.line || r.end_line > t.end_line) continue;
+    a.used = true;
+    return true;
+  }
+  return false;
 }
 
 // A rule's metadata: each single item once, the required ones present, a semantic
@@ -320,7 +372,7 @@ void Checker::When(const ast::Rule& r, const ast::RuleItem& it, Scope& scope) {
 
 std::string Checker::ItemName(ast::RuleItem::Kind k) {
   static constexpr const char* kNames[] = {"title", "owner", "status", "cites", "approvals",
-                                           "uses", "let", "when", "suppress"};
+                                           "uses", "let", "when", "suppress", "allow"};
   return kNames[static_cast<int>(k)];
 }
 

@@ -80,8 +80,21 @@ class Checker {
 
   template <Msg M>
   diag::Diagnostic* Error(const SourceRange& r, auto&&... args) {
+    if (!allowances_.empty() && Allowed(diag::detail::MsgTraits<M>::kKind, r)) return nullptr;
     return diags_.Emit<M>(r, std::forward<decltype(args)>(args)...);
   }
+
+  // `allow FINDING "reason"` of the rule being checked: the finding is not reported inside
+  // the item below it.
+  struct Allowance {
+    diag::Kind kind;
+    const ast::RuleItem* allow;
+    const ast::RuleItem* target;
+    bool used = false;
+  };
+  std::vector<Allowance> allowances_;
+  bool Allowed(diag::Kind kind, const SourceRange& r);
+  void Allowances(const ast::Rule& r);
 
   static void AddNote(diag::Diagnostic* d, const SourceRange& r, std::string msg) {
     if (d) d->notes.push_back(diag::Note{r, std::move(msg)});

@@ -25,7 +25,9 @@ std::string ShowGap(int64_t a, int64_t b, int64_t lo, int64_t hi, int64_t step) 
 }  // namespace
 
 bool LintNumericBands(const ast::Expr& bands, const std::vector<std::optional<BandInterval>>& rows,
-                      int64_t domain_low, int64_t domain_high, int64_t step, diag::DiagnosticEngine& diags) {
+                      int64_t domain_low, int64_t domain_high, int64_t step, diag::DiagnosticEngine& diags,
+                      const std::function<bool(diag::Kind, const source::SourceRange&)>& allowed) {
+  auto silenced = [&](diag::Kind k, const source::SourceRange& r) { return allowed && allowed(k, r); };
   struct Row {
     BandInterval iv;
     size_t index;
@@ -49,7 +51,9 @@ bool LintNumericBands(const ast::Expr& bands, const std::vector<std::optional<Ba
     if (!first && r.iv.low <= reach) {
       // Report once, at the later row in source order.
       size_t a = std::min(r.index, reach_row), b = std::max(r.index, reach_row);
-      diags.Emit<diag::Msg::BandOverlap>(bands.rows[b].range, b + 1, a + 1, "`" + Show(r.iv.low) + "`");
+      if (!silenced(diag::Kind::BandOverlap, bands.rows[b].range)) {
+        diags.Emit<diag::Msg::BandOverlap>(bands.rows[b].range, b + 1, a + 1, "`" + Show(r.iv.low) + "`");
+      }
     }
     if (first || r.iv.high > reach) {
       reach = r.iv.high;
@@ -64,7 +68,9 @@ bool LintNumericBands(const ast::Expr& bands, const std::vector<std::optional<Ba
   bool done = false;
   auto gap = [&](int64_t a, int64_t b) {
     total = false;
-    diags.Emit<diag::Msg::BandGap>(bands.range, ShowGap(a, b, domain_low, domain_high, step));
+    if (!silenced(diag::Kind::BandGap, bands.range)) {
+      diags.Emit<diag::Msg::BandGap>(bands.range, ShowGap(a, b, domain_low, domain_high, step));
+    }
   };
   for (const Row& r : sorted) {
     if (done) break;

@@ -1,6 +1,7 @@
 // compiler/sema/lint.h: lint checks that need the checker's results.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -19,8 +20,10 @@ struct BandInterval {
 /// Checks a numeric bands table for overlaps and for gaps within [domain_low, domain_high]
 /// (the signal's plausible range, or unbounded). `step` is 1 raw unit for decimals and
 /// quantities and Decimal::kOne for integers. Rows that are `else` are passed as nullopt.
-/// Returns true when the table is total over the domain.
+/// Returns true when the table is total over the domain. A finding for which `allowed`
+/// returns true (an `allow` of the rule) is not reported.
 bool LintNumericBands(const ast::Expr& bands, const std::vector<std::optional<BandInterval>>& rows,
-                      int64_t domain_low, int64_t domain_high, int64_t step, diag::DiagnosticEngine& diags);
+                      int64_t domain_low, int64_t domain_high, int64_t step, diag::DiagnosticEngine& diags,
+                      const std::function<bool(diag::Kind, const source::SourceRange&)>& allowed = {});
 
 }  // namespace cdr::sema

@@ -458,6 +458,14 @@ class Builder {
       } else if (auto* s = dynamic_cast<CdrParser::SuppressItemContext*>(item)) {
         it.kind = K::Suppress;
         it.expr = Expr(s->expr());
+      } else if (auto* a = dynamic_cast<CdrParser::AllowItemContext*>(item)) {
+        it.kind = K::Allow;
+        std::string finding;
+        for (auto* id : a->finding->ident()) finding += (finding.empty() ? "" : "-") + Text(id);
+        it.names.push_back(finding);
+        it.name_ranges.push_back(R(a->finding));
+        it.strings.push_back(Text(a->reason));
+        it.string_ranges.push_back(R(a->reason));
       } else {
         continue;
       }

@@ -2,7 +2,7 @@
 """tests/docs/lint_examples.py: every ```cdr code block of docs/*.md must lint clean.
 
 A block that declares schemas or a rule set is linted alone; a rule, with the shipped
-schemas (rules/schema); a rule test, with the shipped rules; a fragment (`let` and `when`
+schemas (rules/schema); a rule test, with the shipped rules; a fragment (`let`, `when`, `allow`
 lines) inside a rule that uses the shipped schemas, beside the shipped rules (so that
 `news2.score` resolves). Warnings are allowed; an error fails the test, naming the doc and
 line of the block.
@@ -51,9 +51,9 @@ def main():
             with tempfile.TemporaryDirectory() as tmp:
                 if kind in ("rule",):
                     shutil.copytree(os.path.join(src, "rules", "schema"), os.path.join(tmp, "schema"))
-                elif kind in ("test", "let", "when"):
+                elif kind in ("test", "let", "when", "allow"):
                     shutil.copytree(os.path.join(src, "rules"), os.path.join(tmp, "rules"))
-                if kind in ("let", "when"):
+                if kind in ("let", "when", "allow"):
                     head = ('rule doc_example version "1.0.0"\n  title "example"\n  owner "docs"\n  status draft\n'
                             '  cites "docs"\n  uses ' + ", ".join(schema_names(src)) + "\n\n")
                     body = head + "".join("  " + l + "\n" for l in body.splitlines())
