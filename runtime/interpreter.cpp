@@ -249,6 +249,7 @@ AggregateResult AggregateOver(const EventList& ev, size_t b, size_t e, int64_t n
   switch (kind) {
     case A::Count: r.value = Known(static_cast<int64_t>(e - b)); return r;
     case A::Exists:
+    case A::Arrived:  // lowered as exists over (now - 1ms, now]
       r.value = Bool(b < e);
       if (b < e) r.first = e - 1;
       return r;
@@ -626,6 +627,7 @@ class Evaluator {
       case A::Min:
       case A::Max:
       case A::Exists:
+      case A::Arrived:
       case A::Delta:
       case A::TimeSince:
         if (r.first < e) Note(id, in.aux, ev[r.first]);

@@ -128,12 +128,13 @@ std::vector<uint8_t> WindowNeeds(const ir::Module& module, const std::vector<int
           case A::First:
           case A::Count:
           case A::Exists:
+          case A::Arrived:
           case A::Delta:
           case A::TimeSince: break;
         }
         // An `event` signal's events may lack a value: the aggregates that take values
         // find them by count, not by scanning past those without.
-        bool values = kind != A::Count && kind != A::Exists && kind != A::TimeSince;
+        bool values = kind != A::Count && kind != A::Exists && kind != A::Arrived && kind != A::TimeSince;
         if (values && module.signals[static_cast<size_t>(signal)].type == ir::SignalType::Event) need |= kNeedValued;
       }
     }

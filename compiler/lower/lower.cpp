@@ -746,6 +746,10 @@ class RuleLowerer {
       Window(i.imm);
     }
     i.imm2 = static_cast<int64_t>(agg);
+    if (agg == AggKind::Arrived) {  // an event at the point's own instant: exists over (now - 1ms, now]
+      i.imm = 1;
+      i.imm2 = static_cast<int64_t>(AggKind::Exists);
+    }
     i.may_be_unknown = info.may_be_unknown;
     InstId id = Emit(block, i);
     if (block == 0) {

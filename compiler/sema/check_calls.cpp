@@ -143,6 +143,17 @@ ExprInfo Checker::AggregateCall(const Expr& e, Aggregate f, Scope& scope) {
     case Aggregate::Exists:
       r.type = Type::Of(TypeKind::Boolean);
       return r;
+    case Aggregate::Arrived:
+      if (arg.window) {
+        auto* d = Error<Msg::ArrivedTakesNoWindow>(arg.window->range, s->decl->name);
+        if (d) d->fixes.push_back(diag::FixIt{SourceRange{arg.value->range.file, arg.value->range.end_line,
+                                                          arg.value->range.end_column, arg.window->range.end_line,
+                                                          arg.window->range.end_column},
+                                              ""});
+        return Err();
+      }
+      r.type = Type::Of(TypeKind::Boolean);
+      return r;
     case Aggregate::TimeSince:
       r.type = Type::Quantity(*stdlib::ParseUnit("min"));
       r.may_be_unknown = true;
