@@ -181,6 +181,7 @@ struct Document {
 };
 
 std::string CodeText(const stdlib::FunctionInfo& f) {
+  if (f.id == stdlib::Function::Arrived) return "arrived(SIGNAL)";
   if (f.aggregate) return fmt::format("{}(SIGNAL within DURATION)", f.name);
   std::string args;
   for (int i = 0; i < f.max_args; ++i) args += (i ? ", " : "") + std::string(1, static_cast<char>('a' + i));
