@@ -173,6 +173,8 @@ struct RuleSet {
   std::map<std::string, source::FileId> ids;         // path -> file of the analysis
   std::map<std::string, std::vector<size_t>> diags;  // path -> indices into fe->diags
   bool dirty = true;
+  bool capped = false;  // the root holds more entries than a rule set is read from (said once)
+  bool said = false;
 };
 
 struct Document {
@@ -256,26 +258,39 @@ struct Server::Impl {
   // The rule sets of the workspace folders: every directory holding a `ruleset.cdr`.
   void ScanFolders() {
     for (const auto& folder : folders) {
-      std::error_code ec;
-      for (auto it = fs::recursive_directory_iterator(folder, fs::directory_options::skip_permission_denied, ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        std::string name = it->path().filename().string();
-        if (it->is_directory(ec) && (name.starts_with(".") || name == "node_modules")) {
-          it.disable_recursion_pending();
-        } else if (name == "ruleset.cdr" && it->is_regular_file(ec)) {
-          AddSet(it->path().parent_path().lexically_normal().string());
-        }
-      }
+      Walk(folder, kMaxScanEntries, [&](const fs::path& p) {
+        if (p.filename() == "ruleset.cdr") AddSet(p.parent_path().lexically_normal().string());
+      });
     }
   }
 
-  void Analyse(RuleSet& set) {
-    std::vector<std::string> files;
-    std::string error;
-    std::set<std::string> paths;
-    if (CollectFiles({set.root}, files, error)) {
-      for (const auto& f : files) paths.insert(fs::path(f).lexically_normal().string());
+  // The regular files under `dir` (hidden directories and node_modules left out), at most
+  // `budget` directory entries looked at: a folder opened by mistake (a home directory, /)
+  // costs a bounded walk, not the whole disk on every keystroke.
+  static constexpr size_t kMaxScanEntries = 20000;
+  static constexpr size_t kMaxSetEntries = 5000;
+  template <typename F>
+  static bool Walk(const std::string& dir, size_t budget, F&& each) {
+    std::error_code ec;
+    size_t seen = 0;
+    for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (++seen > budget) return false;
+      std::string name = it->path().filename().string();
+      if (it->is_directory(ec)) {
+        if (name.starts_with(".") || name == "node_modules") it.disable_recursion_pending();
+      } else if (it->is_regular_file(ec)) {
+        each(it->path());
+      }
     }
+    return true;
+  }
+
+  void Analyse(RuleSet& set) {
+    std::set<std::string> paths;
+    set.capped = !Walk(set.root, kMaxSetEntries, [&](const fs::path& p) {
+      if (p.extension() == ".cdr") paths.insert(p.lexically_normal().string());
+    });
     for (const auto& [path, _] : docs) {
       if (Under(path, set.root)) paths.insert(path);
     }
@@ -387,6 +402,15 @@ struct Server::Impl {
         continue;
       }
       Analyse(set);
+      if (set.capped && !set.said) {
+        set.said = true;
+        out.push_back(Notification(
+            "window/showMessage",
+            {{"type", 2},
+             {"message", fmt::format("cdr: {} holds more than {} files and directories; only the first are checked "
+                                     "together. Put a ruleset.cdr in the rule set's own directory.",
+                                     root, kMaxSetEntries)}}));
+      }
       for (const auto& [path, indices] : set.diags) {
         json list = json::array();
         for (size_t i : indices) list.push_back(Diagnostic(*set.fe, set.fe->diags.diagnostics()[i]));

@@ -336,6 +336,22 @@ try:
     c.p.stdin.write(b"Content-Type: x\r\n\r\n{}")
     c.p.stdin.close()
     check(c.p.wait(10) == 2 and b"Content-Length" in c.p.stderr.read(), "a header without Content-Length: status 2")
+
+    # ---- a folder too big to be one rule set: a bounded walk, and the editor is told -------
+    big = os.path.join(work, "big")
+    os.makedirs(big)
+    open(os.path.join(big, "ruleset.cdr"), "w").write("ruleset big retention 1 days\n")
+    for i in range(5100):
+        open(os.path.join(big, f"f{i}.txt"), "w").close()
+    c = Client(work)
+    c.request("initialize", {"rootUri": uri(big), "capabilities": {}})
+    c.request("textDocument/hover", {"textDocument": {"uri": uri(os.path.join(big, "ruleset.cdr"))},
+                                     "position": {"line": 0, "character": 0}})
+    shown = [n for n in c.notes if n.get("method") == "window/showMessage"]
+    check(len(shown) == 1 and "more than 5000" in shown[0]["params"]["message"], f"a capped rule set is said: {shown}")
+    c.request("shutdown", None)
+    c.notify("exit", None)
+    check(c.p.wait(10) == 0, "exit after the big folder")
 finally:
     shutil.rmtree(work, ignore_errors=True)
 
