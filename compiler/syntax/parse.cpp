@@ -104,6 +104,13 @@ std::string Describe(const antlr4::dfa::Vocabulary& vocab, size_t type) {
   }
 }
 
+// The keyword a token type is (`alert`), or empty for the other tokens (names, numbers,
+// punctuation): the vocabulary's literal name, when it is a quoted word.
+std::string KeywordOf(const antlr4::dfa::Vocabulary& vocab, size_t type) {
+  std::string l = std::string(vocab.getLiteralName(type));
+  return l.size() > 2 && std::isalpha(static_cast<unsigned char>(l[1])) ? l.substr(1, l.size() - 2) : std::string{};
+}
+
 // The keyword a word that the grammar cannot take most likely is: `alrt` where `alert` is
 // expected, or `lett` / `supress` starting a line of a rule (the items of the construct the
 // word is in count first: `lett` is one edit from both `let` and `test`).
@@ -117,10 +124,7 @@ std::optional<KeywordFix> KeywordFor(const antlr4::Token* t, const antlr4::misc:
                                      const std::vector<std::unique_ptr<antlr4::Token>>& tokens,
                                      const antlr4::dfa::Vocabulary& vocab) {
   if (!t || t->getType() != CdrLexer::IDENT || t->getTokenIndex() >= tokens.size()) return std::nullopt;
-  auto word = [&](size_t type) {
-    std::string l = std::string(vocab.getLiteralName(type));
-    return l.size() > 2 && std::isalpha(static_cast<unsigned char>(l[1])) ? l.substr(1, l.size() - 2) : std::string{};
-  };
+  auto word = [&](size_t type) { return KeywordOf(vocab, type); };
   auto type_of = [&](const std::string& keyword) -> size_t {
     for (size_t i = 0; i <= vocab.getMaxTokenType(); ++i) {
       if (word(i) == keyword) return i;
@@ -990,11 +994,8 @@ std::vector<Token> Lex(const source::SourceManager& sources, source::FileId file
         case CdrLexer::BLOCK_COMMENT:
           k.kind = Token::Kind::Comment;
           break;
-        default: {
-          std::string literal = std::string(vocabulary.getLiteralName(t->getType()));
-          bool word = literal.size() > 2 && std::isalpha(static_cast<unsigned char>(literal[1]));
-          k.kind = word ? Token::Kind::Keyword : Token::Kind::Punctuation;
-        }
+        default:
+          k.kind = KeywordOf(vocabulary, t->getType()).empty() ? Token::Kind::Punctuation : Token::Kind::Keyword;
       }
       out.push_back(k);
     }
@@ -1011,10 +1012,7 @@ const std::vector<std::string>& Keywords() {
     CdrLexer lexer(&input);
     const antlr4::dfa::Vocabulary& v = lexer.getVocabulary();
     for (size_t i = 0; i <= v.getMaxTokenType(); ++i) {
-      std::string literal = std::string(v.getLiteralName(i));
-      if (literal.size() > 2 && std::isalpha(static_cast<unsigned char>(literal[1]))) {
-        w.push_back(literal.substr(1, literal.size() - 2));
-      }
+      if (std::string k = KeywordOf(v, i); !k.empty()) w.push_back(k);
     }
     std::sort(w.begin(), w.end());
     return w;

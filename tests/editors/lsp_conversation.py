@@ -18,19 +18,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
 import time
 
 CDR, SRC = sys.argv[1], sys.argv[2]
-failures = 0
-checks = 0
-
-
-def check(ok, what):
-    global failures, checks
-    checks += 1
-    if not ok:
-        failures += 1
-        print(f"FAIL: {what}")
 
 
 class Client:
@@ -355,5 +348,4 @@ try:
 finally:
     shutil.rmtree(work, ignore_errors=True)
 
-print(f"lsp conversation: {checks - failures} of {checks} checks passed")
-sys.exit(1 if failures else 0)
+finish("lsp conversation")

@@ -16,17 +16,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, finish  # noqa: E402
+
 CDR, SRC = sys.argv[1], sys.argv[2]
-failures = 0
-checks = 0
-
-
-def check(ok, what):
-    global failures, checks
-    checks += 1
-    if not ok:
-        failures += 1
-        print(f"FAIL: {what}")
 
 
 if not shutil.which("nvim"):
@@ -87,5 +80,4 @@ try:
 finally:
     shutil.rmtree(work, ignore_errors=True)
 
-print(f"neovim: {checks - failures} of {checks} checks passed")
-sys.exit(1 if failures else 0)
+finish("neovim")
