@@ -1,7 +1,8 @@
 // fuzz/fuzz_lsp.cpp: any bytes as a language-server conversation (compiler/driver/lsp.h):
 // each line one JSON-RPC message, after an `initialize`. Whatever an editor sends, the
-// server never crashes, every message it sends is a JSON object, and every request (a
-// message with an `id` and a `method`) gets exactly one response with that id.
+// server never crashes, every message it sends is a JSON object, every request (a message
+// with an `id` and a `method`) gets exactly one response with that id, and anything else
+// gets no response but, when it is not a message at all, one error with the id null.
 #include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -20,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       json j = json::parse(m, nullptr, false);
       if (j.is_discarded() || !j.is_object()) std::abort();
       if (!j.contains("method")) {
-        if (!request || j["id"] != id) std::abort();
+        // A response: to the request, or (id null) an error for a message that was none.
+        if (request ? j["id"] != id : !j["id"].is_null() || !j.contains("error")) std::abort();
         ++responses;
       }
     }
@@ -34,8 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     at = nl == std::string_view::npos ? text.size() : nl + 1;
     json m = json::parse(line, nullptr, false);
     // A request is a message the server reads as one: an object with a string method and an id.
-    bool request = !m.is_discarded() && m.is_object() && m.contains("id") && m.contains("method") &&
-                   m["method"].is_string() && m["method"] != "exit";
+    bool request =
+        !m.is_discarded() && m.is_object() && m.contains("id") && m.contains("method") && m["method"].is_string();
     check(server.Handle(line), request ? m["id"] : json(nullptr), request);
     check(server.Flush(), nullptr, false);
   }

@@ -40,6 +40,7 @@ constexpr int kMethodNotFound = -32601;
 constexpr int kInvalidParams = -32602;
 constexpr int kServerNotInitialized = -32002;
 constexpr int kRequestFailed = -32803;
+constexpr int kInternalError = -32603;
 
 // How the client counts characters in a line: UTF-16 code units (the protocol's default)
 // or code points (`utf-32`, the checker's own columns).
@@ -352,11 +353,11 @@ struct Server::Impl {
     if (id == set->ids.end()) return std::nullopt;
     At at{set, id->second, 0, 0};
     if (params.contains("position")) {
-      int64_t line = params["position"].at("line").get<int64_t>();
+      int64_t line = params.at("position").at("line").get<int64_t>();
       const source::SourceFile& f = set->fe->sources.Get(id->second);
       std::string_view text = line + 1 <= f.line_count() ? f.Line(static_cast<int32_t>(line + 1)) : std::string_view{};
       at.line = static_cast<int32_t>(line + 1);
-      at.column = FromCharacter(text, params["position"].at("character").get<int64_t>(), enc);
+      at.column = FromCharacter(text, params.at("position").at("character").get<int64_t>(), enc);
     }
     return at;
   }
@@ -911,17 +912,19 @@ struct Server::Impl {
     std::string path = UriToPath(params.at("textDocument").at("uri").get<std::string>());
     auto d = docs.find(path);
     if (d == docs.end()) return;
-    d->second.version = params["textDocument"].value("version", d->second.version);
+    d->second.version = params.at("textDocument").value("version", d->second.version);
     for (const auto& c : params.at("contentChanges")) {
       std::string text = c.at("text").get<std::string>();
       if (!c.contains("range")) {
         d->second.text = std::move(text);
         continue;
       }
-      const json& r = c["range"];
+      const json& r = c.at("range");  // at(): a const [] of a missing key reads past the object
       std::string& doc = d->second.text;
-      size_t b = Offset(doc, r["start"].at("line").get<int64_t>(), r["start"].at("character").get<int64_t>(), enc);
-      size_t e = Offset(doc, r["end"].at("line").get<int64_t>(), r["end"].at("character").get<int64_t>(), enc);
+      const json& from = r.at("start");
+      const json& to = r.at("end");
+      size_t b = Offset(doc, from.at("line").get<int64_t>(), from.at("character").get<int64_t>(), enc);
+      size_t e = Offset(doc, to.at("line").get<int64_t>(), to.at("character").get<int64_t>(), enc);
       doc.replace(b, std::max(b, e) - b, text);
     }
     Touch(path);
@@ -961,6 +964,24 @@ struct Server::Impl {
     const bool request = m.contains("id");
     const json id = request ? m["id"] : json(nullptr);
     const json params = m.value("params", json::object());
+    // A notification with an id, or a request without one, is not what the protocol allows:
+    // the first gets an error (every request is answered), the second is left unanswered.
+    static const std::set<std::string> kNotifications = {"initialized",
+                                                         "exit",
+                                                         "textDocument/didOpen",
+                                                         "textDocument/didChange",
+                                                         "textDocument/didClose",
+                                                         "textDocument/didSave",
+                                                         "workspace/didChangeWatchedFiles",
+                                                         "workspace/didChangeWorkspaceFolders",
+                                                         "workspace/didChangeConfiguration",
+                                                         "$/cancelRequest",
+                                                         "$/setTrace"};
+    if (request && kNotifications.count(method)) {
+      out.push_back(Failure(id, kInvalidRequest, "`" + method + "` is a notification: it takes no id"));
+      return out;
+    }
+    if (!request && (method == "initialize" || method == "shutdown")) return out;
     try {
       if (method == "initialize") {
         out.push_back(Response(id, Initialize(params)));
@@ -1011,6 +1032,8 @@ struct Server::Impl {
       }
     } catch (const json::exception& e) {
       if (request) out.push_back(Failure(id, kInvalidParams, std::string("bad parameters: ") + e.what()));
+    } catch (const std::exception& e) {
+      if (request) out.push_back(Failure(id, kInternalError, std::string("cdr lsp: ") + e.what()));
     }
     return out;
   }

@@ -301,6 +301,16 @@ try:
     check(r.get("error", {}).get("code") == -32700 and r.get("id") is None, f"malformed JSON: {r}")
     r = c.request("textDocument/hover", {"textDocument": {}})
     check(r.get("error", {}).get("code") == -32602, f"missing parameters: {r}")
+    # A change whose range has no end (found by fuzz/fuzz_lsp.cpp: a const [] of a missing key
+    # read past the object; under ASan, this test is the one that would see it again).
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri(shock), "version": 3},
+                                        "contentChanges": [{"range": {"start": {"line": 0, "character": 0}},
+                                                            "text": "x"}]})
+    r = c.request("textDocument/didOpen", {"textDocument": {"uri": uri(shock), "text": ""}})
+    check(r.get("error", {}).get("code") == -32600, f"a notification sent with an id is answered with an error: {r}")
+    h = c.request("textDocument/hover", {"textDocument": {"uri": uri(shock)},
+                                         "position": {"line": 8, "character": rp + 3}})
+    check("schema `vitals`" in h["result"]["contents"]["value"], "the malformed change was ignored, the text unchanged")
 
     # ---- shutdown and exit -----------------------------------------------------------------
     r = c.request("shutdown", None)
