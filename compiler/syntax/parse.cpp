@@ -396,7 +396,7 @@ class Builder {
         r->live = Text(live->status);
         r->live_range = R(live->status);
       } else if (auto* ap = dynamic_cast<CdrParser::ApprovalPolicyItemContext*>(item)) {
-        r->approvals = ap->count->getText();
+        r->approvals = Text(ap->count);  // null after a syntax error in the item
         r->approvals_range = R(ap->count);
         for (auto* s : ap->STRING()) {
           r->roles.push_back(s->getText());

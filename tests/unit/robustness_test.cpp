@@ -116,6 +116,8 @@ TEST(Robustness, HostileInputsGiveDiagnostics) {
       "\xef\xbb\xbfrule r version \"1.0.0\"",  // a byte-order mark
       "rule r version \"" + std::string(200000, 'x'),
       "/* unterminated comment",
+      // A rule set's `approvals` without its count (fuzz_format: the missing token was read).
+      "ruleset icu retention 8 days\n  approvals \"Sepsis committee\"\n",
   };
   for (const auto& text : inputs) {
     cdr::driver::Frontend fe;
