@@ -605,7 +605,8 @@ class RuleLowerer {
   }
 
   // A band bound in the subject's representation.
-  std::optional<int64_t> Bound(const ast::PlainValue& v, const sema::Type& subject, int block) {
+  std::optional<int64_t> Bound(const ast::PlainValue& v, const sema::Type& subject, int block,
+                               const sema::SignalInfo* signal) {
     using PK = ast::PlainValue::Kind;
     if (v.kind == PK::Bool) return v.text == "true" ? 1 : 0;
     if (v.kind == PK::Text) return At(block, Text(block, v.text)).imm;
@@ -614,7 +615,7 @@ class RuleLowerer {
     if (!v.unit.empty() && subject.kind == TypeKind::Quantity) {
       auto u = stdlib::ParseUnit(v.unit);
       if (!u) return std::nullopt;
-      d = stdlib::Convert(*d, *u, subject.unit);
+      d = sema::ConstantInUnit(*d, *u, subject.unit, signal);  // as the checker converted it
       if (!d) return std::nullopt;
     }
     return d->raw();
@@ -622,6 +623,7 @@ class RuleLowerer {
 
   InstId Bands(const Expr& e, int block, const sema::ExprInfo& info) {
     const sema::Type& st = Info(*e.kids[0]).type;
+    const sema::SignalInfo* signal = Info(*e.kids[0]).origin;
     InstId subject = Lower(*e.kids[0], block);
     BandTable table;
     bool integer = st.kind == TypeKind::Integer;
@@ -642,8 +644,8 @@ class RuleLowerer {
       if (row.kind == RK::Else) {
         br.is_else = true;
       } else if (row.kind == RK::Range || row.kind == RK::Exact) {
-        auto lo = Bound(row.low, st, block);
-        auto hi = row.kind == RK::Range ? Bound(row.high, st, block) : lo;
+        auto lo = Bound(row.low, st, block, signal);
+        auto hi = row.kind == RK::Range ? Bound(row.high, st, block, signal) : lo;
         if (!lo || !hi) {
           Unsupported(e, "a band bound");
           continue;
@@ -653,7 +655,7 @@ class RuleLowerer {
         br.high = numeric ? scale(*hi, false) : *hi;
       } else {
         for (const auto& b : row.bounds) {
-          auto v = Bound(b.value, st, block);
+          auto v = Bound(b.value, st, block, signal);
           if (!v) {
             Unsupported(e, "a band bound");
             continue;

@@ -24,12 +24,12 @@ std::optional<Decimal> Checker::BandNumber(const ast::PlainValue& v, const Type&
   }
   auto u = Unit(v.unit, v.unit_range);
   if (!u) return std::nullopt;
-  if (!u->CommensurableWith(subject.unit)) {
+  auto converted = ConstantInUnit(*d, *u, subject.unit, band_signal_);  // UCUM, or the signal's `convert`
+  if (!converted && !u->CommensurableWith(subject.unit)) {
     Error<Msg::BandBoundDimension>(v.unit_range, subject.unit.text, subject.unit.dim.ToString(), v.unit,
                                    u->dim.ToString());
-    return std::nullopt;
   }
-  return stdlib::Convert(*d, *u, subject.unit);
+  return converted;
 }
 
 ExprInfo Checker::Bands(const Expr& e, Scope& scope) {
@@ -60,6 +60,11 @@ bool Checker::NumericBands(const Expr& e, const ExprInfo& subject) {
   std::vector<std::optional<BandInterval>> rows;
   std::vector<BandBound> bounds;
   bool ok = true;
+  band_signal_ = subject.origin;  // a bound may be in a unit the signal's schema converts
+  struct Reset {
+    const SignalInfo*& p;
+    ~Reset() { p = nullptr; }
+  } reset{band_signal_};
   for (const auto& row : e.rows) {
     if (row.kind == ast::BandRow::Kind::Else) {
       rows.push_back(std::nullopt);

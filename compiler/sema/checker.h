@@ -259,6 +259,7 @@ class Checker {
 
   // A band bound as a raw decimal in the subject's unit.
   std::optional<Decimal> BandNumber(const ast::PlainValue& v, const Type& subject);
+  const SignalInfo* band_signal_ = nullptr;  // the signal of the numeric bands being checked
 
   ExprInfo Bands(const Expr& e, Scope& scope);
   bool NumericBands(const Expr& e, const ExprInfo& subject);

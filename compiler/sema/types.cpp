@@ -22,4 +22,16 @@ std::string ToString(const Type& t) {
   return "error";
 }
 
+std::optional<stdlib::Decimal> ConstantInUnit(stdlib::Decimal value, const stdlib::Unit& unit, const stdlib::Unit& to,
+                                              const SignalInfo* signal) {
+  if (unit.CommensurableWith(to)) return stdlib::Convert(value, unit, to);
+  if (!signal) return std::nullopt;
+  for (const auto& [from, factor] : signal->conversions) {
+    if (!from.CommensurableWith(unit)) continue;
+    auto in_from = stdlib::Convert(value, unit, from);
+    return in_from ? stdlib::Mul(*in_from, factor) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
 }  // namespace cdr::sema

@@ -101,6 +101,12 @@ struct Model {
 };
 
 
+/// A constant `value` in `unit` as a number in `to`'s unit: by UCUM when the units are
+/// commensurable, else by a `convert` clause of `signal` (the signal whose value `to` is:
+/// `3.9 'mmol/L'` for glucose in 'mg/dL' is 70.2624). Nothing when neither converts it.
+std::optional<stdlib::Decimal> ConstantInUnit(stdlib::Decimal value, const stdlib::Unit& unit, const stdlib::Unit& to,
+                                              const SignalInfo* signal);
+
 using source::EditDistance;  // compiler/source/suggest.h
 using source::Suggest;
 
