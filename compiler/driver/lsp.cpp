@@ -995,6 +995,10 @@ struct Server::Impl {
         if (request) out.push_back(Failure(id, kServerNotInitialized, "initialize first"));
         return out;
       }
+      if (shutdown) {  // after `shutdown`, only `exit` (the protocol: requests fail)
+        if (request) out.push_back(Failure(id, kInvalidRequest, "the server is shutting down: send exit"));
+        return out;
+      }
       if (method == "shutdown") {
         shutdown = true;
         out.push_back(Response(id, nullptr));

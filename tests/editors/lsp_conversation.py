@@ -315,6 +315,8 @@ try:
     # ---- shutdown and exit -----------------------------------------------------------------
     r = c.request("shutdown", None)
     check(r.get("result", 1) is None, "shutdown answers null")
+    r = c.request("textDocument/hover", {"textDocument": {"uri": uri(shock)}, "position": {"line": 0, "character": 0}})
+    check(r.get("error", {}).get("code") == -32600, f"a request after shutdown fails: {r}")
     c.notify("exit", None)
     check(c.p.wait(10) == 0, "exit after shutdown: status 0")
 
