@@ -17,23 +17,6 @@ const char* Version() { return "0.1.0"; }
 
 namespace {
 
-// The byte offset of a 1-based line and column (columns count code points) in `text`;
-// npos when the position is not in it.
-size_t ByteOffset(const std::string& text, int32_t line, int32_t column) {
-  size_t at = 0;
-  for (int32_t l = 1; l < line; ++l) {
-    at = text.find('\n', at);
-    if (at == std::string::npos) return std::string::npos;
-    ++at;
-  }
-  for (int32_t c = 1; c < column; ++c) {
-    if (at >= text.size() || text[at] == '\n') return std::string::npos;
-    ++at;
-    while (at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) ++at;  // a continuation byte
-  }
-  return at;
-}
-
 // `cdr lint --fix`: applies every fix-it of the diagnostics to its file (the first of two
 // that overlap), writes the files changed and shows what changed; false when a file
 // cannot be written.
@@ -46,8 +29,8 @@ bool ApplyFixes(const Frontend& fe) {
   for (const auto& d : fe.diags.diagnostics()) {
     for (const auto& f : d.fixes) {
       if (!f.range.valid()) continue;
-      const std::string& text = fe.sources.Get(f.range.file).text();
-      size_t b = ByteOffset(text, f.range.line, f.range.column), e = ByteOffset(text, f.range.end_line, f.range.end_column);
+      const source::SourceFile& src = fe.sources.Get(f.range.file);
+      size_t b = src.Offset(f.range.line, f.range.column), e = src.Offset(f.range.end_line, f.range.end_column);
       if (b == std::string::npos || e == std::string::npos || e < b) continue;
       edits[static_cast<size_t>(f.range.file.index)].push_back({b, e, f.replacement});
     }

@@ -22,6 +22,12 @@ std::string_view SourceFile::Line(int32_t line) const {
   return s;
 }
 
+size_t SourceFile::Offset(int32_t line, int32_t column) const {
+  if (line < 1 || line > line_count()) return std::string::npos;
+  size_t at = ColumnOffset(Line(line), column);
+  return at == std::string::npos ? at : line_starts_[static_cast<size_t>(line - 1)] + at;
+}
+
 FileId SourceManager::Add(std::string name, std::string text) {
   files_.push_back(std::make_unique<SourceFile>(std::move(name), std::move(text)));
   return FileId{static_cast<int32_t>(files_.size() - 1)};
@@ -33,6 +39,16 @@ int32_t CodePoints(std::string_view utf8) {
     if ((c & 0xC0) != 0x80) ++n;
   }
   return n;
+}
+
+size_t ColumnOffset(std::string_view line, int32_t column) {
+  size_t at = 0;
+  for (int32_t c = 1; c < column; ++c) {
+    if (at >= line.size()) return std::string::npos;
+    ++at;
+    while (at < line.size() && (static_cast<unsigned char>(line[at]) & 0xC0) == 0x80) ++at;  // continuation bytes
+  }
+  return at;
 }
 
 }  // namespace cdr::source

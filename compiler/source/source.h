@@ -36,6 +36,8 @@ class SourceFile {
   /// The text of line `line` (1-based) without its newline.
   std::string_view Line(int32_t line) const;
   int32_t line_count() const { return static_cast<int32_t>(line_starts_.size()); }
+  /// The byte offset in text() of a 1-based line and column; npos when it is not in the file.
+  size_t Offset(int32_t line, int32_t column) const;
 
  private:
   std::string name_;
@@ -56,5 +58,8 @@ class SourceManager {
 
 /// Counts the Unicode code points of UTF-8 text (continuation bytes are skipped).
 int32_t CodePoints(std::string_view utf8);
+/// The byte offset in one line of UTF-8 text of its 1-based code-point column `column` (the
+/// line's size for the column just past its end); npos for a column further out.
+size_t ColumnOffset(std::string_view line, int32_t column);
 
 }  // namespace cdr::source
