@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -46,26 +45,27 @@ constexpr int kInternalError = -32603;
 // or code points (`utf-32`, the checker's own columns).
 enum class Encoding { Utf16, Utf32 };
 
-size_t SequenceLength(unsigned char c) {
-  if (c < 0x80) return 1;
-  if ((c >> 5) == 0x6) return 2;
-  if ((c >> 4) == 0xE) return 3;
-  if ((c >> 3) == 0x1E) return 4;
-  return 1;
+// UTF-16 code units of a code point whose UTF-8 sequence starts with `lead` (columns count
+// code points as source::CodePoints does: a continuation byte is none).
+int64_t Utf16Units(unsigned char lead) {
+  if ((lead & 0xC0) == 0x80) return 0;
+  return lead >= 0xF0 ? 2 : 1;  // a 4-byte sequence is a surrogate pair
+}
+
+int64_t Utf16Units(std::string_view s) {
+  int64_t n = 0;
+  for (unsigned char c : s) n += Utf16Units(c);
+  return n;
 }
 
 // The LSP character of the 1-based code-point column `column` of `line`.
 int64_t ToCharacter(std::string_view line, int32_t column, Encoding enc) {
   if (column <= 1) return 0;
   if (enc == Encoding::Utf32) return column - 1;
-  int64_t units = 0;
-  int32_t cp = 1;
-  for (size_t i = 0; i < line.size() && cp < column; ++cp) {
-    size_t len = SequenceLength(static_cast<unsigned char>(line[i]));
-    units += len == 4 ? 2 : 1;
-    i += len;
-  }
-  return units + (column - cp);  // past the end of the line: one per column
+  size_t at = source::ColumnOffset(line, column);
+  if (at == std::string_view::npos)
+    return Utf16Units(line) + (column - 1 - source::CodePoints(line));  // one per column past the end
+  return Utf16Units(line.substr(0, at));
 }
 
 // The 1-based code-point column of LSP character `character` of `line`.
@@ -74,12 +74,19 @@ int32_t FromCharacter(std::string_view line, int64_t character, Encoding enc) {
   if (enc == Encoding::Utf32) return static_cast<int32_t>(character + 1);
   int64_t units = 0;
   int32_t cp = 1;
-  for (size_t i = 0; i < line.size() && units < character; ++cp) {
-    size_t len = SequenceLength(static_cast<unsigned char>(line[i]));
-    units += len == 4 ? 2 : 1;
-    i += len;
+  for (size_t i = 0; i < line.size() && units < character; ++i) {
+    int64_t u = Utf16Units(static_cast<unsigned char>(line[i]));
+    if (u == 0) continue;
+    units += u;
+    ++cp;
   }
   return cp + static_cast<int32_t>(std::max<int64_t>(0, character - units));
+}
+
+// The byte offset in `line` of a 1-based code-point column, at most the line's end.
+size_t ClampedColumnOffset(std::string_view line, int32_t column) {
+  size_t at = source::ColumnOffset(line, column);
+  return at == std::string_view::npos ? line.size() : at;
 }
 
 // The line `line` (0-based) of `text`, without its newline, and where it starts.
@@ -105,10 +112,7 @@ std::string_view LineOf(std::string_view text, int64_t line, size_t* start = nul
 size_t Offset(std::string_view text, int64_t line, int64_t character, Encoding enc) {
   size_t start = 0;
   std::string_view l = LineOf(text, line, &start);
-  int32_t column = FromCharacter(l, character, enc);
-  size_t i = 0;
-  for (int32_t cp = 1; cp < column && i < l.size(); ++cp) i += SequenceLength(static_cast<unsigned char>(l[i]));
-  return std::min(text.size(), start + std::min(i, l.size()));
+  return std::min(text.size(), start + ClampedColumnOffset(l, FromCharacter(l, character, enc)));
 }
 
 // ---- URIs -----------------------------------------------------------------------
@@ -161,7 +165,7 @@ bool Contains(const SourceRange& r, int32_t line, int32_t column) {
   return true;
 }
 
-// Whether `a` starts before `b` (to find the innermost of ranges that contain a point).
+// How large a range is, lines first (to find the innermost of ranges that contain a point).
 size_t Extent(const SourceRange& r) {
   return static_cast<size_t>(r.end_line - r.line) * 100000 + static_cast<size_t>(std::max(0, r.end_column - r.column));
 }
@@ -299,18 +303,14 @@ struct Server::Impl {
     set.ids.clear();
     set.diags.clear();
     for (const auto& path : paths) {
-      std::string text;
+      // An open document's text; else the file, read as `cdr lint` reads it (a file over the
+      // size limit is not read, one that cannot be read is an io-error diagnostic).
       if (auto d = docs.find(path); d != docs.end()) {
-        text = d->second.text;
+        set.fe->AddText(path, d->second.text);
       } else {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) continue;  // removed since it was listed
-        std::stringstream ss;
-        ss << in.rdbuf();
-        text = ss.str();
+        set.fe->Load({path});
       }
-      set.fe->AddText(path, std::move(text));
-      set.ids[path] = set.fe->files.back().file;
+      set.ids[path] = source::FileId{static_cast<int32_t>(set.fe->sources.size() - 1)};
       set.diags[path];
     }
     set.fe->Check();
@@ -360,6 +360,14 @@ struct Server::Impl {
       at.column = FromCharacter(text, params.at("position").at("character").get<int64_t>(), enc);
     }
     return at;
+  }
+
+  // The syntax tree of a request's document.
+  static const ast::File* FileOf(const At& at) {
+    for (const auto& f : at.set->fe->files) {
+      if (f.file == at.file) return &f;
+    }
+    return nullptr;
   }
 
   // The symbol written at a position (the innermost; a cursor just after a name counts).
@@ -547,12 +555,10 @@ struct Server::Impl {
       }
     } else {
       const ast::Expr* best = nullptr;
-      for (const auto& file : fe.files) {
-        if (file.file != at->file) continue;
-        for (const auto& d : file.decls) {
-          if (!d.rule) continue;
-          for (const auto& it : d.rule->items) Innermost(it.expr.get(), at->line, at->column, best);
-        }
+      const ast::File* file = FileOf(*at);
+      for (size_t i = 0; file && i < file->decls.size(); ++i) {
+        if (!file->decls[i].rule) continue;
+        for (const auto& it : file->decls[i].rule->items) Innermost(it.expr.get(), at->line, at->column, best);
       }
       if (!best) return nullptr;
       auto info = fe.model.exprs.find(best);
@@ -603,11 +609,7 @@ struct Server::Impl {
     const Frontend& fe = *at->set->fe;
     const source::SourceFile& f = fe.sources.Get(at->file);
     std::string_view line = at->line <= f.line_count() ? f.Line(at->line) : std::string_view{};
-    size_t cut = 0;
-    for (int32_t cp = 1; cp < at->column && cut < line.size(); ++cp) {
-      cut += SequenceLength(static_cast<unsigned char>(line[cut]));
-    }
-    std::string before(line.substr(0, cut));
+    std::string before(line.substr(0, ClampedColumnOffset(line, at->column)));
     auto add = [&](const std::string& label, int kind, const std::string& detail, const std::string& doc = {}) {
       json item = {{"label", label}, {"kind", kind}};
       if (!detail.empty()) item["detail"] = detail;
@@ -634,11 +636,10 @@ struct Server::Impl {
     }
     // The rule around the cursor: its schemas' signals and the lets above the cursor.
     const ast::Rule* rule = nullptr;
-    for (const auto& file : fe.files) {
-      if (file.file != at->file) continue;
-      for (const auto& d : file.decls) {
-        if (d.rule && at->line >= d.rule->range.line && at->line <= d.rule->range.end_line) rule = d.rule.get();
-      }
+    const ast::File* file = FileOf(*at);
+    for (size_t i = 0; file && i < file->decls.size(); ++i) {
+      const ast::Rule* r = file->decls[i].rule.get();
+      if (r && at->line >= r->range.line && at->line <= r->range.end_line) rule = r;
     }
     std::set<std::string> schemas;
     if (rule) {
@@ -672,24 +673,24 @@ struct Server::Impl {
   // ---- formatting and code actions -----------------------------------------------------
 
   json Formatting(const json& params, const json& id, std::vector<std::string>& out) {
-    std::string path = UriToPath(params.at("textDocument").at("uri").get<std::string>());
-    auto d = docs.find(path);
-    if (d == docs.end()) {
+    // The document as analysed for this request (Handle publishes, so analyses, first).
+    auto at = Locate(params);
+    const ast::File* file = at ? FileOf(*at) : nullptr;
+    if (!file) {
       out.push_back(Failure(id, kRequestFailed, "the document is not open"));
       return nullptr;
     }
-    Frontend fe;
-    fe.AddText(path, d->second.text);
-    if (!fe.files.back().parsed_cleanly) {
+    if (!file->parsed_cleanly) {
       out.push_back(Failure(id, kRequestFailed, "cdr fmt: the file has syntax errors; fix them first"));
       return nullptr;
     }
-    std::string formatted = format::Format(fe.files.back(), d->second.text);
+    const std::string& text = at->set->fe->sources.Get(at->file).text();
+    std::string formatted = format::Format(*file, text);
     json edits = json::array();
-    if (formatted == d->second.text) return edits;
+    if (formatted == text) return edits;
     // One edit over the whole document: from its start to the end of its last line.
-    int64_t lines = std::count(d->second.text.begin(), d->second.text.end(), '\n');
-    std::string_view last = LineOf(d->second.text, lines);
+    int64_t lines = std::count(text.begin(), text.end(), '\n');
+    std::string_view last = LineOf(text, lines);
     json end = {{"line", lines}, {"character", ToCharacter(last, source::CodePoints(last) + 1, enc)}};
     edits.push_back({{"range", {{"start", {{"line", 0}, {"character", 0}}}, {"end", end}}}, {"newText", formatted}});
     return edits;
@@ -702,23 +703,13 @@ struct Server::Impl {
     return !(key(a.at("end")) < key(b.at("start")) || key(b.at("end")) < key(a.at("start")));
   }
 
+  // The text of a range on one line (a fix-it's, for its title); empty otherwise.
   static std::string Excerpt(const Frontend& fe, const SourceRange& r) {
     if (!r.valid() || r.line != r.end_line) return {};
     const source::SourceFile& f = fe.sources.Get(r.file);
-    if (r.line > f.line_count()) return {};
-    std::string_view l = f.Line(r.line);
-    size_t b = 0, e = 0;
-    int32_t cp = 1;
-    for (size_t i = 0; i <= l.size(); ++cp) {
-      if (cp == r.column) b = i;
-      if (cp == r.end_column) {
-        e = i;
-        break;
-      }
-      if (i == l.size()) break;
-      i += SequenceLength(static_cast<unsigned char>(l[i]));
-    }
-    return e > b ? std::string(l.substr(b, e - b)) : std::string{};
+    size_t b = f.Offset(r.line, r.column), e = f.Offset(r.end_line, r.end_column);
+    if (b == std::string::npos || e == std::string::npos || e <= b) return {};
+    return f.text().substr(b, e - b);
   }
 
   json CodeActions(const json& params) {
@@ -757,10 +748,56 @@ struct Server::Impl {
 
   // ---- semantic tokens and symbols ---------------------------------------------------
 
+  // The semantic token types, in the order of the legend sent at initialize.
+  enum TokenType {
+    kKeyword,
+    kVariable,
+    kProperty,
+    kFunction,
+    kNamespace,
+    kClass,
+    kNumber,
+    kString,
+    kComment,
+    kOperator
+  };
   static const std::vector<std::string>& TokenTypes() {
     static const std::vector<std::string> t = {"keyword", "variable", "property", "function", "namespace",
                                                "class",   "number",   "string",   "comment",  "operator"};
     return t;
+  }
+  static TokenType TypeOf(sema::Symbol::Kind k) {
+    switch (k) {
+      case sema::Symbol::Kind::Signal:
+        return kProperty;
+      case sema::Symbol::Kind::Let:
+        return kVariable;
+      case sema::Symbol::Kind::Rule:
+        return kClass;
+      case sema::Symbol::Kind::Schema:
+        return kNamespace;
+      case sema::Symbol::Kind::Function:
+        return kFunction;
+    }
+    return kVariable;
+  }
+  static TokenType TypeOf(syntax::Token::Kind k) {
+    switch (k) {
+      case syntax::Token::Kind::Keyword:
+        return kKeyword;
+      case syntax::Token::Kind::Name:
+        return kVariable;
+      case syntax::Token::Kind::Number:
+      case syntax::Token::Kind::DateTime:
+        return kNumber;
+      case syntax::Token::Kind::Text:
+        return kString;
+      case syntax::Token::Kind::Comment:
+        return kComment;
+      case syntax::Token::Kind::Punctuation:
+        return kOperator;
+    }
+    return kOperator;
   }
 
   json SemanticTokens(const json& params) {
@@ -769,14 +806,12 @@ struct Server::Impl {
     if (!at) return {{"data", data}};
     const Frontend& fe = *at->set->fe;
     const source::SourceFile& f = fe.sources.Get(at->file);
-    std::map<std::pair<int32_t, int32_t>, int> named;  // where a symbol starts -> its token type
+    std::map<std::pair<int32_t, int32_t>, TokenType> named;  // where a symbol starts -> its token type
     for (const auto& s : fe.model.symbols) {
-      if (s.use.file != at->file) continue;
-      static const int kType[] = {2, 1, 5, 4, 3};  // Signal, Let, Rule, Schema, Function
-      named[{s.use.line, s.use.column}] = kType[static_cast<int>(s.kind)];
+      if (s.use.file == at->file) named[{s.use.line, s.use.column}] = TypeOf(s.kind);
     }
     int64_t prev_line = 0, prev_char = 0;
-    auto emit = [&](int32_t line, int64_t start, int64_t length, int type) {
+    auto emit = [&](int32_t line, int64_t start, int64_t length, TokenType type) {
       if (length <= 0) return;
       int64_t l = line - 1;
       data.push_back(l - prev_line);
@@ -788,28 +823,7 @@ struct Server::Impl {
       prev_char = start;
     };
     for (const auto& t : syntax::Lex(fe.sources, at->file)) {
-      int type = 9;
-      switch (t.kind) {
-        case syntax::Token::Kind::Keyword:
-          type = 0;
-          break;
-        case syntax::Token::Kind::Name:
-          type = 1;
-          break;
-        case syntax::Token::Kind::Number:
-        case syntax::Token::Kind::DateTime:
-          type = 6;
-          break;
-        case syntax::Token::Kind::Text:
-          type = 7;
-          break;
-        case syntax::Token::Kind::Comment:
-          type = 8;
-          break;
-        case syntax::Token::Kind::Punctuation:
-          type = 9;
-          break;
-      }
+      TokenType type = TypeOf(t.kind);
       if (auto n = named.find({t.range.line, t.range.column}); n != named.end()) type = n->second;
       for (int32_t l = t.range.line; l <= t.range.end_line && l <= f.line_count(); ++l) {
         std::string_view text = f.Line(l);
@@ -835,30 +849,29 @@ struct Server::Impl {
                   {"selectionRange", Range(fe.sources, sel)},
                   {"children", json::array()}};
     };
-    for (const auto& file : fe.files) {
-      if (file.file != at->file) continue;
-      for (const auto& d : file.decls) {
-        if (d.schema) {
-          json s = symbol(d.schema->name, 2, d.schema->range, d.schema->name_range);
-          for (const auto& it : d.schema->items) {
-            if (it.signal)
-              s["children"].push_back(
-                  symbol(it.signal->name, it.signal->is_event ? 24 : 8, it.signal->range, it.signal->name_range));
-          }
-          out.push_back(std::move(s));
-        } else if (d.rule) {
-          json r = symbol(d.rule->name, 5, d.rule->range, d.rule->name_range);
-          for (const auto& it : d.rule->items) {
-            if (it.kind == ast::RuleItem::Kind::Let && !it.names.empty()) {
-              r["children"].push_back(symbol(it.names[0], 13, it.range, it.name_ranges[0]));
-            }
-          }
-          out.push_back(std::move(r));
-        } else if (d.test) {
-          out.push_back(symbol(ast::Unquote(d.test->name), 12, d.test->range, d.test->target_range));
-        } else if (d.ruleset) {
-          out.push_back(symbol(d.ruleset->name, 3, d.ruleset->range, d.ruleset->name_range));
+    const ast::File* file = FileOf(*at);
+    for (size_t i = 0; file && i < file->decls.size(); ++i) {
+      const ast::Decl& d = file->decls[i];
+      if (d.schema) {
+        json s = symbol(d.schema->name, 2, d.schema->range, d.schema->name_range);
+        for (const auto& it : d.schema->items) {
+          if (it.signal)
+            s["children"].push_back(
+                symbol(it.signal->name, it.signal->is_event ? 24 : 8, it.signal->range, it.signal->name_range));
         }
+        out.push_back(std::move(s));
+      } else if (d.rule) {
+        json r = symbol(d.rule->name, 5, d.rule->range, d.rule->name_range);
+        for (const auto& it : d.rule->items) {
+          if (it.kind == ast::RuleItem::Kind::Let && !it.names.empty()) {
+            r["children"].push_back(symbol(it.names[0], 13, it.range, it.name_ranges[0]));
+          }
+        }
+        out.push_back(std::move(r));
+      } else if (d.test) {
+        out.push_back(symbol(ast::Unquote(d.test->name), 12, d.test->range, d.test->target_range));
+      } else if (d.ruleset) {
+        out.push_back(symbol(d.ruleset->name, 3, d.ruleset->range, d.ruleset->name_range));
       }
     }
     return out;
