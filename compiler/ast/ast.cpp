@@ -2,6 +2,7 @@
 #include "compiler/ast/ast.h"
 
 #include <cctype>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -36,6 +37,19 @@ Operator OperatorNamed(std::string_view text) {
 #include "compiler/ast/operators.def"
 #undef OPERATOR
   return Operator::None;
+}
+
+namespace {
+constexpr const char* kRuleItemKeywords[] = {"title", "owner", "status", "cites", "approvals",
+                                             "uses",  "let",   "when",   "suppress", "allow"};
+static_assert(std::size(kRuleItemKeywords) == static_cast<size_t>(RuleItem::Kind::Allow) + 1,
+              "one keyword per rule item kind");
+}  // namespace
+
+const char* Keyword(RuleItem::Kind kind) { return kRuleItemKeywords[static_cast<size_t>(kind)]; }
+
+std::vector<std::string> RuleItemKeywords() {
+  return std::vector<std::string>(std::begin(kRuleItemKeywords), std::end(kRuleItemKeywords));
 }
 
 std::string Unquote(const std::string& raw) {
@@ -185,10 +199,8 @@ class Dumper {
         Open("rule " + r.name, r.range, 0);
         if (!r.version.empty()) out += " version " + r.version;
         out += '\n';
-        static constexpr const char* kItems[] = {"title", "owner", "status", "cites", "approvals",
-                                                 "uses", "let", "when", "suppress", "allow"};
         for (const auto& it : r.items) {
-          Open(kItems[static_cast<int>(it.kind)], it.range, 1);
+          Open(Keyword(it.kind), it.range, 1);
           for (const auto& s : it.strings) out += " " + s;
           for (const auto& n : it.names) out += " " + n;
           if (!it.message.empty()) out += " " + it.message;

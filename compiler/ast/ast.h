@@ -162,6 +162,11 @@ struct RuleItem {
   SourceRange message_range;
 };
 
+/// The keyword that starts a rule item (`title`, `let`, `allow`).
+const char* Keyword(RuleItem::Kind kind);
+/// Every rule item's keyword, in the order of RuleItem::Kind.
+std::vector<std::string> RuleItemKeywords();
+
 struct Rule {
   SourceRange range;
   std::string name;

@@ -10,7 +10,7 @@
 namespace cdr::sema::checker {
 
 // A band bound as a raw decimal in the subject's unit.
-std::optional<Decimal> Checker::BandNumber(const ast::PlainValue& v, const Type& subject) {
+std::optional<Decimal> Checker::BandNumber(const ast::PlainValue& v, const Type& subject, const SignalInfo* signal) {
   if (v.kind != ast::PlainValue::Kind::Number) {
     Error<Msg::BandBoundNotNumber>(v.range, v.text, ToString(subject));
     return std::nullopt;
@@ -24,7 +24,7 @@ std::optional<Decimal> Checker::BandNumber(const ast::PlainValue& v, const Type&
   }
   auto u = Unit(v.unit, v.unit_range);
   if (!u) return std::nullopt;
-  auto converted = ConstantInUnit(*d, *u, subject.unit, band_signal_);  // UCUM, or the signal's `convert`
+  auto converted = ConstantInUnit(*d, *u, subject.unit, signal);  // UCUM, or the signal's `convert`
   if (!converted && !u->CommensurableWith(subject.unit)) {
     Error<Msg::BandBoundDimension>(v.unit_range, subject.unit.text, subject.unit.dim.ToString(), v.unit,
                                    u->dim.ToString());
@@ -60,17 +60,12 @@ bool Checker::NumericBands(const Expr& e, const ExprInfo& subject) {
   std::vector<std::optional<BandInterval>> rows;
   std::vector<BandBound> bounds;
   bool ok = true;
-  band_signal_ = subject.origin;  // a bound may be in a unit the signal's schema converts
-  struct Reset {
-    const SignalInfo*& p;
-    ~Reset() { p = nullptr; }
-  } reset{band_signal_};
   for (const auto& row : e.rows) {
     if (row.kind == ast::BandRow::Kind::Else) {
       rows.push_back(std::nullopt);
       continue;
     }
-    auto interval = RowInterval(row, st, bounds);
+    auto interval = RowInterval(row, st, subject.origin, bounds);
     if (!interval) ok = false;
     if (interval) rows.push_back(*interval);
   }
@@ -87,21 +82,21 @@ bool Checker::NumericBands(const Expr& e, const ExprInfo& subject) {
 
 // A numeric row's closed interval of raw values (nullopt when a bound is in error); its
 // bounds (`< v`, `>= v`) are added to `bounds`.
-std::optional<BandInterval> Checker::RowInterval(const ast::BandRow& row, const Type& st,
+std::optional<BandInterval> Checker::RowInterval(const ast::BandRow& row, const Type& st, const SignalInfo* signal,
                                                  std::vector<BandBound>& bounds) {
   using RK = ast::BandRow::Kind;
   int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
   int64_t step = st.kind == TypeKind::Integer ? Decimal::kOne : 1;
   if (row.kind == RK::Range || row.kind == RK::Exact) {
-    auto l = BandNumber(row.low, st);
-    auto h = row.kind == RK::Range ? BandNumber(row.high, st) : l;
+    auto l = BandNumber(row.low, st, signal);
+    auto h = row.kind == RK::Range ? BandNumber(row.high, st, signal) : l;
     if (!l || !h) return std::nullopt;
     if (l->raw() > h->raw()) Error<Msg::BandRowEmpty>(row.range, l->ToString(), h->ToString());
     return BandInterval{l->raw(), h->raw()};
   }
   bool ok = true;
   for (const auto& b : row.bounds) {
-    auto v = BandNumber(b.value, st);
+    auto v = BandNumber(b.value, st, signal);
     if (!v) {
       ok = false;
       continue;

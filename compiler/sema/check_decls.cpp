@@ -234,7 +234,7 @@ void Checker::Rule(const ast::Rule& r) {
   std::vector<Allowance> allowances = std::move(allowances_);
   allowances_.clear();
   for (const auto& a : allowances) {
-    if (!a.used) Error<Msg::UnusedAllow>(a.allow->name_ranges[0], a.allow->names[0], ItemName(a.target->kind));
+    if (!a.used) Error<Msg::UnusedAllow>(a.allow->name_ranges[0], a.allow->names[0], ast::Keyword(a.target->kind));
   }
 }
 
@@ -292,7 +292,7 @@ void Checker::RuleMetadata(const ast::Rule& r) {
   for (const auto& it : r.items) {
     bool single = it.kind == K::Title || it.kind == K::Owner || it.kind == K::Status || it.kind == K::Suppress;
     if (single && seen.count(it.kind)) {
-      auto* d = Error<Msg::MetadataRedefinition>(it.range, ItemName(it.kind), r.name);
+      auto* d = Error<Msg::MetadataRedefinition>(it.range, ast::Keyword(it.kind), r.name);
       AddNote(d, seen[it.kind]->range, "first given here");
     }
     seen.emplace(it.kind, &it);
@@ -304,7 +304,7 @@ void Checker::RuleMetadata(const ast::Rule& r) {
     Error<Msg::NotSemver>(r.version_range, r.version);
   }
   for (K k : {K::Title, K::Owner, K::Status}) {
-    if (!seen.count(k)) Error<Msg::MissingMetadata>(r.name_range, r.name, ItemName(k));
+    if (!seen.count(k)) Error<Msg::MissingMetadata>(r.name_range, r.name, ast::Keyword(k));
   }
   if (!seen.count(K::Cites)) Error<Msg::MissingCitation>(r.name_range, r.name);
   if (r.version.empty()) return;
@@ -370,11 +370,6 @@ void Checker::When(const ast::Rule& r, const ast::RuleItem& it, Scope& scope) {
   Message(r, it, *scope.lets);
 }
 
-std::string Checker::ItemName(ast::RuleItem::Kind k) {
-  static constexpr const char* kNames[] = {"title", "owner", "status", "cites", "approvals",
-                                           "uses", "let", "when", "suppress", "allow"};
-  return kNames[static_cast<int>(k)];
-}
 
 // Checks `{name}` references of an alert message; marks those lets used.
 void Checker::Message(const ast::Rule& r, const ast::RuleItem& it, std::map<std::string, LetInfo>& lets) {

@@ -459,36 +459,31 @@ std::optional<ExprInfo> Checker::ViaSchema(const ExprInfo& value, const Expr& li
   if (!value.origin || literal.kind != ExprKind::Quantity || !lit.constant || lit.type.kind != TypeKind::Quantity) {
     return std::nullopt;
   }
-  for (const auto& [unit, factor] : value.origin->conversions) {
-    if (!unit.CommensurableWith(lit.type.unit)) continue;
-    auto in_unit = stdlib::Convert(*lit.constant, lit.type.unit, unit);
-    auto converted = in_unit ? stdlib::Mul(*in_unit, factor) : std::nullopt;
-    if (!converted) return std::nullopt;
-    ExprInfo& stored = model_.exprs[&literal];
-    stored.type = value.origin->type;
-    stored.constant = converted;
-    return stored;
-  }
-  return std::nullopt;
+  auto converted = ConstantInUnit(*lit.constant, lit.type.unit, value.origin->type.unit, value.origin);
+  if (!converted) return std::nullopt;
+  ExprInfo& stored = model_.exprs[&literal];
+  stored.type = value.origin->type;
+  stored.constant = converted;
+  return stored;
 }
 
 bool Checker::CompareQuantities(const Expr& e, const ExprInfo& a, const ExprInfo& b) {
   if (a.type.kind == TypeKind::Quantity && b.type.kind == TypeKind::Quantity) {
-    if (auto b2 = a.type.unit.CommensurableWith(b.type.unit) ? std::nullopt : ViaSchema(a, *e.kids[1], b)) {
+    if (a.type.unit.CommensurableWith(b.type.unit)) {
+      Threshold(e, a, b);
+      return true;
+    }
+    if (auto b2 = ViaSchema(a, *e.kids[1], b)) {
       Threshold(e, a, *b2);
       return true;
     }
-    if (auto a2 = a.type.unit.CommensurableWith(b.type.unit) ? std::nullopt : ViaSchema(b, *e.kids[0], a)) {
+    if (auto a2 = ViaSchema(b, *e.kids[0], a)) {
       Threshold(e, *a2, b);
       return true;
     }
-    if (!a.type.unit.CommensurableWith(b.type.unit)) {
-      Error<Msg::CompareDimensions>(e.range, Describe(*e.kids[0], a), a.type.unit.text, a.type.unit.dim.ToString(),
-                                    b.type.unit.text, b.type.unit.dim.ToString());
-      return false;
-    }
-    Threshold(e, a, b);
-    return true;
+    Error<Msg::CompareDimensions>(e.range, Describe(*e.kids[0], a), a.type.unit.text, a.type.unit.dim.ToString(),
+                                  b.type.unit.text, b.type.unit.dim.ToString());
+    return false;
   }
   const Expr& num = a.type.kind == TypeKind::Quantity ? *e.kids[1] : *e.kids[0];
   const ExprInfo& q = a.type.kind == TypeKind::Quantity ? a : b;

@@ -153,8 +153,6 @@ class Checker {
   void Let(const ast::Rule& r, const ast::RuleItem& it, Scope& scope);
   void When(const ast::Rule& r, const ast::RuleItem& it, Scope& scope);
 
-  static std::string ItemName(ast::RuleItem::Kind k);
-
   // Checks `{name}` references of an alert message; marks those lets used.
   void Message(const ast::Rule& r, const ast::RuleItem& it, std::map<std::string, LetInfo>& lets);
 
@@ -257,13 +255,14 @@ class Checker {
 
   ExprInfo Case(const Expr& e, Scope& scope);
 
-  // A band bound as a raw decimal in the subject's unit.
-  std::optional<Decimal> BandNumber(const ast::PlainValue& v, const Type& subject);
-  const SignalInfo* band_signal_ = nullptr;  // the signal of the numeric bands being checked
+  // A band bound as a raw decimal in the subject's unit; a unit the subject's signal
+  // converts (`convert` in its schema) is taken by that conversion.
+  std::optional<Decimal> BandNumber(const ast::PlainValue& v, const Type& subject, const SignalInfo* signal);
 
   ExprInfo Bands(const Expr& e, Scope& scope);
   bool NumericBands(const Expr& e, const ExprInfo& subject);
-  std::optional<BandInterval> RowInterval(const ast::BandRow& row, const Type& st, std::vector<BandBound>& bounds);
+  std::optional<BandInterval> RowInterval(const ast::BandRow& row, const Type& st, const SignalInfo* signal,
+                                          std::vector<BandBound>& bounds);
   void BandConvention(const std::vector<BandBound>& bounds);
   bool ExactBands(const Expr& e, const Type& st);
 

@@ -138,7 +138,7 @@ std::optional<KeywordFix> KeywordFor(const antlr4::Token* t, const antlr4::misc:
     const antlr4::Token* k = tokens[i].get();
     if (k->getCharPositionInLine() != 0) continue;
     std::string w = word(k->getType());
-    if (w == "rule") items = {"title", "owner", "status", "cites", "uses", "let", "when", "suppress", "allow"};
+    if (w == "rule") items = ast::RuleItemKeywords();
     if (w == "schema") items = {"signal", "event", "valueset"};
     if (w == "test") items = {"given", "expect"};
     if (w == "ruleset") items = {"retention", "live", "approvals"};
