@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, finish  # noqa: E402
+from checks import MESSAGE_LINE, check, finish, rate_rule  # noqa: E402
 import time
 
 CDR, SRC = sys.argv[1], sys.argv[2]
@@ -111,20 +111,8 @@ try:
     rules = os.path.join(work, "rules")
     shutil.copytree(os.path.join(SRC, "rules"), rules)
     shock = os.path.join(rules, "rate.cdr")  # open in the editor only: never written to disk
-    message_line = '  when rr > 30 \'/min\' alert high "🫁 rate {rrr} above 30"'
-    shock_text = "\n".join([
-        "// A test rule: a high respiratory rate.",
-        'rule rate version "1.0.0"',
-        '  title "High respiratory rate"',
-        '  owner "test"',
-        "  status draft",
-        '  cites "test"',
-        "  uses vitals",
-        "",
-        "  let rr = last(resp_rate within 4h)",
-        message_line,
-        "",
-    ])
+    message_line = MESSAGE_LINE
+    shock_text = rate_rule(first_lines=["// A test rule: a high respiratory rate."])
 
     c = Client(work)
     init = c.request("initialize", {"processId": os.getpid(), "rootUri": uri(work),

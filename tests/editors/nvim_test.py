@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, finish  # noqa: E402
+from checks import MESSAGE_LINE, check, finish, rate_rule  # noqa: E402
 
 CDR, SRC = sys.argv[1], sys.argv[2]
 
@@ -30,19 +30,8 @@ work = tempfile.mkdtemp(prefix="cdr_nvim_")
 try:
     rules = os.path.join(work, "rules")
     shutil.copytree(os.path.join(SRC, "rules"), rules)
-    message_line = '  when rr > 30 \'/min\' alert high "🫁 rate {rrr} above 30"'
-    text = "\n".join([
-        'rule rate version "1.0.0"',
-        '  title "High respiratory rate"',
-        '  owner "test"',
-        "  status draft",
-        '  cites "test"',
-        "  uses vitals",
-        "",
-        "  let    rr =   last(resp_rate within 4h)",
-        message_line,
-        "",
-    ])
+    message_line = MESSAGE_LINE
+    text = rate_rule(let_line="  let    rr =   last(resp_rate within 4h)")  # misformatted: formatting fixes it
     path = os.path.join(rules, "rate.cdr")
     open(path, "w", encoding="utf-8").write(text)
     out = os.path.join(work, "nvim.json")
