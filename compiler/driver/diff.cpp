@@ -101,7 +101,7 @@ bool LoadRules(const std::vector<std::string>& paths, const std::string& flag, F
   }
   for (const ast::File& f : fe.files) {
     for (const ast::Decl& d : f.decls) {
-      if (d.rule && side.rules.count(d.rule->name)) side.texts[d.rule->name] = format::FormatRule(*d.rule, true);
+      if (d.rule && side.rules.count(d.rule->name)) side.texts[d.rule->name] = format::FormatRule(*d.rule, true, format::kLineWidth);
     }
   }
   return true;

@@ -4,6 +4,10 @@
 #include "compiler/format/format.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "compiler/source/source.h"
 
 namespace cdr::format {
 namespace {
@@ -20,9 +24,191 @@ std::string QuoteSingle(const std::string& s) {
   return out + "'";
 }
 
+// A layout document (Wadler's "prettier printer", as in Prettier): text, line breaks that
+// print as `flat` when their group fits on the line, groups, and nesting. One document per
+// item serves both layouts: `cdr fmt`'s, which breaks a group when it does not fit in the
+// line width or is a table (below), and the canonical text a rule's hash is taken of
+// (width 0), which breaks nothing but else-if chains, so that hashes depend on neither.
+struct Doc {
+  enum class Kind { Text, Line, Concat, Group, Nest, Fill };
+  Kind kind = Kind::Concat;
+  std::string text;       // Text; Line: what it prints when flat
+  int indent = -1;        // Nest: columns added; Line: its indent in the canonical text (-1: the nesting's)
+  bool canonical_break = false;  // Group: broken in the canonical text
+  bool hard = false;             // Group: broken by `cdr fmt` even when it fits (a table, or holds one)
+  std::vector<Doc> kids;  // Concat, Group, Nest; Fill: texts, a space or a line break between them
+
+  Doc() = default;
+  Doc(std::string s) : kind(Kind::Text), text(std::move(s)) {}  // NOLINT: text converts implicitly
+  Doc(const char* s) : kind(Kind::Text), text(s) {}              // NOLINT
+};
+
+Doc& operator+=(Doc& a, Doc b) {
+  if (a.kind != Doc::Kind::Concat) {
+    Doc c;
+    c.kids.push_back(std::move(a));
+    a = std::move(c);
+  }
+  a.kids.push_back(std::move(b));
+  return a;
+}
+
+Doc operator+(Doc a, Doc b) { return std::move(a += std::move(b)); }
+
+Doc Line(std::string flat = " ", int canonical_indent = -1) {
+  Doc d;
+  d.kind = Doc::Kind::Line;
+  d.text = std::move(flat);
+  d.indent = canonical_indent;
+  return d;
+}
+
+// Whether `cdr fmt` breaks a group inside `d` (groups mark themselves when they hold one).
+bool HoldsHard(const Doc& d) {
+  if (d.kind == Doc::Kind::Group) return d.hard;
+  return std::any_of(d.kids.begin(), d.kids.end(), HoldsHard);
+}
+
+// A group; a `table` (an else-if chain, a `case` of several `when`s: a decision table) has
+// each branch on its own line in `cdr fmt`'s layout whatever its length, and so has every
+// group around it.
+Doc Group(Doc inner, bool table = false, bool canonical_break = false) {
+  Doc d;
+  d.kind = Doc::Kind::Group;
+  d.canonical_break = canonical_break;
+  d.hard = table || HoldsHard(inner);
+  d.kids.push_back(std::move(inner));
+  return d;
+}
+
+Doc Nest(Doc inner, int by = 2) {
+  Doc d;
+  d.kind = Doc::Kind::Nest;
+  d.indent = by;
+  d.kids.push_back(std::move(inner));
+  return d;
+}
+
+Doc Fill(std::vector<std::string> words) {
+  Doc d;
+  d.kind = Doc::Kind::Fill;
+  for (auto& w : words) d.kids.emplace_back(std::move(w));
+  return d;
+}
+
+// Lays a document out from column `column` with continuation lines at `indent`. Width 0
+// gives the canonical text.
+class Printer {
+ public:
+  explicit Printer(int width) : width_(width) {}
+
+  std::string Print(const Doc& doc, int indent, int column) {
+    column_ = column;
+    stack_ = {{indent, false, &doc}};
+    while (!stack_.empty()) {
+      Cmd c = stack_.back();
+      stack_.pop_back();
+      const Doc& d = *c.doc;
+      switch (d.kind) {
+        case Doc::Kind::Text: Emit(d.text); break;
+        case Doc::Kind::Concat: Push(d.kids, c.indent, c.flat); break;
+        case Doc::Kind::Nest: Push(d.kids, c.indent + d.indent, c.flat); break;
+        case Doc::Kind::Group: {
+          bool flat = width_ == 0 ? !d.canonical_break : !d.hard && (c.flat || Fits({c.indent, true, &d}));
+          Push(d.kids, c.indent, flat);
+          break;
+        }
+        case Doc::Kind::Line:
+          if (c.flat) Emit(d.text);
+          else Break(width_ == 0 && d.indent >= 0 ? d.indent : c.indent);
+          break;
+        case Doc::Kind::Fill:
+          for (size_t i = 0; i < d.kids.size(); ++i) {
+            if (i > 0) {
+              bool last = i + 1 == d.kids.size();
+              bool fits = last ? Fits({c.indent, true, &d.kids[i]}, 1)
+                               : column_ + 1 + source::CodePoints(d.kids[i].text) <= width_;
+              if (c.flat || width_ == 0 || fits) Emit(" ");
+              else Break(c.indent);
+            }
+            Emit(d.kids[i].text);
+          }
+          break;
+      }
+    }
+    return std::move(out_);
+  }
+
+ private:
+  struct Cmd {
+    int indent;
+    bool flat;
+    const Doc* doc;
+  };
+
+  void Push(const std::vector<Doc>& kids, int indent, bool flat) {
+    for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack_.push_back({indent, flat, &*it});
+  }
+
+  void Emit(const std::string& text) {
+    out_ += text;
+    size_t nl = text.rfind('\n');
+    column_ = nl == std::string::npos ? column_ + source::CodePoints(text)
+                                      : source::CodePoints(std::string_view(text).substr(nl + 1));
+  }
+
+  void Break(int indent) {
+    out_ += '\n' + std::string(static_cast<size_t>(indent), ' ');
+    column_ = indent;
+  }
+
+  // Whether `first` laid flat, then what follows it in its own layout up to the next
+  // line break, fits in the width (`extra` columns reserved before it).
+  bool Fits(Cmd first, int extra = 0) const {
+    int left = width_ - column_ - extra;
+    std::vector<Cmd> todo{first};
+    size_t rest = stack_.size();
+    while (left >= 0) {
+      if (todo.empty()) {
+        if (rest == 0) return true;
+        todo.push_back(stack_[--rest]);
+        continue;
+      }
+      Cmd c = todo.back();
+      todo.pop_back();
+      const Doc& d = *c.doc;
+      switch (d.kind) {
+        case Doc::Kind::Text: {
+          size_t nl = d.text.find('\n');
+          left -= source::CodePoints(std::string_view(d.text).substr(0, nl));
+          if (nl != std::string::npos) return left >= 0;
+          break;
+        }
+        case Doc::Kind::Line:
+          if (!c.flat) return true;
+          left -= source::CodePoints(d.text);
+          break;
+        case Doc::Kind::Fill:
+          if (!c.flat) return d.kids.empty() || left - source::CodePoints(d.kids[0].text) >= 0;
+          for (const auto& w : d.kids) left -= source::CodePoints(w.text) + 1;
+          ++left;
+          break;
+        default:
+          for (auto it = d.kids.rbegin(); it != d.kids.rend(); ++it) todo.push_back({c.indent, c.flat, &*it});
+      }
+    }
+    return false;
+  }
+
+  int width_;
+  int column_ = 0;
+  std::vector<Cmd> stack_;
+  std::string out_;
+};
+
 class Formatter {
  public:
-  Formatter(const ast::File* file, const std::string& source) : file_(file) {
+  Formatter(const ast::File* file, const std::string& source, int width) : file_(file), width_(width) {
     if (file) comments_ = file->comments;
     std::stable_sort(comments_.begin(), comments_.end(), [](const ast::Comment& a, const ast::Comment& b) {
       return std::pair(a.range.line, a.range.column) < std::pair(b.range.line, b.range.column);
@@ -91,11 +277,21 @@ class Formatter {
     last_line_ = line;
   }
 
-  void Codes(const std::vector<ast::CodeGroup>& groups) {
-    for (size_t i = 0; i < groups.size(); ++i) {
-      out_ += (i == 0 ? " " : ", ") + groups[i].system;
-      for (size_t j = 0; j < groups[i].codes.size(); ++j) out_ += (j == 0 ? " " : ", ") + groups[i].codes[j];
+  // Prints an item's document where the output stands, its continuation lines at `indent`.
+  void Put(const Doc& d, int indent) {
+    size_t nl = out_.rfind('\n');
+    int column = source::CodePoints(std::string_view(out_).substr(nl == std::string::npos ? 0 : nl + 1));
+    out_ += Printer(width_).Print(d, indent, column);
+  }
+
+  // A code list fills its lines: `loinc "1", "2", snomed "3"`.
+  static Doc Codes(const std::vector<ast::CodeGroup>& groups) {
+    std::vector<std::string> words;
+    for (const auto& g : groups) {
+      for (size_t j = 0; j < g.codes.size(); ++j) words.push_back((j == 0 ? g.system + " " : "") + g.codes[j] + ",");
     }
+    if (!words.empty()) words.back().pop_back();
+    return Fill(std::move(words));
   }
 
   void Schema(const ast::Schema& s) {
@@ -106,26 +302,26 @@ class Formatter {
     for (const auto& item : s.items) {
       Leading(item.range.line, "  ", first ? Gap::None : Gap::Source);
       first = false;
+      out_ += "  ";
       if (item.valueset) {
-        out_ += "  valueset " + item.valueset->name + " = {";
-        Codes(item.valueset->codes);
-        out_ += " }";
+        Put(Group(Doc("valueset " + item.valueset->name + " = {") + Nest(Line() + Codes(item.valueset->codes)) + Line() +
+                  "}"),
+            2);
         EndLine(item.range.end_line);
         continue;
       }
+      // A declaration too long for the line puts each clause on its own line.
       const ast::SignalDecl& sig = *item.signal;
-      out_ += std::string("  ") + (sig.is_event ? "event " : "signal ") + sig.name;
-      if (sig.type.kind != ast::ValueType::Kind::None) out_ += " : " + Type(sig.type);
-      if (!sig.kind.empty()) out_ += " from " + sig.kind;
-      if (!sig.codes.empty()) {
-        out_ += " codes";
-        Codes(sig.codes);
-      }
+      Doc d = Doc(std::string(sig.is_event ? "event " : "signal ") + sig.name);
+      if (sig.type.kind != ast::ValueType::Kind::None) d += (" : " + Type(sig.type));
+      if (!sig.kind.empty()) d += (" from " + sig.kind);
+      if (!sig.codes.empty()) d += Nest(Line() + "codes " + Codes(sig.codes));
       if (sig.has_plausible) {
-        out_ += " plausible " + sig.plausible_low + " .. " + sig.plausible_high;
-        if (sig.keep_implausible) out_ += " keep";
+        d += Nest(Line() + ("plausible " + sig.plausible_low + " .. " + sig.plausible_high +
+                               (sig.keep_implausible ? " keep" : "")));
       }
-      for (const auto& c : sig.conversions) out_ += " convert " + QuoteSingle(c.unit) + " factor " + c.factor;
+      for (const auto& c : sig.conversions) d += Nest(Line() + ("convert " + QuoteSingle(c.unit) + " factor " + c.factor));
+      Put(Group(d), 2);
       EndLine(item.range.end_line);
     }
   }
@@ -149,14 +345,26 @@ class Formatter {
     return "";
   }
 
+  // `kw a, b, c`; too long for the line, one element per line.
+  static Doc List(const char* kw, const std::vector<std::string>& v) {
+    Doc rest;
+    for (size_t i = 1; i < v.size(); ++i) rest += Line() + (v[i] + (i + 1 < v.size() ? "," : ""));
+    std::string head = kw;
+    if (!v.empty()) head += " " + v[0] + (v.size() > 1 ? "," : "");
+    return Group(Doc(head) + Nest(rest));
+  }
+
   void Ruleset(const ast::Ruleset& r) {
-    out_ += "ruleset " + r.name;
-    if (r.retention) out_ += " retention " + E(*r.retention, 0);
+    Doc d = Doc("ruleset " + r.name);
+    if (r.retention) d += " retention " + E(*r.retention, 0);
+    Put(d, 2);
     if (!r.live.empty()) out_ += "\n  live " + r.live;
     if (!r.approvals.empty()) {
-      out_ += "\n  approvals " + r.approvals;
-      for (size_t i = 0; i < r.roles.size(); ++i) out_ += (i == 0 ? " including " : ", ") + r.roles[i];
-      if (r.signed_approvals) out_ += " signed";
+      Doc d = Doc("approvals " + r.approvals);
+      if (!r.roles.empty()) d += " " + List("including", r.roles);
+      if (r.signed_approvals) d += " signed";
+      out_ += "\n  ";
+      Put(d, 2);
     }
     EndLine(r.range.end_line);
   }
@@ -182,24 +390,23 @@ class Formatter {
       Leading(it.range.line, "  ", first ? Gap::None : Gap::Source);
       first = false;
       out_ += "  ";
-      auto list = [&](const char* kw, const std::vector<std::string>& v) {
-        out_ += kw;
-        for (size_t i = 0; i < v.size(); ++i) out_ += (i == 0 ? " " : ", ") + v[i];
-      };
+      Doc d;
       switch (it.kind) {
-        case K::Title: list("title", it.strings); break;
-        case K::Owner: list("owner", it.strings); break;
-        case K::Cites: list("cites", it.strings); break;
-        case K::Approvals: list("approvals", it.strings); break;
-        case K::Status: list("status", it.names); break;
-        case K::Uses: list("uses", it.names); break;
-        case K::Let: out_ += "let " + it.names[0] + " = " + E(*it.expr, 1); break;
+        case K::Title: d = List("title", it.strings); break;
+        case K::Owner: d = List("owner", it.strings); break;
+        case K::Cites: d = List("cites", it.strings); break;
+        case K::Approvals: d = List("approvals", it.strings); break;
+        case K::Status: d = List("status", it.names); break;
+        case K::Uses: d = List("uses", it.names); break;
+        case K::Let: d = Doc("let " + it.names[0] + " = ") + E(*it.expr, 1); break;
         case K::When:
-          out_ += "when " + E(*it.expr, 1) + " alert " + it.names[0] + " " + it.message;
+          // Too long for the line, the alert goes on the next.
+          d = Group(Doc("when ") + E(*it.expr, 1) + Nest(Line() + ("alert " + it.names[0] + " " + it.message)));
           break;
-        case K::Suppress: out_ += "suppress " + E(*it.expr, 1); break;
-        case K::Allow: out_ += "allow " + it.names[0] + " " + it.strings[0]; break;
+        case K::Suppress: d = Doc("suppress ") + E(*it.expr, 1); break;
+        case K::Allow: d = Doc("allow " + it.names[0] + " " + it.strings[0]); break;
       }
+      Put(d, 2);
       EndLine(it.range.end_line);
     }
   }
@@ -214,33 +421,36 @@ class Formatter {
   }
 
   void Test(const ast::Test& t) {
-    out_ += "test " + t.name + " for " + t.target + " {";
+    // Too long for the line, `for` goes on the next, two levels in (the steps are one level in).
+    Put(Group(Doc("test " + t.name) + Nest(Line() + ("for " + t.target + " {"), 4)), 0);
     EndLine(t.target_range.end_line);
     bool first = true;
     for (const auto& s : t.steps) {
       Leading(s.range.line, "  ", first ? Gap::None : Gap::Source);
       first = false;
+      out_ += "  ";
+      Doc d;
       switch (s.kind) {
         case ast::TestStep::Kind::Given:
-          out_ += "  given " + s.signal;
-          if (s.value) out_ += " " + Plain(*s.value);
-          out_ += " at " + E(*s.time, 1);
-          if (s.recorded) out_ += " recorded " + E(*s.recorded, 1);
-          if (!s.id.empty()) out_ += " id " + s.id;
-          if (!s.status.empty()) out_ += " status " + s.status;
+          d = Doc("given " + s.signal);
+          if (s.value) d += (" " + Plain(*s.value));
+          d += " at " + E(*s.time, 1);
+          if (s.recorded) d += " recorded " + E(*s.recorded, 1);
+          if (!s.id.empty()) d += (" id " + s.id);
+          if (!s.status.empty()) d += (" status " + s.status);
           break;
         case ast::TestStep::Kind::ExpectAlert:
-          out_ += "  expect alert";
-          if (!s.severity.empty()) out_ += " " + s.severity;
-          out_ += " at " + E(*s.time, 1);
+          d = Doc("expect alert");
+          if (!s.severity.empty()) d += (" " + s.severity);
+          d += " at " + E(*s.time, 1);
           break;
-        case ast::TestStep::Kind::ExpectNoAlert:
-          out_ += "  expect no alert at " + E(*s.time, 1);
-          break;
+        case ast::TestStep::Kind::ExpectNoAlert: d = Doc("expect no alert at ") + E(*s.time, 1); break;
         case ast::TestStep::Kind::ExpectValue:
-          out_ += "  expect " + s.signal + " = " + (s.value ? Plain(*s.value) : std::string("null")) + " at " + E(*s.time, 1);
+          d = Doc("expect " + s.signal + " = " + (s.value ? Plain(*s.value) : std::string("null")) + " at ") +
+              E(*s.time, 1);
           break;
       }
+      Put(d, 2);
       EndLine(s.range.end_line);
     }
     Leading(t.range.end_line, "  ", Gap::None);
@@ -248,8 +458,13 @@ class Formatter {
     EndLine(t.range.end_line);
   }
 
-  // Expressions print on one line, except bands, which put one row per line at `depth`.
-  std::string E(const Expr& e, int depth) {
+  // An expression's document. Every construct has one layout on a line and one broken
+  // layout, taken only when the line would pass the width: an operator chain breaks
+  // before each operator, a call after `(` and each argument, `case` before each `when`,
+  // `else` and `end`, `if` before each `else` (and then before `then`). The outermost
+  // construct breaks first. Decision tables (an else-if chain, a `case` of several
+  // `when`s) always break. Bands put one row per line at `depth`.
+  Doc E(const Expr& e, int depth) {
     switch (e.kind) {
       case ExprKind::Error: return "null";
       case ExprKind::Bool:
@@ -261,62 +476,86 @@ class Formatter {
       case ExprKind::Null: return "null";
       case ExprKind::Quantity: return e.text + " " + (e.quoted_unit ? QuoteSingle(e.unit) : e.unit);
       case ExprKind::Duration: return e.text + e.unit;
-      case ExprKind::Paren: return "(" + E(*e.kids[0], depth) + ")";
-      case ExprKind::Unary: return Spelling(e.op) + E(*e.kids[0], depth);
-      case ExprKind::Binary: return E(*e.kids[0], depth) + " " + Spelling(e.op) + " " + E(*e.kids[1], depth);
-      case ExprKind::Is: return E(*e.kids[0], depth) + " is " + (e.negated ? "not " : "") + Spelling(e.op);
-      case ExprKind::As: return E(*e.kids[0], depth) + " as " + e.text;
-      case ExprKind::Step: return Spelling(e.op) + std::string(" of ") + E(*e.kids[0], depth);
+      case ExprKind::Paren: return Doc("(") + E(*e.kids[0], depth) + ")";
+      case ExprKind::Unary: return Doc(std::string(Spelling(e.op))) + E(*e.kids[0], depth);
+      case ExprKind::Binary: {
+        // `a or b or c` is one chain (the parser nests it to the left).
+        std::vector<const Expr*> operands;
+        const Expr* x = &e;
+        for (; x->kind == ExprKind::Binary && x->op == e.op; x = x->kids[0].get()) operands.push_back(x->kids[1].get());
+        Doc rest;
+        for (auto it = operands.rbegin(); it != operands.rend(); ++it) {
+          rest += Line() + (std::string(Spelling(e.op)) + " ") + E(**it, depth);
+        }
+        return Group(E(*x, depth) + Nest(rest));
+      }
+      case ExprKind::Is:
+        return E(*e.kids[0], depth) + (std::string(" is ") + (e.negated ? "not " : "") + Spelling(e.op));
+      case ExprKind::As: return E(*e.kids[0], depth) + (" as " + e.text);
+      case ExprKind::Step: return Doc(std::string(Spelling(e.op)) + " of ") + E(*e.kids[0], depth);
       case ExprKind::Limit: return Spelling(e.op) + (" " + e.name2);
-      case ExprKind::Not: return "not " + E(*e.kids[0], depth);
+      case ExprKind::Not: return Doc("not ") + E(*e.kids[0], depth);
       case ExprKind::Sustained: return E(*e.kids[0], depth) + " for " + E(*e.kids[1], depth);
       case ExprKind::If: {
-        // An else-if chain puts each `else` on its own line, one level in.
-        std::string s = "if " + E(*e.kids[0], depth) + " then " + E(*e.kids[1], depth);
+        // Each `else` on its own line; then, if `if c then a` is still too long, `then` on
+        // its own. An else-if chain breaks before its `else`s in the canonical text too,
+        // one level in from `depth`.
+        auto arm = [&](const Expr& c, const Expr& a) {
+          return Group(Doc("if ") + E(c, depth) + Nest(Line() + "then " + E(a, depth)));
+        };
+        Doc head = arm(*e.kids[0], *e.kids[1]);
         const Expr* rest = e.kids[2].get();
         bool chain = rest->kind == ExprKind::If;
-        std::string sep = chain ? "\n" + std::string(static_cast<size_t>(depth + 1) * 2, ' ') + "else " : " else ";
-        while (chain && rest->kind == ExprKind::If) {
-          s += sep + "if " + E(*rest->kids[0], depth) + " then " + E(*rest->kids[1], depth);
-          rest = rest->kids[2].get();
+        int canonical_indent = chain ? (depth + 1) * 2 : -1;
+        Doc elses;
+        for (; chain && rest->kind == ExprKind::If; rest = rest->kids[2].get()) {
+          elses += Line(" ", canonical_indent) + "else " + arm(*rest->kids[0], *rest->kids[1]);
         }
-        return s + sep + E(*rest, depth);
+        elses += Line(" ", canonical_indent) + "else " + E(*rest, depth);
+        return Group(head + Nest(elses), chain, chain);
       }
       case ExprKind::Case: {
-        std::string s = "case";
+        Doc head("case");
         size_t i = 0;
-        if (e.has_subject) s += " " + E(*e.kids[i++], depth);
+        if (e.has_subject) head += " " + E(*e.kids[i++], depth);
+        Doc arms;
         for (; i + 1 < e.kids.size(); i += 2) {
-          s += " when " + E(*e.kids[i], depth) + " then " + E(*e.kids[i + 1], depth);
+          arms += Line() + "when " + E(*e.kids[i], depth) + " then " + E(*e.kids[i + 1], depth);
         }
-        return s + " else " + E(*e.kids.back(), depth) + " end";
+        arms += Line() + "else " + E(*e.kids.back(), depth);
+        size_t whens = (e.kids.size() - (e.has_subject ? 1 : 0) - 1) / 2;
+        return Group(head + Nest(arms) + Line() + "end", whens > 1);
       }
       case ExprKind::Bands: return Bands(e, depth);
-      case ExprKind::Absence: return "no " + e.text + " within " + E(*e.kids[0], depth);
-      case ExprKind::Sequence: return e.text + " then " + e.name2 + " within " + E(*e.kids[0], depth);
+      case ExprKind::Absence: return Doc("no " + e.text + " within ") + E(*e.kids[0], depth);
+      case ExprKind::Sequence: return Doc(e.text + " then " + e.name2 + " within ") + E(*e.kids[0], depth);
       case ExprKind::Call: {
-        std::string s = e.text + "(";
+        if (e.args.empty()) return e.text + "()";
+        Doc args;
         for (size_t i = 0; i < e.args.size(); ++i) {
-          if (i) s += ", ";
-          s += E(*e.args[i].value, depth);
-          if (e.args[i].window) s += " within " + E(*e.args[i].window, depth);
+          args += (i ? Line() : Line("")) + E(*e.args[i].value, depth);
+          if (e.args[i].window) args += " within " + E(*e.args[i].window, depth);
+          if (i + 1 < e.args.size()) args += ",";
         }
-        return s + ")";
+        return Group(Doc(e.text + "(") + Nest(args) + Line("") + ")");
       }
     }
     return "";
   }
 
-  std::string Bands(const Expr& e, int depth) {
-    // Rows are whole lines, so comments between rows stay between rows.
+  // A bands block is text of several lines: rows are whole lines, so comments between rows
+  // stay between rows.
+  Doc Bands(const Expr& e, int depth) {
     std::string indent(static_cast<size_t>(depth + 1) * 2, ' ');
     std::string saved;
     std::swap(saved, out_);
-    out_ += "bands " + E(*e.kids[0], depth) + " {";
+    out_ += "bands " + Printer(0).Print(E(*e.kids[0], depth), 0, 0) + " {";
     EndLine(e.kids[0]->range.end_line);
     for (const auto& row : e.rows) {
       Leading(row.range.line, indent, Gap::None);
-      out_ += indent + Cond(row) + ": " + E(*row.value, depth + 1) + ";";
+      out_ += indent + Cond(row) + ": ";
+      Put(E(*row.value, depth + 1), (depth + 1) * 2);
+      out_ += ";";
       EndLine(row.value->range.end_line);
     }
     Leading(e.range.end_line, indent, Gap::None);
@@ -350,19 +589,20 @@ class Formatter {
   size_t next_ = 0;
   int32_t last_line_ = 0;
   std::string out_;
+  int width_;                // the line width; 0: the canonical text
   bool with_status_ = true;  // RuleOnly for the content hash leaves `status` out
 };
 
 }  // namespace
 
 std::string Format(const ast::File& file, const std::string& source) {
-  return Formatter(&file, source).Run();
+  return Formatter(&file, source, kLineWidth).Run();
 }
 
-std::string FormatBandCondition(const ast::BandRow& row) { return Formatter(nullptr, "").BandCondition(row); }
+std::string FormatBandCondition(const ast::BandRow& row) { return Formatter(nullptr, "", 0).BandCondition(row); }
 
-std::string FormatRule(const ast::Rule& rule, bool with_status) {
-  return Formatter(nullptr, "").RuleOnly(rule, with_status);
+std::string FormatRule(const ast::Rule& rule, bool with_status, int width) {
+  return Formatter(nullptr, "", width).RuleOnly(rule, with_status);
 }
 
 }  // namespace cdr::format

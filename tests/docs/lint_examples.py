@@ -5,7 +5,8 @@ A block that declares schemas or a rule set is linted alone; a rule, with the sh
 schemas (rules/schema); a rule test, with the shipped rules; a fragment (`let`, `when`, `allow`
 lines) inside a rule that uses the shipped schemas, beside the shipped rules (so that
 `news2.score` resolves). Warnings are allowed; an error fails the test, naming the doc and
-line of the block.
+line of the block. A block of whole declarations (`rule`, `schema`, `test`, `ruleset`) must
+also be in `cdr fmt`'s layout, so the layout the docs show is the one the formatter writes.
 
 Usage: lint_examples.py PATH/TO/cdr SOURCE_DIR
 """
@@ -64,6 +65,13 @@ def main():
                     failed += 1
                     print(f"FAIL: {os.path.relpath(doc, src)}:{line}: a `{kind}` example does not lint (exit {r.returncode}):")
                     print(r.stdout + r.stderr)
+                if kind in ("rule", "schema", "test", "ruleset"):
+                    r = subprocess.run([cdr, "fmt", "--diff", os.path.join(tmp, "example.cdr")], capture_output=True,
+                                       text=True)
+                    if r.returncode != 0:
+                        failed += 1
+                        print(f"FAIL: {os.path.relpath(doc, src)}:{line}: a `{kind}` example is not in `cdr fmt`'s layout:")
+                        print(r.stdout + r.stderr)
     print(f"docs examples: {checked} checked, {failed} failed")
     if checked == 0:
         print("FAIL: no ```cdr block found")

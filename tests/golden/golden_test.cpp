@@ -138,6 +138,61 @@ TEST_P(GoldenIr, ListingMatches) {
 INSTANTIATE_TEST_SUITE_P(Ir, GoldenIr, ::testing::ValuesIn(Cases(kIrDir)),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
+// `cdr fmt`'s layout at its line width: tests/golden/fmt/NAME.cdr beside NAME.expected,
+// the expected layout written by hand from the rules in docs/language.md ("Layout").
+const fs::path kFmtDir = fs::path(CDR_SOURCE_DIR) / "tests" / "golden" / "fmt";
+
+class GoldenFmt : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenFmt, LayoutMatches) {
+  const std::string name = GetParam();
+  std::string text = ReadAll(kFmtDir / (name + ".cdr"));
+  cdr::driver::Frontend fe;
+  fe.AddText(name + ".cdr", text);
+  ASSERT_TRUE(fe.files[0].parsed_cleanly) << cdr::diag::FormatText(fe.diags);
+  std::string actual = cdr::format::Format(fe.files[0], text);
+  ExpectMatchesFile(kFmtDir / (name + ".expected"), actual);
+
+  // The layout is a fixed point, and the text a rule's hash is taken of does not depend on it.
+  cdr::driver::Frontend fe2;
+  fe2.AddText(name + ".cdr", actual);
+  ASSERT_TRUE(fe2.files[0].parsed_cleanly) << actual;
+  EXPECT_EQ(cdr::format::Format(fe2.files[0], actual), actual);
+  ASSERT_EQ(fe.files[0].decls.size(), fe2.files[0].decls.size());
+  for (size_t i = 0; i < fe.files[0].decls.size(); ++i) {
+    if (!fe.files[0].decls[i].rule) continue;
+    EXPECT_EQ(cdr::format::FormatRule(*fe2.files[0].decls[i].rule), cdr::format::FormatRule(*fe.files[0].decls[i].rule));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fmt, GoldenFmt, ::testing::ValuesIn(Cases(kFmtDir)),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// The hashed text has no width: a table stays on one line, a long chain too; only an else-if
+// chain breaks (as it always has, so that no approved hash changed with the width).
+TEST(GoldenFmt, HashedTextIgnoresTheWidth) {
+  std::string text = ReadAll(kFmtDir / "layout.cdr");
+  cdr::driver::Frontend fe;
+  fe.AddText("layout.cdr", text);
+  const cdr::ast::Rule* rule = nullptr;
+  for (const auto& d : fe.files[0].decls) {
+    if (d.rule) rule = d.rule.get();
+  }
+  ASSERT_NE(rule, nullptr);
+  std::string hashed = cdr::format::FormatRule(*rule);
+  EXPECT_NE(hashed.find("\n  let band = case when g < 54 'mg/dL' then 3 when g < 70 'mg/dL' then 2 else 0 end\n"),
+            std::string::npos)
+      << hashed;
+  EXPECT_NE(hashed.find("\n  let any_high = g > 180 'mg/dL' or h > 130 '/min' or g < 54 'mg/dL' or h < 40 '/min' or "
+                        "exists(culture within 24h)\n"),
+            std::string::npos)
+      << hashed;
+  EXPECT_NE(hashed.find("\n  let grade = if g > 400 'mg/dL' then 3\n    else if g > 250 'mg/dL' then 2\n    else 0\n"),
+            std::string::npos)
+      << hashed;
+  EXPECT_EQ(hashed.find("status"), std::string::npos);
+}
+
 TEST(GoldenCoverage, EveryDiagnosticKindHasAGoldenTest) {
   std::set<std::string> seen;
   for (const auto& e : fs::directory_iterator(kDir)) {
