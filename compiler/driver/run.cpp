@@ -380,14 +380,7 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     if (now - last_report < std::chrono::seconds(1)) return;
     last_report = now;
     double secs = std::chrono::duration<double>(now - start).count();
-    // A file of known size: how far, and how long still at the pace so far.
-    std::string done;
-    const uint64_t offset = std::min<uint64_t>(host->input_offset(), input_size);
-    if (input_size > 0 && offset > resume_base) {  // bytes read by this process: offset - resume_base
-      const double left = secs * static_cast<double>(input_size - offset) / static_cast<double>(offset - resume_base);
-      done = fmt::format(", {:.0f}% (about {:.0f} s left)",
-                         100.0 * static_cast<double>(offset) / static_cast<double>(input_size), left);
-    }
+    std::string done = ProgressOfFile(host->input_offset(), input_size, resume_base, secs);
     std::cerr << fmt::format("\r{}: {} events, {:.0f} events/s, {} patients, {} alerts{}   ", name, s.read,
                              s.read / secs, s.patients, s.fired, done)
               << std::flush;

@@ -1,6 +1,8 @@
 // compiler/driver/run_stats.cpp: per-rule counts of the alerts of a run.
 #include "compiler/driver/run_stats.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace cdr::driver {
@@ -71,6 +73,15 @@ nlohmann::ordered_json RuleCounts::Json(const std::string& command, const runtim
   }
   j["rules"] = rules;
   return j;
+}
+
+std::string ProgressOfFile(uint64_t offset, uint64_t size, uint64_t base, double seconds) {
+  offset = std::min(offset, size);
+  if (size == 0 || offset <= base) return "";
+  // Bytes read by this process: offset - base, in `seconds`.
+  const double left = seconds * static_cast<double>(size - offset) / static_cast<double>(offset - base);
+  return fmt::format(", {:.0f}% (about {:.0f} s left)", 100.0 * static_cast<double>(offset) / static_cast<double>(size),
+                     left);
 }
 
 }  // namespace cdr::driver

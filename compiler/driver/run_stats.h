@@ -44,4 +44,10 @@ class RuleCounts : public runtime::AlertSink {
   std::map<std::string, Counts> rules_;
 };
 
+/// The progress line's share of a file of `size` bytes: ", 40% (about 15 s left)" when
+/// `offset` bytes of it are read, `base` of them before this process started (a restored
+/// checkpoint), in `seconds`; the time left at this process's pace so far. Empty when the
+/// size is unknown (a pipe) or nothing was read yet.
+std::string ProgressOfFile(uint64_t offset, uint64_t size, uint64_t base, double seconds);
+
 }  // namespace cdr::driver
