@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/ab.sh: an interleaved A/B of two or more cdr binaries end to end: each run of
-# `cdr run --rules rules --engine ENGINE --events STREAM --out /dev/null` in turn, RUNS
+# `cdr run --live review --rules rules --engine ENGINE --events STREAM --out /dev/null` in turn
+# (the shipped rules are in review: `--live review` runs them), RUNS
 # times, then the median and every time of each, and its peak RSS. Interleaving puts the
 # drift of a shared machine's speed on every binary alike, so only the ratio of the
 # medians measured together is a result (docs/performance.md).
@@ -22,7 +23,7 @@ done
 engine="${CDR_ENGINE:-interp}"
 for i in $(seq "$runs"); do
   for bin in "$@"; do
-    out=$( { /usr/bin/time -f "%e %M" "$bin" run --rules rules --engine "$engine" --events "$stream" --out /dev/null 2>&1 >/dev/null; } 2>&1 | tail -1)
+    out=$( { /usr/bin/time -f "%e %M" "$bin" run --live review --rules rules --engine "$engine" --events "$stream" --out /dev/null 2>&1 >/dev/null; } 2>&1 | tail -1)
     echo "ab: run $i, $bin: $out (seconds, peak KiB)" >&2
     echo "$bin $out"
   done
