@@ -315,7 +315,7 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
       return;
     }
     p.withdrawn[std::string(e.id)] = now;
-    p.oldest = std::min(p.oldest, e.time);
+    p.NoteStored(e.time);
     ++counters_.applied;
     return;
   }
@@ -355,7 +355,7 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
     });
     list.insert(pos, stored);
   }
-  p.oldest = std::min(p.oldest, e.time);
+  p.NoteStored(e.time);
   inserted.emplace_back(store, e.time);
   ++counters_.applied;
 }
@@ -497,7 +497,7 @@ void Engine::React(Patient& p) {
       if (!reads(sig)) continue;
       if (times.empty() || times.back() != when) {
         times.push_back(when);
-        p.oldest = std::min(p.oldest, when);
+        p.evict_due = std::min(p.evict_due, when);
         if (rs.points.try_emplace(when).second && trace_) PushDue(final_due_, when, p, r);
       }
       for (const auto& [tsig, off] : timers_[r]) {
@@ -565,7 +565,7 @@ void Engine::Publish(Patient& p, int32_t store, int64_t t, const Value& v) {
     list.SetValue(pos, v.v);  // a new value at a known point: its readers re-evaluate from t
   } else {
     list.insert(pos, StoredEvent{t, v.v, true, false, 0});
-    p.oldest = std::min(p.oldest, t);
+    p.NoteStored(t);
   }
   inserted_.emplace_back(store, t);
 }
@@ -718,7 +718,7 @@ void Engine::Scan(Patient& p, size_t r, int64_t from) {
     ++counters_.fired;
     ++counters_.fired_by[r * Counters::kSeverities + static_cast<size_t>(d.rank)];
     rs.fired.emplace(d.time, std::move(f));
-    p.oldest = std::min(p.oldest, d.time);
+    p.evict_due = std::min(p.evict_due, d.time);
   }
 }
 
@@ -756,7 +756,7 @@ void Engine::FireDueTimers(int64_t upto) {
     if (points.find(d.time) != points.end()) continue;
     if (!IsPoint(p, r, d.time)) continue;  // its event was removed
     Point& point = points.try_emplace(d.time).first->second;
-    p.oldest = std::min(p.oldest, d.time);
+    p.evict_due = std::min(p.evict_due, d.time);
     if (trace_) PushDue(final_due_, d.time, p, r);
     inserted_.clear();
     removed_.clear();
@@ -794,22 +794,32 @@ void Engine::Finalize(int64_t upto) {
 void Engine::Evict(Patient& p) {
   if (watermark_ == INT64_MIN) return;
   p.evicted_at = watermark_;
-  // Every threshold below is at or before the watermark: nothing older, nothing to do.
-  if (p.oldest >= watermark_) return;
+  // Nothing is due: nothing to do.
+  if (p.evict_due >= watermark_) return;
   int64_t cutoff = watermark_ - keep_ms_;
-  for (auto& list : p.events.by_signal) {
-    size_t n = 0;
-    while (n < list.size() && list[n].time < cutoff) ++n;
-    for (size_t i = 0; i < n; ++i) p.EraseId(p.IdOf(list[i]));
-    if (n) p.EraseEvents(list, list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
-  }
-  p.CompactIds();
-  for (auto it = p.withdrawn.begin(); it != p.withdrawn.end();) {
-    if (it->second.time < cutoff) {
-      p.withdrawn.erase(it++);
-    } else {
-      ++it;
+  // The event lists (each a cache miss) only when one of their events is due: most
+  // evictions only finish the points behind the watermark.
+  if (p.events_due < watermark_) {
+    for (auto& list : p.events.by_signal) {
+      size_t n = 0;
+      while (n < list.size() && list[n].time < cutoff) ++n;
+      for (size_t i = 0; i < n; ++i) p.EraseId(p.IdOf(list[i]));
+      if (n) p.EraseEvents(list, list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
     }
+    p.CompactIds();
+    for (auto it = p.withdrawn.begin(); it != p.withdrawn.end();) {
+      if (it->second.time < cutoff) {
+        p.withdrawn.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    int64_t events_due = INT64_MAX;
+    for (const auto& list : p.events.by_signal) {
+      if (!list.empty()) events_due = std::min(events_due, list[0].time + keep_ms_);
+    }
+    for (const auto& [id, w] : p.withdrawn) events_due = std::min(events_due, w.time + keep_ms_);
+    p.events_due = events_due;
   }
   for (size_t r = 0; r < p.rules.size(); ++r) {
     RuleState& rs = p.rules[r];
@@ -822,16 +832,16 @@ void Engine::Evict(Patient& p) {
     while (f != rs.fired.end() && f->first < keep_fired) ++f;
     rs.fired.erase_front(f);
   }
-  int64_t oldest = INT64_MAX;
-  for (const auto& list : p.events.by_signal) {
-    if (!list.empty()) oldest = std::min(oldest, list[0].time);
+  // When each kept thing is due, by the tests above: an event or withdrawn id at t when
+  // the watermark passes t + keep_ms_ (events_due), a point when it passes t, an alert
+  // when it passes t + the rule's suppression.
+  int64_t due = p.events_due;
+  for (size_t r = 0; r < p.rules.size(); ++r) {
+    const RuleState& rs = p.rules[r];
+    if (!rs.points.empty()) due = std::min(due, rs.points.begin()->first);
+    if (!rs.fired.empty()) due = std::min(due, rs.fired.begin()->first + rules_[r].ir->suppress_ms);
   }
-  for (const RuleState& rs : p.rules) {
-    if (!rs.points.empty()) oldest = std::min(oldest, rs.points.begin()->first);
-    if (!rs.fired.empty()) oldest = std::min(oldest, rs.fired.begin()->first);
-  }
-  for (const auto& [id, w] : p.withdrawn) oldest = std::min(oldest, w.time);
-  p.oldest = oldest;
+  p.evict_due = due;
 }
 
 void Engine::SetDatum(Datum& d, const ir::Let& let, const Value& v) const {

@@ -174,7 +174,7 @@ void Engine::Save(CheckpointWriter& out) const {
       SaveIdEntry(out, entry);
     }
     out.I64(p.evicted_at);
-    out.I64(p.oldest);
+    out.I64(p.evict_due);
     out.Text(p.id_texts.raw());
     out.U64(p.id_texts.dropped());
     out.U64(p.colliding_ids.size());
@@ -297,7 +297,8 @@ bool Engine::Restore(CheckpointReader& in) {
       p->ids.emplace(hash, ReadIdEntry(in));
     }
     p->evicted_at = in.I64();
-    p->oldest = in.I64();
+    p->evict_due = in.I64();
+    p->events_due = INT64_MIN;  // not saved: the first eviction after the restore walks the lists
     std::string_view raw = in.Text();
     p->id_texts.Assign(raw, in.U64());
     for (uint32_t ref : refs) {

@@ -97,7 +97,7 @@ std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions o
     }
     p->id_texts = a.id_texts;  // stored events keep their references into it
     p->evicted_at = a.evicted_at;
-    p->oldest = a.oldest;
+    p->evict_due = p->events_due = INT64_MIN;  // due now: the next eviction walks the state under the new rules
     p->far_recorded = a.far_recorded;
     p->withdrawn = a.withdrawn;
     // The version in force of an id: where it is stored now, or, when its list is no longer
