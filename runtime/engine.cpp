@@ -315,7 +315,7 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
       return;
     }
     p.withdrawn[std::string(e.id)] = now;
-    p.NoteStored(e.time);
+    p.NoteStored(e.time + keep_ms_);
     ++counters_.applied;
     return;
   }
@@ -355,7 +355,7 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
     });
     list.insert(pos, stored);
   }
-  p.NoteStored(e.time);
+  p.NoteStored(e.time + keep_ms_);
   inserted.emplace_back(store, e.time);
   ++counters_.applied;
 }
@@ -565,7 +565,7 @@ void Engine::Publish(Patient& p, int32_t store, int64_t t, const Value& v) {
     list.SetValue(pos, v.v);  // a new value at a known point: its readers re-evaluate from t
   } else {
     list.insert(pos, StoredEvent{t, v.v, true, false, 0});
-    p.NoteStored(t);
+    p.NoteStored(t + keep_ms_);
   }
   inserted_.emplace_back(store, t);
 }

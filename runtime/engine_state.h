@@ -87,16 +87,16 @@ struct Engine::Patient {
   absl::flat_hash_map<uint32_t, IdEntry> ids;
   int64_t evicted_at = INT64_MIN;  // the watermark of the last eviction
   // The earliest watermark at which an eviction would remove anything (an event, a point,
-  // an alert, a withdrawn id): a lower bound, lowered to the time of every insertion (none
-  // is due before its own time) and made exact by each eviction that walks the state, so
+  // an alert, a withdrawn id): a lower bound, lowered by every insertion (to when it is due,
+  // or to its time) and made exact by each eviction that walks the state, so
   // that the periodic sweep passes over a patient with nothing due without walking it.
   int64_t evict_due = INT64_MAX;
   int64_t events_due = INT64_MAX;  // the same for the stored events and withdrawn ids alone
 
-  // An event or withdrawn id at `t` is kept: neither is due before t.
-  void NoteStored(int64_t t) {
-    evict_due = std::min(evict_due, t);
-    events_due = std::min(events_due, t);
+  // An event or withdrawn id is kept that is due at `due` (its time + what the engine keeps).
+  void NoteStored(int64_t due) {
+    evict_due = std::min(evict_due, due);
+    events_due = std::min(events_due, due);
   }
   IdTexts id_texts;  // the ids of the stored events
   // Read off the common path: alerts, timers, collisions.
