@@ -60,8 +60,11 @@ void CheckFormat(const char* name, const uint8_t* data, size_t size, Each each) 
         }
         runtime::Event event;
         auto reason = decoder.Decode(item.event, event);
+        // The reasons of a malformed event, by their start (a reason may quote the event's
+        // own text: an unknown code `... RFC 3339 ...` is the schemas' business).
         if (reason && (reason->rfind("not JSON", 0) == 0 || reason->rfind("missing", 0) == 0 ||
-                       reason->find("RFC 3339") != std::string::npos || reason->rfind("duplicate", 0) == 0)) {
+                       reason->rfind("`time` ", 0) == 0 || reason->rfind("`recorded` ", 0) == 0 ||
+                       reason->rfind("duplicate", 0) == 0)) {
           std::fprintf(stderr, "fuzz: %s\n%s\n", reason->c_str(), item.event.c_str());
           Fail("the format wrote an event the decoder cannot read");
         }
