@@ -29,7 +29,8 @@ void RuleCounts::Alert(const runtime::AlertRecord& alert) {
   const int64_t step = fire ? 1 : -1;
   (fire ? c.fired : c.retracted) += 1;
   c.final_by_severity[alert.severity()] += step;
-  auto p = c.final_by_patient.try_emplace(std::string(alert.patient), 0).first;
+  auto p = c.final_by_patient.find(absl::string_view(alert.patient.data(), alert.patient.size()));
+  if (p == c.final_by_patient.end()) p = c.final_by_patient.emplace(std::string(alert.patient), 0).first;
   if ((p->second += step) == 0) c.final_by_patient.erase(p);
   next_.Alert(alert);
 }

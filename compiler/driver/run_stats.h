@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
 #include <nlohmann/json.hpp>
 
 #include "compiler/ir/ir.h"
@@ -37,7 +38,9 @@ class RuleCounts : public runtime::AlertSink {
     bool shadow = false;
     uint64_t fired = 0, retracted = 0;
     std::map<std::string, int64_t> final_by_severity;
-    std::map<std::string, int64_t> final_by_patient;  // patients with none left are erased
+    // Patients with none left are erased; hashed, found by the alert's view of the id (a
+    // tree of strings cost an id built and a dozen comparisons per alert).
+    absl::flat_hash_map<std::string, int64_t> final_by_patient;
     int64_t final() const;
   };
   runtime::AlertSink& next_;
