@@ -400,8 +400,9 @@ class Formatter {
         case K::Uses: d = List("uses", it.names); break;
         case K::Let: d = Doc("let " + it.names[0] + " = ") + E(*it.expr, 1); break;
         case K::When:
-          // Too long for the line, the alert goes on the next.
-          d = Group(Doc("when ") + E(*it.expr, 1) + Nest(Line() + ("alert " + it.names[0] + " " + it.message)));
+          // Too long for the line, the alert goes on the next; a condition that breaks
+          // continues a level further in than the alert.
+          d = Group(Doc("when ") + Nest(E(*it.expr, 1)) + Nest(Line() + ("alert " + it.names[0] + " " + it.message)));
           break;
         case K::Suppress: d = Doc("suppress ") + E(*it.expr, 1); break;
         case K::Allow: d = Doc("allow " + it.names[0] + " " + it.strings[0]); break;
@@ -501,7 +502,7 @@ class Formatter {
         // its own. An else-if chain breaks before its `else`s in the canonical text too,
         // one level in from `depth`.
         auto arm = [&](const Expr& c, const Expr& a) {
-          return Group(Doc("if ") + E(c, depth) + Nest(Line() + "then " + E(a, depth)));
+          return Group(Doc("if ") + Nest(E(c, depth)) + Nest(Line() + "then " + E(a, depth)));
         };
         Doc head = arm(*e.kids[0], *e.kids[1]);
         const Expr* rest = e.kids[2].get();
@@ -520,7 +521,7 @@ class Formatter {
         if (e.has_subject) head += " " + E(*e.kids[i++], depth);
         Doc arms;
         for (; i + 1 < e.kids.size(); i += 2) {
-          arms += Line() + "when " + E(*e.kids[i], depth) + " then " + E(*e.kids[i + 1], depth);
+          arms += Line() + "when " + Nest(E(*e.kids[i], depth)) + " then " + Nest(E(*e.kids[i + 1], depth));
         }
         arms += Line() + "else " + E(*e.kids.back(), depth);
         size_t whens = (e.kids.size() - (e.has_subject ? 1 : 0) - 1) / 2;
