@@ -30,9 +30,9 @@ std::string QuoteSingle(const std::string& s) {
 // line width or is a table (below), and the canonical text a rule's hash is taken of
 // (width 0), which breaks nothing but else-if chains, so that hashes depend on neither.
 struct Doc {
-  enum class Kind { Text, Line, Concat, Group, Nest, Fill };
+  enum class Kind { Text, Line, Concat, Group, Nest, Fill, Suffix };
   Kind kind = Kind::Concat;
-  std::string text;       // Text; Line: what it prints when flat
+  std::string text;       // Text; Line: what it prints when flat; Suffix: a comment, printed at the end of its line
   int indent = -1;        // Nest: columns added; Line: its indent in the canonical text (-1: the nesting's)
   bool canonical_break = false;  // Group: broken in the canonical text
   bool hard = false;             // Group: broken by `cdr fmt` even when it fits (a table, or holds one)
@@ -66,6 +66,7 @@ Doc Line(std::string flat = " ", int canonical_indent = -1) {
 // Whether `cdr fmt` breaks a group inside `d` (groups mark themselves when they hold one).
 bool HoldsHard(const Doc& d) {
   if (d.kind == Doc::Kind::Group) return d.hard;
+  if (d.kind == Doc::Kind::Suffix) return true;  // a `//` comment ends its line
   return std::any_of(d.kids.begin(), d.kids.end(), HoldsHard);
 }
 
@@ -86,6 +87,15 @@ Doc Nest(Doc inner, int by = 2) {
   d.kind = Doc::Kind::Nest;
   d.indent = by;
   d.kids.push_back(std::move(inner));
+  return d;
+}
+
+// A comment printed at the end of the line it falls on (before the next line break, or at
+// the end), so that nothing after it on that line is commented out.
+Doc Suffix(std::string comment) {
+  Doc d;
+  d.kind = Doc::Kind::Suffix;
+  d.text = std::move(comment);
   return d;
 }
 
@@ -111,6 +121,7 @@ class Printer {
       const Doc& d = *c.doc;
       switch (d.kind) {
         case Doc::Kind::Text: Emit(d.text); break;
+        case Doc::Kind::Suffix: pending_ += " " + d.text; break;
         case Doc::Kind::Concat: Push(d.kids, c.indent, c.flat); break;
         case Doc::Kind::Nest: Push(d.kids, c.indent + d.indent, c.flat); break;
         case Doc::Kind::Group: {
@@ -136,6 +147,7 @@ class Printer {
           break;
       }
     }
+    out_ += pending_;
     return std::move(out_);
   }
 
@@ -158,6 +170,8 @@ class Printer {
   }
 
   void Break(int indent) {
+    out_ += pending_;
+    pending_.clear();
     out_ += '\n' + std::string(static_cast<size_t>(indent), ' ');
     column_ = indent;
   }
@@ -204,6 +218,7 @@ class Printer {
   int column_ = 0;
   std::vector<Cmd> stack_;
   std::string out_;
+  std::string pending_;  // the comments to end the current line with
 };
 
 class Formatter {
@@ -504,15 +519,24 @@ class Formatter {
         auto arm = [&](const Expr& c, const Expr& a) {
           return Group(Doc("if ") + Nest(E(c, depth)) + Nest(Line() + "then " + E(a, depth)));
         };
+        // Each branch keeps the comments written on its lines (statements in order: the
+        // comments are taken as the branches are printed).
         Doc head = arm(*e.kids[0], *e.kids[1]);
+        head += CommentsOn(e.kids[1]->range.end_line);
         const Expr* rest = e.kids[2].get();
         bool chain = rest->kind == ExprKind::If;
         int canonical_indent = chain ? (depth + 1) * 2 : -1;
         Doc elses;
         for (; chain && rest->kind == ExprKind::If; rest = rest->kids[2].get()) {
-          elses += Line(" ", canonical_indent) + "else " + arm(*rest->kids[0], *rest->kids[1]);
+          elses += Line(" ", canonical_indent);
+          elses += CommentsBefore(rest->kids[0]->range.line);
+          elses += "else " + arm(*rest->kids[0], *rest->kids[1]);
+          elses += CommentsOn(rest->kids[1]->range.end_line);
         }
-        elses += Line(" ", canonical_indent) + "else " + E(*rest, depth);
+        elses += Line(" ", canonical_indent);
+        elses += CommentsBefore(rest->range.line);
+        elses += "else " + E(*rest, depth);
+        elses += CommentsOn(rest->range.end_line);
         return Group(head + Nest(elses), chain, chain);
       }
       case ExprKind::Case: {
@@ -521,9 +545,16 @@ class Formatter {
         if (e.has_subject) head += " " + E(*e.kids[i++], depth);
         Doc arms;
         for (; i + 1 < e.kids.size(); i += 2) {
-          arms += Line() + "when " + Nest(E(*e.kids[i], depth)) + " then " + Nest(E(*e.kids[i + 1], depth));
+          arms += Line();
+          arms += CommentsBefore(e.kids[i]->range.line);
+          arms += "when " + Nest(E(*e.kids[i], depth));
+          arms += " then " + Nest(E(*e.kids[i + 1], depth));
+          arms += CommentsOn(e.kids[i + 1]->range.end_line);
         }
-        arms += Line() + "else " + E(*e.kids.back(), depth);
+        arms += Line();
+        arms += CommentsBefore(e.kids.back()->range.line);
+        arms += "else " + E(*e.kids.back(), depth);
+        arms += CommentsOn(e.kids.back()->range.end_line);
         size_t whens = (e.kids.size() - (e.has_subject ? 1 : 0) - 1) / 2;
         return Group(head + Nest(arms) + Line() + "end", whens > 1);
       }
@@ -542,6 +573,27 @@ class Formatter {
       }
     }
     return "";
+  }
+
+  // The single-line comments before `line` (not yet printed), each on a line of its own.
+  Doc CommentsBefore(int32_t line) {
+    Doc d;
+    while (next_ < comments_.size() && comments_[next_].range.line < line &&
+           comments_[next_].range.line == comments_[next_].range.end_line) {
+      d += Doc(comments_[next_++].text) + Group(Line(), /*table=*/true);  // a line break, always
+    }
+    return d;
+  }
+
+  // The single-line comments up to `line` (not yet printed), at the end of the line they
+  // fall on.
+  Doc CommentsOn(int32_t line) {
+    Doc d;
+    while (next_ < comments_.size() && comments_[next_].range.line <= line &&
+           comments_[next_].range.line == comments_[next_].range.end_line) {
+      d += Suffix(comments_[next_++].text);
+    }
+    return d;
   }
 
   // A bands block is text of several lines: rows are whole lines, so comments between rows
