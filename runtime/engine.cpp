@@ -797,49 +797,44 @@ void Engine::Evict(Patient& p) {
   // Nothing is due: nothing to do.
   if (p.evict_due >= watermark_) return;
   int64_t cutoff = watermark_ - keep_ms_;
+  // Each walk stops at the first thing kept, and notes when that is due: an event or
+  // withdrawn id at t when the watermark passes t + keep_ms_ (events_due), a point when it
+  // passes t, an alert when it passes t + the rule's suppression.
   // The event lists (each a cache miss) only when one of their events is due: most
   // evictions only finish the points behind the watermark.
   if (p.events_due < watermark_) {
+    int64_t events_due = INT64_MAX;
     for (auto& list : p.events.by_signal) {
       size_t n = 0;
       while (n < list.size() && list[n].time < cutoff) ++n;
       for (size_t i = 0; i < n; ++i) p.EraseId(p.IdOf(list[i]));
       if (n) p.EraseEvents(list, list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
+      if (!list.empty()) events_due = std::min(events_due, list[0].time + keep_ms_);
     }
     p.CompactIds();
     for (auto it = p.withdrawn.begin(); it != p.withdrawn.end();) {
       if (it->second.time < cutoff) {
         p.withdrawn.erase(it++);
       } else {
+        events_due = std::min(events_due, it->second.time + keep_ms_);
         ++it;
       }
     }
-    int64_t events_due = INT64_MAX;
-    for (const auto& list : p.events.by_signal) {
-      if (!list.empty()) events_due = std::min(events_due, list[0].time + keep_ms_);
-    }
-    for (const auto& [id, w] : p.withdrawn) events_due = std::min(events_due, w.time + keep_ms_);
     p.events_due = events_due;
   }
+  int64_t due = p.events_due;
   for (size_t r = 0; r < p.rules.size(); ++r) {
     RuleState& rs = p.rules[r];
     // Points before the watermark are final (and traced, when there is a trace).
     auto it = rs.points.begin();
     while (it != rs.points.end() && it->first < watermark_ && (it->second.traced || !trace_)) ++it;
     rs.points.erase_front(it);
-    int64_t keep_fired = watermark_ - rules_[r].ir->suppress_ms;
-    auto f = rs.fired.begin();
-    while (f != rs.fired.end() && f->first < keep_fired) ++f;
-    rs.fired.erase_front(f);
-  }
-  // When each kept thing is due, by the tests above: an event or withdrawn id at t when
-  // the watermark passes t + keep_ms_ (events_due), a point when it passes t, an alert
-  // when it passes t + the rule's suppression.
-  int64_t due = p.events_due;
-  for (size_t r = 0; r < p.rules.size(); ++r) {
-    const RuleState& rs = p.rules[r];
     if (!rs.points.empty()) due = std::min(due, rs.points.begin()->first);
-    if (!rs.fired.empty()) due = std::min(due, rs.fired.begin()->first + rules_[r].ir->suppress_ms);
+    const int64_t suppress = rules_[r].ir->suppress_ms;
+    auto f = rs.fired.begin();
+    while (f != rs.fired.end() && f->first < watermark_ - suppress) ++f;
+    rs.fired.erase_front(f);
+    if (!rs.fired.empty()) due = std::min(due, rs.fired.begin()->first + suppress);
   }
   p.evict_due = due;
 }
