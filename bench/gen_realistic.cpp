@@ -10,7 +10,6 @@
 // Usage: cdr_gen_realistic IMPORTED.ndjson PATIENTS DAYS [SEED] > events.ndjson
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -19,12 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "stdlib/time.h"
+
 namespace {
 
-// One event of a stay: its offsets from the stay's first event, the id's part after the
-// patient, and the line after `recorded` (code, value, unit).
+// One event of a stay: its offsets from the stay's first event (ms), the id's part after
+// the patient, and the line after `recorded` (code, value, unit).
 struct Event {
-  long time = 0, recorded = 0;
+  int64_t time = 0, recorded = 0;
   std::string id_suffix, rest;
 };
 
@@ -39,28 +40,6 @@ bool Field(const std::string& line, const char* key, size_t from, std::string& v
   value = line.substr(start, close - start);
   end = close + 1;
   return true;
-}
-
-// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ".
-bool ParseTime(const std::string& s, long& out) {
-  std::tm tm{};
-  if (s.size() != 20 || std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
-    return false;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  out = static_cast<long>(timegm(&tm));
-  return true;
-}
-
-std::string FormatTime(long t) {
-  std::time_t tt = t;
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -93,11 +72,17 @@ int main(int argc, char** argv) {
     Event e;
     if (!Field(line, "id", 0, id, end) || !Field(line, "patient", end, patient, end) ||
         !Field(line, "time", end, time, end) || !Field(line, "recorded", end, recorded, end) ||
-        id.compare(0, patient.size() + 1, patient + "/") != 0 || !ParseTime(time, e.time) ||
-        !ParseTime(recorded, e.recorded)) {
+        id.compare(0, patient.size() + 1, patient + "/") != 0) {
       std::fprintf(stderr, "gen_realistic: %s:%ld: not an event line of `cdr import physionet2019`\n", argv[1], lineno);
       return 2;
     }
+    auto t = cdr::stdlib::ParseTime(time), r = cdr::stdlib::ParseTime(recorded);
+    if (!t || !r) {
+      std::fprintf(stderr, "gen_realistic: %s:%ld: a time that is not RFC 3339\n", argv[1], lineno);
+      return 2;
+    }
+    e.time = *t;
+    e.recorded = *r;
     e.id_suffix = id.substr(patient.size());
     e.rest = line.substr(end);
     auto [it, added] = index.emplace(patient, stays.size());
@@ -109,7 +94,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   for (auto& stay : stays) {
-    long first = stay.front().time;
+    int64_t first = stay.front().time;
     for (auto& e : stay) {
       e.time -= first;
       e.recorded -= first;
@@ -122,27 +107,27 @@ int main(int argc, char** argv) {
   std::discrete_distribution<int> hour(hour_weight.begin(), hour_weight.end());
   std::uniform_int_distribution<long> day(0, days - 1), second(0, 3599);
   std::uniform_int_distribution<size_t> which(0, stays.size() - 1);
-  const long epoch = 1704067200;  // 2024-01-01T00:00:00Z
+  const int64_t epoch = 1704067200000;  // 2024-01-01T00:00:00Z
   struct Patient {
-    long admitted;
+    int64_t admitted;
     size_t stay;
   };
   std::vector<Patient> admitted(static_cast<size_t>(patients));
   for (auto& p : admitted) {
-    p.admitted = epoch + day(rng) * 86400 + hour(rng) * 3600 + second(rng);
+    p.admitted = epoch + (day(rng) * 86400 + hour(rng) * 3600 + second(rng)) * 1000;
     p.stay = which(rng);
   }
 
   // Merge in time order: a heap of each patient's next event (ties in patient order).
   struct Next {
-    long time;
+    int64_t time;
     long patient;
     size_t event;
     bool operator>(const Next& o) const { return time != o.time ? time > o.time : patient > o.patient; }
   };
   std::priority_queue<Next, std::vector<Next>, std::greater<>> heap;
   for (long p = 0; p < patients; ++p) heap.push({admitted[static_cast<size_t>(p)].admitted, p, 0});
-  long cached_time = -1, cached_recorded = -1;
+  int64_t cached_time = -1, cached_recorded = -1;
   std::string time_text, recorded_text, out;
   long written = 0;
   while (!heap.empty()) {
@@ -150,9 +135,9 @@ int main(int argc, char** argv) {
     heap.pop();
     const Patient& p = admitted[static_cast<size_t>(n.patient)];
     const Event& e = stays[p.stay][n.event];
-    if (n.time != cached_time) time_text = FormatTime(cached_time = n.time);
-    long recorded = p.admitted + e.recorded;
-    if (recorded != cached_recorded) recorded_text = FormatTime(cached_recorded = recorded);
+    if (n.time != cached_time) time_text = cdr::stdlib::FormatTime(cached_time = n.time);
+    int64_t recorded = p.admitted + e.recorded;
+    if (recorded != cached_recorded) recorded_text = cdr::stdlib::FormatTime(cached_recorded = recorded);
     char id[24];
     std::snprintf(id, sizeof id, "pt%07ld", n.patient + 1);
     out.clear();
