@@ -281,13 +281,16 @@ class Formatter {
     if (line != INT32_MAX) blank(line);
   }
 
+  // The next comment not yet printed if it is on one line, at or before `line`; else null.
+  const ast::Comment* OneLineCommentBy(int32_t line) const {
+    if (next_ >= comments_.size()) return nullptr;
+    const ast::Comment& c = comments_[next_];
+    return c.range.line <= line && c.range.line == c.range.end_line ? &c : nullptr;
+  }
+
   // Ends the current output line, taking a comment that sits on `line` in the source.
   void EndLine(int32_t line) {
-    while (next_ < comments_.size() && comments_[next_].range.line <= line &&
-           comments_[next_].range.line == comments_[next_].range.end_line) {
-      out_ += ' ' + comments_[next_].text;
-      ++next_;
-    }
+    for (const ast::Comment* c; (c = OneLineCommentBy(line)) != nullptr; ++next_) out_ += ' ' + c->text;
     out_ += '\n';
     last_line_ = line;
   }
@@ -578,9 +581,8 @@ class Formatter {
   // The single-line comments before `line` (not yet printed), each on a line of its own.
   Doc CommentsBefore(int32_t line) {
     Doc d;
-    while (next_ < comments_.size() && comments_[next_].range.line < line &&
-           comments_[next_].range.line == comments_[next_].range.end_line) {
-      d += Doc(comments_[next_++].text) + Group(Line(), /*table=*/true);  // a line break, always
+    for (const ast::Comment* c; (c = OneLineCommentBy(line - 1)) != nullptr; ++next_) {
+      d += Doc(c->text) + Group(Line(), /*table=*/true);  // a line break, always
     }
     return d;
   }
@@ -589,10 +591,7 @@ class Formatter {
   // fall on.
   Doc CommentsOn(int32_t line) {
     Doc d;
-    while (next_ < comments_.size() && comments_[next_].range.line <= line &&
-           comments_[next_].range.line == comments_[next_].range.end_line) {
-      d += Suffix(comments_[next_++].text);
-    }
+    for (const ast::Comment* c; (c = OneLineCommentBy(line)) != nullptr; ++next_) d += Suffix(c->text);
     return d;
   }
 
