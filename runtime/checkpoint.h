@@ -24,7 +24,8 @@
 namespace cdr::runtime {
 
 // 2: fired alerts kept as records (runtime/sink.h AlertBody), not as JSON text.
-inline constexpr uint32_t kCheckpointVersion = 2;
+// 3: withdrawn versions kept as a patient's last list (events no rule reads), not by id.
+inline constexpr uint32_t kCheckpointVersion = 3;
 
 /// Appends values to a checkpoint's body: in memory, or, given a drain, handed to it in
 /// blocks of a few megabytes as they fill (a checkpoint file is written as it is made,

@@ -179,14 +179,14 @@ Engine::Outcome Engine::Ingest(const Event& e) {
   latest_ = std::max(latest_, e.time);
   if (group_size_ > 0 && (group_[0].fields.time != e.time || !SameText(group_[0].patient(), e.patient))) Flush();
   // Entered in error for an id not known: nothing to remove now, but the engine keeps it
-  // (withdrawn), so that a version recorded before it, arriving later, stays out.
+  // (in the withdrawn list), so that a version recorded before it, arriving later, stays out.
   bool unknown_correction = false;
   if (e.status == Status::EnteredInError) {
     // Events of signals no rule reads are not stored: removing one changes nothing.
     bool known = store_of_[static_cast<size_t>(e.signal)] < 0;
     if (auto it = patients_.find(Key(e.patient)); it != patients_.end()) {
       const Patient& p = *it->second;
-      known = known || p.FindId(e.id) != nullptr || p.withdrawn.count(Key(e.id)) != 0;
+      known = known || p.FindId(e.id) != nullptr;
     }
     for (size_t i = 0; i < group_size_; ++i) known = known || group_[i].id() == e.id;
     if (!known) {
@@ -278,53 +278,29 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
                       ", before the watermark at its arrival (" + stdlib::FormatTime(watermark) +
                       "): later than the allowed lateness");
   };
+  const int32_t withdrawn_list = withdrawn();
   auto remove = [&](const IdEntry& old) {
     auto& list = p.events.by_signal[static_cast<size_t>(old.signal())];
     int64_t old_time = old.time();
     auto pos = list.FirstAt(old_time);
     while (pos != list.end() && pos->time == old_time && p.IdOf(*pos) != e.id) ++pos;
     if (pos != list.end() && pos->time == old_time) p.EraseEvents(list, pos, pos + 1);
-    removed.emplace_back(old.signal(), old_time);
+    if (old.signal() != withdrawn_list) removed.emplace_back(old.signal(), old_time);
   };
   const int rank = StatusRank(e.status);
   int32_t store = e.status == Status::EnteredInError ? -1 : store_of_[static_cast<size_t>(e.signal)];
-  // The version withdrawn in force, if any: an earlier version arriving now must not
-  // bring the event back.
-  auto withdrawn_is_newer = [&]() {
-    auto w = p.withdrawn.find(Key(e.id));
-    if (w == p.withdrawn.end()) return false;
-    if (VersionOrder(w->second, e) >= 0) return true;
-    p.withdrawn.erase(w);
-    return false;
-  };
-  if (store < 0) {
-    // Not stored (removed in error, or a signal no rule reads): the stored version, if
-    // older, leaves; this one is remembered as withdrawn.
-    Withdrawn now{e.recorded, e.time, rank};
-    if (const IdEntry* at = p.FindId(e.id, hash)) {
-      IdEntry old = *at;
-      if (VersionOrder(p, old, e) >= 0) {
-        ++counters_.superseded;
-        return;
-      }
-      if (old.time() < watermark) return refuse_late(old);
-      p.EraseId(e.id);
-      remove(old);
-    } else if (!p.withdrawn.empty() && withdrawn_is_newer()) {
-      ++counters_.superseded;
-      return;
-    }
-    p.withdrawn[std::string(e.id)] = now;
-    p.NoteStored(e.time + keep_ms_);
-    ++counters_.applied;
-    return;
-  }
-  // Stored: one probe of the index finds the version in force or takes a slot.
+  // Not stored (removed in error, or a signal no rule reads): this version is kept in
+  // force all the same, in the withdrawn list, which no rule reads.
+  const bool withdrawn = store < 0;
+  if (withdrawn) store = withdrawn_list;
+  // One probe of the index finds the version in force or takes a slot.
   const std::optional<int32_t> offset = RecordedOffset(e.time, e.recorded);
   IdEntry entry{store, e.time, !offset, rank};
   if (std::optional<IdEntry> old = p.PutId(e.id, hash, entry)) {
     bool older = VersionOrder(p, *old, e) >= 0;
-    if (older || old->time() < watermark) {
+    // Replacing a withdrawn version changes no point at its time: never late.
+    bool late = old->time() < watermark && old->signal() != withdrawn_list;
+    if (older || late) {
       p.PutId(e.id, hash, *old);  // the version in force stays
       if (older) {
         ++counters_.superseded;
@@ -334,10 +310,6 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
       return;
     }
     remove(*old);
-  } else if (!p.withdrawn.empty() && withdrawn_is_newer()) {
-    p.EraseId(e.id);
-    ++counters_.superseded;
-    return;
   }
   if (entry.far()) {
     p.far_recorded[std::string(e.id)] = e.recorded;
@@ -346,17 +318,19 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
   }
   auto& list = p.events.by_signal[static_cast<size_t>(store)];
   uint32_t id_ref = p.id_texts.Add(e.id, offset.value_or(0));
+  const int64_t value = withdrawn ? 0 : e.value;
+  const bool has_value = !withdrawn && e.has_value, implausible = !withdrawn && e.implausible;
   if (list.empty() || list.back().time < e.time || (list.back().time == e.time && p.IdOf(list.back()) < e.id)) {
-    list.emplace_back(e.time, e.value, e.has_value, e.implausible, id_ref);  // in order: the common case
+    list.emplace_back(e.time, value, has_value, implausible, id_ref);  // in order: the common case
   } else {
-    StoredEvent stored{e.time, e.value, e.has_value, e.implausible, id_ref};
+    StoredEvent stored{e.time, value, has_value, implausible, id_ref};
     auto pos = std::partition_point(list.begin(), list.end(), [&](const StoredEvent& a) {
       return a.time != e.time ? a.time < e.time : p.IdOf(a) <= e.id;
     });
     list.insert(pos, stored);
   }
   p.NoteStored(e.time + keep_ms_);
-  inserted.emplace_back(store, e.time);
+  if (!withdrawn) inserted.emplace_back(store, e.time);
   ++counters_.applied;
 }
 
@@ -370,12 +344,6 @@ int Engine::VersionOrder(const Patient& p, const IdEntry& old, const Event& e) c
   if (recorded != e.recorded) return recorded < e.recorded ? -1 : 1;
   if (old.rank() != StatusRank(e.status)) return old.rank() < StatusRank(e.status) ? -1 : 1;
   return -1;  // nothing tells them apart: the later arrival is in force
-}
-
-int Engine::VersionOrder(const Withdrawn& w, const Event& e) {
-  if (w.recorded != e.recorded) return w.recorded < e.recorded ? -1 : 1;
-  if (w.rank != StatusRank(e.status)) return w.rank < StatusRank(e.status) ? -1 : 1;
-  return -1;
 }
 
 bool Engine::IsPoint(const Patient& p, size_t r, int64_t t) const {
@@ -411,7 +379,7 @@ void Engine::Flush() {
       slot = std::make_unique<Patient>();
       slot->id = pid;
       slot->id_prefix = IdPrefix(pid);
-      slot->events.by_signal.resize(signal_of_.size());
+      slot->events.by_signal.resize(lists());
       slot->rules.resize(rules_.size());
       if (has_sustained_) {
         slot->sustained = std::make_unique<SustainedMemo>();
@@ -448,7 +416,7 @@ void Engine::Flush() {
     swept_at_ = watermark_;
     for (auto it = patients_.begin(); it != patients_.end();) {
       Evict(*it->second);
-      bool empty = it->second->ids.empty() && it->second->withdrawn.empty() && it->second->pending == 0;
+      bool empty = it->second->ids.empty() && it->second->colliding_ids.empty() && it->second->pending == 0;
       for (const auto& rs : it->second->rules) empty = empty && rs.points.empty() && rs.fired.empty();
       if (empty) {
         patients_.erase(it++);
@@ -798,7 +766,7 @@ void Engine::Evict(Patient& p) {
   if (p.evict_due >= watermark_) return;
   int64_t cutoff = watermark_ - keep_ms_;
   // Each walk stops at the first thing kept, and notes when that is due: an event or
-  // withdrawn id at t when the watermark passes t + keep_ms_ (events_due), a point when it
+  // withdrawn version at t when the watermark passes t + keep_ms_ (events_due), a point when it
   // passes t, an alert when it passes t + the rule's suppression.
   // The event lists (each a cache miss) only when one of their events is due: most
   // evictions only finish the points behind the watermark.
@@ -808,18 +776,15 @@ void Engine::Evict(Patient& p) {
       size_t n = 0;
       while (n < list.size() && list[n].time < cutoff) ++n;
       for (size_t i = 0; i < n; ++i) p.EraseId(p.IdOf(list[i]));
-      if (n) p.EraseEvents(list, list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
+      if (n) {
+        p.EraseEvents(list, list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
+        list.ReleaseUnused();
+      }
       if (!list.empty()) events_due = std::min(events_due, list[0].time + keep_ms_);
     }
     p.CompactIds();
-    for (auto it = p.withdrawn.begin(); it != p.withdrawn.end();) {
-      if (it->second.time < cutoff) {
-        p.withdrawn.erase(it++);
-      } else {
-        events_due = std::min(events_due, it->second.time + keep_ms_);
-        ++it;
-      }
-    }
+    // An Abseil map keeps its slots when entries leave: given back once mostly empty.
+    if (p.ids.capacity() >= 16 && p.ids.size() * 4 < p.ids.capacity()) p.ids.rehash(0);
     p.events_due = events_due;
   }
   int64_t due = p.events_due;

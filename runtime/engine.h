@@ -118,9 +118,25 @@ class Engine {
   /// Whether the rules run as native code now, and from which event on (0: the first).
   bool native() const { return native_; }
   uint64_t native_from_event() const { return native_from_event_; }
-  /// An estimate of the memory the engine's state takes (patients' events, points,
-  /// alerts, ids, queues), walking every patient: for metrics, now and then.
-  size_t StateBytes() const;
+  /// The memory the engine's state takes, by part (bytes held: capacities, not sizes),
+  /// walking every patient: for metrics and benchmarks, now and then.
+  struct StateUse {
+    size_t patients = 0;      // patients in the state (not yet dropped)
+    size_t patient = 0;       // each patient's fixed part: its record, id, lists' and rules' headers
+    size_t events = 0;        // stored events (24 bytes each)
+    size_t windows = 0;       // the lists' window indexes
+    size_t ids = 0;           // the id index, the ids' texts and far `recorded` times
+    size_t withdrawn = 0;     // the withdrawn lists: versions in force not stored (24 bytes each)
+    size_t points = 0;        // evaluation points
+    size_t alerts = 0;        // alerts standing, with what they said
+    size_t sustained = 0;     // what `for` evaluations learned
+    size_t queues = 0;        // the timer, trace and decision queues
+    size_t total() const {
+      return patient + events + windows + ids + withdrawn + points + alerts + sustained + queues;
+    }
+  };
+  StateUse StateUsage() const;
+  size_t StateBytes() const { return StateUsage().total(); }
   /// Distinct patients seen since the start.
   size_t patients() const { return patients_seen_.size(); }
   int64_t watermark() const { return watermark_; }
@@ -149,13 +165,11 @@ class Engine {
     const Point* point;
   };
   struct Patient;
-  struct Withdrawn;
   /// < 0 when `e` is a newer version of its event id than the one in force (`old`,
-  /// stored; or withdrawn), > 0 when older: by `recorded`, then status rank
+  /// stored or withdrawn), > 0 when older: by `recorded`, then status rank
   /// (entered-in-error over amended over final). When neither tells them apart, the later
   /// arrival (`e`) is the newer.
   int VersionOrder(const Patient& p, const IdEntry& old, const Event& e) const;
-  static int VersionOrder(const Withdrawn& w, const Event& e);
   /// A timer point, or a point to trace once final, in (time, patient id, rule) order.
   /// It holds its patient (kept while anything is due for it: Patient::pending) and the
   /// first 8 bytes of the id as a number, so most comparisons read neither the id nor
@@ -234,6 +248,12 @@ class Engine {
   std::vector<LoadedRule> rules_;
   std::vector<int32_t> store_of_;   // module signal -> stored list, or -1 when no rule reads it
   std::vector<int32_t> signal_of_;  // stored list -> module signal
+  // A patient's lists: one per stored signal, then the withdrawn list (withdrawn()): the
+  // versions in force that are not stored (removed in error, or of a signal no rule
+  // reads), kept as events no rule reads, so that an earlier version arriving later stays
+  // out. They are evicted, indexed by id and checkpointed as every other list.
+  size_t lists() const { return signal_of_.size() + 1; }
+  int32_t withdrawn() const { return static_cast<int32_t>(signal_of_.size()); }
   std::vector<std::vector<size_t>> rules_of_signal_;  // stored list -> rules that read it
   std::vector<uint8_t> reads_;  // [rule * stored lists + list]: the rule reads the list
   std::vector<std::vector<std::pair<int32_t, int64_t>>> timers_;  // rule -> (signal, offset)

@@ -1,7 +1,7 @@
 // runtime/engine_checkpoint.cpp: the engine's state to a checkpoint and back.
 //
 // Everything that decides a later output is written: the interned texts (event values
-// refer to them by id), every patient's events, ids, withdrawn versions, points and fired
+// refer to them by id), every patient's events and withdrawn versions, ids, points and fired
 // alerts, the due queues, the group being gathered, the times and the counters. What only
 // makes the engine faster is not: window indexes (rebuilt on first read) and the memos of
 // `for` (SustainedMemo: an empty memo gives the same results, computed the long way).
@@ -187,13 +187,6 @@ void Engine::Save(CheckpointWriter& out) const {
       out.Text(id);
       out.I64(recorded);
     }
-    out.U64(p.withdrawn.size());
-    for (const auto& [id, w] : p.withdrawn) {
-      out.Text(id);
-      out.I64(w.recorded);
-      out.I64(w.time);
-      out.U32(static_cast<uint32_t>(w.rank));
-    }
   }
   out.U64(patients_seen_.size());
   for (uint64_t h : patients_seen_) out.U64(h);
@@ -248,8 +241,8 @@ bool Engine::Restore(CheckpointReader& in) {
     auto p = std::make_unique<Patient>();
     p->id = in.Text();
     p->id_prefix = IdPrefix(p->id);
-    if (in.Count(8) != signal_of_.size()) in.Fail();
-    p->events.by_signal.resize(signal_of_.size());
+    if (in.Count(8) != lists()) in.Fail();
+    p->events.by_signal.resize(lists());
     std::vector<uint32_t> refs;  // checked once the id texts are read
     for (size_t l = 0; l < p->events.by_signal.size(); ++l) {
       auto& list = p->events.by_signal[l];
@@ -261,7 +254,11 @@ bool Engine::Restore(CheckpointReader& in) {
         uint32_t ref = in.U32();
         if (!list.empty() && time < list.back().time) in.Fail();  // a list is sorted by time
         refs.push_back(ref);
-        valid_value(signal_of_[l], has_value, value);
+        if (l < signal_of_.size()) {
+          valid_value(signal_of_[l], has_value, value);
+        } else if (has_value || ref == 0) {
+          in.Fail();  // a withdrawn version has an id and no value
+        }
         list.emplace_back(time, value, has_value, implausible, ref);
       }
     }
@@ -305,7 +302,7 @@ bool Engine::Restore(CheckpointReader& in) {
       if (!p->id_texts.Valid(ref)) in.Fail();
     }
     auto valid_entry = [&](const IdEntry& e) {
-      if (static_cast<size_t>(e.signal()) >= signal_of_.size() || e.rank() > 2) in.Fail();
+      if (static_cast<size_t>(e.signal()) >= lists() || e.rank() > 2) in.Fail();
     };
     for (const auto& [_, e] : p->ids) valid_entry(e);
     for (uint64_t i = 0, c = in.Count(20); i < c; ++i) {
@@ -315,14 +312,6 @@ bool Engine::Restore(CheckpointReader& in) {
     for (uint64_t i = 0, c = in.Count(16); i < c; ++i) {
       std::string id(in.Text());
       p->far_recorded.emplace(std::move(id), in.I64());
-    }
-    for (uint64_t i = 0, c = in.Count(28); i < c; ++i) {
-      std::string id(in.Text());
-      Withdrawn w;
-      w.recorded = in.I64();
-      w.time = in.I64();
-      w.rank = static_cast<int>(in.U32());
-      p->withdrawn.emplace(std::move(id), w);
     }
     if (has_sustained_) {
       p->sustained = std::make_unique<SustainedMemo>();
@@ -375,29 +364,43 @@ bool Engine::Restore(CheckpointReader& in) {
   return !in.failed();
 }
 
-size_t Engine::StateBytes() const {
-  size_t bytes = patients_.capacity() * (sizeof(std::string) + sizeof(void*));
-  for (const auto& [_, owned] : patients_) {
+Engine::StateUse Engine::StateUsage() const {
+  StateUse u;
+  // A heap block's text (a std::string beyond its inline 15 bytes).
+  auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+  // An Abseil flat map's slots and control bytes.
+  auto slots = [](size_t capacity, size_t slot) { return capacity * (slot + 1); };
+  u.patient = slots(patients_.capacity(), sizeof(std::string) + sizeof(void*));
+  for (const auto& [key, owned] : patients_) {
     const Patient& p = *owned;
-    bytes += sizeof(Patient) + p.id.capacity() + p.id_texts.capacity();
-    for (const auto& list : p.events.by_signal) bytes += sizeof(EventList) + list.capacity() * sizeof(StoredEvent);
+    ++u.patients;
+    u.patient += heap(key) + sizeof(Patient) + heap(p.id) + p.events.by_signal.capacity() * sizeof(EventList) +
+                 p.rules.capacity() * sizeof(RuleState);
+    for (const auto& list : p.events.by_signal) {
+      (&list - p.events.by_signal.data() == withdrawn() ? u.withdrawn : u.events) += list.capacity() * sizeof(StoredEvent);
+      u.windows += list.index_bytes();
+    }
+    u.ids += p.id_texts.capacity() + slots(p.ids.capacity(), sizeof(std::pair<uint32_t, IdEntry>));
+    for (const auto& [id, _] : p.colliding_ids) u.ids += sizeof(std::string) + sizeof(IdEntry) + 16 + heap(id);
+    u.ids += slots(p.far_recorded.capacity(), sizeof(std::pair<std::string, int64_t>));
+    for (const auto& [id, _] : p.far_recorded) u.ids += heap(id);
     for (const auto& rs : p.rules) {
-      bytes += sizeof(RuleState) + rs.points.capacity() * sizeof(std::pair<int64_t, Point>) +
-               rs.fired.capacity() * sizeof(std::pair<int64_t, Fired>);
+      u.points += rs.points.capacity() * sizeof(std::pair<int64_t, Point>);
+      u.alerts += rs.fired.capacity() * sizeof(std::pair<int64_t, Fired>);
       for (const auto& [_, f] : rs.fired) {
-        bytes += f.body.message.capacity() + f.body.values.capacity() * sizeof(Datum) +
-                 f.body.evidence.capacity() * sizeof(std::vector<EvidenceEvent>);
-        for (const Datum& d : f.body.values) bytes += d.text.capacity() > 15 ? d.text.capacity() : 0;
+        u.alerts += heap(f.body.message) + f.body.values.capacity() * sizeof(Datum) +
+                    f.body.evidence.capacity() * sizeof(std::vector<EvidenceEvent>);
+        for (const Datum& d : f.body.values) u.alerts += heap(d.text);
         for (const auto& events : f.body.evidence) {
-          bytes += events.capacity() * sizeof(EvidenceEvent);
-          for (const EvidenceEvent& e : events) bytes += e.id.capacity() > 15 ? e.id.capacity() : 0;
+          u.alerts += events.capacity() * sizeof(EvidenceEvent);
+          for (const EvidenceEvent& e : events) u.alerts += heap(e.id);
         }
       }
     }
-    bytes += p.ids.capacity() * (sizeof(uint32_t) + sizeof(IdEntry) + 1);
+    if (p.sustained) u.sustained += p.sustained->bytes();
   }
-  bytes += (timers_due_.size() + final_due_.size() + decide_due_.size()) * sizeof(Due);
-  return bytes;
+  u.queues = (timers_due_.size() + final_due_.size() + decide_due_.size()) * sizeof(Due);
+  return u;
 }
 
 }  // namespace cdr::runtime

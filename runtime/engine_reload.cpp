@@ -69,8 +69,9 @@ std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions o
     if (!still) to.reload_summary_.removed.push_back(rule.id);
   }
   // Lists: a new list continues an old one of the same signal (a derived one only when its
-  // producer is unchanged).
-  std::vector<int32_t> list_from(to.signal_of_.size(), -1), list_to(from.signal_of_.size(), -1);
+  // producer is unchanged). A list no longer kept goes to the withdrawn list (its versions
+  // stay in force, not stored), as does the old withdrawn list.
+  std::vector<int32_t> list_from(to.signal_of_.size(), -1), list_to(from.lists(), to.withdrawn());
   for (size_t list = 0; list < to.signal_of_.size(); ++list) {
     const ir::Signal& s = module.signals[static_cast<size_t>(to.signal_of_[list])];
     if (s.derived() && changed[static_cast<size_t>(s.rule)]) continue;
@@ -87,39 +88,42 @@ std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions o
     auto p = std::make_unique<Patient>();
     p->id = a.id;
     p->id_prefix = a.id_prefix;
-    p->events.by_signal.resize(to.signal_of_.size());
+    p->events.by_signal.resize(to.lists());
     for (size_t list = 0; list < list_from.size(); ++list) {
       if (list_from[list] >= 0) p->events.by_signal[list] = a.events.by_signal[static_cast<size_t>(list_from[list])];
+    }
+    p->id_texts = a.id_texts;  // stored events keep their references into it
+    {
+      // The withdrawn list: the old one and the events of the lists no longer kept (those
+      // with an id: a derived event has none), in (time, id) order.
+      std::vector<StoredEvent> withdrawn;
+      for (size_t list = 0; list < a.events.by_signal.size(); ++list) {
+        if (list_to[list] != to.withdrawn()) continue;
+        for (const StoredEvent& ev : a.events.by_signal[list]) {
+          if (ev.id != 0) withdrawn.push_back(StoredEvent{ev.time, 0, false, false, ev.id});
+        }
+      }
+      std::sort(withdrawn.begin(), withdrawn.end(), [&](const StoredEvent& x, const StoredEvent& y) {
+        return x.time != y.time ? x.time < y.time : a.IdOf(x) < a.IdOf(y);
+      });
+      auto& list = p->events.by_signal[static_cast<size_t>(to.withdrawn())];
+      list.reserve(withdrawn.size());
+      for (const StoredEvent& ev : withdrawn) list.push_back(ev);
     }
     p->rules.resize(module.rules.size());
     for (size_t r = 0; r < rule_from.size(); ++r) {
       if (rule_from[r] >= 0) p->rules[r] = a.rules[static_cast<size_t>(rule_from[r])];
     }
-    p->id_texts = a.id_texts;  // stored events keep their references into it
     p->evicted_at = a.evicted_at;
     p->evict_due = p->events_due = INT64_MIN;  // due now: the next eviction walks the state under the new rules
     p->far_recorded = a.far_recorded;
-    p->withdrawn = a.withdrawn;
-    // The version in force of an id: where it is stored now, or, when its list is no longer
-    // kept, withdrawn (so that an older version arriving later still stays out).
-    auto move_entry = [&](std::string_view id, const IdEntry& entry) -> std::optional<IdEntry> {
-      int32_t list = list_to[static_cast<size_t>(entry.signal())];
-      if (list >= 0) return IdEntry(list, entry.time(), entry.far(), entry.rank());
-      p->withdrawn[std::string(id)] = Withdrawn{a.RecordedOf(id, entry), entry.time(), entry.rank()};
-      return std::nullopt;
+    // The version in force of an id: where it is stored now (the withdrawn list when its
+    // list is no longer kept).
+    auto move_entry = [&](const IdEntry& entry) {
+      return IdEntry(list_to[static_cast<size_t>(entry.signal())], entry.time(), entry.far(), entry.rank());
     };
-    for (const auto& [hash, entry] : a.ids) {
-      // The id's text: the stored event at the entry's place whose id has this hash.
-      const auto& list = a.events.by_signal[static_cast<size_t>(entry.signal())];
-      std::string_view id;
-      for (auto it = list.FirstAt(entry.time()); it != list.end() && it->time == entry.time(); ++it) {
-        if (Patient::Hash(a.IdOf(*it)) == hash) id = a.IdOf(*it);
-      }
-      if (auto moved = move_entry(id, entry)) p->ids.emplace(hash, *moved);
-    }
-    for (const auto& [id, entry] : a.colliding_ids) {
-      if (auto moved = move_entry(id, entry)) p->colliding_ids.emplace(id, *moved);
-    }
+    for (const auto& [hash, entry] : a.ids) p->ids.emplace(hash, move_entry(entry));
+    for (const auto& [id, entry] : a.colliding_ids) p->colliding_ids.emplace(id, move_entry(entry));
     if (to.has_sustained_) {
       p->sustained = std::make_unique<SustainedMemo>();
       p->events.sustained = p->sustained.get();

@@ -69,15 +69,6 @@ struct IdEntry {
   int64_t time() const { return static_cast<int64_t>(static_cast<uint64_t>(static_cast<uint32_t>(time_hi)) << 32 | time_lo); }
 };
 static_assert(sizeof(IdEntry) == 12 && alignof(IdEntry) == 4);
-// The version of an event id in force when it is not stored: removed in error, or of a
-// signal no rule reads. Kept (until eviction, by `time`) so that an earlier version
-// arriving later stays out.
-struct Engine::Withdrawn {
-  int64_t recorded;
-  int64_t time;
-  int rank;
-};
-
 struct Engine::Patient {
   // What every panel reads, first (Prefetch fetches the whole struct, these lines first).
   PatientEvents events;
@@ -87,13 +78,13 @@ struct Engine::Patient {
   absl::flat_hash_map<uint32_t, IdEntry> ids;
   int64_t evicted_at = INT64_MIN;  // the watermark of the last eviction
   // The earliest watermark at which an eviction would remove anything (an event, a point,
-  // an alert, a withdrawn id): a lower bound, lowered by every insertion (to when it is due,
+  // an alert, a withdrawn version): a lower bound, lowered by every insertion (to when it is due,
   // or to its time) and made exact by each eviction that walks the state, so
   // that the periodic sweep passes over a patient with nothing due without walking it.
   int64_t evict_due = INT64_MAX;
-  int64_t events_due = INT64_MAX;  // the same for the stored events and withdrawn ids alone
+  int64_t events_due = INT64_MAX;  // the same for the lists alone (withdrawn versions included)
 
-  // An event or withdrawn id is kept that is due at `due` (its time + what the engine keeps).
+  // An event or withdrawn version is kept that is due at `due` (its time + what the engine keeps).
   void NoteStored(int64_t due) {
     evict_due = std::min(evict_due, due);
     events_due = std::min(events_due, due);
@@ -106,8 +97,6 @@ struct Engine::Patient {
   std::unordered_map<std::string, IdEntry> colliding_ids;
   // The rare exact `recorded` times too far from their event's (IdEntry::far), by id.
   absl::flat_hash_map<std::string, int64_t> far_recorded;
-  // Ids whose version in force is not stored, until eviction.
-  absl::flat_hash_map<std::string, Withdrawn> withdrawn;
   // What evaluations of `for` learned (events.sustained points here); only with a rule
   // that has one. React reports each change of a list to it.
   std::unique_ptr<SustainedMemo> sustained;
@@ -160,6 +149,7 @@ struct Engine::Patient {
   }
 
   void CompactIds() {
+    if (id_texts.AllDropped()) return id_texts.Clear();
     if (!id_texts.WantsCompaction()) return;
     id_texts.Compact([&](auto&& rewrite) {
       for (auto& list : events.by_signal) {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/time_map.h"
+
 namespace cdr::runtime {
 
 enum class Status : uint8_t { Final, Amended, EnteredInError };
@@ -78,6 +80,9 @@ class IdTexts {
   void Drop(uint32_t ref) {
     if (ref) dead_ += Span(Header(Entry(ref)));
   }
+  /// Whether every entry is dropped (Clear may free the buffer).
+  bool AllDropped() const { return dead_ == buf_.size(); }
+  void Clear() { *this = IdTexts(); }
   /// Whether enough is dropped that compacting pays (more than half, and at least 4 KiB).
   bool WantsCompaction() const { return dead_ > 4096 && dead_ * 2 > buf_.size(); }
   /// Rewrites every live reference (each passed once, by reference) into a fresh buffer.
@@ -176,6 +181,8 @@ class EventList {
   size_t size() const { return v_.size(); }
   bool empty() const { return v_.empty(); }
   size_t capacity() const { return v_.capacity(); }
+  /// The memory its window index holds (0: none built).
+  size_t index_bytes() const;
   const StoredEvent* data() const { return v_.data(); }
   const StoredEvent& operator[](size_t i) const { return v_[i]; }
   const StoredEvent& back() const { return v_.back(); }
@@ -197,6 +204,8 @@ class EventList {
     v_.reserve(n);
     Sync();
   }
+  /// Gives unused room back (after an eviction), with the window index (rebuilt when next read).
+  void ReleaseUnused();  // runtime/window.cpp
   void push_back(StoredEvent e) {
     Grow();
     v_.push_back(e);

@@ -89,6 +89,12 @@ class SustainedMemo {
   void Changed(const ir::Rule* rule, int64_t time);
   Entry* Find(const ir::Rule* rule, int32_t block, int32_t inst);
   Entry& Add(const ir::Rule* rule, int32_t block, int32_t inst);
+  /// The memory it holds.
+  size_t bytes() const {
+    size_t b = sizeof(*this) + entries_.capacity() * sizeof(entries_[0]);
+    for (const auto& e : entries_) b += sizeof(Entry) + e->not_held.capacity() * sizeof(int64_t);
+    return b;
+  }
 
  private:
   std::vector<std::unique_ptr<Entry>> entries_;  // few; stable while a nested `for` adds one

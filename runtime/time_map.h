@@ -4,11 +4,27 @@
 #pragma once
 
 #include <algorithm>
+#include <iterator>
 #include <cstdint>
 #include <utility>
 #include <vector>
 
 namespace cdr::runtime {
+
+/// Gives a vector's unused room back when it holds less than a quarter of it (after an
+/// eviction: a patient who left keeps what the retention asks for, not the room their
+/// stay needed). Leaves half as much again as it holds, so that appends do not regrow it
+/// at once. True when it did.
+template <typename T>
+bool ReleaseUnused(std::vector<T>& v) {
+  size_t c = v.capacity();
+  if (c < 8 || v.size() >= c / 4) return false;
+  std::vector<T> fresh;
+  fresh.reserve(v.size() + v.size() / 2);
+  fresh.insert(fresh.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+  v.swap(fresh);
+  return true;
+}
 
 template <typename V>
 class TimeMap {
@@ -65,7 +81,10 @@ class TimeMap {
     return true;
   }
   /// Removes the entries before `it` (eviction from the front).
-  void erase_front(iterator it) { items_.erase(items_.begin(), it); }
+  void erase_front(iterator it) {
+    items_.erase(items_.begin(), it);
+    ReleaseUnused(items_);
+  }
 
  private:
   std::vector<value_type> items_;

@@ -170,6 +170,15 @@ EventList& EventList::operator=(EventList&& o) noexcept {
 
 void EventList::Dirty(size_t from) { index_->Dirty(from); }
 
+void EventList::ReleaseUnused() {
+  // The index, sized as the list was, goes with the room: after an eviction from the
+  // front it is rebuilt whole anyway (Update from record 0).
+  if (runtime::ReleaseUnused(v_) || v_.empty()) index_.reset();
+  Sync();
+}
+
+size_t EventList::index_bytes() const { return index_ ? index_->bytes() : 0; }
+
 const WindowIndex* EventList::index(uint8_t needs) const {
   if (!needs) return nullptr;
   if (!index_) index_ = std::make_unique<WindowIndex>(needs);

@@ -54,6 +54,12 @@ class WindowIndex {
   size_t LastValue(size_t b, size_t e) const;
   /// Sums over the events with a value in [b, e) (kNeedSums; kNeedMoments for the rest):
   /// of values, of times - base(), of their squares, and of (time - base()) x value.
+  /// The memory the index holds (its arrays' capacities).
+  size_t bytes() const {
+    return sizeof(*this) + valued_.capacity() * sizeof(int64_t) +
+           (sum_v_.capacity() + sum_t_.capacity() + sum_tt_.capacity() + sum_tv_.capacity()) * sizeof(Int128) +
+           (min_.capacity() + max_.capacity()) * sizeof(int32_t);
+  }
   Int128 SumValues(size_t b, size_t e) const { return sum_v_[e] - sum_v_[b]; }
   Int128 SumTimes(size_t b, size_t e) const { return sum_t_[e] - sum_t_[b]; }
   Int128 SumSquaredTimes(size_t b, size_t e) const { return sum_tt_[e] - sum_tt_[b]; }

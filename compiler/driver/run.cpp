@@ -624,7 +624,14 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
   if (s.blank) std::cerr << fmt::format("{}: {} blank lines skipped\n", name, s.blank);
   if (!o.stats.empty()) {
     std::ofstream stats(o.stats, std::ios::binary | std::ios::trunc);
-    stats << counts.Json(name, s).dump(1) << "\n";
+    nlohmann::ordered_json j = counts.Json(name, s);
+    // The memory the state holds at the end, by part (Engine::StateUsage).
+    const runtime::Engine::StateUse u = host->engine().StateUsage();
+    j["state"] = {{"patients", u.patients},   {"bytes", u.total()},   {"patient", u.patient},
+                  {"events", u.events},       {"windows", u.windows}, {"ids", u.ids},
+                  {"withdrawn", u.withdrawn}, {"points", u.points},   {"alerts", u.alerts},
+                  {"sustained", u.sustained}, {"queues", u.queues}};
+    stats << j.dump(1) << "\n";
     stats.flush();
     if (!stats && write_error.empty()) write_error = "cannot write --stats " + o.stats;
   }

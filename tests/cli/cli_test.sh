@@ -230,6 +230,10 @@ for rule, r in stats.items():
     severities = collections.Counter(a["severity"] for a in mine)
     assert (r["fired"], r["retracted"], r["final"], r["patients"], r["final_by_severity"]) == \
         (fired[rule], retracted[rule], len(mine), len({a["patient"] for a in mine}), dict(severities)), (rule, r)
+# The state at the end, by part: the parts add up, and patients hold events.
+state = json.load(open(sys.argv[2]))["state"]
+parts = ["patient", "events", "windows", "ids", "withdrawn", "points", "alerts", "sustained", "queues"]
+assert state["bytes"] == sum(state[p] for p in parts) and state["patients"] > 0 and state["events"] > 0, state
 EOF
 expect_text "the summary has a line per rule" "$tmp/err" "first_rr                 5          2        3         3  low 3"
 cp "$runlate/events.ndjson" "$tmp/in.ndjson"; cp "$tmp/in.ndjson" "$tmp/in.orig"

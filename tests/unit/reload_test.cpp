@@ -4,7 +4,8 @@
 //  2. A rule whose hash is unchanged writes exactly what it writes without the reload:
 //     its points, alerts and suppression are kept.
 //  3. A changed schema (a signal's unit) is refused, and the running rules go on.
-//  4. A rule moved from shadow to live (governance, same hash) is a changed rule: its
+//  4. The versions in force of a list the new rules no longer read stay in force.
+//  5. A rule moved from shadow to live (governance, same hash) is a changed rule: its
 //     alerts so far stay in the shadow output, its alerts over the kept history are written
 //     live as backfill, and no retraction reaches an output its fire did not.
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "compiler/driver/frontend.h"
@@ -210,6 +212,67 @@ TEST(Reload, ASignalWhoseUnitChangedIsRefusedAndTheRunningRulesGoOn) {
   EXPECT_TRUE(refused);
   EXPECT_NE(error.find("heart_rate changed its unit '/min' to '/h'"), std::string::npos) << error;
   EXPECT_EQ(alerts.str(), RunWithReload(ShippedRules(), nullptr, input, 0, rt::Emit::Settled, 24LL * 3600 * 1000).alerts);
+}
+
+// A list the new rules no longer read keeps its versions in force (in the withdrawn list,
+// docs/semantics.md): an older version of one of its ids, recoded to a signal the new rules
+// read, stays out, and an id of its own is read.
+TEST(Reload, TheVersionsOfAListNoLongerReadStayInForce) {
+  const std::string dir = std::string(CDR_SOURCE_DIR) + "/rules/";
+  const std::string tachycardia = std::string(CDR_SOURCE_DIR) + "/tests/data/rules/tachycardia.cdr";
+  auto load = [&](cdr::driver::Frontend& f, bool potassium) {
+    f.Load({dir + "schema/vitals.cdr", dir + "schema/labs.cdr", dir + "ruleset.cdr", tachycardia});
+    if (potassium) {
+      f.AddText("hyperkalaemia.cdr",
+                "rule hyperkalaemia version \"1.0.0\" title \"K\" owner \"Test\" status review cites \"A test rule\"\n"
+                "  uses labs\n"
+                "  let k = last(potassium within 1h)\n"
+                "  when k > 6 'mmol/L' alert high \"potassium {k}\"\n");
+    }
+    f.Check();
+    EXPECT_EQ(f.diags.error_count(), 0u) << cdr::diag::FormatText(f.diags);
+    f.Lower();
+  };
+  cdr::driver::Frontend a, b;
+  load(a, true);
+  load(b, false);
+  auto line = [](const char* patient, const char* id, const char* time, const char* recorded, const char* code,
+                 const char* value) {
+    return fmt::format(R"({{"id":"{}","patient":"{}","time":"2024-01-01T{}Z","recorded":"2024-01-01T{}Z",)"
+                       R"("code":{{"system":"http://loinc.org","code":"{}"}},{}}})",
+                       id, patient, time, recorded, code, value) + "\n";
+  };
+  const char* hr = "8867-4";
+  const std::string input =
+      // Two patients first: the stream clock takes the stream time from them.
+      line("p0", "y1", "09:59:00", "09:59:00", hr, R"("value":80,"unit":"/min")") +
+      line("p2", "y2", "10:00:00", "10:00:00", hr, R"("value":80,"unit":"/min")") +
+      line("p1", "x1", "10:00:00", "10:00:00", "2823-3", R"("value":4.0,"unit":"mmol/L")") +
+      // After the reload. Recorded before the version in force: superseded, though its
+      // signal is read now.
+      line("p1", "x1", "10:00:00", "09:00:00", hr, R"("value":150,"unit":"/min")") +
+      line("p1", "x2", "11:00:00", "11:00:00", hr, R"("value":150,"unit":"/min")");
+  std::ostringstream alerts;
+  rt::JsonLinesSink sink({&alerts});
+  rt::FileHost* host = nullptr;
+  size_t lines = 0;
+  rt::HostOutputs out{&sink, {}, {}, {}};
+  out.after_line = [&] {
+    std::string error;
+    if (++lines == 3) {
+      EXPECT_TRUE(host->Reload(b.module, {}, error)) << error;
+    }
+    return true;
+  };
+  rt::FileHost h(a.module, out, {});
+  host = &h;
+  std::istringstream in(input);
+  const rt::HostStats stats = h.Run(rt::StreamSource(in));
+  EXPECT_EQ(stats.superseded, 1u);
+  // One alert: x2's, at 11:00 (x1 at 10:00 would have fired, and suppressed x2's).
+  const std::string written = alerts.str();
+  ASSERT_EQ(std::count(written.begin(), written.end(), '\n'), 1) << written;
+  EXPECT_NE(written.find("\"time\":\"2024-01-01T11:00:00Z\""), std::string::npos) << written;
 }
 
 TEST(Reload, ARuleMovedFromShadowToLiveIsAChangedRule) {
