@@ -278,28 +278,27 @@ void Engine::Apply(Patient& p, const Event& e, uint32_t hash, int64_t watermark,
                       ", before the watermark at its arrival (" + stdlib::FormatTime(watermark) +
                       "): later than the allowed lateness");
   };
-  const int32_t withdrawn_list = withdrawn();
   auto remove = [&](const IdEntry& old) {
     auto& list = p.events.by_signal[static_cast<size_t>(old.signal())];
     int64_t old_time = old.time();
     auto pos = list.FirstAt(old_time);
     while (pos != list.end() && pos->time == old_time && p.IdOf(*pos) != e.id) ++pos;
     if (pos != list.end() && pos->time == old_time) p.EraseEvents(list, pos, pos + 1);
-    if (old.signal() != withdrawn_list) removed.emplace_back(old.signal(), old_time);
+    if (old.signal() != withdrawn_list()) removed.emplace_back(old.signal(), old_time);
   };
   const int rank = StatusRank(e.status);
   int32_t store = e.status == Status::EnteredInError ? -1 : store_of_[static_cast<size_t>(e.signal)];
   // Not stored (removed in error, or a signal no rule reads): this version is kept in
   // force all the same, in the withdrawn list, which no rule reads.
   const bool withdrawn = store < 0;
-  if (withdrawn) store = withdrawn_list;
+  if (withdrawn) store = withdrawn_list();
   // One probe of the index finds the version in force or takes a slot.
   const std::optional<int32_t> offset = RecordedOffset(e.time, e.recorded);
   IdEntry entry{store, e.time, !offset, rank};
   if (std::optional<IdEntry> old = p.PutId(e.id, hash, entry)) {
     bool older = VersionOrder(p, *old, e) >= 0;
     // Replacing a withdrawn version changes no point at its time: never late.
-    bool late = old->time() < watermark && old->signal() != withdrawn_list;
+    bool late = old->time() < watermark && old->signal() != withdrawn_list();
     if (older || late) {
       p.PutId(e.id, hash, *old);  // the version in force stays
       if (older) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <ostream>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
@@ -131,8 +133,22 @@ class Engine {
     size_t alerts = 0;        // alerts standing, with what they said
     size_t sustained = 0;     // what `for` evaluations learned
     size_t queues = 0;        // the timer, trace and decision queues
+    /// The parts in bytes, by name (`state` in `cdr run --stats`): total() is their sum.
+    std::array<std::pair<const char*, size_t>, 9> parts() const {
+      return {{{"patient", patient},
+               {"events", events},
+               {"windows", windows},
+               {"ids", ids},
+               {"withdrawn", withdrawn},
+               {"points", points},
+               {"alerts", alerts},
+               {"sustained", sustained},
+               {"queues", queues}}};
+    }
     size_t total() const {
-      return patient + events + windows + ids + withdrawn + points + alerts + sustained + queues;
+      size_t bytes = 0;
+      for (const auto& [_, b] : parts()) bytes += b;
+      return bytes;
     }
   };
   StateUse StateUsage() const;
@@ -248,12 +264,12 @@ class Engine {
   std::vector<LoadedRule> rules_;
   std::vector<int32_t> store_of_;   // module signal -> stored list, or -1 when no rule reads it
   std::vector<int32_t> signal_of_;  // stored list -> module signal
-  // A patient's lists: one per stored signal, then the withdrawn list (withdrawn()): the
+  // A patient's lists: one per stored signal, then the withdrawn list (withdrawn_list()): the
   // versions in force that are not stored (removed in error, or of a signal no rule
   // reads), kept as events no rule reads, so that an earlier version arriving later stays
   // out. They are evicted, indexed by id and checkpointed as every other list.
   size_t lists() const { return signal_of_.size() + 1; }
-  int32_t withdrawn() const { return static_cast<int32_t>(signal_of_.size()); }
+  int32_t withdrawn_list() const { return static_cast<int32_t>(signal_of_.size()); }
   std::vector<std::vector<size_t>> rules_of_signal_;  // stored list -> rules that read it
   std::vector<uint8_t> reads_;  // [rule * stored lists + list]: the rule reads the list
   std::vector<std::vector<std::pair<int32_t, int64_t>>> timers_;  // rule -> (signal, offset)

@@ -377,7 +377,7 @@ Engine::StateUse Engine::StateUsage() const {
     u.patient += heap(key) + sizeof(Patient) + heap(p.id) + p.events.by_signal.capacity() * sizeof(EventList) +
                  p.rules.capacity() * sizeof(RuleState);
     for (const auto& list : p.events.by_signal) {
-      (&list - p.events.by_signal.data() == withdrawn() ? u.withdrawn : u.events) += list.capacity() * sizeof(StoredEvent);
+      (&list - p.events.by_signal.data() == withdrawn_list() ? u.withdrawn : u.events) += list.capacity() * sizeof(StoredEvent);
       u.windows += list.index_bytes();
     }
     u.ids += p.id_texts.capacity() + slots(p.ids.capacity(), sizeof(std::pair<uint32_t, IdEntry>));

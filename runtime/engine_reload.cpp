@@ -71,7 +71,7 @@ std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions o
   // Lists: a new list continues an old one of the same signal (a derived one only when its
   // producer is unchanged). A list no longer kept goes to the withdrawn list (its versions
   // stay in force, not stored), as does the old withdrawn list.
-  std::vector<int32_t> list_from(to.signal_of_.size(), -1), list_to(from.lists(), to.withdrawn());
+  std::vector<int32_t> list_from(to.signal_of_.size(), -1), list_to(from.lists(), to.withdrawn_list());
   for (size_t list = 0; list < to.signal_of_.size(); ++list) {
     const ir::Signal& s = module.signals[static_cast<size_t>(to.signal_of_[list])];
     if (s.derived() && changed[static_cast<size_t>(s.rule)]) continue;
@@ -98,7 +98,7 @@ std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions o
       // with an id: a derived event has none), in (time, id) order.
       std::vector<StoredEvent> withdrawn;
       for (size_t list = 0; list < a.events.by_signal.size(); ++list) {
-        if (list_to[list] != to.withdrawn()) continue;
+        if (list_to[list] != to.withdrawn_list()) continue;
         for (const StoredEvent& ev : a.events.by_signal[list]) {
           if (ev.id != 0) withdrawn.push_back(StoredEvent{ev.time, 0, false, false, ev.id});
         }
@@ -106,7 +106,7 @@ std::unique_ptr<Engine> Engine::Reload(const ir::Module& module, EngineOptions o
       std::sort(withdrawn.begin(), withdrawn.end(), [&](const StoredEvent& x, const StoredEvent& y) {
         return x.time != y.time ? x.time < y.time : a.IdOf(x) < a.IdOf(y);
       });
-      auto& list = p->events.by_signal[static_cast<size_t>(to.withdrawn())];
+      auto& list = p->events.by_signal[static_cast<size_t>(to.withdrawn_list())];
       list.reserve(withdrawn.size());
       for (const StoredEvent& ev : withdrawn) list.push_back(ev);
     }

@@ -627,10 +627,8 @@ int RunPipeline(const RunOptions& o, const ServeOptions* serve) {
     nlohmann::ordered_json j = counts.Json(name, s);
     // The memory the state holds at the end, by part (Engine::StateUsage).
     const runtime::Engine::StateUse u = host->engine().StateUsage();
-    j["state"] = {{"patients", u.patients},   {"bytes", u.total()},   {"patient", u.patient},
-                  {"events", u.events},       {"windows", u.windows}, {"ids", u.ids},
-                  {"withdrawn", u.withdrawn}, {"points", u.points},   {"alerts", u.alerts},
-                  {"sustained", u.sustained}, {"queues", u.queues}};
+    j["state"] = {{"patients", u.patients}, {"bytes", u.total()}};
+    for (const auto& [part, bytes] : u.parts()) j["state"][part] = bytes;
     stats << j.dump(1) << "\n";
     stats.flush();
     if (!stats && write_error.empty()) write_error = "cannot write --stats " + o.stats;
